@@ -1,0 +1,266 @@
+"""Course planning: dose dates, whole-vial rounding and the rolling cap.
+
+Rules (issue 2; clinical-rules.md sections 2 and 4):
+- Induction: the total (default 2 g/kg) split evenly over 2-5 consecutive days.
+- Maintenance: a dose every 2-6 weeks, for a count of doses or until a date.
+- No window of ``window_days`` (28) consecutive days may hold more than the cap (2 g/kg), earlier
+  doses included. A plan that would break it is refused, naming the window and the g/kg reached.
+- Each dose is rounded to whole vials: the achievable total nearest to the prescribed dose (tie:
+  the lower), then the fewest vials; never rounded up past the cap (ASCIA: "ensure that doses
+  are rounded to the full vial size").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ivig.errors import CapExceeded, InvalidInput
+
+__all__ = [
+    "CapWindow",
+    "GivenDose",
+    "VialPick",
+    "earliest_allowed_date",
+    "induction_dates",
+    "maintenance_dates",
+    "round_to_vials",
+    "rolling_cap",
+    "worst_window",
+]
+
+_GRAMS_TOLERANCE = 1e-6
+_TENTHS = 10  # vial sizes are whole tenths of a gram
+MAX_DOSES = 100
+SEARCH_DAYS = 366  # how far ahead the earliest allowed date is looked for
+
+
+@dataclass(frozen=True, slots=True)
+class GivenDose:
+    """A dose on a date, in grams (given earlier, or planned)."""
+
+    date: dt.date
+    grams: float
+
+
+@dataclass(frozen=True, slots=True)
+class VialPick:
+    """Whole vials for one dose: ``vials`` is ``((size_g, count), ...)``, largest first."""
+
+    prescribed_g: float
+    total_g: float
+    vials: tuple[tuple[float, int], ...]
+    limited_by_cap: bool  # the nearest total would have passed the cap; a lower one was taken
+
+    @property
+    def deviation_pct(self) -> float:
+        return (self.total_g - self.prescribed_g) / self.prescribed_g * 100.0
+
+    @property
+    def vial_count(self) -> int:
+        return sum(count for _, count in self.vials)
+
+
+@dataclass(frozen=True, slots=True)
+class CapWindow:
+    """The fullest window of consecutive days around a date, and what it holds."""
+
+    start: dt.date
+    end: dt.date
+    grams: float
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+def induction_dates(start: dt.date, days: int) -> list[dt.date]:
+    """Consecutive days from ``start``."""
+    return [start + dt.timedelta(days=i) for i in range(days)]
+
+
+def maintenance_dates(
+    start: dt.date, every_weeks: int, *, count: int | None = None, until: dt.date | None = None
+) -> list[dt.date]:
+    """A dose every ``every_weeks`` from ``start``: ``count`` doses, or up to and including ``until``."""
+    if (count is None) == (until is None):
+        raise InvalidInput("give either a number of doses (--count) or an end date (--until)",
+                           field="count")
+    step = dt.timedelta(weeks=every_weeks)
+    if until is not None:
+        if until < start:
+            raise InvalidInput(
+                f"the end date {until.isoformat()} is before the start {start.isoformat()}",
+                field="until",
+            )
+        count = (until - start) // step + 1
+    assert count is not None
+    if not 1 <= count <= MAX_DOSES:
+        raise InvalidInput(f"a plan holds 1 to {MAX_DOSES} doses (asked for {count})",
+                           field="until" if until is not None else "count")
+    return [start + i * step for i in range(count)]
+
+
+# --- the rolling cap --------------------------------------------------------------------------
+
+
+def worst_window(doses: Sequence[GivenDose], day: dt.date, window_days: int) -> CapWindow:
+    """The window of ``window_days`` consecutive days containing ``day`` that holds the most."""
+    best: CapWindow | None = None
+    for offset in range(window_days):
+        start = day - dt.timedelta(days=window_days - 1 - offset)
+        end = start + dt.timedelta(days=window_days - 1)
+        grams = sum(d.grams for d in doses if start <= d.date <= end)
+        if best is None or grams > best.grams + _GRAMS_TOLERANCE:
+            best = CapWindow(start, end, grams)
+    assert best is not None
+    return best
+
+
+def rolling_cap(doses: Sequence[GivenDose], window_days: int) -> CapWindow | None:
+    """The fullest window of ``window_days`` consecutive days over all ``doses``."""
+    best: CapWindow | None = None
+    for dose in doses:
+        # The fullest window always starts on a dose's date.
+        end = dose.date + dt.timedelta(days=window_days - 1)
+        grams = sum(d.grams for d in doses if dose.date <= d.date <= end)
+        if best is None or grams > best.grams + _GRAMS_TOLERANCE:
+            best = CapWindow(dose.date, end, grams)
+    return best
+
+
+def earliest_allowed_date(
+    grams: float, after: dt.date, others: Sequence[GivenDose], cap_g: float, window_days: int
+) -> dt.date | None:
+    """The first date from ``after`` on which ``grams`` fits under the cap beside ``others``."""
+    for i in range(SEARCH_DAYS):
+        day = after + dt.timedelta(days=i)
+        if worst_window(others, day, window_days).grams + grams <= cap_g + _GRAMS_TOLERANCE:
+            return day
+    return None
+
+
+# --- vials ------------------------------------------------------------------------------------
+
+
+def _units(grams: float) -> int:
+    return round(grams * _TENTHS)
+
+
+@functools.lru_cache(maxsize=256)
+def _fewest_vials(sizes: tuple[int, ...], limit: int) -> tuple[int, ...]:
+    """Fewest vials making each total 0..limit (in units of the sizes' gcd); -1 where impossible."""
+    impossible = limit + 1
+    table = [0] + [impossible] * limit
+    for total in range(1, limit + 1):
+        best = impossible
+        for size in sizes:
+            if size <= total and table[total - size] + 1 < best:
+                best = table[total - size] + 1
+        table[total] = best
+    return tuple(-1 if v == impossible else v for v in table)
+
+
+def round_to_vials(
+    prescribed_g: float, sizes_g: Sequence[float], *, max_g: float | None = None
+) -> VialPick:
+    """Round a dose to whole vials (see the module docstring for the rule).
+
+    ``max_g`` is the most this dose may be without breaking the cap; the nearest achievable total
+    above it is never taken. Raises :class:`InvalidInput` when no whole vial fits.
+    """
+    if prescribed_g <= 0:
+        raise InvalidInput("the prescribed dose must be positive", field="dose")
+    tenths = sorted({_units(s) for s in sizes_g}, reverse=True)
+    unit = functools.reduce(math.gcd, tenths)
+    sizes = tuple(t // unit for t in tenths)
+    target = prescribed_g * _TENTHS / unit
+    ceiling = math.inf if max_g is None else (max_g + _GRAMS_TOLERANCE) * _TENTHS / unit
+    limit = math.ceil(target) + sizes[0]
+    # Grow the table in blocks so that plans of similar size share it.
+    table = _fewest_vials(sizes, -(-limit // 512) * 512)
+    candidates = [t for t in range(1, limit + 1) if table[t] > 0 and t <= ceiling]
+    if not candidates:
+        smallest = min(sizes_g)
+        raise InvalidInput(
+            f"no whole vial fits: the smallest vial is {smallest:g} g and at most "
+            f"{max(max_g or 0.0, 0.0):.1f} g may be given under the cap",
+            field="dose",
+        )
+    best = min(candidates, key=lambda t: (abs(t - target), t))
+    unconstrained = min(
+        (t for t in range(1, limit + 1) if table[t] > 0), key=lambda t: (abs(t - target), t)
+    )
+    vials: dict[int, int] = {}
+    left = best
+    while left:
+        size = next(s for s in sizes if s <= left and table[left - s] == table[left] - 1)
+        vials[size] = vials.get(size, 0) + 1
+        left -= size
+    return VialPick(
+        prescribed_g=prescribed_g,
+        total_g=best * unit / _TENTHS,
+        vials=tuple((s * unit / _TENTHS, n) for s, n in sorted(vials.items(), reverse=True)),
+        limited_by_cap=best != unconstrained,
+    )
+
+
+def check_under_cap(
+    planned: Sequence[GivenDose],
+    earlier: Sequence[GivenDose],
+    *,
+    cap_g: float,
+    weight_kg: float,
+    window_days: int,
+    field: str,
+    indication: str,
+    suggest_date: bool,
+) -> None:
+    """Refuse (:class:`CapExceeded`) the first planned dose that takes a window over the cap."""
+    fixed = list(earlier)
+    for dose in sorted(planned, key=lambda d: d.date):
+        window = worst_window([*fixed, dose], dose.date, window_days)
+        if window.grams > cap_g + _GRAMS_TOLERANCE:
+            earliest = (
+                earliest_allowed_date(dose.grams, dose.date, fixed, cap_g, window_days)
+                if suggest_date
+                else None
+            )
+            raise CapExceeded(
+                field=field,
+                dose_date=dose.date,
+                window_start=window.start,
+                window_end=window.end,
+                reached_g_per_kg=window.grams / weight_kg,
+                cap_g_per_kg=cap_g / weight_kg,
+                window_days=window_days,
+                indication=indication,
+                earliest_allowed=earliest,
+            )
+        fixed.append(dose)
+
+
+def round_course(
+    planned: Sequence[GivenDose], earlier: Sequence[GivenDose], sizes_g: Sequence[float], *,
+    cap_g: float, window_days: int,
+) -> list[VialPick]:
+    """Round each planned dose to vials, in date order, never taking a window past the cap.
+
+    Each dose's room is the cap less what its fullest window already holds: the earlier doses
+    as rounded, the later ones as prescribed. So the last dose of any window sees every other
+    dose in it as finally given, and no window ends above the cap.
+    """
+    order = sorted(range(len(planned)), key=lambda i: planned[i].date)
+    current = [*earlier, *planned]
+    picks: dict[int, VialPick] = {}
+    offset = len(earlier)
+    for i in order:
+        dose = planned[i]
+        others = current[:offset + i] + current[offset + i + 1:]
+        room = cap_g - worst_window(others, dose.date, window_days).grams
+        pick = round_to_vials(dose.grams, sizes_g, max_g=room)
+        picks[i] = pick
+        current[offset + i] = GivenDose(dose.date, pick.total_g)
+    return [picks[i] for i in range(len(planned))]

@@ -1,0 +1,427 @@
+"""A course plan: the dosing weight, each dose with its vials and rate steps, and the findings.
+
+``plan_course`` is the one entry point the CLI, the API and the web pages call. It validates its
+inputs, calls the pure rules in ``weights``, ``dosing``, ``rates`` and ``screening``, and returns a
+:class:`Plan` whose every number names its basis. ``Plan.as_dict`` is the JSON contract of
+``ivig plan --json`` (issue 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule, Sourced, load_catalogue
+from ivig.core.dosing import (
+    GivenDose,
+    VialPick,
+    check_under_cap,
+    induction_dates,
+    maintenance_dates,
+    round_course,
+    rolling_cap,
+)
+from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
+from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
+from ivig.core.screening import (
+    Finding,
+    RiskAssessment,
+    ScreeningInput,
+    Severity,
+    assess_risks,
+    screen,
+    sort_findings,
+)
+from ivig.core.units import grams_to_ml, round_half_up
+from ivig.core.weights import DosingWeight, Sex, WeightBasis, dosing_weight
+from ivig.errors import InvalidInput, OutOfRange
+
+__all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "plan_course"]
+
+EGFR_RANGE = (1.0, 200.0)
+G_PER_KG_RANGE = (0.05, 4.0)
+
+
+class Phase(StrEnum):
+    induction = "induction"
+    maintenance = "maintenance"
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """The patient facts a plan needs."""
+
+    sex: Sex
+    height_cm: float
+    weight_kg: float
+    age: int
+    pregnant: bool = False
+    risks: frozenset[str] = frozenset()
+    egfr: float | None = None
+    creatinine: float | None = None
+    creatinine_unit: CreatinineUnit = CreatinineUnit.umol_l
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    """What the prescriber asks for."""
+
+    indication: str
+    product: str
+    phase: Phase
+    start: dt.date
+    total_g_per_kg: float | None = None  # induction; default: the indication's
+    days: int | None = None  # induction
+    dose_g_per_kg: float | None = None  # maintenance
+    every_weeks: int | None = None  # maintenance
+    count: int | None = None  # maintenance
+    until: dt.date | None = None  # maintenance
+    weight_basis: WeightBasis = WeightBasis.auto
+    first_infusion: bool = True
+    history: tuple[GivenDose, ...] = ()
+    previous_product: str | None = None
+    last_infusion: dt.date | None = None  # default: the latest date in ``history``
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """One planned infusion."""
+
+    date: dt.date
+    vials: VialPick
+    volume_ml: float
+    steps: tuple[RateStep, ...]
+
+    @property
+    def duration_min(self) -> float:
+        return self.steps[-1].end_min
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A whole course plan, with the basis of every number."""
+
+    catalogue_version: str
+    indication: Indication
+    phase: Phase
+    product: Product
+    schedule: RateSchedule
+    on_label: bool
+    dosing_weight: DosingWeight
+    risks: RiskAssessment
+    maximum_mg_per_kg_per_min: float
+    at_risk_cap: Sourced[float] | None
+    protocol_parts: tuple[str, ...]
+    doses: tuple[Dose, ...]
+    history: tuple[GivenDose, ...]
+    cap_g: float
+    max_window_g: float
+    findings: tuple[Finding, ...]
+    unverified: tuple[str, ...] = field(default=())
+
+    @property
+    def total_g(self) -> float:
+        return sum(d.vials.total_g for d in self.doses)
+
+    @property
+    def max_28d_g_per_kg(self) -> float:
+        return self.max_window_g / self.dosing_weight.kg
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity is Severity.block for f in self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (the contract of ``ivig plan --json``)."""
+        w = self.dosing_weight
+        p = self.product
+        return {
+            "catalogue_version": self.catalogue_version,
+            "indication": {"id": self.indication.id, "name": self.indication.name},
+            "phase": self.phase.value,
+            "dosing_weight": {
+                "kg": w.kg,
+                "basis": w.basis.value,
+                "actual_kg": w.actual_kg,
+                "ideal_kg": w.ideal_kg,
+                "adjusted_kg": w.adjusted_kg,
+                "bmi": w.bmi,
+                "reason": w.reason,
+            },
+            "product": {
+                "id": p.id,
+                "name": p.display_name,
+                "concentration_mg_per_ml": p.concentration,
+                "verified": p.verified,
+            },
+            "schedule": {
+                "label": self.schedule.label,
+                "group": self.schedule.group,
+                "basis": self.schedule.basis,
+                "on_label": self.on_label,
+                "source": self.schedule.source.cite(),
+                "verified": self.schedule.verified,
+                "maximum_mg_per_kg_per_min": _r(self.maximum_mg_per_kg_per_min, 3),
+                "protocol": list(self.protocol_parts),
+            },
+            "doses": [
+                {
+                    "date": d.date.isoformat(),
+                    "prescribed_g": _r(d.vials.prescribed_g, 2),
+                    "dose_g": d.vials.total_g,
+                    "deviation_pct": _r(d.vials.deviation_pct, 1),
+                    "vials": [{"size_g": s, "count": n} for s, n in d.vials.vials],
+                    "volume_ml": _r(d.volume_ml, 2),
+                    "steps": [
+                        {
+                            "start_min": s.start_min,
+                            "end_min": s.end_min,
+                            "rate_ml_per_h": s.rate_ml_per_h,
+                            "rate_mg_per_kg_per_min": _r(s.rate_mg_per_kg_per_min, 3),
+                            "volume_ml": _r(s.volume_ml, 2),
+                            "basis": s.basis,
+                        }
+                        for s in d.steps
+                    ],
+                    "duration_min": d.duration_min,
+                }
+                for d in self.doses
+            ],
+            "total_g": self.total_g,
+            "cap_g_per_kg": self.indication.cap_g_per_kg.value,
+            "cap_window_days": self.indication.cap_window_days.value,
+            "max_28d_g_per_kg": _r(self.max_28d_g_per_kg, 3),
+            "findings": [
+                {"code": f.code, "severity": f.severity.value, "message": f.message,
+                 "source": f.source}
+                for f in self.findings
+            ],
+            "unverified": list(self.unverified),
+        }
+
+
+def _r(value: float, places: int) -> float:
+    return round_half_up(value, places)
+
+
+def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str, what: str) -> None:
+    if not bounds[0] <= value <= bounds[1]:
+        raise OutOfRange(name, value, bounds[0], bounds[1], unit, what=what)
+
+
+def _egfr(patient: Patient) -> float | None:
+    if patient.egfr is not None and patient.creatinine is not None:
+        raise InvalidInput("give --egfr or --creatinine, not both", field="creatinine")
+    if patient.egfr is not None:
+        _in_range("egfr", patient.egfr, EGFR_RANGE, "mL/min/1.73m2", "eGFR")
+        return patient.egfr
+    if patient.creatinine is not None:
+        mg_dl = creatinine_mg_dl(patient.creatinine, patient.creatinine_unit)
+        return ckd_epi_2021(mg_dl, patient.age, patient.sex)
+    return None
+
+
+def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.date], float, str]:
+    """The dose dates, the g/kg of each dose, and the field a cap breach is blamed on."""
+    if regimen.phase is Phase.induction:
+        low, high = indication.induction_days.value
+        days = regimen.days if regimen.days is not None else low
+        if not low <= days <= high:
+            raise InvalidInput(
+                f"induction is given over {low} to {high} consecutive days for "
+                f"{indication.short_name} (asked for {days})",
+                field="days",
+            )
+        total = regimen.total_g_per_kg
+        if total is None:
+            total = indication.induction_total_g_per_kg.value
+        _in_range("total_g_per_kg", total, G_PER_KG_RANGE, "g/kg", "induction total")
+        return induction_dates(regimen.start, days), total / days, "total_g_per_kg"
+    if regimen.dose_g_per_kg is None:
+        raise InvalidInput("a maintenance plan needs the dose per infusion (--dose-g-per-kg)",
+                           field="dose_g_per_kg")
+    _in_range("dose_g_per_kg", regimen.dose_g_per_kg, G_PER_KG_RANGE, "g/kg", "maintenance dose")
+    if regimen.every_weeks is None:
+        raise InvalidInput("a maintenance plan needs the interval (--every-weeks)",
+                           field="every_weeks")
+    low, high = indication.maintenance_every_weeks.value
+    if not low <= regimen.every_weeks <= high:
+        raise InvalidInput(
+            f"maintenance is given every {low} to {high} weeks for {indication.short_name} "
+            f"(asked for every {regimen.every_weeks})",
+            field="every_weeks",
+        )
+    dates = maintenance_dates(regimen.start, regimen.every_weeks, count=regimen.count,
+                              until=regimen.until)
+    return dates, regimen.dose_g_per_kg, "dose_g_per_kg"
+
+
+def _unverified(
+    product: Product, schedule: RateSchedule, indication: Indication, phase: Phase,
+    at_risk_cap: Sourced[float] | None,
+) -> tuple[str, ...]:
+    """Names of the catalogue values this plan used that are not verified."""
+    used: list[tuple[str, Sourced[Any]]] = [
+        (f"{product.id} concentration", product.concentration_mg_per_ml),
+        (f"{product.id} vial sizes", product.vial_sizes_g),
+        (f"{product.id} excipients", product.excipients),
+        (f"{indication.short_name} cap", indication.cap_g_per_kg),
+        (f"{indication.short_name} cap window", indication.cap_window_days),
+    ]
+    if phase is Phase.induction:
+        used += [
+            (f"{indication.short_name} induction total", indication.induction_total_g_per_kg),
+            (f"{indication.short_name} induction days", indication.induction_days),
+        ]
+    else:
+        used.append((f"{indication.short_name} maintenance interval",
+                     indication.maintenance_every_weeks))
+    if at_risk_cap is not None:
+        used.append((f"{product.id} at-risk maximum rate", at_risk_cap))
+    names = [name for name, value in used if not value.verified]
+    if not schedule.verified:
+        names.append(f"{product.id} rate schedule ({schedule.label})")
+    return tuple(names)
+
+
+def plan_course(
+    patient: Patient, regimen: Regimen, catalogue: Catalogue | None = None
+) -> Plan:
+    """Plan a course; raise an :class:`~ivig.errors.IvigError` naming the field at fault."""
+    cat = catalogue or load_catalogue()
+    indication = cat.indication(regimen.indication)
+    product = cat.product(regimen.product)
+    previous = cat.product(regimen.previous_product) if regimen.previous_product else None
+    schedule = product.schedule_for(indication)
+    weight = dosing_weight(
+        sex=patient.sex, height_cm=patient.height_cm, weight_kg=patient.weight_kg,
+        age=patient.age, pregnant=patient.pregnant, basis=regimen.weight_basis,
+    )
+    risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
+    dates, g_per_kg, cap_field = _course_dates(regimen, indication)
+    history = tuple(regimen.history)
+    for given in history:
+        if given.grams <= 0:
+            raise InvalidInput("every earlier dose must be positive", field="history")
+
+    cap_g = indication.cap_g_per_kg.value * weight.kg
+    window_days = indication.cap_window_days.value
+    planned = [GivenDose(d, g_per_kg * weight.kg) for d in dates]
+    check_under_cap(
+        planned, history, cap_g=cap_g, weight_kg=weight.kg, window_days=window_days,
+        field=cap_field, indication=indication.short_name,
+        suggest_date=regimen.phase is Phase.maintenance,
+    )
+    picks = round_course(planned, history, product.vial_sizes_g.value, cap_g=cap_g,
+                         window_days=window_days)
+
+    first_ramp, maximum, cap_source, protocol_parts = rate_ramp(
+        schedule, product, cat.protocol, at_risk=risks.at_risk,
+        first_infusion=regimen.first_infusion,
+    )
+    later_ramp: list[RampStep] = rate_ramp(
+        schedule, product, cat.protocol, at_risk=risks.at_risk, first_infusion=False
+    )[0]
+    doses = []
+    for i, (day, pick) in enumerate(zip(dates, picks, strict=True)):
+        volume = grams_to_ml(pick.total_g, product.concentration)
+        steps = rate_steps(first_ramp if i == 0 else later_ramp, dose_ml=volume,
+                           weight_kg=weight.kg, concentration_mg_per_ml=product.concentration)
+        doses.append(Dose(day, pick, volume, steps))
+
+    given = [*history, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
+    fullest = rolling_cap(given, window_days)
+    last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
+    findings = screen(
+        ScreeningInput(risks, product, regimen.first_infusion, previous, last_infusion,
+                       dates[0], patient.sex),
+        cat,
+    )
+    unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
+    on_label = product.is_on_label(indication)
+    findings += _course_findings(
+        product, schedule, indication, on_label, weight, doses, cap_source, maximum,
+        protocol_parts, unverified, cat,
+    )
+    return Plan(
+        catalogue_version=cat.version,
+        indication=indication,
+        phase=regimen.phase,
+        product=product,
+        schedule=schedule,
+        on_label=on_label,
+        dosing_weight=weight,
+        risks=risks,
+        maximum_mg_per_kg_per_min=maximum,
+        at_risk_cap=cap_source,
+        protocol_parts=protocol_parts,
+        doses=tuple(doses),
+        history=history,
+        cap_g=cap_g,
+        max_window_g=fullest.grams if fullest else 0.0,
+        findings=sort_findings(findings),
+        unverified=unverified,
+    )
+
+
+def _course_findings(
+    product: Product, schedule: RateSchedule, indication: Indication, on_label: bool,
+    weight: DosingWeight, doses: Sequence[Dose], cap_source: Sourced[float] | None,
+    maximum: float, protocol_parts: tuple[str, ...], unverified: tuple[str, ...], cat: Catalogue,
+) -> list[Finding]:
+    """Findings about the plan itself: weight basis, label use, protocol, rounding, unverified."""
+    src = cat.sources
+    out: list[Finding] = []
+    if weight.exclusion and weight.basis is WeightBasis.adjusted:
+        out.append(Finding.of(
+            "adjusted-weight-not-recommended", Severity.warn,
+            f"adjusted weight used as prescribed, but the NBA does not recommend it when "
+            f"{weight.exclusion}", src["lifeblood-abw-2026"],
+        ))
+    if cap_source is not None:
+        basis = (
+            "the label's cap" if cap_source is product.at_risk_max_mg_per_kg_min
+            else "the service default, protocol"
+        )
+        label_max = schedule.mg_per_kg_per_min(schedule.maximum, product.concentration)
+        out.append(Finding.of(
+            "at-risk-maximum", Severity.warn,
+            f"maximum rate lowered to {maximum:g} mg/kg/min for a patient at risk "
+            f"({basis}; label maximum {label_max:g} mg/kg/min)",
+            cap_source.source,
+        ))
+    label_use = "on-label" if on_label else f"off-label for {indication.short_name}"
+    out.append(Finding.of(
+        "rate-schedule", Severity.info,
+        f"rates follow the {schedule.label} schedule of {product.display_name} "
+        f"({schedule.basis}; {label_use})"
+        + (f"; {schedule.note}" if schedule.note else ""),
+        schedule.source,
+    ))
+    if protocol_parts:
+        out.append(Finding.of(
+            "protocol-steps", Severity.info,
+            "the label does not say how to increase the rate; service protocol used (not label): "
+            + "; ".join(protocol_parts),
+            src["service-protocol"],
+        ))
+    for dose in doses:
+        if dose.vials.limited_by_cap:
+            out.append(Finding.of(
+                "rounded-down-for-cap", Severity.info,
+                f"dose on {dose.date.isoformat()} rounded down to {dose.vials.total_g:g} g "
+                f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearest whole-vial amount "
+                f"would pass the cap of {indication.cap_g_per_kg.value:g} g/kg",
+                indication.cap_g_per_kg.source,
+            ))
+    if unverified:
+        out.append(Finding.of(
+            "unverified-values", Severity.warn,
+            "this plan uses catalogue values not yet verified against a label or guideline "
+            f"(check them before use): {', '.join(unverified)}",
+            src["service-protocol"],
+        ))
+    return out

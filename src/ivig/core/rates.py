@@ -1,0 +1,173 @@
+"""Infusion rate steps for one dose: the ramp from the label's initial rate to its maximum.
+
+Rules (issue 2; products.md; clinical-rules.md section 7):
+- The label schedule gives the initial rate, the step interval, the step rates and the maximum.
+  Where the label says only "increase gradually", the service protocol doubles the rate every
+  30 minutes up to the maximum, and the step says ``protocol``.
+- For patients at renal or thrombotic risk the maximum is the label's at-risk cap, or the
+  service default (3.3 mg/kg/min, protocol) where the label gives no number.
+- Pump rate: mL/h = mg/kg/min x kg x 60 / concentration, rounded down to 0.1 mL/h.
+- The last step runs until the dose volume is given; step volumes sum to the dose volume.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ivig.core.catalogue import Product, Protocol, RateSchedule, Sourced
+from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
+from ivig.errors import InvalidInput
+
+__all__ = ["RampStep", "RateStep", "clock_times", "rate_ramp", "rate_steps"]
+
+_TOLERANCE = 1e-9
+_VOLUME_PLACES = 2  # mL; every step but the last is rounded to this, the last takes the rest
+
+
+@dataclass(frozen=True, slots=True)
+class RampStep:
+    """One nominal step of the ramp, before it is turned into pump rates for a patient."""
+
+    mg_per_kg_per_min: float
+    minutes: int | None  # None: the last step, which runs until the volume is given
+    basis: str  # "label", "protocol", "at-risk cap (label)", "at-risk cap (protocol)"
+
+
+@dataclass(frozen=True, slots=True)
+class RateStep:
+    """One step on the pump: from ``start_min`` to ``end_min`` at ``rate_ml_per_h``."""
+
+    start_min: float
+    end_min: float
+    rate_ml_per_h: float
+    rate_mg_per_kg_per_min: float
+    volume_ml: float
+    basis: str
+
+
+def _label_rates(schedule: RateSchedule) -> list[float]:
+    """The schedule's rates in its own unit, initial first, ending at the maximum."""
+    top = schedule.maximum
+    if schedule.steps is not None:
+        rates = [schedule.initial, *schedule.steps]
+        if rates[-1] < top - _TOLERANCE:
+            rates.append(top)
+        return rates
+    rates = [schedule.initial]
+    while rates[-1] < top - _TOLERANCE:
+        if schedule.increment is not None:
+            nxt = round(rates[-1] + schedule.increment, 10)
+        else:
+            nxt = rates[-1] * 2.0
+        rates.append(min(nxt, top))
+    return rates
+
+
+def rate_ramp(
+    schedule: RateSchedule,
+    product: Product,
+    protocol: Protocol,
+    *,
+    at_risk: bool,
+    first_infusion: bool,
+) -> tuple[list[RampStep], float, Sourced[float] | None, tuple[str, ...]]:
+    """The nominal ramp in mg/kg/min, its maximum, the at-risk cap used, and protocol parts.
+
+    Returns ``(steps, maximum, at_risk_source, protocol_parts)``.
+    """
+    concentration = product.concentration
+    protocol_parts: list[str] = []
+    label_max = schedule.mg_per_kg_per_min(schedule.maximum, concentration)
+    maximum, cap_source, cap_basis = label_max, None, ""
+    if at_risk:
+        if product.at_risk_max_mg_per_kg_min is not None:
+            cap_source, cap_basis = product.at_risk_max_mg_per_kg_min, "at-risk cap (label)"
+        else:
+            cap_source, cap_basis = protocol.at_risk_max_mg_per_kg_min, "at-risk cap (protocol)"
+            protocol_parts.append(
+                f"at-risk maximum {cap_source.value:g} mg/kg/min (the label gives no number)"
+            )
+        maximum = min(label_max, cap_source.value)
+        if maximum == label_max:
+            cap_source, cap_basis = None, ""
+
+    if schedule.increase_from_label:
+        increase_basis = "label"
+    else:
+        increase_basis = "protocol"
+        protocol_parts.append("double the rate at each step up to the maximum")
+    if schedule.initial_minutes is not None:
+        first_minutes = schedule.initial_minutes
+    else:
+        first_minutes = protocol.initial_minutes.value
+        protocol_parts.append(f"initial rate for {first_minutes} minutes")
+    if schedule.step_minutes is not None:
+        step_minutes = schedule.step_minutes
+    else:
+        step_minutes = protocol.step_minutes.value
+        protocol_parts.append(f"a step every {step_minutes} minutes")
+
+    rates = _label_rates(schedule)
+    if not first_infusion and schedule.subsequent_initial is not None:
+        start = schedule.subsequent_initial
+        rates = [start] + [r for r in rates if r > start + _TOLERANCE]
+
+    ramp: list[RampStep] = []
+    for i, rate in enumerate(rates):
+        mg = schedule.mg_per_kg_per_min(rate, concentration)
+        basis = "label" if i == 0 else increase_basis
+        if mg >= maximum - _TOLERANCE:
+            if mg > maximum + _TOLERANCE:
+                mg, basis = maximum, cap_basis or basis
+            ramp.append(RampStep(mg, None, basis))
+            break
+        ramp.append(RampStep(mg, first_minutes if i == 0 else step_minutes, basis))
+    else:  # the label's last rate is below the at-risk cap: never happens, rates end at the max
+        ramp[-1] = RampStep(ramp[-1].mg_per_kg_per_min, None, ramp[-1].basis)
+    return ramp, maximum, cap_source, tuple(protocol_parts)
+
+
+def rate_steps(
+    ramp: list[RampStep], *, dose_ml: float, weight_kg: float, concentration_mg_per_ml: float
+) -> tuple[RateStep, ...]:
+    """Turn a ramp into pump steps for a dose of ``dose_ml`` and a patient of ``weight_kg``."""
+    if dose_ml <= 0:
+        raise InvalidInput("the dose volume must be positive", field="dose")
+    steps: list[RateStep] = []
+    start, given = 0.0, 0.0
+    for ramp_step in ramp:
+        ml_h = floor_to(
+            mg_per_kg_min_to_ml_per_h(ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml)
+        )
+        if ml_h <= 0:
+            raise InvalidInput(
+                f"a rate of {ramp_step.mg_per_kg_per_min:g} mg/kg/min is below 0.1 mL/h "
+                f"for {weight_kg:g} kg",
+                field="weight_kg",
+            )
+        left = round(dose_ml - given, _VOLUME_PLACES)
+        step_volume = (
+            round(ml_h * ramp_step.minutes / 60.0, _VOLUME_PLACES)
+            if ramp_step.minutes is not None
+            else left
+        )
+        if ramp_step.minutes is None or step_volume >= left - _TOLERANCE:
+            minutes = left / ml_h * 60.0
+            end = round(start + minutes, 1)
+            steps.append(RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, left, ramp_step.basis))
+            return tuple(steps)
+        end = start + ramp_step.minutes
+        steps.append(
+            RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, step_volume, ramp_step.basis)
+        )
+        start, given = end, given + step_volume
+    raise AssertionError("a ramp always ends with a step that runs to the end")  # pragma: no cover
+
+
+def clock_times(steps: tuple[RateStep, ...], start: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Wall-clock start and end of each step for an infusion started at ``start``."""
+    return [
+        (start + dt.timedelta(minutes=s.start_min), start + dt.timedelta(minutes=s.end_min))
+        for s in steps
+    ]

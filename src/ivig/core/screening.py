@@ -1,0 +1,208 @@
+"""Pre-infusion screening: risk assessment and the findings shown with every plan.
+
+A finding has a code, a severity (``block``: do not start; ``warn``: act on it; ``info``: know
+it), a message for the clinician and its source. Rules (issue 2; clinical-rules.md section 7;
+products.md excipient table):
+- active infection or fever: block, defer a day or two (founding article; SmPC risk group);
+- IgA deficiency with anti-IgA antibodies and a history of hypersensitivity: block (all labels);
+- excipient rules from the catalogue (proline, sorbitol, maltose, polysorbate 80);
+- first infusion, product switch, long gap since the last infusion: warn (SmPC);
+- renal and thrombosis risk: warn, with the lower maximum rate (FDA boxed warning);
+- a live vaccine within 3 months: info (SmPC);
+- catalogue values not yet verified: warn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ivig.core.catalogue import Catalogue, Product, Source
+from ivig.core.weights import Sex
+from ivig.errors import InvalidInput
+
+__all__ = ["Finding", "RiskAssessment", "Severity", "assess_risks", "check_risk_codes"]
+
+
+class Severity(StrEnum):
+    block = "block"
+    warn = "warn"
+    info = "info"
+
+
+_ORDER = {Severity.block: 0, Severity.warn: 1, Severity.info: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One screening finding."""
+
+    code: str
+    severity: Severity
+    message: str
+    source: str
+
+    @classmethod
+    def of(cls, code: str, severity: Severity, message: str, source: Source) -> Finding:
+        return cls(code, severity, message, source.cite())
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Block first, then warn, then info; the order given within each severity."""
+    return tuple(sorted(findings, key=lambda f: _ORDER[f.severity]))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAssessment:
+    """The patient's renal and thrombosis risks, each as the codes that make it."""
+
+    codes: frozenset[str]
+    renal: tuple[str, ...]
+    thrombosis: tuple[str, ...]
+    egfr: float | None
+
+    @property
+    def at_risk(self) -> bool:
+        return bool(self.renal or self.thrombosis)
+
+
+def check_risk_codes(codes: Iterable[str], catalogue: Catalogue) -> frozenset[str]:
+    """Refuse a code the catalogue does not know (``ivig risks`` lists them)."""
+    given = frozenset(codes)
+    unknown = sorted(given - set(catalogue.risks))
+    if unknown:
+        raise InvalidInput(
+            f"unknown risk code {', '.join(repr(u) for u in unknown)}; "
+            "`ivig risks` lists the codes",
+            field="risk",
+        )
+    return given
+
+
+def assess_risks(
+    codes: Iterable[str], *, age: int, egfr: float | None, catalogue: Catalogue
+) -> RiskAssessment:
+    """Add the risks that follow from age and eGFR to the codes given, and group them."""
+    given = set(check_risk_codes(codes, catalogue))
+    protocol = catalogue.protocol
+    if age > protocol.risk_age_years.value:
+        given.add("age-over-65")
+    if egfr is not None and egfr < protocol.egfr_threshold.value:
+        given.add("egfr-below-60")
+    ordered = [code for code in catalogue.risks if code in given]
+    return RiskAssessment(
+        codes=frozenset(given),
+        renal=tuple(c for c in ordered if "renal" in catalogue.risks[c].groups),
+        thrombosis=tuple(c for c in ordered if "thrombosis" in catalogue.risks[c].groups),
+        egfr=egfr,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningInput:
+    """What screening needs to know about the patient, the product and the course."""
+
+    risks: RiskAssessment
+    product: Product
+    first_infusion: bool
+    previous_product: Product | None
+    last_infusion: dt.date | None
+    first_dose: dt.date
+    sex: Sex
+
+
+def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
+    """The patient and product findings (course-level findings are added by the planner)."""
+    out: list[Finding] = []
+    src = catalogue.sources
+    codes = data.risks.codes
+    product = data.product
+    for code in ("active-infection", "fever"):
+        if code in codes:
+            out.append(Finding.of(
+                code, Severity.block,
+                f"{catalogue.risks[code].meaning}: defer the infusion a day or two and review "
+                "before starting (UNVERIFIED as a rule: described as common practice; the SmPC "
+                "names untreated infection as a risk for reactions)",
+                src["eu-smpc-ig"],
+            ))
+    if "iga-deficiency-anti-iga" in codes:
+        iga = product.iga_max_ug_per_ml
+        content = f"; {product.display_name} contains up to {iga.value:g} micrograms/mL IgA" if iga else ""
+        out.append(Finding.of(
+            "iga-deficiency", Severity.block,
+            "IgA deficiency with antibodies against IgA and a history of hypersensitivity: "
+            f"contraindicated for every IVIG product{content}",
+            src["ivig-class-iga"],
+        ))
+    for rule in catalogue.excipient_rules:
+        if rule.excipient in product.excipients.value and (
+            rule.condition is None or rule.condition in codes
+        ):
+            out.append(Finding.of(
+                rule.code, Severity(rule.severity), f"{product.display_name} {rule.message}",
+                rule.source,
+            ))
+    out.extend(_reaction_risk(data, catalogue))
+    if data.risks.renal:
+        egfr = f" (eGFR {data.risks.egfr:.0f})" if data.risks.egfr is not None else ""
+        out.append(Finding.of(
+            "renal-risk", Severity.warn,
+            f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}. Give the "
+            "minimum dose and rate practicable; hydrate before the infusion; check renal function "
+            "and urine output",
+            src["ahfs-immune-globulin"],
+        ))
+    if data.risks.thrombosis:
+        out.append(Finding.of(
+            "thrombosis-risk", Severity.warn,
+            f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}. Give the minimum "
+            "dose and rate practicable; hydrate before the infusion; watch for signs of thrombosis",
+            src["fda-boxed-warning"],
+        ))
+    if "live-vaccine-3-months" in codes:
+        out.append(Finding.of(
+            "live-vaccine", Severity.info,
+            "IVIG can weaken the response to live attenuated virus vaccines: leave 3 months "
+            "between the infusion and such a vaccine",
+            src["eu-smpc-live-vaccines"],
+        ))
+    return out
+
+
+def _meanings(codes: tuple[str, ...], catalogue: Catalogue) -> str:
+    return "; ".join(catalogue.risks[c].meaning.lower() for c in codes)
+
+
+def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
+    """First infusion, product switch or long gap: reactions are more likely (SmPC)."""
+    src = catalogue.sources["eu-smpc-ig"]
+    advice = (
+        "give it in a medical setting, start at the lowest rate and monitor closely "
+        "(vital signs every 15 minutes until the maximum rate)"
+    )
+    out = []
+    if data.first_infusion:
+        out.append(Finding.of("first-infusion", Severity.warn,
+                              f"first IVIG infusion: reactions are most likely; {advice}", src))
+    previous = data.previous_product
+    if previous is not None and previous.id != data.product.id:
+        out.append(Finding.of(
+            "product-switch", Severity.warn,
+            f"product switch from {previous.display_name} to {data.product.display_name}: "
+            f"products are not interchangeable; {advice}",
+            src,
+        ))
+    gap_weeks = catalogue.protocol.long_gap_weeks
+    if data.last_infusion is not None and not data.first_infusion:
+        gap = (data.first_dose - data.last_infusion).days
+        if gap > gap_weeks.value * 7:
+            out.append(Finding.of(
+                "long-gap", Severity.warn,
+                f"{gap} days since the last infusion ({data.last_infusion.isoformat()}), more than "
+                f"{gap_weeks.value} weeks (protocol, UNVERIFIED threshold): {advice}",
+                src,
+            ))
+    return out

@@ -1,0 +1,53 @@
+"""Rate and volume arithmetic (formulas-and-fhir.md section 1.7; products.md "Unit conversions").
+
+    mL/h  = mg/kg/min x kg x 60 / concentration (mg/mL)
+    mL    = g x 1000 / concentration (mg/mL)
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+__all__ = [
+    "floor_to",
+    "grams_to_ml",
+    "mg_per_kg_min_to_ml_per_h",
+    "ml_per_h_to_mg_per_kg_min",
+    "round_half_up",
+]
+
+# Tolerance for float noise before rounding down: 0.3 mL/kg/h is 0.5 mg/kg/min, which floats
+# hold as 0.49999...; without it, 25.5 mL/h would round down to 25.4.
+_EPSILON = 1e-9
+
+
+def round_half_up(value: float, places: int = 1) -> float:
+    """Round as people do on paper (2.25 -> 2.3), not to even."""
+    quantum = Decimal(1).scaleb(-places)
+    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def floor_to(value: float, step: float = 0.1) -> float:
+    """Round down to a multiple of ``step`` (a pump rate is never rounded up)."""
+    units = math.floor(value / step + _EPSILON)
+    return round(units * step, 10)
+
+
+def mg_per_kg_min_to_ml_per_h(
+    mg_per_kg_min: float, weight_kg: float, concentration_mg_per_ml: float
+) -> float:
+    """Pump rate in mL/h, unrounded: mg/kg/min x kg x 60 / (mg/mL)."""
+    return mg_per_kg_min * weight_kg * 60.0 / concentration_mg_per_ml
+
+
+def ml_per_h_to_mg_per_kg_min(
+    ml_per_h: float, weight_kg: float, concentration_mg_per_ml: float
+) -> float:
+    """The inverse: the mg/kg/min a pump rate delivers."""
+    return ml_per_h * concentration_mg_per_ml / (weight_kg * 60.0)
+
+
+def grams_to_ml(grams: float, concentration_mg_per_ml: float) -> float:
+    """Volume of a dose: g x 1000 / (mg/mL)."""
+    return grams * 1000.0 / concentration_mg_per_ml
