@@ -15,7 +15,7 @@ Errors are :class:`ivig.errors.IvigError` and its children (the tree is drawn in
 """
 
 from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule, load_catalogue
-from ivig.core.dosing import GivenDose, VialPick, round_to_vials, rolling_cap
+from ivig.core.dosing import GivenDose, VialPick, rolling_cap, round_to_vials
 from ivig.core.plan import Dose, Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, cockcroft_gault

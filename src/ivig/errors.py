@@ -12,7 +12,7 @@ message next to the field.
     ├── CatalogueError           code="catalogue_error"    the drug library data file is broken
     ├── UnknownProduct           code="unknown_product"    no such product id in the catalogue
     ├── UnknownIndication        code="unknown_indication" no such indication id in the catalogue
-    ├── NoRateSchedule           code="no_rate_schedule"   product listed, but no rate schedule known
+    ├── NoRateSchedule           code="no_rate_schedule"   listed, but no rate schedule is known
     └── CapExceeded              code="cap_exceeded"       a plan would break the rolling dose cap
 """
 
@@ -111,7 +111,7 @@ class UnknownIndication(IvigError):
 
 
 class NoRateSchedule(IvigError):
-    """The product is listed, but no label rate schedule is known for it, so it cannot be planned."""
+    """The product is listed, but no label rate schedule is known, so it cannot be planned."""
 
     code = "no_rate_schedule"
 

@@ -8,6 +8,7 @@ UNVERIFIED stay ``verified=False`` and every plan that uses one says so.
 from __future__ import annotations
 
 import functools
+import itertools
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -87,7 +88,7 @@ class RateSchedule:
     subsequent_initial: float | None = None
 
     def mg_per_kg_per_min(self, value: float, concentration_mg_per_ml: float) -> float:
-        """Convert ``value`` in this schedule's unit to mg/kg/min (products.md, unit conversions)."""
+        """``value`` in this schedule's unit, in mg/kg/min (products.md, "Unit conversions")."""
         if self.unit == "mg/kg/min":
             return value
         if self.unit == "mL/kg/min":
@@ -252,7 +253,9 @@ class _Reader:
                 return None
             raise self.fail(key, "is missing")
         value = self.table[key]
-        if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        if isinstance(value, bool) and bool not in (
+            kinds if isinstance(kinds, tuple) else (kinds,)
+        ):
             raise self.fail(key, f"must not be a boolean (got {value!r})")
         if not isinstance(value, kinds):
             raise self.fail(key, f"has the wrong type ({type(value).__name__})")
@@ -272,6 +275,12 @@ class _Reader:
         if positive and value <= 0:
             raise self.fail(key, f"must be positive (got {value})")
         return float(value)
+
+    def required_number(self, key: str) -> float:
+        value = self.number(key)
+        if value is None:  # pragma: no cover - number() raises for a missing key
+            raise self.fail(key, "is missing")
+        return value
 
     def integer(self, key: str, *, optional: bool = False) -> int | None:
         value = self.raw(key, int, optional=optional)
@@ -303,7 +312,9 @@ class _Reader:
         if "value" not in table:
             raise inner.fail("value", "is missing")
         verified = inner.raw("verified", bool)
-        return Sourced(table["value"], inner.source(), verified, inner.text("note", optional=True) or "")
+        return Sourced(
+            table["value"], inner.source(), verified, inner.text("note", optional=True) or ""
+        )
 
     def sourced_number(self, key: str, *, optional: bool = False) -> Sourced[float] | None:
         value = self.sourced(key, optional=optional)
@@ -313,6 +324,12 @@ class _Reader:
         if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
             raise self.fail(key, "value must be a positive number")
         return Sourced(float(v), value.source, value.verified, value.note)
+
+    def required_sourced_number(self, key: str) -> Sourced[float]:
+        value = self.sourced_number(key)
+        if value is None:  # pragma: no cover - sourced() raises for a missing key
+            raise self.fail(key, "is missing")
+        return value
 
     def sourced_int(self, key: str) -> Sourced[int]:
         value = self.sourced(key)
@@ -343,17 +360,18 @@ class _Reader:
         return value
 
 
-def _read_schedule(table: Mapping[str, Any], where: str, sources: Mapping[str, Source]) -> RateSchedule:
+def _read_schedule(
+    table: Mapping[str, Any], where: str, sources: Mapping[str, Source]
+) -> RateSchedule:
     r = _Reader(table, where, sources)
-    initial = r.number("initial")
-    maximum = r.number("maximum")
-    assert initial is not None and maximum is not None
+    initial = r.required_number("initial")
+    maximum = r.required_number("maximum")
     if initial > maximum:
         raise r.fail("initial", f"({initial}) is above the maximum ({maximum})")
     steps = r.numbers("steps", optional=True)
     if steps is not None:
         chain = (initial, *steps)
-        if any(b <= a for a, b in zip(chain, chain[1:], strict=False)) or steps[-1] > maximum:
+        if any(b <= a for a, b in itertools.pairwise(chain)) or steps[-1] > maximum:
             raise r.fail("steps", "must rise from the initial rate and not pass the maximum")
     subsequent = r.number("subsequent_initial", optional=True)
     if subsequent is not None and subsequent > maximum:
@@ -380,8 +398,12 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
     r = _Reader(table, where, sources)
     sizes = r.sourced("vial_sizes_g")
     assert sizes is not None
-    if not isinstance(sizes.value, list) or not sizes.value or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in sizes.value
+    if (
+        not isinstance(sizes.value, list)
+        or not sizes.value
+        or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in sizes.value
+        )
     ):
         raise r.fail("vial_sizes_g", "value must be a non-empty list of positive numbers")
     excipients = r.sourced_list("excipients", str)
@@ -404,24 +426,26 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
         vial_sizes_g=Sourced(
             tuple(sorted(float(v) for v in sizes.value)), sizes.source, sizes.verified, sizes.note
         ),
-        excipients=Sourced(tuple(excipients.value), excipients.source, excipients.verified,
-                           excipients.note),
+        excipients=Sourced(
+            tuple(excipients.value), excipients.source, excipients.verified, excipients.note
+        ),
         iga_max_ug_per_ml=r.sourced_number("iga_max_ug_per_ml", optional=True),
         at_risk_max_mg_per_kg_min=r.sourced_number("at_risk_max_mg_per_kg_min", optional=True),
         schedules=schedules,
     )
 
 
-def _read_indication(table: Mapping[str, Any], where: str, sources: Mapping[str, Source]) -> Indication:
+def _read_indication(
+    table: Mapping[str, Any], where: str, sources: Mapping[str, Source]
+) -> Indication:
     r = _Reader(table, where, sources)
     preference = tuple(r.raw("schedule_preference", list))
     on_label = tuple(r.raw("on_label_groups", list))
     for g in (*preference, *on_label):
         if g not in SCHEDULE_GROUPS:
             raise r.fail("schedule_preference", f"names an unknown schedule group '{g}'")
-    cap = r.sourced_number("cap_g_per_kg")
-    total = r.sourced_number("induction_total_g_per_kg")
-    assert cap is not None and total is not None
+    cap = r.required_sourced_number("cap_g_per_kg")
+    total = r.required_sourced_number("induction_total_g_per_kg")
     return Indication(
         id=r.text("id"),
         name=r.text("name"),
@@ -510,9 +534,8 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
             )
         )
     p = _Reader(_load_toml(folder, "protocol.toml").get("protocol", {}), "protocol.toml", sources)
-    at_risk = p.sourced_number("at_risk_max_mg_per_kg_min")
-    egfr = p.sourced_number("egfr_threshold")
-    assert at_risk is not None and egfr is not None
+    at_risk = p.required_sourced_number("at_risk_max_mg_per_kg_min")
+    egfr = p.required_sourced_number("egfr_threshold")
     protocol = Protocol(
         step_minutes=p.sourced_int("step_minutes"),
         initial_minutes=p.sourced_int("initial_minutes"),

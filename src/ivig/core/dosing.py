@@ -27,8 +27,8 @@ __all__ = [
     "earliest_allowed_date",
     "induction_dates",
     "maintenance_dates",
-    "round_to_vials",
     "rolling_cap",
+    "round_to_vials",
     "worst_window",
 ]
 
@@ -84,10 +84,11 @@ def induction_dates(start: dt.date, days: int) -> list[dt.date]:
 def maintenance_dates(
     start: dt.date, every_weeks: int, *, count: int | None = None, until: dt.date | None = None
 ) -> list[dt.date]:
-    """A dose every ``every_weeks`` from ``start``: ``count`` doses, or up to and including ``until``."""
+    """A dose every ``every_weeks`` from ``start``: ``count`` doses, or up to ``until``."""
     if (count is None) == (until is None):
-        raise InvalidInput("give either a number of doses (--count) or an end date (--until)",
-                           field="count")
+        raise InvalidInput(
+            "give either a number of doses (--count) or an end date (--until)", field="count"
+        )
     step = dt.timedelta(weeks=every_weeks)
     if until is not None:
         if until < start:
@@ -98,8 +99,10 @@ def maintenance_dates(
         count = (until - start) // step + 1
     assert count is not None
     if not 1 <= count <= MAX_DOSES:
-        raise InvalidInput(f"a plan holds 1 to {MAX_DOSES} doses (asked for {count})",
-                           field="until" if until is not None else "count")
+        raise InvalidInput(
+            f"a plan holds 1 to {MAX_DOSES} doses (asked for {count})",
+            field="until" if until is not None else "count",
+        )
     return [start + i * step for i in range(count)]
 
 
@@ -113,7 +116,8 @@ def worst_window(doses: Sequence[GivenDose], day: dt.date, window_days: int) -> 
         start = day - dt.timedelta(days=window_days - 1 - offset)
         end = start + dt.timedelta(days=window_days - 1)
         grams = sum(d.grams for d in doses if start <= d.date <= end)
-        if best is None or grams > best.grams + _GRAMS_TOLERANCE:
+        # On a tie take the later window: it starts at the first dose it holds.
+        if best is None or grams >= best.grams - _GRAMS_TOLERANCE:
             best = CapWindow(start, end, grams)
     assert best is not None
     return best
@@ -243,24 +247,25 @@ def check_under_cap(
 
 
 def round_course(
-    planned: Sequence[GivenDose], earlier: Sequence[GivenDose], sizes_g: Sequence[float], *,
-    cap_g: float, window_days: int,
+    planned: Sequence[GivenDose],
+    earlier: Sequence[GivenDose],
+    sizes_g: Sequence[float],
+    *,
+    cap_g: float,
+    window_days: int,
 ) -> list[VialPick]:
     """Round each planned dose to vials, in date order, never taking a window past the cap.
 
-    Each dose's room is the cap less what its fullest window already holds: the earlier doses
-    as rounded, the later ones as prescribed. So the last dose of any window sees every other
-    dose in it as finally given, and no window ends above the cap.
+    Each dose's room is the cap less what its fullest window already holds (earlier doses, and
+    the planned doses before it as rounded). The last dose of any window therefore sees every
+    other dose in it as finally given, and no window ends above the cap.
     """
     order = sorted(range(len(planned)), key=lambda i: planned[i].date)
-    current = [*earlier, *planned]
+    given = list(earlier)
     picks: dict[int, VialPick] = {}
-    offset = len(earlier)
     for i in order:
         dose = planned[i]
-        others = current[:offset + i] + current[offset + i + 1:]
-        room = cap_g - worst_window(others, dose.date, window_days).grams
-        pick = round_to_vials(dose.grams, sizes_g, max_g=room)
-        picks[i] = pick
-        current[offset + i] = GivenDose(dose.date, pick.total_g)
+        room = cap_g - worst_window(given, dose.date, window_days).grams
+        picks[i] = round_to_vials(dose.grams, sizes_g, max_g=room)
+        given.append(GivenDose(dose.date, picks[i].total_g))
     return [picks[i] for i in range(len(planned))]

@@ -14,15 +14,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule, Sourced, load_catalogue
+from ivig.core.catalogue import (
+    Catalogue,
+    Indication,
+    Product,
+    RateSchedule,
+    Sourced,
+    load_catalogue,
+)
 from ivig.core.dosing import (
     GivenDose,
     VialPick,
     check_under_cap,
     induction_dates,
     maintenance_dates,
-    round_course,
     rolling_cap,
+    round_course,
 )
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
@@ -195,8 +202,12 @@ class Plan:
             "cap_window_days": self.indication.cap_window_days.value,
             "max_28d_g_per_kg": _r(self.max_28d_g_per_kg, 3),
             "findings": [
-                {"code": f.code, "severity": f.severity.value, "message": f.message,
-                 "source": f.source}
+                {
+                    "code": f.code,
+                    "severity": f.severity.value,
+                    "message": f.message,
+                    "source": f.source,
+                }
                 for f in self.findings
             ],
             "unverified": list(self.unverified),
@@ -241,12 +252,15 @@ def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.dat
         _in_range("total_g_per_kg", total, G_PER_KG_RANGE, "g/kg", "induction total")
         return induction_dates(regimen.start, days), total / days, "total_g_per_kg"
     if regimen.dose_g_per_kg is None:
-        raise InvalidInput("a maintenance plan needs the dose per infusion (--dose-g-per-kg)",
-                           field="dose_g_per_kg")
+        raise InvalidInput(
+            "a maintenance plan needs the dose per infusion (--dose-g-per-kg)",
+            field="dose_g_per_kg",
+        )
     _in_range("dose_g_per_kg", regimen.dose_g_per_kg, G_PER_KG_RANGE, "g/kg", "maintenance dose")
     if regimen.every_weeks is None:
-        raise InvalidInput("a maintenance plan needs the interval (--every-weeks)",
-                           field="every_weeks")
+        raise InvalidInput(
+            "a maintenance plan needs the interval (--every-weeks)", field="every_weeks"
+        )
     low, high = indication.maintenance_every_weeks.value
     if not low <= regimen.every_weeks <= high:
         raise InvalidInput(
@@ -254,13 +268,17 @@ def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.dat
             f"(asked for every {regimen.every_weeks})",
             field="every_weeks",
         )
-    dates = maintenance_dates(regimen.start, regimen.every_weeks, count=regimen.count,
-                              until=regimen.until)
+    dates = maintenance_dates(
+        regimen.start, regimen.every_weeks, count=regimen.count, until=regimen.until
+    )
     return dates, regimen.dose_g_per_kg, "dose_g_per_kg"
 
 
 def _unverified(
-    product: Product, schedule: RateSchedule, indication: Indication, phase: Phase,
+    product: Product,
+    schedule: RateSchedule,
+    indication: Indication,
+    phase: Phase,
     at_risk_cap: Sourced[float] | None,
 ) -> tuple[str, ...]:
     """Names of the catalogue values this plan used that are not verified."""
@@ -277,8 +295,9 @@ def _unverified(
             (f"{indication.short_name} induction days", indication.induction_days),
         ]
     else:
-        used.append((f"{indication.short_name} maintenance interval",
-                     indication.maintenance_every_weeks))
+        used.append(
+            (f"{indication.short_name} maintenance interval", indication.maintenance_every_weeks)
+        )
     if at_risk_cap is not None:
         used.append((f"{product.id} at-risk maximum rate", at_risk_cap))
     names = [name for name, value in used if not value.verified]
@@ -287,9 +306,7 @@ def _unverified(
     return tuple(names)
 
 
-def plan_course(
-    patient: Patient, regimen: Regimen, catalogue: Catalogue | None = None
-) -> Plan:
+def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None = None) -> Plan:
     """Plan a course; raise an :class:`~ivig.errors.IvigError` naming the field at fault."""
     cat = catalogue or load_catalogue()
     indication = cat.indication(regimen.indication)
@@ -297,29 +314,42 @@ def plan_course(
     previous = cat.product(regimen.previous_product) if regimen.previous_product else None
     schedule = product.schedule_for(indication)
     weight = dosing_weight(
-        sex=patient.sex, height_cm=patient.height_cm, weight_kg=patient.weight_kg,
-        age=patient.age, pregnant=patient.pregnant, basis=regimen.weight_basis,
+        sex=patient.sex,
+        height_cm=patient.height_cm,
+        weight_kg=patient.weight_kg,
+        age=patient.age,
+        pregnant=patient.pregnant,
+        basis=regimen.weight_basis,
     )
     risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
-    for given in history:
-        if given.grams <= 0:
+    for earlier in history:
+        if earlier.grams <= 0:
             raise InvalidInput("every earlier dose must be positive", field="history")
 
     cap_g = indication.cap_g_per_kg.value * weight.kg
     window_days = indication.cap_window_days.value
     planned = [GivenDose(d, g_per_kg * weight.kg) for d in dates]
     check_under_cap(
-        planned, history, cap_g=cap_g, weight_kg=weight.kg, window_days=window_days,
-        field=cap_field, indication=indication.short_name,
+        planned,
+        history,
+        cap_g=cap_g,
+        weight_kg=weight.kg,
+        window_days=window_days,
+        field=cap_field,
+        indication=indication.short_name,
         suggest_date=regimen.phase is Phase.maintenance,
     )
-    picks = round_course(planned, history, product.vial_sizes_g.value, cap_g=cap_g,
-                         window_days=window_days)
+    picks = round_course(
+        planned, history, product.vial_sizes_g.value, cap_g=cap_g, window_days=window_days
+    )
 
     first_ramp, maximum, cap_source, protocol_parts = rate_ramp(
-        schedule, product, cat.protocol, at_risk=risks.at_risk,
+        schedule,
+        product,
+        cat.protocol,
+        at_risk=risks.at_risk,
         first_infusion=regimen.first_infusion,
     )
     later_ramp: list[RampStep] = rate_ramp(
@@ -328,23 +358,37 @@ def plan_course(
     doses = []
     for i, (day, pick) in enumerate(zip(dates, picks, strict=True)):
         volume = grams_to_ml(pick.total_g, product.concentration)
-        steps = rate_steps(first_ramp if i == 0 else later_ramp, dose_ml=volume,
-                           weight_kg=weight.kg, concentration_mg_per_ml=product.concentration)
+        steps = rate_steps(
+            first_ramp if i == 0 else later_ramp,
+            dose_ml=volume,
+            weight_kg=weight.kg,
+            concentration_mg_per_ml=product.concentration,
+        )
         doses.append(Dose(day, pick, volume, steps))
 
     given = [*history, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
     fullest = rolling_cap(given, window_days)
     last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
     findings = screen(
-        ScreeningInput(risks, product, regimen.first_infusion, previous, last_infusion,
-                       dates[0], patient.sex),
+        ScreeningInput(
+            risks, product, regimen.first_infusion, previous, last_infusion, dates[0], patient.sex
+        ),
         cat,
     )
     unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
     on_label = product.is_on_label(indication)
     findings += _course_findings(
-        product, schedule, indication, on_label, weight, doses, cap_source, maximum,
-        protocol_parts, unverified, cat,
+        product,
+        schedule,
+        indication,
+        on_label,
+        weight,
+        doses,
+        cap_source,
+        maximum,
+        protocol_parts,
+        unverified,
+        cat,
     )
     return Plan(
         catalogue_version=cat.version,
@@ -368,60 +412,87 @@ def plan_course(
 
 
 def _course_findings(
-    product: Product, schedule: RateSchedule, indication: Indication, on_label: bool,
-    weight: DosingWeight, doses: Sequence[Dose], cap_source: Sourced[float] | None,
-    maximum: float, protocol_parts: tuple[str, ...], unverified: tuple[str, ...], cat: Catalogue,
+    product: Product,
+    schedule: RateSchedule,
+    indication: Indication,
+    on_label: bool,
+    weight: DosingWeight,
+    doses: Sequence[Dose],
+    cap_source: Sourced[float] | None,
+    maximum: float,
+    protocol_parts: tuple[str, ...],
+    unverified: tuple[str, ...],
+    cat: Catalogue,
 ) -> list[Finding]:
     """Findings about the plan itself: weight basis, label use, protocol, rounding, unverified."""
     src = cat.sources
     out: list[Finding] = []
     if weight.exclusion and weight.basis is WeightBasis.adjusted:
-        out.append(Finding.of(
-            "adjusted-weight-not-recommended", Severity.warn,
-            f"adjusted weight used as prescribed, but the NBA does not recommend it when "
-            f"{weight.exclusion}", src["lifeblood-abw-2026"],
-        ))
+        out.append(
+            Finding.of(
+                "adjusted-weight-not-recommended",
+                Severity.warn,
+                f"adjusted weight used as prescribed, but the NBA does not recommend it when "
+                f"{weight.exclusion}",
+                src["lifeblood-abw-2026"],
+            )
+        )
     if cap_source is not None:
         basis = (
-            "the label's cap" if cap_source is product.at_risk_max_mg_per_kg_min
+            "the label's cap"
+            if cap_source is product.at_risk_max_mg_per_kg_min
             else "the service default, protocol"
         )
         label_max = schedule.mg_per_kg_per_min(schedule.maximum, product.concentration)
-        out.append(Finding.of(
-            "at-risk-maximum", Severity.warn,
-            f"maximum rate lowered to {maximum:g} mg/kg/min for a patient at risk "
-            f"({basis}; label maximum {label_max:g} mg/kg/min)",
-            cap_source.source,
-        ))
+        out.append(
+            Finding.of(
+                "at-risk-maximum",
+                Severity.warn,
+                f"maximum rate lowered to {maximum:g} mg/kg/min for a patient at risk "
+                f"({basis}; label maximum {label_max:g} mg/kg/min)",
+                cap_source.source,
+            )
+        )
     label_use = "on-label" if on_label else f"off-label for {indication.short_name}"
-    out.append(Finding.of(
-        "rate-schedule", Severity.info,
-        f"rates follow the {schedule.label} schedule of {product.display_name} "
-        f"({schedule.basis}; {label_use})"
-        + (f"; {schedule.note}" if schedule.note else ""),
-        schedule.source,
-    ))
+    out.append(
+        Finding.of(
+            "rate-schedule",
+            Severity.info,
+            f"rates follow the {schedule.label} schedule of {product.display_name} "
+            f"({schedule.basis}; {label_use})" + (f"; {schedule.note}" if schedule.note else ""),
+            schedule.source,
+        )
+    )
     if protocol_parts:
-        out.append(Finding.of(
-            "protocol-steps", Severity.info,
-            "the label does not say how to increase the rate; service protocol used (not label): "
-            + "; ".join(protocol_parts),
-            src["service-protocol"],
-        ))
+        out.append(
+            Finding.of(
+                "protocol-steps",
+                Severity.info,
+                "the label does not say how to increase the rate; "
+                "service protocol used (not label): " + "; ".join(protocol_parts),
+                cat.protocol.step_minutes.source,
+            )
+        )
     for dose in doses:
         if dose.vials.limited_by_cap:
-            out.append(Finding.of(
-                "rounded-down-for-cap", Severity.info,
-                f"dose on {dose.date.isoformat()} rounded down to {dose.vials.total_g:g} g "
-                f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearest whole-vial amount "
-                f"would pass the cap of {indication.cap_g_per_kg.value:g} g/kg",
-                indication.cap_g_per_kg.source,
-            ))
+            out.append(
+                Finding.of(
+                    "rounded-down-for-cap",
+                    Severity.info,
+                    f"dose on {dose.date.isoformat()} rounded down to {dose.vials.total_g:g} g "
+                    f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearest whole-vial amount "
+                    f"would pass the cap of {indication.cap_g_per_kg.value:g} g/kg",
+                    indication.cap_g_per_kg.source,
+                )
+            )
     if unverified:
-        out.append(Finding.of(
-            "unverified-values", Severity.warn,
-            "this plan uses catalogue values not yet verified against a label or guideline "
-            f"(check them before use): {', '.join(unverified)}",
-            src["service-protocol"],
-        ))
+        out.append(
+            Finding.of(
+                "unverified-values",
+                Severity.warn,
+                "this plan uses catalogue values not yet verified against a label or guideline "
+                f"(check them before use): {', '.join(unverified)}",
+                src["reference-notes"],
+            )
+        )
     return out

@@ -138,7 +138,9 @@ def rate_steps(
     start, given = 0.0, 0.0
     for ramp_step in ramp:
         ml_h = floor_to(
-            mg_per_kg_min_to_ml_per_h(ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml)
+            mg_per_kg_min_to_ml_per_h(
+                ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml
+            )
         )
         if ml_h <= 0:
             raise InvalidInput(
@@ -155,7 +157,9 @@ def rate_steps(
         if ramp_step.minutes is None or step_volume >= left - _TOLERANCE:
             minutes = left / ml_h * 60.0
             end = round(start + minutes, 1)
-            steps.append(RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, left, ramp_step.basis))
+            steps.append(
+                RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, left, ramp_step.basis)
+            )
             return tuple(steps)
         end = start + ramp_step.minutes
         steps.append(
@@ -165,7 +169,9 @@ def rate_steps(
     raise AssertionError("a ramp always ends with a step that runs to the end")  # pragma: no cover
 
 
-def clock_times(steps: tuple[RateStep, ...], start: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+def clock_times(
+    steps: tuple[RateStep, ...], start: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
     """Wall-clock start and end of each step for an infusion started at ``start``."""
     return [
         (start + dt.timedelta(minutes=s.start_min), start + dt.timedelta(minutes=s.end_min))

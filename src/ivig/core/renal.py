@@ -41,12 +41,14 @@ def creatinine_mg_dl(value: float, unit: CreatinineUnit, *, field: str = "creati
 def ckd_epi_2021(creatinine_mg_per_dl: float, age: int, sex: Sex) -> float:
     """eGFR in mL/min/1.73 m^2 by CKD-EPI 2021; defined for adults only."""
     if age < 18:
-        raise InvalidInput("CKD-EPI 2021 is defined for adults (18 and over); give --egfr", field="age")
+        raise InvalidInput(
+            "CKD-EPI 2021 is defined for adults (18 and over); give --egfr", field="age"
+        )
     female = sex is Sex.female
     kappa = 0.7 if female else 0.9
     alpha = -0.241 if female else -0.302
     ratio = creatinine_mg_per_dl / kappa
-    egfr = 142.0 * min(ratio, 1.0) ** alpha * max(ratio, 1.0) ** -1.200 * 0.9938**age
+    egfr: float = 142.0 * min(ratio, 1.0) ** alpha * max(ratio, 1.0) ** -1.200 * 0.9938**age
     return egfr * 1.012 if female else egfr
 
 

@@ -121,54 +121,84 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
     product = data.product
     for code in ("active-infection", "fever"):
         if code in codes:
-            out.append(Finding.of(
-                code, Severity.block,
-                f"{catalogue.risks[code].meaning}: defer the infusion a day or two and review "
-                "before starting (UNVERIFIED as a rule: described as common practice; the SmPC "
-                "names untreated infection as a risk for reactions)",
-                src["eu-smpc-ig"],
-            ))
+            out.append(
+                Finding.of(
+                    code,
+                    Severity.block,
+                    f"{catalogue.risks[code].meaning}: defer the infusion a day or two and review "
+                    "before starting (UNVERIFIED as a rule: described as common practice; the SmPC "
+                    "names untreated infection as a risk for reactions)",
+                    src["eu-smpc-ig"],
+                )
+            )
     if "iga-deficiency-anti-iga" in codes:
         iga = product.iga_max_ug_per_ml
-        content = f"; {product.display_name} contains up to {iga.value:g} micrograms/mL IgA" if iga else ""
-        out.append(Finding.of(
-            "iga-deficiency", Severity.block,
-            "IgA deficiency with antibodies against IgA and a history of hypersensitivity: "
-            f"contraindicated for every IVIG product{content}",
-            src["ivig-class-iga"],
-        ))
+        content = ""
+        if iga is not None:
+            content = f"; {product.display_name} IgA content: {iga.value:g} micrograms/mL"
+            content += f" ({iga.note})" if iga.note else " (maximum)"
+            content += "" if iga.verified else ", UNVERIFIED"
+        out.append(
+            Finding.of(
+                "iga-deficiency",
+                Severity.block,
+                "IgA deficiency with antibodies against IgA and a history of hypersensitivity: "
+                f"contraindicated for every IVIG product{content}",
+                src["ivig-class-iga"],
+            )
+        )
     for rule in catalogue.excipient_rules:
         if rule.excipient in product.excipients.value and (
             rule.condition is None or rule.condition in codes
         ):
-            out.append(Finding.of(
-                rule.code, Severity(rule.severity), f"{product.display_name} {rule.message}",
-                rule.source,
-            ))
+            out.append(
+                Finding.of(
+                    rule.code,
+                    Severity(rule.severity),
+                    f"{product.display_name} {rule.message}"
+                    + (
+                        ""
+                        if product.excipients.verified
+                        else f" (UNVERIFIED: the product's excipients are not confirmed; "
+                        f"{product.excipients.note})"
+                    ),
+                    rule.source,
+                )
+            )
     out.extend(_reaction_risk(data, catalogue))
     if data.risks.renal:
         egfr = f" (eGFR {data.risks.egfr:.0f})" if data.risks.egfr is not None else ""
-        out.append(Finding.of(
-            "renal-risk", Severity.warn,
-            f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}. Give the "
-            "minimum dose and rate practicable; hydrate before the infusion; check renal function "
-            "and urine output",
-            src["ahfs-immune-globulin"],
-        ))
+        out.append(
+            Finding.of(
+                "renal-risk",
+                Severity.warn,
+                f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}. "
+                "Give the minimum dose and rate practicable; hydrate before the infusion; "
+                "check renal function and urine output",
+                src["ahfs-immune-globulin"],
+            )
+        )
     if data.risks.thrombosis:
-        out.append(Finding.of(
-            "thrombosis-risk", Severity.warn,
-            f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}. Give the minimum "
-            "dose and rate practicable; hydrate before the infusion; watch for signs of thrombosis",
-            src["fda-boxed-warning"],
-        ))
+        out.append(
+            Finding.of(
+                "thrombosis-risk",
+                Severity.warn,
+                f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}. "
+                "Give the minimum dose and rate practicable; hydrate before the infusion; "
+                "watch for signs of thrombosis",
+                src["fda-boxed-warning"],
+            )
+        )
     if "live-vaccine-3-months" in codes:
-        out.append(Finding.of(
-            "live-vaccine", Severity.info,
-            "IVIG can weaken the response to live attenuated virus vaccines: leave 3 months "
-            "between the infusion and such a vaccine",
-            src["eu-smpc-live-vaccines"],
-        ))
+        out.append(
+            Finding.of(
+                "live-vaccine",
+                Severity.info,
+                "IVIG can weaken the response to live attenuated virus vaccines: leave 3 months "
+                "between the infusion and such a vaccine",
+                src["eu-smpc-live-vaccines"],
+            )
+        )
     return out
 
 
@@ -185,24 +215,37 @@ def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
     )
     out = []
     if data.first_infusion:
-        out.append(Finding.of("first-infusion", Severity.warn,
-                              f"first IVIG infusion: reactions are most likely; {advice}", src))
+        out.append(
+            Finding.of(
+                "first-infusion",
+                Severity.warn,
+                f"first IVIG infusion: reactions are most likely; {advice}",
+                src,
+            )
+        )
     previous = data.previous_product
     if previous is not None and previous.id != data.product.id:
-        out.append(Finding.of(
-            "product-switch", Severity.warn,
-            f"product switch from {previous.display_name} to {data.product.display_name}: "
-            f"products are not interchangeable; {advice}",
-            src,
-        ))
+        out.append(
+            Finding.of(
+                "product-switch",
+                Severity.warn,
+                f"product switch from {previous.display_name} to {data.product.display_name}: "
+                f"products are not interchangeable; {advice}",
+                src,
+            )
+        )
     gap_weeks = catalogue.protocol.long_gap_weeks
     if data.last_infusion is not None and not data.first_infusion:
         gap = (data.first_dose - data.last_infusion).days
         if gap > gap_weeks.value * 7:
-            out.append(Finding.of(
-                "long-gap", Severity.warn,
-                f"{gap} days since the last infusion ({data.last_infusion.isoformat()}), more than "
-                f"{gap_weeks.value} weeks (protocol, UNVERIFIED threshold): {advice}",
-                src,
-            ))
+            out.append(
+                Finding.of(
+                    "long-gap",
+                    Severity.warn,
+                    f"{gap} days since the last infusion ({data.last_infusion.isoformat()}), "
+                    "more than "
+                    f"{gap_weeks.value} weeks (protocol, UNVERIFIED threshold): {advice}",
+                    src,
+                )
+            )
     return out

@@ -1,7 +1,7 @@
 """Rate and volume arithmetic (formulas-and-fhir.md section 1.7; products.md "Unit conversions").
 
-    mL/h  = mg/kg/min x kg x 60 / concentration (mg/mL)
-    mL    = g x 1000 / concentration (mg/mL)
+mL/h  = mg/kg/min x kg x 60 / concentration (mg/mL)
+mL    = g x 1000 / concentration (mg/mL)
 """
 
 from __future__ import annotations

@@ -77,13 +77,17 @@ def adjusted_body_weight(actual_kg: float, ideal_kg: float) -> float:
     return ideal_kg + ADJUSTMENT_FACTOR * (actual_kg - ideal_kg)
 
 
-def _check_range(field: str, value: float, bounds: tuple[float, float], unit: str, what: str) -> None:
+def _check_range(
+    field: str, value: float, bounds: tuple[float, float], unit: str, what: str
+) -> None:
     low, high = bounds
     if not low <= value <= high:
         raise OutOfRange(field, value, low, high, unit, what=what)
 
 
-def _exclusion(age: int, height_cm: float, pregnant: bool, actual: float, adjusted: float) -> str | None:
+def _exclusion(
+    age: int, height_cm: float, pregnant: bool, actual: float, adjusted: float
+) -> str | None:
     if age < MIN_ADULT_AGE:
         return f"age {age} is under {MIN_ADULT_AGE}"
     if height_cm < MIN_HEIGHT_CM:

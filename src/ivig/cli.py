@@ -1,0 +1,491 @@
+"""The ``ivig`` command (Typer + Rich) over the clinical core.
+
+``plan``, ``products``, ``product`` and ``risks`` import nothing but the core. Errors are
+translated here, in one place (:func:`main`): one line ``Error: ...`` on stderr naming the field,
+exit code 1; with ``--json`` also ``{"error": {"code", "message", "field"}}`` on stdout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ivig import __version__
+from ivig.core.catalogue import Product, Sourced, load_catalogue
+from ivig.core.dosing import GivenDose
+from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
+from ivig.core.renal import CreatinineUnit
+from ivig.core.screening import Severity
+from ivig.core.weights import Sex, WeightBasis
+from ivig.errors import InvalidInput, IvigError
+
+__all__ = ["app", "main"]
+
+PLAN_EXAMPLE = (
+    "Example: ivig plan --sex male --height-cm 180 --weight-kg 100 --age 60 "
+    "--product privigen-us --indication lems --phase induction --days 2 --start 2026-12-01"
+)
+
+app = typer.Typer(
+    name="ivig",
+    help="Plan intravenous immunoglobulin (IVIG) courses: dosing weight, vials, rate steps, "
+    "screening. Every number names its source.",
+    epilog="Example: ivig plan --help",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_SEVERITY_STYLE = {
+    Severity.block: "bold white on red",
+    Severity.warn: "bold yellow",
+    Severity.info: "cyan",
+}
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _read_history(path: Path) -> tuple[GivenDose, ...]:
+    """Earlier doses from a JSON file: ``[{"date": "2026-11-01", "dose_g": 80}, ...]``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="history") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}", field="history"
+        ) from None
+    if not isinstance(data, list):
+        raise InvalidInput(f"{path} must hold a list of {{date, dose_g}}", field="history")
+    doses = []
+    for i, item in enumerate(data, start=1):
+        if not isinstance(item, dict) or "date" not in item or "dose_g" not in item:
+            raise InvalidInput(f'{path} entry {i} must be {{"date", "dose_g"}}', field="history")
+        try:
+            day = dt.date.fromisoformat(str(item["date"]))
+        except ValueError:
+            raise InvalidInput(
+                f"{path} entry {i}: '{item['date']}' is not a date (YYYY-MM-DD)", field="history"
+            ) from None
+        grams = item["dose_g"]
+        if isinstance(grams, bool) or not isinstance(grams, int | float) or grams <= 0:
+            raise InvalidInput(
+                f"{path} entry {i}: dose_g must be a positive number of grams", field="history"
+            )
+        doses.append(GivenDose(day, float(grams)))
+    return tuple(doses)
+
+
+def _date(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value is not None else None
+
+
+@app.command(epilog=PLAN_EXAMPLE)
+def plan(
+    sex: Annotated[Sex, typer.Option(help="Sex, for the ideal body weight (Devine).")],
+    height_cm: Annotated[float, typer.Option(help="Height in cm.")],
+    weight_kg: Annotated[float, typer.Option(help="Actual body weight in kg.")],
+    age: Annotated[int, typer.Option(help="Age in years.")],
+    product: Annotated[str, typer.Option(help="Product id (see `ivig products`).")],
+    indication: Annotated[str, typer.Option(help="Indication id: lems, cidp, mg, mmn.")] = "lems",
+    phase: Annotated[Phase, typer.Option(help="Induction or maintenance.")] = Phase.induction,
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="Date of the first dose (default: today).",
+        ),
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Induction: consecutive days (2-5).")] = None,
+    total_g_per_kg: Annotated[
+        float | None, typer.Option(help="Induction: total g/kg (default: the indication's, 2).")
+    ] = None,
+    dose_g_per_kg: Annotated[float | None, typer.Option(help="Maintenance: g/kg per dose.")] = None,
+    every_weeks: Annotated[
+        int | None, typer.Option(help="Maintenance: weeks between doses.")
+    ] = None,
+    count: Annotated[int | None, typer.Option(help="Maintenance: number of doses.")] = None,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="Maintenance: last possible dose date."
+        ),
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option(help='Earlier doses, JSON: [{"date": "YYYY-MM-DD", "dose_g": 80}].'),
+    ] = None,
+    weight_basis: Annotated[
+        WeightBasis, typer.Option(help="auto: NBA rule from 1 July 2026; or actual, adjusted.")
+    ] = WeightBasis.auto,
+    pregnant: Annotated[bool, typer.Option(help="Pregnant (dosing uses actual weight).")] = False,
+    first_infusion: Annotated[
+        bool, typer.Option(help="The first dose is the patient's first IVIG infusion.")
+    ] = True,
+    previous_product: Annotated[
+        str | None, typer.Option(help="Product of the last infusion, to flag a switch.")
+    ] = None,
+    last_infusion: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="Date of the last infusion (default: latest in --history).",
+        ),
+    ] = None,
+    risk: Annotated[
+        list[str] | None, typer.Option(help="Risk or screening code, repeatable (`ivig risks`).")
+    ] = None,
+    egfr: Annotated[float | None, typer.Option(help="eGFR, mL/min/1.73 m2.")] = None,
+    creatinine: Annotated[
+        float | None, typer.Option(help="Serum creatinine, for CKD-EPI 2021.")
+    ] = None,
+    creatinine_unit: Annotated[
+        CreatinineUnit, typer.Option(help="Unit of --creatinine.")
+    ] = CreatinineUnit.umol_l,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan an IVIG course: dosing weight, doses in whole vials, rate steps, findings."""
+    result = plan_course(
+        Patient(
+            sex=sex,
+            height_cm=height_cm,
+            weight_kg=weight_kg,
+            age=age,
+            pregnant=pregnant,
+            risks=frozenset(risk or ()),
+            egfr=egfr,
+            creatinine=creatinine,
+            creatinine_unit=creatinine_unit,
+        ),
+        Regimen(
+            indication=indication,
+            product=product,
+            phase=phase,
+            start=_date(start) or dt.date.today(),
+            total_g_per_kg=total_g_per_kg,
+            days=days,
+            dose_g_per_kg=dose_g_per_kg,
+            every_weeks=every_weeks,
+            count=count,
+            until=_date(until),
+            weight_basis=weight_basis,
+            first_infusion=first_infusion,
+            history=_read_history(history) if history else (),
+            previous_product=previous_product,
+            last_infusion=_date(last_infusion),
+        ),
+    )
+    if as_json:
+        _json(result.as_dict())
+    else:
+        _print_plan(_out(), result)
+
+
+def _g(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _minutes(value: float) -> str:
+    hours, minutes = divmod(math.ceil(value), 60)
+    return f"{hours} h {minutes:02d}"
+
+
+def _print_plan(console: Console, p: Plan) -> None:
+    w = p.dosing_weight
+    console.print(
+        f"[bold]IVIG plan[/]: {p.indication.short_name} {p.phase.value}, "
+        f"{p.product.display_name} {_g(p.product.concentration / 10)}% "
+        f"[dim](catalogue {p.catalogue_version})[/]"
+    )
+    console.print()
+    console.print(f"[bold]Dosing weight {w.kg:.1f} kg[/] ({w.basis.value})")
+    console.print(
+        f"  actual {w.actual_kg:g} kg, ideal {w.ideal_kg:.1f} kg (Devine), "
+        f"adjusted {w.adjusted_kg:.1f} kg, BMI {w.bmi:.1f}"
+    )
+    console.print(f"  why: {w.reason}")
+    console.print()
+
+    doses = Table(title="Doses", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
+    for name in ("#", "Date", "Prescribed g", "Dose g", "Dev. %", "Vials", "mL", "Time"):
+        doses.add_column(
+            name, justify="left" if name in ("Date", "Vials") else "right", no_wrap=name != "Vials"
+        )
+    for i, d in enumerate(p.doses, start=1):
+        doses.add_row(
+            str(i),
+            d.date.isoformat(),
+            f"{d.vials.prescribed_g:.2f}",
+            _g(d.vials.total_g),
+            f"{d.vials.deviation_pct:+.1f}",
+            " + ".join(f"{n}x{_g(s)} g" for s, n in d.vials.vials),
+            _g(d.volume_ml),
+            _minutes(d.duration_min),
+        )
+    console.print(doses)
+    cap = p.indication.cap_g_per_kg.value
+    console.print(
+        f"Total {_g(p.total_g)} g. Fullest {p.indication.cap_window_days.value} days"
+        f"{' (with earlier doses)' if p.history else ''}: {p.max_28d_g_per_kg:.2f} g/kg "
+        f"of the {cap:g} g/kg cap ({_g(p.max_window_g)} of {_g(p.cap_g)} g)."
+    )
+    console.print()
+
+    label_use = "on-label" if p.on_label else f"off-label for {p.indication.short_name}"
+    console.print(
+        f"[bold]Rate steps[/]: {p.product.display_name}, {p.schedule.label} schedule "
+        f"({p.schedule.basis}, {label_use}); maximum {p.maximum_mg_per_kg_per_min:g} mg/kg/min; "
+        f"rates per kg on the dosing weight {w.kg:.1f} kg"
+    )
+    shown: list[tuple[int, tuple[Any, ...]]] = []
+    for i, d in enumerate(p.doses, start=1):
+        same = next((j for j, steps in shown if steps == d.steps), None)
+        if same is not None:
+            console.print(f"  Dose {i} ({d.date.isoformat()}): the same steps as dose {same}.")
+            continue
+        shown.append((i, d.steps))
+        table = Table(
+            title=f"Dose {i} ({d.date.isoformat()}), {_g(d.volume_ml)} mL",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        for name in ("Step", "Start min", "End min", "mL/h", "mg/kg/min", "Volume mL", "Basis"):
+            table.add_column(name, justify="left" if name == "Basis" else "right")
+        for n, s in enumerate(d.steps, start=1):
+            table.add_row(
+                str(n),
+                _g(s.start_min),
+                _g(s.end_min),
+                f"{s.rate_ml_per_h:.1f}",
+                f"{s.rate_mg_per_kg_per_min:.3g}",
+                f"{s.volume_ml:.2f}",
+                s.basis,
+            )
+        console.print(table)
+        console.print(f"  Total time {_minutes(d.duration_min)} ({d.duration_min:g} min).")
+    console.print()
+
+    findings = Table(
+        title="Screening findings", title_justify="left", title_style="bold", show_lines=True
+    )
+    findings.add_column("Severity")
+    findings.add_column("Finding")
+    for f in p.findings:
+        text = Text()
+        text.append(f"{f.code}: ", style="bold")
+        text.append(f.message)
+        text.append(f"\nsource: {f.source}", style="dim")
+        findings.add_row(Text(f.severity.value.upper(), style=_SEVERITY_STYLE[f.severity]), text)
+    console.print(findings)
+    if p.blocked:
+        console.print("[bold red]A BLOCK finding stands: do not start until it is resolved.[/]")
+
+
+def _product_row(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "name": product.display_name,
+        "region": product.region,
+        "concentration_mg_per_ml": product.concentration,
+        "vial_sizes_g": list(product.vial_sizes_g.value),
+        "verified": product.verified,
+        "status": product.status,
+        "schedules": [s.group for s in product.schedules],
+    }
+
+
+@app.command(epilog="Example: ivig products --json")
+def products(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the product catalogue (the drug library)."""
+    catalogue = load_catalogue()
+    rows = [_product_row(p) for p in catalogue.products.values()]
+    if as_json:
+        _json(rows)
+        return
+    table = Table(title=f"IVIG products (catalogue {catalogue.version})", title_justify="left")
+    for name in ("Id", "Name", "Conc.", "Vials g", "Schedules", "Verified", "Status"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"],
+            f"{_g(r['concentration_mg_per_ml'] / 10)}%",
+            ", ".join(_g(s) for s in r["vial_sizes_g"]),
+            ", ".join(r["schedules"]) or "[red]none: cannot be planned[/]",
+            "yes" if r["verified"] else "[yellow]UNVERIFIED values[/]",
+            r["status"],
+        )
+    _out().print(table)
+
+
+def _sourced(value: Sourced[Any]) -> dict[str, Any]:
+    v = value.value
+    return {
+        "value": list(v) if isinstance(v, tuple) else v,
+        "verified": value.verified,
+        "source": value.source.cite(),
+        "note": value.note,
+    }
+
+
+@app.command(epilog="Example: ivig product octagam-10")
+def product(
+    product_id: Annotated[str, typer.Argument(metavar="ID", help="Product id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
+) -> None:
+    """Show one product with every value's source and verified flag."""
+    p = load_catalogue().product(product_id)
+    values = {name: _sourced(v) for name, v in p.sourced_values().items()}
+    schedules: list[dict[str, Any]] = [
+        {
+            "group": s.group,
+            "label": s.label,
+            "basis": s.basis,
+            "unit": s.unit,
+            "initial": s.initial,
+            "initial_minutes": s.initial_minutes,
+            "step_minutes": s.step_minutes,
+            "steps": list(s.steps) if s.steps else None,
+            "increment": s.increment,
+            "maximum": s.maximum,
+            "subsequent_initial": s.subsequent_initial,
+            "verified": s.verified,
+            "source": s.source.cite(),
+            "note": s.note,
+        }
+        for s in p.schedules
+    ]
+    if as_json:
+        _json(
+            {
+                **_product_row(p),
+                "manufacturer": p.manufacturer,
+                "values": values,
+                "rate_schedules": schedules,
+            }
+        )
+        return
+    console = _out()
+    console.print(f"[bold]{p.display_name}[/] ({p.id}), {p.manufacturer}, {p.status}")
+    table = Table(show_lines=True)
+    for name in ("Value", "", "Verified", "Source"):
+        table.add_column(name)
+    for name, v in values.items():
+        shown = v["value"]
+        text = ", ".join(str(x) for x in shown) if isinstance(shown, list) else str(shown)
+        table.add_row(
+            name,
+            text,
+            "yes" if v["verified"] else "[yellow]UNVERIFIED[/]",
+            v["source"] + (f"\n{v['note']}" if v["note"] else ""),
+        )
+    console.print(table)
+    if not schedules:
+        console.print("[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
+    for s in schedules:
+        steps = (
+            ", ".join(_g(x) for x in s["steps"])
+            if s["steps"]
+            else (
+                f"+{s['increment']:g} per step" if s["increment"] else "double each step (protocol)"
+            )
+        )
+        console.print(
+            f"\n[bold]Schedule {s['label']}[/] ({s['group']}, {s['basis']}"
+            f"{'' if s['verified'] else ', [yellow]UNVERIFIED[/]'}) in {s['unit']}: "
+            f"initial {s['initial']:g} for {s['initial_minutes'] or 'protocol'} min; "
+            f"steps {steps} every {s['step_minutes'] or 'protocol'} min; maximum {s['maximum']:g}"
+            + (
+                f"; later infusions may start at {s['subsequent_initial']:g}"
+                if s["subsequent_initial"]
+                else ""
+            )
+        )
+        console.print(f"  source: {s['source']}" + (f"\n  note: {s['note']}" if s["note"] else ""))
+
+
+@app.command(epilog="Example: ivig risks --json")
+def risks(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the codes as JSON.")] = False,
+) -> None:
+    """List the risk and screening codes accepted by `ivig plan --risk`."""
+    catalogue = load_catalogue()
+    if as_json:
+        _json([{"code": r.code, "meaning": r.meaning} for r in catalogue.risks.values()])
+        return
+    table = Table(title="Risk and screening codes (--risk CODE)", title_justify="left")
+    for name in ("Code", "Meaning", "Counts as"):
+        table.add_column(name)
+    for r in catalogue.risks.values():
+        table.add_row(r.code, r.meaning, ", ".join(r.groups))
+    _out().print(table)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    """Plan intravenous immunoglobulin (IVIG) courses."""
+    if version:
+        typer.echo(f"ivig {__version__}")
+        raise typer.Exit()
+
+
+def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:
+    """Report an error: one line on stderr naming the option at fault; JSON too if asked."""
+    where = f"--{field.replace('_', '-')}: " if field else ""
+    sys.stderr.write(f"Error: {where}{message}\n")
+    if want_json:
+        _json({"error": {"code": code, "message": message, "field": field}})
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; translate every error into ``Error: ...`` and exit code 1."""
+    args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
+    want_json = "--json" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="ivig", standalone_mode=False)
+    except IvigError as exc:
+        return _fail(exc.code, exc.message, exc.field, want_json)
+    except typer.BadParameter as exc:  # a value Typer could not convert, or a missing option
+        field = exc.param.name if exc.param is not None else None
+        message = re.sub(r"^Invalid value for '[^']*': (Value error, )?", "", exc.format_message())
+        if type(exc).__name__ == "MissingParameter":
+            message = "this option is required"
+        return _fail("invalid_input", message, field, want_json)
+    except typer.TyperException as exc:  # any other usage error: unknown option, extra argument
+        option = getattr(exc, "option_name", None)
+        field = option.lstrip("-").replace("-", "_") if isinstance(option, str) else None
+        return _fail("invalid_input", exc.format_message(), field, want_json)
+    except typer.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
