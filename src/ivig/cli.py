@@ -226,20 +226,26 @@ def _print_plan(console: Console, p: Plan) -> None:
     console.print(f"  why: {w.reason}")
     console.print()
 
-    doses = Table(title="Doses", title_justify="left", title_style="bold", box=box.SIMPLE_HEAD)
-    for name in ("#", "Date", "Prescribed g", "Dose g", "Dev. %", "Vials", "mL", "Time"):
+    doses = Table(
+        title="Doses (vials: count x size)",
+        title_justify="left",
+        title_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in ("#", "Date", "Prescribed", "Dose", "Dev.", "Vials", "Volume", "Time"):
         doses.add_column(
-            name, justify="left" if name in ("Date", "Vials") else "right", no_wrap=name != "Vials"
+            name, justify="left" if name in ("Date", "Vials") else "right", no_wrap=True
         )
     for i, d in enumerate(p.doses, start=1):
         doses.add_row(
             str(i),
             d.date.isoformat(),
-            f"{d.vials.prescribed_g:.2f}",
-            _g(d.vials.total_g),
-            f"{d.vials.deviation_pct:+.1f}",
-            " + ".join(f"{n}x{_g(s)} g" for s, n in d.vials.vials),
-            _g(d.volume_ml),
+            f"{d.vials.prescribed_g:.2f} g",
+            f"{_g(d.vials.total_g)} g",
+            f"{d.vials.deviation_pct:+.1f}%",
+            " + ".join(f"{n}x{_g(s)}" for s, n in d.vials.vials) + " g",
+            f"{_g(d.volume_ml)} mL",
             _minutes(d.duration_min),
         )
     console.print(doses)
