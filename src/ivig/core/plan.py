@@ -30,6 +30,7 @@ from ivig.core.dosing import (
     maintenance_dates,
     rolling_cap,
     round_course,
+    worst_window,
 )
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
@@ -367,7 +368,9 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         doses.append(Dose(day, pick, volume, steps))
 
     given = [*history, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
-    fullest = rolling_cap(given, window_days)
+    # The fullest window that holds a planned dose (earlier windows are history, not plan).
+    fullest = max(worst_window(given, d.date, window_days).grams for d in doses)
+    history_peak = rolling_cap(history, window_days)
     last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
     findings = screen(
         ScreeningInput(
@@ -377,6 +380,18 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     )
     unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
     on_label = product.is_on_label(indication)
+    if history_peak is not None and history_peak.grams > cap_g + 1e-6:
+        findings.append(
+            Finding.of(
+                "history-over-cap",
+                Severity.warn,
+                f"the earlier doses already held {history_peak.grams / weight.kg:.2f} g/kg in "
+                f"{history_peak.start.isoformat()} to {history_peak.end.isoformat()}, above the "
+                f"cap of {indication.cap_g_per_kg.value:g} g/kg (on today's dosing weight); "
+                "check the history",
+                indication.cap_g_per_kg.source,
+            )
+        )
     findings += _course_findings(
         product,
         schedule,
@@ -405,7 +420,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         doses=tuple(doses),
         history=history,
         cap_g=cap_g,
-        max_window_g=fullest.grams if fullest else 0.0,
+        max_window_g=fullest,
         findings=sort_findings(findings),
         unverified=unverified,
     )

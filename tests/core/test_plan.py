@@ -1,0 +1,171 @@
+"""Whole plans: the worked example of issue 2, maintenance with history, and refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ivig.core.catalogue import Catalogue
+from ivig.core.dosing import GivenDose
+from ivig.core.plan import Patient, Phase, Regimen, plan_course
+from ivig.core.weights import Sex
+from ivig.errors import CapExceeded, InvalidInput, IvigError, NoRateSchedule, OutOfRange
+
+D = dt.date
+MAN = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60)
+
+
+def test_issue_example(catalogue: Catalogue) -> None:
+    # ivig plan --sex male --height-cm 180 --weight-kg 100 --age 60 --product privigen-us
+    #           --indication lems --phase induction --days 2 --start 2026-12-01
+    plan = plan_course(
+        MAN,
+        Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
+                start=D(2026, 12, 1), days=2),
+        catalogue,
+    )  # fmt: skip
+    data = plan.as_dict()
+    assert data["dosing_weight"]["kg"] == 85.0
+    assert data["dosing_weight"]["basis"] == "adjusted"
+    assert [d["date"] for d in data["doses"]] == ["2026-12-01", "2026-12-02"]
+    assert [d["dose_g"] for d in data["doses"]] == [85, 85]
+    assert data["doses"][0]["vials"] == [{"size_g": 40, "count": 2}, {"size_g": 5, "count": 1}]
+    assert data["total_g"] == 170
+    assert data["max_28d_g_per_kg"] == 2.0
+    assert data["schedule"]["label"] == "US PI, CIDP"
+    assert not data["schedule"]["on_label"]
+    assert data["doses"][0]["duration_min"] == 216.9
+    assert not data["product"]["verified"]  # US vial sizes are inferred, not confirmed
+
+
+def test_default_induction_total_and_days_come_from_the_indication(catalogue: Catalogue) -> None:
+    plan = plan_course(
+        MAN,
+        Regimen(indication="lems", product="gamunex-c", phase=Phase.induction,
+                start=D(2026, 12, 1)),
+        catalogue,
+    )  # fmt: skip
+    assert len(plan.doses) == 2  # the shortest course the indication allows
+    assert plan.total_g == 170  # 2 g/kg x 85 kg
+
+
+def test_maintenance_with_history(catalogue: Catalogue) -> None:
+    history = (GivenDose(D(2026, 12, 1), 85), GivenDose(D(2026, 12, 2), 85))
+    regimen = Regimen(
+        indication="lems", product="privigen-us", phase=Phase.maintenance,
+        start=D(2026, 12, 29), dose_g_per_kg=1, every_weeks=4, until=D(2027, 12, 31),
+        history=history, first_infusion=False,
+    )  # fmt: skip
+    plan = plan_course(MAN, regimen, catalogue)
+    assert len(plan.doses) == 14
+    assert all(d.vials.total_g == 85 for d in plan.doses)
+    # 2 Dec (85 g) and 29 Dec (85 g) share a window: exactly the cap
+    assert plan.max_28d_g_per_kg == pytest.approx(2.0)
+
+
+def test_maintenance_too_soon_after_induction_is_refused(catalogue: Catalogue) -> None:
+    history = (GivenDose(D(2026, 12, 1), 85), GivenDose(D(2026, 12, 2), 85))
+    regimen = Regimen(
+        indication="lems", product="privigen-us", phase=Phase.maintenance,
+        start=D(2026, 12, 15), dose_g_per_kg=1, every_weeks=4, count=3, history=history,
+    )  # fmt: skip
+    with pytest.raises(CapExceeded) as caught:
+        plan_course(MAN, regimen, catalogue)
+    assert caught.value.earliest_allowed == D(2026, 12, 29)
+    assert caught.value.field == "dose_g_per_kg"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "field"),
+    [
+        ({"days": 7}, InvalidInput, "days"),  # LEMS: 2-5 days
+        ({"days": 1}, InvalidInput, "days"),
+        ({"total_g_per_kg": 3.0}, CapExceeded, "total_g_per_kg"),  # above 2 g/kg in 28 days
+        ({"total_g_per_kg": 0}, OutOfRange, "total_g_per_kg"),
+        ({"product": "alyglo"}, NoRateSchedule, "product"),
+        ({"indication": "gbs"}, IvigError, "indication"),
+        ({"previous_product": "nope"}, IvigError, "product"),
+    ],
+)
+def test_refusals(
+    catalogue: Catalogue, changes: dict[str, object], error: type[Exception], field: str
+) -> None:
+    args: dict[str, object] = {
+        "indication": "lems", "product": "privigen-us", "phase": Phase.induction,
+        "start": D(2026, 12, 1), "days": 2,
+    }  # fmt: skip
+    args.update(changes)
+    with pytest.raises(error) as caught:
+        plan_course(MAN, Regimen(**args), catalogue)  # type: ignore[arg-type]
+    assert caught.value.field == field  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"dose_g_per_kg": None}, "dose_g_per_kg"),
+        ({"every_weeks": None}, "every_weeks"),
+        ({"every_weeks": 8}, "every_weeks"),  # LEMS: every 2-6 weeks
+        ({"every_weeks": 1}, "every_weeks"),
+        ({"count": None}, "count"),
+    ],
+)
+def test_maintenance_refusals(catalogue: Catalogue, changes: dict[str, object], field: str) -> None:
+    args: dict[str, object] = {
+        "indication": "lems", "product": "privigen-us", "phase": Phase.maintenance,
+        "start": D(2026, 12, 1), "dose_g_per_kg": 0.5, "every_weeks": 4, "count": 3,
+    }  # fmt: skip
+    args.update(changes)
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(MAN, Regimen(**args), catalogue)  # type: ignore[arg-type]
+    assert caught.value.field == field
+
+
+def test_egfr_from_creatinine(catalogue: Catalogue) -> None:
+    from ivig.core.renal import CreatinineUnit
+
+    patient = Patient(
+        sex=Sex.male, height_cm=180, weight_kg=100, age=60, creatinine=2.0,
+        creatinine_unit=CreatinineUnit.mg_dl,
+    )  # fmt: skip
+    plan = plan_course(
+        patient,
+        Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
+                start=D(2026, 12, 1), days=2),
+        catalogue,
+    )  # fmt: skip
+    assert plan.risks.egfr is not None
+    assert plan.risks.egfr < 60
+    assert plan.maximum_mg_per_kg_per_min == 3.3
+
+
+def test_egfr_and_creatinine_together_are_refused(catalogue: Catalogue) -> None:
+    patient = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, egfr=50, creatinine=90)
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(
+            patient,
+            Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
+                    start=D(2026, 12, 1), days=2),
+            catalogue,
+        )  # fmt: skip
+    assert caught.value.field == "creatinine"
+
+
+def test_other_indications_by_data(catalogue: Catalogue) -> None:
+    for indication in ("cidp", "mg", "mmn"):
+        plan = plan_course(
+            MAN,
+            Regimen(indication=indication, product="gammagard-liquid", phase=Phase.induction,
+                    start=D(2026, 12, 1), days=5),
+            catalogue,
+        )  # fmt: skip
+        assert plan.total_g <= plan.cap_g
+    mmn = plan_course(
+        MAN,
+        Regimen(indication="mmn", product="gammagard-liquid", phase=Phase.induction,
+                start=D(2026, 12, 1), days=5),
+        catalogue,
+    )  # fmt: skip
+    assert mmn.schedule.group == "mmn"
+    assert mmn.on_label

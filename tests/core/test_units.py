@@ -1,0 +1,74 @@
+"""Rate arithmetic: the worked conversions in products.md ("Unit conversions")."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivig.core.units import (
+    floor_to,
+    grams_to_ml,
+    mg_per_kg_min_to_ml_per_h,
+    ml_per_h_to_mg_per_kg_min,
+    round_half_up,
+)
+
+
+@pytest.mark.parametrize(
+    ("mg_per_kg_min", "concentration", "ml_per_kg_h"),
+    [
+        # products.md: 10 % (100 mg/mL): 1 mg/kg/min = 0.6 mL/kg/h
+        (1, 100, 0.6),
+        # 8 mg/kg/min at 10 % = 4.8 mL/kg/h
+        (8, 100, 4.8),
+        # 12 mg/kg/min at 10 % = 7.2 mL/kg/h
+        (12, 100, 7.2),
+        # 0.3 mL/kg/h at 10 % = 0.5 mg/kg/min
+        (0.5, 100, 0.3),
+        # 3.3 mg/kg/min at 10 % = 1.98, "about 2 mL/kg/h"
+        (3.3, 100, 1.98),
+        # 5 % (50 mg/mL): 1 mg/kg/min = 1.2 mL/kg/h
+        (1, 50, 1.2),
+        # 5 mL/kg/h at 5 % = 4.17 mg/kg/min ("about 4.2")
+        (25 / 6, 50, 5.0),
+    ],
+)
+def test_mg_per_kg_min_to_ml_per_kg_h(
+    mg_per_kg_min: float, concentration: float, ml_per_kg_h: float
+) -> None:
+    # mL/h for a 1 kg patient is mL/kg/h
+    assert mg_per_kg_min_to_ml_per_h(mg_per_kg_min, 1, concentration) == pytest.approx(ml_per_kg_h)
+
+
+@pytest.mark.parametrize(
+    ("mg_per_kg_min", "kg", "concentration", "ml_per_h"),
+    [
+        # mL/h = mg/kg/min x kg x 60 / (mg/mL) (formulas-and-fhir.md 1.7)
+        (0.5, 85, 100, 25.5),  # 10 %, Privigen initial rate, 85 kg
+        (8, 85, 100, 408),  # 10 %, Privigen maximum, 85 kg
+        (0.5, 70, 50, 42),  # 5 %: twice the volume for the same mg
+        (4, 70, 50, 336),  # 5 %, Gammaplex 5 % maximum, 70 kg
+    ],
+)
+def test_pump_rate(mg_per_kg_min: float, kg: float, concentration: float, ml_per_h: float) -> None:
+    assert mg_per_kg_min_to_ml_per_h(mg_per_kg_min, kg, concentration) == pytest.approx(ml_per_h)
+    back = ml_per_h_to_mg_per_kg_min(ml_per_h, kg, concentration)
+    assert back == pytest.approx(mg_per_kg_min)
+
+
+def test_floor_to_never_rounds_up_and_ignores_float_noise() -> None:
+    assert floor_to(122.94) == 122.9
+    assert floor_to(122.99999) == 122.9
+    # 0.3 mL/kg/h -> 0.49999... mg/kg/min in floats; 85 kg must still give 25.5 mL/h
+    noisy = mg_per_kg_min_to_ml_per_h(0.3 * 100 / 60, 85, 100)
+    assert floor_to(noisy) == 25.5
+
+
+def test_round_half_up() -> None:
+    assert round_half_up(84.995, 1) == 85.0
+    assert round_half_up(2.25, 1) == 2.3
+    assert round_half_up(2.24, 1) == 2.2
+
+
+def test_grams_to_ml() -> None:
+    assert grams_to_ml(85, 100) == 850
+    assert grams_to_ml(25, 50) == 500
