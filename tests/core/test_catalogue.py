@@ -113,7 +113,7 @@ def test_broken_catalogue_is_refused(
 def test_missing_file(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     (folder / "risks.toml").unlink()
-    with pytest.raises(CatalogueError, match="risks.toml"):
+    with pytest.raises(CatalogueError, match=r"risks\.toml"):
         read_catalogue(folder)
 
 

@@ -12,9 +12,9 @@ from ivig.core.dosing import (
     earliest_allowed_date,
     induction_dates,
     maintenance_dates,
+    rolling_cap,
     round_course,
     round_to_vials,
-    rolling_cap,
     worst_window,
 )
 from ivig.errors import CapExceeded, InvalidInput

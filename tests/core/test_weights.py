@@ -18,7 +18,8 @@ from ivig.errors import InvalidInput, OutOfRange
 @pytest.mark.parametrize(
     ("sex", "height_cm", "expected_kg"),
     [
-        # NBA BloodSTAR calculator (clinical-rules.md 3a): IBW = 50 + 2.3 x (in - 60), in = cm x 0.393701
+        # NBA BloodSTAR calculator (clinical-rules.md 3a):
+        # IBW = 50 + 2.3 x (in - 60), in = cm x 0.393701
         # 180 cm = 70.86618 in -> 50 + 2.3 x 10.86618 = 74.992 kg
         (Sex.male, 180, 74.992),
         # 165 cm = 64.96067 in -> 45.5 + 2.3 x 4.96067 = 56.910 kg (female)

@@ -110,13 +110,19 @@ def maintenance_dates(
 
 
 def worst_window(doses: Sequence[GivenDose], day: dt.date, window_days: int) -> CapWindow:
-    """The window of ``window_days`` consecutive days containing ``day`` that holds the most."""
+    """The window of ``window_days`` consecutive days containing ``day`` that holds the most.
+
+    The fullest such window can always be taken to start on a dose date (or on ``day``), so only
+    those starts are tried; on a tie the later start wins, so the window starts at the first
+    dose it holds.
+    """
+    span = dt.timedelta(days=window_days - 1)
+    near = [d for d in doses if day - span <= d.date <= day + span]
+    starts = sorted({d.date for d in near if d.date <= day} | {day})
     best: CapWindow | None = None
-    for offset in range(window_days):
-        start = day - dt.timedelta(days=window_days - 1 - offset)
-        end = start + dt.timedelta(days=window_days - 1)
-        grams = sum(d.grams for d in doses if start <= d.date <= end)
-        # On a tie take the later window: it starts at the first dose it holds.
+    for start in starts:
+        end = start + span
+        grams = sum(d.grams for d in near if start <= d.date <= end)
         if best is None or grams >= best.grams - _GRAMS_TOLERANCE:
             best = CapWindow(start, end, grams)
     assert best is not None
@@ -167,6 +173,20 @@ def _fewest_vials(sizes: tuple[int, ...], limit: int) -> tuple[int, ...]:
     return tuple(-1 if v == impossible else v for v in table)
 
 
+def _nearest(table: tuple[int, ...], target: float, ceiling: float) -> int | None:
+    """The achievable total (``table[t] > 0``) nearest ``target`` and not above ``ceiling``;
+    on a tie the lower one."""
+    top = math.floor(ceiling)
+    below = next((t for t in range(min(math.floor(target), top), 0, -1) if table[t] > 0), None)
+    above = next(
+        (t for t in range(max(math.ceil(target), 1), top + 1) if table[t] > 0 and t > target),
+        None,
+    )
+    if below is None or (above is not None and above - target < target - below):
+        return above
+    return below
+
+
 def round_to_vials(
     prescribed_g: float, sizes_g: Sequence[float], *, max_g: float | None = None
 ) -> VialPick:
@@ -185,18 +205,15 @@ def round_to_vials(
     limit = math.ceil(target) + sizes[0]
     # Grow the table in blocks so that plans of similar size share it.
     table = _fewest_vials(sizes, -(-limit // 512) * 512)
-    candidates = [t for t in range(1, limit + 1) if table[t] > 0 and t <= ceiling]
-    if not candidates:
+    best = _nearest(table, target, min(ceiling, limit))
+    if best is None:
         smallest = min(sizes_g)
         raise InvalidInput(
             f"no whole vial fits: the smallest vial is {smallest:g} g and at most "
             f"{max(max_g or 0.0, 0.0):.1f} g may be given under the cap",
             field="dose",
         )
-    best = min(candidates, key=lambda t: (abs(t - target), t))
-    unconstrained = min(
-        (t for t in range(1, limit + 1) if table[t] > 0), key=lambda t: (abs(t - target), t)
-    )
+    unconstrained = _nearest(table, target, limit)
     vials: dict[int, int] = {}
     left = best
     while left:
