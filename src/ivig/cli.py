@@ -29,7 +29,7 @@ from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
 from ivig.core.screening import Severity
 from ivig.core.weights import Sex, WeightBasis
-from ivig.errors import InvalidInput, IvigError
+from ivig.errors import InvalidInput, IvigError, UnknownProduct
 
 __all__ = ["app", "main"]
 
@@ -42,10 +42,12 @@ app = typer.Typer(
     name="ivig",
     help="Plan intravenous immunoglobulin (IVIG) courses: dosing weight, vials, rate steps, "
     "screening. Every number names its source.",
-    epilog="Example: ivig plan --help",
+    epilog=PLAN_EXAMPLE,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: Rich's help panels cut long option names at 80 columns.
+    rich_markup_mode=None,
 )
 
 _SEVERITY_STYLE = {
@@ -69,6 +71,10 @@ def _read_history(path: Path) -> tuple[GivenDose, ...]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}", field="history") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{path} is not UTF-8 text; save it as UTF-8 JSON", field="history"
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}", field="history"
@@ -86,7 +92,12 @@ def _read_history(path: Path) -> tuple[GivenDose, ...]:
                 f"{path} entry {i}: '{item['date']}' is not a date (YYYY-MM-DD)", field="history"
             ) from None
         grams = item["dose_g"]
-        if isinstance(grams, bool) or not isinstance(grams, int | float) or grams <= 0:
+        if (
+            isinstance(grams, bool)
+            or not isinstance(grams, int | float)
+            or not math.isfinite(grams)
+            or grams <= 0
+        ):
             raise InvalidInput(
                 f"{path} entry {i}: dose_g must be a positive number of grams", field="history"
             )
@@ -94,70 +105,86 @@ def _read_history(path: Path) -> tuple[GivenDose, ...]:
     return tuple(doses)
 
 
-def _date(value: dt.datetime | None) -> dt.date | None:
-    return value.date() if value is not None else None
+def _date(value: str | None, field: str) -> dt.date | None:
+    """A date typed as YYYY-MM-DD, or a clear error naming the option."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"'{value}' is not a date (YYYY-MM-DD)", field=field) from None
+
+
+DATE = "YYYY-MM-DD"
 
 
 @app.command(epilog=PLAN_EXAMPLE)
 def plan(
     sex: Annotated[Sex, typer.Option(help="Sex, for the ideal body weight (Devine).")],
-    height_cm: Annotated[float, typer.Option(help="Height in cm.")],
-    weight_kg: Annotated[float, typer.Option(help="Actual body weight in kg.")],
-    age: Annotated[int, typer.Option(help="Age in years.")],
-    product: Annotated[str, typer.Option(help="Product id (see `ivig products`).")],
-    indication: Annotated[str, typer.Option(help="Indication id: lems, cidp, mg, mmn.")] = "lems",
+    height_cm: Annotated[float, typer.Option(metavar="CM", help="Height in cm.")],
+    weight_kg: Annotated[float, typer.Option(metavar="KG", help="Actual body weight in kg.")],
+    age: Annotated[int, typer.Option(metavar="YEARS", help="Age in years.")],
+    product: Annotated[str, typer.Option(metavar="ID", help="Product id (`ivig products`).")],
+    indication: Annotated[
+        str, typer.Option(metavar="ID", help="Indication id: lems, cidp, mg, mmn.")
+    ] = "lems",
     phase: Annotated[Phase, typer.Option(help="Induction or maintenance.")] = Phase.induction,
     start: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="Date of the first dose (default: today).",
-        ),
+        str | None, typer.Option(metavar=DATE, help="Date of the first dose (default: today).")
     ] = None,
-    days: Annotated[int | None, typer.Option(help="Induction: consecutive days (2-5).")] = None,
+    days: Annotated[
+        int | None, typer.Option(metavar="N", help="Induction: consecutive days (2-5).")
+    ] = None,
     total_g_per_kg: Annotated[
-        float | None, typer.Option(help="Induction: total g/kg (default: the indication's, 2).")
+        float | None,
+        typer.Option(metavar="G/KG", help="Induction: total g/kg (default: the indication's, 2)."),
     ] = None,
-    dose_g_per_kg: Annotated[float | None, typer.Option(help="Maintenance: g/kg per dose.")] = None,
+    dose_g_per_kg: Annotated[
+        float | None, typer.Option(metavar="G/KG", help="Maintenance: g/kg per dose.")
+    ] = None,
     every_weeks: Annotated[
-        int | None, typer.Option(help="Maintenance: weeks between doses.")
+        int | None, typer.Option(metavar="N", help="Maintenance: weeks between doses.")
     ] = None,
-    count: Annotated[int | None, typer.Option(help="Maintenance: number of doses.")] = None,
+    count: Annotated[
+        int | None, typer.Option(metavar="N", help="Maintenance: number of doses.")
+    ] = None,
     until: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"], metavar="YYYY-MM-DD", help="Maintenance: last possible dose date."
-        ),
+        str | None, typer.Option(metavar=DATE, help="Maintenance: last possible dose date.")
     ] = None,
     history: Annotated[
         Path | None,
-        typer.Option(help='Earlier doses, JSON: [{"date": "YYYY-MM-DD", "dose_g": 80}].'),
+        typer.Option(
+            metavar="FILE", help='Earlier doses, JSON: [{"date": "YYYY-MM-DD", "dose_g": 80}].'
+        ),
     ] = None,
     weight_basis: Annotated[
         WeightBasis, typer.Option(help="auto: NBA rule from 1 July 2026; or actual, adjusted.")
     ] = WeightBasis.auto,
-    pregnant: Annotated[bool, typer.Option(help="Pregnant (dosing uses actual weight).")] = False,
+    pregnant: Annotated[
+        bool, typer.Option("--pregnant", help="Pregnant (dosing uses actual weight).")
+    ] = False,
     first_infusion: Annotated[
         bool, typer.Option(help="The first dose is the patient's first IVIG infusion.")
     ] = True,
     previous_product: Annotated[
-        str | None, typer.Option(help="Product of the last infusion, to flag a switch.")
+        str | None,
+        typer.Option(metavar="ID", help="Product of the last infusion, to flag a switch."),
     ] = None,
     last_infusion: Annotated[
-        dt.datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%d"],
-            metavar="YYYY-MM-DD",
-            help="Date of the last infusion (default: latest in --history).",
+            metavar=DATE, help="Date of the last infusion (default: latest in --history)."
         ),
     ] = None,
     risk: Annotated[
-        list[str] | None, typer.Option(help="Risk or screening code, repeatable (`ivig risks`).")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Risk or screening code, repeatable (`ivig risks`)."),
     ] = None,
-    egfr: Annotated[float | None, typer.Option(help="eGFR, mL/min/1.73 m2.")] = None,
+    egfr: Annotated[
+        float | None, typer.Option(metavar="ML/MIN", help="eGFR, mL/min/1.73 m2.")
+    ] = None,
     creatinine: Annotated[
-        float | None, typer.Option(help="Serum creatinine, for CKD-EPI 2021.")
+        float | None, typer.Option(metavar="VALUE", help="Serum creatinine, for CKD-EPI 2021.")
     ] = None,
     creatinine_unit: Annotated[
         CreatinineUnit, typer.Option(help="Unit of --creatinine.")
@@ -181,18 +208,18 @@ def plan(
             indication=indication,
             product=product,
             phase=phase,
-            start=_date(start) or dt.date.today(),
+            start=_date(start, "start") or dt.date.today(),
             total_g_per_kg=total_g_per_kg,
             days=days,
             dose_g_per_kg=dose_g_per_kg,
             every_weeks=every_weeks,
             count=count,
-            until=_date(until),
+            until=_date(until, "until"),
             weight_basis=weight_basis,
             first_infusion=first_infusion,
             history=_read_history(history) if history else (),
             previous_product=previous_product,
-            last_infusion=_date(last_infusion),
+            last_infusion=_date(last_infusion, "last_infusion"),
         ),
     )
     if as_json:
@@ -205,9 +232,10 @@ def _g(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _minutes(value: float) -> str:
+def _minutes(value: float, *, compact: bool = False) -> str:
+    """Minutes as hours and minutes, rounded up: '3 h 37 min', or '3:37' when compact."""
     hours, minutes = divmod(math.ceil(value), 60)
-    return f"{hours} h {minutes:02d}"
+    return f"{hours}:{minutes:02d}" if compact else f"{hours} h {minutes:02d} min"
 
 
 def _print_plan(console: Console, p: Plan) -> None:
@@ -233,7 +261,7 @@ def _print_plan(console: Console, p: Plan) -> None:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for name in ("#", "Date", "Prescribed", "Dose", "Dev.", "Vials", "Volume", "Time"):
+    for name in ("#", "Date", "Prescribed", "Dose", "Change", "Vials", "Volume", "h:mm"):
         doses.add_column(
             name, justify="left" if name in ("Date", "Vials") else "right", no_wrap=True
         )
@@ -246,7 +274,7 @@ def _print_plan(console: Console, p: Plan) -> None:
             f"{d.vials.deviation_pct:+.1f}%",
             " + ".join(f"{n}x{_g(s)}" for s, n in d.vials.vials) + " g",
             f"{_g(d.volume_ml)} mL",
-            _minutes(d.duration_min),
+            _minutes(d.duration_min, compact=True),
         )
     console.print(doses)
     cap = p.indication.cap_g_per_kg.value
@@ -294,8 +322,8 @@ def _print_plan(console: Console, p: Plan) -> None:
     findings = Table(
         title="Screening findings", title_justify="left", title_style="bold", show_lines=True
     )
-    findings.add_column("Severity")
-    findings.add_column("Finding")
+    findings.add_column("Severity", no_wrap=True)
+    findings.add_column("Finding", overflow="fold")
     for f in p.findings:
         text = Text()
         text.append(f"{f.code}: ", style="bold")
@@ -330,20 +358,32 @@ def products(
     if as_json:
         _json(rows)
         return
-    table = Table(title=f"IVIG products (catalogue {catalogue.version})", title_justify="left")
-    for name in ("Id", "Name", "Conc.", "Vials g", "Schedules", "Verified", "Status"):
-        table.add_column(name)
-    for r in rows:
+    table = Table(
+        title=f"IVIG products (catalogue {catalogue.version})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name, width in (("Id", 16), ("Name", 18), ("%", 2), ("Vials g", 11),
+                        ("Schedules", 9), ("Verified", 8)):  # fmt: skip
+        table.add_column(name, min_width=width, max_width=max(width, 12), overflow="fold")
+    for r, p in zip(rows, catalogue.products.values(), strict=True):
         table.add_row(
             r["id"],
-            r["name"],
-            f"{_g(r['concentration_mg_per_ml'] / 10)}%",
-            ", ".join(_g(s) for s in r["vial_sizes_g"]),
-            ", ".join(r["schedules"]) or "[red]none: cannot be planned[/]",
-            "yes" if r["verified"] else "[yellow]UNVERIFIED values[/]",
-            r["status"],
+            p.name + ("*" if p.status != "current" else ""),
+            _g(r["concentration_mg_per_ml"] / 10),
+            " ".join(_g(s) for s in r["vial_sizes_g"]),
+            " ".join(r["schedules"]) or "[red]none[/]",
+            "yes" if r["verified"] else "[yellow]no[/]",
         )
-    _out().print(table)
+    console = _out()
+    console.print(table)
+    console.print(
+        "Schedules: the label rate schedules known (none: `ivig plan` refuses the product). "
+        "Verified no: some value is UNVERIFIED; `ivig product ID` shows which. "
+        "* phased out."
+    )
 
 
 def _sourced(value: Sourced[Any]) -> dict[str, Any]:
@@ -362,7 +402,11 @@ def product(
     as_json: Annotated[bool, typer.Option("--json", help="Print the entry as JSON.")] = False,
 ) -> None:
     """Show one product with every value's source and verified flag."""
-    p = load_catalogue().product(product_id)
+    try:
+        p = load_catalogue().product(product_id)
+    except UnknownProduct as exc:
+        exc.field = "product_id"
+        raise
     values = {name: _sourced(v) for name, v in p.sourced_values().items()}
     schedules: list[dict[str, Any]] = [
         {
@@ -395,19 +439,18 @@ def product(
         return
     console = _out()
     console.print(f"[bold]{p.display_name}[/] ({p.id}), {p.manufacturer}, {p.status}")
-    table = Table(show_lines=True)
-    for name in ("Value", "", "Verified", "Source"):
-        table.add_column(name)
     for name, v in values.items():
         shown = v["value"]
-        text = ", ".join(str(x) for x in shown) if isinstance(shown, list) else str(shown)
-        table.add_row(
-            name,
-            text,
-            "yes" if v["verified"] else "[yellow]UNVERIFIED[/]",
-            v["source"] + (f"\n{v['note']}" if v["note"] else ""),
+        text = (
+            ", ".join(_g(x) if isinstance(x, float) else str(x) for x in shown)
+            if isinstance(shown, list)
+            else _g(shown)
         )
-    console.print(table)
+        flag = "verified" if v["verified"] else "[yellow]UNVERIFIED[/]"
+        console.print(f"\n[bold]{name}[/]: {text} ({flag})")
+        console.print(f"  source: {v['source']}", overflow="fold")
+        if v["note"]:
+            console.print(f"  note: {v['note']}", overflow="fold")
     if not schedules:
         console.print("[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
     for s in schedules:
@@ -443,7 +486,7 @@ def risks(
         return
     table = Table(title="Risk and screening codes (--risk CODE)", title_justify="left")
     for name in ("Code", "Meaning", "Counts as"):
-        table.add_column(name)
+        table.add_column(name, no_wrap=name == "Code", overflow="fold")
     for r in catalogue.risks.values():
         table.add_row(r.code, r.meaning, ", ".join(r.groups))
     _out().print(table)
@@ -459,13 +502,48 @@ def _root(
         raise typer.Exit()
 
 
+# Fields that are positional arguments, shown by their metavar rather than as an option.
+_ARGUMENTS = {"product_id": "ID"}
+
+
 def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:
     """Report an error: one line on stderr naming the option at fault; JSON too if asked."""
-    where = f"--{field.replace('_', '-')}: " if field else ""
+    where = ""
+    if field in _ARGUMENTS:
+        where = f"{_ARGUMENTS[field]}: "
+    elif field:
+        where = f"--{field.replace('_', '-')}: "
     sys.stderr.write(f"Error: {where}{message}\n")
     if want_json:
         _json({"error": {"code": code, "message": message, "field": field}})
     return 1
+
+
+def _given(args: list[str], opts: Sequence[str]) -> str | None:
+    """The value typed after one of ``opts`` (``--x 1`` or ``--x=1``), if any."""
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(opt + "="):
+                return arg[len(opt) + 1 :]
+    return None
+
+
+def _bad_parameter(exc: typer.BadParameter, args: list[str]) -> tuple[str, str | None]:
+    """A plain message for a value Typer could not convert, and the field it belongs to."""
+    param = exc.param
+    field = param.name if param is not None else None
+    if type(exc).__name__ == "MissingParameter":
+        kind = "argument" if field in _ARGUMENTS else "option"
+        return f"this {kind} is required", field
+    message = re.sub(r"^Invalid value for '[^']*': (Value error, )?", "", exc.format_message())
+    value = _given(args, param.opts) if param is not None else None
+    if value is not None and "valid integer" in message:
+        message = f"'{value}' is not a whole number"
+    elif value is not None and "valid number" in message:
+        message = f"'{value}' is not a number"
+    return message, field
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -477,16 +555,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = command.main(args=args, prog_name="ivig", standalone_mode=False)
     except IvigError as exc:
         return _fail(exc.code, exc.message, exc.field, want_json)
-    except typer.BadParameter as exc:  # a value Typer could not convert, or a missing option
-        field = exc.param.name if exc.param is not None else None
-        message = re.sub(r"^Invalid value for '[^']*': (Value error, )?", "", exc.format_message())
-        if type(exc).__name__ == "MissingParameter":
-            message = "this option is required"
+    except typer.BadParameter as exc:  # a value Typer could not convert, or a missing one
+        message, field = _bad_parameter(exc, args)
         return _fail("invalid_input", message, field, want_json)
     except typer.TyperException as exc:  # any other usage error: unknown option, extra argument
         option = getattr(exc, "option_name", None)
         field = option.lstrip("-").replace("-", "_") if isinstance(option, str) else None
-        return _fail("invalid_input", exc.format_message(), field, want_json)
+        message = exc.format_message()
+        if field is not None:  # "No such option: --x Did you mean --y?" names the option twice
+            rest = re.sub(r"^No such option: \S+\s*", "", message).strip()
+            message = f"no such option; {rest}" if rest else "no such option"
+        return _fail("invalid_input", message, field, want_json)
     except typer.Abort:
         sys.stderr.write("Aborted.\n")
         return 1

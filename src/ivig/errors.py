@@ -127,8 +127,9 @@ class NoRateSchedule(IvigError):
 class CapExceeded(IvigError):
     """A dose would take some window of ``window_days`` consecutive days above the cap.
 
-    ``earliest_allowed`` is the first date on which the offending dose would fit under the cap,
-    given the doses before it (``None`` when no such date exists within a year).
+    ``earliest_allowed`` is the first date on which the offending dose (or, when
+    ``course_start``, the whole course) would fit under the cap, given the doses before it
+    (``None`` when none is suggested or no such date exists within a year).
     """
 
     code = "cap_exceeded"
@@ -145,14 +146,21 @@ class CapExceeded(IvigError):
         window_days: int,
         indication: str,
         earliest_allowed: dt.date | None = None,
+        course_start: bool = False,
     ) -> None:
+        what = (
+            f"with the earlier doses, a course starting on {dose_date.isoformat()}"
+            if course_start
+            else f"the dose on {dose_date.isoformat()}"
+        )
         message = (
-            f"the dose on {dose_date.isoformat()} would bring {window_start.isoformat()} to "
+            f"{what} would bring {window_start.isoformat()} to "
             f"{window_end.isoformat()} to {reached_g_per_kg:.2f} g/kg, above the cap of "
             f"{cap_g_per_kg:g} g/kg in any {window_days} days for {indication}"
         )
         if earliest_allowed is not None:
-            message += f"; the earliest date this dose is allowed is {earliest_allowed.isoformat()}"
+            thing = "course may start" if course_start else "this dose is allowed"
+            message += f"; the earliest date this {thing} is {earliest_allowed.isoformat()}"
         super().__init__(message, field=field)
         self.dose_date = dose_date
         self.window_start = window_start

@@ -5,7 +5,6 @@ captured with ``capsys``; one test runs the installed console script as a subpro
 passes ``--start`` so that dates never depend on today. Rich output is pinned to 80 columns with
 no colour so that the text is the same on every machine.
 
-Tests marked ``xfail(strict=True)`` show a CLI bug that is not fixed yet.
 """
 
 from __future__ import annotations
@@ -186,7 +185,7 @@ def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> No
         assert header in out
     last_step = next(line for line in out.splitlines() if "408.0" in line)
     assert re.search(r"\b120\s+216\.9\s+408\.0\s+8\s+658\.75\b", last_step), last_step
-    assert "Total time 3 h 37 (216.9 min)" in out
+    assert "Total time 3 h 37 min (216.9 min)" in out
     assert "Dose 2 (2026-12-02): the same steps as dose 1." in out
     # Then the screening findings.
     assert out.index("Screening findings") > out.index("Rate steps")
@@ -688,14 +687,9 @@ def test_extra_argument_with_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out)["error"]["code"] == "invalid_input"
 
 
-# --- known bugs (strict xfail: each one starts passing when the bug is fixed) --------------------
+# --- input that once crashed or named the wrong field -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="an unknown --previous-product is blamed on --product (field 'product')",
-)
 def test_unknown_previous_product_names_previous_product(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -711,12 +705,6 @@ def test_unknown_previous_product_names_previous_product(
         pytest.param(["product"], id="missing-id"),  # "Error: --product-id: this option is ..."
         pytest.param(["product", "nope"], id="unknown-id"),  # "Error: --product: unknown ..."
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="`ivig product ID` errors name an option that command does not have "
-    "(--product-id, --product) instead of the ID argument",
 )
 def test_product_errors_do_not_name_a_missing_option(
     capsys: pytest.CaptureFixture[str], argv: list[str]
@@ -735,10 +723,6 @@ def test_product_errors_do_not_name_a_missing_option(
         # before the window: exit 0, and --json prints "max_28d_g_per_kg": NaN (invalid JSON)
         pytest.param("2026-11-01", id="before-window"),
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="a NaN dose_g in --history passes validation: a traceback, or a plan with NaN in it",
 )
 def test_history_nan_dose_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, day: str
@@ -761,10 +745,6 @@ def test_history_nan_dose_is_refused(
         pytest.param('[{"date": "2026-10-01", "dose_g": 80}]', "utf-16", id="not-utf8"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="a --history file with dose_g Infinity, or not in UTF-8, ends in a traceback",
-)
 def test_history_odd_files_give_one_error_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, encoding: str
 ) -> None:
@@ -783,10 +763,6 @@ def test_history_odd_files_give_one_error_line(
         pytest.param("0001-01-01", id="start-of-calendar"),  # the rolling window overflows
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="a --start at the edge of the calendar ends in an OverflowError traceback",
-)
 def test_start_at_the_calendar_edge_gives_one_error_line(
     capsys: pytest.CaptureFixture[str], start: str
 ) -> None:
@@ -796,12 +772,6 @@ def test_start_at_the_calendar_edge_gives_one_error_line(
     assert json.loads(out)["error"]["field"] == "start"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="'no whole vial fits' is blamed on field 'dose' (`Error: --dose: ...`), "
-    "an option ivig plan does not have",
-)
 def test_no_vial_fits_names_a_real_option(capsys: pytest.CaptureFixture[str]) -> None:
     # 3 kg at 2 g/kg over 2 days: 3 g a day, less than the smallest 5 g Privigen vial.
     argv = plan_argv("--json", weight_kg="3", height_cm="50", age="0")
@@ -821,12 +791,6 @@ def test_no_vial_fits_names_a_real_option(capsys: pytest.CaptureFixture[str]) ->
         pytest.param(plan_argv(), id="plan"),  # a finding's source URL cut
         pytest.param(["plan", "--help"], id="plan-help"),  # "--previous-prod…", "--no-first-inf…"
     ],
-)
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="at 80 columns (any pipe) Rich cuts ids, risk codes, option names and URLs with '…', "
-    "so a user cannot copy what they must type",
 )
 def test_text_output_is_never_cut_at_80_columns(
     capsys: pytest.CaptureFixture[str], argv: list[str]

@@ -67,7 +67,7 @@ def test_rounding_never_goes_up_past_the_cap() -> None:
 def test_no_vial_fits_under_the_cap() -> None:
     with pytest.raises(InvalidInput) as caught:
         round_to_vials(3, (5, 10), max_g=3)
-    assert caught.value.field == "dose"
+    assert caught.value.field == "product"  # a product with smaller vials is the way out
 
 
 def test_induction_dates_are_consecutive() -> None:

@@ -72,8 +72,24 @@ def test_maintenance_too_soon_after_induction_is_refused(catalogue: Catalogue) -
     )  # fmt: skip
     with pytest.raises(CapExceeded) as caught:
         plan_course(MAN, regimen, catalogue)
+    # The maintenance doses alone fit: the start date is at fault, and the earliest start that
+    # fits is suggested (1 Dec leaves the window on 29 Dec).
     assert caught.value.earliest_allowed == D(2026, 12, 29)
+    assert caught.value.field == "start"
+    assert "course may start is 2026-12-29" in caught.value.message
+
+
+def test_maintenance_interval_too_short_for_the_dose_is_refused(catalogue: Catalogue) -> None:
+    # 1.2 g/kg every 2 weeks: 2.4 g/kg in 1-28 Dec whatever the start date
+    regimen = Regimen(
+        indication="lems", product="privigen-us", phase=Phase.maintenance,
+        start=D(2026, 12, 1), dose_g_per_kg=1.2, every_weeks=2, count=3,
+    )  # fmt: skip
+    with pytest.raises(CapExceeded) as caught:
+        plan_course(MAN, regimen, catalogue)
     assert caught.value.field == "dose_g_per_kg"
+    assert caught.value.reached_g_per_kg == pytest.approx(2.4)
+    assert caught.value.earliest_allowed == D(2026, 12, 29)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +101,7 @@ def test_maintenance_too_soon_after_induction_is_refused(catalogue: Catalogue) -
         ({"total_g_per_kg": 0}, OutOfRange, "total_g_per_kg"),
         ({"product": "alyglo"}, NoRateSchedule, "product"),
         ({"indication": "gbs"}, IvigError, "indication"),
-        ({"previous_product": "nope"}, IvigError, "product"),
+        ({"previous_product": "nope"}, IvigError, "previous_product"),
     ],
 )
 def test_refusals(
@@ -169,3 +185,60 @@ def test_other_indications_by_data(catalogue: Catalogue) -> None:
     )  # fmt: skip
     assert mmn.schedule.group == "mmn"
     assert mmn.on_label
+
+
+def _induction(**changes: object) -> Regimen:
+    args: dict[str, object] = {
+        "indication": "lems", "product": "privigen-us", "phase": Phase.induction,
+        "start": D(2026, 12, 1), "days": 2,
+    }  # fmt: skip
+    args.update(changes)
+    return Regimen(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("patient", "regimen", "field"),
+    [
+        # A date outside 1900-2199 is a typing error (and would overflow date arithmetic)
+        (MAN, _induction(start=D(9999, 12, 31)), "start"),
+        (MAN, _induction(start=D(1, 1, 1)), "start"),
+        # The last infusion must come before the course
+        (MAN, _induction(last_infusion=D(2026, 12, 5)), "last_infusion"),
+        # Earlier doses must be real amounts before the course
+        (MAN, _induction(history=(GivenDose(D(2026, 11, 1), float("nan")),)), "history"),
+        (MAN, _induction(history=(GivenDose(D(2026, 11, 1), float("inf")),)), "history"),
+        (MAN, _induction(history=(GivenDose(D(2026, 11, 1), -5),)), "history"),
+        (MAN, _induction(history=(GivenDose(D(2026, 12, 3), 50),)), "history"),
+        # A male patient cannot be pregnant; 350 kg at 40 cm is a BMI of 2187
+        (Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, pregnant=True),
+         _induction(), "pregnant"),
+        (Patient(sex=Sex.male, height_cm=40, weight_kg=350, age=60), _induction(), "weight_kg"),
+    ],
+)  # fmt: skip
+def test_impossible_input_is_refused(
+    catalogue: Catalogue, patient: Patient, regimen: Regimen, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(patient, regimen, catalogue)
+    assert caught.value.field == field
+
+
+def test_history_over_the_cap_is_reported_not_blamed_on_the_plan(catalogue: Catalogue) -> None:
+    # 250 g in one week of October: 2.94 g/kg, long before this course
+    history = (GivenDose(D(2026, 10, 1), 125), GivenDose(D(2026, 10, 2), 125))
+    plan = plan_course(MAN, _induction(history=history), catalogue)
+    finding = next(f for f in plan.findings if f.code == "history-over-cap")
+    assert "2.94 g/kg" in finding.message
+    assert plan.max_28d_g_per_kg == pytest.approx(2.0)  # windows holding a planned dose
+
+
+def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
+    # Gammaplex 10%: doses after the first may start at 1 mg/kg/min if the first was tolerated
+    plan = plan_course(MAN, _induction(product="gammaplex-10"), catalogue)
+    assert plan.doses[0].steps[0].rate_mg_per_kg_per_min == 0.5
+    assert plan.doses[1].steps[0].rate_mg_per_kg_per_min == 1.0
+    finding = next(f for f in plan.findings if f.code == "later-start-rate")
+    assert "doses after the first start at 1 mg/kg/min" in finding.message
+    assert "start at 0.5 mg/kg/min" in finding.message
+    assert not any(f.code == "later-start-rate" for f in
+                   plan_course(MAN, _induction(), catalogue).findings)  # fmt: skip

@@ -70,7 +70,7 @@ def _weight(**changes: object) -> object:
         # under 152 cm,
         ({"height_cm": 150, "weight_kg": 90}, WeightBasis.actual, 90.0, "under 152 cm"),
         # pregnant,
-        ({"pregnant": True}, WeightBasis.actual, 100.0, "pregnant"),
+        ({"pregnant": True, "sex": Sex.female}, WeightBasis.actual, 100.0, "pregnant"),
         # or weighs less than the adjusted weight (actual below IBW).
         ({"weight_kg": 60}, WeightBasis.actual, 60.0, "below the adjusted weight"),
         # An explicit basis overrides the rule, and says so.

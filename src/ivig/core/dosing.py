@@ -24,7 +24,9 @@ __all__ = [
     "CapWindow",
     "GivenDose",
     "VialPick",
+    "check_under_cap",
     "earliest_allowed_date",
+    "earliest_start",
     "induction_dates",
     "maintenance_dates",
     "rolling_cap",
@@ -210,8 +212,9 @@ def round_to_vials(
         smallest = min(sizes_g)
         raise InvalidInput(
             f"no whole vial fits: the smallest vial is {smallest:g} g and at most "
-            f"{max(max_g or 0.0, 0.0):.1f} g may be given under the cap",
-            field="dose",
+            f"{max(max_g or 0.0, 0.0):.1f} g may be given under the cap; choose a product "
+            "with smaller vials",
+            field="product",
         )
     unconstrained = _nearest(table, target, limit)
     vials: dict[int, int] = {}
@@ -228,6 +231,32 @@ def round_to_vials(
     )
 
 
+def _first_breach(
+    planned: Sequence[GivenDose], earlier: Sequence[GivenDose], cap_g: float, window_days: int
+) -> tuple[GivenDose, CapWindow, list[GivenDose]] | None:
+    """The first planned dose (by date) whose fullest window passes the cap, with that window
+    and the doses fixed before it; ``None`` when every window is within the cap."""
+    fixed = list(earlier)
+    for dose in sorted(planned, key=lambda d: d.date):
+        window = worst_window([*fixed, dose], dose.date, window_days)
+        if window.grams > cap_g + _GRAMS_TOLERANCE:
+            return dose, window, fixed
+        fixed.append(dose)
+    return None
+
+
+def earliest_start(
+    planned: Sequence[GivenDose], earlier: Sequence[GivenDose], cap_g: float, window_days: int
+) -> dt.date | None:
+    """The first start date, moving the whole course later day by day, on which it fits."""
+    first = min(d.date for d in planned)
+    for shift in range(1, SEARCH_DAYS):
+        moved = [GivenDose(d.date + dt.timedelta(days=shift), d.grams) for d in planned]
+        if _first_breach(moved, earlier, cap_g, window_days) is None:
+            return first + dt.timedelta(days=shift)
+    return None
+
+
 def check_under_cap(
     planned: Sequence[GivenDose],
     earlier: Sequence[GivenDose],
@@ -239,28 +268,39 @@ def check_under_cap(
     indication: str,
     suggest_date: bool,
 ) -> None:
-    """Refuse (:class:`CapExceeded`) the first planned dose that takes a window over the cap."""
-    fixed = list(earlier)
-    for dose in sorted(planned, key=lambda d: d.date):
-        window = worst_window([*fixed, dose], dose.date, window_days)
-        if window.grams > cap_g + _GRAMS_TOLERANCE:
-            earliest = (
-                earliest_allowed_date(dose.grams, dose.date, fixed, cap_g, window_days)
-                if suggest_date
-                else None
-            )
-            raise CapExceeded(
-                field=field,
-                dose_date=dose.date,
-                window_start=window.start,
-                window_end=window.end,
-                reached_g_per_kg=window.grams / weight_kg,
-                cap_g_per_kg=cap_g / weight_kg,
-                window_days=window_days,
-                indication=indication,
-                earliest_allowed=earliest,
-            )
-        fixed.append(dose)
+    """Refuse (:class:`CapExceeded`) the first planned dose that takes a window over the cap.
+
+    When the planned doses alone fit and the earlier doses tip the window over, the start date is
+    at fault (``field="start"``) and the earliest start that fits is suggested. Otherwise
+    ``field`` is at fault and, if ``suggest_date``, the earliest date for the offending dose is.
+    """
+    breach = _first_breach(planned, earlier, cap_g, window_days)
+    if breach is None:
+        return
+    dose, window, fixed = breach
+    if _first_breach(planned, [], cap_g, window_days) is None:
+        field = "start"
+        earliest = earliest_start(planned, earlier, cap_g, window_days)
+        dose_date = min(d.date for d in planned)
+    else:
+        earliest = (
+            earliest_allowed_date(dose.grams, dose.date, fixed, cap_g, window_days)
+            if suggest_date
+            else None
+        )
+        dose_date = dose.date
+    raise CapExceeded(
+        field=field,
+        dose_date=dose_date,
+        window_start=window.start,
+        window_end=window.end,
+        reached_g_per_kg=window.grams / weight_kg,
+        cap_g_per_kg=cap_g / weight_kg,
+        window_days=window_days,
+        indication=indication,
+        earliest_allowed=earliest,
+        course_start=field == "start",
+    )
 
 
 def round_course(

@@ -9,6 +9,7 @@ inputs, calls the pure rules in ``weights``, ``dosing``, ``rates`` and ``screeni
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,11 +46,13 @@ from ivig.core.screening import (
 )
 from ivig.core.units import grams_to_ml, round_half_up
 from ivig.core.weights import DosingWeight, Sex, WeightBasis, dosing_weight
-from ivig.errors import InvalidInput, OutOfRange
+from ivig.errors import InvalidInput, OutOfRange, UnknownProduct
 
 __all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "plan_course"]
 
 EGFR_RANGE = (1.0, 200.0)
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+MAX_EARLIER_DOSE_G = 400.0  # 2 g/kg for 200 kg
 G_PER_KG_RANGE = (0.05, 4.0)
 
 
@@ -236,6 +239,39 @@ def _egfr(patient: Patient) -> float | None:
     return None
 
 
+def _check_date_range(regimen: Regimen) -> None:
+    """Refuse dates outside the range the planner works in (a typing error, not a plan)."""
+    for name, day in (("start", regimen.start), ("until", regimen.until),
+                      ("last_infusion", regimen.last_infusion)):  # fmt: skip
+        if day is not None and not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+            raise InvalidInput(
+                f"{day.isoformat()} is outside {DATE_RANGE[0].year}-{DATE_RANGE[1].year}",
+                field=name,
+            )
+
+
+def _check_dates(regimen: Regimen, first: dt.date) -> None:
+    """Refuse a last infusion or earlier doses that are not before the course."""
+    if regimen.last_infusion is not None and regimen.last_infusion >= first:
+        raise InvalidInput(
+            f"the last infusion ({regimen.last_infusion.isoformat()}) must be before the first "
+            f"planned dose ({first.isoformat()})",
+            field="last_infusion",
+        )
+    for i, earlier in enumerate(regimen.history, start=1):
+        if not (math.isfinite(earlier.grams) and 0 < earlier.grams <= MAX_EARLIER_DOSE_G):
+            raise InvalidInput(
+                f"earlier dose {i}: {earlier.grams:g} g is not a dose (0-{MAX_EARLIER_DOSE_G:g} g)",
+                field="history",
+            )
+        if not DATE_RANGE[0] <= earlier.date < first:
+            raise InvalidInput(
+                f"earlier dose {i}: {earlier.date.isoformat()} is not before the first planned "
+                f"dose ({first.isoformat()})",
+                field="history",
+            )
+
+
 def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.date], float, str]:
     """The dose dates, the g/kg of each dose, and the field a cap breach is blamed on."""
     if regimen.phase is Phase.induction:
@@ -312,7 +348,13 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     cat = catalogue or load_catalogue()
     indication = cat.indication(regimen.indication)
     product = cat.product(regimen.product)
-    previous = cat.product(regimen.previous_product) if regimen.previous_product else None
+    previous = None
+    if regimen.previous_product:
+        try:
+            previous = cat.product(regimen.previous_product)
+        except UnknownProduct as exc:
+            exc.field = "previous_product"
+            raise
     schedule = product.schedule_for(indication)
     weight = dosing_weight(
         sex=patient.sex,
@@ -323,11 +365,10 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         basis=regimen.weight_basis,
     )
     risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
+    _check_date_range(regimen)
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
-    for earlier in history:
-        if earlier.grams <= 0:
-            raise InvalidInput("every earlier dose must be positive", field="history")
+    _check_dates(regimen, dates[0])
 
     cap_g = indication.cap_g_per_kg.value * weight.kg
     window_days = indication.cap_window_days.value
@@ -390,6 +431,24 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
                 f"cap of {indication.cap_g_per_kg.value:g} g/kg (on today's dosing weight); "
                 "check the history",
                 indication.cap_g_per_kg.source,
+            )
+        )
+    later_start = schedule.subsequent_initial is not None and (
+        len(doses) > 1 or not regimen.first_infusion
+    )
+    if later_start:
+        assert schedule.subsequent_initial is not None
+        start_mg = schedule.mg_per_kg_per_min(schedule.subsequent_initial, product.concentration)
+        first_mg = schedule.mg_per_kg_per_min(schedule.initial, product.concentration)
+        which = "every dose" if not regimen.first_infusion else "doses after the first"
+        findings.append(
+            Finding.of(
+                "later-start-rate",
+                Severity.info,
+                f"{which} start at {start_mg:g} mg/kg/min, as the {schedule.basis} allows for "
+                "patients who tolerated their first infusion; if it was not tolerated, start "
+                f"at {first_mg:g} mg/kg/min",
+                schedule.source,
             )
         )
     findings += _course_findings(

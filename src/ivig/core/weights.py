@@ -33,6 +33,7 @@ MIN_HEIGHT_CM = 152
 WEIGHT_RANGE_KG = (1.0, 350.0)
 HEIGHT_RANGE_CM = (40.0, 250.0)
 AGE_RANGE_YEARS = (0, 120)
+BMI_RANGE = (8.0, 150.0)  # weight and height that together give a BMI outside this are a typo
 
 
 class Sex(StrEnum):
@@ -118,6 +119,15 @@ def dosing_weight(
     _check_range("weight_kg", weight_kg, WEIGHT_RANGE_KG, "kg", what="weight")
     _check_range("height_cm", height_cm, HEIGHT_RANGE_CM, "cm", what="height")
     _check_range("age", age, AGE_RANGE_YEARS, "years", what="age")
+    body_mass_index = bmi(weight_kg, height_cm)
+    if not BMI_RANGE[0] <= body_mass_index <= BMI_RANGE[1]:
+        raise InvalidInput(
+            f"weight {weight_kg:g} kg and height {height_cm:g} cm give a BMI of "
+            f"{body_mass_index:.1f}, outside {BMI_RANGE[0]:g}-{BMI_RANGE[1]:g}: check both",
+            field="weight_kg",
+        )
+    if pregnant and sex is Sex.male:
+        raise InvalidInput("pregnancy was given for a male patient: check --sex", field="pregnant")
     ideal = ideal_body_weight(sex, height_cm)
     adjusted = adjusted_body_weight(weight_kg, ideal)
     exclusion = _exclusion(age, height_cm, pregnant, weight_kg, adjusted)
@@ -148,7 +158,7 @@ def dosing_weight(
         actual_kg=weight_kg,
         ideal_kg=round_half_up(ideal, 1),
         adjusted_kg=round_half_up(adjusted, 1),
-        bmi=round_half_up(bmi(weight_kg, height_cm), 1),
+        bmi=round_half_up(body_mass_index, 1),
         reason=reason,
         exclusion=exclusion,
     )
