@@ -16,13 +16,21 @@ D = dt.date
 MAN = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60)
 
 
+def _induction(**changes: object) -> Regimen:
+    args: dict[str, object] = {
+        "indication": "lems", "product": "privigen-us", "phase": Phase.induction,
+        "start": D(2026, 12, 1), "days": 2,
+    }  # fmt: skip
+    args.update(changes)
+    return Regimen(**args)  # type: ignore[arg-type]
+
+
 def test_issue_example(catalogue: Catalogue) -> None:
     # ivig plan --sex male --height-cm 180 --weight-kg 100 --age 60 --product privigen-us
     #           --indication lems --phase induction --days 2 --start 2026-12-01
     plan = plan_course(
         MAN,
-        Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
-                start=D(2026, 12, 1), days=2),
+        _induction(),
         catalogue,
     )  # fmt: skip
     data = plan.as_dict()
@@ -42,8 +50,7 @@ def test_issue_example(catalogue: Catalogue) -> None:
 def test_default_induction_total_and_days_come_from_the_indication(catalogue: Catalogue) -> None:
     plan = plan_course(
         MAN,
-        Regimen(indication="lems", product="gamunex-c", phase=Phase.induction,
-                start=D(2026, 12, 1)),
+        _induction(product="gamunex-c", days=None),
         catalogue,
     )  # fmt: skip
     assert len(plan.doses) == 2  # the shortest course the indication allows
@@ -107,13 +114,8 @@ def test_maintenance_interval_too_short_for_the_dose_is_refused(catalogue: Catal
 def test_refusals(
     catalogue: Catalogue, changes: dict[str, object], error: type[Exception], field: str
 ) -> None:
-    args: dict[str, object] = {
-        "indication": "lems", "product": "privigen-us", "phase": Phase.induction,
-        "start": D(2026, 12, 1), "days": 2,
-    }  # fmt: skip
-    args.update(changes)
     with pytest.raises(error) as caught:
-        plan_course(MAN, Regimen(**args), catalogue)  # type: ignore[arg-type]
+        plan_course(MAN, _induction(**changes), catalogue)
     assert caught.value.field == field  # type: ignore[attr-defined]
 
 
@@ -147,8 +149,7 @@ def test_egfr_from_creatinine(catalogue: Catalogue) -> None:
     )  # fmt: skip
     plan = plan_course(
         patient,
-        Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
-                start=D(2026, 12, 1), days=2),
+        _induction(),
         catalogue,
     )  # fmt: skip
     assert plan.risks.egfr is not None
@@ -161,8 +162,7 @@ def test_egfr_and_creatinine_together_are_refused(catalogue: Catalogue) -> None:
     with pytest.raises(InvalidInput) as caught:
         plan_course(
             patient,
-            Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
-                    start=D(2026, 12, 1), days=2),
+            _induction(),
             catalogue,
         )  # fmt: skip
     assert caught.value.field == "creatinine"
@@ -185,15 +185,6 @@ def test_other_indications_by_data(catalogue: Catalogue) -> None:
     )  # fmt: skip
     assert mmn.schedule.group == "mmn"
     assert mmn.on_label
-
-
-def _induction(**changes: object) -> Regimen:
-    args: dict[str, object] = {
-        "indication": "lems", "product": "privigen-us", "phase": Phase.induction,
-        "start": D(2026, 12, 1), "days": 2,
-    }  # fmt: skip
-    args.update(changes)
-    return Regimen(**args)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
