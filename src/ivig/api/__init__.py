@@ -1,0 +1,1 @@
+"""The JSON API (django-ninja): routers, schemas and the one error mapping."""

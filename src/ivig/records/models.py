@@ -1,0 +1,319 @@
+"""The treatment record: patients, eligibility, courses and orders, dispensing, infusion
+sessions, outcomes, API tokens and the audit chain.
+
+Rules that live here, not in views: every clinical row carries a ``version`` (a stale update is
+refused, never silently overwritten); clinical rows are never hard-deleted (status changes and
+corrections instead); audit rows are append-only (database triggers, see migration 0002).
+Writes go through ``ivig.records.services``, which checks roles, runs the clinical core and
+writes the audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """The roles of the service; each is a Django group of the same name."""
+
+    admin = "admin", "Administrator"
+    prescriber = "prescriber", "Prescriber"
+    pharmacist = "pharmacist", "Pharmacist"
+    nurse = "nurse", "Nurse"
+
+
+class Sex(models.TextChoices):
+    male = "male"
+    female = "female"
+
+
+class IgaStatus(models.TextChoices):
+    unknown = "unknown"
+    normal = "normal"
+    deficient = "deficient"
+    deficient_with_antibodies = "deficient-with-antibodies"
+
+
+class Place(models.TextChoices):
+    hospital = "hospital"
+    infusion_centre = "infusion-centre"
+    home = "home-with-nurse"
+
+
+class Phase(models.TextChoices):
+    induction = "induction"
+    maintenance = "maintenance"
+
+
+class OrderStatus(models.TextChoices):
+    planned = "planned"
+    verified = "verified"
+    dispensed = "dispensed"
+    in_progress = "in-progress"
+    completed = "completed"
+    deferred = "deferred"
+    cancelled = "cancelled"
+
+
+class Versioned(models.Model):
+    """A row updated only with the version it was read at (optimistic locking)."""
+
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+User = settings.AUTH_USER_MODEL
+
+
+class Patient(Versioned):
+    mrn = models.CharField("MRN", max_length=40, unique=True)
+    family_name = models.CharField(max_length=100)
+    given_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    height_cm = models.FloatField()
+    risk_codes = models.JSONField(default=list, blank=True)
+    conditions = models.TextField(blank=True)
+    allergies = models.TextField(blank=True)
+    iga_status = models.CharField(max_length=30, choices=IgaStatus.choices,
+                                  default=IgaStatus.unknown)  # fmt: skip
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+
+class WeightRecord(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="weights")
+    measured_on = models.DateField()
+    weight_kg = models.FloatField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-measured_on", "-id"]
+
+
+class Eligibility(Versioned):
+    """Why a patient qualifies for IVIG in an indication (NBA LEMS criteria, clinical-rules 1)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="eligibility")
+    indication = models.CharField(max_length=20)
+    diagnosed_by_neurologist = models.BooleanField()
+    neurologist = models.CharField(max_length=200, blank=True)
+    vgcc_antibodies = models.CharField(
+        max_length=20, choices=[("positive", "positive"), ("negative", "negative"),
+                                ("not-tested", "not tested")],
+    )  # fmt: skip
+    electrophysiology = models.CharField(
+        max_length=20, choices=[("consistent", "consistent with LEMS"),
+                                ("not-consistent", "not consistent"), ("not-done", "not done")],
+    )  # fmt: skip
+    severity_measure = models.CharField(
+        max_length=10, choices=[("adl", "activities of daily living"),
+                                ("qms", "quantitative muscle score"), ("mrc", "MRC")],
+    )  # fmt: skip
+    severity_detail = models.TextField(blank=True)
+    alternative_therapy_failed = models.BooleanField()
+    alternative_therapy = models.TextField(blank=True)
+    review_date = models.DateField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["patient", "indication"], name="one_eligibility")
+        ]
+
+
+class Course(Versioned):
+    """A course of IVIG: what the prescriber ordered, and the plan the core made of it."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    indication = models.CharField(max_length=20)
+    phase = models.CharField(max_length=20, choices=Phase.choices)
+    product_id = models.CharField(max_length=40)
+    place = models.CharField(max_length=20, choices=Place.choices)
+    start = models.DateField()
+    regimen = models.JSONField()  # the prescriber's inputs, as given
+    catalogue_version = models.CharField(max_length=40)
+    dosing_weight_kg = models.FloatField()
+    weight_basis = models.CharField(max_length=20)
+    plan = models.JSONField()  # the core's plan (Plan.as_dict()) at the time of ordering
+    prescribed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    cancelled_reason = models.TextField(blank=True)
+
+
+class Order(Versioned):
+    """One dated infusion of a course, with its status flow."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="orders")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="orders")
+    sequence = models.PositiveIntegerField()
+    date = models.DateField()
+    prescribed_g = models.FloatField()
+    dose_g = models.FloatField()
+    vials = models.JSONField()
+    volume_ml = models.FloatField()
+    steps = models.JSONField()
+    status = models.CharField(max_length=20, choices=OrderStatus.choices,
+                              default=OrderStatus.planned)  # fmt: skip
+    status_reason = models.TextField(blank=True)
+    verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")  # fmt: skip
+    verified_at = models.DateTimeField(null=True, blank=True)
+    dispensed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")  # fmt: skip
+    dispensed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["date", "sequence"]
+        indexes: ClassVar = [models.Index(fields=["patient", "date"]),
+                             models.Index(fields=["status", "date"])]  # fmt: skip
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["course", "sequence"], name="one_order_per_sequence")
+        ]
+
+
+class Lot(models.Model):
+    """Vials dispensed for an order (traceability: which patients received lot X)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="lots")
+    product_id = models.CharField(max_length=40)
+    lot_number = models.CharField(max_length=60, db_index=True)
+    expiry = models.DateField()
+    vial_size_g = models.FloatField()
+    count = models.PositiveIntegerField()
+
+
+class InfusionSession(Versioned):
+    """The infusion of one order at the chair."""
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="session")
+    check_answers = models.JSONField(default=dict)
+    check_findings = models.JSONField(default=list)
+    checked_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    checked_at = models.DateTimeField(null=True)
+    override_reason = models.TextField(blank=True)
+    override_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    override_at = models.DateTimeField(null=True)
+    started_at = models.DateTimeField(null=True)
+    started_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True)
+    observation_minutes = models.PositiveIntegerField(null=True)
+    observation_ended_at = models.DateTimeField(null=True)
+    observation_notes = models.TextField(blank=True)
+
+
+class RateChange(models.Model):
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT,
+                                related_name="rate_changes")  # fmt: skip
+    at = models.DateTimeField()
+    rate_ml_per_h = models.FloatField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "id"]
+
+
+class Vitals(models.Model):
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="vitals")
+    at = models.DateTimeField()
+    temperature_c = models.FloatField(null=True)
+    pulse_per_min = models.PositiveIntegerField(null=True)
+    systolic_mmhg = models.PositiveIntegerField(null=True)
+    diastolic_mmhg = models.PositiveIntegerField(null=True)
+    respiratory_rate_per_min = models.PositiveIntegerField(null=True)
+    spo2_percent = models.PositiveIntegerField(null=True)
+    flags = models.JSONField(default=list)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "id"]
+
+
+class Reaction(models.Model):
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT,
+                                related_name="reactions")  # fmt: skip
+    at = models.DateTimeField()
+    symptoms = models.JSONField()
+    severity = models.CharField(max_length=20)
+    recommended = models.JSONField()  # the core's advice, with its basis (protocol) and source
+    action_taken = models.TextField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "id"]
+
+
+class Outcome(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="outcomes")
+    measure = models.CharField(max_length=20)
+    value = models.FloatField()
+    measured_on = models.DateField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["measured_on", "id"]
+
+
+class ApiToken(models.Model):
+    """A bearer token for a machine client; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True)
+    revoked_at = models.DateTimeField(null=True)
+
+
+class AuditEvent(models.Model):
+    """One append-only audit event, chained to the previous one by hash (requirements 1-6)."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField()
+    actor = models.CharField(max_length=150)
+    actor_id = models.BigIntegerField(null=True)
+    roles = models.JSONField(default=list)
+    action = models.CharField(max_length=40)
+    entity = models.CharField(max_length=40)
+    entity_id = models.CharField(max_length=40)
+    patient_id = models.BigIntegerField(null=True, db_index=True)
+    before = models.JSONField(null=True)
+    after = models.JSONField(null=True)
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering: ClassVar = ["seq"]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise RuntimeError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("audit events are append-only")
+
+
+class AuditHead(models.Model):
+    """The single row holding the chain's last sequence number and hash; writers lock it."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)

@@ -1,0 +1,93 @@
+"""Settings from the environment, read and checked in one place.
+
+| variable | meaning | default |
+|---|---|---|
+| ``IVIG_DATA_DIR`` | folder for the SQLite database, the secret key and backups | ``$XDG_DATA_HOME/ivig`` or ``~/.local/share/ivig`` |
+| ``IVIG_DATABASE_URL`` | ``postgres://user:password@host:port/name`` selects PostgreSQL | SQLite in the data folder |
+| ``IVIG_SECRET_KEY`` | Django's secret key | generated into the data folder on first run |
+| ``IVIG_DEBUG`` | ``1`` for development error pages (never in service) | ``0`` |
+| ``IVIG_ALLOWED_HOSTS`` | comma-separated host names the server answers to | ``127.0.0.1,localhost`` |
+| ``IVIG_TIME_ZONE`` | the service's local time zone (times are stored in UTC) | ``UTC`` |
+
+A bad value stops the start with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["Config", "ConfigError", "load_config"]
+
+
+class ConfigError(Exception):
+    """A setting in the environment is missing or wrong."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path
+    database_url: str | None
+    secret_key: str
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    time_zone: str
+
+
+def _default_data_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ivig"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The key in ``data_dir/secret_key``, created (readable by the owner only) if missing."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ConfigError("IVIG_SECRET_KEY", f"the key in {path} is too short; delete the file")
+    return key
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read and check every setting; raise :class:`ConfigError` naming the first bad one."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("IVIG_DATA_DIR") or _default_data_dir(env)).expanduser()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("IVIG_DATA_DIR", f"cannot create {data_dir}: {exc.strerror}") from None
+    url = env.get("IVIG_DATABASE_URL") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+            raise ConfigError(
+                "IVIG_DATABASE_URL", "must look like postgres://user:password@host:5432/name"
+            )
+    secret = env.get("IVIG_SECRET_KEY") or _secret_key(data_dir)
+    if len(secret) < 32:
+        raise ConfigError("IVIG_SECRET_KEY", "must be at least 32 characters")
+    debug = env.get("IVIG_DEBUG", "0")
+    if debug not in ("0", "1"):
+        raise ConfigError("IVIG_DEBUG", "must be 0 or 1")
+    hosts = tuple(
+        h.strip() for h in env.get("IVIG_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+    )
+    if not all(hosts):
+        raise ConfigError("IVIG_ALLOWED_HOSTS", "has an empty host name")
+    time_zone = env.get("IVIG_TIME_ZONE", "UTC")
+    if time_zone not in zoneinfo.available_timezones():
+        raise ConfigError("IVIG_TIME_ZONE", f"unknown time zone '{time_zone}'")
+    return Config(data_dir, url, secret, debug == "1", hosts, time_zone)
