@@ -365,8 +365,14 @@ def products(
         pad_edge=False,
         collapse_padding=True,
     )
-    for name, width in (("Id", 16), ("Name", 18), ("%", 2), ("Vials g", 11),
-                        ("Schedules", 9), ("Verified", 8)):  # fmt: skip
+    for name, width in (
+        ("Id", 16),
+        ("Name", 18),
+        ("%", 2),
+        ("Vials g", 11),
+        ("Schedules", 9),
+        ("Verified", 8),
+    ):
         table.add_column(name, min_width=width, max_width=max(width, 12), overflow="fold")
     for r, p in zip(rows, catalogue.products.values(), strict=True):
         table.add_row(

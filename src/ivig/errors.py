@@ -13,7 +13,14 @@ message next to the field.
     ├── UnknownProduct           code="unknown_product"    no such product id in the catalogue
     ├── UnknownIndication        code="unknown_indication" no such indication id in the catalogue
     ├── NoRateSchedule           code="no_rate_schedule"   listed, but no rate schedule is known
-    └── CapExceeded              code="cap_exceeded"       a plan would break the rolling dose cap
+    ├── CapExceeded              code="cap_exceeded"       a plan would break the rolling dose cap
+    ├── NotFound                 code="not_found"          no such record (or not yours to see)
+    ├── Forbidden                code="forbidden"          your role may not do this
+    └── Conflict                 code="conflict"           the record is in the wrong state
+        └── StaleVersion         code="stale_version"      someone saved a newer version first
+
+The records services raise the last four; the core raises the others. ``http_status`` is what
+the API answers with.
 """
 
 from __future__ import annotations
@@ -23,10 +30,14 @@ import datetime as dt
 __all__ = [
     "CapExceeded",
     "CatalogueError",
+    "Conflict",
+    "Forbidden",
     "InvalidInput",
     "IvigError",
     "NoRateSchedule",
+    "NotFound",
     "OutOfRange",
+    "StaleVersion",
     "UnknownIndication",
     "UnknownProduct",
 ]
@@ -37,6 +48,7 @@ class IvigError(Exception):
 
     code = "error"
     exit_code = 1
+    http_status = 422
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -133,6 +145,7 @@ class CapExceeded(IvigError):
     """
 
     code = "cap_exceeded"
+    http_status = 409
 
     def __init__(
         self,
@@ -169,3 +182,47 @@ class CapExceeded(IvigError):
         self.cap_g_per_kg = cap_g_per_kg
         self.window_days = window_days
         self.earliest_allowed = earliest_allowed
+
+
+class NotFound(IvigError):
+    """No such record, or none the user may see."""
+
+    code = "not_found"
+    http_status = 404
+
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"no {what} {ident}", field=None)
+
+
+class Forbidden(IvigError):
+    """The user's roles do not allow this action."""
+
+    code = "forbidden"
+    http_status = 403
+
+    def __init__(self, action: str, roles: tuple[str, ...]) -> None:
+        need = " or ".join(roles)
+        super().__init__(f"{action} needs the role {need}", field=None)
+        self.roles = roles
+
+
+class Conflict(IvigError):
+    """The record is not in a state that allows this (e.g. verifying a cancelled order)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class StaleVersion(Conflict):
+    """The record was saved by someone else since it was read: nothing was overwritten."""
+
+    code = "stale_version"
+
+    def __init__(self, what: str, given: int, current: int) -> None:
+        super().__init__(
+            f"{what} has changed since you read it (your version {given}, now {current}); "
+            "reload it and try again",
+            field="version",
+        )
+        self.given = given
+        self.current = current

@@ -1,14 +1,90 @@
-"""The API object: every router, the authentication, and the error handlers."""
+"""The API object: every router, and the one place errors become JSON.
+
+Every error answer is ``{"error": {"code", "message", "field"}}`` with the status that fits:
+422 bad input, 401 not signed in, 403 role, 404 no such record, 409 conflict (a stale version,
+a wrong state, the dose cap). No stack trace ever reaches a client.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from ivig.errors import IvigError
+
+__all__ = ["api", "error_body"]
+
+log = logging.getLogger("ivig.api")
 
 api = NinjaAPI(
     title="ivig API",
     version="1",
-    description="Records, orders and infusions for IVIG treatment. Every error is JSON with "
-    "the field at fault.",
+    description="Records, orders and infusions for IVIG treatment. Every route names the roles "
+    "allowed (x-roles); every error is JSON with the field at fault.",
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _answer(
+    request: HttpRequest, status: int, code: str, message: str, field: str | None = None
+) -> HttpResponse:
+    return api.create_response(request, error_body(code, message, field), status=status)
+
+
+@api.exception_handler(IvigError)
+def _ivig_error(request: HttpRequest, exc: IvigError) -> HttpResponse:
+    return _answer(request, exc.http_status, exc.code, exc.message, exc.field)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "payload")]
+    field = ".".join(loc) or None
+    message = str(first.get("msg", "invalid input"))
+    if field:
+        message = f"{field}: {message}"
+    return _answer(request, 422, "invalid_input", message, field)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _answer(request, 401, "unauthenticated", "sign in, or send a valid API token")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _answer(request, exc.status_code, "http_error", str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _answer(request, 404, "not_found", "no such record")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return _answer(request, 500, "internal_error", "an unexpected error occurred; it is logged")
+
+
+def _add_routers() -> None:
+    from ivig.api.routes import accounts, catalogue, infusions, orders, patients
+
+    api.add_router("/", catalogue.router)
+    api.add_router("/", patients.router)
+    api.add_router("/", orders.router)
+    api.add_router("/", infusions.router)
+    api.add_router("/", accounts.router)
+
+
+_add_routers()

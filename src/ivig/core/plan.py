@@ -92,7 +92,10 @@ class Regimen:
     until: dt.date | None = None  # maintenance
     weight_basis: WeightBasis = WeightBasis.auto
     first_infusion: bool = True
-    history: tuple[GivenDose, ...] = ()
+    history: tuple[GivenDose, ...] = ()  # doses given before this course (before ``start``)
+    # Doses of other courses already recorded or planned, on any date: they count toward the
+    # cap like the history, but say nothing about the last infusion.
+    other_doses: tuple[GivenDose, ...] = ()
     previous_product: str | None = None
     last_infusion: dt.date | None = None  # default: the latest date in ``history``
 
@@ -127,7 +130,7 @@ class Plan:
     at_risk_cap: Sourced[float] | None
     protocol_parts: tuple[str, ...]
     doses: tuple[Dose, ...]
-    history: tuple[GivenDose, ...]
+    history: tuple[GivenDose, ...]  # every other dose counted toward the cap
     cap_g: float
     max_window_g: float
     findings: tuple[Finding, ...]
@@ -241,8 +244,11 @@ def _egfr(patient: Patient) -> float | None:
 
 def _check_date_range(regimen: Regimen) -> None:
     """Refuse dates outside the range the planner works in (a typing error, not a plan)."""
-    for name, day in (("start", regimen.start), ("until", regimen.until),
-                      ("last_infusion", regimen.last_infusion)):  # fmt: skip
+    for name, day in (
+        ("start", regimen.start),
+        ("until", regimen.until),
+        ("last_infusion", regimen.last_infusion),
+    ):
         if day is not None and not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
             raise InvalidInput(
                 f"{day.isoformat()} is outside {DATE_RANGE[0].year}-{DATE_RANGE[1].year}",
@@ -368,6 +374,12 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     _check_date_range(regimen)
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
+    for i, other in enumerate(regimen.other_doses, start=1):
+        if not (math.isfinite(other.grams) and other.grams > 0):
+            raise InvalidInput(
+                f"other dose {i}: {other.grams:g} g is not a dose", field="other_doses"
+            )
+    counted = (*history, *regimen.other_doses)
     _check_dates(regimen, dates[0])
 
     cap_g = indication.cap_g_per_kg.value * weight.kg
@@ -375,7 +387,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     planned = [GivenDose(d, g_per_kg * weight.kg) for d in dates]
     check_under_cap(
         planned,
-        history,
+        counted,
         cap_g=cap_g,
         weight_kg=weight.kg,
         window_days=window_days,
@@ -384,7 +396,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         suggest_date=regimen.phase is Phase.maintenance,
     )
     picks = round_course(
-        planned, history, product.vial_sizes_g.value, cap_g=cap_g, window_days=window_days
+        planned, counted, product.vial_sizes_g.value, cap_g=cap_g, window_days=window_days
     )
 
     first_ramp, maximum, cap_source, protocol_parts = rate_ramp(
@@ -408,7 +420,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         )
         doses.append(Dose(day, pick, volume, steps))
 
-    given = [*history, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
+    given = [*counted, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
     # The fullest window that holds a planned dose (earlier windows are history, not plan).
     fullest = max(worst_window(given, d.date, window_days).grams for d in doses)
     history_peak = rolling_cap(history, window_days)
@@ -477,7 +489,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         at_risk_cap=cap_source,
         protocol_parts=protocol_parts,
         doses=tuple(doses),
-        history=history,
+        history=counted,
         cap_g=cap_g,
         max_window_g=fullest,
         findings=sort_findings(findings),

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from ivig.records.models import AuditEvent, AuditHead
 
-__all__ = ["GENESIS", "ChainReport", "record", "snapshot", "verify_chain"]
+__all__ = ["GENESIS", "ChainReport", "record", "snapshot", "snapshot_value", "verify_chain"]
 
 GENESIS = "0" * 64
 SYSTEM = "system"
@@ -45,6 +45,11 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def snapshot_value(value: Any) -> Any:
+    """Any value made JSON-ready (dates as ISO text)."""
+    return _jsonable(value)
 
 
 def snapshot(instance: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
@@ -141,18 +146,30 @@ def verify_chain() -> ChainReport:
         for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
             checked += 1
             if event.seq != expected_seq:
-                return ChainReport(False, checked, expected_seq,
-                                   f"event {expected_seq} is missing (next is {event.seq})")  # fmt: skip
+                return ChainReport(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"event {expected_seq} is missing (next is {event.seq})",
+                )
             if event.prev_hash != prev:
-                return ChainReport(False, checked, event.seq,
-                                   f"event {event.seq} does not follow event {event.seq - 1}")  # fmt: skip
+                return ChainReport(
+                    False,
+                    checked,
+                    event.seq,
+                    f"event {event.seq} does not follow event {event.seq - 1}",
+                )
             if _hash(event) != event.hash:
-                return ChainReport(False, checked, event.seq,
-                                   f"event {event.seq} was changed after it was written")  # fmt: skip
+                return ChainReport(
+                    False, checked, event.seq, f"event {event.seq} was changed after it was written"
+                )
             prev, expected_seq = event.hash, expected_seq + 1
         last_seq = expected_seq - 1
         if head is not None and (head.seq != last_seq or head.hash != prev):
-            return ChainReport(False, checked, last_seq + 1,
-                               f"events after {last_seq} are missing (the chain ends at "
-                               f"{head.seq})")  # fmt: skip
+            return ChainReport(
+                False,
+                checked,
+                last_seq + 1,
+                f"events after {last_seq} are missing (the chain ends at {head.seq})",
+            )
     return ChainReport(True, checked)

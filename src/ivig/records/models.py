@@ -82,8 +82,9 @@ class Patient(Versioned):
     risk_codes = models.JSONField(default=list, blank=True)
     conditions = models.TextField(blank=True)
     allergies = models.TextField(blank=True)
-    iga_status = models.CharField(max_length=30, choices=IgaStatus.choices,
-                                  default=IgaStatus.unknown)  # fmt: skip
+    iga_status = models.CharField(
+        max_length=30, choices=IgaStatus.choices, default=IgaStatus.unknown
+    )
     notes = models.TextField(blank=True)
 
     class Meta:
@@ -112,17 +113,25 @@ class Eligibility(Versioned):
     diagnosed_by_neurologist = models.BooleanField()
     neurologist = models.CharField(max_length=200, blank=True)
     vgcc_antibodies = models.CharField(
-        max_length=20, choices=[("positive", "positive"), ("negative", "negative"),
-                                ("not-tested", "not tested")],
-    )  # fmt: skip
+        max_length=20,
+        choices=[("positive", "positive"), ("negative", "negative"), ("not-tested", "not tested")],
+    )
     electrophysiology = models.CharField(
-        max_length=20, choices=[("consistent", "consistent with LEMS"),
-                                ("not-consistent", "not consistent"), ("not-done", "not done")],
-    )  # fmt: skip
+        max_length=20,
+        choices=[
+            ("consistent", "consistent with LEMS"),
+            ("not-consistent", "not consistent"),
+            ("not-done", "not done"),
+        ],
+    )
     severity_measure = models.CharField(
-        max_length=10, choices=[("adl", "activities of daily living"),
-                                ("qms", "quantitative muscle score"), ("mrc", "MRC")],
-    )  # fmt: skip
+        max_length=10,
+        choices=[
+            ("adl", "activities of daily living"),
+            ("qms", "quantitative muscle score"),
+            ("mrc", "MRC"),
+        ],
+    )
     severity_detail = models.TextField(blank=True)
     alternative_therapy_failed = models.BooleanField()
     alternative_therapy = models.TextField(blank=True)
@@ -165,20 +174,25 @@ class Order(Versioned):
     vials = models.JSONField()
     volume_ml = models.FloatField()
     steps = models.JSONField()
-    status = models.CharField(max_length=20, choices=OrderStatus.choices,
-                              default=OrderStatus.planned)  # fmt: skip
+    status = models.CharField(
+        max_length=20, choices=OrderStatus.choices, default=OrderStatus.planned
+    )
     status_reason = models.TextField(blank=True)
-    verified_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")  # fmt: skip
+    verified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
-    dispensed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="+")  # fmt: skip
+    dispensed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     dispensed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering: ClassVar = ["date", "sequence"]
-        indexes: ClassVar = [models.Index(fields=["patient", "date"]),
-                             models.Index(fields=["status", "date"])]  # fmt: skip
+        indexes: ClassVar = [
+            models.Index(fields=["patient", "date"]),
+            models.Index(fields=["status", "date"]),
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["course", "sequence"], name="one_order_per_sequence")
         ]
@@ -215,8 +229,9 @@ class InfusionSession(Versioned):
 
 
 class RateChange(models.Model):
-    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT,
-                                related_name="rate_changes")  # fmt: skip
+    session = models.ForeignKey(
+        InfusionSession, on_delete=models.PROTECT, related_name="rate_changes"
+    )
     at = models.DateTimeField()
     rate_ml_per_h = models.FloatField()
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
@@ -231,8 +246,8 @@ class Vitals(models.Model):
     at = models.DateTimeField()
     temperature_c = models.FloatField(null=True)
     pulse_per_min = models.PositiveIntegerField(null=True)
-    systolic_mmhg = models.PositiveIntegerField(null=True)
-    diastolic_mmhg = models.PositiveIntegerField(null=True)
+    systolic_mm_hg = models.PositiveIntegerField(null=True)
+    diastolic_mm_hg = models.PositiveIntegerField(null=True)
     respiratory_rate_per_min = models.PositiveIntegerField(null=True)
     spo2_percent = models.PositiveIntegerField(null=True)
     flags = models.JSONField(default=list)
@@ -244,8 +259,7 @@ class Vitals(models.Model):
 
 
 class Reaction(models.Model):
-    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT,
-                                related_name="reactions")  # fmt: skip
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="reactions")
     at = models.DateTimeField()
     symptoms = models.JSONField()
     severity = models.CharField(max_length=20)

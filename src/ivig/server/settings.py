@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -56,7 +59,7 @@ TEMPLATES = [
 
 DATABASES: dict[str, dict[str, Any]]
 if CONFIG.database_url:
-    DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60)}
+    DATABASES = {"default": dict(dj_database_url.parse(CONFIG.database_url, conn_max_age=60))}
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
 else:
     # SQLite: WAL, a busy timeout, IMMEDIATE transactions (a writer takes the write lock at
@@ -72,7 +75,8 @@ else:
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
                 ),
             },
-            "TEST": {"NAME": str(BASE_DIR / "test.sqlite3")},
+            # Tests use a file (threads need one) in the temporary folder, never the data folder.
+            "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"ivig-test-{os.getpid()}.sqlite3")},
         }
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -83,11 +87,13 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]  # fmt: skip
+]
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = CONFIG.time_zone

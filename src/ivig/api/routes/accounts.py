@@ -1,0 +1,118 @@
+"""Users, roles, API tokens and the audit chain check (admin), and who am I (everyone)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from ivig.api.auth import EVERYONE, rule
+from ivig.records import audit
+from ivig.records.models import Role
+from ivig.records.services import accounts
+
+router = Router(tags=["accounts"])
+
+
+class UserIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    password: str = Field(..., min_length=1)
+    roles: list[str]
+    first_name: str = ""
+    last_name: str = ""
+
+
+class RolesIn(Schema):
+    roles: list[str]
+
+
+class ActiveIn(Schema):
+    active: bool
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    is_active: bool
+    roles: list[str]
+
+
+class TokenIn(Schema):
+    user_id: int
+    name: str = Field(..., min_length=1, max_length=100)
+
+
+def user_out(user: User) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_active": user.is_active,
+        "roles": sorted(user.groups.values_list("name", flat=True)),
+    }
+
+
+@router.get("/me", response=UserOut, **rule(*EVERYONE))
+def me(request: HttpRequest) -> dict[str, Any]:
+    return user_out(request.user)  # type: ignore[arg-type]
+
+
+@router.get("/users", response=list[UserOut], **rule(Role.admin))
+def list_users(request: HttpRequest) -> list[dict[str, Any]]:
+    return [user_out(u) for u in User.objects.order_by("username")]
+
+
+@router.post("/users", response={201: UserOut}, **rule(Role.admin))
+def create_user(request: HttpRequest, data: UserIn) -> tuple[int, dict[str, Any]]:
+    user = accounts.create_user(
+        request.user,
+        data.username,
+        data.password,
+        data.roles,
+        first_name=data.first_name,
+        last_name=data.last_name,
+    )
+    return 201, user_out(user)
+
+
+@router.put("/users/{user_id}/roles", response=UserOut, **rule(Role.admin))
+def set_roles(request: HttpRequest, user_id: int, data: RolesIn) -> dict[str, Any]:
+    return user_out(accounts.set_roles(request.user, user_id, data.roles))
+
+
+@router.put("/users/{user_id}/active", response=UserOut, **rule(Role.admin))
+def set_active(request: HttpRequest, user_id: int, data: ActiveIn) -> dict[str, Any]:
+    return user_out(accounts.set_active(request.user, user_id, data.active))
+
+
+@router.post("/tokens", response={201: dict[str, Any]}, **rule(Role.admin))
+def create_token(request: HttpRequest, data: TokenIn) -> tuple[int, dict[str, Any]]:
+    token, raw = accounts.create_token(request.user, data.user_id, data.name)
+    return 201, {
+        "id": token.pk,
+        "name": token.name,
+        "token": raw,
+        "note": "shown once: store it now",
+    }
+
+
+@router.post("/tokens/{token_id}/revoke", response=dict[str, Any], **rule(Role.admin))
+def revoke_token(request: HttpRequest, token_id: int) -> dict[str, Any]:
+    token = accounts.revoke_token(request.user, token_id)
+    return {"id": token.pk, "revoked_at": token.revoked_at}
+
+
+@router.get("/audit/verify", response=dict[str, Any], **rule(Role.admin))
+def verify_audit(request: HttpRequest) -> dict[str, Any]:
+    report = audit.verify_chain()
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "first_bad_seq": report.first_bad_seq,
+        "problem": report.problem,
+    }

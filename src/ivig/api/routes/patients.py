@@ -1,0 +1,143 @@
+"""Patients, weights, eligibility, courses and outcomes of a patient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router
+
+from ivig.api.auth import EVERYONE, rule
+from ivig.api.schemas import (
+    CourseIn,
+    CourseOut,
+    EligibilityIn,
+    EligibilityOut,
+    PatientIn,
+    PatientOut,
+    PatientUpdate,
+    Reason,
+    WeightIn,
+    WeightOut,
+)
+from ivig.records.models import Course, Eligibility, Patient, Role
+from ivig.records.services import courses, patients
+from ivig.records.services.common import get
+
+router = Router(tags=["patients"])
+
+
+def patient_out(p: Patient) -> dict[str, Any]:
+    return {
+        **{f: getattr(p, f) for f in PatientOut.model_fields if f != "weights"},
+        "weights": [
+            {"id": w.id, "measured_on": w.measured_on, "weight_kg": w.weight_kg}
+            for w in p.weights.all()
+        ],
+    }
+
+
+def course_out(c: Course) -> dict[str, Any]:
+    from ivig.api.routes.orders import order_out
+
+    return {
+        **{f: getattr(c, f) for f in CourseOut.model_fields if f != "orders"},
+        "orders": [order_out(o) for o in c.orders.prefetch_related("lots")],
+    }
+
+
+def _input(data: PatientIn) -> patients.PatientInput:
+    fields = data.dict()
+    fields.pop("version", None)
+    fields["risk_codes"] = tuple(fields["risk_codes"])
+    return patients.PatientInput(**fields)
+
+
+@router.get("/patients", response=list[PatientOut], **rule(*EVERYONE))
+def list_patients(request: HttpRequest, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """Search by MRN or name."""
+    query = Patient.objects.prefetch_related("weights").order_by("family_name", "given_name")
+    if q.strip():
+        term = q.strip()
+        query = query.filter(
+            Q(mrn__iexact=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term)
+        )
+    return [patient_out(p) for p in query[: max(1, min(limit, 200))]]
+
+
+@router.post("/patients", response={201: PatientOut}, **rule(Role.prescriber, Role.admin))
+def create_patient(request: HttpRequest, data: PatientIn) -> tuple[int, dict[str, Any]]:
+    patient = patients.create_patient(request.user, _input(data), today=timezone.localdate())
+    return 201, patient_out(patient)
+
+
+@router.get("/patients/{patient_id}", response=PatientOut, **rule(*EVERYONE))
+def read_patient(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+    return patient_out(get(Patient, patient_id, "patient"))
+
+
+@router.put("/patients/{patient_id}", response=PatientOut, **rule(Role.prescriber, Role.admin))
+def update_patient(request: HttpRequest, patient_id: int, data: PatientUpdate) -> dict[str, Any]:
+    patient = patients.update_patient(
+        request.user, patient_id, data.version, _input(data), today=timezone.localdate()
+    )
+    return patient_out(patient)
+
+
+@router.post(
+    "/patients/{patient_id}/weights",
+    response={201: WeightOut},
+    **rule(Role.prescriber, Role.nurse, Role.admin),
+)
+def add_weight(request: HttpRequest, patient_id: int, data: WeightIn) -> tuple[int, Any]:
+    record = patients.add_weight(
+        request.user, patient_id, data.measured_on, data.weight_kg, today=timezone.localdate()
+    )
+    return 201, record
+
+
+@router.put("/patients/{patient_id}/eligibility", response=EligibilityOut, **rule(Role.prescriber))
+def record_eligibility(request: HttpRequest, patient_id: int, data: EligibilityIn) -> Eligibility:
+    return patients.record_eligibility(
+        request.user, patient_id, patients.EligibilityInput(**data.dict())
+    )
+
+
+@router.get("/patients/{patient_id}/eligibility", response=list[EligibilityOut], **rule(*EVERYONE))
+def list_eligibility(request: HttpRequest, patient_id: int) -> list[Eligibility]:
+    return list(get(Patient, patient_id, "patient").eligibility.all())
+
+
+@router.get("/patients/{patient_id}/courses", response=list[CourseOut], **rule(*EVERYONE))
+def list_courses(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
+    patient = get(Patient, patient_id, "patient")
+    return [course_out(c) for c in patient.courses.order_by("-start", "-id")]
+
+
+def _course_input(data: CourseIn) -> courses.CourseInput:
+    return courses.CourseInput(**data.dict())
+
+
+@router.post("/patients/{patient_id}/courses/preview", **rule(Role.prescriber, Role.pharmacist))
+def preview_course(request: HttpRequest, patient_id: int, data: CourseIn) -> dict[str, Any]:
+    """The plan the course would have, without saving anything."""
+    patient = get(Patient, patient_id, "patient")
+    return courses.plan_for(patient, _course_input(data)).as_dict()
+
+
+@router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))
+def prescribe(request: HttpRequest, patient_id: int, data: CourseIn) -> tuple[int, Any]:
+    course = courses.prescribe(request.user, patient_id, _course_input(data))
+    return 201, course_out(course)
+
+
+@router.get("/courses/{course_id}", response=CourseOut, **rule(*EVERYONE))
+def read_course(request: HttpRequest, course_id: int) -> dict[str, Any]:
+    return course_out(get(Course, course_id, "course"))
+
+
+@router.post("/courses/{course_id}/cancel", response=CourseOut, **rule(Role.prescriber))
+def cancel_course(request: HttpRequest, course_id: int, data: Reason) -> dict[str, Any]:
+    return course_out(courses.cancel_course(request.user, course_id, data.version, data.reason))

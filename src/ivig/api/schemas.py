@@ -1,0 +1,159 @@
+"""Request and response shapes of the API (pydantic, through django-ninja)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Field, Schema
+
+from ivig.records.models import IgaStatus, OrderStatus, Place
+
+
+class Versioned(Schema):
+    version: int = Field(..., ge=1, description="the version you read; 409 if it changed")
+
+
+class Reason(Versioned):
+    reason: str = Field(..., min_length=1, max_length=2000)
+
+
+class PatientIn(Schema):
+    mrn: str = Field(..., min_length=1, max_length=40)
+    family_name: str = Field(..., min_length=1, max_length=100)
+    given_name: str = Field(..., min_length=1, max_length=100)
+    date_of_birth: dt.date
+    sex: str = Field(..., pattern="^(male|female)$")
+    height_cm: float = Field(..., description="cm")
+    risk_codes: list[str] = Field(default_factory=list)
+    conditions: str = ""
+    allergies: str = ""
+    iga_status: str = IgaStatus.unknown.value
+    notes: str = ""
+
+
+class PatientUpdate(PatientIn, Versioned):
+    pass
+
+
+class WeightIn(Schema):
+    measured_on: dt.date
+    weight_kg: float = Field(..., description="kg")
+
+
+class WeightOut(Schema):
+    id: int
+    measured_on: dt.date
+    weight_kg: float
+
+
+class PatientOut(Schema):
+    id: int
+    version: int
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: dt.date
+    sex: str
+    height_cm: float
+    risk_codes: list[str]
+    conditions: str
+    allergies: str
+    iga_status: str
+    notes: str
+    weights: list[WeightOut]
+
+
+class EligibilityIn(Schema):
+    indication: str = "lems"
+    diagnosed_by_neurologist: bool
+    neurologist: str = ""
+    vgcc_antibodies: str
+    electrophysiology: str
+    severity_measure: str
+    severity_detail: str = ""
+    alternative_therapy_failed: bool
+    alternative_therapy: str = ""
+    review_date: dt.date
+
+
+class EligibilityOut(EligibilityIn):
+    id: int
+    version: int
+
+
+class CourseIn(Schema):
+    indication: str = "lems"
+    phase: str = Field(..., pattern="^(induction|maintenance)$")
+    product: str
+    place: str = Place.hospital.value
+    start: dt.date
+    total_g_per_kg: float | None = None
+    days: int | None = None
+    dose_g_per_kg: float | None = None
+    every_weeks: int | None = None
+    count: int | None = None
+    until: dt.date | None = None
+    weight_basis: str = "auto"
+    pregnant: bool = False
+    egfr: float | None = None
+
+
+class LotIn(Schema):
+    lot_number: str = Field(..., min_length=1, max_length=60)
+    expiry: dt.date
+    vial_size_g: float = Field(..., gt=0)
+    count: int = Field(..., ge=1)
+
+
+class LotOut(LotIn):
+    id: int
+    product_id: str
+
+
+class OrderOut(Schema):
+    id: int
+    version: int
+    course_id: int
+    patient_id: int
+    sequence: int
+    date: dt.date
+    prescribed_g: float
+    dose_g: float
+    vials: list[dict[str, Any]]
+    volume_ml: float
+    steps: list[dict[str, Any]]
+    status: str
+    status_reason: str
+    lots: list[LotOut]
+
+
+class CourseOut(Schema):
+    id: int
+    version: int
+    patient_id: int
+    indication: str
+    phase: str
+    product_id: str
+    place: str
+    start: dt.date
+    catalogue_version: str
+    dosing_weight_kg: float
+    weight_basis: str
+    cancelled_reason: str
+    plan: dict[str, Any]
+    orders: list[OrderOut]
+
+
+class DispenseIn(Versioned):
+    lots: list[LotIn] = Field(..., min_length=1)
+
+
+class OrderQuery(Schema):
+    status: OrderStatus | None = None
+    date: dt.date | None = None
+    patient_id: int | None = None
+
+
+class ErrorOut(Schema):
+    error: dict[str, str | None]

@@ -1,0 +1,280 @@
+"""Outcome measures: has a patient improved, worsened, or not changed meaningfully?
+
+The measures and their thresholds are data (``data/outcomes.toml``), each threshold with its
+source, verified flag and caveat (clinical-rules.md section 6):
+
+- 3TUG (seconds, lower is better): a change of 20% of the baseline or more is outside test-retest
+  noise (Sanders 2018/2019, 6a); NOT a formal minimal clinically important difference (MCID);
+- QMG (points, lower is better): 3 points (Katzberg 2014, 6b), derived in MG, not LEMS;
+- MG-ADL (points, lower is better): 3 points (Practical Neurology table, 6c/6d);
+- MRC sum score (points, 0-60, HIGHER is better): 2 points (Practical Neurology table, 6d).
+
+A change equal to the threshold counts as meaningful (the sources say "3" and "<= 0.2"); the
+3TUG percentage is of the baseline time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from ivig.core.catalogue import Source, Sourced, load_catalogue
+from ivig.errors import CatalogueError, InvalidInput, OutOfRange
+
+__all__ = [
+    "Direction",
+    "OutcomeChange",
+    "OutcomeMeasure",
+    "classify_change",
+    "load_outcome_measures",
+    "read_outcome_measures",
+]
+
+_TOLERANCE = 1e-9
+
+
+class Direction(StrEnum):
+    """Which way a measure moved, judged against its threshold."""
+
+    improved = "improved"
+    worsened = "worsened"
+    no_meaningful_change = "no meaningful change"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeMeasure:
+    """An outcome measure, its accepted range and the change that counts as meaningful."""
+
+    id: str
+    name: str
+    unit: str
+    better: str  # "lower" or "higher"
+    low: float
+    high: float
+    range_inclusive: bool
+    whole_numbers: bool
+    threshold: Sourced[float]
+    threshold_kind: str  # "absolute" (in unit) or "percent" (of the baseline)
+    caveat: str
+
+    def describe_threshold(self) -> str:
+        if self.threshold_kind == "percent":
+            return f"{self.threshold.value:g}% of the baseline"
+        return f"{self.threshold.value:g} {self.unit}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeChange:
+    """The change from ``baseline`` to ``current`` and what it means.
+
+    ``change`` is ``current - baseline`` (signed, in the measure's unit); ``percent_change`` is
+    that change as a percentage of the baseline (``None`` when the baseline is 0).
+    """
+
+    measure: str
+    name: str
+    unit: str
+    better: str
+    baseline: float
+    current: float
+    change: float
+    percent_change: float | None
+    direction: Direction
+    threshold: float
+    threshold_kind: str
+    source: str
+    verified: bool
+    caveat: str
+    message: str
+
+
+def _fail(where: str, key: str, problem: str) -> CatalogueError:
+    return CatalogueError(f"outcomes.toml [measures.{where}]: '{key}' {problem}", field=key)
+
+
+def _read_measure(
+    measure_id: str, table: Mapping[str, Any], sources: Mapping[str, Source]
+) -> OutcomeMeasure:
+    def text(key: str, choices: tuple[str, ...] = ()) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            raise _fail(measure_id, key, "must be a non-empty string")
+        if choices and value not in choices:
+            raise _fail(measure_id, key, f"must be one of {', '.join(choices)} (got '{value}')")
+        return value
+
+    def number(key: str) -> float:
+        value = table.get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise _fail(measure_id, key, "must be a number")
+        return float(value)
+
+    def flag(key: str) -> bool:
+        value = table.get(key)
+        if not isinstance(value, bool):
+            raise _fail(measure_id, key, "must be true or false")
+        return value
+
+    low, high = number("low"), number("high")
+    if low >= high:
+        raise _fail(measure_id, "high", f"must be above low ({low:g})")
+    entry = table.get("threshold")
+    if not isinstance(entry, dict):
+        raise _fail(
+            measure_id, "threshold", "is missing or not a { value, source, verified } table"
+        )
+    value, name, verified = entry.get("value"), entry.get("source"), entry.get("verified")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise _fail(measure_id, "threshold", "value must be a positive number")
+    if not isinstance(name, str) or name not in sources:
+        raise _fail(measure_id, "threshold", f"names an unknown source '{name}' (see sources.toml)")
+    if not isinstance(verified, bool):
+        raise _fail(measure_id, "threshold", "must say verified = true or false")
+    note = entry.get("note", "")
+    if not isinstance(note, str):
+        raise _fail(measure_id, "threshold", "has a note that is not text")
+    kind = text("threshold_kind", ("absolute", "percent"))
+    inclusive = flag("range_inclusive")
+    if kind == "percent" and (low < 0 or (low == 0 and inclusive)):
+        raise _fail(measure_id, "low", "must leave out 0 and below for a percent threshold")
+    return OutcomeMeasure(
+        id=measure_id,
+        name=text("name"),
+        unit=text("unit"),
+        better=text("better", ("lower", "higher")),
+        low=low,
+        high=high,
+        range_inclusive=inclusive,
+        whole_numbers=flag("whole_numbers"),
+        threshold=Sourced(float(value), sources[name], verified, note),
+        threshold_kind=kind,
+        caveat=text("caveat"),
+    )
+
+
+def read_outcome_measures(
+    data: Mapping[str, Any], *, sources: Mapping[str, Source]
+) -> dict[str, OutcomeMeasure]:
+    """Check the parsed ``outcomes.toml`` and build the measures; raise CatalogueError."""
+    measures = data.get("measures")
+    if not isinstance(measures, dict) or not measures:
+        raise CatalogueError("outcomes.toml: [measures] lists no measure", field="measures")
+    out = {}
+    for measure_id, table in measures.items():
+        if not isinstance(table, dict):
+            raise CatalogueError(f"outcomes.toml: measures.{measure_id} is not a table")
+        if measure_id != measure_id.lower():
+            raise _fail(measure_id, "id", "must be lowercase")
+        out[measure_id] = _read_measure(measure_id, table, sources)
+    return out
+
+
+@functools.cache
+def load_outcome_measures() -> Mapping[str, OutcomeMeasure]:
+    """The outcome measures shipped in the package (read once per process)."""
+    try:
+        with resources.files("ivig").joinpath("data", "outcomes.toml").open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise CatalogueError("catalogue file outcomes.toml is missing") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"catalogue file outcomes.toml is not valid TOML: {exc}") from None
+    return read_outcome_measures(data, sources=load_catalogue().sources)
+
+
+def _measure_key(measure: str) -> str:
+    return "-".join(measure.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _score(value: float, field: str, m: OutcomeMeasure) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"the {field} {m.name} must be a number (got {value!r})", field=field)
+    score = float(value)
+    inside = m.low <= score <= m.high if m.range_inclusive else m.low < score < m.high
+    if not inside:
+        error = OutOfRange(field, score, m.low, m.high, m.unit, what=f"{m.name} {field}")
+        if not m.range_inclusive:
+            error.with_hint(f"it must be above {m.low:g} and below {m.high:g} {m.unit}")
+        raise error
+    if m.whole_numbers and not score.is_integer():
+        raise InvalidInput(
+            f"{m.name} is a whole number of {m.unit} (the {field} was {score:g})", field=field
+        )
+    return score
+
+
+def classify_change(
+    measure: str,
+    baseline: float,
+    current: float,
+    *,
+    measures: Mapping[str, OutcomeMeasure] | None = None,
+) -> OutcomeChange:
+    """Improved, worsened or no meaningful change, from ``baseline`` to ``current``.
+
+    ``measure`` is an id of outcomes.toml (``3tug``, ``qmg``, ``mg-adl``, ``mrc-sum``; case,
+    spaces and underscores are ignored). The change counts when its size reaches the threshold
+    (equal counts); its sign and the measure's better direction say which way. Values outside the
+    measure's range are refused naming ``baseline`` or ``current``.
+    """
+    known = measures if measures is not None else load_outcome_measures()
+    m = known.get(_measure_key(measure)) if isinstance(measure, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"unknown outcome measure {measure!r}; known measures: {', '.join(known)}",
+            field="measure",
+        )
+    before = _score(baseline, "baseline", m)
+    after = _score(current, "current", m)
+    change = after - before
+    percent = None if before == 0 else change / before * 100.0
+    if m.threshold_kind == "percent":
+        if before == 0:  # pragma: no cover - a percent measure's range starts above 0
+            raise InvalidInput(f"a {m.name} baseline of 0 has no percent change", field="baseline")
+        needed = m.threshold.value / 100.0 * abs(before)
+    else:
+        needed = m.threshold.value
+    meaningful = change != 0 and abs(change) >= needed - _TOLERANCE
+    if not meaningful:
+        direction = Direction.no_meaningful_change
+    elif (change < 0) == (m.better == "lower"):
+        direction = Direction.improved
+    else:
+        direction = Direction.worsened
+
+    size = f"{change:+g} {m.unit}"
+    if percent is not None:
+        size += f" ({percent:+.1f}%)"
+    reaches = "reaches" if meaningful else "is below"
+    message = (
+        f"{m.name}: {before:g} -> {after:g} {m.unit}, {size}; the change {reaches} the threshold "
+        f"of {m.describe_threshold()} ({m.better} is better): {direction.value}. "
+        f"Threshold: {m.caveat}" + ("" if m.threshold.verified else " (UNVERIFIED)") + "."
+    )
+    return OutcomeChange(
+        measure=m.id,
+        name=m.name,
+        unit=m.unit,
+        better=m.better,
+        baseline=before,
+        current=after,
+        change=change,
+        percent_change=percent,
+        direction=direction,
+        threshold=m.threshold.value,
+        threshold_kind=m.threshold_kind,
+        source=m.threshold.source.cite(),
+        verified=m.threshold.verified,
+        caveat=m.caveat,
+        message=message,
+    )

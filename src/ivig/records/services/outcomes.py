@@ -1,0 +1,74 @@
+"""Outcome measures over time: each new value is classified against the patient's baseline
+(the first value of that measure) by the clinical core (3TUG 20 %, QMG and MG-ADL 3 points,
+MRC 2 points; sources in data/outcomes.toml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from django.db import transaction
+
+from ivig.core.outcomes import classify_change, load_outcome_measures
+from ivig.errors import InvalidInput
+from ivig.records import audit
+from ivig.records.models import Outcome, Patient, Role
+from ivig.records.services.access import require
+from ivig.records.services.common import get
+
+__all__ = ["outcome_series", "record_outcome"]
+
+
+def _measure(measure: str) -> str:
+    key = "-".join(measure.strip().lower().replace("_", " ").split())
+    if key not in load_outcome_measures():
+        known = ", ".join(load_outcome_measures())
+        raise InvalidInput(f"unknown outcome measure '{measure}'; known: {known}", field="measure")
+    return key
+
+
+def record_outcome(
+    actor: Any,
+    patient_id: int,
+    measure: str,
+    value: float,
+    measured_on: dt.date,
+    *,
+    today: dt.date,
+) -> Outcome:
+    require(actor, "recording an outcome", Role.prescriber, Role.nurse)
+    key = _measure(measure)
+    if measured_on > today:
+        raise InvalidInput("an outcome cannot be measured in the future", field="measured_on")
+    classify_change(key, value, value)  # refuses a value outside the measure's range
+    with transaction.atomic():
+        patient = get(Patient, patient_id, "patient")
+        row = Outcome.objects.create(
+            patient=patient, measure=key, value=value, measured_on=measured_on, recorded_by=actor
+        )
+        audit.record(
+            actor, "create", "outcome", row.pk, patient_id=patient.pk, after=audit.snapshot(row)
+        )
+    return row
+
+
+def outcome_series(patient: Patient) -> list[dict[str, Any]]:
+    """Every outcome of the patient, each with its change against the measure's baseline."""
+    out: list[dict[str, Any]] = []
+    baseline: dict[str, Outcome] = {}
+    for row in patient.outcomes.order_by("measured_on", "id"):
+        first = baseline.setdefault(row.measure, row)
+        change = classify_change(row.measure, first.value, row.value)
+        out.append(
+            {
+                "id": row.pk,
+                "measure": row.measure,
+                "value": row.value,
+                "measured_on": row.measured_on,
+                "baseline": first.value,
+                "baseline_on": first.measured_on,
+                "change": None if first.pk == row.pk else audit.snapshot_value(asdict(change)),
+            }
+        )
+    return out

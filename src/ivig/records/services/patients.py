@@ -1,0 +1,209 @@
+"""Patients, their weights and their eligibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from ivig.core.catalogue import load_catalogue
+from ivig.core.screening import check_risk_codes
+from ivig.core.weights import HEIGHT_RANGE_CM, WEIGHT_RANGE_KG
+from ivig.errors import Conflict, InvalidInput, OutOfRange
+from ivig.records import audit
+from ivig.records.models import Eligibility, IgaStatus, Patient, Role, Sex, WeightRecord
+from ivig.records.services.access import require
+from ivig.records.services.common import get, locked, save_versioned
+
+__all__ = [
+    "EligibilityInput",
+    "PatientInput",
+    "add_weight",
+    "create_patient",
+    "latest_weight",
+    "record_eligibility",
+    "update_patient",
+]
+
+WRITE_ROLES = (Role.prescriber, Role.admin)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientInput:
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: dt.date
+    sex: str
+    height_cm: float
+    risk_codes: tuple[str, ...] = ()
+    conditions: str = ""
+    allergies: str = ""
+    iga_status: str = IgaStatus.unknown
+    notes: str = ""
+
+
+def _check(data: PatientInput, today: dt.date) -> dict[str, Any]:
+    if not data.mrn.strip():
+        raise InvalidInput("the MRN is required", field="mrn")
+    for name in ("family_name", "given_name"):
+        if not getattr(data, name).strip():
+            raise InvalidInput(f"the {name.replace('_', ' ')} is required", field=name)
+    if data.sex not in Sex.values:
+        raise InvalidInput(f"sex must be one of {', '.join(Sex.values)}", field="sex")
+    if data.iga_status not in IgaStatus.values:
+        raise InvalidInput(
+            f"IgA status must be one of {', '.join(IgaStatus.values)}", field="iga_status"
+        )
+    low, high = HEIGHT_RANGE_CM
+    if not low <= data.height_cm <= high:
+        raise OutOfRange("height_cm", data.height_cm, low, high, "cm", what="height")
+    if not dt.date(1900, 1, 1) <= data.date_of_birth <= today:
+        raise InvalidInput("the date of birth must be a past date", field="date_of_birth")
+    check_risk_codes(data.risk_codes, load_catalogue())
+    return {
+        "mrn": data.mrn.strip(),
+        "family_name": data.family_name.strip(),
+        "given_name": data.given_name.strip(),
+        "date_of_birth": data.date_of_birth,
+        "sex": data.sex,
+        "height_cm": data.height_cm,
+        "risk_codes": sorted(set(data.risk_codes)),
+        "conditions": data.conditions,
+        "allergies": data.allergies,
+        "iga_status": data.iga_status,
+        "notes": data.notes,
+    }
+
+
+def create_patient(actor: Any, data: PatientInput, *, today: dt.date) -> Patient:
+    require(actor, "creating a patient", *WRITE_ROLES)
+    fields = _check(data, today)
+    try:
+        with transaction.atomic():
+            patient = Patient.objects.create(**fields)
+            audit.record(
+                actor,
+                "create",
+                "patient",
+                patient.pk,
+                patient_id=patient.pk,
+                after=audit.snapshot(patient),
+            )
+    except IntegrityError:
+        raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
+    return patient
+
+
+def update_patient(
+    actor: Any, patient_id: int, version: int, data: PatientInput, *, today: dt.date
+) -> Patient:
+    require(actor, "editing a patient", *WRITE_ROLES)
+    fields = _check(data, today)
+    try:
+        with transaction.atomic():
+            patient = locked(Patient, patient_id, "patient")
+            before = audit.snapshot(patient)
+            save_versioned(patient, version, f"patient {patient.mrn}", **fields)
+            audit.record(
+                actor,
+                "update",
+                "patient",
+                patient.pk,
+                patient_id=patient.pk,
+                before=before,
+                after=audit.snapshot(patient),
+            )
+    except IntegrityError:
+        raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
+    return patient
+
+
+def add_weight(
+    actor: Any, patient_id: int, measured_on: dt.date, weight_kg: float, *, today: dt.date
+) -> WeightRecord:
+    require(actor, "recording a weight", Role.prescriber, Role.nurse, Role.admin)
+    low, high = WEIGHT_RANGE_KG
+    if not low <= weight_kg <= high:
+        raise OutOfRange("weight_kg", weight_kg, low, high, "kg", what="weight")
+    if measured_on > today:
+        raise InvalidInput("a weight cannot be measured in the future", field="measured_on")
+    with transaction.atomic():
+        patient = get(Patient, patient_id, "patient")
+        record = WeightRecord.objects.create(
+            patient=patient, measured_on=measured_on, weight_kg=weight_kg, recorded_by=actor
+        )
+        audit.record(
+            actor,
+            "create",
+            "weight",
+            record.pk,
+            patient_id=patient.pk,
+            after=audit.snapshot(record),
+        )
+    return record
+
+
+def latest_weight(patient: Patient) -> WeightRecord | None:
+    return patient.weights.order_by("-measured_on", "-id").first()
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityInput:
+    indication: str
+    diagnosed_by_neurologist: bool
+    vgcc_antibodies: str
+    electrophysiology: str
+    severity_measure: str
+    alternative_therapy_failed: bool
+    review_date: dt.date
+    neurologist: str = ""
+    severity_detail: str = ""
+    alternative_therapy: str = ""
+
+
+def record_eligibility(actor: Any, patient_id: int, data: EligibilityInput) -> Eligibility:
+    """Record (or replace) the patient's eligibility for an indication (NBA LEMS entry)."""
+    require(actor, "recording eligibility", Role.prescriber)
+    load_catalogue().indication(data.indication)
+    choices = {
+        "vgcc_antibodies": ("positive", "negative", "not-tested"),
+        "electrophysiology": ("consistent", "not-consistent", "not-done"),
+        "severity_measure": ("adl", "qms", "mrc"),
+    }
+    for name, allowed in choices.items():
+        if getattr(data, name) not in allowed:
+            raise InvalidInput(f"{name} must be one of {', '.join(allowed)}", field=name)
+    fields = {
+        "diagnosed_by_neurologist": data.diagnosed_by_neurologist,
+        "neurologist": data.neurologist,
+        "vgcc_antibodies": data.vgcc_antibodies,
+        "electrophysiology": data.electrophysiology,
+        "severity_measure": data.severity_measure,
+        "severity_detail": data.severity_detail,
+        "alternative_therapy_failed": data.alternative_therapy_failed,
+        "alternative_therapy": data.alternative_therapy,
+        "review_date": data.review_date,
+    }
+    with transaction.atomic():
+        patient = locked(Patient, patient_id, "patient")
+        existing = Eligibility.objects.filter(patient=patient, indication=data.indication).first()
+        before = audit.snapshot(existing) if existing else None
+        if existing:
+            eligibility = save_versioned(existing, None, "eligibility", recorded_by=actor, **fields)
+        else:
+            eligibility = Eligibility.objects.create(
+                patient=patient, indication=data.indication, recorded_by=actor, **fields
+            )
+        audit.record(
+            actor,
+            "update" if existing else "create",
+            "eligibility",
+            eligibility.pk,
+            patient_id=patient.pk,
+            before=before,
+            after=audit.snapshot(eligibility),
+        )
+    return eligibility
