@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from django.test import Client
 from hypothesis import HealthCheck, settings
 
 from ivig.core.catalogue import Catalogue, load_catalogue
@@ -20,3 +24,73 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()
+
+
+# --- the records: users per role, a patient, API clients ----------------------------------------
+
+PASSWORD = "infusion-chair-42-Xq"
+ROLES = ("admin", "prescriber", "pharmacist", "nurse")
+
+
+@pytest.fixture
+def users(db: None) -> dict[str, Any]:
+    """One user per role, named after it (``users["nurse"]``)."""
+    from ivig.records.services.accounts import create_user
+
+    return {role: create_user(None, role, PASSWORD, [role], system=True) for role in ROLES}
+
+
+@pytest.fixture
+def patient(users: dict[str, Any]) -> Any:
+    """A LEMS patient: 60-year-old man, 180 cm, 100 kg (dosing weight 85.0 kg)."""
+    from ivig.records.services.patients import PatientInput, add_weight, create_patient
+
+    record = create_patient(
+        users["prescriber"],
+        PatientInput(
+            mrn="MRN0001",
+            family_name="Lambert",
+            given_name="Edward",
+            date_of_birth=dt.date(1966, 5, 1),
+            sex="male",
+            height_cm=180,
+        ),
+        today=dt.date(2026, 11, 25),
+    )
+    add_weight(users["prescriber"], record.pk, dt.date(2026, 11, 20), 100, today=TODAY)
+    return record
+
+
+TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.fixture
+def client_for(users: dict[str, Any]) -> Callable[[str | None], Client]:
+    """A Django test client signed in as the user of a role (``None``: anonymous)."""
+
+    def make(role: str | None) -> Client:
+        client = Client()
+        if role is not None:
+            client.force_login(users[role])
+        return client
+
+    return make
+
+
+@pytest.fixture
+def live_records(transactional_db: None) -> Iterator[None]:
+    """For tests that commit (threads, several connections): the audit triggers stop Django's
+    flush between tests, so they are dropped at teardown and made again at the next start."""
+    from django.db import connection
+
+    from ivig.records import triggers as _triggers
+
+    with connection.cursor() as cursor:
+        for sql in _triggers.statements(connection.vendor, drop=True):
+            cursor.execute(sql)
+        for sql in _triggers.statements(connection.vendor):
+            cursor.execute(sql)
+    yield
+    with connection.cursor() as cursor:
+        for sql in _triggers.statements(connection.vendor, drop=True):
+            cursor.execute(sql)

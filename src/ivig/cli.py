@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ivig import __version__
+from ivig import __version__, manage
 from ivig.core.catalogue import Product, Sourced, load_catalogue
 from ivig.core.dosing import GivenDose
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
@@ -510,6 +510,9 @@ def _root(
 
 # Fields that are positional arguments, shown by their metavar rather than as an option.
 _ARGUMENTS = {"product_id": "ID"}
+
+
+manage.register(app)
 
 
 def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:

@@ -520,14 +520,15 @@ def checks_due(
         grace = _finite(grace_minutes, "grace_minutes", "the grace window")
         if grace < 0:
             raise InvalidInput("the grace window must not be negative", field="grace_minutes")
-    times = sorted(recorded)
+    given = list(recorded)
     aware = started_at.utcoffset() is not None
-    for name, moment in (("now", now), *(("recorded", t) for t in times)):
+    for name, moment in (("now", now), *(("recorded", t) for t in given)):
         if (moment.utcoffset() is not None) != aware:
             raise InvalidInput(
                 "the start, now and recorded times must all carry a timezone or none",
                 field=name,
             )
+    times = sorted(given)
     window = dt.timedelta(minutes=grace)
     used = [False] * len(times)
     out = []
@@ -689,7 +690,7 @@ def recommended_action(
     """
     p = (protocol or load_monitoring_protocol()).reactions
     try:
-        grade = Severity(severity)
+        grade = Severity(severity.strip().lower() if isinstance(severity, str) else severity)
     except ValueError:
         raise InvalidInput(
             f"unknown reaction severity {severity!r}; use mild, moderate or severe",

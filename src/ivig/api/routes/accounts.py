@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.records import audit
@@ -68,7 +68,7 @@ def list_users(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/users", response={201: UserOut}, **rule(Role.admin))
-def create_user(request: HttpRequest, data: UserIn) -> tuple[int, dict[str, Any]]:
+def create_user(request: HttpRequest, data: UserIn) -> Status[dict[str, Any]]:
     user = accounts.create_user(
         request.user,
         data.username,
@@ -77,7 +77,7 @@ def create_user(request: HttpRequest, data: UserIn) -> tuple[int, dict[str, Any]
         first_name=data.first_name,
         last_name=data.last_name,
     )
-    return 201, user_out(user)
+    return Status(201, user_out(user))
 
 
 @router.put("/users/{user_id}/roles", response=UserOut, **rule(Role.admin))
@@ -91,14 +91,11 @@ def set_active(request: HttpRequest, user_id: int, data: ActiveIn) -> dict[str, 
 
 
 @router.post("/tokens", response={201: dict[str, Any]}, **rule(Role.admin))
-def create_token(request: HttpRequest, data: TokenIn) -> tuple[int, dict[str, Any]]:
+def create_token(request: HttpRequest, data: TokenIn) -> Status[dict[str, Any]]:
     token, raw = accounts.create_token(request.user, data.user_id, data.name)
-    return 201, {
-        "id": token.pk,
-        "name": token.name,
-        "token": raw,
-        "note": "shown once: store it now",
-    }
+    return Status(
+        201, {"id": token.pk, "name": token.name, "token": raw, "note": "shown once: store it now"}
+    )
 
 
 @router.post("/tokens/{token_id}/revoke", response=dict[str, Any], **rule(Role.admin))

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import Versioned
@@ -100,25 +100,25 @@ def start(request: HttpRequest, order_id: int, data: StartIn) -> dict[str, Any]:
 
 
 @router.post("/orders/{order_id}/rates", response={201: dict[str, Any]}, **rule(Role.nurse))
-def rate(request: HttpRequest, order_id: int, data: RateIn) -> tuple[int, dict[str, Any]]:
+def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, Any]]:
     row = infusions.record_rate(
         request.user, order_id, data.at, data.rate_ml_per_h, now=timezone.now()
     )
-    return 201, audit.snapshot(row)
+    return Status(201, audit.snapshot(row))
 
 
 @router.post("/orders/{order_id}/vitals", response={201: dict[str, Any]}, **rule(Role.nurse))
-def vitals(request: HttpRequest, order_id: int, data: VitalsIn) -> tuple[int, dict[str, Any]]:
+def vitals(request: HttpRequest, order_id: int, data: VitalsIn) -> Status[dict[str, Any]]:
     values = data.dict()
     at = values.pop("at")
     row = infusions.record_vitals(
         request.user, order_id, at, infusions.VitalsInput(**values), now=timezone.now()
     )
-    return 201, audit.snapshot(row)
+    return Status(201, audit.snapshot(row))
 
 
 @router.post("/orders/{order_id}/reactions", response={201: dict[str, Any]}, **rule(Role.nurse))
-def reaction(request: HttpRequest, order_id: int, data: ReactionIn) -> tuple[int, dict[str, Any]]:
+def reaction(request: HttpRequest, order_id: int, data: ReactionIn) -> Status[dict[str, Any]]:
     row = infusions.record_reaction(
         request.user,
         order_id,
@@ -128,7 +128,7 @@ def reaction(request: HttpRequest, order_id: int, data: ReactionIn) -> tuple[int
         severity=data.severity,
         now=timezone.now(),
     )
-    return 201, audit.snapshot(row)
+    return Status(201, audit.snapshot(row))
 
 
 @router.post("/orders/{order_id}/end", **rule(Role.nurse))
@@ -155,7 +155,7 @@ def list_outcomes(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]
     response={201: dict[str, Any]},
     **rule(Role.prescriber, Role.nurse),
 )
-def record_outcome(request: HttpRequest, patient_id: int, data: OutcomeIn) -> tuple[int, Any]:
+def record_outcome(request: HttpRequest, patient_id: int, data: OutcomeIn) -> Status[Any]:
     row = outcomes.record_outcome(
         request.user,
         patient_id,
@@ -164,4 +164,4 @@ def record_outcome(request: HttpRequest, patient_id: int, data: OutcomeIn) -> tu
         data.measured_on,
         today=timezone.localdate(),
     )
-    return 201, audit.snapshot(row)
+    return Status(201, audit.snapshot(row))

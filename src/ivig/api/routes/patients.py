@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import (
@@ -68,9 +68,9 @@ def list_patients(request: HttpRequest, q: str = "", limit: int = 50) -> list[di
 
 
 @router.post("/patients", response={201: PatientOut}, **rule(Role.prescriber, Role.admin))
-def create_patient(request: HttpRequest, data: PatientIn) -> tuple[int, dict[str, Any]]:
+def create_patient(request: HttpRequest, data: PatientIn) -> Status[dict[str, Any]]:
     patient = patients.create_patient(request.user, _input(data), today=timezone.localdate())
-    return 201, patient_out(patient)
+    return Status(201, patient_out(patient))
 
 
 @router.get("/patients/{patient_id}", response=PatientOut, **rule(*EVERYONE))
@@ -91,11 +91,11 @@ def update_patient(request: HttpRequest, patient_id: int, data: PatientUpdate) -
     response={201: WeightOut},
     **rule(Role.prescriber, Role.nurse, Role.admin),
 )
-def add_weight(request: HttpRequest, patient_id: int, data: WeightIn) -> tuple[int, Any]:
+def add_weight(request: HttpRequest, patient_id: int, data: WeightIn) -> Status[Any]:
     record = patients.add_weight(
         request.user, patient_id, data.measured_on, data.weight_kg, today=timezone.localdate()
     )
-    return 201, record
+    return Status(201, record)
 
 
 @router.put("/patients/{patient_id}/eligibility", response=EligibilityOut, **rule(Role.prescriber))
@@ -128,9 +128,9 @@ def preview_course(request: HttpRequest, patient_id: int, data: CourseIn) -> dic
 
 
 @router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))
-def prescribe(request: HttpRequest, patient_id: int, data: CourseIn) -> tuple[int, Any]:
+def prescribe(request: HttpRequest, patient_id: int, data: CourseIn) -> Status[Any]:
     course = courses.prescribe(request.user, patient_id, _course_input(data))
-    return 201, course_out(course)
+    return Status(201, course_out(course))
 
 
 @router.get("/courses/{course_id}", response=CourseOut, **rule(*EVERYONE))

@@ -29,7 +29,7 @@ def _roles(roles: list[str]) -> list[Group]:
         )
     if not roles:
         raise InvalidInput("give at least one role", field="roles")
-    return list(Group.objects.filter(name__in=roles))
+    return [Group.objects.get_or_create(name=name)[0] for name in sorted(set(roles))]
 
 
 def _snapshot(user: User) -> dict[str, Any]:
