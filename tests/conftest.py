@@ -21,6 +21,14 @@ settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the database, so that scripts/test can run just those again
+    on PostgreSQL (``pytest -m database``)."""
+    for item in items:
+        if {"db", "transactional_db", "live_records"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue()
@@ -94,3 +102,15 @@ def live_records(transactional_db: None) -> Iterator[None]:
     with connection.cursor() as cursor:
         for sql in _triggers.statements(connection.vendor, drop=True):
             cursor.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Argon2 is deliberately slow; tests that do not check hashing use a fast hasher."""
+    if "argon2" in request.keywords:
+        yield
+        return
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield

@@ -1,0 +1,128 @@
+"""The audit chain: every write is audited in its transaction; rows cannot be changed; editing,
+deleting or swapping rows is detected (requirements 1, 3, 4, 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from ivig.records import audit, triggers
+from ivig.records.models import AuditEvent
+from ivig.records.services.patients import PatientInput, create_patient
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def _tamper(sql: str, *params: object) -> None:
+    """Run SQL on the audit table as an attacker with database access would: triggers dropped
+    (inside the test's transaction, which is rolled back afterwards)."""
+    with connection.cursor() as cursor:
+        for statement in triggers.statements(connection.vendor, drop=True):
+            cursor.execute(statement)
+        cursor.execute(sql, params)
+
+
+def test_writes_are_audited_with_before_and_after(users: dict[str, Any], patient: Any) -> None:
+    events = list(AuditEvent.objects.order_by("seq"))
+    created = [e for e in events if e.entity == "patient"]
+    assert created[0].action == "create"
+    assert created[0].actor == "prescriber"
+    assert created[0].roles == ["prescriber"]
+    assert created[0].after["mrn"] == "MRN0001"
+    assert created[0].patient_id == patient.pk
+    # creating the users is audited too (requirement 6)
+    assert [e.after["username"] for e in events if e.entity == "user"] == [
+        "admin", "prescriber", "pharmacist", "nurse",
+    ]  # fmt: skip
+    assert audit.verify_chain().ok
+
+
+def test_audit_needs_the_writes_transaction(live_records: None) -> None:
+    # outside a transaction an audit row could outlive (or miss) the write it records
+    with pytest.raises(RuntimeError):
+        audit.record(None, "create", "thing", 1)
+
+
+def test_a_failed_write_leaves_no_audit_row(users: dict[str, Any], patient: Any) -> None:
+    before = AuditEvent.objects.count()
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the duplicate MRN, whatever its type
+        create_patient(
+            users["prescriber"],
+            PatientInput(mrn="MRN0001", family_name="A", given_name="B",
+                         date_of_birth=dt.date(1970, 1, 1), sex="female", height_cm=160),
+            today=TODAY,
+        )  # fmt: skip
+    assert AuditEvent.objects.count() == before
+
+
+def test_orm_cannot_change_or_delete_an_event(patient: Any) -> None:
+    event = AuditEvent.objects.first()
+    assert event is not None
+    event.reason = "edited"
+    with pytest.raises(RuntimeError):
+        event.save()
+    with pytest.raises(RuntimeError):
+        event.delete()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE records_auditevent SET reason = 'edited'",
+        "DELETE FROM records_auditevent",
+    ],
+)
+def test_database_refuses_update_and_delete(patient: Any, sql: str) -> None:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert audit.verify_chain().ok
+
+
+def test_edited_row_is_detected(patient: Any) -> None:
+    target = AuditEvent.objects.order_by("seq")[2]
+    _tamper("UPDATE records_auditevent SET reason = %s WHERE seq = %s", "edited", target.seq)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.first_bad_seq == target.seq
+    assert "changed" in report.problem
+
+
+def test_deleted_middle_row_is_detected(patient: Any) -> None:
+    target = AuditEvent.objects.order_by("seq")[2]
+    _tamper("DELETE FROM records_auditevent WHERE seq = %s", target.seq)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.first_bad_seq == target.seq
+    assert "missing" in report.problem
+
+
+def test_deleted_last_row_is_detected(patient: Any) -> None:
+    last = AuditEvent.objects.order_by("-seq").first()
+    assert last is not None
+    _tamper("DELETE FROM records_auditevent WHERE seq = %s", last.seq)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert "missing" in report.problem
+
+
+def test_swapped_rows_are_detected(patient: Any) -> None:
+    a, b = AuditEvent.objects.order_by("seq")[1:3]
+    _tamper("UPDATE records_auditevent SET seq = 999999 WHERE seq = %s", a.seq)
+    _tamper("UPDATE records_auditevent SET seq = %s WHERE seq = %s", a.seq, b.seq)
+    _tamper("UPDATE records_auditevent SET seq = %s WHERE seq = 999999", b.seq)
+    report = audit.verify_chain()
+    assert not report.ok
+    assert report.first_bad_seq == a.seq
+
+
+def test_serialisation_is_canonical() -> None:
+    # ("ab", "c") and ("a", "bc") must not hash alike: JSON keeps the boundaries
+    assert audit.canonical({"x": "ab", "y": "c"}) != audit.canonical({"x": "a", "y": "bc"})
+    assert audit.canonical({"b": 1, "a": 2}) == audit.canonical({"a": 2, "b": 1})

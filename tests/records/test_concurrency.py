@@ -1,0 +1,98 @@
+"""Concurrent writers: two prescriptions that would together break the 28-day cap (exactly one
+succeeds), and two pharmacists verifying the same order (exactly one succeeds). Real commits,
+real connections, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+
+from ivig.errors import CapExceeded, Conflict
+from ivig.records import audit
+from ivig.records.models import Order
+from ivig.records.services import courses, orders
+from ivig.records.services.accounts import create_user
+from ivig.records.services.patients import PatientInput, add_weight, create_patient
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def _race(*jobs: Callable[[], Any]) -> list[Any]:
+    """Run the jobs at the same moment, each on its own connection; their results or errors."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = jobs[i]()
+        except Exception as exc:  # the outcome is what the test checks
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def _setup() -> tuple[dict[str, Any], Any]:
+    users = {r: create_user(None, r, "infusion-chair-42-Xq", [r], system=True)
+             for r in ("prescriber", "pharmacist")}  # fmt: skip
+    patient = create_patient(
+        users["prescriber"],
+        PatientInput(mrn="RACE1", family_name="Race", given_name="Ann",
+                     date_of_birth=dt.date(1960, 1, 1), sex="female", height_cm=165),
+        today=TODAY,
+    )  # fmt: skip
+    add_weight(users["prescriber"], patient.pk, TODAY, 70, today=TODAY)
+    return users, patient
+
+
+def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> None:
+    users, patient = _setup()
+    # each course alone is 1.2 g/kg; together 2.4 g/kg in the same 28 days
+    one = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
+                              place="hospital", start=dt.date(2026, 12, 1), days=2,
+                              total_g_per_kg=1.2)  # fmt: skip
+    two = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
+                              place="hospital", start=dt.date(2026, 12, 10), days=2,
+                              total_g_per_kg=1.2)  # fmt: skip
+    results = _race(
+        lambda: courses.prescribe(users["prescriber"], patient.pk, one),
+        lambda: courses.prescribe(users["prescriber"], patient.pk, two),
+    )
+    made = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(made) == 1, results
+    assert len(refused) == 1
+    assert isinstance(refused[0], CapExceeded), refused[0]
+    assert Order.objects.filter(patient=patient).count() == 2
+    assert audit.verify_chain().ok
+
+
+def test_two_verifications_of_one_order(live_records: None) -> None:
+    users, patient = _setup()
+    other = create_user(None, "pharmacist2", "infusion-chair-42-Xq", ["pharmacist"], system=True)
+    course = courses.prescribe(
+        users["prescriber"], patient.pk,
+        courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
+                            place="hospital", start=dt.date(2026, 12, 1), days=2),
+    )  # fmt: skip
+    order = course.orders.order_by("sequence").first()
+    assert order is not None
+    results = _race(
+        lambda: orders.verify(users["pharmacist"], order.pk, order.version),
+        lambda: orders.verify(other, order.pk, order.version),
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert any(isinstance(r, Conflict) for r in results)
+    assert Order.objects.get(pk=order.pk).version == order.version + 1
+    assert audit.verify_chain().ok
