@@ -1,0 +1,169 @@
+"""At the chair: the check, the override rule, the infusion, reactions, the observation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from ivig.errors import Conflict, Forbidden, InvalidInput, OutOfRange
+from ivig.records.models import Order
+from ivig.records.services import courses, infusions, orders, outcomes
+
+NOW = timezone.now()
+
+
+@pytest.fixture
+def dispensed(users: dict[str, Any], patient: Any) -> Order:
+    """Day 1 of a 2-day induction, verified and dispensed, dated today."""
+    course = courses.prescribe(
+        users["prescriber"],
+        patient.pk,
+        courses.CourseInput(
+            indication="lems",
+            phase="induction",
+            product="privigen-us",
+            place="hospital",
+            start=timezone.localdate(),
+            days=2,
+        ),
+    )
+    order = course.orders.order_by("sequence").first()
+    assert order is not None
+    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    lots = [
+        orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
+        orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1),
+    ]
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+
+
+WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
+FEVER = infusions.CheckAnswers(infection=False, fever=True, feeling_unwell=False, hydrated=True)
+
+
+def _start(users: dict[str, Any], order: Order, at: dt.datetime) -> None:
+    infusions.start_infusion(
+        users["nurse"], order.pk, Order.objects.get(pk=order.pk).version, at, now=NOW
+    )
+
+
+def test_no_start_without_the_check(users: dict[str, Any], dispensed: Order) -> None:
+    with pytest.raises(Conflict, match="check"):
+        _start(users, dispensed, NOW)
+
+
+def test_a_blocking_finding_needs_a_prescribers_override(
+    users: dict[str, Any], dispensed: Order
+) -> None:
+    session = infusions.pre_check(users["nurse"], dispensed.pk, FEVER, now=NOW)
+    assert "fever" in {f["code"] for f in session.check_findings if f["severity"] == "block"}
+    with pytest.raises(Conflict, match="override"):
+        _start(users, dispensed, NOW)
+    with pytest.raises(Forbidden):  # a nurse cannot override
+        infusions.override(users["nurse"], dispensed.pk, "looks fine", now=NOW)
+    with pytest.raises(InvalidInput):  # no reason, no override
+        infusions.override(users["prescriber"], dispensed.pk, " ", now=NOW)
+    infusions.override(
+        users["prescriber"],
+        dispensed.pk,
+        "37.9 after paracetamol; benefit outweighs risk, reviewed at the chair",
+        now=NOW,
+    )
+    _start(users, dispensed, NOW - dt.timedelta(minutes=1))
+    assert Order.objects.get(pk=dispensed.pk).status == "in-progress"
+
+
+def test_first_infusion_is_a_warning_not_a_block(users: dict[str, Any], dispensed: Order) -> None:
+    session = infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=NOW)
+    codes = {f["code"]: f["severity"] for f in session.check_findings}
+    assert codes["first-infusion"] == "warn"
+    assert "block" not in codes.values()
+
+
+def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
+    nurse = users["nurse"]
+    start = NOW - dt.timedelta(hours=5)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    _start(users, dispensed, start)
+    with pytest.raises(InvalidInput):  # above the highest planned rate (408 mL/h): hard stop
+        infusions.record_rate(nurse, dispensed.pk, start + dt.timedelta(minutes=30), 500, now=NOW)
+    with pytest.raises(InvalidInput):  # in the future
+        infusions.record_rate(nurse, dispensed.pk, NOW + dt.timedelta(hours=1), 51, now=NOW)
+    infusions.record_rate(nurse, dispensed.pk, start + dt.timedelta(minutes=30), 51, now=NOW)
+    with pytest.raises(OutOfRange):  # impossible: refused
+        infusions.record_vitals(
+            nurse, dispensed.pk, start, infusions.VitalsInput(spo2_percent=120), now=NOW
+        )
+    flagged = infusions.record_vitals(  # abnormal: kept and flagged
+        nurse,
+        dispensed.pk,
+        start + dt.timedelta(minutes=31),
+        infusions.VitalsInput(temperature_c=38.4, pulse_per_min=88),
+        now=NOW,
+    )
+    assert [f["field"] for f in flagged.flags] == ["temperature_c"]
+    reaction = infusions.record_reaction(
+        nurse,
+        dispensed.pk,
+        start + dt.timedelta(minutes=35),
+        ["headache"],
+        "slowed to 25.5 mL/h",
+        now=NOW,
+    )
+    assert reaction.severity == "mild"
+    assert reaction.recommended["basis"] == "protocol"
+    assert reaction.recommended["restart_max_ml_per_h"] == 25.5  # the last tolerated rate
+    infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(hours=4), now=NOW)
+    session = Order.objects.get(pk=dispensed.pk).session
+    assert session.observation_minutes == 60  # first infusion
+    version = Order.objects.get(pk=dispensed.pk).version
+    with pytest.raises(Conflict, match="60 minutes"):
+        infusions.finish_observation(
+            nurse, dispensed.pk, version, start + dt.timedelta(hours=4, minutes=20), "", now=NOW
+        )
+    infusions.finish_observation(
+        nurse,
+        dispensed.pk,
+        version,
+        start + dt.timedelta(hours=5),
+        "well, home with a friend",
+        now=NOW,
+    )
+    assert Order.objects.get(pk=dispensed.pk).status == "completed"
+    state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
+    assert state["checkpoints"][0]["reason"] == "baseline"
+    assert {c["status"] for c in state["checkpoints"]} <= {"done", "overdue"}
+
+
+def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: Order) -> None:
+    nurse = users["nurse"]
+    start = NOW - dt.timedelta(hours=1)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    _start(users, dispensed, start)
+    infusions.record_reaction(
+        nurse, dispensed.pk, start + dt.timedelta(minutes=10), ["nausea"], "slowed", now=NOW
+    )
+    second = infusions.record_reaction(
+        nurse, dispensed.pk, start + dt.timedelta(minutes=20), ["headache"], "stopped", now=NOW
+    )
+    assert second.recommended["action"] == "stop-no-restart"
+
+
+def test_outcomes_against_baseline(users: dict[str, Any], patient: Any) -> None:
+    today = dt.date(2026, 11, 25)
+    outcomes.record_outcome(
+        users["prescriber"], patient.pk, "3TUG", 30, dt.date(2026, 9, 1), today=today
+    )
+    outcomes.record_outcome(
+        users["nurse"], patient.pk, "3tug", 23, dt.date(2026, 10, 1), today=today
+    )
+    series = outcomes.outcome_series(patient)
+    assert series[0]["change"] is None  # the baseline
+    assert series[1]["change"]["direction"] == "improved"  # 23 % faster, past the 20 % band
+    with pytest.raises(Forbidden):
+        outcomes.record_outcome(users["pharmacist"], patient.pk, "qmg", 10, today, today=today)
+    with pytest.raises(OutOfRange):
+        outcomes.record_outcome(users["prescriber"], patient.pk, "mrc-sum", 70, today, today=today)
