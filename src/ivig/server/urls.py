@@ -2,10 +2,13 @@
 
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
 
 from ivig.api.api import api
 
 urlpatterns = [
+    # Until the pages arrive (issue 4), the front door is the API's own documentation.
+    path("", RedirectView.as_view(url="/api/docs", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]
