@@ -539,7 +539,7 @@ ERROR_CASES: list[Any] = [
         None,
         "count",
         "invalid_input",
-        ("--until",),
+        ("end date",),
     ),
     # --until before --start
     (
@@ -613,7 +613,7 @@ ERROR_CASES: list[Any] = [
         None,
         "creatinine",
         "invalid_input",
-        ("--egfr",),
+        ("eGFR",),
     ),
 ]
 

@@ -48,7 +48,8 @@ def _ivig_error(request: HttpRequest, exc: IvigError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "payload")]
+    wrappers = ("body", "query", "path", "payload", "data", "filters")
+    loc = [str(p) for p in first.get("loc", ()) if p not in wrappers]
     field = ".".join(loc) or None
     message = str(first.get("msg", "invalid input"))
     if field:
@@ -63,6 +64,10 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400:  # e.g. a body that is not JSON: bad input, like any other
+        return _answer(request, 422, "invalid_input", str(exc))
+    if exc.status_code == 403:  # the CSRF check of a browser session
+        return _answer(request, 403, "forbidden", str(exc))
     return _answer(request, exc.status_code, "http_error", str(exc))
 
 

@@ -47,8 +47,9 @@ class _Session(SessionAuth):
         self.roles = roles
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        # No session cookie: not a browser session, so no CSRF check (a token may follow).
-        if self.param_name not in request.COOKIES:
+        # No signed-in session (no cookie, or a stale one): not a browser session, so no CSRF
+        # check; a bearer token may follow.
+        if self.param_name not in request.COOKIES or not request.user.is_authenticated:
             return None
         return super()._get_key(request)
 

@@ -6,11 +6,33 @@ import datetime as dt
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from ivig.records.models import IgaStatus, OrderStatus, Place
 
 
-class Versioned(Schema):
+def _no_nul(value: Any) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_nul(item)
+
+
+class In(Schema):
+    """Every request body: text holding a NUL character is refused (422), on every engine."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        _no_nul(value)
+        return value
+
+
+class Versioned(In):
     version: int = Field(..., ge=1, description="the version you read; 409 if it changed")
 
 
@@ -18,7 +40,7 @@ class Reason(Versioned):
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
-class PatientIn(Schema):
+class PatientIn(In):
     mrn: str = Field(..., min_length=1, max_length=40)
     family_name: str = Field(..., min_length=1, max_length=100)
     given_name: str = Field(..., min_length=1, max_length=100)
@@ -36,7 +58,7 @@ class PatientUpdate(PatientIn, Versioned):
     pass
 
 
-class WeightIn(Schema):
+class WeightIn(In):
     measured_on: dt.date
     weight_kg: float = Field(..., description="kg")
 
@@ -64,7 +86,7 @@ class PatientOut(Schema):
     weights: list[WeightOut]
 
 
-class EligibilityIn(Schema):
+class EligibilityIn(In):
     indication: str = "lems"
     diagnosed_by_neurologist: bool
     neurologist: str = ""
@@ -82,7 +104,7 @@ class EligibilityOut(EligibilityIn):
     version: int
 
 
-class CourseIn(Schema):
+class CourseIn(In):
     indication: str = "lems"
     phase: str = Field(..., pattern="^(induction|maintenance)$")
     product: str
@@ -99,7 +121,7 @@ class CourseIn(Schema):
     egfr: float | None = None
 
 
-class LotIn(Schema):
+class LotIn(In):
     lot_number: str = Field(..., min_length=1, max_length=60)
     expiry: dt.date
     vial_size_g: float = Field(..., gt=0)
@@ -149,7 +171,7 @@ class DispenseIn(Versioned):
     lots: list[LotIn] = Field(..., min_length=1)
 
 
-class OrderQuery(Schema):
+class OrderQuery(In):
     status: OrderStatus | None = None
     date: dt.date | None = None
     patient_id: int | None = None

@@ -89,7 +89,7 @@ def maintenance_dates(
     """A dose every ``every_weeks`` from ``start``: ``count`` doses, or up to ``until``."""
     if (count is None) == (until is None):
         raise InvalidInput(
-            "give either a number of doses (--count) or an end date (--until)", field="count"
+            "give either a number of doses or an end date, not both and not neither", field="count"
         )
     step = dt.timedelta(weeks=every_weeks)
     if until is not None:

@@ -31,6 +31,7 @@ __all__ = [
     "Direction",
     "OutcomeChange",
     "OutcomeMeasure",
+    "check_score",
     "classify_change",
     "load_outcome_measures",
     "read_outcome_measures",
@@ -211,6 +212,20 @@ def _score(value: float, field: str, m: OutcomeMeasure) -> float:
             f"{m.name} is a whole number of {m.unit} (the {field} was {score:g})", field=field
         )
     return score
+
+
+def check_score(
+    measure: str, value: float, *, measures: Mapping[str, OutcomeMeasure] | None = None
+) -> float:
+    """Refuse a value outside the measure's range (field ``value``); return it as a float."""
+    known = measures if measures is not None else load_outcome_measures()
+    m = known.get(_measure_key(measure)) if isinstance(measure, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"unknown outcome measure {measure!r}; known measures: {', '.join(known)}",
+            field="measure",
+        )
+    return _score(value, "value", m)
 
 
 def classify_change(

@@ -232,7 +232,7 @@ def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str, w
 
 def _egfr(patient: Patient) -> float | None:
     if patient.egfr is not None and patient.creatinine is not None:
-        raise InvalidInput("give --egfr or --creatinine, not both", field="creatinine")
+        raise InvalidInput("give the eGFR or the serum creatinine, not both", field="creatinine")
     if patient.egfr is not None:
         _in_range("egfr", patient.egfr, EGFR_RANGE, "mL/min/1.73m2", "eGFR")
         return patient.egfr
@@ -296,14 +296,12 @@ def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.dat
         return induction_dates(regimen.start, days), total / days, "total_g_per_kg"
     if regimen.dose_g_per_kg is None:
         raise InvalidInput(
-            "a maintenance plan needs the dose per infusion (--dose-g-per-kg)",
+            "a maintenance plan needs the dose per infusion in g/kg",
             field="dose_g_per_kg",
         )
     _in_range("dose_g_per_kg", regimen.dose_g_per_kg, G_PER_KG_RANGE, "g/kg", "maintenance dose")
     if regimen.every_weeks is None:
-        raise InvalidInput(
-            "a maintenance plan needs the interval (--every-weeks)", field="every_weeks"
-        )
+        raise InvalidInput("a maintenance plan needs the interval in weeks", field="every_weeks")
     low, high = indication.maintenance_every_weeks.value
     if not low <= regimen.every_weeks <= high:
         raise InvalidInput(
@@ -362,6 +360,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
             exc.field = "previous_product"
             raise
     schedule = product.schedule_for(indication)
+    _check_date_range(regimen)
     weight = dosing_weight(
         sex=patient.sex,
         height_cm=patient.height_cm,
@@ -371,7 +370,6 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         basis=regimen.weight_basis,
     )
     risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
-    _check_date_range(regimen)
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
     for i, other in enumerate(regimen.other_doses, start=1):

@@ -33,7 +33,7 @@ def creatinine_mg_dl(value: float, unit: CreatinineUnit, *, field: str = "creati
     if not low <= value <= high:
         other = "mg/dL" if unit is CreatinineUnit.umol_l else "umol/L"
         raise OutOfRange(field, value, low, high, unit.value, what="serum creatinine").with_hint(
-            f"if the value is in {other}, give --creatinine-unit {other}"
+            f"if the value is in {other}, give its unit as {other}"
         )
     return value / UMOL_PER_MG_DL if unit is CreatinineUnit.umol_l else value
 
@@ -42,7 +42,7 @@ def ckd_epi_2021(creatinine_mg_per_dl: float, age: int, sex: Sex) -> float:
     """eGFR in mL/min/1.73 m^2 by CKD-EPI 2021; defined for adults only."""
     if age < 18:
         raise InvalidInput(
-            "CKD-EPI 2021 is defined for adults (18 and over); give --egfr", field="age"
+            "CKD-EPI 2021 is defined for adults (18 and over); give the eGFR instead", field="age"
         )
     female = sex is Sex.female
     kappa = 0.7 if female else 0.9

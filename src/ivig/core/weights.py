@@ -127,14 +127,14 @@ def dosing_weight(
             field="weight_kg",
         )
     if pregnant and sex is Sex.male:
-        raise InvalidInput("pregnancy was given for a male patient: check --sex", field="pregnant")
+        raise InvalidInput("a male patient cannot be pregnant: check the sex", field="pregnant")
     ideal = ideal_body_weight(sex, height_cm)
     adjusted = adjusted_body_weight(weight_kg, ideal)
     exclusion = _exclusion(age, height_cm, pregnant, weight_kg, adjusted)
     rule = "adjusted weight is the default (NBA/Lifeblood, from 1 July 2026)"
     if basis is WeightBasis.actual:
         chosen, kg = WeightBasis.actual, weight_kg
-        reason = "actual weight, as prescribed (--weight-basis actual)"
+        reason = "actual weight, as prescribed (weight basis: actual)"
     elif basis is WeightBasis.adjusted:
         if adjusted <= 0:
             raise InvalidInput(
@@ -143,7 +143,7 @@ def dosing_weight(
                 field="weight_basis",
             )
         chosen, kg = WeightBasis.adjusted, adjusted
-        reason = "adjusted weight, as prescribed (--weight-basis adjusted)"
+        reason = "adjusted weight, as prescribed (weight basis: adjusted)"
         if exclusion:
             reason += f", although the NBA does not recommend it here: {exclusion}"
     elif exclusion:

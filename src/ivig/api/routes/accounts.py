@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ivig.api.auth import EVERYONE, rule
+from ivig.api.schemas import In
 from ivig.records import audit
 from ivig.records.models import Role
 from ivig.records.services import accounts
@@ -16,7 +17,7 @@ from ivig.records.services import accounts
 router = Router(tags=["accounts"])
 
 
-class UserIn(Schema):
+class UserIn(In):
     username: str = Field(..., min_length=1, max_length=150)
     password: str = Field(..., min_length=1)
     roles: list[str]
@@ -24,11 +25,11 @@ class UserIn(Schema):
     last_name: str = ""
 
 
-class RolesIn(Schema):
+class RolesIn(In):
     roles: list[str]
 
 
-class ActiveIn(Schema):
+class ActiveIn(In):
     active: bool
 
 
@@ -41,7 +42,7 @@ class UserOut(Schema):
     roles: list[str]
 
 
-class TokenIn(Schema):
+class TokenIn(In):
     user_id: int
     name: str = Field(..., min_length=1, max_length=100)
 

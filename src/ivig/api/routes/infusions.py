@@ -8,10 +8,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Router, Status
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import Versioned
+from ivig.api.schemas import In, Versioned
 from ivig.records import audit
 from ivig.records.models import Order, Patient, Role
 from ivig.records.services import infusions, outcomes
@@ -20,7 +20,7 @@ from ivig.records.services.common import get
 router = Router(tags=["infusions"])
 
 
-class CheckIn(Schema):
+class CheckIn(In):
     infection: bool
     fever: bool
     feeling_unwell: bool
@@ -28,11 +28,11 @@ class CheckIn(Schema):
     notes: str = ""
 
 
-class OverrideIn(Schema):
+class OverrideIn(In):
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
-class AtIn(Schema):
+class AtIn(In):
     at: dt.datetime
 
 
@@ -63,7 +63,7 @@ class ObservationIn(Versioned, AtIn):
     notes: str = ""
 
 
-class OutcomeIn(Schema):
+class OutcomeIn(In):
     measure: str
     value: float
     measured_on: dt.date

@@ -21,7 +21,7 @@ from ivig.core.catalogue import load_catalogue
 from ivig.errors import Conflict, Forbidden, InvalidInput
 from ivig.records import audit
 from ivig.records.models import Lot, Order, OrderStatus, Role
-from ivig.records.services.access import roles_of
+from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import locked, save_versioned
 
 __all__ = ["TRANSITIONS", "LotInput", "cancel", "defer", "dispense", "transition", "verify"]
@@ -77,8 +77,15 @@ def transition(
     return order
 
 
+def _may(actor: Any, to: str, action: str) -> None:
+    """The role check first, before anything about the order is looked at (requirement 15)."""
+    roles = {r for (_, target), allowed in TRANSITIONS.items() if target == to for r in allowed}
+    require(actor, action, *sorted(roles))
+
+
 def verify(actor: Any, order_id: int, version: int) -> Order:
     """The pharmacist's verification: the vials must make the dose and the steps the volume."""
+    _may(actor, S.verified, "verifying an order")
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         vial_total = sum(v["size_g"] * v["count"] for v in order.vials)
@@ -102,6 +109,7 @@ class LotInput:
 
 def dispense(actor: Any, order_id: int, version: int, lots: list[LotInput]) -> Order:
     """Record the lots dispensed: exactly the ordered vials, none expired on the infusion day."""
+    _may(actor, S.dispensed, "dispensing an order")
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         product = load_catalogue().product(order.course.product_id)
@@ -159,8 +167,10 @@ def _reason(reason: str) -> str:
 
 
 def defer(actor: Any, order_id: int, version: int, reason: str) -> Order:
+    _may(actor, S.deferred, "deferring an order")
     return transition(actor, order_id, S.deferred, version, reason=_reason(reason))
 
 
 def cancel(actor: Any, order_id: int, version: int, reason: str) -> Order:
+    _may(actor, S.cancelled, "cancelling an order")
     return transition(actor, order_id, S.cancelled, version, reason=_reason(reason))

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ivig.core.outcomes import classify_change, load_outcome_measures
+from ivig.core.outcomes import check_score, classify_change, load_outcome_measures
 from ivig.errors import InvalidInput
 from ivig.records import audit
 from ivig.records.models import Outcome, Patient, Role
@@ -41,7 +41,7 @@ def record_outcome(
     key = _measure(measure)
     if measured_on > today:
         raise InvalidInput("an outcome cannot be measured in the future", field="measured_on")
-    classify_change(key, value, value)  # refuses a value outside the measure's range
+    check_score(key, value)
     with transaction.atomic():
         patient = get(Patient, patient_id, "patient")
         row = Outcome.objects.create(

@@ -62,7 +62,11 @@ def _check(data: PatientInput, today: dt.date) -> dict[str, Any]:
         raise OutOfRange("height_cm", data.height_cm, low, high, "cm", what="height")
     if not dt.date(1900, 1, 1) <= data.date_of_birth <= today:
         raise InvalidInput("the date of birth must be a past date", field="date_of_birth")
-    check_risk_codes(data.risk_codes, load_catalogue())
+    try:
+        check_risk_codes(data.risk_codes, load_catalogue())
+    except InvalidInput as exc:
+        exc.field = "risk_codes"
+        raise
     return {
         "mrn": data.mrn.strip(),
         "family_name": data.family_name.strip(),

@@ -1,0 +1,148 @@
+"""Shared set-up of the API access, bad-input and token tests: orders in each state of a day
+at the chair, and a snapshot of every table to prove a refused request wrote nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Day:
+    """A second patient's induction course (5 days from today) with its orders in the states
+    the write endpoints need: ``running`` (today's, infusion started an hour ago),
+    ``verified`` (day 2) and ``planned`` (day 3)."""
+
+    patient: Any
+    course: Any
+    running: Any
+    verified: Any
+    planned: Any
+    started_at: dt.datetime
+
+
+def lots_for(order: Any, *, lot: str = "L1", expiry: str = "2099-12-31") -> list[dict[str, Any]]:
+    """Lots holding exactly the vials of ``order``."""
+    return [
+        {
+            "lot_number": f"{lot}-{i}",
+            "expiry": expiry,
+            "vial_size_g": v["size_g"],
+            "count": v["count"],
+        }
+        for i, v in enumerate(order.vials, start=1)
+    ]
+
+
+@pytest.fixture
+def day(users: dict[str, Any], patient: Any) -> Day:
+    from ivig.records.services import courses, infusions, orders, patients
+
+    prescriber, pharmacist, nurse = users["prescriber"], users["pharmacist"], users["nurse"]
+    today = timezone.localdate()
+    now = timezone.now()
+    second = patients.create_patient(
+        prescriber,
+        patients.PatientInput(
+            mrn="MRN0002",
+            family_name="Rooke",
+            given_name="Mary",
+            date_of_birth=dt.date(1970, 2, 3),
+            sex="female",
+            height_cm=165,
+        ),
+        today=today,
+    )
+    patients.add_weight(prescriber, second.pk, today, 70, today=today)
+    course = courses.prescribe(
+        prescriber,
+        second.pk,
+        courses.CourseInput(
+            indication="lems",
+            phase="induction",
+            product="privigen-us",
+            place="hospital",
+            start=today,
+            days=5,
+        ),
+    )
+    first, day2, day3 = course.orders.order_by("sequence")[:3]
+    for order in (first, day2):
+        orders.verify(pharmacist, order.pk, order.version)
+        order.refresh_from_db()
+    orders.dispense(
+        pharmacist,
+        first.pk,
+        first.version,
+        [orders.LotInput(**{**lot, "expiry": dt.date(2099, 12, 31)}) for lot in lots_for(first)],
+    )
+    first.refresh_from_db()
+    infusions.pre_check(
+        nurse,
+        first.pk,
+        infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True),
+        now=now,
+    )
+    started = now - dt.timedelta(hours=1)
+    infusions.start_infusion(nurse, first.pk, first.version, started, now=now)
+    for order in (first, day2, day3):
+        order.refresh_from_db()
+    assert (first.status, day2.status, day3.status) == ("in-progress", "verified", "planned")
+    course.refresh_from_db()
+    second.refresh_from_db()
+    return Day(second, course, first, day2, day3, started)
+
+
+def _tables() -> list[Any]:
+    from django.contrib.auth.models import Group, User
+
+    from ivig.records import models as m
+
+    return [
+        User,
+        Group,
+        m.ApiToken,
+        m.AuditEvent,
+        m.Patient,
+        m.WeightRecord,
+        m.Eligibility,
+        m.Course,
+        m.Order,
+        m.Lot,
+        m.InfusionSession,
+        m.RateChange,
+        m.Vitals,
+        m.Reaction,
+        m.Outcome,
+    ]
+
+
+def _state() -> dict[str, Any]:
+    """Every table's row count, and each versioned row's version and status."""
+    from django.contrib.auth.models import User
+
+    from ivig.records import models as m
+
+    out: dict[str, Any] = {t.__name__: t.objects.count() for t in _tables()}
+    out["versions"] = {
+        t.__name__: sorted(t.objects.values_list("pk", "version"))
+        for t in (m.Patient, m.Eligibility, m.Course, m.Order, m.InfusionSession)
+    }
+    out["orders"] = sorted(m.Order.objects.values_list("pk", "status"))
+    out["tokens"] = sorted(m.ApiToken.objects.values_list("pk", "revoked_at"))
+    out["users"] = sorted(
+        (u.pk, u.is_active, tuple(sorted(u.groups.values_list("name", flat=True))))
+        for u in User.objects.all()
+    )
+    return out
+
+
+@pytest.fixture
+def db_state(db: None) -> Callable[[], dict[str, Any]]:
+    """``db_state()``: a snapshot to compare before and after a refused request."""
+    return _state

@@ -1,0 +1,768 @@
+"""Bad input to every write route: 422 (or 409 when the record's state is wrong, 404 when it
+does not exist) with a JSON error naming the field and saying what is wrong, and nothing
+written: every table's rows, every versioned row's version and the audit chain are as before.
+No answer ever carries a stack trace.
+
+Each row is (role, method, url, body, status, code, field); ``url`` is formatted with the
+context ``c`` (see the ``c`` fixture), ``body`` is a dict, raw text, or a function of ``c``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ivig.records.models import AuditEvent, Vitals
+from ivig.records.services import accounts, patients
+
+ANY = object()  # the field is not checked (the input as a whole is at fault)
+
+
+@dataclass(frozen=True)
+class Context:
+    patient: Any  # MRN0001, weighed, no course: free for prescribing
+    bare: Any  # no weight recorded
+    day: Any  # the conftest ``day``: MRN0002 with orders running / verified / planned
+    users: dict[str, Any]
+    token: Any  # a live token
+    revoked: Any  # a revoked token
+    now: dt.datetime
+    today: dt.date
+
+    def iso(self, minutes: float = 0) -> str:
+        return (self.now + dt.timedelta(minutes=minutes)).isoformat()
+
+
+@pytest.fixture
+def c(users: dict[str, Any], patient: Any, day: Any) -> Context:
+    today = timezone.localdate()
+    bare = patients.create_patient(
+        users["prescriber"],
+        patients.PatientInput("MRN0003", "Bare", "Ben", dt.date(1990, 1, 1), "male", 175),
+        today=today,
+    )
+    token, _ = accounts.create_token(None, users["nurse"].pk, "live", system=True)
+    revoked, _ = accounts.create_token(None, users["nurse"].pk, "old", system=True)
+    accounts.revoke_token(users["admin"], revoked.pk)
+    patient.refresh_from_db()
+    return Context(patient, bare, day, users, token, revoked, timezone.now(), today)
+
+
+# --- bodies ------------------------------------------------------------------------------------
+
+
+def patient_body(**changes: Any) -> dict[str, Any]:
+    body = {
+        "mrn": "NEW-1",
+        "family_name": "Doe",
+        "given_name": "Jo",
+        "date_of_birth": "1980-01-01",
+        "sex": "female",
+        "height_cm": 170,
+    }
+    return {**body, **changes}
+
+
+def patient_update(**changes: Any) -> Callable[[Context], dict[str, Any]]:
+    return lambda c: {**patient_body(mrn="MRN0001"), "version": c.patient.version, **changes}
+
+
+def patient_json(**raw: str) -> str:
+    """A patient body as JSON text, with ``raw`` values written as is (``NaN``, ``1e400``)."""
+    text = json.dumps(patient_body(**dict.fromkeys(raw, 0)))
+    for name, value in raw.items():
+        text = text.replace(f'"{name}": 0', f'"{name}": {value}')
+    return text
+
+
+def weight(kg: Any, on: str = "2025-06-01") -> dict[str, Any]:
+    return {"measured_on": on, "weight_kg": kg}
+
+
+def course_body(**changes: Any) -> dict[str, Any]:
+    body = {"phase": "induction", "product": "privigen-us", "start": "2026-12-01", "days": 2}
+    return {**body, **changes}
+
+
+def eligibility_body(**changes: Any) -> dict[str, Any]:
+    body = {
+        "diagnosed_by_neurologist": True,
+        "vgcc_antibodies": "positive",
+        "electrophysiology": "consistent",
+        "severity_measure": "adl",
+        "alternative_therapy_failed": True,
+        "review_date": "2027-06-01",
+    }
+    return {**body, **changes}
+
+
+def lots(order: Any, **changes: Any) -> list[dict[str, Any]]:
+    """Lots holding exactly the ordered vials, with ``changes`` applied to the first."""
+    out = [
+        {
+            "lot_number": f"L{i}",
+            "expiry": "2099-12-31",
+            "vial_size_g": v["size_g"],
+            "count": v["count"],
+        }
+        for i, v in enumerate(order.vials, start=1)
+    ]
+    out[0] = {**out[0], **changes}
+    return out
+
+
+def dispense(**changes: Any) -> Callable[[Context], dict[str, Any]]:
+    return lambda c: {"version": c.day.verified.version, "lots": lots(c.day.verified, **changes)}
+
+
+def at(minutes: float, **fields: Any) -> Callable[[Context], dict[str, Any]]:
+    """A body with ``at`` = now + minutes (the running infusion started 60 minutes ago)."""
+    return lambda c: {"at": c.iso(minutes), **fields}
+
+
+def vitals(**fields: Any) -> Callable[[Context], dict[str, Any]]:
+    return at(-5, **fields)
+
+
+CHECK = {"infection": False, "fever": False, "feeling_unwell": False, "hydrated": True}
+USER = {"username": "newbie", "password": "infusion-chair-42-Xq", "roles": ["nurse"]}
+RUNNING = "/api/orders/{c.day.running.pk}"
+VERIFIED = "/api/orders/{c.day.verified.pk}"
+PLANNED = "/api/orders/{c.day.planned.pk}"
+PATIENT = "/api/patients/{c.patient.pk}"
+
+BAD = (422, "invalid_input")
+RANGE = (422, "out_of_range")
+UNKNOWN_PRODUCT = (422, "unknown_product")
+NO_SCHEDULE = (422, "no_rate_schedule")
+UNKNOWN_INDICATION = (422, "unknown_indication")
+CONFLICT = (409, "conflict")
+STALE = (409, "stale_version")
+CAP = (409, "cap_exceeded")
+NOT_FOUND = (404, "not_found")
+
+
+def row(
+    name: str,
+    role: str,
+    request: str,
+    body: Any,
+    expect: tuple[int, str],
+    field: object,
+    *marks: pytest.MarkDecorator,
+) -> Any:
+    """One bad request: ``request`` is "METHOD url"."""
+    method, url = request.split(" ", 1)
+    return pytest.param(role, method, url, body, *expect, field, id=name, marks=marks)
+
+
+# fmt: off
+ROWS: list[Any] = [
+    # --- POST /api/patients --------------------------------------------------------------------
+    # a height of 20 cm is outside 40-250 cm
+    row("patient-height-20", "prescriber", "POST /api/patients",
+        patient_body(height_cm=20), RANGE, "height_cm"),
+    # NaN is valid JSON for Python's parser; it must still be refused
+    row("patient-height-nan", "prescriber", "POST /api/patients",
+        patient_json(height_cm="NaN"), RANGE, "height_cm"),
+    # 1e400 parses as infinity
+    row("patient-height-inf", "prescriber", "POST /api/patients",
+        patient_json(height_cm="1e400"), RANGE, "height_cm"),
+    # a string for a number
+    row("patient-height-string", "prescriber", "POST /api/patients",
+        patient_body(height_cm="tall"), BAD, "height_cm"),
+    # born tomorrow
+    row("patient-born-in-the-future", "prescriber", "POST /api/patients",
+        lambda c: patient_body(date_of_birth=str(c.today + dt.timedelta(days=1))),
+        BAD, "date_of_birth"),
+    # born before 1900
+    row("patient-born-1850", "prescriber", "POST /api/patients",
+        patient_body(date_of_birth="1850-01-01"), BAD, "date_of_birth"),
+    # 30 February
+    row("patient-born-feb-30", "prescriber", "POST /api/patients",
+        patient_body(date_of_birth="1990-02-30"), BAD, "date_of_birth"),
+    # a risk code the catalogue does not know
+    row("patient-unknown-risk", "prescriber", "POST /api/patients",
+        patient_body(risk_codes=["martian-flu"]), BAD, "risk_codes"),
+    # risk codes as a string, not a list
+    row("patient-risks-not-a-list", "prescriber", "POST /api/patients",
+        patient_body(risk_codes="fever"), BAD, "risk_codes"),
+    # an empty MRN
+    row("patient-empty-mrn", "prescriber", "POST /api/patients", patient_body(mrn=""), BAD, "mrn"),
+    # an MRN of spaces only
+    row("patient-blank-mrn", "prescriber", "POST /api/patients",
+        patient_body(mrn="   "), BAD, "mrn"),
+    # an MRN over 40 characters
+    row("patient-long-mrn", "prescriber", "POST /api/patients",
+        patient_body(mrn="X" * 41), BAD, "mrn"),
+    # the MRN of an existing patient
+    row("patient-duplicate-mrn", "prescriber", "POST /api/patients",
+        patient_body(mrn="MRN0001"), CONFLICT, "mrn"),
+    # the same MRN with spaces around it is the same MRN
+    row("patient-duplicate-mrn-spaces", "admin", "POST /api/patients",
+        patient_body(mrn=" MRN0001 "), CONFLICT, "mrn"),
+    # no family name
+    row("patient-no-family-name", "prescriber", "POST /api/patients",
+        {k: v for k, v in patient_body().items() if k != "family_name"}, BAD, "family_name"),
+    # a sex the record does not know
+    row("patient-unknown-sex", "prescriber", "POST /api/patients",
+        patient_body(sex="other"), BAD, "sex"),
+    # an IgA status the record does not know
+    row("patient-unknown-iga", "prescriber", "POST /api/patients",
+        patient_body(iga_status="lots"), BAD, "iga_status"),
+    # a NUL character in a name
+    row("patient-nul-in-name", "prescriber", "POST /api/patients",
+        patient_body(family_name="Ro\x00oke"), BAD, "family_name"),
+    # --- PUT /api/patients/{id} ------------------------------------------------------------------
+    # a height of 20 cm, with the current version
+    row("update-height-20", "prescriber", "PUT " + PATIENT,
+        patient_update(height_cm=20), RANGE, "height_cm"),
+    # the MRN of another patient
+    row("update-duplicate-mrn", "admin", "PUT " + PATIENT,
+        patient_update(mrn="MRN0002"), CONFLICT, "mrn"),
+    # an old version
+    row("update-stale-version", "prescriber", "PUT " + PATIENT,
+        patient_update(version=99), STALE, "version"),
+    # no version at all
+    row("update-no-version", "prescriber", "PUT " + PATIENT,
+        patient_body(mrn="MRN0001"), BAD, "version"),
+    # version 0 (versions start at 1)
+    row("update-version-0", "prescriber", "PUT " + PATIENT,
+        patient_update(version=0), BAD, "version"),
+    # no such patient
+    row("update-unknown-patient", "prescriber", "PUT /api/patients/999999",
+        patient_update(), NOT_FOUND, None),
+    # --- POST /api/patients/{id}/weights -------------------------------------------------------
+    # 0 kg
+    row("weight-0", "nurse", "POST " + PATIENT + "/weights", weight(0), RANGE, "weight_kg"),
+    # 600 kg
+    row("weight-600", "nurse", "POST " + PATIENT + "/weights", weight(600), RANGE, "weight_kg"),
+    # a negative weight
+    row("weight-negative", "prescriber", "POST " + PATIENT + "/weights",
+        weight(-70), RANGE, "weight_kg"),
+    # a string for a number
+    row("weight-string", "nurse", "POST " + PATIENT + "/weights",
+        weight("heavy"), BAD, "weight_kg"),
+    # weighed tomorrow
+    row("weight-in-the-future", "nurse", "POST " + PATIENT + "/weights",
+        lambda c: weight(80, on=str(c.today + dt.timedelta(days=1))), BAD, "measured_on"),
+    # no date
+    row("weight-no-date", "admin", "POST " + PATIENT + "/weights",
+        {"weight_kg": 80}, BAD, "measured_on"),
+    # no such patient
+    row("weight-unknown-patient", "nurse", "POST /api/patients/999999/weights",
+        weight(80), NOT_FOUND, None),
+    # --- PUT /api/patients/{id}/eligibility ----------------------------------------------------
+    # an antibody result that is not one of the choices
+    row("eligibility-vgcc-maybe", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body(vgcc_antibodies="maybe"), BAD, "vgcc_antibodies"),
+    # an unknown severity measure
+    row("eligibility-unknown-measure", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body(severity_measure="vibes"), BAD, "severity_measure"),
+    # an unknown indication
+    row("eligibility-unknown-indication", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body(indication="xyz"), UNKNOWN_INDICATION, "indication"),
+    # a word for a yes/no answer
+    row("eligibility-bool-string", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body(diagnosed_by_neurologist="perhaps"), BAD, "diagnosed_by_neurologist"),
+    # no review date
+    row("eligibility-no-review-date", "prescriber", "PUT " + PATIENT + "/eligibility",
+        {k: v for k, v in eligibility_body().items() if k != "review_date"}, BAD, "review_date"),
+    # --- POST /api/patients/{id}/courses -------------------------------------------------------
+    # LEMS induction is 2 to 5 days
+    row("course-7-days", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(days=7), BAD, "days"),
+    # 0 days
+    row("course-0-days", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(days=0), BAD, "days"),
+    # a string for a number
+    row("course-days-string", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(days="two"), BAD, "days"),
+    # 3 g/kg in 2 days breaks the 2 g/kg / 28 days cap
+    row("course-3-g-per-kg", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(total_g_per_kg=3), CAP, "total_g_per_kg"),
+    # a second induction for the day's patient, over the cap with the first
+    row("course-second-induction", "prescriber", "POST /api/patients/{c.day.patient.pk}/courses",
+        lambda c: course_body(start=str(c.today)), CAP, "start"),
+    # a product the catalogue does not know
+    row("course-unknown-product", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(product="nope"), UNKNOWN_PRODUCT, "product"),
+    # Yimmugo is listed but has no known rate schedule
+    row("course-yimmugo", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(product="yimmugo"), NO_SCHEDULE, "product"),
+    # an unknown indication
+    row("course-unknown-indication", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(indication="xyz"), UNKNOWN_INDICATION, "indication"),
+    # a phase that is not induction or maintenance
+    row("course-unknown-phase", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(phase="loading"), BAD, "phase"),
+    # a place that is not a place
+    row("course-unknown-place", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(place="moon"), BAD, "place"),
+    # a weight basis that is not auto, actual or adjusted
+    row("course-unknown-weight-basis", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(weight_basis="guess"), BAD, "weight_basis"),
+    # an eGFR below 1
+    row("course-egfr-negative", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(egfr=-5), RANGE, "egfr"),
+    # no start date
+    row("course-no-start", "prescriber", "POST " + PATIENT + "/courses",
+        {k: v for k, v in course_body().items() if k != "start"}, BAD, "start"),
+    # a start in the year 2999
+    row("course-start-2999", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(start="2999-01-01"), BAD, "start"),
+    # a maintenance course without the dose per infusion
+    row("course-maintenance-no-dose", "prescriber", "POST " + PATIENT + "/courses",
+        course_body(phase="maintenance", days=None), BAD, "dose_g_per_kg"),
+    # a patient never weighed
+    row("course-no-weight", "prescriber", "POST /api/patients/{c.bare.pk}/courses",
+        course_body(), BAD, "weight_kg"),
+    # no such patient
+    row("course-unknown-patient", "prescriber", "POST /api/patients/999999/courses",
+        course_body(), NOT_FOUND, None),
+    # --- POST /api/patients/{id}/courses/preview (saves nothing even when it works) -------------
+    # an unknown product
+    row("preview-unknown-product", "pharmacist", "POST " + PATIENT + "/courses/preview",
+        course_body(product="nope"), UNKNOWN_PRODUCT, "product"),
+    # over the cap
+    row("preview-3-g-per-kg", "prescriber", "POST " + PATIENT + "/courses/preview",
+        course_body(total_g_per_kg=3), CAP, "total_g_per_kg"),
+    # --- POST /api/courses/{id}/cancel ---------------------------------------------------------
+    # an old version
+    row("cancel-course-stale", "prescriber", "POST /api/courses/{c.day.course.pk}/cancel",
+        {"version": 99, "reason": "stop"}, STALE, "version"),
+    # an empty reason
+    row("cancel-course-empty-reason", "prescriber", "POST /api/courses/{c.day.course.pk}/cancel",
+        lambda c: {"version": c.day.course.version, "reason": ""}, BAD, "reason"),
+    # a reason of spaces only
+    row("cancel-course-blank-reason", "prescriber", "POST /api/courses/{c.day.course.pk}/cancel",
+        lambda c: {"version": c.day.course.version, "reason": "   "}, BAD, "reason"),
+    # no such course
+    row("cancel-course-unknown", "prescriber", "POST /api/courses/999999/cancel",
+        {"version": 1, "reason": "stop"}, NOT_FOUND, None),
+    # --- POST /api/orders/{id}/verify ----------------------------------------------------------
+    # a version that is not the order's
+    row("verify-wrong-version", "pharmacist", "POST " + PLANNED + "/verify",
+        lambda c: {"version": c.day.planned.version + 1}, STALE, "version"),
+    # an order verified already
+    row("verify-verified-order", "pharmacist", "POST " + VERIFIED + "/verify",
+        lambda c: {"version": c.day.verified.version}, CONFLICT, "status"),
+    # a string for the version
+    row("verify-version-string", "pharmacist", "POST " + PLANNED + "/verify",
+        {"version": "one"}, BAD, "version"),
+    # an order id that is not a number
+    row("verify-order-id-string", "pharmacist", "POST /api/orders/abc/verify",
+        {"version": 1}, BAD, "order_id"),
+    # no such order
+    row("verify-unknown-order", "pharmacist", "POST /api/orders/999999/verify",
+        {"version": 1}, NOT_FOUND, None),
+    # --- POST /api/orders/{id}/dispense --------------------------------------------------------
+    # lots that do not hold the ordered vials (one vial short)
+    row("dispense-lots-not-the-vials", "pharmacist", "POST " + VERIFIED + "/dispense",
+        lambda c: {
+            "version": c.day.verified.version,
+            "lots": lots(c.day.verified)[:1]
+            if len(c.day.verified.vials) > 1
+            else lots(c.day.verified, count=c.day.verified.vials[0]["count"] + 1),
+        },
+        BAD, "lots"),
+    # a lot that expires before the infusion
+    row("dispense-expired-lot", "pharmacist", "POST " + VERIFIED + "/dispense",
+        lambda c: {
+            "version": c.day.verified.version,
+            "lots": lots(c.day.verified, expiry=str(c.today - dt.timedelta(days=1))),
+        },
+        BAD, "lots"),
+    # a vial size the product does not come in
+    row("dispense-no-such-vial", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(vial_size_g=7), BAD, "lots"),
+    # a vial size of 0
+    row("dispense-vial-0", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(vial_size_g=0), BAD, "lots.0.vial_size_g"),
+    # a count of 0
+    row("dispense-count-0", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(count=0), BAD, "lots.0.count"),
+    # a lot number of spaces
+    row("dispense-blank-lot-number", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(lot_number="  "), BAD, "lots"),
+    # an expiry that is not a date
+    row("dispense-expiry-not-a-date", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(expiry="soon"), BAD, "lots.0.expiry"),
+    # no lots
+    row("dispense-no-lots", "pharmacist", "POST " + VERIFIED + "/dispense",
+        lambda c: {"version": c.day.verified.version, "lots": []}, BAD, "lots"),
+    # an old version
+    row("dispense-stale-version", "pharmacist", "POST " + VERIFIED + "/dispense",
+        lambda c: {"version": 99, "lots": lots(c.day.verified)}, STALE, "version"),
+    # an order not verified yet
+    row("dispense-planned-order", "pharmacist", "POST " + PLANNED + "/dispense",
+        lambda c: {"version": c.day.planned.version, "lots": lots(c.day.planned)},
+        CONFLICT, "status"),
+    # --- POST /api/orders/{id}/defer and /cancel -----------------------------------------------
+    # an empty reason
+    row("defer-empty-reason", "nurse", "POST " + PLANNED + "/defer",
+        lambda c: {"version": c.day.planned.version, "reason": ""}, BAD, "reason"),
+    # a reason of spaces
+    row("defer-blank-reason", "prescriber", "POST " + PLANNED + "/defer",
+        lambda c: {"version": c.day.planned.version, "reason": "  "}, BAD, "reason"),
+    # an infusion in progress cannot be deferred
+    row("defer-running-order", "nurse", "POST " + RUNNING + "/defer",
+        lambda c: {"version": c.day.running.version, "reason": "unwell"}, CONFLICT, "status"),
+    # an infusion in progress cannot be cancelled
+    row("cancel-running-order", "prescriber", "POST " + RUNNING + "/cancel",
+        lambda c: {"version": c.day.running.version, "reason": "stop"}, CONFLICT, "status"),
+    # an old version
+    row("cancel-order-stale", "prescriber", "POST " + PLANNED + "/cancel",
+        {"version": 99, "reason": "stop"}, STALE, "version"),
+    # --- POST /api/orders/{id}/check, /override, /start ----------------------------------------
+    # the check of an order not dispensed
+    row("check-planned-order", "nurse", "POST " + PLANNED + "/check", CHECK, CONFLICT, ANY),
+    # a word that is not yes or no
+    row("check-fever-string", "nurse", "POST " + RUNNING + "/check",
+        {**CHECK, "fever": "sometimes"}, BAD, "fever"),
+    # a question not answered
+    row("check-no-hydrated", "nurse", "POST " + RUNNING + "/check",
+        {k: v for k, v in CHECK.items() if k != "hydrated"}, BAD, "hydrated"),
+    # an override with no check done
+    row("override-no-check", "prescriber", "POST " + PLANNED + "/override",
+        {"reason": "go"}, CONFLICT, ANY),
+    # an override with nothing blocking
+    row("override-nothing-blocks", "prescriber", "POST " + RUNNING + "/override",
+        {"reason": "go"}, CONFLICT, ANY),
+    # an override without a reason
+    row("override-empty-reason", "prescriber", "POST " + RUNNING + "/override",
+        {"reason": ""}, BAD, "reason"),
+    # a start with no check done
+    row("start-no-check", "nurse", "POST " + PLANNED + "/start",
+        lambda c: {"version": c.day.planned.version, "at": c.iso()}, CONFLICT, "check"),
+    # a start time without a time zone
+    row("start-naive-time", "nurse", "POST " + PLANNED + "/start",
+        lambda c: {"version": c.day.planned.version, "at": "2026-11-25T10:00:00"}, BAD, "at"),
+    # --- POST /api/orders/{id}/rates (the running infusion) --------------------------------------
+    # above the order's highest planned rate
+    row("rate-above-top", "nurse", "POST " + RUNNING + "/rates",
+        at(-1, rate_ml_per_h=10000), BAD, "rate_ml_per_h"),
+    # 0 mL/h
+    row("rate-0", "nurse", "POST " + RUNNING + "/rates",
+        at(-1, rate_ml_per_h=0), BAD, "rate_ml_per_h"),
+    # a negative rate
+    row("rate-negative", "nurse", "POST " + RUNNING + "/rates",
+        at(-1, rate_ml_per_h=-10), BAD, "rate_ml_per_h"),
+    # a string for a number
+    row("rate-string", "nurse", "POST " + RUNNING + "/rates",
+        at(-1, rate_ml_per_h="fast"), BAD, "rate_ml_per_h"),
+    # a time without a time zone
+    row("rate-naive-time", "nurse", "POST " + RUNNING + "/rates",
+        {"at": "2026-11-25T10:00:00", "rate_ml_per_h": 10}, BAD, "at"),
+    # a time that is not a time
+    row("rate-time-not-a-time", "nurse", "POST " + RUNNING + "/rates",
+        {"at": "yesterday", "rate_ml_per_h": 10}, BAD, "at"),
+    # an hour in the future
+    row("rate-in-the-future", "nurse", "POST " + RUNNING + "/rates",
+        at(60, rate_ml_per_h=10), BAD, "at"),
+    # before the infusion started
+    row("rate-before-start", "nurse", "POST " + RUNNING + "/rates",
+        at(-120, rate_ml_per_h=10), BAD, "at"),
+    # no infusion running
+    row("rate-no-infusion", "nurse", "POST " + PLANNED + "/rates",
+        at(-1, rate_ml_per_h=10), CONFLICT, ANY),
+    # --- POST /api/orders/{id}/vitals ----------------------------------------------------------
+    # 50 degrees is impossible
+    row("vitals-temperature-50", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(temperature_c=50), RANGE, "temperature_c"),
+    # SpO2 above 100 %
+    row("vitals-spo2-120", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(spo2_percent=120), RANGE, "spo2_percent"),
+    # the diastolic above the systolic
+    row("vitals-diastolic-above", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(systolic_mm_hg=110, diastolic_mm_hg=120), BAD, "diastolic_mm_hg"),
+    # the diastolic equal to the systolic
+    row("vitals-diastolic-equal", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(systolic_mm_hg=110, diastolic_mm_hg=110), BAD, "diastolic_mm_hg"),
+    # a negative pulse
+    row("vitals-pulse-negative", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(pulse_per_min=-5), RANGE, "pulse_per_min"),
+    # a pulse of 72.5 (a whole number of beats)
+    row("vitals-pulse-fraction", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(pulse_per_min=72.5), BAD, "pulse_per_min"),
+    # a string for a number
+    row("vitals-temperature-string", "nurse", "POST " + RUNNING + "/vitals",
+        vitals(temperature_c="warm"), BAD, "temperature_c"),
+    # no vital sign at all
+    row("vitals-none", "nurse", "POST " + RUNNING + "/vitals", vitals(), BAD, ANY),
+    # a time without a time zone
+    row("vitals-naive-time", "nurse", "POST " + RUNNING + "/vitals",
+        {"at": "2026-11-25T10:00:00", "temperature_c": 36.6}, BAD, "at"),
+    # no infusion started
+    row("vitals-not-started", "nurse", "POST " + PLANNED + "/vitals",
+        vitals(temperature_c=36.6), CONFLICT, ANY),
+    # --- POST /api/orders/{id}/reactions -------------------------------------------------------
+    # a symptom the protocol does not know
+    row("reaction-unknown-symptom", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms=["glowing"], action_taken="watched"), BAD, "symptoms"),
+    # no symptom
+    row("reaction-no-symptom", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms=[], action_taken="watched"), BAD, "symptoms"),
+    # symptoms as a string, not a list
+    row("reaction-symptoms-string", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms="headache", action_taken="watched"), BAD, "symptoms"),
+    # a severity that is not mild, moderate or severe
+    row("reaction-unknown-severity", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms=["headache"], severity="extreme", action_taken="slowed"), BAD, "severity"),
+    # no action taken
+    row("reaction-no-action", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms=["headache"], action_taken=""), BAD, "action_taken"),
+    # an action of spaces
+    row("reaction-blank-action", "nurse", "POST " + RUNNING + "/reactions",
+        at(-1, symptoms=["headache"], action_taken="  "), BAD, "action_taken"),
+    # no infusion running
+    row("reaction-no-infusion", "nurse", "POST " + PLANNED + "/reactions",
+        at(-1, symptoms=["headache"], action_taken="slowed"), CONFLICT, ANY),
+    # --- POST /api/orders/{id}/end and /observation --------------------------------------------
+    # an end before the start
+    row("end-before-start", "nurse", "POST " + RUNNING + "/end", at(-120), BAD, "at"),
+    # an end without a time zone
+    row("end-naive-time", "nurse", "POST " + RUNNING + "/end",
+        {"at": "2026-11-25T10:00:00"}, BAD, "at"),
+    # no infusion running
+    row("end-no-infusion", "nurse", "POST " + PLANNED + "/end", at(-1), CONFLICT, ANY),
+    # closing the observation of an infusion still running
+    row("observation-not-ended", "nurse", "POST " + RUNNING + "/observation",
+        lambda c: {"version": c.day.running.version, "at": c.iso(-1)}, CONFLICT, ANY),
+    # no version
+    row("observation-no-version", "nurse", "POST " + RUNNING + "/observation",
+        at(-1), BAD, "version"),
+    # --- POST /api/patients/{id}/outcomes ------------------------------------------------------
+    # a measure that is not one of 3TUG, QMG, MG-ADL, MRC
+    row("outcome-unknown-measure", "nurse", "POST " + PATIENT + "/outcomes",
+        {"measure": "vibes", "value": 3, "measured_on": "2025-06-01"}, BAD, "measure"),
+    # QMG runs 0-39
+    row("outcome-qmg-50", "nurse", "POST " + PATIENT + "/outcomes",
+        {"measure": "qmg", "value": 50, "measured_on": "2025-06-01"},
+        RANGE, "value"),
+    # a negative 3TUG time
+    row("outcome-3tug-negative", "prescriber", "POST " + PATIENT + "/outcomes",
+        {"measure": "3tug", "value": -1, "measured_on": "2025-06-01"},
+        RANGE, "value"),
+    # QMG is a whole number of points
+    row("outcome-qmg-fraction", "nurse", "POST " + PATIENT + "/outcomes",
+        {"measure": "qmg", "value": 2.5, "measured_on": "2025-06-01"},
+        BAD, "value"),
+    # a string for a number
+    row("outcome-value-string", "nurse", "POST " + PATIENT + "/outcomes",
+        {"measure": "qmg", "value": "high", "measured_on": "2025-06-01"}, BAD, "value"),
+    # measured tomorrow
+    row("outcome-in-the-future", "nurse", "POST " + PATIENT + "/outcomes",
+        lambda c: {
+            "measure": "qmg",
+            "value": 12,
+            "measured_on": str(c.today + dt.timedelta(days=1)),
+        },
+        BAD, "measured_on"),
+    # no such patient
+    row("outcome-unknown-patient", "nurse", "POST /api/patients/999999/outcomes",
+        {"measure": "qmg", "value": 12, "measured_on": "2025-06-01"}, NOT_FOUND, None),
+    # --- users and tokens (admin) --------------------------------------------------------------
+    # a role that does not exist
+    row("user-unknown-role", "admin", "POST /api/users",
+        {**USER, "roles": ["wizard"]}, BAD, "roles"),
+    # no role
+    row("user-no-role", "admin", "POST /api/users", {**USER, "roles": []}, BAD, "roles"),
+    # roles as a string, not a list
+    row("user-roles-string", "admin", "POST /api/users", {**USER, "roles": "nurse"}, BAD, "roles"),
+    # a password Django's validators refuse
+    row("user-weak-password", "admin", "POST /api/users",
+        {**USER, "password": "123"}, BAD, "password"),
+    # an empty user name
+    row("user-empty-name", "admin", "POST /api/users", {**USER, "username": ""}, BAD, "username"),
+    # a user name of spaces
+    row("user-blank-name", "admin", "POST /api/users",
+        {**USER, "username": "   "}, BAD, "username"),
+    # a user name that is taken
+    row("user-name-taken", "admin", "POST /api/users",
+        {**USER, "username": "nurse"}, CONFLICT, "username"),
+    # new roles that do not exist
+    row("roles-unknown", "admin", "PUT /api/users/{c.users[nurse].pk}/roles",
+        {"roles": ["wizard"]}, BAD, "roles"),
+    # no roles at all
+    row("roles-empty", "admin", "PUT /api/users/{c.users[nurse].pk}/roles",
+        {"roles": []}, BAD, "roles"),
+    # no such user
+    row("roles-unknown-user", "admin", "PUT /api/users/999999/roles",
+        {"roles": ["nurse"]}, NOT_FOUND, None),
+    # a word for yes/no
+    row("active-string", "admin", "PUT /api/users/{c.users[nurse].pk}/active",
+        {"active": "perhaps"}, BAD, "active"),
+    # no such user
+    row("active-unknown-user", "admin", "PUT /api/users/999999/active",
+        {"active": False}, NOT_FOUND, None),
+    # a token for no such user
+    row("token-unknown-user", "admin", "POST /api/tokens",
+        {"user_id": 999999, "name": "x"}, NOT_FOUND, None),
+    # a token without a name
+    row("token-empty-name", "admin", "POST /api/tokens", {"user_id": 1, "name": ""}, BAD, "name"),
+    # a token named with spaces
+    row("token-blank-name", "admin", "POST /api/tokens",
+        lambda c: {"user_id": c.users["nurse"].pk, "name": "  "}, BAD, "name"),
+    # revoking a token revoked already
+    row("revoke-revoked-token", "admin", "POST /api/tokens/{c.revoked.pk}/revoke",
+        None, CONFLICT, ANY),
+    # revoking no such token
+    row("revoke-unknown-token", "admin", "POST /api/tokens/999999/revoke", None, NOT_FOUND, None),
+    # --- the body itself -----------------------------------------------------------------------
+    # not JSON
+    row("body-malformed-json", "prescriber", "POST /api/patients",
+        '{"mrn": ', BAD, ANY),
+    # JSON, but a list
+    row("body-a-list", "prescriber", "POST /api/patients", "[]", BAD, ANY),
+    # JSON null
+    row("body-null", "prescriber", "POST /api/patients", "null", BAD, ANY),
+    # no body
+    row("body-empty", "prescriber", "POST /api/patients", "", BAD, ANY),
+]
+# fmt: on
+
+
+def _field(error: dict[str, Any]) -> str | None:
+    """The field named, without the ``data.`` that names the handler's argument (see
+    ``test_a_pydantic_error_names_the_field_of_the_request``)."""
+    field: str | None = error["field"]
+    return field.removeprefix("data.") if field else field
+
+
+def _body(body: Any, c: Context) -> str | None:
+    if callable(body):
+        body = body(c)
+    if body is None or isinstance(body, str):
+        return body
+    return json.dumps(body)
+
+
+def _send(client: Client, method: str, url: str, body: str | None) -> Any:
+    if body is None:
+        return client.generic(method, url)
+    return client.generic(method, url, body.encode(), content_type="application/json")
+
+
+def _check_error(response: Any, status: int, code: str, field: object) -> dict[str, Any]:
+    assert b"Traceback" not in response.content
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json"), response.content
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"code", "message", "field"}, body
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str), body
+    assert len(error["message"]) >= 10, body
+    if field is not ANY:
+        assert _field(error) == field, body
+    return error
+
+
+@pytest.mark.parametrize(("role", "method", "url", "body", "status", "code", "field"), ROWS)
+def test_bad_input_is_refused_and_writes_nothing(
+    role: str,
+    method: str,
+    url: str,
+    body: Any,
+    status: int,
+    code: str,
+    field: object,
+    c: Context,
+    client_for: Callable[[str | None], Client],
+    db_state: Callable[[], dict[str, Any]],
+) -> None:
+    client = client_for(role)
+    before = db_state()
+    response = _send(client, method, url.format(c=c), _body(body, c))
+    _check_error(response, status, code, field)
+    assert db_state() == before
+
+
+def test_every_write_route_has_a_bad_input_row() -> None:
+    """A new write route needs its rows here."""
+    from ivig.api.api import api
+
+    writes = {
+        (method.upper(), path)
+        for path, item in api.get_openapi_schema()["paths"].items()
+        for method in item
+        if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    covered = {(row.values[1], _template(row.values[2])) for row in ROWS}
+    assert writes - covered == set()
+
+
+def _template(url: str) -> str:
+    """``/api/patients/{c.patient.pk}/weights`` and ``/api/patients/999999/weights`` ->
+    ``/api/patients/{patient_id}/weights``."""
+    parts = url.split("/")
+    names = {"patients": "patient_id", "orders": "order_id", "courses": "course_id"}
+    names |= {"users": "user_id", "tokens": "token_id"}
+    for i in range(1, len(parts)):
+        previous = parts[i - 1]
+        if previous in names and (parts[i][:1] == "{" or parts[i].isdigit() or parts[i] == "abc"):
+            parts[i] = "{" + names[previous] + "}"
+    return "/".join(parts)
+
+
+# --- beside the table ----------------------------------------------------------------------
+
+
+def test_a_pydantic_error_names_the_field_of_the_request(
+    client_for: Callable[[str | None], Client], users: dict[str, Any]
+) -> None:
+    body = json.dumps(patient_body(height_cm="tall"))
+    response = client_for("prescriber").post("/api/patients", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "height_cm"
+
+
+def test_abnormal_vitals_are_kept_with_flags(
+    c: Context, client_for: Callable[[str | None], Client]
+) -> None:
+    """38.5 °C is possible but abnormal: recorded (201), flagged, audited."""
+    events, rows = AuditEvent.objects.count(), Vitals.objects.count()
+    body = json.dumps({"at": c.iso(-5), "temperature_c": 38.5, "pulse_per_min": 130})
+    response = client_for("nurse").post(
+        f"/api/orders/{c.day.running.pk}/vitals", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    flags = response.json()["flags"]
+    assert {f["field"] for f in flags} == {"temperature_c", "pulse_per_min"}
+    assert all(f["message"] for f in flags)
+    assert Vitals.objects.count() == rows + 1
+    assert AuditEvent.objects.count() == events + 1
+
+
+def test_normal_vitals_have_no_flags(
+    c: Context, client_for: Callable[[str | None], Client]
+) -> None:
+    body = json.dumps({"at": c.iso(-5), "temperature_c": 36.8, "spo2_percent": 98})
+    response = client_for("nurse").post(
+        f"/api/orders/{c.day.running.pk}/vitals", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["flags"] == []
+
+
+def test_a_preview_saves_nothing(
+    c: Context, client_for: Callable[[str | None], Client], db_state: Callable[[], Any]
+) -> None:
+    before = db_state()
+    response = client_for("pharmacist").post(
+        f"/api/patients/{c.patient.pk}/courses/preview",
+        json.dumps(course_body()),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["doses"]
+    assert db_state() == before
