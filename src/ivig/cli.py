@@ -509,7 +509,7 @@ def _root(
 
 
 # Fields that are positional arguments, shown by their metavar rather than as an option.
-_ARGUMENTS = {"product_id": "ID"}
+_ARGUMENTS = {"product_id": "ID", "username": "USERNAME", "file": "FILE"}
 
 
 manage.register(app)
