@@ -1,4 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def grant_admin_permissions(sender: AppConfig, **kwargs: Any) -> None:
+    """The admin role manages users (add, change, view) and may view the record and groups;
+    run after every migrate, once Django has made the permissions."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name="admin")
+    wanted = Permission.objects.filter(
+        content_type__app_label="auth",
+        codename__in=("add_user", "change_user", "view_user", "view_group"),
+    ) | Permission.objects.filter(content_type__app_label="records", codename__startswith="view_")
+    group.permissions.add(*wanted)
 
 
 class RecordsConfig(AppConfig):
@@ -6,3 +24,7 @@ class RecordsConfig(AppConfig):
     label = "records"
     verbose_name = "IVIG records"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Every app's post_migrate: the permissions of auth appear only after records' own.
+        post_migrate.connect(grant_admin_permissions, dispatch_uid="ivig-admin-permissions")
