@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ivig import __version__, manage
+from ivig import __version__, commands
 from ivig.core.catalogue import Product, Sourced, load_catalogue
 from ivig.core.dosing import GivenDose
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
@@ -512,7 +512,7 @@ def _root(
 _ARGUMENTS = {"product_id": "ID", "username": "USERNAME", "file": "FILE"}
 
 
-manage.register(app)
+commands.register(app)
 
 
 def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:

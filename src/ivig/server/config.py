@@ -66,7 +66,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     data_dir = Path(env.get("IVIG_DATA_DIR") or _default_data_dir(env)).expanduser()
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner only: the database, its backups and the secret key live here.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError("IVIG_DATA_DIR", f"cannot create {data_dir}: {exc.strerror}") from None
     url = env.get("IVIG_DATABASE_URL") or None

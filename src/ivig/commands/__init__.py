@@ -1,0 +1,56 @@
+"""The database commands of ``ivig`` (serve, user, demo, audit, backup, restore).
+
+They set Django up only when run, so that ``ivig plan``, ``products`` and ``risks`` never
+import it: every Django import is inside a command (through :func:`django`).
+
+    ivig serve              migrate, collect static files, then exec gunicorn
+    ivig user create NAME   a user with roles (the first admin); password prompted or on stdin
+    ivig user token NAME    a new API token, printed once
+    ivig audit verify       walk the audit chain; exit 1 at the first broken link
+    ivig backup FILE        a consistent copy while the server runs (SQLite backup API, pg_dump)
+    ivig restore FILE       replace the database, after checking the file and its audit chain
+    ivig demo               demo users and three fictional LEMS patients with their history
+
+Errors are :class:`ivig.errors.IvigError` subclasses, so that ``ivig.cli.main`` prints one line
+``Error: ...`` and exits 1. Errors about a positional argument name it in the message
+(``FILE: ...``, ``USERNAME: ...``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ivig.commands.backup import backup, restore
+from ivig.commands.demo import demo
+from ivig.commands.serve import serve
+from ivig.commands.users import audit_verify, user_create, user_token
+
+__all__ = ["register"]
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+def register(app: typer.Typer) -> None:
+    """Add the database commands to the ``ivig`` command."""
+    plain: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
+    app.command(epilog="Example: ivig serve --host 127.0.0.1 --port 8000 --workers 2")(serve)
+
+    users = typer.Typer(
+        help="Create users and API tokens (run on the server itself; no sign-in needed).",
+        epilog="Example: ivig user create alice --role admin",
+        **plain,
+    )
+    users.command("create", epilog="Example: ivig user create alice --role admin")(user_create)
+    users.command("token", epilog="Example: ivig user token alice --name lab-interface")(user_token)
+    app.add_typer(users, name="user")
+
+    audit = typer.Typer(help="Check the audit trail.", epilog="Example: ivig audit verify", **plain)
+    audit.command("verify", epilog="Example: ivig audit verify")(audit_verify)
+    app.add_typer(audit, name="audit")
+
+    app.command(epilog="Example: ivig backup /srv/backups/ivig-2026-12-01.backup")(backup)
+    app.command(epilog="Example: ivig restore /srv/backups/ivig-2026-12-01.backup --yes")(restore)
+    app.command(epilog="Example: ivig demo")(demo)

@@ -1,0 +1,377 @@
+"""``ivig backup`` and ``ivig restore``: a consistent copy while the server runs, and a
+checked restore (SQLite online backup API; pg_dump / pg_restore)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+import typer
+
+from ivig.commands.common import (
+    ToolFailed,
+    apply_migrations,
+    count_records,
+    database_label,
+    describe_counts,
+    ensure_triggers,
+    first_line,
+    human_size,
+    open_database,
+    require_records,
+    sqlite_file,
+)
+from ivig.errors import Conflict, InvalidInput
+
+# --- backup and restore: SQLite ------------------------------------------------------------------
+
+
+def _new_private_file(path: Path) -> Path:
+    """A new empty file readable by the owner only (backups hold patient data)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    return path
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def _sqlite_copy_to_new(source: Path, target: Path) -> None:
+    """A consistent copy of ``source`` as ``target`` (a self-contained, non-WAL file), made with
+    SQLite's online backup API while other connections read and write; written to a temporary
+    name first, so that ``target`` is never half-written."""
+    partial = _new_private_file(_partial(target))
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source, timeout=20)) as src,
+            contextlib.closing(sqlite3.connect(partial)) as dst,
+        ):
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _sqlite_copy_into(source: Path, live: Path) -> None:
+    """Replace the content of the live database ``live`` by ``source``, in place (the backup API
+    takes the write lock; other connections then see the new content)."""
+    with (
+        contextlib.closing(sqlite3.connect(source, timeout=20)) as src,
+        contextlib.closing(sqlite3.connect(live, timeout=20)) as dst,
+    ):
+        src.backup(dst)
+
+
+_IVIG_TABLES = {
+    "django_migrations",
+    "auth_user",
+    "records_patient",
+    "records_course",
+    "records_order",
+    "records_auditevent",
+    "records_audithead",
+}
+
+
+def _check_sqlite_backup(source: Path) -> dict[str, int]:
+    """The file must be a sound SQLite database with ivig's tables, made by this ivig version
+    or an older one; returns its counts. Read-only and Django-free."""
+    from django.db.migrations.loader import MigrationLoader
+
+    uri = f"file:{quote(str(source))}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+            result = [row[0] for row in con.execute("PRAGMA integrity_check")]
+            if result != ["ok"]:
+                raise InvalidInput(
+                    f"FILE: {source} is a damaged SQLite database (integrity check: "
+                    f"{'; '.join(result[:3])})"
+                )
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+            if not tables >= _IVIG_TABLES:
+                raise InvalidInput(f"FILE: {source} is a SQLite database, but not an ivig one")
+            applied = set(con.execute("SELECT app, name FROM django_migrations"))
+            counts = count_records(con.cursor())
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(
+            f"FILE: {source} is not a SQLite database ({first_line(exc)}); a backup of a "
+            "PostgreSQL database restores only into PostgreSQL"
+        ) from None
+    known = set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+    newer = sorted(f"{app}.{name}" for app, name in applied - known)
+    if newer:
+        raise InvalidInput(
+            f"FILE: {source} was made by a newer ivig (migrations {', '.join(newer[:3])} are "
+            "unknown here): upgrade ivig first"
+        )
+    return counts
+
+
+def _replace_sqlite(source: Path) -> Path | None:
+    """Restore ``source`` into the live SQLite database; keep the old one as
+    ``<db>.before-restore``; put the old one back if the restored chain does not verify."""
+    from django.db import connections
+
+    from ivig.records.audit import verify_chain
+
+    live = sqlite_file()
+    kept = live.with_name(live.name + ".before-restore")
+    connections.close_all()
+    had_live = live.exists()
+    previous = _partial(kept)
+    if had_live:
+        # To a temporary name: FILE may be the .before-restore of an earlier restore.
+        _sqlite_copy_to_new(live, previous)
+    try:
+        _sqlite_copy_into(source, live)
+        connections.close_all()
+        apply_migrations()
+        ensure_triggers()
+        report = verify_chain()
+        if not report.ok:
+            raise Conflict(
+                f"FILE: the audit chain of {source} is broken at event {report.first_bad_seq} "
+                f"({report.problem}): the database was left as it was"
+            )
+    except BaseException:
+        connections.close_all()
+        if had_live:
+            _sqlite_copy_into(previous, live)
+            previous.unlink(missing_ok=True)
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{live}{suffix}").unlink(missing_ok=True)
+        raise
+    if not had_live:
+        return None
+    os.replace(previous, kept)
+    return kept
+
+
+# --- backup and restore: PostgreSQL --------------------------------------------------------------
+
+
+def _pg_tool(name: str) -> str:
+    """pg_dump or pg_restore: on the PATH, else the newest under /usr/lib/postgresql."""
+    found = shutil.which(name)
+    if found:
+        return found
+
+    def version(path: str) -> tuple[int, str]:
+        v = Path(path).parent.parent.name
+        return (int(v) if v.isdigit() else 0, v)
+
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=version)
+    if candidates:
+        return candidates[-1]
+    raise ToolFailed(
+        f"{name} was not found: install the PostgreSQL client tools "
+        "(Debian: apt-get install postgresql-client)"
+    )
+
+
+def _pg_env() -> dict[str, str]:
+    """libpq's variables for the configured database (the password never on a command line)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    env = dict(os.environ)
+    for variable, key in (
+        ("PGHOST", "HOST"),
+        ("PGPORT", "PORT"),
+        ("PGUSER", "USER"),
+        ("PGPASSWORD", "PASSWORD"),
+        ("PGDATABASE", "NAME"),
+    ):
+        if s.get(key):
+            env[variable] = str(s[key])
+    sslmode = (s.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        env["PGSSLMODE"] = str(sslmode)
+    return env
+
+
+def _run_tool(argv: list[str]) -> str:
+    """Run a PostgreSQL tool; any failure (exit code not 0) is an error with its message."""
+    done = subprocess.run(argv, env=_pg_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = " ".join(done.stderr.strip().splitlines()[-3:]) or f"exit code {done.returncode}"
+        raise ToolFailed(f"{Path(argv[0]).name} failed: {detail}")
+    return done.stdout
+
+
+def _pg_dump_to(target: Path, *, snapshot: str | None = None) -> None:
+    partial = _new_private_file(_partial(target))
+    try:
+        argv = [_pg_tool("pg_dump"), "--format=custom", "--no-password", "--file", str(partial)]
+        if snapshot:
+            argv += ["--snapshot", snapshot]
+        _run_tool(argv)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _backup_postgres(target: Path) -> dict[str, int]:
+    """pg_dump of the snapshot the counts were read in (one consistent moment)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            cursor.execute("SELECT pg_export_snapshot()")
+            snapshot = str(cursor.fetchone()[0])
+            counts = count_records(cursor)
+            _pg_dump_to(target, snapshot=snapshot)
+        finally:
+            cursor.execute("ROLLBACK")
+    return counts
+
+
+def _pg_restore(source: Path) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    _run_tool(
+        [
+            _pg_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--no-password",
+            "--dbname",
+            _pg_env()["PGDATABASE"],
+            str(source),
+        ]
+    )
+
+
+def _check_postgres_backup(source: Path) -> None:
+    try:
+        listing = _run_tool([_pg_tool("pg_restore"), "--list", str(source)])
+    except ToolFailed as exc:
+        raise InvalidInput(
+            f"FILE: {source} is not a PostgreSQL backup of ivig ({exc.message}); a backup of a "
+            "SQLite database restores only into SQLite"
+        ) from None
+    if "records_auditevent" not in listing:
+        raise InvalidInput(f"FILE: {source} is a PostgreSQL backup, but not of ivig")
+
+
+def _replace_postgres(source: Path) -> Path | None:
+    """pg_restore in one transaction (all or nothing), keeping a dump of the database as it was
+    in ``<data dir>/before-restore.dump``; put it back if the restored chain does not verify."""
+    from django.conf import settings
+    from django.db import connection
+
+    from ivig.records.audit import verify_chain
+
+    kept = Path(settings.BASE_DIR) / "before-restore.dump"
+    had_records = "records_auditevent" in connection.introspection.table_names()
+    previous = _partial(kept)
+    if had_records:
+        _pg_dump_to(previous)
+    try:
+        _pg_restore(source)
+        try:
+            apply_migrations()
+            ensure_triggers()
+            report = verify_chain()
+        except BaseException:
+            if had_records:
+                _pg_restore(previous)
+            raise
+        if not report.ok:
+            if had_records:
+                _pg_restore(previous)
+            raise Conflict(
+                f"FILE: the audit chain of {source} is broken at event {report.first_bad_seq} "
+                f"({report.problem}): "
+                + ("the database was put back as it was" if had_records else "nothing to undo")
+            )
+    except BaseException:
+        previous.unlink(missing_ok=True)
+        raise
+    if not had_records:
+        return None
+    os.replace(previous, kept)
+    return kept
+
+
+# --- ivig backup / ivig restore ------------------------------------------------------------------
+
+
+def backup(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The new backup file (never overwritten).")
+    ],
+) -> None:
+    """Copy the database to FILE, consistently, while the server runs."""
+    target = file.expanduser().absolute()
+    if target.exists():
+        raise Conflict(f"FILE: {target} exists already; a backup never overwrites a file")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"FILE: the folder {target.parent} does not exist")
+    with open_database():
+        from django.db import connection
+
+        require_records()
+        if connection.vendor == "sqlite":
+            _sqlite_copy_to_new(sqlite_file(), target)
+            with contextlib.closing(sqlite3.connect(target)) as con:
+                counts = count_records(con.cursor())
+        else:
+            counts = _backup_postgres(target)
+        where = database_label()
+    size = human_size(target.stat().st_size)
+    typer.echo(f"backup of {where} written to {target} ({size}): {describe_counts(counts)}")
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A backup made by `ivig backup`.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the database without asking.")
+    ] = False,
+) -> None:
+    """Replace the whole database by a backup, after checking the backup and its audit chain."""
+    source = file.expanduser().absolute()
+    if not source.is_file():
+        raise InvalidInput(f"FILE: there is no file {source}")
+    with open_database():
+        from django.db import connection
+
+        sqlite = connection.vendor == "sqlite"
+        if sqlite:
+            if source.resolve() == sqlite_file().resolve():
+                raise InvalidInput(f"FILE: {source} is the database itself")
+            found = _check_sqlite_backup(source)
+            holds = f" ({describe_counts(found)})"
+        else:
+            _check_postgres_backup(source)
+            holds = ""
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput(
+                    "restoring replaces the whole database: add --yes to confirm", field="yes"
+                )
+            typer.confirm(
+                f"Replace the whole database ({database_label()}) by {source}{holds}?", abort=True
+            )
+        kept = _replace_sqlite(source) if sqlite else _replace_postgres(source)
+        with connection.cursor() as cursor:
+            counts = count_records(cursor)
+        where = database_label()
+    typer.echo(f"restored {source} into {where}: {describe_counts(counts)}; audit chain ok")
+    if kept is not None:
+        typer.echo(f"the database as it was before is kept in {kept}")
