@@ -167,3 +167,23 @@ def test_outcomes_against_baseline(users: dict[str, Any], patient: Any) -> None:
         outcomes.record_outcome(users["pharmacist"], patient.pk, "qmg", 10, today, today=today)
     with pytest.raises(OutOfRange):
         outcomes.record_outcome(users["prescriber"], patient.pk, "mrc-sum", 70, today, today=today)
+
+
+def test_iga_status_feeds_the_screening(users: dict[str, Any], patient: Any) -> None:
+    from ivig.records.services.patients import PatientInput, update_patient
+
+    update_patient(
+        users["prescriber"], patient.pk, patient.version,
+        PatientInput(mrn=patient.mrn, family_name=patient.family_name,
+                     given_name=patient.given_name, date_of_birth=patient.date_of_birth,
+                     sex=patient.sex, height_cm=patient.height_cm,
+                     iga_status="deficient-with-antibodies"),
+        today=dt.date(2026, 11, 25),
+    )  # fmt: skip
+    course = courses.prescribe(
+        users["prescriber"], patient.pk,
+        courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                            place="hospital", start=timezone.localdate(), days=2),
+    )  # fmt: skip
+    blocks = {f["code"] for f in course.plan["findings"] if f["severity"] == "block"}
+    assert "iga-deficiency" in blocks

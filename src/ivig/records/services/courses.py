@@ -23,7 +23,7 @@ from ivig.records import audit
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
-from ivig.records.services.patients import latest_weight
+from ivig.records.services.patients import latest_weight, screening_codes
 
 __all__ = ["CourseInput", "cancel_course", "counted_statuses", "plan_for", "prescribe"]
 
@@ -93,7 +93,7 @@ def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None 
             weight_kg=weight.weight_kg,
             age=_age(patient.date_of_birth, data.start),
             pregnant=data.pregnant,
-            risks=frozenset(patient.risk_codes),
+            risks=frozenset(screening_codes(patient)),
             egfr=data.egfr,
         ),
         Regimen(

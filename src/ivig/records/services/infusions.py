@@ -43,6 +43,7 @@ from ivig.records.models import (
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.services.orders import transition
+from ivig.records.services.patients import screening_codes
 
 __all__ = [
     "CheckAnswers",
@@ -117,7 +118,7 @@ def pre_check(
             raise Conflict(f"order {order.pk} is {order.status}: check a dispensed order")
         patient = order.patient
         catalogue = load_catalogue()
-        codes = set(patient.risk_codes)
+        codes = screening_codes(patient)
         if answers.infection:
             codes.add("active-infection")
         if answers.fever:

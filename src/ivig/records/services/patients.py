@@ -24,6 +24,7 @@ __all__ = [
     "create_patient",
     "latest_weight",
     "record_eligibility",
+    "screening_codes",
     "update_patient",
 ]
 
@@ -148,6 +149,15 @@ def add_weight(
             after=audit.snapshot(record),
         )
     return record
+
+
+def screening_codes(patient: Patient) -> set[str]:
+    """The patient's risk codes for the core's screening, with what the record says elsewhere:
+    IgA deficiency with antibodies against IgA is the core's ``iga-deficiency-anti-iga``."""
+    codes = set(patient.risk_codes)
+    if patient.iga_status == IgaStatus.deficient_with_antibodies:
+        codes.add("iga-deficiency-anti-iga")
+    return codes
 
 
 def latest_weight(patient: Patient) -> WeightRecord | None:
