@@ -27,7 +27,15 @@ from django.utils import timezone
 
 from ivig.records.models import AuditEvent, AuditHead
 
-__all__ = ["GENESIS", "ChainReport", "record", "snapshot", "snapshot_value", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainReport",
+    "created",
+    "record",
+    "snapshot",
+    "snapshot_value",
+    "verify_chain",
+]
 
 GENESIS = "0" * 64
 SYSTEM = "system"
@@ -125,6 +133,11 @@ def record(
     event.save()
     AuditHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
+
+
+def created(actor: Any, entity: str, row: models.Model, *, patient_id: int | None) -> AuditEvent:
+    """The audit event of a new row: ``create``, with the row as ``after``."""
+    return record(actor, "create", entity, row.pk, patient_id=patient_id, after=snapshot(row))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from ivig.records import audit
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
-from ivig.records.services.patients import latest_weight, screening_codes
+from ivig.records.services.patients import age_on, latest_weight, screening_codes
 
 __all__ = ["CourseInput", "cancel_course", "counted_statuses", "plan_for", "prescribe"]
 
@@ -62,10 +62,6 @@ class CourseInput:
     egfr: float | None = None
 
 
-def _age(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
     """Plan a course for a recorded patient: latest weight, age at the start, recorded risks,
     every counted order of the patient's other courses, and the infusion history."""
@@ -91,7 +87,7 @@ def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None 
             sex=Sex(patient.sex),
             height_cm=patient.height_cm,
             weight_kg=weight.weight_kg,
-            age=_age(patient.date_of_birth, data.start),
+            age=age_on(patient.date_of_birth, data.start),
             pregnant=data.pregnant,
             risks=frozenset(screening_codes(patient)),
             egfr=data.egfr,

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from ivig.core.catalogue import load_catalogue
 from ivig.core.monitoring import (
+    ObservationPeriod,
     Severity,
     check_vitals,
     checks_due,
@@ -43,7 +44,7 @@ from ivig.records.models import (
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.services.orders import transition
-from ivig.records.services.patients import screening_codes
+from ivig.records.services.patients import age_on, screening_codes
 
 __all__ = [
     "CheckAnswers",
@@ -73,10 +74,6 @@ class CheckAnswers:
     notes: str = ""
 
 
-def _age(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def _history(order: Order) -> tuple[bool, str | None, dt.date | None]:
     """First infusion?, the previous product and the date of the last infusion before this."""
     last = (
@@ -92,6 +89,17 @@ def _history(order: Order) -> tuple[bool, str | None, dt.date | None]:
     if last is None:
         return True, None, None
     return False, last.course.product_id, last.date
+
+
+def _observation(order: Order) -> ObservationPeriod:
+    """The observation after this infusion: 20 minutes, or 60 after a first infusion, a product
+    switch or a long gap (computed from the history, never typed in: requirement 63)."""
+    first, previous, last = _history(order)
+    return observation_minutes(
+        first_infusion=first,
+        product_switch=previous is not None and previous != order.course.product_id,
+        gap_days=(order.date - last).days if last else None,
+    )
 
 
 def _session(order: Order) -> InfusionSession:
@@ -125,7 +133,7 @@ def pre_check(
             codes.add("fever")
         first, previous, last = _history(order)
         risks = assess_risks(
-            codes, age=_age(patient.date_of_birth, order.date), egfr=None, catalogue=catalogue
+            codes, age=age_on(patient.date_of_birth, order.date), egfr=None, catalogue=catalogue
         )
         findings = screen(
             ScreeningInput(
@@ -265,14 +273,7 @@ def start_infusion(
             before=before,
             after=audit.snapshot(session),
         )
-        audit.record(
-            actor,
-            "create",
-            "rate-change",
-            rate.pk,
-            patient_id=order.patient_id,
-            after=audit.snapshot(rate),
-        )
+        audit.created(actor, "rate-change", rate, patient_id=order.patient_id)
     return session
 
 
@@ -296,14 +297,7 @@ def record_rate(
         rate = RateChange.objects.create(
             session=session, at=at, rate_ml_per_h=rate_ml_per_h, recorded_by=actor
         )
-        audit.record(
-            actor,
-            "create",
-            "rate-change",
-            rate.pk,
-            patient_id=order.patient_id,
-            after=audit.snapshot(rate),
-        )
+        audit.created(actor, "rate-change", rate, patient_id=order.patient_id)
     return rate
 
 
@@ -341,14 +335,7 @@ def record_vitals(
             flags=[{"field": f.field, "message": f.message} for f in flags],
             **fields,
         )
-        audit.record(
-            actor,
-            "create",
-            "vitals",
-            row.pk,
-            patient_id=order.patient_id,
-            after=audit.snapshot(row),
-        )
+        audit.created(actor, "vitals", row, patient_id=order.patient_id)
     return row
 
 
@@ -398,14 +385,7 @@ def record_reaction(
             action_taken=action_taken.strip(),
             recorded_by=actor,
         )
-        audit.record(
-            actor,
-            "create",
-            "reaction",
-            row.pk,
-            patient_id=order.patient_id,
-            after=audit.snapshot(row),
-        )
+        audit.created(actor, "reaction", row, patient_id=order.patient_id)
     return row
 
 
@@ -419,12 +399,7 @@ def end_infusion(
         order, session = _open_session(order_id)
         if at < session.started_at:  # type: ignore[operator]
             raise InvalidInput("the end is before the start", field="at")
-        first, previous, last = _history(order)
-        period = observation_minutes(
-            first_infusion=first,
-            product_switch=previous is not None and previous != order.course.product_id,
-            gap_days=(order.date - last).days if last else None,
-        )
+        period = _observation(order)
         before = audit.snapshot(session)
         InfusionSession.objects.filter(pk=session.pk).update(
             ended_at=at, observation_minutes=period.minutes
@@ -510,15 +485,7 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
         "reactions": [audit.snapshot(r) for r in session.reactions.all()],
     }
     if session.started_at is not None:
-        first, previous, last = _history(order)
-        minutes = (
-            session.observation_minutes
-            or observation_minutes(
-                first_infusion=first,
-                product_switch=previous is not None and previous != order.course.product_id,
-                gap_days=(order.date - last).days if last else None,
-            ).minutes
-        )
+        minutes = session.observation_minutes or _observation(order).minutes
         schedule = vitals_schedule(_steps(order), observation_minutes=minutes)
         statuses = checks_due(
             schedule,

@@ -149,14 +149,7 @@ def dispense(actor: Any, order_id: int, version: int, lots: list[LotInput]) -> O
                 vial_size_g=lot.vial_size_g,
                 count=lot.count,
             )
-            audit.record(
-                actor,
-                "create",
-                "lot",
-                row.pk,
-                patient_id=order.patient_id,
-                after=audit.snapshot(row),
-            )
+            audit.created(actor, "lot", row, patient_id=order.patient_id)
     return order
 
 

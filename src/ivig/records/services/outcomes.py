@@ -47,9 +47,7 @@ def record_outcome(
         row = Outcome.objects.create(
             patient=patient, measure=key, value=value, measured_on=measured_on, recorded_by=actor
         )
-        audit.record(
-            actor, "create", "outcome", row.pk, patient_id=patient.pk, after=audit.snapshot(row)
-        )
+        audit.created(actor, "outcome", row, patient_id=patient.pk)
     return row
 
 

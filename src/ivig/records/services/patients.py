@@ -21,6 +21,7 @@ __all__ = [
     "EligibilityInput",
     "PatientInput",
     "add_weight",
+    "age_on",
     "create_patient",
     "latest_weight",
     "record_eligibility",
@@ -89,14 +90,7 @@ def create_patient(actor: Any, data: PatientInput, *, today: dt.date) -> Patient
     try:
         with transaction.atomic():
             patient = Patient.objects.create(**fields)
-            audit.record(
-                actor,
-                "create",
-                "patient",
-                patient.pk,
-                patient_id=patient.pk,
-                after=audit.snapshot(patient),
-            )
+            audit.created(actor, "patient", patient, patient_id=patient.pk)
     except IntegrityError:
         raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
     return patient
@@ -140,15 +134,13 @@ def add_weight(
         record = WeightRecord.objects.create(
             patient=patient, measured_on=measured_on, weight_kg=weight_kg, recorded_by=actor
         )
-        audit.record(
-            actor,
-            "create",
-            "weight",
-            record.pk,
-            patient_id=patient.pk,
-            after=audit.snapshot(record),
-        )
+        audit.created(actor, "weight", record, patient_id=patient.pk)
     return record
+
+
+def age_on(born: dt.date, on: dt.date) -> int:
+    """Age in whole years on a date."""
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
 def screening_codes(patient: Patient) -> set[str]:
