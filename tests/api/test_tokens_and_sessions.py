@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.http import HttpRequest
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 from django.utils import timezone
@@ -227,7 +228,7 @@ def _weight(client: Client, patient: Any, **extra: Any) -> Any:
 def test_a_session_post_without_the_csrf_token_is_refused(
     csrf_client: Client, users: dict[str, Any], patient: Any, db_state: Callable[[], Any]
 ) -> None:
-    assert csrf_client.login(username="nurse", password=PASSWORD)
+    assert csrf_client.login(request=HttpRequest(), username="nurse", password=PASSWORD)
     # reading needs no CSRF token
     assert csrf_client.get(f"/api/patients/{patient.pk}").status_code == 200
     before = db_state()
@@ -248,7 +249,7 @@ def test_a_session_post_without_the_csrf_token_is_refused(
 def test_a_session_post_with_the_csrf_token_passes(
     csrf_client: Client, users: dict[str, Any], patient: Any
 ) -> None:
-    assert csrf_client.login(username="nurse", password=PASSWORD)
+    assert csrf_client.login(request=HttpRequest(), username="nurse", password=PASSWORD)
     secret = _get_new_csrf_string()
     csrf_client.cookies["csrftoken"] = secret
     events = AuditEvent.objects.count()
@@ -266,14 +267,14 @@ def test_a_session_post_with_the_csrf_token_passes(
 def test_signing_out_ends_the_session(
     csrf_client: Client, users: dict[str, Any], patient: Any
 ) -> None:
-    assert csrf_client.login(username="pharmacist", password=PASSWORD)
+    assert csrf_client.login(request=HttpRequest(), username="pharmacist", password=PASSWORD)
     assert csrf_client.get("/api/me").json()["username"] == "pharmacist"
     csrf_client.logout()
     assert csrf_client.get("/api/me").status_code == 401
 
 
 def test_a_wrong_password_signs_nobody_in(csrf_client: Client, users: dict[str, Any]) -> None:
-    assert not csrf_client.login(username="nurse", password=PASSWORD + "x")
+    assert not csrf_client.login(request=HttpRequest(), username="nurse", password=PASSWORD + "x")
     assert csrf_client.get("/api/me").status_code == 401
 
 

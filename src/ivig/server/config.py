@@ -8,6 +8,7 @@
 | ``IVIG_DEBUG`` | ``1`` for development error pages (never in service) | ``0`` |
 | ``IVIG_ALLOWED_HOSTS`` | comma-separated host names the server answers to | ``127.0.0.1,localhost`` |
 | ``IVIG_TIME_ZONE`` | the service's local time zone (times are stored in UTC) | ``UTC`` |
+| ``IVIG_IDLE_MINUTES`` | sign a user out after this many minutes without a request | ``20`` |
 
 A bad value stops the start with a message naming the variable.
 """
@@ -41,6 +42,7 @@ class Config:
     debug: bool
     allowed_hosts: tuple[str, ...]
     time_zone: str
+    idle_minutes: int
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
@@ -91,4 +93,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     time_zone = env.get("IVIG_TIME_ZONE", "UTC")
     if time_zone not in zoneinfo.available_timezones():
         raise ConfigError("IVIG_TIME_ZONE", f"unknown time zone '{time_zone}'")
-    return Config(data_dir, url, secret, debug == "1", hosts, time_zone)
+    idle = env.get("IVIG_IDLE_MINUTES", "20")
+    if not idle.isdigit() or not 1 <= int(idle) <= 720:
+        raise ConfigError("IVIG_IDLE_MINUTES", "must be a whole number of minutes from 1 to 720")
+    return Config(data_dir, url, secret, debug == "1", hosts, time_zone, int(idle))

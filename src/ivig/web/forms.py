@@ -1,0 +1,107 @@
+"""Django forms for every input; services do the clinical checks and their errors come back next
+to the field at fault."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+
+from ivig.core.catalogue import load_catalogue
+from ivig.records.models import IgaStatus, Place, Sex
+
+
+def _risk_choices() -> list[tuple[str, str]]:
+    return [(r.code, f"{r.code}: {r.meaning}") for r in load_catalogue().risks.values()]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class PatientForm(forms.Form):
+    mrn = forms.CharField(label="MRN", max_length=40)
+    family_name = forms.CharField(label="Family name", max_length=100)
+    given_name = forms.CharField(label="Given name", max_length=100)
+    date_of_birth = forms.DateField(label="Date of birth", widget=DateInput)
+    sex = forms.ChoiceField(label="Sex", choices=Sex.choices)
+    height_cm = forms.FloatField(label="Height (cm)")
+    weight_kg = forms.FloatField(
+        label="Weight today (kg)",
+        required=False,
+        help_text="Recorded with today's date; needed before prescribing.",
+    )
+    risk_codes = forms.MultipleChoiceField(
+        label="Risks and conditions",
+        required=False,
+        choices=_risk_choices,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text="Renal and thrombosis risks lower the maximum rate; conditions feed screening.",
+    )
+    iga_status = forms.ChoiceField(label="IgA status", choices=IgaStatus.choices)
+    conditions = forms.CharField(
+        label="Other conditions", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    allergies = forms.CharField(
+        label="Allergies", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+
+class CourseForm(forms.Form):
+    indication = forms.ChoiceField(label="Indication", choices=())
+    phase = forms.ChoiceField(
+        label="Phase", choices=[("induction", "Induction"), ("maintenance", "Maintenance")]
+    )
+    product = forms.ChoiceField(label="Product", choices=())
+    place = forms.ChoiceField(label="Place", choices=Place.choices)
+    start = forms.DateField(label="First dose", widget=DateInput)
+    days = forms.IntegerField(
+        label="Induction: consecutive days", required=False, initial=2, help_text="2 to 5 for LEMS."
+    )
+    total_g_per_kg = forms.FloatField(
+        label="Induction: total (g/kg)",
+        required=False,
+        help_text="Default: the indication's (2 g/kg).",
+    )
+    dose_g_per_kg = forms.FloatField(label="Maintenance: dose per infusion (g/kg)", required=False)
+    every_weeks = forms.IntegerField(label="Maintenance: every (weeks)", required=False)
+    count = forms.IntegerField(label="Maintenance: number of doses", required=False)
+    weight_basis = forms.ChoiceField(
+        label="Dosing weight",
+        initial="auto",
+        choices=[
+            ("auto", "Rule (NBA, from 1 July 2026)"),
+            ("actual", "Actual weight"),
+            ("adjusted", "Adjusted weight"),
+        ],
+    )
+    pregnant = forms.BooleanField(label="Pregnant", required=False)
+    egfr = forms.FloatField(label="eGFR (mL/min/1.73 m²)", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        catalogue = load_catalogue()
+        indication = self.fields["indication"]
+        product = self.fields["product"]
+        assert isinstance(indication, forms.ChoiceField)
+        assert isinstance(product, forms.ChoiceField)
+        indication.choices = [
+            (i.id, f"{i.short_name}: {i.name}") for i in catalogue.indications.values()
+        ]
+        product.choices = [
+            (p.id, p.display_name) for p in catalogue.products.values() if p.schedules
+        ]
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+def today() -> dt.date:
+    from django.utils import timezone
+
+    return timezone.localdate()

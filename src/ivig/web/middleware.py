@@ -1,0 +1,35 @@
+"""Sign a user out after ``IDLE_MINUTES`` without a request (requirement 24): the next page
+goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect`` so that no partial
+page is swapped in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+LAST_SEEN = "ivig_last_seen"
+
+
+class IdleSignOut:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and not request.path.startswith("/api/"):
+            now = time.time()
+            last = request.session.get(LAST_SEEN)
+            if last is not None and now - float(last) > settings.IDLE_MINUTES * 60:
+                logout(request)
+                target = f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}&idle=1"
+                if request.headers.get("HX-Request"):
+                    response = HttpResponse(status=401)
+                    response["HX-Redirect"] = target
+                    return response
+                return HttpResponseRedirect(target)
+            request.session[LAST_SEEN] = now
+        return self.get_response(request)

@@ -1,0 +1,1 @@
+"""Views, one module per page: patients, prescribe, pharmacy, chairs, run sheet."""

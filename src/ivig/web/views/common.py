@@ -1,0 +1,43 @@
+"""What the views share: the role rule of a page, and turning a service's error into a form
+error next to the field at fault (the web's one place for ``IvigError``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from ivig.errors import IvigError
+from ivig.records.services.access import has_role
+
+F = TypeVar("F", bound=Callable[..., HttpResponse])
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """A page for signed-in users holding one of ``roles`` (403 for the others)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_role(request.user, *roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)  # type: ignore[return-value]
+
+    return decorate
+
+
+def attach_error(form: forms.Form, exc: IvigError, aliases: dict[str, str] | None = None) -> None:
+    """Show a service's error on the form: next to its field when the form has that field
+    (``aliases`` maps service field names to form field names), else above the form."""
+    name = (aliases or {}).get(exc.field or "", exc.field)
+    if name and name in form.fields:
+        form.add_error(name, exc.message)
+    else:
+        form.add_error(None, exc.message)

@@ -1,0 +1,171 @@
+"""Patients: search and list (with the next infusion), create and edit, and the patient page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from ivig.errors import IvigError
+from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.services import patients as service
+from ivig.records.services.common import get
+from ivig.web.forms import PatientForm, today
+from ivig.web.views.charts import outcome_chart
+from ivig.web.views.common import attach_error, roles_required
+
+OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed, OrderStatus.in_progress)
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    """Search by MRN or name; each patient with the next infusion and its status."""
+    q = request.GET.get("q", "").strip()
+    query = Patient.objects.order_by("family_name", "given_name")
+    if q:
+        query = query.filter(
+            Q(mrn__iexact=q) | Q(family_name__icontains=q) | Q(given_name__icontains=q)
+        )
+    rows = []
+    for p in query[:100]:
+        nxt = (
+            Order.objects.filter(patient=p, status__in=OPEN, date__gte=today())
+            .order_by("date")
+            .first()
+        )
+        rows.append({"patient": p, "next": nxt})
+    template = "web/patients.html#results" if request.htmx else "web/patients.html"  # type: ignore[attr-defined]
+    return render(
+        request, template, {"rows": rows, "q": q, "section": "patients", "title": "Patients"}
+    )
+
+
+def _input(form: PatientForm) -> service.PatientInput:
+    d = form.cleaned_data
+    return service.PatientInput(
+        mrn=d["mrn"],
+        family_name=d["family_name"],
+        given_name=d["given_name"],
+        date_of_birth=d["date_of_birth"],
+        sex=d["sex"],
+        height_cm=d["height_cm"],
+        risk_codes=tuple(d["risk_codes"]),
+        conditions=d["conditions"],
+        allergies=d["allergies"],
+        iga_status=d["iga_status"],
+        notes=d["notes"],
+    )
+
+
+@roles_required("prescriber", "admin")
+def patient_new(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                patient = service.create_patient(request.user, _input(form), today=today())
+                weight = form.cleaned_data.get("weight_kg")
+                if weight:
+                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"Patient {patient} created.")
+            return redirect("web:patient", patient_id=patient.pk)
+    return render(
+        request,
+        "web/patient_form.html",
+        {"form": form, "section": "patients", "title": "New patient"},
+    )
+
+
+@roles_required("prescriber", "admin")
+def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = get(Patient, patient_id, "patient")
+    initial = {f: getattr(patient, f) for f in PatientForm.base_fields if hasattr(patient, f)}
+    form = PatientForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                service.update_patient(
+                    request.user,
+                    patient.pk,
+                    form.cleaned_data["version"] or 0,
+                    _input(form),
+                    today=today(),
+                )
+                weight = form.cleaned_data.get("weight_kg")
+                if weight:
+                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("web:patient", patient_id=patient.pk)
+    return render(
+        request,
+        "web/patient_form.html",
+        {"form": form, "patient": patient, "section": "patients", "title": f"Edit {patient}"},
+    )
+
+
+def _cap_gauge(patient: Patient) -> dict[str, Any] | None:
+    """g/kg given or planned in the 28 days around today, against the cap (latest course)."""
+    course = patient.courses.order_by("-start", "-id").first()
+    if course is None:
+        return None
+    cap = float(course.plan.get("cap_g_per_kg", 2))
+    days = int(course.plan.get("cap_window_days", 28))
+    start = today() - dt.timedelta(days=days - 1)
+    grams = sum(
+        o.dose_g
+        for o in Order.objects.filter(
+            patient=patient,
+            date__gte=start,
+            date__lte=today(),
+            status__in=(*OPEN, OrderStatus.completed),
+        )
+    )
+    used = grams / course.dosing_weight_kg
+    return {
+        "used": used,
+        "cap": cap,
+        "percent": min(100.0, used / cap * 100),
+        "days": days,
+        "from": start,
+        "weight": course.dosing_weight_kg,
+        "grams": grams,
+    }
+
+
+@login_required
+def patient_page(request: HttpRequest, patient_id: int) -> HttpResponse:
+    from ivig.records.services.outcomes import outcome_series
+
+    patient = get(Patient, patient_id, "patient")
+    orders = Order.objects.filter(patient=patient).select_related("course").order_by("date")
+    completed = [o.date for o in orders if o.status == OrderStatus.completed]
+    reactions = [r for o in orders if hasattr(o, "session") for r in o.session.reactions.all()]
+    series = outcome_series(patient)
+    return render(
+        request,
+        "web/patient.html",
+        {
+            "patient": patient,
+            "section": "patients",
+            "title": str(patient),
+            "weight": service.latest_weight(patient),
+            "eligibility": patient.eligibility.all(),
+            "courses": patient.courses.order_by("-start", "-id").prefetch_related("orders"),
+            "gauge": _cap_gauge(patient),
+            "chart": outcome_chart(series, completed),
+            "outcomes": series,
+            "reactions": reactions[-5:],
+        },
+    )
