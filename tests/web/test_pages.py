@@ -75,3 +75,24 @@ def test_pages_send_a_csp_without_inline_script(
     assert "unsafe-inline" not in policy
     assert b"<script>" not in page.content
     assert page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_unknown_patient_is_a_404(client_for: Callable[[str | None], Client], patient: Any) -> None:
+    assert client_for("nurse").get("/patients/999999/").status_code == 404
+
+
+def test_polling_does_not_keep_a_screen_signed_in(
+    client_for: Callable[[str | None], Client], users: dict[str, Any]
+) -> None:
+    from django.test import override_settings
+
+    nurse = client_for("nurse")
+    assert nurse.get("/patients/").status_code == 200
+    session = nurse.session
+    session["ivig_last_seen"] = session["ivig_last_seen"] - 21 * 60
+    session.save()
+    with override_settings(IDLE_MINUTES=20):
+        poll = nurse.get("/patients/", headers={"HX-Request": "true", "X-Ivig-Poll": "x"})
+    assert poll.status_code == 401
+    assert poll.headers["HX-Redirect"].startswith("/signin/")
+    assert nurse.get("/patients/").status_code == 302  # signed out

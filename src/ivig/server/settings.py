@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "ivig.web.middleware.IdleSignOut",
+    "ivig.web.middleware.NotFoundPages",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

@@ -1,0 +1,404 @@
+"""The pharmacy: the queue of orders to verify and to dispense, the verification (the check of
+the vial rounding and the rate steps), dispensing with lot numbers, and the lot look-up (which
+patients received lot X).
+
+The services decide (``orders.verify``, ``orders.dispense``); these views show their errors next
+to the field at fault and keep what the pharmacist typed."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import URLPattern, path
+
+from ivig.core.catalogue import Product, load_catalogue
+from ivig.errors import Conflict, IvigError, UnknownProduct
+from ivig.records.models import Lot, Order, OrderStatus
+from ivig.records.services import orders as service
+from ivig.web.forms import DateInput, today
+from ivig.web.views.common import roles_required
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+class VersionForm(forms.Form):
+    """The order's version as the pharmacist read it (a stale one is refused, 409)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class LotForm(forms.Form):
+    """One row of dispensing: vials of one size from one lot."""
+
+    vial_size_g = forms.TypedChoiceField(label="Vial size", coerce=float, choices=())
+    lot_number = forms.CharField(label="Lot number", max_length=60)
+    expiry = forms.DateField(label="Expiry date", widget=DateInput)
+    count = forms.IntegerField(label="Vials", min_value=1)
+
+    def __init__(self, *args: Any, sizes: tuple[float, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        size = self.fields["vial_size_g"]
+        assert isinstance(size, forms.TypedChoiceField)
+        size.choices = [("", "Choose a size"), *((f"{s:g}", f"{s:g} g") for s in sizes)]
+        self.fields["lot_number"].widget.attrs.update(autocomplete="off", autocapitalize="none")
+        self.fields["count"].widget.attrs.update(inputmode="numeric")
+
+
+LotFormSet = forms.formset_factory(LotForm, extra=1, max_num=12, validate_max=True)
+
+
+class LotSearchForm(forms.Form):
+    lot = forms.CharField(label="Lot number", max_length=60, required=False)
+
+
+# --- what the pages show -------------------------------------------------------------------------
+
+
+def _product(order: Order) -> Product | None:
+    try:
+        return load_catalogue().product(order.course.product_id)
+    except UnknownProduct:
+        return None
+
+
+def _product_name(order: Order) -> str:
+    product = _product(order)
+    return product.display_name if product else order.course.product_id
+
+
+def _vials(order: Order) -> list[dict[str, Any]]:
+    return [
+        {
+            "size_g": float(v["size_g"]),
+            "count": int(v["count"]),
+            "total_g": v["size_g"] * v["count"],
+        }
+        for v in order.vials
+    ]
+
+
+def _row(order: Order) -> dict[str, Any]:
+    return {"order": order, "product": _product_name(order), "vials": _vials(order)}
+
+
+def _queue(status: str) -> QuerySet[Order]:
+    return (
+        Order.objects.filter(status=status)
+        .select_related("patient", "course")
+        .order_by("date", "patient__family_name", "patient__given_name", "sequence")
+    )
+
+
+def _num(value: Any, places: int) -> str:
+    """A number as a pharmacist reads it: rounded, without trailing zeros (0.5, not 0.500)."""
+    if value is None:
+        return ""
+    return f"{round(float(value), places):g}"
+
+
+def _check(order: Order) -> dict[str, Any]:
+    """The rounding check as the pharmacist reads it: the prescribed dose, the vial-rounded
+    dose, the vials and their sum, the deviation, the dosing weight and basis of the course
+    plan, and the rate steps with their volumes summing to the dose volume."""
+    plan = order.course.plan or {}
+    doses = plan.get("doses") or []
+    dose: dict[str, Any] = {}
+    if 0 < order.sequence <= len(doses) and doses[order.sequence - 1].get("date") == str(
+        order.date.isoformat()
+    ):
+        dose = doses[order.sequence - 1]
+    deviation = dose.get("deviation_pct")
+    if deviation is None and order.prescribed_g:
+        deviation = (order.dose_g - order.prescribed_g) / order.prescribed_g * 100
+    vials = _vials(order)
+    vial_total = sum(v["total_g"] for v in vials)
+    steps = [
+        {
+            "start": _num(s["start_min"], 1),
+            "end": _num(s["end_min"], 1),
+            "rate_ml_per_h": _num(s["rate_ml_per_h"], 1),
+            "mg_per_kg_per_min": _num(s.get("rate_mg_per_kg_per_min"), 3),
+            "volume_ml": _num(s["volume_ml"], 2),
+        }
+        for s in order.steps
+    ]
+    step_total = sum(float(s["volume_ml"]) for s in order.steps)
+    weight = plan.get("dosing_weight") or {}
+    product = _product(order)
+    return {
+        "prescribed_g": order.prescribed_g,
+        "dose_g": order.dose_g,
+        "vials": vials,
+        "vial_total_g": vial_total,
+        "vials_ok": math.isclose(vial_total, order.dose_g, abs_tol=1e-6),
+        "deviation_pct": deviation,
+        "weight_kg": weight.get("kg", order.course.dosing_weight_kg),
+        "weight_basis": weight.get("basis", order.course.weight_basis),
+        "weight_reason": weight.get("reason", ""),
+        "actual_kg": weight.get("actual_kg"),
+        "g_per_kg": order.prescribed_g / order.course.dosing_weight_kg
+        if order.course.dosing_weight_kg
+        else None,
+        "steps": steps,
+        "step_total_ml": step_total,
+        "volume_ml": order.volume_ml,
+        "steps_ok": math.isclose(step_total, order.volume_ml, abs_tol=0.01),
+        "concentration": product.concentration if product else None,
+        "catalogue_version": order.course.catalogue_version,
+    }
+
+
+def _order(order_id: int) -> Order:
+    return get_object_or_404(Order.objects.select_related("patient", "course"), pk=order_id)
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+
+@roles_required("pharmacist")
+def queue(request: HttpRequest) -> HttpResponse:
+    """Orders to verify (planned) and to dispense (verified), by date."""
+    return render(
+        request,
+        "web/pharmacy.html",
+        {
+            "section": "pharmacy",
+            "title": "Pharmacy",
+            "to_verify": [_row(o) for o in _queue(OrderStatus.planned)],
+            "to_dispense": [_row(o) for o in _queue(OrderStatus.verified)],
+            "lot_form": LotSearchForm(),
+            "today": today(),
+        },
+    )
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+
+@roles_required("pharmacist")
+def verify(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The check of the rounding, and the Verify button (posting the version read)."""
+    order = _order(order_id)
+    form = VersionForm(request.POST or None, initial={"version": order.version})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                service.verify(request.user, order.pk, form.cleaned_data["version"])
+            except IvigError as exc:
+                form.add_error(None, exc.message)
+                status = 409 if isinstance(exc, Conflict) else exc.http_status
+                order = _order(order_id)  # what is stored now
+            else:
+                messages.success(
+                    request,
+                    f"Verified: {order.patient}, {order.date:%Y-%m-%d}, {order.dose_g:g} g.",
+                )
+                return redirect("web:pharmacy")
+        else:
+            form.add_error(None, "the order's version is missing: reload the page")
+            status = 400
+    template = "web/pharmacy_verify.html"
+    if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
+        template += "#panel"
+    return render(
+        request,
+        template,
+        {
+            "section": "pharmacy",
+            "title": f"Verify: {order.patient}",
+            "order": order,
+            "product": _product_name(order),
+            "check": _check(order),
+            "form": form,
+            "stale": form.is_bound and order.version != _posted_version(form),
+        },
+        status=status,
+    )
+
+
+def _posted_version(form: VersionForm) -> int | None:
+    if not form.is_bound:
+        return None
+    try:
+        return int(form.data.get("version", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+# --- dispense ------------------------------------------------------------------------------------
+
+_LOT_FIELD = (
+    ("expires", "expiry"),
+    ("lot number", "lot_number"),
+    ("vial count", "count"),
+    (" vial", "vial_size_g"),  # "... has no 2.5 g vial"
+)
+
+
+def _place_lot_error(
+    exc: IvigError,
+    used: list[LotForm],
+    top: VersionForm,
+    ordered: dict[float, int],
+) -> None:
+    """Put a dispensing error next to the row and field at fault: the service names the lot
+    by its place in the list ("lot 2 ..."); a mismatch with the ordered vials goes above the
+    rows and on the count of each size that does not add up."""
+    found = re.match(r"lot (\d+)\b", exc.message)
+    if exc.field == "lots" and found and 0 < int(found.group(1)) <= len(used):
+        form = used[int(found.group(1)) - 1]
+        message = re.sub(r"^lot \d+: ", "", exc.message)  # "lot 2: the lot number is ..."
+        message = re.sub(r"^lot \d+ \(([^)]*)\)", r"lot \1", message)  # "lot 2 (X) expires"
+        message = message[:1].upper() + message[1:]
+        for keyword, name in _LOT_FIELD:
+            if keyword in exc.message:
+                form.add_error(name, message)
+                return
+        form.add_error(None, message)
+        return
+    top.add_error(None, exc.message)
+    if exc.field != "lots":
+        return
+    given: dict[float, int] = {}
+    for form in used:
+        size = form.cleaned_data["vial_size_g"]
+        given[size] = given.get(size, 0) + form.cleaned_data["count"]
+    for form in used:
+        size = form.cleaned_data["vial_size_g"]
+        if size not in ordered:
+            form.add_error("vial_size_g", f"{size:g} g vials are not in this order")
+        elif given.get(size) != ordered[size]:
+            want = f"{ordered[size]} {TIMES} {size:g} g"
+            form.add_error("count", f"{want} ordered; the rows give {given[size]} of {size:g} g")
+
+
+def _initial_lots(order: Order) -> list[dict[str, Any]]:
+    return [{"vial_size_g": f"{v['size_g']:g}", "count": v["count"]} for v in _vials(order)]
+
+
+@roles_required("pharmacist")
+def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
+    """One row per vial size of the order (lot number, expiry, count prefilled), and a spare
+    row for a second lot of a size; posts ``orders.dispense`` with the version read."""
+    order = _order(order_id)
+    product = _product(order)
+    sizes = tuple(sorted({*(product.vial_sizes_g.value if product else ()), *_sizes(order)}))
+    ordered = {v["size_g"]: v["count"] for v in _vials(order)}
+    data = request.POST if request.method == "POST" else None
+    top = VersionForm(data, initial={"version": order.version})
+    formset = LotFormSet(
+        data, prefix="lots", initial=_initial_lots(order), form_kwargs={"sizes": sizes}
+    )
+    status = 200
+    if request.method == "POST":
+        top_ok = top.is_valid()
+        rows_ok = formset.is_valid()
+        if not top_ok:
+            top.add_error(None, "the order's version is missing: reload the page")
+        if top_ok and rows_ok:
+            used = [f for f in formset.forms if f.cleaned_data]  # the spare row left blank: {}
+            lots = [
+                service.LotInput(
+                    lot_number=f.cleaned_data["lot_number"],
+                    expiry=f.cleaned_data["expiry"],
+                    vial_size_g=f.cleaned_data["vial_size_g"],
+                    count=f.cleaned_data["count"],
+                )
+                for f in used
+            ]
+            try:
+                service.dispense(request.user, order.pk, top.cleaned_data["version"], lots)
+            except IvigError as exc:
+                _place_lot_error(exc, used, top, ordered)
+                if isinstance(exc, Conflict):
+                    status = 409
+                    order = _order(order_id)
+            else:
+                messages.success(
+                    request,
+                    f"Dispensed: {order.patient}, {order.date:%Y-%m-%d}, "
+                    f"lots {', '.join(sorted({lot.lot_number for lot in lots}))}.",
+                )
+                return redirect("web:pharmacy")
+    return render(
+        request,
+        "web/pharmacy_dispense.html",
+        {
+            "section": "pharmacy",
+            "title": f"Dispense: {order.patient}",
+            "order": order,
+            "product": _product_name(order),
+            "vials": _vials(order),
+            "top": top,
+            "formset": formset,
+            "expired_before": order.date,
+        },
+        status=status,
+    )
+
+
+def _sizes(order: Order) -> tuple[float, ...]:
+    return tuple(float(v["size_g"]) for v in order.vials)
+
+
+# --- lot look-up ---------------------------------------------------------------------------------
+
+
+@roles_required("pharmacist", "prescriber", "admin")
+def lots(request: HttpRequest) -> HttpResponse:
+    """Which patients and orders received lot X (traceability, e.g. for a recall)."""
+    form = LotSearchForm(request.GET or None)
+    found: list[dict[str, Any]] = []
+    lot = ""
+    if form.is_valid():
+        lot = form.cleaned_data["lot"].strip()
+    if lot:
+        rows = (
+            Lot.objects.filter(lot_number__iexact=lot)
+            .select_related("order__patient", "order__course")
+            .order_by("-order__date", "order__patient__family_name", "id")
+        )
+        catalogue = load_catalogue()
+        for row in rows:
+            product = catalogue.products.get(row.product_id)
+            found.append(
+                {
+                    "lot": row,
+                    "order": row.order,
+                    "patient": row.order.patient,
+                    "product": product.display_name if product else row.product_id,
+                }
+            )
+    template = "web/pharmacy_lots.html"
+    if request.htmx:  # type: ignore[attr-defined]
+        template += "#results"
+    return render(
+        request,
+        template,
+        {
+            "section": "pharmacy",
+            "title": f"Lot {lot}" if lot else "Lot look-up",
+            "form": form,
+            "lot": lot,
+            "found": found,
+            "patients": len({r["patient"].pk for r in found}),
+        },
+    )
+
+
+urlpatterns: list[URLPattern] = [
+    path("pharmacy/", queue, name="pharmacy"),
+    path("pharmacy/orders/<int:order_id>/verify/", verify, name="pharmacy-verify"),
+    path("pharmacy/orders/<int:order_id>/dispense/", dispense, name="pharmacy-dispense"),
+    path("pharmacy/lots/", lots, name="pharmacy-lots"),
+]

@@ -1,0 +1,249 @@
+"""Prescribing a course: the course form with a live plan preview (htmx), then the saved course.
+
+The preview runs the same planner as the save (``courses.plan_for``) and saves nothing; the save
+(``courses.prescribe``) plans again under the patient lock, so the preview is a guide and the
+save is the check. A service error is shown in the preview and, on submit, next to the field at
+fault.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from ivig.core.plan import Plan
+from ivig.errors import IvigError
+from ivig.records.models import Patient
+from ivig.records.services import courses
+from ivig.records.services.patients import latest_weight
+from ivig.web.forms import CourseForm, today
+from ivig.web.views.common import attach_error, roles_required
+
+__all__ = ["number", "prescribe_page", "prescribe_preview", "step_rows", "urlpatterns"]
+
+# Service fields that are facts of the patient's record, not of this form: fixed on the
+# patient's edit page.
+RECORD_FIELDS = frozenset({"weight_kg", "height_cm", "age", "sex"})
+
+
+def _form(patient: Patient, data: Any = None) -> CourseForm:
+    """The course form; the product must be chosen (no silent default), the last course's
+    product is offered first."""
+    last = patient.courses.order_by("-start", "-id").first()
+    form = CourseForm(
+        data,
+        initial={
+            "indication": last.indication if last else "lems",
+            "phase": "induction",
+            "product": last.product_id if last else "",
+            "place": last.place if last else "hospital",
+            "start": today(),
+        },
+    )
+    product = form.fields["product"]
+    assert isinstance(product, forms.ChoiceField)
+    choices = product.choices
+    assert isinstance(choices, list)
+    product.choices = [("", "Choose a product"), *choices]
+    return form
+
+
+def _input(form: CourseForm) -> courses.CourseInput:
+    """The course input; only the fields of the chosen phase are passed (the others None)."""
+    d = form.cleaned_data
+    induction = d["phase"] == "induction"
+
+    def pick(name: str, wanted: bool) -> Any:
+        return d[name] if wanted else None
+
+    return courses.CourseInput(
+        indication=d["indication"],
+        phase=d["phase"],
+        product=d["product"],
+        place=d["place"],
+        start=d["start"],
+        total_g_per_kg=pick("total_g_per_kg", induction),
+        days=pick("days", induction),
+        dose_g_per_kg=pick("dose_g_per_kg", not induction),
+        every_weeks=pick("every_weeks", not induction),
+        count=pick("count", not induction),
+        weight_basis=d["weight_basis"],
+        pregnant=d["pregnant"],
+        egfr=d["egfr"],
+    )
+
+
+def number(value: float, places: int) -> str:
+    """A dose, volume or rate to ``places`` decimals without trailing zeros (never '1.0', which
+    reads as 10): 25.5, 408, 0.5."""
+    text = f"{value:.{places}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
+def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rate steps as ``Plan.as_dict`` (and an order's ``steps``) hold them, as the text of
+    ``partials/plan_steps.html``."""
+    return [
+        {
+            "start": number(s["start_min"], 1),
+            "end": number(s["end_min"], 1),
+            "rate": number(s["rate_ml_per_h"], 1),
+            "mg": number(s["rate_mg_per_kg_per_min"], 3),
+            "volume": number(s["volume_ml"], 2),
+            "basis": str(s["basis"]),
+        }
+        for s in steps
+    ]
+
+
+def _duration(minutes: float) -> str:
+    """Minutes as hours and minutes, rounded up: '3 h 37 min'."""
+    hours, rest = divmod(math.ceil(minutes), 60)
+    return f"{hours} h {rest:02d} min"
+
+
+def _vials(vials: list[dict[str, float]]) -> str:
+    """'2 x 40 g + 1 x 5 g' (with the multiplication sign), broken only between sizes."""
+    nbsp = "\u00a0"
+    return " + ".join(
+        f"{v['count']:g}{nbsp}\u00d7{nbsp}{number(v['size_g'], 2)}{nbsp}g" for v in vials
+    )
+
+
+def _plan_view(plan: Plan) -> dict[str, Any]:
+    """The plan's JSON (the stored contract) with what the page adds: the vials in words, the
+    duration in hours, and which doses repeat an earlier dose's rate steps."""
+    data: dict[str, Any] = plan.as_dict()
+    shown: list[tuple[int, Any]] = []
+    for i, dose in enumerate(data["doses"], start=1):
+        dose["number"] = i
+        dose["vials_label"] = _vials(dose["vials"])
+        sign = "+" if dose["deviation_pct"] > 0 else ""
+        dose["text"] = {
+            "prescribed": number(dose["prescribed_g"], 2),
+            "dose": number(dose["dose_g"], 2),
+            "deviation": f"{sign}{number(dose['deviation_pct'], 1)}%",
+            "volume": number(dose["volume_ml"], 2),
+            "duration": _duration(dose["duration_min"]),
+            "minutes": number(dose["duration_min"], 1),
+            "steps": step_rows(dose["steps"]),
+        }
+        dose["text"]["caption"] = f"Dose {i} ({dose['date']}), {dose['text']['volume']} mL"
+        dose["same_steps_as"] = next((j for j, steps in shown if steps == dose["steps"]), None)
+        if dose["same_steps_as"] is None:
+            shown.append((i, dose["steps"]))
+    data["text"] = {
+        "total": number(data["total_g"], 2),
+        "volume": number(sum(d["volume_ml"] for d in data["doses"]), 2),
+        "window": number(plan.max_window_g, 1),
+        "cap": number(plan.cap_g, 1),
+        "history": number(sum(g.grams for g in plan.history), 1) if plan.history else "",
+        "maximum": number(data["schedule"]["maximum_mg_per_kg_per_min"], 3),
+        "concentration": number(data["product"]["concentration_mg_per_ml"], 1),
+    }
+    data["blocked"] = plan.blocked
+    data["short_name"] = plan.indication.short_name
+    return data
+
+
+def _failure(form: CourseForm, exc: IvigError) -> dict[str, Any]:
+    """A service error for the preview: the message, and the field at fault when it is one of
+    the form's (to link to it) or of the patient's record (to link to the edit page)."""
+    field = form[exc.field] if exc.field in form.fields else None
+    return {"error": exc.message, "error_field": field, "record_field": exc.field in RECORD_FIELDS}
+
+
+def _preview(patient: Patient, form: CourseForm) -> dict[str, Any]:
+    """The preview of a bound form: the plan, or why there is none. Saves nothing."""
+    if not form.is_valid():
+        errors = form.errors.as_data()
+        fields = [n for n in form.fields if n in errors]
+        return {
+            "missing": [form[n] for n in fields if _only_required(errors[n])],
+            "invalid": [form[n] for n in fields if not _only_required(errors[n])],
+            "non_field": form.non_field_errors(),
+        }
+    try:
+        plan = courses.plan_for(patient, _input(form))
+    except IvigError as exc:
+        return _failure(form, exc)
+    return {"plan": _plan_view(plan)}
+
+
+def _only_required(errors: list[forms.ValidationError]) -> bool:
+    return all(e.code == "required" for e in errors)
+
+
+def _context(patient: Patient, form: CourseForm, preview: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "patient": patient,
+        "form": form,
+        "weight": latest_weight(patient),
+        "preview": preview,
+        "section": "patients",
+        "title": f"Prescribe: {patient}",
+    }
+
+
+@roles_required("prescriber")
+def prescribe_page(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The course form; on submit, plan and save the course, then back to the patient."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    if request.method != "POST":
+        form = _form(patient)
+        # The preview of the form as first shown (the same as htmx would fetch for it).
+        values = {name: form[name].value() for name in form.fields}
+        data = {k: "" if v is None else str(v) for k, v in values.items() if v is not False}
+        preview = _preview(patient, _form(patient, data))
+        return render(request, "web/prescribe.html", _context(patient, form, preview))
+    form = _form(patient, request.POST)
+    if not form.is_valid():
+        return render(
+            request, "web/prescribe.html", _context(patient, form, _preview(patient, form))
+        )
+    try:
+        course = courses.prescribe(request.user, patient.pk, _input(form))
+    except IvigError as exc:
+        preview = _failure(form, exc)
+        attach_error(form, exc)
+        return render(request, "web/prescribe.html", _context(patient, form, preview))
+    orders = list(course.orders.order_by("sequence"))
+    grams = sum(o.dose_g for o in orders)
+    messages.success(
+        request,
+        f"Course prescribed: {course.indication.upper()} {course.phase}, {course.product_id}, "
+        f"{len(orders)} dose{'s' if len(orders) != 1 else ''} ({grams:g} g) from "
+        f"{course.start.isoformat()}.",
+    )
+    return redirect("web:patient", patient_id=patient.pk)
+
+
+@require_POST
+@roles_required("prescriber")
+def prescribe_preview(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The plan of the form as it stands (htmx, on every change), without saving anything."""
+    patient = get_object_or_404(Patient, pk=patient_id)
+    form = _form(patient, request.POST)
+    return render(
+        request,
+        "web/prescribe.html#preview",
+        _context(patient, form, _preview(patient, form)),
+    )
+
+
+urlpatterns = [
+    path("patients/<int:patient_id>/prescribe/", prescribe_page, name="prescribe"),
+    path(
+        "patients/<int:patient_id>/prescribe/preview/",
+        prescribe_preview,
+        name="prescribe-preview",
+    ),
+]

@@ -1,0 +1,252 @@
+"""The pharmacy pages: the queue, verification (the rounding check, stale versions), dispensing
+(errors next to the row at fault, typed values kept) and the lot look-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ivig.records.models import Order
+from ivig.records.services import courses, orders
+
+X = "\N{MULTIPLICATION SIGN}"
+START = dt.date(2026, 12, 1)
+INDUCTION = courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                                place="hospital", start=START, days=2)  # fmt: skip
+
+
+@pytest.fixture
+def order(users: dict[str, Any], patient: Any) -> Order:
+    """Day 1 of a 2-day LEMS induction: 85 g = 2 x 40 g + 1 x 5 g, planned."""
+    first = courses.prescribe(users["prescriber"], patient.pk, INDUCTION).orders.first()
+    assert first is not None
+    return first
+
+
+@pytest.fixture
+def verified(users: dict[str, Any], order: Order) -> Order:
+    return orders.verify(users["pharmacist"], order.pk, order.version)
+
+
+def _lots(order: Order, rows: list[dict[str, Any]], extra: int = 1) -> dict[str, Any]:
+    """The dispense form's POST: the management form, the version and the rows."""
+    data: dict[str, Any] = {
+        "version": order.version,
+        "lots-TOTAL_FORMS": len(rows) + extra,
+        "lots-INITIAL_FORMS": len(rows),
+        "lots-MIN_NUM_FORMS": 0,
+        "lots-MAX_NUM_FORMS": 12,
+    }
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"lots-{i}-{key}"] = value
+    for i in range(len(rows), len(rows) + extra):
+        for key in ("vial_size_g", "lot_number", "expiry", "count"):
+            data[f"lots-{i}-{key}"] = ""
+    return data
+
+
+GOOD = [
+    {"vial_size_g": "40", "lot_number": "P123", "expiry": "2027-06-30", "count": "2"},
+    {"vial_size_g": "5", "lot_number": "P124", "expiry": "2027-06-30", "count": "1"},
+]
+
+
+def _no_inline(html: str) -> None:
+    assert 'style="' not in html
+    assert "<script>" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # no inline script of any kind
+    for input_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
+        if f'id="{input_id}"' in html and 'type="hidden"' not in _tag(html, input_id):
+            assert f'for="{input_id}"' in html, f"no label for {input_id}"
+
+
+def _tag(html: str, input_id: str) -> str:
+    found = re.search(rf'<[^>]*\bid="{re.escape(input_id)}"[^>]*>', html)
+    return found.group(0) if found else ""
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("pharmacist", 200), ("nurse", 403), ("prescriber", 403), ("admin", 403)]
+)
+def test_only_a_pharmacist_sees_the_queue(
+    client_for: Callable[[str | None], Client], order: Order, role: str, status: int
+) -> None:
+    client = client_for(role)
+    assert client.get("/pharmacy/").status_code == status
+    assert client.get(f"/pharmacy/orders/{order.pk}/verify/").status_code == status
+    assert client.get(f"/pharmacy/orders/{order.pk}/dispense/").status_code == status
+
+
+def test_anonymous_is_sent_to_sign_in(client_for: Callable[[str | None], Client]) -> None:
+    page = client_for(None).get("/pharmacy/")
+    assert page.status_code == 302
+    assert "/signin/" in page["Location"]
+
+
+def test_an_unknown_order_is_not_found(client_for: Callable[[str | None], Client]) -> None:
+    pharmacist = client_for("pharmacist")
+    assert pharmacist.get("/pharmacy/orders/999/verify/").status_code == 404
+    assert pharmacist.get("/pharmacy/orders/999/dispense/").status_code == 404
+
+
+def test_the_queue_lists_a_planned_order(
+    client_for: Callable[[str | None], Client], order: Order
+) -> None:
+    page = client_for("pharmacist").get("/pharmacy/")
+    html = page.content.decode()
+    assert "Lambert, Edward" in html
+    assert "2026-12-01" in html
+    assert "85 g" in html
+    assert f"2 {X} 40 g + 1 {X} 5 g" in html
+    assert f"/pharmacy/orders/{order.pk}/verify/" in html
+    assert "Nothing to dispense" in html
+    _no_inline(html)
+
+
+def test_verify_shows_the_rounding_check_and_verifies(
+    client_for: Callable[[str | None], Client], order: Order
+) -> None:
+    pharmacist = client_for("pharmacist")
+    page = pharmacist.get(f"/pharmacy/orders/{order.pk}/verify/")
+    html = page.content.decode()
+    assert f"85 g = 2 {X} 40 g + 1 {X} 5 g" in html
+    assert "85.0 kg" in html  # the dosing weight of the course plan
+    assert "adjusted" in html  # its basis
+    assert "0 %" in html  # the deviation from the prescribed dose
+    assert "Sum of the steps" in html
+    assert f"{order.volume_ml:g} mL" in html
+    _no_inline(html)
+    panel = pharmacist.get(f"/pharmacy/orders/{order.pk}/verify/", headers={"HX-Request": "true"})
+    assert b"<html" not in panel.content  # htmx gets the panel only
+    assert b"2 \xc3\x97 40 g" in panel.content
+    done = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
+    assert done.status_code == 302
+    assert Order.objects.get(pk=order.pk).status == "verified"
+    queue = pharmacist.get("/pharmacy/").content.decode()
+    assert "Verified: Lambert" in queue
+    assert f"/pharmacy/orders/{order.pk}/dispense/" in queue
+
+
+def test_a_stale_version_shows_a_conflict(
+    client_for: Callable[[str | None], Client], order: Order
+) -> None:
+    pharmacist = client_for("pharmacist")
+    page = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version - 1})
+    assert page.status_code == 409
+    html = page.content.decode()
+    assert "has changed since you read it" in html
+    assert "Reload the order" in html
+    assert Order.objects.get(pk=order.pk).status == "planned"
+    pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
+    again = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
+    assert again.status_code == 409
+    assert "is verified: it cannot become verified" in again.content.decode()
+
+
+def test_dispense_with_an_expired_lot_shows_the_error_next_to_the_expiry(
+    client_for: Callable[[str | None], Client], verified: Order
+) -> None:
+    pharmacist = client_for("pharmacist")
+    form = pharmacist.get(f"/pharmacy/orders/{verified.pk}/dispense/").content.decode()
+    assert 'value="2"' in form  # the ordered count prefilled
+    _no_inline(form)
+    rows = [dict(GOOD[0]), dict(GOOD[1], lot_number="X-OLD-9", expiry="2026-11-30")]
+    page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="id_lots-1-expiry_error"' in html  # next to the expiry of the second row
+    assert "expires 2026-11-30, before the infusion on 2026-12-01" in html
+    assert 'value="X-OLD-9"' in html  # what was typed is kept
+    assert 'value="P123"' in html
+    assert "id_lots-0-expiry_error" not in html
+    _no_inline(html)
+    assert Order.objects.get(pk=verified.pk).status == "verified"
+
+
+def test_dispense_vials_not_matching_the_order(
+    client_for: Callable[[str | None], Client], verified: Order
+) -> None:
+    rows = [dict(GOOD[0], count="1"), GOOD[1]]
+    page = client_for("pharmacist").post(
+        f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows)
+    )
+    html = page.content.decode()
+    assert "the lots must hold the ordered vials: 2 x 40 g + 1 x 5 g" in html
+    assert 'id="id_lots-0-count_error"' in html  # the 40 g row does not add up
+    assert "id_lots-1-count_error" not in html
+
+
+def test_dispense_an_unknown_size_and_a_missing_lot_number(
+    client_for: Callable[[str | None], Client], verified: Order
+) -> None:
+    rows = [dict(GOOD[0], vial_size_g="2.5"), dict(GOOD[1], lot_number="")]
+    html = (
+        client_for("pharmacist")
+        .post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows))
+        .content.decode()
+    )
+    assert 'id="id_lots-0-vial_size_g_error"' in html
+    assert 'id="id_lots-1-lot_number_error"' in html
+
+
+def test_a_good_dispense_with_a_second_lot(
+    client_for: Callable[[str | None], Client], verified: Order
+) -> None:
+    pharmacist = client_for("pharmacist")
+    rows = [dict(GOOD[0], count="1"), GOOD[1]]
+    data = _lots(verified, rows)
+    data.update({"lots-2-vial_size_g": "40", "lots-2-lot_number": "P125",
+                 "lots-2-expiry": "2027-01-31", "lots-2-count": "1"})  # fmt: skip
+    page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", data)
+    assert page.status_code == 302
+    order = Order.objects.get(pk=verified.pk)
+    assert order.status == "dispensed"
+    assert sorted(order.lots.values_list("lot_number", flat=True)) == ["P123", "P124", "P125"]
+
+
+def test_a_good_dispense(client_for: Callable[[str | None], Client], verified: Order) -> None:
+    pharmacist = client_for("pharmacist")
+    page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, GOOD))
+    assert page.status_code == 302
+    assert Order.objects.get(pk=verified.pk).status == "dispensed"
+    assert "Dispensed: Lambert" in pharmacist.get("/pharmacy/").content.decode()
+    stale = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, GOOD))
+    assert stale.status_code == 409
+    assert "is dispensed: it cannot become dispensed" in stale.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("pharmacist", 200), ("prescriber", 200), ("admin", 200), ("nurse", 403)]
+)
+def test_lot_look_up_finds_the_patient(
+    client_for: Callable[[str | None], Client],
+    users: dict[str, Any],
+    verified: Order,
+    role: str,
+    status: int,
+) -> None:
+    lots = [orders.LotInput("P123", dt.date(2027, 6, 30), 40, 2),
+            orders.LotInput("P124", dt.date(2027, 6, 30), 5, 1)]  # fmt: skip
+    orders.dispense(users["pharmacist"], verified.pk, verified.version, lots)
+    client = client_for(role)
+    page = client.get("/pharmacy/lots/?lot=p123")
+    assert page.status_code == status
+    if status != 200:
+        return
+    html = page.content.decode()
+    assert "Lambert, Edward" in html
+    assert "MRN0001" in html
+    assert "2026-12-01" in html
+    assert "Privigen" in html
+    assert f'href="/patients/{verified.patient_id}/"' in html
+    assert "dispensed" in html
+    _no_inline(html)
+    none = client.get("/pharmacy/lots/?lot=NOPE", headers={"HX-Request": "true"})
+    assert b"<html" not in none.content
+    assert "No patient received lot “NOPE”" in none.content.decode()

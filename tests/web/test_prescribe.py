@@ -1,0 +1,271 @@
+"""The Prescribe page: the course form, its live plan preview (htmx, saves nothing), the error
+next to the field at fault, and the saved course."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ivig.records.models import AuditEvent, Course, Order
+
+HTMX = {"HX-Request": "true"}
+X, DASH = "\u00d7", "\u2013"  # as the page writes vials (2 x 40 g) and minutes (0-30)
+
+# The fixture patient (100 kg, 180 cm, 60-year-old man): LEMS induction over 2 days.
+INDUCTION = {
+    "indication": "lems",
+    "phase": "induction",
+    "product": "privigen-us",
+    "place": "hospital",
+    "start": "2026-12-01",
+    "days": "2",
+    "total_g_per_kg": "",
+    "dose_g_per_kg": "",
+    "every_weeks": "",
+    "count": "",
+    "weight_basis": "auto",
+    "egfr": "",
+}
+
+
+def url(patient: Any, preview: bool = False) -> str:
+    return f"/patients/{patient.pk}/prescribe/" + ("preview/" if preview else "")
+
+
+def text(response: Any) -> str:
+    """What the page says: tags dropped (each as a space), entities decoded, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", response.content.decode())).split())
+
+
+def markup(response: Any) -> str:
+    return str(response.content.decode())
+
+
+@pytest.fixture
+def prescriber(client_for: Callable[[str | None], Client]) -> Client:
+    return client_for("prescriber")
+
+
+def test_the_page_is_for_prescribers_only(
+    client_for: Callable[[str | None], Client], patient: Any
+) -> None:
+    page = client_for("prescriber").get(url(patient))
+    assert page.status_code == 200
+    assert b'<label for="id_days">' in page.content
+    assert 'value="lems" selected' in page.content.decode()  # the default indication
+    for role in ("nurse", "pharmacist"):
+        assert client_for(role).get(url(patient)).status_code == 403
+        assert client_for(role).post(url(patient, True), INDUCTION).status_code == 403
+    anonymous = client_for(None).get(url(patient))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/signin/")
+    assert client_for("prescriber").get("/patients/999999/prescribe/").status_code == 404
+
+
+def test_the_patient_page_links_to_it(
+    client_for: Callable[[str | None], Client], patient: Any
+) -> None:
+    assert url(patient).encode() in client_for("prescriber").get(f"/patients/{patient.pk}/").content
+    assert url(patient).encode() not in client_for("nurse").get(f"/patients/{patient.pk}/").content
+
+
+def test_the_preview_shows_the_plan_and_saves_nothing(prescriber: Client, patient: Any) -> None:
+    before = (Course.objects.count(), Order.objects.count(), AuditEvent.objects.count())
+    preview = prescriber.post(url(patient, True), INDUCTION, headers=HTMX)
+    assert preview.status_code == 200
+    assert b"<html" not in preview.content  # the partial only
+    page = text(preview)
+    # The dosing weight and why.
+    assert "85.0 kg (adjusted weight)" in page
+    assert "Actual 100.0 kg Ideal (Devine) 75.0 kg Adjusted 85.0 kg BMI 30.9 kg/m²" in page
+    assert "Why: adjusted weight = IBW + 0.4 x (actual - IBW)" in page
+    # Two doses of 85 g (prescribed 85 g, no change), each in 2 x 40 g + 1 x 5 g, 850 mL.
+    rows = re.findall(r"<tr><td>(\d)</td><td[^>]*>([\d-]+)</td>(.*?)</tr>", markup(preview), re.S)
+    assert [(n, day) for n, day, _ in rows] == [("1", "2026-12-01"), ("2", "2026-12-02")]
+    for _, _, row in rows:
+        cells = [" ".join(c.split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        vials = f"2 {X} 40 g + 1 {X} 5 g"
+        assert cells == ["85 g", "<strong>85 g</strong>", "0%", vials, "850 mL"]
+    assert "2 doses, 170 g (1700 mL) in all" in page
+    # The rate steps: from 25.5 mL/h (0.5 mg/kg/min, label) to 408 mL/h (8 mg/kg/min).
+    assert "Dose 1 (2026-12-01), 850 mL" in page
+    assert f"1 0{DASH}30 25.5 mL/h 0.5 12.75 mL label" in page
+    assert f"5 120{DASH}216.9 408 mL/h 8 658.75 mL protocol" in page
+    assert "Total time 3 h 37 min (216.9 min)" in page
+    assert "Dose 2 (2026-12-02): the same steps as dose 1 (total time 3 h 37 min)." in page
+    # The schedule used, off-label for LEMS, with its source.
+    assert "US PI, CIDP schedule (label; off-label for LEMS); maximum 8 mg/kg/min" in page
+    assert "Source: Privigen US Prescribing Information" in page
+    assert "Service protocol (not label): double the rate at each step" in page
+    # The fullest 28 days against the cap.
+    assert "2.00 of the 2 g/kg cap (170 of 170 g on 85.0 kg)." in page
+    # The findings (with their source), the catalogue version, the unverified values.
+    assert "warn first-infusion : first IVIG infusion: reactions are most likely" in page
+    assert "Source: EU SmPC wording" in page
+    assert "catalogue version 2026.11.0" in page
+    assert "Unverified This plan uses catalogue values not yet verified" in page
+    assert "privigen-us vial sizes" in page
+    assert "BLOCK" not in page
+    # Nothing was saved, not even an audit event.
+    assert (Course.objects.count(), Order.objects.count(), AuditEvent.objects.count()) == before
+
+
+def test_the_preview_needs_a_post_and_a_product(prescriber: Client, patient: Any) -> None:
+    assert prescriber.get(url(patient, True)).status_code == 405
+    preview = prescriber.post(url(patient, True), {**INDUCTION, "product": ""}, headers=HTMX)
+    assert "To see the plan, fill in: Product ." in text(preview)  # no silent default product
+    page = text(prescriber.get(url(patient)))  # the first preview comes with the page
+    assert "To see the plan, fill in: Product ." in page
+
+
+def test_the_preview_shows_an_error_of_the_planner(prescriber: Client, patient: Any) -> None:
+    preview = prescriber.post(url(patient, True), {**INDUCTION, "days": "7"}, headers=HTMX)
+    assert (
+        "No plan: Induction: consecutive days : induction is given over 2 to 5 consecutive days "
+        "for LEMS (asked for 7)"
+    ) in text(preview)
+    assert '<a href="#id_days">' in markup(preview)
+    preview = prescriber.post(url(patient, True), {**INDUCTION, "egfr": "x"}, headers=HTMX)
+    assert '<a href="#id_egfr">' in markup(preview)
+    assert "Enter a number." in text(preview)
+
+
+def test_a_bad_input_is_shown_next_to_its_field_and_the_rest_is_kept(
+    prescriber: Client, patient: Any
+) -> None:
+    page = prescriber.post(url(patient), {**INDUCTION, "days": "7", "egfr": "75"})
+    assert page.status_code == 200
+    content = markup(page)
+    field = re.search(r'<div class="field has-error">(.*?)</div>\s*</div>', content, re.S)
+    assert field is not None  # the days field, with its error inside
+    assert 'name="days" value="7"' in field.group(1)
+    assert '<div class="error" id="id_days_error">induction is given over 2 to 5' in field.group(1)
+    assert 'aria-invalid="true"' in field.group(1)
+    assert 'value="2026-12-01"' in content
+    assert 'name="egfr" value="75"' in content
+    assert '<option value="privigen-us" selected>' in content
+    assert "No plan:" in text(page)  # and in the preview
+    assert Course.objects.count() == 0
+
+
+def test_the_cap_is_shown_in_the_preview_and_next_to_the_field(
+    users: dict[str, Any], prescriber: Client, patient: Any
+) -> None:
+    from ivig.records.services import courses
+
+    # Over the cap on its own: blamed on the total, next to it on submit.
+    preview = prescriber.post(
+        url(patient, True), {**INDUCTION, "total_g_per_kg": "3"}, headers=HTMX
+    )
+    assert "to 3.00 g/kg, above the cap of 2 g/kg" in text(preview)
+    assert '<a href="#id_total_g_per_kg">' in markup(preview)
+    page = prescriber.post(url(patient), {**INDUCTION, "total_g_per_kg": "3"})
+    assert re.search(r'id="id_total_g_per_kg_error">[^<]*above the cap of 2 g/kg', markup(page))
+    courses.prescribe(
+        users["prescriber"],
+        patient.pk,
+        courses.CourseInput("lems", "induction", "privigen-us", "hospital", dt.date(2026, 12, 1)),
+    )
+    # With the patient's other course: blamed on the first dose's date, with the earliest date.
+    again = {**INDUCTION, "start": "2026-12-15"}
+    preview = prescriber.post(url(patient, True), again, headers=HTMX)
+    assert (
+        "No plan: First dose : with the earlier doses, a course starting on 2026-12-15 would "
+        "bring 2026-12-01 to 2026-12-28 to 3.00 g/kg, above the cap of 2 g/kg in any 28 days for "
+        "LEMS; the earliest date this course may start is 2026-12-29"
+    ) in text(preview)
+    assert '<a href="#id_start">' in markup(preview)
+    page = prescriber.post(url(patient), again)
+    assert re.search(r'id="id_start_error">[^<]*above the cap of 2 g/kg', markup(page))
+    assert 'name="start" value="2026-12-15"' in markup(page)
+    assert Course.objects.count() == 1
+    # The patient's product is offered first now, and the page comes with its plan (or error).
+    page = prescriber.get(url(patient))
+    assert '<option value="privigen-us" selected>' in markup(page)
+    assert "To see the plan" not in text(page)
+    # Later, outside the 28 days, the other course's doses are counted and shown.
+    later = text(
+        prescriber.post(url(patient, True), {**again, "start": "2027-01-05"}, headers=HTMX)
+    )
+    assert "2.00 of the 2 g/kg cap" in later
+    assert "counting 170 g of the patient's other recorded or planned doses" in later
+
+
+def test_a_patient_without_a_weight_cannot_be_planned(
+    users: dict[str, Any], prescriber: Client
+) -> None:
+    from ivig.records.services.patients import PatientInput, create_patient
+
+    record = create_patient(
+        users["prescriber"],
+        PatientInput("MRN0009", "Ng", "Ada", dt.date(1980, 1, 2), "female", 165),
+        today=dt.date(2026, 11, 25),
+    )
+    assert "no weight recorded ( record one )" in text(prescriber.get(url(record)))
+    preview = prescriber.post(url(record, True), INDUCTION, headers=HTMX)
+    assert "No plan: record the patient's weight before prescribing" in text(preview)
+    assert f'<a href="/patients/{record.pk}/edit/">edit the patient</a>' in markup(preview)
+    page = prescriber.post(url(record), INDUCTION)
+    assert '<div class="errors" role="alert"><p>record the patient' in markup(page)  # above
+    assert Course.objects.count() == 0
+
+
+def test_a_maintenance_preview(prescriber: Client, patient: Any) -> None:
+    data = {**INDUCTION, "phase": "maintenance", "dose_g_per_kg": "0.4", "every_weeks": "4"}
+    preview = prescriber.post(url(patient, True), data, headers=HTMX)
+    assert '<a href="#id_count">' in markup(preview)  # the number of doses is needed
+    preview = prescriber.post(url(patient, True), {**data, "count": "3"}, headers=HTMX)
+    page = text(preview)
+    assert "LEMS maintenance" in page
+    # 34 g (0.4 g/kg of 85 kg) each, rounded to whole vials; the induction days are not used.
+    vials = f"1 {X} 20 g + 1 {X} 10 g + 1 {X} 5 g"
+    assert f"1 2026-12-01 34 g 35 g +2.9% {vials} 350 mL 2 2026-12-29" in page
+    assert "3 doses, 105 g (1050 mL) in all" in page
+    assert "Dose 3 (2027-01-26): the same steps as dose 1 (total time 2 h 24 min)." in page
+    assert "0.41 of the 2 g/kg cap (35 of 170 g on 85.0 kg)." in page
+
+
+def test_submitting_saves_the_course_and_goes_to_the_patient(
+    prescriber: Client, patient: Any
+) -> None:
+    response = prescriber.post(url(patient), INDUCTION)
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{patient.pk}/"
+    course = Course.objects.get()
+    assert course.patient_id == patient.pk
+    assert course.dosing_weight_kg == 85.0
+    assert course.regimen["days"] == 2
+    assert course.regimen["dose_g_per_kg"] is None  # maintenance fields of an induction: None
+    assert course.regimen["count"] is None
+    orders = list(course.orders.order_by("sequence"))
+    assert [(o.date, o.dose_g) for o in orders] == [
+        (dt.date(2026, 12, 1), 85.0),
+        (dt.date(2026, 12, 2), 85.0),
+    ]
+    page = text(prescriber.get(response["Location"]))
+    assert (
+        "Course prescribed: LEMS induction, privigen-us, 2 doses (170 g) from 2026-12-01." in page
+    )
+
+
+def test_the_pages_have_no_inline_script_or_style(prescriber: Client, patient: Any) -> None:
+    for response in (
+        prescriber.get(url(patient)),
+        prescriber.post(url(patient), {**INDUCTION, "days": "7"}),
+        prescriber.post(url(patient, True), INDUCTION, headers=HTMX),
+    ):
+        content = markup(response)
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", content)
+        assert 'style="' not in content
+        assert not re.search(r"<[^>]+\son[a-z]+=", content)  # no inline event handlers
+    page = markup(prescriber.get(url(patient)))
+    # Every input has its label.
+    for name in INDUCTION.keys() | {"pregnant"}:
+        assert f'<label for="id_{name}">' in page
+    assert "unsafe-inline" not in prescriber.get(url(patient)).headers["Content-Security-Policy"]
