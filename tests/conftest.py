@@ -85,6 +85,22 @@ def client_for(users: dict[str, Any]) -> Callable[[str | None], Client]:
     return make
 
 
+@pytest.fixture(autouse=True)
+def _audit_triggers(request: pytest.FixtureRequest) -> None:
+    """Every database test starts with the append-only triggers in place (a committing test
+    before it may have dropped them for Django's flush); the statements are idempotent."""
+    if "db" not in request.fixturenames or "transactional_db" in request.fixturenames:
+        return
+    request.getfixturevalue("db")
+    from django.db import connection
+
+    from ivig.records import triggers
+
+    with connection.cursor() as cursor:
+        for sql in triggers.statements(connection.vendor):
+            cursor.execute(sql)
+
+
 @pytest.fixture
 def live_records(transactional_db: None) -> Iterator[None]:
     """For tests that commit (threads, several connections): the audit triggers stop Django's

@@ -9,9 +9,9 @@ from __future__ import annotations
 TABLE = "records_auditevent"
 
 SQLITE = [
-    f"CREATE TRIGGER audit_no_update BEFORE UPDATE ON {TABLE} "
+    f"CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON {TABLE} "
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-    f"CREATE TRIGGER audit_no_delete BEFORE DELETE ON {TABLE} "
+    f"CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON {TABLE} "
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
 ]
 SQLITE_DROP = ["DROP TRIGGER IF EXISTS audit_no_update", "DROP TRIGGER IF EXISTS audit_no_delete"]
@@ -19,9 +19,9 @@ SQLITE_DROP = ["DROP TRIGGER IF EXISTS audit_no_update", "DROP TRIGGER IF EXISTS
 POSTGRES = [
     "CREATE OR REPLACE FUNCTION ivig_audit_append_only() RETURNS trigger AS $$ "
     "BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$ LANGUAGE plpgsql",
-    f"CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON {TABLE} "
+    f"CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON {TABLE} "
     "FOR EACH ROW EXECUTE FUNCTION ivig_audit_append_only()",
-    f"CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {TABLE} "
+    f"CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON {TABLE} "
     "FOR EACH STATEMENT EXECUTE FUNCTION ivig_audit_append_only()",
 ]
 POSTGRES_DROP = [
