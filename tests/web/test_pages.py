@@ -96,3 +96,21 @@ def test_polling_does_not_keep_a_screen_signed_in(
     assert poll.status_code == 401
     assert poll.headers["HX-Redirect"].startswith("/signin/")
     assert nurse.get("/patients/").status_code == 302  # signed out
+
+
+def test_record_an_outcome_from_the_patient_page(
+    client_for: Callable[[str | None], Client], patient: Any
+) -> None:
+    nurse = client_for("nurse")
+    url = f"/patients/{patient.pk}/outcomes/"
+    bad = nurse.post(url, {"measure": "qmg", "value": "50", "measured_on": "2026-11-01"})
+    assert bad.status_code == 200
+    assert 'value="50"' in bad.content.decode()  # kept
+    assert "outside the accepted range" in bad.content.decode()
+    for value, day in (("30", "2026-09-01"), ("23", "2026-11-01")):
+        ok = nurse.post(url, {"measure": "3tug", "value": value, "measured_on": day})
+        assert ok.status_code == 302
+    page = nurse.get(f"/patients/{patient.pk}/").content.decode()
+    assert "<polyline" in page
+    assert "improved" in page
+    assert client_for("pharmacist").post(url, {}).status_code == 403

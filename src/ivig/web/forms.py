@@ -96,6 +96,20 @@ class CourseForm(forms.Form):
         ]
 
 
+class OutcomeForm(forms.Form):
+    measure = forms.ChoiceField(
+        label="Measure",
+        choices=[
+            ("3tug", "Triple timed up-and-go (3TUG), seconds"),
+            ("qmg", "Quantitative MG score (QMG), points"),
+            ("mrc-sum", "MRC sum score, points"),
+            ("mg-adl", "MG-ADL, points"),
+        ],
+    )
+    value = forms.FloatField(label="Value (seconds or points)")
+    measured_on = forms.DateField(label="Measured on", widget=DateInput)
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)

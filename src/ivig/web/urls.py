@@ -1,14 +1,11 @@
-"""The pages. Each page module with its own routes adds them through ``urlpatterns``."""
+"""The pages: patients here, and each other page module's own ``urlpatterns``."""
 
 from __future__ import annotations
-
-from importlib import import_module
-from importlib.util import find_spec
 
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from ivig.web.views import patients
+from ivig.web.views import chairs, patients, pharmacy, prescribe, runsheet
 
 app_name = "web"
 
@@ -20,9 +17,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patients/new/", patients.patient_new, name="patient-new"),
     path("patients/<int:patient_id>/", patients.patient_page, name="patient"),
     path("patients/<int:patient_id>/edit/", patients.patient_edit, name="patient-edit"),
+    path("patients/<int:patient_id>/outcomes/", patients.outcome_new, name="outcome-new"),
+    *prescribe.urlpatterns,
+    *pharmacy.urlpatterns,
+    *chairs.urlpatterns,
+    *runsheet.urlpatterns,
 ]
-
-# The pages of prescribing, the pharmacy, today's chairs and the run sheet, each in its module.
-for _name in ("prescribe", "pharmacy", "chairs", "runsheet"):
-    if find_spec(f"ivig.web.views.{_name}") is not None:
-        urlpatterns += import_module(f"ivig.web.views.{_name}").urlpatterns

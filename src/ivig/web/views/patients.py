@@ -16,7 +16,7 @@ from ivig.errors import IvigError
 from ivig.records.models import Order, OrderStatus, Patient
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
-from ivig.web.forms import PatientForm, today
+from ivig.web.forms import OutcomeForm, PatientForm, today
 from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, roles_required
 
@@ -144,8 +144,31 @@ def _cap_gauge(patient: Patient) -> dict[str, Any] | None:
     }
 
 
+@roles_required("prescriber", "nurse")
+def outcome_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Record an outcome (3TUG, QMG, MRC, MG-ADL); it is classified against the baseline."""
+    from ivig.records.services.outcomes import record_outcome
+
+    patient = get(Patient, patient_id, "patient")
+    form = OutcomeForm(request.POST or None, initial={"measured_on": today()})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            record_outcome(
+                request.user, patient.pk, d["measure"], d["value"], d["measured_on"], today=today()
+            )
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Outcome recorded.")
+            return redirect("web:patient", patient_id=patient.pk)
+    return patient_page(request, patient_id, outcome_form=form)
+
+
 @login_required
-def patient_page(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_page(
+    request: HttpRequest, patient_id: int, outcome_form: OutcomeForm | None = None
+) -> HttpResponse:
     from ivig.records.services.outcomes import outcome_series
 
     patient = get(Patient, patient_id, "patient")
@@ -167,5 +190,6 @@ def patient_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             "chart": outcome_chart(series, completed),
             "outcomes": series,
             "reactions": reactions[-5:],
+            "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),
         },
     )
