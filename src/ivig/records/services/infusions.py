@@ -19,6 +19,7 @@ from django.db import transaction
 from ivig.core.catalogue import load_catalogue
 from ivig.core.monitoring import (
     ObservationPeriod,
+    ReactionAdvice,
     Severity,
     check_vitals,
     checks_due,
@@ -49,10 +50,13 @@ from ivig.records.services.patients import age_on, screening_codes
 __all__ = [
     "CheckAnswers",
     "VitalsInput",
+    "current_rate",
     "end_infusion",
     "finish_observation",
+    "observation_for",
     "override",
     "pre_check",
+    "reaction_advice",
     "record_rate",
     "record_reaction",
     "record_vitals",
@@ -91,7 +95,7 @@ def _history(order: Order) -> tuple[bool, str | None, dt.date | None]:
     return False, last.course.product_id, last.date
 
 
-def _observation(order: Order) -> ObservationPeriod:
+def observation_for(order: Order) -> ObservationPeriod:
     """The observation after this infusion: 20 minutes, or 60 after a first infusion, a product
     switch or a long gap (computed from the history, never typed in: requirement 63)."""
     first, previous, last = _history(order)
@@ -339,6 +343,27 @@ def record_vitals(
     return row
 
 
+def current_rate(session: InfusionSession) -> float:
+    """The rate on the pump now: the latest rate change (the start records the first)."""
+    latest = session.rate_changes.order_by("-at", "-id").first()
+    if latest is None:
+        raise Conflict("the infusion has not started: there is no current rate")
+    return latest.rate_ml_per_h
+
+
+def reaction_advice(session: InfusionSession, grade: Severity) -> ReactionAdvice:
+    """The protocol's advice for a reaction now: at the current rate, with the highest lower
+    rate given before it as the last tolerated, counting the reactions so far today."""
+    current = current_rate(session)
+    earlier = [r.rate_ml_per_h for r in session.rate_changes.all() if r.rate_ml_per_h < current]
+    return recommended_action(
+        grade,
+        current_rate_ml_per_h=current,
+        last_tolerated_ml_per_h=max(earlier) if earlier else None,
+        reactions_today=session.reactions.count(),
+    )
+
+
 def record_reaction(
     actor: Any,
     order_id: int,
@@ -359,15 +384,7 @@ def record_reaction(
     grade = Severity(severity) if severity else classify_symptoms(symptoms)
     with transaction.atomic():
         order, session = _open_session(order_id)
-        rates = list(session.rate_changes.order_by("at", "id"))
-        current = rates[-1].rate_ml_per_h
-        earlier = [r.rate_ml_per_h for r in rates[:-1] if r.rate_ml_per_h < current]
-        advice = recommended_action(
-            grade,
-            current_rate_ml_per_h=current,
-            last_tolerated_ml_per_h=max(earlier) if earlier else None,
-            reactions_today=session.reactions.count(),
-        )
+        advice = reaction_advice(session, grade)
         row = Reaction.objects.create(
             session=session,
             at=at,
@@ -399,7 +416,7 @@ def end_infusion(
         order, session = _open_session(order_id)
         if at < session.started_at:  # type: ignore[operator]
             raise InvalidInput("the end is before the start", field="at")
-        period = _observation(order)
+        period = observation_for(order)
         before = audit.snapshot(session)
         InfusionSession.objects.filter(pk=session.pk).update(
             ended_at=at, observation_minutes=period.minutes
@@ -485,7 +502,7 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
         "reactions": [audit.snapshot(r) for r in session.reactions.all()],
     }
     if session.started_at is not None:
-        minutes = session.observation_minutes or _observation(order).minutes
+        minutes = session.observation_minutes or observation_for(order).minutes
         schedule = vitals_schedule(_steps(order), observation_minutes=minutes)
         statuses = checks_due(
             schedule,

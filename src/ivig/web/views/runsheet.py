@@ -34,7 +34,6 @@ from ivig.core.monitoring import (
     Severity,
     classify_symptoms,
     load_monitoring_protocol,
-    recommended_action,
     vitals_schedule,
 )
 from ivig.core.rates import RateStep, clock_times
@@ -474,7 +473,7 @@ def _context(
     course = order.course
     plan = course.plan
     product = _product(order)
-    observation = infusions._observation(order)  # the service's rule (first, switch, gap)
+    observation = infusions.observation_for(order)  # the service's rule (first, switch, gap)
     observe_minutes = (
         session.observation_minutes if session and session.observation_minutes else None
     ) or observation.minutes
@@ -561,24 +560,16 @@ def _context(
 def _advice(
     order: Order, session: InfusionSession | None, symptoms: list[str], severity: str
 ) -> dict[str, Any] | None:
-    """The protocol's recommended action for these symptoms at the current rate, worked out as
-    ``infusions.record_reaction`` does (the current rate, the highest lower rate given before it,
-    the reactions so far today). ``None`` when nothing is ticked."""
+    """The protocol's recommended action for these symptoms at the current rate, by the same
+    service function that ``infusions.record_reaction`` uses. ``None`` when nothing is ticked."""
     if not symptoms and not severity:
         return None
-    rates = list(session.rate_changes.order_by("at", "id")) if session else []
-    if session is None or session.started_at is None or not rates:
+    if session is None or session.started_at is None:
         return {"error": "the infusion has not started: there is no current rate"}
     try:
         grade = Severity(severity) if severity else classify_symptoms(symptoms)
-        current = rates[-1].rate_ml_per_h
-        earlier = [r.rate_ml_per_h for r in rates[:-1] if r.rate_ml_per_h < current]
-        advice: ReactionAdvice = recommended_action(
-            grade,
-            current_rate_ml_per_h=current,
-            last_tolerated_ml_per_h=max(earlier) if earlier else None,
-            reactions_today=session.reactions.count(),
-        )
+        current = infusions.current_rate(session)
+        advice: ReactionAdvice = infusions.reaction_advice(session, grade)
     except (IvigError, ValueError) as exc:
         return {"error": getattr(exc, "message", str(exc))}
     return {
