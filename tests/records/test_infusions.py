@@ -135,7 +135,8 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     assert Order.objects.get(pk=dispensed.pk).status == "completed"
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
     assert state["checkpoints"][0]["reason"] == "baseline"
-    assert {c["status"] for c in state["checkpoints"]} <= {"done", "overdue"}
+    # the end of the observation (5 h after the start) is now: due; nothing is still to come
+    assert {c["status"] for c in state["checkpoints"]} <= {"done", "due", "overdue"}
 
 
 def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: Order) -> None:
@@ -187,3 +188,16 @@ def test_iga_status_feeds_the_screening(users: dict[str, Any], patient: Any) -> 
     )  # fmt: skip
     blocks = {f["code"] for f in course.plan["findings"] if f["severity"] == "block"}
     assert "iga-deficiency" in blocks
+
+
+def test_checkpoints_follow_the_real_end(users: dict[str, Any], dispensed: Order) -> None:
+    # planned 216.9 min; the pump stopped after 150 min: the end-of-infusion check is at 150
+    nurse = users["nurse"]
+    start = NOW - dt.timedelta(hours=5)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    _start(users, dispensed, start)
+    infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(minutes=150), now=NOW)
+    state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
+    ends = [c for c in state["checkpoints"] if c["reason"] == "end of infusion"]
+    assert [c["minute"] for c in ends] == [150]
+    assert max(c["minute"] for c in state["checkpoints"]) == 150 + 60  # first infusion: 60 min

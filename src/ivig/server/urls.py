@@ -1,11 +1,15 @@
 """URLs: the JSON API under /api/, the Django admin under /admin/."""
 
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from ivig.api.api import api
 from ivig.records.admin import site as admin_site
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("admin/", admin_site.urls),
     path("api/", api.urls),
     path("", include("ivig.web.urls")),

@@ -11,7 +11,7 @@ completed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.db import transaction
@@ -484,6 +484,14 @@ def _steps(order: Order) -> tuple[RateStep, ...]:
     )
 
 
+def _until(steps: tuple[RateStep, ...], minute: float) -> tuple[RateStep, ...]:
+    """The steps as they ran when the infusion ended at ``minute`` (earlier or later than
+    planned): the steps begun by then, the last one ending at ``minute``."""
+    begun = [s for s in steps if s.start_min < minute] or [steps[0]]
+    end = max(minute, begun[-1].start_min + 1)
+    return (*begun[:-1], replace(begun[-1], end_min=round(end, 1)))
+
+
 def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
     """The session as the run sheet needs it, with the vitals checkpoints due or overdue."""
     session = InfusionSession.objects.filter(order=order).first()
@@ -503,7 +511,10 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
     }
     if session.started_at is not None:
         minutes = session.observation_minutes or observation_for(order).minutes
-        schedule = vitals_schedule(_steps(order), observation_minutes=minutes)
+        steps = _steps(order)
+        if session.ended_at is not None:  # the real end, not the planned one
+            steps = _until(steps, (session.ended_at - session.started_at).total_seconds() / 60)
+        schedule = vitals_schedule(steps, observation_minutes=minutes)
         statuses = checks_due(
             schedule,
             started_at=session.started_at,
