@@ -73,6 +73,36 @@ TODAY = dt.date(2026, 11, 25)
 
 
 @pytest.fixture
+def dispensed(users: dict[str, Any], patient: Any) -> Any:
+    """Day 1 of a 2-day Privigen (US) induction for ``patient``, verified and dispensed with
+    lots, dated today: 85 g = 2 x 40 g + 1 x 5 g."""
+    from django.utils import timezone
+
+    from ivig.records.services import courses, orders
+
+    course = courses.prescribe(
+        users["prescriber"],
+        patient.pk,
+        courses.CourseInput(
+            indication="lems",
+            phase="induction",
+            product="privigen-us",
+            place="hospital",
+            start=timezone.localdate(),
+            days=2,
+        ),
+    )
+    order = course.orders.order_by("sequence").first()
+    assert order is not None
+    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    lots = [
+        orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
+        orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1),
+    ]
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+
+
+@pytest.fixture
 def client_for(users: dict[str, Any]) -> Callable[[str | None], Client]:
     """A Django test client signed in as the user of a role (``None``: anonymous)."""
 

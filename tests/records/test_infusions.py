@@ -10,34 +10,9 @@ from django.utils import timezone
 
 from ivig.errors import Conflict, Forbidden, InvalidInput, OutOfRange
 from ivig.records.models import Order
-from ivig.records.services import courses, infusions, orders, outcomes
+from ivig.records.services import courses, infusions, outcomes
 
 NOW = timezone.now()
-
-
-@pytest.fixture
-def dispensed(users: dict[str, Any], patient: Any) -> Order:
-    """Day 1 of a 2-day induction, verified and dispensed, dated today."""
-    course = courses.prescribe(
-        users["prescriber"],
-        patient.pk,
-        courses.CourseInput(
-            indication="lems",
-            phase="induction",
-            product="privigen-us",
-            place="hospital",
-            start=timezone.localdate(),
-            days=2,
-        ),
-    )
-    order = course.orders.order_by("sequence").first()
-    assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
-    lots = [
-        orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-        orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1),
-    ]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 
 
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)

@@ -9,42 +9,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
 from ivig.records.models import Order
-from ivig.records.services import courses, orders
 
 HTMX = {"HX-Request": "true"}
 DASH, TIMES = "\u2013", "\u00d7"  # as the sheet writes 09:00-09:30 and 2 x 40 g
 WELL = {"infection": "no", "fever": "no", "feeling_unwell": "no", "hydrated": "yes", "notes": ""}
-
-
-@pytest.fixture
-def dispensed(users: dict[str, Any], patient: Any) -> Order:
-    """Day 1 of a 2-day induction of Privigen (US), verified and dispensed, dated today: 85 g
-    in 850 mL, steps 25.5, 51, 102, 204 and 408 mL/h (30 minutes each, the last to the end)."""
-    course = courses.prescribe(
-        users["prescriber"],
-        patient.pk,
-        courses.CourseInput(
-            indication="lems",
-            phase="induction",
-            product="privigen-us",
-            place="hospital",
-            start=timezone.localdate(),
-            days=2,
-        ),
-    )
-    order = course.orders.order_by("sequence").first()
-    assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
-    lots = [
-        orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-        orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1),
-    ]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 
 
 def local(moment: dt.datetime) -> str:

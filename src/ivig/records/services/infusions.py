@@ -174,26 +174,29 @@ def pre_check(
                 }
             )
         session = _session(order)
-        before = audit.snapshot(session)
-        InfusionSession.objects.filter(pk=session.pk).update(
-            check_answers=asdict(answers),
-            check_findings=rows,
-            checked_by=actor,
-            checked_at=now,
-            override_reason="",
-            override_by=None,
-            override_at=None,
-        )
-        session.refresh_from_db()
-        audit.record(
-            actor,
-            "pre-check",
-            "infusion",
-            session.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(session),
-        )
+        session = _change(
+            actor, "pre-check", session, order,
+            check_answers=asdict(answers), check_findings=rows, checked_by=actor,
+            checked_at=now, override_reason="", override_by=None, override_at=None,
+        )  # fmt: skip
+    return session
+
+
+def _change(
+    actor: Any,
+    action: str,
+    session: InfusionSession,
+    order: Order,
+    *,
+    reason: str = "",
+    **changes: Any,
+) -> InfusionSession:
+    """Update the session and audit it (before and after), in the caller's transaction."""
+    before = audit.snapshot(session)
+    InfusionSession.objects.filter(pk=session.pk).update(**changes)
+    session.refresh_from_db()
+    audit.record(actor, action, "infusion", session.pk, patient_id=order.patient_id,
+                 before=before, after=audit.snapshot(session), reason=reason)  # fmt: skip
     return session
 
 
@@ -213,21 +216,10 @@ def override(actor: Any, order_id: int, reason: str, *, now: dt.datetime) -> Inf
             raise Conflict("the pre-infusion check has not been done")
         if not _blocks(session):
             raise Conflict("no blocking finding stands: there is nothing to override")
-        before = audit.snapshot(session)
-        InfusionSession.objects.filter(pk=session.pk).update(
-            override_reason=reason.strip(), override_by=actor, override_at=now
-        )
-        session.refresh_from_db()
-        audit.record(
-            actor,
-            "override",
-            "infusion",
-            session.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(session),
-            reason=reason.strip(),
-        )
+        session = _change(
+            actor, "override", session, order, reason=reason.strip(),
+            override_reason=reason.strip(), override_by=actor, override_at=now,
+        )  # fmt: skip
     return session
 
 
@@ -261,21 +253,10 @@ def start_infusion(
                 field="check",
             )
         transition(actor, order_id, OrderStatus.in_progress, version)
-        before = audit.snapshot(session)
-        InfusionSession.objects.filter(pk=session.pk).update(started_at=at, started_by=actor)
-        session.refresh_from_db()
+        session = _change(actor, "start", session, order, started_at=at, started_by=actor)
         first_rate = float(order.steps[0]["rate_ml_per_h"])
         rate = RateChange.objects.create(
             session=session, at=at, rate_ml_per_h=first_rate, recorded_by=actor
-        )
-        audit.record(
-            actor,
-            "start",
-            "infusion",
-            session.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(session),
         )
         audit.created(actor, "rate-change", rate, patient_id=order.patient_id)
     return session
@@ -417,19 +398,8 @@ def end_infusion(
         if at < session.started_at:  # type: ignore[operator]
             raise InvalidInput("the end is before the start", field="at")
         period = observation_for(order)
-        before = audit.snapshot(session)
-        InfusionSession.objects.filter(pk=session.pk).update(
-            ended_at=at, observation_minutes=period.minutes
-        )
-        session.refresh_from_db()
-        audit.record(
-            actor,
-            "end",
-            "infusion",
-            session.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(session),
+        session = _change(
+            actor, "end", session, order, ended_at=at, observation_minutes=period.minutes
         )
     return session
 
@@ -453,20 +423,10 @@ def finish_observation(
                 field="at",
             )
         transition(actor, order_id, OrderStatus.completed, version)
-        before = audit.snapshot(session)
-        InfusionSession.objects.filter(pk=session.pk).update(
-            observation_ended_at=at, observation_notes=notes
-        )
-        session.refresh_from_db()
-        audit.record(
-            actor,
-            "observation-end",
-            "infusion",
-            session.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(session),
-        )
+        session = _change(
+            actor, "observation-end", session, order,
+            observation_ended_at=at, observation_notes=notes,
+        )  # fmt: skip
     return session
 
 
