@@ -12,15 +12,20 @@ message next to the field.
     ├── CatalogueError           code="catalogue_error"    the drug library data file is broken
     ├── UnknownProduct           code="unknown_product"    no such product id in the catalogue
     ├── UnknownIndication        code="unknown_indication" no such indication id in the catalogue
+    │   └── InvalidTime          code="invalid_time"       a clinical time outside its window (400)
     ├── NoRateSchedule           code="no_rate_schedule"   listed, but no rate schedule is known
-    ├── CapExceeded              code="cap_exceeded"       a plan would break the rolling dose cap
+    ├── HardLimit                code="hard_limit"         a library hard limit: no one may save it
+    │   └── CapExceeded          code="cap_exceeded"       a plan would break the rolling dose cap
+    ├── OverrideRequired         code="override_required"  a soft limit: needs a coded override,
+    │                                                      re-authenticated, by a user allowed to
     ├── NotFound                 code="not_found"          no such record (or not yours to see)
     ├── Forbidden                code="forbidden"          your role may not do this
     └── Conflict                 code="conflict"           the record is in the wrong state
         └── StaleVersion         code="stale_version"      someone saved a newer version first
 
-The records services raise the last four; the core raises the others. ``http_status`` is what
-the API answers with.
+The records services raise the last four and ``OverrideRequired``; the core raises the others.
+``http_status`` is what the API answers with; ``details`` (when not empty) is extra data for
+machines, e.g. the soft limits an override must name.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ __all__ = [
     "CatalogueError",
     "Conflict",
     "Forbidden",
+    "HardLimit",
     "InvalidInput",
+    "InvalidTime",
     "IvigError",
     "NoRateSchedule",
     "NotFound",
     "OutOfRange",
+    "OverrideRequired",
     "StaleVersion",
     "UnknownIndication",
     "UnknownProduct",
@@ -54,6 +62,7 @@ class IvigError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details: dict[str, object] = {}
 
     def with_hint(self, hint: str) -> IvigError:
         """Add a suggestion to the message (``"...; hint"``) and return the same error."""
@@ -61,9 +70,13 @@ class IvigError(Exception):
         self.args = (self.message,)
         return self
 
-    def as_dict(self) -> dict[str, str | None]:
-        """The error as the JSON contract's ``{"code", "message", "field"}``."""
-        return {"code": self.code, "message": self.message, "field": self.field}
+    def as_dict(self) -> dict[str, object]:
+        """The error as the JSON contract's ``{"code", "message", "field"}`` (plus
+        ``"details"`` when the error carries any)."""
+        out: dict[str, object] = {"code": self.code, "message": self.message, "field": self.field}
+        if self.details:
+            out["details"] = self.details
+        return out
 
 
 class InvalidInput(IvigError):
@@ -88,6 +101,14 @@ class OutOfRange(InvalidInput):
         self.low = low
         self.high = high
         self.unit = unit
+
+
+class InvalidTime(InvalidInput):
+    """A clinical time in the future (beyond the clock skew) or before what it records
+    (requirements 35, 9): HTTP 400."""
+
+    code = "invalid_time"
+    http_status = 400
 
 
 class CatalogueError(IvigError):
@@ -136,7 +157,35 @@ class NoRateSchedule(IvigError):
         self.product_id = product_id
 
 
-class CapExceeded(IvigError):
+class HardLimit(IvigError):
+    """A drug-library hard limit (requirement 48): above the label's maximum rate, the course
+    or rolling cap, a concentration mismatch, an expired or wrong-product lot, an implausible
+    rate entry. No role can save it; every attempt is counted in the safety report.
+
+    ``limit`` and ``value`` (with ``unit``) say what was crossed, when there are numbers.
+    """
+
+    code = "hard_limit"
+    http_status = 422
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None,
+        rule: str,
+        limit: float | None = None,
+        value: float | None = None,
+        unit: str = "",
+    ) -> None:
+        super().__init__(message, field=field)
+        self.rule = rule
+        self.limit = limit
+        self.value = value
+        self.unit = unit
+
+
+class CapExceeded(HardLimit):
     """A dose would take some window of ``window_days`` consecutive days above the cap.
 
     ``earliest_allowed`` is the first date on which the offending dose (or, when
@@ -145,7 +194,6 @@ class CapExceeded(IvigError):
     """
 
     code = "cap_exceeded"
-    http_status = 409
 
     def __init__(
         self,
@@ -174,7 +222,14 @@ class CapExceeded(IvigError):
         if earliest_allowed is not None:
             thing = "course may start" if course_start else "this dose is allowed"
             message += f"; the earliest date this {thing} is {earliest_allowed.isoformat()}"
-        super().__init__(message, field=field)
+        super().__init__(
+            message,
+            field=field,
+            rule="rolling-cap",
+            limit=cap_g_per_kg,
+            value=round(reached_g_per_kg, 3),
+            unit="g/kg",
+        )
         self.dose_date = dose_date
         self.window_start = window_start
         self.window_end = window_end
@@ -182,6 +237,25 @@ class CapExceeded(IvigError):
         self.cap_g_per_kg = cap_g_per_kg
         self.window_days = window_days
         self.earliest_allowed = earliest_allowed
+
+
+class OverrideRequired(IvigError):
+    """Soft limits stand (requirement 47): the action is saved only with an override that gives
+    a coded reason and free text, by a user allowed to override, after re-entering the password.
+    ``details["limits"]`` lists them (code, message, limit, value, unit, source)."""
+
+    code = "override_required"
+    http_status = 422
+
+    def __init__(self, limits: list[dict[str, object]], *, field: str | None = "override") -> None:
+        names = "; ".join(str(limit["message"]) for limit in limits)
+        super().__init__(
+            f"outside the drug library's soft limits ({names}): an override with a coded "
+            "reason, a note and your password is needed",
+            field=field,
+        )
+        self.limits = limits
+        self.details = {"limits": limits}
 
 
 class NotFound(IvigError):

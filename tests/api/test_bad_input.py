@@ -145,7 +145,7 @@ NO_SCHEDULE = (422, "no_rate_schedule")
 UNKNOWN_INDICATION = (422, "unknown_indication")
 CONFLICT = (409, "conflict")
 STALE = (409, "stale_version")
-CAP = (409, "cap_exceeded")
+CAP = (422, "cap_exceeded")
 NOT_FOUND = (404, "not_found")
 
 

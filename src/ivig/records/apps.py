@@ -7,8 +7,8 @@ from django.db.models.signals import post_migrate
 
 
 def grant_admin_permissions(sender: AppConfig, **kwargs: Any) -> None:
-    """The admin role manages users (add, change, view) and may view the record and groups;
-    run after every migrate, once Django has made the permissions."""
+    """Role permissions, after every migrate (and flush), once Django has made them: the admin
+    role manages users (add, change, view) and may view the record and groups."""
     from django.contrib.auth.models import Group, Permission
 
     group, _ = Group.objects.get_or_create(name="admin")
@@ -17,6 +17,14 @@ def grant_admin_permissions(sender: AppConfig, **kwargs: Any) -> None:
         codename__in=("add_user", "change_user", "view_user", "view_group"),
     ) | Permission.objects.filter(content_type__app_label="records", codename__startswith="view_")
     group.permissions.add(*wanted)
+    # Prescribers may override a drug-library soft limit (requirement 47); an admin can grant
+    # the permission to other users (e.g. a senior nurse) in the admin.
+    prescriber, _ = Group.objects.get_or_create(name="prescriber")
+    prescriber.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="records", codename="override_soft_limit"
+        )
+    )
 
 
 class RecordsConfig(AppConfig):

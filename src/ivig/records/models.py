@@ -58,6 +58,39 @@ class OrderStatus(models.TextChoices):
     cancelled = "cancelled"
 
 
+class SessionState(models.TextChoices):
+    """Where an infusion stands (requirement 62, §11.10(f) sequencing):
+
+    not-started -> running <-> paused -> stopped -> ended -> closed
+    running -> ended -> closed. ``paused``: any suspected reaction; restart at or below the
+    last tolerated rate. ``stopped``: a second or severe reaction; no restart today without a
+    new prescriber order. ``ended``: the pump is off, the observation runs. ``closed``: the
+    observation is documented and the order completed.
+    """
+
+    not_started = "not-started"
+    running = "running"
+    paused = "paused"
+    stopped = "stopped"
+    ended = "ended"
+    closed = "closed"
+
+
+class Correctable(models.Model):
+    """A clinical entry corrected only by a new entry that supersedes it, with a reason
+    (requirements 11-13): the original stays, linked and marked superseded; nothing is
+    overwritten or deleted. ``entered_in_error`` marks a void (a correction with no values)."""
+
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    correction_reason = models.TextField(blank=True)
+    entered_in_error = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
 class Versioned(models.Model):
     """A row updated only with the version it was read at (optimistic locking)."""
 
@@ -94,7 +127,7 @@ class Patient(Versioned):
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 
 
-class WeightRecord(models.Model):
+class WeightRecord(Correctable):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="weights")
     measured_on = models.DateField()
     weight_kg = models.FloatField()
@@ -169,6 +202,9 @@ class Order(Versioned):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="orders")
     sequence = models.PositiveIntegerField()
     date = models.DateField()
+    catalogue_version = models.CharField(max_length=40, default="")
+    # The label's maximum for this patient, mL/h (the hard limit at the chair; requirement 48).
+    label_max_ml_per_h = models.FloatField(null=True, blank=True)
     prescribed_g = models.FloatField()
     dose_g = models.FloatField()
     vials = models.JSONField()
@@ -220,12 +256,37 @@ class InfusionSession(Versioned):
     override_reason = models.TextField(blank=True)
     override_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     override_at = models.DateTimeField(null=True)
+    state = models.CharField(
+        max_length=20, choices=SessionState.choices, default=SessionState.not_started
+    )
     started_at = models.DateTimeField(null=True)
     started_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    # Recorded at the start (requirement 65): the vials inspected, and who gives the infusion.
+    visual_inspection_ok = models.BooleanField(null=True)
+    visual_inspection_notes = models.TextField(blank=True)
+    administered_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    # A prescriber's new order to restart a stopped infusion the same day (requirement 62).
+    restart_order_by = models.ForeignKey(
+        User, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    restart_order_at = models.DateTimeField(null=True)
+    restart_order_reason = models.TextField(blank=True)
+    restart_max_ml_per_h = models.FloatField(null=True)
     ended_at = models.DateTimeField(null=True)
     observation_minutes = models.PositiveIntegerField(null=True)
     observation_ended_at = models.DateTimeField(null=True)
     observation_notes = models.TextField(blank=True)
+
+
+class RateAction(models.TextChoices):
+    """Each pump event is a new row (CLIF ``med_admin_continuous``; A3.8): a pause or stop is
+    a row at 0 mL/h."""
+
+    start = "start"
+    change = "change"
+    pause = "pause"
+    resume = "resume"
+    stop = "stop"
 
 
 class RateChange(models.Model):
@@ -234,6 +295,9 @@ class RateChange(models.Model):
     )
     at = models.DateTimeField()
     rate_ml_per_h = models.FloatField()
+    action = models.CharField(max_length=10, choices=RateAction.choices, default=RateAction.change)
+    # Why vital signs were not taken before an increase, or any note on the change.
+    note = models.TextField(blank=True)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -241,7 +305,7 @@ class RateChange(models.Model):
         ordering: ClassVar = ["at", "id"]
 
 
-class Vitals(models.Model):
+class Vitals(Correctable):
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="vitals")
     at = models.DateTimeField()
     temperature_c = models.FloatField(null=True)
@@ -258,13 +322,14 @@ class Vitals(models.Model):
         ordering: ClassVar = ["at", "id"]
 
 
-class Reaction(models.Model):
+class Reaction(Correctable):
     session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="reactions")
     at = models.DateTimeField()
     symptoms = models.JSONField()
     severity = models.CharField(max_length=20)
     recommended = models.JSONField()  # the core's advice, with its basis (protocol) and source
     action_taken = models.TextField()
+    medicines_given = models.TextField(blank=True)  # protocol medicines: a task for the prescriber
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -272,7 +337,7 @@ class Reaction(models.Model):
         ordering: ClassVar = ["at", "id"]
 
 
-class Outcome(models.Model):
+class Outcome(Correctable):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="outcomes")
     measure = models.CharField(max_length=20)
     value = models.FloatField()
@@ -282,6 +347,78 @@ class Outcome(models.Model):
 
     class Meta:
         ordering: ClassVar = ["measured_on", "id"]
+
+
+class PrescriberTask(models.Model):
+    """Something the prescriber must acknowledge, e.g. reaction medicines given under protocol
+    (requirement 62)."""
+
+    session = models.ForeignKey(InfusionSession, on_delete=models.PROTECT, related_name="tasks")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="tasks")
+    reaction = models.ForeignKey(Reaction, null=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=40)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True)
+    acknowledgement = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "id"]
+
+
+class LimitKind(models.TextChoices):
+    hard = "hard"
+    soft = "soft"
+
+
+class LimitEvent(models.Model):
+    """A drug-library limit met (requirements 47, 48, 57): a refused hard-stop attempt, or a
+    soft limit overridden with a coded reason, with the limit, the value and the library
+    version. Written in its own transaction for a hard stop (the refused write is rolled back)."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=LimitKind.choices)
+    rule = models.CharField(max_length=60)
+    message = models.TextField()
+    entity = models.CharField(max_length=40)
+    field = models.CharField(max_length=60, blank=True)
+    limit_value = models.FloatField(null=True)
+    attempted_value = models.FloatField(null=True)
+    unit = models.CharField(max_length=20, blank=True)
+    patient = models.ForeignKey(Patient, null=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, null=True, on_delete=models.PROTECT, related_name="+")
+    catalogue_version = models.CharField(max_length=40)
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason_text = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "id"]
+        permissions: ClassVar = [
+            ("override_soft_limit", "Can override a drug-library soft limit (re-authenticated)")
+        ]
+
+
+class IdempotencyKey(models.Model):
+    """The stored response of a submission, so that a repeat (a double click, a retry) records
+    once and answers the same (requirement 29)."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=100)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=300)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_response_per_key")
+        ]
 
 
 class ApiToken(models.Model):

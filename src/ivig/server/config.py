@@ -9,6 +9,8 @@
 | ``IVIG_ALLOWED_HOSTS`` | comma-separated host names the server answers to | ``127.0.0.1,localhost`` |
 | ``IVIG_TIME_ZONE`` | the service's local time zone (times are stored in UTC) | ``UTC`` |
 | ``IVIG_IDLE_MINUTES`` | sign a user out after this many minutes without a request | ``20`` |
+| ``IVIG_CATALOGUE_DIR`` | the site's drug library: a folder of the catalogue TOML files (a copy of ``src/ivig/data`` edited by pharmacy, its ``catalogue_version`` bumped) | the library shipped in the package |
+| ``IVIG_DOUBLE_CHECK`` | ``1``: the nurse who starts an infusion must not be its verifying pharmacist (independent double check, requirement 16) | ``1`` |
 
 A bad value stops the start with a message naming the variable.
 """
@@ -43,6 +45,8 @@ class Config:
     allowed_hosts: tuple[str, ...]
     time_zone: str
     idle_minutes: int
+    catalogue_dir: Path | None = None
+    double_check: bool = True
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
@@ -96,4 +100,21 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     idle = env.get("IVIG_IDLE_MINUTES", "20")
     if not idle.isdigit() or not 1 <= int(idle) <= 720:
         raise ConfigError("IVIG_IDLE_MINUTES", "must be a whole number of minutes from 1 to 720")
-    return Config(data_dir, url, secret, debug == "1", hosts, time_zone, int(idle))
+    catalogue = env.get("IVIG_CATALOGUE_DIR") or None
+    catalogue_dir = Path(catalogue).expanduser() if catalogue else None
+    if catalogue_dir is not None and not (catalogue_dir / "products.toml").is_file():
+        raise ConfigError("IVIG_CATALOGUE_DIR", f"{catalogue_dir} has no products.toml")
+    double = env.get("IVIG_DOUBLE_CHECK", "1")
+    if double not in ("0", "1"):
+        raise ConfigError("IVIG_DOUBLE_CHECK", "must be 0 or 1")
+    return Config(
+        data_dir,
+        url,
+        secret,
+        debug == "1",
+        hosts,
+        time_zone,
+        int(idle),
+        catalogue_dir,
+        double == "1",
+    )

@@ -18,6 +18,10 @@ BASE_DIR = CONFIG.data_dir
 SECRET_KEY = CONFIG.secret_key
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
+# The site's drug library (None: the one shipped in the package); see ivig.records.library.
+IVIG_CATALOGUE_DIR = CONFIG.catalogue_dir
+# The nurse who starts an infusion must not be its verifying pharmacist (requirement 16).
+IVIG_DOUBLE_CHECK = CONFIG.double_check
 
 INSTALLED_APPS = [
     "ivig.records",  # first: its templates override the admin's

@@ -15,11 +15,13 @@ from typing import Any
 from django.db import transaction
 
 from ivig.core.dosing import GivenDose
+from ivig.core.limits import label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
+from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
@@ -110,6 +112,7 @@ def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None 
             previous_product=last.course.product_id if last else None,
             last_infusion=last.date if last and last.date < data.start else None,
         ),
+        current_catalogue(),
     )
 
 
@@ -144,6 +147,8 @@ def prescribe(actor: Any, patient_id: int, data: CourseInput) -> Course:
                 vials=dose["vials"],
                 volume_ml=dose["volume_ml"],
                 steps=dose["steps"],
+                catalogue_version=plan.catalogue_version,
+                label_max_ml_per_h=round(label_maximum_ml_per_h(plan), 1),
             )
         audit.record(
             actor,

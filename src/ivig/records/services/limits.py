@@ -1,0 +1,133 @@
+"""Drug-library limits at the records edge (requirements 47, 48, 57; ISMP).
+
+- :func:`hard_stops` wraps a write: a :class:`~ivig.errors.HardLimit` raised inside it is
+  counted (a ``LimitEvent`` and an audit event, in their own transaction, after the refused
+  write has been rolled back) and raised again. No role can save past a hard limit.
+- :func:`require_override` is called inside a write's transaction with the soft limits the
+  write crosses: without an :class:`Override` it raises :class:`~ivig.errors.OverrideRequired`
+  (listing the limits); with one it checks the user's permission
+  (``records.override_soft_limit``), the coded reason, the note and the password entered again
+  (re-authentication, ASVS 3.7.1), then records each override with the limit, the value and the
+  library version, in the same transaction as the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from ivig.core.limits import SoftLimit, load_limits
+from ivig.errors import Forbidden, HardLimit, InvalidInput, OverrideRequired
+from ivig.records import audit
+from ivig.records.library import current_catalogue
+from ivig.records.models import LimitEvent, LimitKind
+
+__all__ = ["Override", "hard_stops", "may_override", "require_override"]
+
+PERMISSION = "records.override_soft_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A soft-limit override: a coded reason (``limits.toml``), a note, the password again."""
+
+    reason_code: str
+    reason_text: str
+    password: str
+
+
+def may_override(user: Any) -> bool:
+    return bool(getattr(user, "is_active", False) and user.has_perm(PERMISSION))
+
+
+@contextmanager
+def hard_stops(
+    actor: Any, entity: str, *, patient_id: int | None = None, order_id: int | None = None
+) -> Iterator[None]:
+    """Count every hard-limit refusal raised inside (requirement 57: hard-stop attempts)."""
+    try:
+        yield
+    except HardLimit as exc:
+        with transaction.atomic():
+            event = LimitEvent.objects.create(
+                user=actor if getattr(actor, "pk", None) else None,
+                kind=LimitKind.hard,
+                rule=exc.rule,
+                message=exc.message,
+                entity=entity,
+                field=exc.field or "",
+                limit_value=exc.limit,
+                attempted_value=exc.value,
+                unit=exc.unit,
+                patient_id=patient_id,
+                order_id=order_id,
+                catalogue_version=current_catalogue().version,
+            )
+            audit.record(
+                actor,
+                "hard-stop",
+                "limit",
+                event.pk,
+                patient_id=patient_id,
+                after=audit.snapshot(event),
+                reason=exc.message,
+            )
+        raise
+
+
+def require_override(
+    actor: Any,
+    limits: Sequence[SoftLimit],
+    override: Override | None,
+    *,
+    entity: str,
+    patient_id: int | None,
+    order_id: int | None = None,
+    catalogue_version: str,
+) -> list[LimitEvent]:
+    """Refuse unless an allowed, re-authenticated, coded override covers ``limits``; record it.
+    Must run inside the write's transaction."""
+    if not limits:
+        return []
+    if override is None:
+        raise OverrideRequired([limit.as_dict() for limit in limits])
+    if not may_override(actor):
+        raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
+    reason = load_limits().reason(override.reason_code.strip())
+    note = override.reason_text.strip()
+    if not note:
+        raise InvalidInput("say why in a note as well as the coded reason", field="reason_text")
+    if not override.password or not actor.check_password(override.password):
+        raise InvalidInput("enter your password again to sign the override", field="password")
+    events = []
+    for limit in limits:
+        event = LimitEvent.objects.create(
+            user=actor,
+            kind=LimitKind.soft,
+            rule=limit.code,
+            message=limit.message,
+            entity=entity,
+            limit_value=limit.limit,
+            attempted_value=limit.value,
+            unit=limit.unit,
+            patient_id=patient_id,
+            order_id=order_id,
+            catalogue_version=catalogue_version,
+            reason_code=reason.code,
+            reason_text=note,
+        )
+        audit.record(
+            actor,
+            "override",
+            "limit",
+            event.pk,
+            patient_id=patient_id,
+            after=audit.snapshot(event),
+            reason=f"{reason.code}: {note}",
+        )
+        events.append(event)
+    return events
