@@ -1,8 +1,10 @@
 """The API object: every router, and the one place errors become JSON.
 
-Every error answer is ``{"error": {"code", "message", "field"}}`` with the status that fits:
-422 bad input, 401 not signed in, 403 role, 404 no such record, 409 conflict (a stale version,
-a wrong state, the dose cap). No stack trace ever reaches a client.
+Every error answer is ``{"error": {"code", "message", "field"}}`` (plus ``"details"`` when the
+error carries data for machines, e.g. the soft limits an override must cover) with the status
+that fits: 400 a clinical time outside its window, 422 bad input or a drug-library limit (hard:
+no one may save it; ``override_required``: a soft limit), 401 not signed in, 403 role, 404 no
+such record, 409 conflict (a stale version, a wrong state). No stack trace ever reaches a client.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _answer(
 
 @api.exception_handler(IvigError)
 def _ivig_error(request: HttpRequest, exc: IvigError) -> HttpResponse:
-    return _answer(request, exc.http_status, exc.code, exc.message, exc.field)
+    return api.create_response(request, {"error": exc.as_dict()}, status=exc.http_status)
 
 
 @api.exception_handler(ValidationError)
