@@ -16,6 +16,7 @@ from ivig.records import audit
 from ivig.records.models import Outcome, Patient, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
+from ivig.records.services.corrections import current
 
 __all__ = ["outcome_series", "record_outcome"]
 
@@ -52,10 +53,11 @@ def record_outcome(
 
 
 def outcome_series(patient: Patient) -> list[dict[str, Any]]:
-    """Every outcome of the patient, each with its change against the measure's baseline."""
+    """Every outcome of the patient in force (corrected and voided entries are skipped:
+    requirement 11), each with its change against the measure's baseline."""
     out: list[dict[str, Any]] = []
     baseline: dict[str, Outcome] = {}
-    for row in patient.outcomes.order_by("measured_on", "id"):
+    for row in current(patient.outcomes.all()).order_by("measured_on", "id"):
         first = baseline.setdefault(row.measure, row)
         change = classify_change(row.measure, first.value, row.value)
         out.append(

@@ -16,6 +16,7 @@ from ivig.records import audit
 from ivig.records.models import Eligibility, IgaStatus, Patient, Role, Sex, WeightRecord
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
+from ivig.records.services.corrections import current
 
 __all__ = [
     "EligibilityInput",
@@ -153,7 +154,9 @@ def screening_codes(patient: Patient) -> set[str]:
 
 
 def latest_weight(patient: Patient) -> WeightRecord | None:
-    return patient.weights.order_by("-measured_on", "-id").first()
+    """The latest weight in force: a corrected or voided weight is never used (requirement
+    11)."""
+    return current(patient.weights.all()).order_by("-measured_on", "-id").first()
 
 
 @dataclass(frozen=True, slots=True)
