@@ -13,12 +13,16 @@ from django.db import connection
 
 from ivig.errors import CapExceeded, Conflict
 from ivig.records import audit
-from ivig.records.models import Order
+from ivig.records.models import LimitEvent, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
+from ivig.records.services.limits import Override
 from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
 TODAY = dt.date(2026, 11, 25)
+PASSWORD = "infusion-chair-42-Xq"
+# 1.2 g/kg is not the usual 2 g/kg induction: a soft limit, overridden by the prescriber.
+OVERRIDE = Override("prescriber-order", "a shorter induction for this patient", PASSWORD)
 
 
 def _race(*jobs: Callable[[], Any]) -> list[Any]:
@@ -44,7 +48,7 @@ def _race(*jobs: Callable[[], Any]) -> list[Any]:
 
 
 def _setup() -> tuple[dict[str, Any], Any]:
-    users = {r: create_user(None, r, "infusion-chair-42-Xq", [r], system=True)
+    users = {r: create_user(None, r, PASSWORD, [r], system=True)
              for r in ("prescriber", "pharmacist")}  # fmt: skip
     patient = create_patient(
         users["prescriber"],
@@ -66,8 +70,8 @@ def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> 
                               place="hospital", start=dt.date(2026, 12, 10), days=2,
                               total_g_per_kg=1.2)  # fmt: skip
     results = _race(
-        lambda: courses.prescribe(users["prescriber"], patient.pk, one),
-        lambda: courses.prescribe(users["prescriber"], patient.pk, two),
+        lambda: courses.prescribe(users["prescriber"], patient.pk, one, override=OVERRIDE),
+        lambda: courses.prescribe(users["prescriber"], patient.pk, two, override=OVERRIDE),
     )
     made = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, Exception)]
@@ -75,6 +79,9 @@ def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> 
     assert len(refused) == 1
     assert isinstance(refused[0], CapExceeded), refused[0]
     assert Order.objects.filter(patient=patient).count() == 2
+    # the refusal is counted once (a hard stop), the saved one's override once (a soft limit)
+    assert LimitEvent.objects.filter(kind="hard", rule="rolling-cap").count() == 1
+    assert LimitEvent.objects.filter(kind="soft").count() == 1
     assert audit.verify_chain().ok
 
 

@@ -9,6 +9,7 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from ivig.records.models import IgaStatus, OrderStatus, Place
+from ivig.records.services.limits import Override
 
 
 def _no_nul(value: Any) -> None:
@@ -121,11 +122,50 @@ class CourseIn(In):
     egfr: float | None = None
 
 
+class OverrideIn(In):
+    """A soft-limit override (requirements 47, 26): a coded reason (``limits.toml``), a note,
+    and your password entered again."""
+
+    reason_code: str = Field(..., min_length=1, max_length=40)
+    reason_text: str = Field("", max_length=2000, description="a note: why")
+    password: str = Field(..., max_length=200, description="your password, entered again")
+
+    def as_override(self) -> Override:
+        return Override(self.reason_code, self.reason_text, self.password)
+
+
+def override_of(data: OverrideIn | None) -> Override | None:
+    return data.as_override() if data is not None else None
+
+
+class PrescribeIn(CourseIn):
+    override: OverrideIn | None = Field(
+        None, description="needed when the course crosses a soft limit (422 override_required)"
+    )
+
+
+class ReplanIn(Reason):
+    """Re-plan a course with the drug library in service (requirement 46)."""
+
+    override: OverrideIn | None = None
+
+
+class VerifyIn(Versioned):
+    """The pharmacist's verification: the dose and volume your screen showed (requirement 56:
+    the server recomputes the plan and refuses on any mismatch)."""
+
+    dose_g: float = Field(..., gt=0, description="g, as shown to you")
+    volume_ml: float = Field(..., gt=0, description="mL, as shown to you")
+
+
 class LotIn(In):
     lot_number: str = Field(..., min_length=1, max_length=60)
     expiry: dt.date
     vial_size_g: float = Field(..., gt=0)
     count: int = Field(..., ge=1)
+    product_id: str | None = Field(
+        None, max_length=40, description="the lot's product; default: the order's"
+    )
 
 
 class LotOut(LotIn):
@@ -167,6 +207,15 @@ class CourseOut(Schema):
     orders: list[OrderOut]
 
 
+class ReplanOut(Schema):
+    course: CourseOut
+    replanned: list[int] = Field(..., description="the orders planned again (back to planned)")
+    kept: list[int] = Field(..., description="dispensed, in-progress or completed: left alone")
+    old_catalogue_version: str
+    new_catalogue_version: str
+    summary: str
+
+
 class DispenseIn(Versioned):
     lots: list[LotIn] = Field(..., min_length=1)
 
@@ -178,4 +227,4 @@ class OrderQuery(In):
 
 
 class ErrorOut(Schema):
-    error: dict[str, str | None]
+    error: dict[str, Any]

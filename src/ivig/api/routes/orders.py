@@ -1,4 +1,6 @@
-"""Orders: the queues, verification, dispensing with lots, deferral, cancellation, lot look-up."""
+"""Orders: the queues, verification (the numbers shown are sent and the server recomputes the
+plan), dispensing with lots, deferral, cancellation, lot look-up; and the re-plan of a course
+with the drug library in service."""
 
 from __future__ import annotations
 
@@ -8,9 +10,18 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import DispenseIn, OrderOut, OrderQuery, Reason, Versioned
+from ivig.api.schemas import (
+    DispenseIn,
+    OrderOut,
+    OrderQuery,
+    Reason,
+    ReplanIn,
+    ReplanOut,
+    VerifyIn,
+    override_of,
+)
 from ivig.records.models import Order, Role
-from ivig.records.services import orders
+from ivig.records.services import courses, orders
 from ivig.records.services.common import get
 
 router = Router(tags=["orders"])
@@ -52,14 +63,43 @@ def read_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
 
 
 @router.post("/orders/{order_id}/verify", response=OrderOut, **rule(Role.pharmacist))
-def verify(request: HttpRequest, order_id: int, data: Versioned) -> dict[str, Any]:
-    return order_out(orders.verify(request.user, order_id, data.version))
+def verify(request: HttpRequest, order_id: int, data: VerifyIn) -> dict[str, Any]:
+    """Verify with the dose and volume your screen showed: refused (409) when they are not the
+    order's, when the order was planned with another drug library version (re-plan needed) or
+    when the server's recomputation from the stored inputs differs; 403 for the course's own
+    prescriber."""
+    order = orders.verify(
+        request.user, order_id, data.version, dose_g=data.dose_g, volume_ml=data.volume_ml
+    )
+    return order_out(order)
 
 
 @router.post("/orders/{order_id}/dispense", response=OrderOut, **rule(Role.pharmacist))
 def dispense(request: HttpRequest, order_id: int, data: DispenseIn) -> dict[str, Any]:
+    """An expired lot or a lot of another product is a hard limit (422 hard_limit; the row in
+    ``details.row``)."""
     lots = [orders.LotInput(**lot.dict()) for lot in data.lots]
     return order_out(orders.dispense(request.user, order_id, data.version, lots))
+
+
+@router.post("/courses/{course_id}/replan", response=ReplanOut, **rule(Role.prescriber))
+def replan(request: HttpRequest, course_id: int, data: ReplanIn) -> dict[str, Any]:
+    """Plan the course's planned and verified orders again with the drug library in service
+    (verified ones go back to planned); dispensed, in-progress and completed orders are left
+    alone. A soft limit needs ``override`` (422 override_required)."""
+    from ivig.api.routes.patients import course_out
+
+    done = courses.replan(
+        request.user, course_id, data.version, data.reason, override=override_of(data.override)
+    )
+    return {
+        "course": course_out(done.course),
+        "replanned": [o.pk for o in done.replanned],
+        "kept": [o.pk for o in done.kept],
+        "old_catalogue_version": done.old_version,
+        "new_catalogue_version": done.new_version,
+        "summary": done.summary,
+    }
 
 
 @router.post("/orders/{order_id}/defer", response=OrderOut, **rule(Role.prescriber, Role.nurse))

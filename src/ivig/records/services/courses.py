@@ -4,30 +4,50 @@ The 28-day cap is checked against every recorded and planned dose of the patient
 transaction as the write, with the patient row locked (PostgreSQL ``FOR UPDATE``; SQLite's
 IMMEDIATE transactions take the write lock at BEGIN), so two concurrent prescriptions can
 never together break it: the second sees the first's orders and is refused.
+
+The drug library's limits hold at prescribing (issue 5): a hard limit (the cap) is refused for
+every role and counted (requirement 48); a soft limit (a dose outside the indication's usual
+range, a product switch, a blocking finding) is saved only with an audited override
+(requirement 47). Every course and order stores the library version it was planned with; a
+library change never alters them: :func:`replan` (a prescriber, with a reason) plans the orders
+not yet dispensed again with the library in service, audited per order (requirement 46).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from django.db import transaction
 
-from ivig.core.dosing import GivenDose
-from ivig.core.limits import label_maximum_ml_per_h
+from ivig.core.dosing import GivenDose, check_under_cap
+from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
 from ivig.core.weights import Sex, WeightBasis
-from ivig.errors import Conflict, InvalidInput
+from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
+from ivig.records.services.limits import Override, hard_stops, require_override
 from ivig.records.services.patients import age_on, latest_weight, screening_codes
 
-__all__ = ["CourseInput", "cancel_course", "counted_statuses", "plan_for", "prescribe"]
+__all__ = [
+    "CourseInput",
+    "Replan",
+    "cancel_course",
+    "counted_statuses",
+    "course_input",
+    "plan_for",
+    "plan_with_limits",
+    "prescribe",
+    "replan",
+]
 
 # Orders that count toward the cap: everything not cancelled or deferred.
 COUNTED = (
@@ -64,9 +84,23 @@ class CourseInput:
     egfr: float | None = None
 
 
-def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
-    """Plan a course for a recorded patient: latest weight, age at the start, recorded risks,
-    every counted order of the patient's other courses, and the infusion history."""
+def course_input(regimen: Mapping[str, Any]) -> CourseInput:
+    """The prescriber's inputs as stored with a course (``Course.regimen``), back as a
+    :class:`CourseInput`: what a re-plan and the pharmacist's verification plan again from
+    (requirements 46, 56)."""
+    names = {f.name for f in fields(CourseInput)}
+    data = {k: v for k, v in regimen.items() if k in names}
+    for name in ("start", "until"):
+        if isinstance(data.get(name), str):
+            data[name] = dt.date.fromisoformat(data[name])
+    return CourseInput(**data)
+
+
+def _plan_inputs(
+    patient: Patient, data: CourseInput, exclude_course: int | None
+) -> tuple[PlanPatient, Regimen]:
+    """The core's inputs for a recorded patient: latest weight, age at the start, recorded
+    risks, every counted order of the patient's other courses, and the infusion history."""
     if data.phase not in Phase.__members__:
         raise InvalidInput("phase must be induction or maintenance", field="phase")
     if data.place not in Place.values:
@@ -84,44 +118,86 @@ def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None 
     earlier = [GivenDose(o.date, o.dose_g) for o in given if o.date < data.start]
     others = [GivenDose(o.date, o.dose_g) for o in orders.exclude(status__in=GIVEN)]
     others += [GivenDose(o.date, o.dose_g) for o in given if o.date >= data.start]
-    return plan_course(
-        PlanPatient(
-            sex=Sex(patient.sex),
-            height_cm=patient.height_cm,
-            weight_kg=weight.weight_kg,
-            age=age_on(patient.date_of_birth, data.start),
-            pregnant=data.pregnant,
-            risks=frozenset(screening_codes(patient)),
-            egfr=data.egfr,
-        ),
-        Regimen(
-            indication=data.indication,
-            product=data.product,
-            phase=Phase(data.phase),
-            start=data.start,
-            total_g_per_kg=data.total_g_per_kg,
-            days=data.days,
-            dose_g_per_kg=data.dose_g_per_kg,
-            every_weeks=data.every_weeks,
-            count=data.count,
-            until=data.until,
-            weight_basis=WeightBasis(data.weight_basis),
-            first_infusion=last is None,
-            history=tuple(earlier),
-            other_doses=tuple(others),
-            previous_product=last.course.product_id if last else None,
-            last_infusion=last.date if last and last.date < data.start else None,
-        ),
-        current_catalogue(),
+    person = PlanPatient(
+        sex=Sex(patient.sex),
+        height_cm=patient.height_cm,
+        weight_kg=weight.weight_kg,
+        age=age_on(patient.date_of_birth, data.start),
+        pregnant=data.pregnant,
+        risks=frozenset(screening_codes(patient)),
+        egfr=data.egfr,
     )
+    regimen = Regimen(
+        indication=data.indication,
+        product=data.product,
+        phase=Phase(data.phase),
+        start=data.start,
+        total_g_per_kg=data.total_g_per_kg,
+        days=data.days,
+        dose_g_per_kg=data.dose_g_per_kg,
+        every_weeks=data.every_weeks,
+        count=data.count,
+        until=data.until,
+        weight_basis=WeightBasis(data.weight_basis),
+        first_infusion=last is None,
+        history=tuple(earlier),
+        other_doses=tuple(others),
+        previous_product=last.course.product_id if last else None,
+        last_infusion=last.date if last and last.date < data.start else None,
+    )
+    return person, regimen
 
 
-def prescribe(actor: Any, patient_id: int, data: CourseInput) -> Course:
-    """Plan and save a course with its orders; refuse (CapExceeded) a course over the cap."""
+def plan_with_limits(
+    patient: Patient, data: CourseInput, *, exclude_course: int | None = None
+) -> tuple[Plan, tuple[SoftLimit, ...]]:
+    """The plan with the drug library in service, and the soft limits it crosses (a dose
+    outside the usual range, a product switch, a blocking finding: requirement 47)."""
+    person, regimen = _plan_inputs(patient, data, exclude_course)
+    plan = plan_course(person, regimen, current_catalogue())
+    return plan, course_soft_limits(plan, regimen)
+
+
+def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
+    """Plan a course for a recorded patient (see :func:`plan_with_limits`)."""
+    return plan_with_limits(patient, data, exclude_course=exclude_course)[0]
+
+
+def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
+    """An order's numbers from one dose of ``plan.as_dict()``, with the library version and the
+    label's maximum rate (the hard limit at the chair)."""
+    return {
+        "prescribed_g": dose["prescribed_g"],
+        "dose_g": dose["dose_g"],
+        "vials": dose["vials"],
+        "volume_ml": dose["volume_ml"],
+        "steps": dose["steps"],
+        "catalogue_version": plan.catalogue_version,
+        "label_max_ml_per_h": round(label_maximum_ml_per_h(plan), 1),
+    }
+
+
+def prescribe(
+    actor: Any, patient_id: int, data: CourseInput, *, override: Override | None = None
+) -> Course:
+    """Plan and save a course with its orders.
+
+    A hard limit (the course or rolling cap: ``CapExceeded``) refuses it for every role and is
+    counted (requirement 48); a soft limit (requirement 47) is saved only with ``override``
+    (a coded reason, a note and the prescriber's password: ``OverrideRequired`` without one),
+    and the override is audited with the limit and the library version."""
     require(actor, "prescribing", Role.prescriber)
-    with transaction.atomic():
+    with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
-        plan = plan_for(patient, data)
+        plan, limits = plan_with_limits(patient, data)
+        require_override(
+            actor,
+            limits,
+            override,
+            entity="course",
+            patient_id=patient.pk,
+            catalogue_version=plan.catalogue_version,
+        )
         course = Course.objects.create(
             patient=patient,
             indication=data.indication,
@@ -142,13 +218,7 @@ def prescribe(actor: Any, patient_id: int, data: CourseInput) -> Course:
                 patient=patient,
                 sequence=i,
                 date=dt.date.fromisoformat(dose["date"]),
-                prescribed_g=dose["prescribed_g"],
-                dose_g=dose["dose_g"],
-                vials=dose["vials"],
-                volume_ml=dose["volume_ml"],
-                steps=dose["steps"],
-                catalogue_version=plan.catalogue_version,
-                label_max_ml_per_h=round(label_maximum_ml_per_h(plan), 1),
+                **_order_numbers(plan, dose),
             )
         audit.record(
             actor,
@@ -159,6 +229,160 @@ def prescribe(actor: Any, patient_id: int, data: CourseInput) -> Course:
             after={**audit.snapshot(course), "orders": len(plan.doses)},
         )
     return course
+
+
+# --- re-planning with the library in service (requirement 46) ------------------------------------
+
+REPLANNED = (OrderStatus.planned, OrderStatus.verified)
+LEFT_ALONE = (OrderStatus.dispensed, OrderStatus.in_progress, OrderStatus.completed)
+
+
+@dataclass(frozen=True, slots=True)
+class Replan:
+    """What a re-plan did: the orders planned again (verified ones are planned again: their
+    verification no longer stands) and the orders it left as they were (dispensed, in progress
+    or completed: the vials are made up or given)."""
+
+    course: Course
+    replanned: tuple[Order, ...]
+    kept: tuple[Order, ...]
+    old_version: str
+    new_version: str
+
+    @property
+    def summary(self) -> str:
+        made = f"{len(self.replanned)} order{'s' if len(self.replanned) != 1 else ''}"
+        text = (
+            f"course {self.course.pk} re-planned with drug library {self.new_version} "
+            f"(was {self.old_version}): {made} planned again"
+        )
+        if self.kept:
+            left = ", ".join(f"{o.date.isoformat()} ({o.status})" for o in self.kept)
+            text += f"; left as they were (dispensed, in progress or completed): {left}"
+        return text
+
+
+def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
+    """The cap holds with the doses the re-plan leaves alone as they are, not as re-planned
+    (requirement 48)."""
+    new = {d.date: d.vials.total_g for d in plan.doses}
+    if all(math.isclose(new.get(o.date, o.dose_g), o.dose_g, abs_tol=1e-6) for o in kept):
+        return
+    kept_dates = {o.date for o in kept}
+    final = [GivenDose(o.date, o.dose_g) for o in kept]
+    final += [GivenDose(d, g) for d, g in new.items() if d not in kept_dates]
+    check_under_cap(
+        sorted(final, key=lambda g: g.date),
+        plan.history,
+        cap_g=plan.cap_g,
+        weight_kg=plan.dosing_weight.kg,
+        window_days=plan.indication.cap_window_days.value,
+        field="start",
+        indication=plan.indication.short_name,
+        suggest_date=False,
+    )
+
+
+def replan(
+    actor: Any, course_id: int, version: int, reason: str, *, override: Override | None = None
+) -> Replan:
+    """Plan a course again with the drug library in service (requirement 46): every order still
+    planned or verified gets the new numbers and the new library version (a verified one goes
+    back to planned); dispensed, in-progress and completed orders are left alone. Audited per
+    order (before, after, the reason, the old and new library version); the limits hold as at
+    prescribing (hard: refused and counted; soft: an override)."""
+    require(actor, "re-planning a course", Role.prescriber)
+    why = reason.strip()
+    if not why:
+        raise InvalidInput("a reason is required", field="reason")
+    patient_id = get(Course, course_id, "course").patient_id
+    with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
+        patient = locked(Patient, patient_id, "patient")
+        course = locked(Course, course_id, "course")
+        if course.cancelled_reason:
+            raise Conflict(f"course {course.pk} is cancelled: there is nothing to re-plan")
+        if course.version != version:
+            raise StaleVersion(f"course {course.pk}", version, course.version)
+        orders = course.orders.order_by("sequence")
+        open_orders = list(orders.filter(status__in=REPLANNED))
+        kept = list(orders.filter(status__in=LEFT_ALONE))
+        if not open_orders:
+            raise Conflict(
+                f"no order of course {course.pk} is planned or verified: there is nothing to "
+                "re-plan (dispensed, in-progress and completed orders are never changed)"
+            )
+        plan, limits = plan_with_limits(
+            patient, course_input(course.regimen), exclude_course=course.pk
+        )
+        _check_cap_with_kept(plan, kept)
+        require_override(
+            actor,
+            limits,
+            override,
+            entity="course",
+            patient_id=patient.pk,
+            catalogue_version=plan.catalogue_version,
+        )
+        old_version = course.catalogue_version
+        note = f"{why} (drug library {old_version} -> {plan.catalogue_version})"
+        doses = {dose["date"]: dose for dose in plan.as_dict()["doses"]}
+        for order in open_orders:
+            _replan_order(actor, order, plan, doses, why, note)
+        before = audit.snapshot(course)
+        save_versioned(
+            course,
+            version,
+            f"course {course.pk}",
+            catalogue_version=plan.catalogue_version,
+            plan=plan.as_dict(),
+            dosing_weight_kg=plan.dosing_weight.kg,
+            weight_basis=plan.dosing_weight.basis.value,
+        )
+        audit.record(
+            actor,
+            "replan",
+            "course",
+            course.pk,
+            patient_id=patient.pk,
+            before=before,
+            after={**audit.snapshot(course), "kept": [o.pk for o in kept]},
+            reason=note,
+        )
+    return Replan(course, tuple(open_orders), tuple(kept), old_version, plan.catalogue_version)
+
+
+def _replan_order(
+    actor: Any, order: Order, plan: Plan, doses: Mapping[str, Any], why: str, note: str
+) -> None:
+    """One order planned again from the dose of the same date; audited with before and after."""
+    dose = doses.get(order.date.isoformat())
+    if dose is None:
+        raise Conflict(
+            f"the new plan has no dose on {order.date.isoformat()} (order {order.pk}): cancel "
+            "the course and prescribe it again"
+        )
+    before = audit.snapshot(order)
+    withdrawn = order.status == OrderStatus.verified
+    save_versioned(
+        order,
+        None,
+        f"order {order.pk}",
+        status=OrderStatus.planned,
+        status_reason=f"re-planned, verify again: {why}" if withdrawn else order.status_reason,
+        verified_by=None,
+        verified_at=None,
+        **_order_numbers(plan, dose),
+    )
+    audit.record(
+        actor,
+        "replan",
+        "order",
+        order.pk,
+        patient_id=order.patient_id,
+        before=before,
+        after=audit.snapshot(order),
+        reason=note + ("; the verification no longer stands" if withdrawn else ""),
+    )
 
 
 def cancel_course(actor: Any, course_id: int, version: int, reason: str) -> Course:

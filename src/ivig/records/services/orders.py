@@ -4,7 +4,11 @@
             -> completed (nurse); or deferred (prescriber, nurse) / cancelled (prescriber),
             each with a reason.
 
-Only these transitions, by these roles; a stale version gets 409, never an overwrite.
+Only these transitions, by these roles; a stale version gets 409, never an overwrite. The
+pharmacist who verifies is not the prescriber (requirement 16), and verification recomputes the
+plan on the server from the stored inputs with the library the order was planned with
+(requirements 46, 56). A lot of another product or concentration, or expired on the infusion day,
+is a hard limit (requirement 64).
 """
 
 from __future__ import annotations
@@ -17,14 +21,26 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ivig.core.catalogue import load_catalogue
-from ivig.errors import Conflict, Forbidden, InvalidInput
+from ivig.core.catalogue import Product
+from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError, StaleVersion
 from ivig.records import audit
+from ivig.records.library import current_catalogue
 from ivig.records.models import Lot, Order, OrderStatus, Role
+from ivig.records.services import courses
 from ivig.records.services.access import require, roles_of
-from ivig.records.services.common import locked, save_versioned
+from ivig.records.services.common import get, locked, save_versioned
+from ivig.records.services.limits import hard_stops
 
-__all__ = ["TRANSITIONS", "LotInput", "cancel", "defer", "dispense", "transition", "verify"]
+__all__ = [
+    "TRANSITIONS",
+    "LotInput",
+    "cancel",
+    "defer",
+    "dispense",
+    "recomputed_differences",
+    "transition",
+    "verify",
+]
 
 S = OrderStatus
 OPEN = (S.planned, S.verified, S.dispensed)
@@ -83,17 +99,143 @@ def _may(actor: Any, to: str, action: str) -> None:
     require(actor, action, *sorted(roles))
 
 
-def verify(actor: Any, order_id: int, version: int) -> Order:
-    """The pharmacist's verification: the vials must make the dose and the steps the volume."""
+def _segregation(actor: Any, order: Order) -> None:
+    """The pharmacist who verifies an order is not the prescriber of its course (requirement
+    16; ASVS 4.3.3): a user holding both roles verifies only other prescribers' orders."""
+    if order.course.prescribed_by_id == getattr(actor, "pk", None):
+        refused = Forbidden("verifying an order", (Role.pharmacist,))
+        refused.message = (
+            "you prescribed this course: another pharmacist must verify its orders "
+            "(segregation of duties)"
+        )
+        refused.args = (refused.message,)
+        raise refused
+
+
+def _same_library(order: Order) -> None:
+    """An order is verified only against the library it was planned with (requirement 46)."""
+    current = current_catalogue().version
+    if order.catalogue_version != current:
+        raise Conflict(
+            f"order {order.pk} was planned with drug library {order.catalogue_version or '?'}; "
+            f"the library in service is {current}: re-plan needed (the prescriber re-plans the "
+            "course) before it can be verified",
+            field="catalogue_version",
+        )
+
+
+def _as_shown(order: Order, dose_g: float | None, volume_ml: float | None) -> None:
+    """The numbers the pharmacist's screen showed are the order's (requirement 56)."""
+    if dose_g is not None and not math.isclose(dose_g, order.dose_g, abs_tol=1e-6):
+        raise Conflict(
+            f"your screen showed {dose_g:g} g; order {order.pk} holds {order.dose_g:g} g: "
+            "reload the order and check it again",
+            field="dose_g",
+        )
+    if volume_ml is not None and not math.isclose(volume_ml, order.volume_ml, abs_tol=0.01):
+        raise Conflict(
+            f"your screen showed {volume_ml:g} mL; order {order.pk} holds "
+            f"{order.volume_ml:g} mL: reload the order and check it again",
+            field="volume_ml",
+        )
+
+
+def _sums(order: Order) -> None:
+    """The vials make the dose and the steps the volume."""
+    vial_total = sum(v["size_g"] * v["count"] for v in order.vials)
+    step_volume = sum(s["volume_ml"] for s in order.steps)
+    if not math.isclose(vial_total, order.dose_g, abs_tol=1e-6):
+        raise Conflict(f"the vials make {vial_total:g} g, not the {order.dose_g:g} g ordered")
+    if not math.isclose(step_volume, order.volume_ml, abs_tol=0.01):
+        raise Conflict(f"the rate steps give {step_volume:g} mL, not {order.volume_ml:g} mL")
+
+
+def recomputed_differences(order: Order) -> list[str]:
+    """The server's recomputation of an order from the stored inputs (the course's regimen,
+    the patient's record and history, the library in service): what differs from the order
+    (empty when nothing does). Raises Conflict when the plan can no longer be made."""
+    course = order.course
+    try:
+        plan = courses.plan_for(
+            order.patient, courses.course_input(course.regimen), exclude_course=course.pk
+        )
+    except IvigError as exc:
+        raise Conflict(
+            f"the plan cannot be made again from its stored inputs ({exc.message}): the "
+            "prescriber must re-plan the course"
+        ) from None
+    dose = next((d for d in plan.as_dict()["doses"] if d["date"] == order.date.isoformat()), None)
+    if dose is None:
+        return [f"no dose on {order.date.isoformat()}"]
+    out = []
+    if not math.isclose(dose["dose_g"], order.dose_g, abs_tol=1e-6):
+        out.append(f"dose {dose['dose_g']:g} g, not {order.dose_g:g} g")
+    if _vial_counts(dose["vials"]) != _vial_counts(order.vials):
+        out.append(f"vials {_vials_text(dose['vials'])}, not {_vials_text(order.vials)}")
+    if not math.isclose(dose["volume_ml"], order.volume_ml, abs_tol=0.01):
+        out.append(f"volume {dose['volume_ml']:g} mL, not {order.volume_ml:g} mL")
+    new = [(s["rate_ml_per_h"], s["volume_ml"]) for s in dose["steps"]]
+    old = [(s["rate_ml_per_h"], s["volume_ml"]) for s in order.steps]
+    if len(new) != len(old) or any(
+        not (math.isclose(a, c, abs_tol=0.05) and math.isclose(b, d, abs_tol=0.01))
+        for (a, b), (c, d) in zip(new, old, strict=False)
+    ):
+        out.append(
+            "rate steps "
+            + ", ".join(f"{r:g}" for r, _ in new)
+            + " mL/h, not "
+            + ", ".join(f"{r:g}" for r, _ in old)
+            + " mL/h"
+        )
+    return out
+
+
+def _vial_counts(vials: list[dict[str, Any]]) -> dict[float, int]:
+    return {float(v["size_g"]): int(v["count"]) for v in vials}
+
+
+def _vials_text(vials: list[dict[str, Any]]) -> str:
+    counts = _vial_counts(vials)
+    return " + ".join(f"{n} x {s:g} g" for s, n in sorted(counts.items(), reverse=True))
+
+
+def verify(
+    actor: Any,
+    order_id: int,
+    version: int,
+    *,
+    dose_g: float | None = None,
+    volume_ml: float | None = None,
+) -> Order:
+    """The pharmacist's verification (requirements 16, 46, 56).
+
+    Refused (nothing changes) when: the actor prescribed the course (Forbidden); the order was
+    planned with another library version than the one in service ("re-plan needed"); the
+    numbers the pharmacist's screen showed (``dose_g``, ``volume_ml``: the API and the web
+    page send them) are not the order's; the vials do not make the dose or the steps the
+    volume; or the server's recomputation of the plan from the stored inputs differs from the
+    order in the dose, vials, volume or step rates."""
     _may(actor, S.verified, "verifying an order")
     with transaction.atomic():
         order = locked(Order, order_id, "order")
-        vial_total = sum(v["size_g"] * v["count"] for v in order.vials)
-        step_volume = sum(s["volume_ml"] for s in order.steps)
-        if not math.isclose(vial_total, order.dose_g, abs_tol=1e-6):
-            raise Conflict(f"the vials make {vial_total:g} g, not the {order.dose_g:g} g ordered")
-        if not math.isclose(step_volume, order.volume_ml, abs_tol=0.01):
-            raise Conflict(f"the rate steps give {step_volume:g} mL, not {order.volume_ml:g} mL")
+        if order.status != S.planned:
+            raise Conflict(
+                f"order {order.pk} is {order.status}: it cannot become {S.verified}",
+                field="status",
+            )
+        if order.version != version:
+            raise StaleVersion(f"order {order.pk}", version, order.version)
+        _segregation(actor, order)
+        _same_library(order)
+        _as_shown(order, dose_g, volume_ml)
+        _sums(order)
+        differences = recomputed_differences(order)
+        if differences:
+            raise Conflict(
+                f"the server's recomputation of order {order.pk} from the stored inputs differs: "
+                + "; ".join(differences)
+                + ": the prescriber must re-plan the course"
+            )
         return transition(
             actor, order_id, S.verified, version, verified_by=actor, verified_at=timezone.now()
         )
@@ -101,39 +243,110 @@ def verify(actor: Any, order_id: int, version: int) -> Order:
 
 @dataclass(frozen=True, slots=True)
 class LotInput:
+    """One lot dispensed: ``product_id`` is the order's product unless said otherwise."""
+
     lot_number: str
     expiry: dt.date
     vial_size_g: float
     count: int
+    product_id: str | None = None
+
+
+def _at_row(exc: IvigError, row: int, column: str) -> IvigError:
+    """Name the lot's row (1-based) and its field in the error's details, for the page."""
+    exc.details = {**exc.details, "row": row, "column": column}
+    return exc
+
+
+def _check_lot(i: int, lot: LotInput, order: Order, product: Product) -> None:
+    """One lot against the order: a lot number, a count, a vial size of the product; a lot of
+    another product or concentration, or expiring before the infusion, is a hard limit
+    (requirement 64)."""
+    if not lot.lot_number.strip():
+        raise _at_row(
+            InvalidInput(f"lot {i}: the lot number is required", field="lots"), i, "lot_number"
+        )
+    if lot.count <= 0:
+        raise _at_row(
+            InvalidInput(f"lot {i}: the vial count must be positive", field="lots"), i, "count"
+        )
+    if lot.product_id and lot.product_id != product.id:
+        raise _at_row(_wrong_product(i, lot, product), i, "product_id")
+    if lot.vial_size_g not in product.vial_sizes_g.value:
+        raise _at_row(
+            InvalidInput(
+                f"lot {i}: {product.display_name} has no {lot.vial_size_g:g} g vial",
+                field="lots",
+            ),
+            i,
+            "vial_size_g",
+        )
+    if lot.expiry < order.date:
+        raise _at_row(
+            HardLimit(
+                f"lot {i} ({lot.lot_number.strip()}) expires {lot.expiry.isoformat()}, before "
+                f"the infusion on {order.date.isoformat()}: an expired lot cannot be dispensed",
+                field="lots",
+                rule="expired-lot",
+                limit=0,
+                value=(lot.expiry - order.date).days,
+                unit="days",  # of shelf life left on the infusion day
+            ),
+            i,
+            "expiry",
+        )
+
+
+def _wrong_product(i: int, lot: LotInput, product: Product) -> IvigError:
+    """A lot of another product: a hard limit, named a concentration mismatch when the
+    concentrations differ (a 5 % product for a 10 % order)."""
+    catalogue = current_catalogue()
+    other = catalogue.products.get(lot.product_id or "")
+    if other is None:
+        return InvalidInput(
+            f"lot {i}: unknown product '{lot.product_id}'; the order is for "
+            f"{product.display_name} ('{product.id}')",
+            field="lots",
+        )
+    if not math.isclose(other.concentration, product.concentration):
+        return HardLimit(
+            f"lot {i} ({lot.lot_number.strip()}) is {other.display_name} at "
+            f"{other.concentration / 10:g} %, but the order is for {product.display_name} at "
+            f"{product.concentration / 10:g} %: a concentration mismatch changes every rate; "
+            "no one can dispense it",
+            field="lots",
+            rule="concentration-mismatch",
+            limit=product.concentration,
+            value=other.concentration,
+            unit="mg/mL",
+        )
+    return HardLimit(
+        f"lot {i} ({lot.lot_number.strip()}) is {other.display_name}, but the order is for "
+        f"{product.display_name}: a lot of another product cannot be dispensed",
+        field="lots",
+        rule="wrong-product-lot",
+    )
 
 
 def dispense(actor: Any, order_id: int, version: int, lots: list[LotInput]) -> Order:
-    """Record the lots dispensed: exactly the ordered vials, none expired on the infusion day."""
+    """Record the lots dispensed: exactly the ordered vials, of the ordered product, none
+    expired on the infusion day. An expired lot or a lot of another product is a hard limit,
+    refused for every role and counted (requirements 48, 64)."""
     _may(actor, S.dispensed, "dispensing an order")
-    with transaction.atomic():
+    patient_id = get(Order, order_id, "order").patient_id
+    with (
+        hard_stops(actor, "lot", patient_id=patient_id, order_id=order_id),
+        transaction.atomic(),
+    ):
         order = locked(Order, order_id, "order")
-        product = load_catalogue().product(order.course.product_id)
+        product = current_catalogue().product(order.course.product_id)
         if not lots:
             raise InvalidInput("record at least one lot", field="lots")
         given: dict[float, int] = {}
         for i, lot in enumerate(lots, start=1):
-            if not lot.lot_number.strip():
-                raise InvalidInput(f"lot {i}: the lot number is required", field="lots")
-            if lot.count <= 0:
-                raise InvalidInput(f"lot {i}: the vial count must be positive", field="lots")
-            if lot.vial_size_g not in product.vial_sizes_g.value:
-                raise InvalidInput(
-                    f"lot {i}: {product.display_name} has no {lot.vial_size_g:g} g vial",
-                    field="lots",
-                )
-            if lot.expiry < order.date:
-                raise InvalidInput(
-                    f"lot {i} ({lot.lot_number}) expires {lot.expiry.isoformat()}, before the "
-                    f"infusion on {order.date.isoformat()}",
-                    field="lots",
-                )
+            _check_lot(i, lot, order, product)
             given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
-        ordered = {float(v["size_g"]): int(v["count"]) for v in order.vials}
+        ordered = _vial_counts(order.vials)
         if given != ordered:
             want = " + ".join(f"{n} x {s:g} g" for s, n in sorted(ordered.items(), reverse=True))
             raise InvalidInput(f"the lots must hold the ordered vials: {want}", field="lots")
