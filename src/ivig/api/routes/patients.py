@@ -25,7 +25,7 @@ from ivig.api.schemas import (
     override_of,
 )
 from ivig.records.models import Course, Eligibility, Patient, Role
-from ivig.records.services import corrections, courses, patients
+from ivig.records.services import courses, patients
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
@@ -36,7 +36,7 @@ def patient_out(p: Patient) -> dict[str, Any]:
         **{f: getattr(p, f) for f in PatientOut.model_fields if f != "weights"},
         "weights": [
             {"id": w.id, "measured_on": w.measured_on, "weight_kg": w.weight_kg}
-            for w in corrections.current(p.weights.all())  # corrected or voided: not shown
+            for w in p.weights.all()
         ],
     }
 
