@@ -85,13 +85,23 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _add_routers() -> None:
-    from ivig.api.routes import accounts, catalogue, infusions, orders, patients
+    from ivig.api.routes import (
+        accounts,
+        catalogue,
+        corrections,
+        infusions,
+        orders,
+        patients,
+        reports,
+    )
 
     api.add_router("/", catalogue.router)
     api.add_router("/", patients.router)
     api.add_router("/", orders.router)
     api.add_router("/", infusions.router)
     api.add_router("/", accounts.router)
+    api.add_router("/", corrections.router)
+    api.add_router("/", reports.router)
 
 
 _add_routers()

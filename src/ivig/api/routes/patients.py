@@ -18,14 +18,12 @@ from ivig.api.schemas import (
     PatientIn,
     PatientOut,
     PatientUpdate,
-    PrescribeIn,
     Reason,
     WeightIn,
     WeightOut,
-    override_of,
 )
 from ivig.records.models import Course, Eligibility, Patient, Role
-from ivig.records.services import courses, patients
+from ivig.records.services import corrections, courses, patients
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
@@ -36,7 +34,7 @@ def patient_out(p: Patient) -> dict[str, Any]:
         **{f: getattr(p, f) for f in PatientOut.model_fields if f != "weights"},
         "weights": [
             {"id": w.id, "measured_on": w.measured_on, "weight_kg": w.weight_kg}
-            for w in p.weights.all()
+            for w in corrections.current(p.weights.all())  # corrected or voided: not shown
         ],
     }
 
@@ -130,16 +128,8 @@ def preview_course(request: HttpRequest, patient_id: int, data: CourseIn) -> dic
 
 
 @router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))
-def prescribe(request: HttpRequest, patient_id: int, data: PrescribeIn) -> Status[Any]:
-    """Plan and save a course. Over the cap: 422 ``cap_exceeded`` (a hard limit, for every
-    role). Outside a soft limit: 422 ``override_required`` listing them in ``details.limits``;
-    send ``override`` (a coded reason, a note, your password) to save it."""
-    course = courses.prescribe(
-        request.user,
-        patient_id,
-        courses.CourseInput(**data.dict(exclude={"override"})),
-        override=override_of(data.override),
-    )
+def prescribe(request: HttpRequest, patient_id: int, data: CourseIn) -> Status[Any]:
+    course = courses.prescribe(request.user, patient_id, _course_input(data))
     return Status(201, course_out(course))
 
 
