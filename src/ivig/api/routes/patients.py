@@ -18,9 +18,11 @@ from ivig.api.schemas import (
     PatientIn,
     PatientOut,
     PatientUpdate,
+    PrescribeIn,
     Reason,
     WeightIn,
     WeightOut,
+    override_of,
 )
 from ivig.records.models import Course, Eligibility, Patient, Role
 from ivig.records.services import corrections, courses, patients
@@ -128,8 +130,16 @@ def preview_course(request: HttpRequest, patient_id: int, data: CourseIn) -> dic
 
 
 @router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))
-def prescribe(request: HttpRequest, patient_id: int, data: CourseIn) -> Status[Any]:
-    course = courses.prescribe(request.user, patient_id, _course_input(data))
+def prescribe(request: HttpRequest, patient_id: int, data: PrescribeIn) -> Status[Any]:
+    """Plan and save a course. Over the cap: 422 ``cap_exceeded`` (a hard limit, for every
+    role). Outside a soft limit: 422 ``override_required`` listing them in ``details.limits``;
+    send ``override`` (a coded reason, a note, your password) to save it."""
+    course = courses.prescribe(
+        request.user,
+        patient_id,
+        courses.CourseInput(**data.dict(exclude={"override"})),
+        override=override_of(data.override),
+    )
     return Status(201, course_out(course))
 
 
