@@ -160,3 +160,40 @@ def _fast_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
 
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         yield
+
+
+# --- at the chair ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chair_now() -> dt.datetime:
+    """A fixed clock for service tests at the chair: 18:00 local time today, so an infusion
+    started hours earlier stays within the order's day whatever the real time is (the services
+    take ``now``; only the API reads the real clock)."""
+    from django.utils import timezone
+
+    return dt.datetime.combine(
+        timezone.localdate(), dt.time(18, 0), tzinfo=timezone.get_current_timezone()
+    )
+
+
+@pytest.fixture
+def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
+    """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
+    and the start at ``at`` (vials inspected, given by the nurse); returns the session."""
+    from ivig.records.models import Order
+    from ivig.records.services import infusions
+
+    def start(order: Any, at: dt.datetime, *, now: dt.datetime | None = None) -> Any:
+        now = now or chair_now
+        answers = infusions.CheckAnswers(
+            infection=False, fever=False, feeling_unwell=False, hydrated=True
+        )
+        infusions.pre_check(users["nurse"], order.pk, answers, now=now)
+        version = Order.objects.get(pk=order.pk).version
+        return infusions.start_infusion(
+            users["nurse"], order.pk, version, at, visual_inspection_ok=True, now=now
+        )
+
+    return start
+

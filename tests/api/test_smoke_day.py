@@ -1,5 +1,7 @@
-"""One LEMS patient's day through the API: prescribe, verify, dispense, check, start, rate,
-vitals, a mild reaction, end, observation; the audit chain holds."""
+"""One LEMS patient's day through the API: prescribe, verify, dispense, check, start (vials
+inspected), vitals and a rate increase, a mild reaction with paracetamol (the pump pauses; the
+prescriber acknowledges the task), a restart at the last tolerated rate, end, observation; the
+audit chain holds."""
 
 from __future__ import annotations
 
@@ -20,11 +22,17 @@ def _post(client: Client, url: str, body: dict[str, Any]) -> Any:
 
 def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient: Any) -> None:
     prescriber, pharmacist, nurse = (client_for(r) for r in ("prescriber", "pharmacist", "nurse"))
-    today = timezone.localdate()
+    # the infusion starts 5 hours ago, on the order's day (yesterday's date just after midnight)
+    start = timezone.now() - dt.timedelta(hours=5)
     r = _post(
         prescriber,
         f"/api/patients/{patient.pk}/courses",
-        {"phase": "induction", "product": "privigen-us", "days": 2, "start": today},
+        {
+            "phase": "induction",
+            "product": "privigen-us",
+            "days": 2,
+            "start": timezone.localdate(start),
+        },
     )
     assert r.status_code == 201, r.content
     course = r.json()
@@ -32,7 +40,10 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
     assert order["dose_g"] == 85
     assert course["dosing_weight_kg"] == 85.0
 
-    r = _post(pharmacist, f"/api/orders/{order['id']}/verify", {"version": order["version"]})
+    shown = {"dose_g": order["dose_g"], "volume_ml": order["volume_ml"]}
+    r = _post(
+        pharmacist, f"/api/orders/{order['id']}/verify", {"version": order["version"], **shown}
+    )
     assert r.status_code == 200, r.content
     order = r.json()
     lots = [
@@ -53,49 +64,87 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
         {"infection": False, "fever": False, "feeling_unwell": False, "hydrated": True},
     )
     assert r.status_code == 200, r.content
-    start = timezone.now() - dt.timedelta(hours=5)
-    r = _post(nurse, f"/api/orders/{order['id']}/start", {"version": order["version"], "at": start})
-    assert r.status_code == 200, r.content
     r = _post(
         nurse,
-        f"/api/orders/{order['id']}/vitals",
+        f"/api/orders/{order['id']}/start",
         {
-            "at": start + dt.timedelta(minutes=1),
-            "temperature_c": 36.8,
-            "pulse_per_min": 72,
-            "systolic_mm_hg": 128,
-            "diastolic_mm_hg": 78,
-            "spo2_percent": 98,
+            "version": order["version"],
+            "at": start,
+            "visual_inspection_ok": True,
+            "visual_inspection_notes": "clear, no particles",
         },
     )
-    assert r.status_code == 201, r.content
+    assert r.status_code == 200, r.content
+    session = r.json()
+    assert (session["state"], session["session"]["administered_by_id"]) == (
+        "running",
+        session["session"]["started_by_id"],
+    )
+    for minute in (1, 30):
+        r = _post(
+            nurse,
+            f"/api/orders/{order['id']}/vitals",
+            {
+                "at": start + dt.timedelta(minutes=minute),
+                "temperature_c": 36.8,
+                "pulse_per_min": 72,
+                "systolic_mm_hg": 128,
+                "diastolic_mm_hg": 78,
+                "spo2_percent": 98,
+            },
+        )
+        assert r.status_code == 201, r.content
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/rates",
-        {"at": start + dt.timedelta(minutes=30), "rate_ml_per_h": 51},
+        {
+            "version": session["version"],
+            "at": start + dt.timedelta(minutes=30),
+            "rate_ml_per_h": 51,
+        },
     )
     assert r.status_code == 201, r.content
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/reactions",
         {
+            "version": r.json()["session_version"],
             "at": start + dt.timedelta(minutes=40),
             "symptoms": ["headache"],
-            "action_taken": "slowed to 25.5 mL/h",
+            "action_taken": "pump paused; paracetamol",
+            "medicines_given": "paracetamol 1 g orally",
         },
     )
     assert r.status_code == 201, r.content
-    assert r.json()["recommended"]["basis"] == "protocol"
+    reaction = r.json()
+    assert reaction["recommended"]["basis"] == "protocol"
+    assert reaction["state"] == "paused"
+    [task] = prescriber.get("/api/tasks").json()
+    r = _post(prescriber, f"/api/tasks/{task['id']}/acknowledge", {"note": "seen; fine"})
+    assert r.status_code == 200, r.content
+    r = _post(
+        nurse,
+        f"/api/orders/{order['id']}/resume",
+        {
+            "version": reaction["session_version"],
+            "at": start + dt.timedelta(minutes=55),
+            "rate_ml_per_h": 25.5,  # the last tolerated rate
+        },
+    )
+    assert r.status_code == 201, r.content
+    assert r.json()["state"] == "running"
     r = _post(nurse, f"/api/orders/{order['id']}/end", {"at": start + dt.timedelta(hours=4)})
     assert r.status_code == 200, r.content
     state = r.json()
     assert state["checkpoints"], state
+    assert state["state"] == "ended"
     fresh = client_for("nurse").get(f"/api/orders/{order['id']}").json()
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/observation",
-        {"version": fresh["version"], "at": start + dt.timedelta(hours=5)},
+        {"version": fresh["version"], "at": start + dt.timedelta(hours=5), "notes": "well"},
     )
     assert r.status_code == 200, r.content
     assert r.json()["status"] == "completed"
+    assert r.json()["state"] == "closed"
     assert audit.verify_chain().ok

@@ -8,11 +8,20 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ivig.errors import Conflict, Forbidden, InvalidInput, OutOfRange
+from ivig.errors import (
+    Conflict,
+    Forbidden,
+    HardLimit,
+    InvalidInput,
+    InvalidTime,
+    OutOfRange,
+    OverrideRequired,
+)
 from ivig.records.models import Order
 from ivig.records.services import courses, infusions, outcomes
 
-NOW = timezone.now()
+# 18:00 local today: the infusions below start hours earlier, within the order's day.
+NOW = dt.datetime.combine(timezone.localdate(), dt.time(18), tzinfo=timezone.get_current_timezone())
 
 
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
@@ -21,8 +30,18 @@ FEVER = infusions.CheckAnswers(infection=False, fever=True, feeling_unwell=False
 
 def _start(users: dict[str, Any], order: Order, at: dt.datetime) -> None:
     infusions.start_infusion(
-        users["nurse"], order.pk, Order.objects.get(pk=order.pk).version, at, now=NOW
+        users["nurse"],
+        order.pk,
+        Order.objects.get(pk=order.pk).version,
+        at,
+        visual_inspection_ok=True,
+        now=NOW,
     )
+
+
+def _version(order: Order) -> int:
+    """The infusion session's version now."""
+    return Order.objects.get(pk=order.pk).session.version
 
 
 def test_no_start_without_the_check(users: dict[str, Any], dispensed: Order) -> None:
@@ -63,11 +82,17 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     start = NOW - dt.timedelta(hours=5)
     infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
     _start(users, dispensed, start)
-    with pytest.raises(InvalidInput):  # above the highest planned rate (408 mL/h): hard stop
-        infusions.record_rate(nurse, dispensed.pk, start + dt.timedelta(minutes=30), 500, now=NOW)
-    with pytest.raises(InvalidInput):  # in the future
-        infusions.record_rate(nurse, dispensed.pk, NOW + dt.timedelta(hours=1), 51, now=NOW)
-    infusions.record_rate(nurse, dispensed.pk, start + dt.timedelta(minutes=30), 51, now=NOW)
+    at30 = start + dt.timedelta(minutes=30)
+    with pytest.raises(HardLimit):  # above the label maximum (408 mL/h): hard stop
+        infusions.record_rate(nurse, dispensed.pk, _version(dispensed), at30, 500, now=NOW)
+    with pytest.raises(InvalidTime):  # in the future
+        infusions.record_rate(
+            nurse, dispensed.pk, _version(dispensed), NOW + dt.timedelta(hours=1), 51, now=NOW
+        )
+    infusions.record_vitals(
+        nurse, dispensed.pk, at30, infusions.VitalsInput(pulse_per_min=72), now=NOW
+    )
+    infusions.record_rate(nurse, dispensed.pk, _version(dispensed), at30, 51, now=NOW)
     with pytest.raises(OutOfRange):  # impossible: refused
         infusions.record_vitals(
             nurse, dispensed.pk, start, infusions.VitalsInput(spo2_percent=120), now=NOW
@@ -83,14 +108,18 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     reaction = infusions.record_reaction(
         nurse,
         dispensed.pk,
+        _version(dispensed),
         start + dt.timedelta(minutes=35),
         ["headache"],
-        "slowed to 25.5 mL/h",
+        "paused; to restart at 25.5 mL/h",
         now=NOW,
     )
     assert reaction.severity == "mild"
     assert reaction.recommended["basis"] == "protocol"
     assert reaction.recommended["restart_max_ml_per_h"] == 25.5  # the last tolerated rate
+    infusions.resume_infusion(
+        nurse, dispensed.pk, _version(dispensed), start + dt.timedelta(minutes=50), 25.5, now=NOW
+    )
     infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(hours=4), now=NOW)
     session = Order.objects.get(pk=dispensed.pk).session
     assert session.observation_minutes == 60  # first infusion
@@ -109,6 +138,7 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     )
     assert Order.objects.get(pk=dispensed.pk).status == "completed"
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
+    assert state["state"] == "closed"
     assert state["checkpoints"][0]["reason"] == "baseline"
     # the end of the observation (5 h after the start) is now: due; nothing is still to come
     assert {c["status"] for c in state["checkpoints"]} <= {"done", "due", "overdue"}
@@ -119,13 +149,21 @@ def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: O
     start = NOW - dt.timedelta(hours=1)
     infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
     _start(users, dispensed, start)
+    at = start + dt.timedelta(minutes=10)
     infusions.record_reaction(
-        nurse, dispensed.pk, start + dt.timedelta(minutes=10), ["nausea"], "slowed", now=NOW
+        nurse, dispensed.pk, _version(dispensed), at, ["nausea"], "paused", now=NOW
     )
     second = infusions.record_reaction(
-        nurse, dispensed.pk, start + dt.timedelta(minutes=20), ["headache"], "stopped", now=NOW
+        nurse,
+        dispensed.pk,
+        _version(dispensed),
+        start + dt.timedelta(minutes=20),
+        ["headache"],
+        "stopped",
+        now=NOW,
     )
     assert second.recommended["action"] == "stop-no-restart"
+    assert Order.objects.get(pk=dispensed.pk).session.state == "stopped"
 
 
 def test_outcomes_against_baseline(users: dict[str, Any], patient: Any) -> None:
@@ -156,13 +194,13 @@ def test_iga_status_feeds_the_screening(users: dict[str, Any], patient: Any) -> 
                      iga_status="deficient-with-antibodies"),
         today=dt.date(2026, 11, 25),
     )  # fmt: skip
-    course = courses.prescribe(
-        users["prescriber"], patient.pk,
-        courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
-                            place="hospital", start=timezone.localdate(), days=2),
-    )  # fmt: skip
-    blocks = {f["code"] for f in course.plan["findings"] if f["severity"] == "block"}
-    assert "iga-deficiency" in blocks
+    with pytest.raises(OverrideRequired) as caught:  # a blocking finding is a soft limit
+        courses.prescribe(
+            users["prescriber"], patient.pk,
+            courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                                place="hospital", start=timezone.localdate(), days=2),
+        )  # fmt: skip
+    assert "blocking-iga-deficiency" in {limit["code"] for limit in caught.value.limits}
 
 
 def test_checkpoints_follow_the_real_end(users: dict[str, Any], dispensed: Order) -> None:

@@ -153,10 +153,11 @@ def _give(
 ) -> None:
     """One past infusion through every step of the order flow, at realistic times: verified,
     dispensed with lots, checked, started, rate steps and vital signs on the protocol's
-    checkpoints, (a mild headache: slowed to the recommended rate), ended, observed, closed."""
+    checkpoints, (a mild headache: paused, paracetamol (a task the prescriber acknowledges),
+    restarted at the last tolerated rate), ended, observed, closed."""
     from ivig.core.monitoring import CheckReason, Severity, recommended_action, vitals_schedule
     from ivig.core.rates import RateStep
-    from ivig.records.models import Order
+    from ivig.records.models import InfusionSession, Order
     from ivig.records.services import infusions, orders
 
     pharmacist, nurse = users["pharmacist"], users["nurse"]
@@ -185,7 +186,19 @@ def _give(
         now=start - dt.timedelta(minutes=25),
     )
     order.refresh_from_db()
-    infusions.start_infusion(nurse, order.pk, order.version, start, now=now)
+    infusions.start_infusion(
+        nurse,
+        order.pk,
+        order.version,
+        start,
+        visual_inspection_ok=True,
+        visual_inspection_notes="clear to slightly opalescent, colourless, no particles",
+        now=now,
+    )
+
+    def version() -> int:
+        """The infusion session's version now (each pump change moves it on)."""
+        return int(InfusionSession.objects.get(order_id=order.pk).version)
 
     # The pump's segments (minute, mL/h): the planned steps; after a mild reaction (in the
     # fourth step, or the last), the protocol's slower rate (the last tolerated one) until the
@@ -194,6 +207,7 @@ def _give(
     end = float(math.ceil(order.steps[-1]["end_min"]))  # the pump stops; noted to the minute
     events: list[tuple[float, int, str, float]] = []  # (minute, order at that minute, what, rate)
     segments = planned
+    resume_at: float | None = None
     k = min(3, len(planned) - 1)
     if reaction and k >= 1 and planned[k][0] + 12 < float(order.steps[k]["end_min"]):
         at = planned[k][0] + 10
@@ -208,7 +222,11 @@ def _give(
         given = sum(r * (b - a) / 60 for (a, r), (b, _) in itertools.pairwise(segments))
         end = math.ceil(at + 2 + (order.volume_ml - given) / slower * 60)
         events += [(at, 2, "reaction", 0.0), (at + 1, 0, "vitals-unwell", 0.0)]
-    events += [(minute, 1, "rate", rate) for minute, rate in segments[1:]]
+        resume_at = at + 2
+    events += [
+        (minute, 1, "resume" if minute == resume_at else "rate", rate)
+        for minute, rate in segments[1:]
+    ]
 
     # Vital signs on the protocol's checkpoints of the pump as it ran, and of the plan (the run
     # sheet shows the planned ones).
@@ -240,17 +258,28 @@ def _give(
 
     for minute, _, what, rate in sorted(events):
         if what == "rate":
-            infusions.record_rate(nurse, order.pk, _at(start, minute), rate, now=now)
+            infusions.record_rate(nurse, order.pk, version(), _at(start, minute), rate, now=now)
+        elif what == "resume":  # at the last tolerated rate, as the protocol advises
+            infusions.resume_infusion(nurse, order.pk, version(), _at(start, minute), rate, now=now)
         elif what == "reaction":
             infusions.record_reaction(
                 nurse,
                 order.pk,
+                version(),
                 _at(start, minute),
                 ["headache"],
-                "headache 3/10: slowed to the last tolerated rate; paracetamol 1 g orally; "
-                "prescriber told; settled within 30 minutes",
+                "headache 3/10: pump paused; paracetamol 1 g orally; prescriber told; "
+                "restarted at the last tolerated rate; settled within 30 minutes",
+                medicines_given="paracetamol 1 g orally",
                 now=now,
             )
+            for task in infusions.open_tasks(users["prescriber"]):
+                infusions.acknowledge_task(
+                    users["prescriber"],
+                    task.pk,
+                    "seen; paracetamol appropriate; continue at the last tolerated rate",
+                    now=now,
+                )
         elif what == "end":
             session = infusions.end_infusion(nurse, order.pk, _at(start, minute), now=now)
         else:

@@ -1,5 +1,9 @@
-"""At the chair: pre-infusion check, override, start, rates, vitals, reactions, end, observation;
-and outcomes."""
+"""At the chair: pre-infusion check, override, start, guarded rates, vitals, reactions (pause,
+resume, a prescriber's restart order, tasks), end, observation; and outcomes.
+
+In the bodies of ``rates``, ``resume``, ``reactions`` and ``restart-order``, ``version`` is the
+infusion session's version (``GET /api/orders/{id}/session`` -> ``version``); in ``start`` and
+``observation`` it is the order's."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from ninja import Field, Router, Status
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import In, Versioned
 from ivig.records import audit
-from ivig.records.models import Order, Patient, Role
+from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
 from ivig.records.services import infusions, outcomes
 from ivig.records.services.common import get
+from ivig.records.services.limits import Override
 
 router = Router(tags=["infusions"])
 
@@ -37,11 +42,47 @@ class AtIn(In):
 
 
 class StartIn(Versioned, AtIn):
-    pass
+    """``version``: the order's version. The vials' visual inspection and the nurse who gives
+    the infusion are recorded at the start (requirement 65)."""
+
+    visual_inspection_ok: bool = Field(
+        ..., description="the vials passed the visual inspection (false: refused)"
+    )
+    visual_inspection_notes: str = Field("", max_length=2000)
+    administered_by: int | None = Field(
+        None, description="the user id of the nurse giving the infusion (default: you)"
+    )
 
 
-class RateIn(AtIn):
+class SoftOverrideIn(In):
+    """A soft-limit override (requirement 47): a coded reason, a note, your password again."""
+
+    reason_code: str = Field(..., min_length=1, max_length=40)
+    reason_text: str = Field(..., min_length=1, max_length=2000)
+    password: str = Field(..., min_length=1, max_length=200)
+
+
+class RateIn(Versioned, AtIn):
+    """``version``: the infusion session's version (``GET .../session``: ``version``)."""
+
     rate_ml_per_h: float = Field(..., description="mL/h")
+    vitals_missing_reason: str = Field(
+        "", max_length=2000, description="why no vital signs were taken before an increase"
+    )
+    override: SoftOverrideIn | None = None
+
+
+class ResumeIn(Versioned, AtIn):
+    """``version``: the infusion session's version."""
+
+    rate_ml_per_h: float = Field(..., description="mL/h")
+
+
+class RestartOrderIn(Versioned):
+    """``version``: the infusion session's version."""
+
+    reason: str = Field(..., min_length=1, max_length=2000)
+    max_rate_ml_per_h: float = Field(..., gt=0, description="mL/h")
 
 
 class VitalsIn(AtIn):
@@ -53,10 +94,17 @@ class VitalsIn(AtIn):
     spo2_percent: int | None = None
 
 
-class ReactionIn(AtIn):
+class ReactionIn(Versioned, AtIn):
+    """``version``: the infusion session's version."""
+
     symptoms: list[str] = Field(..., min_length=1)
     severity: str | None = None
     action_taken: str = Field(..., min_length=1)
+    medicines_given: str = Field("", max_length=2000)
+
+
+class AcknowledgeIn(In):
+    note: str = Field(..., min_length=1, max_length=2000)
 
 
 class ObservationIn(Versioned, AtIn):
@@ -95,16 +143,66 @@ def override(request: HttpRequest, order_id: int, data: OverrideIn) -> dict[str,
 
 @router.post("/orders/{order_id}/start", **rule(Role.nurse))
 def start(request: HttpRequest, order_id: int, data: StartIn) -> dict[str, Any]:
-    infusions.start_infusion(request.user, order_id, data.version, data.at, now=timezone.now())
+    infusions.start_infusion(
+        request.user,
+        order_id,
+        data.version,
+        data.at,
+        visual_inspection_ok=data.visual_inspection_ok,
+        visual_inspection_notes=data.visual_inspection_notes,
+        administered_by=data.administered_by,
+        now=timezone.now(),
+    )
     return _state(order_id)
+
+
+def _pump(row: RateChange) -> dict[str, Any]:
+    """A pump row, with the session's new version and state (for the next change)."""
+    session = InfusionSession.objects.get(pk=row.session_id)
+    return {**audit.snapshot(row), "session_version": session.version, "state": session.state}
 
 
 @router.post("/orders/{order_id}/rates", response={201: dict[str, Any]}, **rule(Role.nurse))
 def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, Any]]:
+    """A rate change on the running pump, through the drug library's guards: 422 hard_limit
+    (no one can save it), 422 override_required (send ``override``), 409 for an increase too
+    early or without vital signs (or ``vitals_missing_reason``), 409 stale_version."""
+    given = data.override
     row = infusions.record_rate(
-        request.user, order_id, data.at, data.rate_ml_per_h, now=timezone.now()
+        request.user,
+        order_id,
+        data.version,
+        data.at,
+        data.rate_ml_per_h,
+        vitals_missing_reason=data.vitals_missing_reason,
+        override=Override(given.reason_code, given.reason_text, given.password) if given else None,
+        now=timezone.now(),
     )
-    return Status(201, audit.snapshot(row))
+    return Status(201, _pump(row))
+
+
+@router.post("/orders/{order_id}/resume", response={201: dict[str, Any]}, **rule(Role.nurse))
+def resume(request: HttpRequest, order_id: int, data: ResumeIn) -> Status[dict[str, Any]]:
+    """Restart the pump after a reaction, at or below the last tolerated rate (or a stopped
+    infusion's restart order)."""
+    row = infusions.resume_infusion(
+        request.user, order_id, data.version, data.at, data.rate_ml_per_h, now=timezone.now()
+    )
+    return Status(201, _pump(row))
+
+
+@router.post("/orders/{order_id}/restart-order", **rule(Role.prescriber))
+def restart_order(request: HttpRequest, order_id: int, data: RestartOrderIn) -> dict[str, Any]:
+    """A prescriber's new order to restart a stopped infusion today, with its maximum rate."""
+    infusions.order_restart(
+        request.user,
+        order_id,
+        data.version,
+        data.reason,
+        data.max_rate_ml_per_h,
+        now=timezone.now(),
+    )
+    return _state(order_id)
 
 
 @router.post("/orders/{order_id}/vitals", response={201: dict[str, Any]}, **rule(Role.nurse))
@@ -119,16 +217,36 @@ def vitals(request: HttpRequest, order_id: int, data: VitalsIn) -> Status[dict[s
 
 @router.post("/orders/{order_id}/reactions", response={201: dict[str, Any]}, **rule(Role.nurse))
 def reaction(request: HttpRequest, order_id: int, data: ReactionIn) -> Status[dict[str, Any]]:
+    """A suspected reaction: the pump pauses (a second or severe one stops it for the day)."""
     row = infusions.record_reaction(
         request.user,
         order_id,
+        data.version,
         data.at,
         data.symptoms,
         data.action_taken,
         severity=data.severity,
+        medicines_given=data.medicines_given,
         now=timezone.now(),
     )
-    return Status(201, audit.snapshot(row))
+    session = InfusionSession.objects.get(pk=row.session_id)
+    return Status(
+        201,
+        {**audit.snapshot(row), "session_version": session.version, "state": session.state},
+    )
+
+
+@router.get("/tasks", **rule(Role.prescriber))
+def tasks(request: HttpRequest) -> list[dict[str, Any]]:
+    """The prescriber's tasks not yet acknowledged (reaction medicines given under protocol)."""
+    return [infusions.task_dict(t) for t in infusions.open_tasks(request.user)]
+
+
+@router.post("/tasks/{task_id}/acknowledge", **rule(Role.prescriber))
+def acknowledge(request: HttpRequest, task_id: int, data: AcknowledgeIn) -> dict[str, Any]:
+    """Acknowledge a task, with a note (once: 409 after)."""
+    task = infusions.acknowledge_task(request.user, task_id, data.note, now=timezone.now())
+    return infusions.task_dict(task)
 
 
 @router.post("/orders/{order_id}/end", **rule(Role.nurse))
