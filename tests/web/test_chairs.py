@@ -82,24 +82,54 @@ def test_other_days_and_cancelled_orders_are_not_listed(
     assert Order.objects.get(pk=order.pk).status == "planned"
 
 
+@pytest.fixture
+def yesterday_order(users: dict[str, Any], patient: Any) -> Order:
+    """Day 1 of an induction that began yesterday, dispensed: an infusion started minutes ago
+    is within the order's day whatever the time the test runs; still on the board while it
+    runs."""
+    order = _prescribe(users, patient, timezone.localdate() - dt.timedelta(days=1))[0]
+    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    lots = [orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
+            orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1)]  # fmt: skip
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+
+
+def _start(users: dict[str, Any], order: Order, at: dt.datetime, now: dt.datetime) -> None:
+    nurse = users["nurse"]
+    infusions.pre_check(nurse, order.pk, WELL, now=now)
+    version = Order.objects.get(pk=order.pk).version
+    infusions.start_infusion(nurse, order.pk, version, at, visual_inspection_ok=True, now=now)
+
+
+def _vitals(users: dict[str, Any], order: Order, at: dt.datetime, now: dt.datetime) -> None:
+    values = infusions.VitalsInput(temperature_c=36.8, pulse_per_min=76)
+    infusions.record_vitals(users["nurse"], order.pk, at, values, now=now)
+
+
+def _version(order: Order) -> int:
+    return Order.objects.get(pk=order.pk).session.version
+
+
 def test_a_running_infusion_shows_its_step_and_the_vitals_due(
-    client_for: Callable[[str | None], Client], users: dict[str, Any], today_order: Order
+    client_for: Callable[[str | None], Client], users: dict[str, Any], yesterday_order: Order
 ) -> None:
     nurse = users["nurse"]
+    order = yesterday_order
     now = timezone.now()
     start = now - dt.timedelta(minutes=40)
-    infusions.pre_check(nurse, today_order.pk, WELL, now=now)
-    version = Order.objects.get(pk=today_order.pk).version
-    infusions.start_infusion(nurse, today_order.pk, version, start, now=now)
+    _start(users, order, start, now)
     client = client_for("nurse")
     html = client.get("/chairs/").content.decode()
+    assert "infusion running" in html  # the state badge
     assert "Step 1 of 5" in html  # the latest rate is the first step's 25.5 mL/h
     assert "25.5 mL/h" in html
     assert "Minute 40 of" in html
     assert "The plan has step 2 (51 mL/h) now" in html
     assert "behind the plan" in html
     assert "overdue" in html  # baseline and 15-minute checks not recorded
-    infusions.record_rate(nurse, today_order.pk, start + dt.timedelta(minutes=30), 51, now=now)
+    _vitals(users, order, start + dt.timedelta(minutes=29), now)
+    at = start + dt.timedelta(minutes=30)
+    infusions.record_rate(nurse, order.pk, _version(order), at, 51, now=now)
     html = client.get("/chairs/").content.decode()
     assert "Step 2 of 5" in html
     assert "behind the plan" not in html
@@ -108,6 +138,39 @@ def test_a_running_infusion_shows_its_step_and_the_vitals_due(
     assert b"<html" not in partial.content  # htmx gets the board partial only
     assert b"Step 2 of 5" in partial.content
     assert b'id="board"' in partial.content  # the polling element swaps itself
+
+
+def test_a_paused_or_stopped_infusion_shows_its_state(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], yesterday_order: Order
+) -> None:
+    """Requirement 62 on the board: paused with the restart limit; stopped, no restart today
+    without a new prescriber order; the prescriber's task counted."""
+    nurse = users["nurse"]
+    order = yesterday_order
+    now = timezone.now()
+    start = now - dt.timedelta(minutes=50)
+    _start(users, order, start, now)
+    _vitals(users, order, start + dt.timedelta(minutes=29), now)
+    infusions.record_rate(
+        nurse, order.pk, _version(order), start + dt.timedelta(minutes=30), 51, now=now
+    )
+    infusions.record_reaction(
+        nurse, order.pk, _version(order), start + dt.timedelta(minutes=35), ["headache"],
+        "paused", now=now,
+    )  # fmt: skip
+    client = client_for("pharmacist")
+    html = client.get("/chairs/").content.decode()
+    assert "infusion paused" in html
+    assert "restart at no more than <strong>25.5 mL/h</strong>" in html
+    assert "Step" not in html.split("infusion paused")[1].split("</tr>")[0]
+    infusions.record_reaction(
+        nurse, order.pk, _version(order), start + dt.timedelta(minutes=36), ["headache"],
+        "stopped", medicines_given="paracetamol 1 g oral", now=now,
+    )  # fmt: skip
+    html = client.get("/chairs/").content.decode()
+    assert "infusion stopped" in html
+    assert "no restart today without a new prescriber order" in html
+    assert "1 task for the prescriber" in html
 
 
 def test_a_deferred_order_shows_its_reason(

@@ -1,6 +1,8 @@
 """The nurse run sheet, through Django's test client: the sheet for every role, a day at the chair
-through the page's forms, the override rule, errors next to the field, clock times from the
-actual start, the print view, and no inline style or script."""
+through the page's forms (the start with the visual inspection and the nurse giving it, rate
+changes under the library's limits, the reaction state machine, the prescriber's restart order
+and tasks), errors next to the field, clock times from the actual start, the print view, and no
+inline style or script."""
 
 from __future__ import annotations
 
@@ -9,14 +11,33 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
-from ivig.records.models import Order
+from ivig.records.models import (
+    AuditEvent,
+    LimitEvent,
+    Order,
+    PrescriberTask,
+    Reaction,
+    Vitals,
+)
+from ivig.records.services import courses, orders
 
 HTMX = {"HX-Request": "true"}
+PASSWORD = "infusion-chair-42-Xq"  # the users fixture's (tests/conftest.py)
 DASH, TIMES = "\u2013", "\u00d7"  # as the sheet writes 09:00-09:30 and 2 x 40 g
 WELL = {"infection": "no", "fever": "no", "feeling_unwell": "no", "hydrated": "yes", "notes": ""}
+CALM = {
+    "temperature_c": "36.8",
+    "pulse_per_min": "76",
+    "systolic_mm_hg": "128",
+    "diastolic_mm_hg": "78",
+    "respiratory_rate_per_min": "16",
+    "spo2_percent": "98",
+}
 
 
 def local(moment: dt.datetime) -> str:
@@ -32,13 +53,92 @@ def version(order: Order) -> int:
     return Order.objects.get(pk=order.pk).version
 
 
-def start(client: Client, order: Order, at: dt.datetime) -> Any:
-    return client.post(url(order, "start"), {"at": local(at), "version": version(order)})
+def session_version(order: Order) -> int:
+    return Order.objects.get(pk=order.pk).session.version
+
+
+def nurse_id() -> int:
+    return User.objects.get(username="nurse").pk
+
+
+def start(client: Client, order: Order, at: dt.datetime, **extra: Any) -> Any:
+    data = {
+        "at": local(at),
+        "version": version(order),
+        "visual_inspection_ok": "on",
+        "administered_by": nurse_id(),
+        **extra,
+    }
+    return client.post(url(order, "start"), data)
+
+
+def rate(
+    client: Client,
+    order: Order,
+    ml_h: str,
+    at: dt.datetime,
+    headers: dict[str, str] | None = None,
+    **fields: Any,
+) -> Any:
+    data = {"rate_ml_per_h": ml_h, "at": local(at), "session_version": session_version(order)}
+    return client.post(url(order, "rate"), {**data, **fields}, headers=headers or {})
+
+
+def vitals(client: Client, order: Order, at: dt.datetime, **values: str) -> Any:
+    return client.post(url(order, "vitals"), {**CALM, **values, "at": local(at)})
+
+
+def reaction(client: Client, order: Order, at: dt.datetime, **data: Any) -> Any:
+    body = {
+        "symptoms": ["headache"],
+        "severity": "",
+        "action_taken": "pump paused, prescriber told",
+        "at": local(at),
+        "session_version": session_version(order),
+        **data,
+    }
+    return client.post(url(order, "reaction"), body)
 
 
 def html(response: Any) -> str:
     text: str = response.content.decode()
     return text
+
+
+def part(text: str, start: str, end: str = "</form>") -> str:
+    """The text from ``start`` to the next ``end`` (a form, a section)."""
+    assert start in text, start
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def _prescribe(users: dict[str, Any], patient: Any, first: dt.date) -> Order:
+    course = courses.prescribe(
+        users["prescriber"],
+        patient.pk,
+        courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                            place="hospital", start=first, days=2),
+    )  # fmt: skip
+    order = course.orders.order_by("sequence").first()
+    assert order is not None
+    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    lots = [orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
+            orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1)]  # fmt: skip
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+
+
+@pytest.fixture
+def ready(users: dict[str, Any], patient: Any) -> Order:
+    """Day 1 of a 2-day Privigen (US) induction that began yesterday, dispensed: an infusion
+    started hours ago is within the order's day whatever the time the test runs."""
+    return _prescribe(users, patient, timezone.localdate() - dt.timedelta(days=1))
+
+
+def running(client: Client, order: Order, minutes: int) -> dt.datetime:
+    """Checked and started ``minutes`` ago; returns the start."""
+    client.post(url(order, "check"), WELL)
+    begin = (timezone.now() - dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    assert start(client, order, begin).status_code == 302
+    return begin
 
 
 def test_the_sheet_renders_for_every_role(
@@ -64,6 +164,7 @@ def test_the_sheet_renders_for_every_role(
             "850 mL",
             "25.5 mL/h",
             "provisional",  # not started: clock times from now
+            "2026.11.0",  # the library version, on screen too
         ):
             assert expected in text, (role, expected)
         assert ('id="check-form"' in text) == (role == "nurse")
@@ -84,33 +185,42 @@ def test_an_order_not_yet_dispensed_has_no_check(
 
 
 def test_a_nurse_runs_the_whole_day_through_the_sheet(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    begin = timezone.now() - dt.timedelta(hours=5)
+    begin = (timezone.now() - dt.timedelta(hours=5)).replace(second=0, microsecond=0)
     # the check (through htmx: a step of the day brings the whole sheet anew, in place of the
     # old one): no blocking finding, the first infusion is a warning
-    page = nurse.post(url(dispensed, "check"), WELL, headers=HTMX)
+    page = nurse.post(url(ready, "check"), WELL, headers=HTMX)
     assert page.status_code == 200
     assert page.headers["HX-Retarget"] == "#sheet"
     assert "<html" not in html(page)
     assert "Check saved." in html(page)
-    text = html(nurse.get(url(dispensed)))
+    text = html(nurse.get(url(ready)))
     assert "first-infusion" in text
     assert 'id="start-form"' in text
     assert "must record an override" not in text
-    # the start, 5 hours ago
-    assert start(nurse, dispensed, begin).status_code == 302
-    assert Order.objects.get(pk=dispensed.pk).status == "in-progress"
-    text = html(nurse.get(url(dispensed)))
+    # the start, 5 hours ago, with the vials inspected, given by the nurse
+    assert start(nurse, ready, begin, visual_inspection_notes="2 lots, clear").status_code == 302
+    assert Order.objects.get(pk=ready.pk).status == "in-progress"
+    text = html(nurse.get(url(ready)))
     assert "provisional" not in text.split('id="steps-title"')[1].split("</caption>")[0]
     assert 'id="rate-form"' in text
     assert 'id="vitals-form"' in text
-    # a rate change, through htmx: a fresh rate form in place of the one sent, and the parts
-    # of the sheet it changed out of band (the other forms keep what is typed in them)
+    assert "infusion running" in text  # the state badge
+    assert "clear, no particles, within expiry</strong> (2 lots, clear)" in text
+    assert "given by <strong>nurse</strong>" in text
+    # vital signs before the increase, then the 2nd step through htmx: a fresh rate form in
+    # place of the one sent, and the parts of the sheet it changed out of band (the other
+    # forms keep what is typed in them)
+    assert vitals(nurse, ready, begin + dt.timedelta(minutes=28)).status_code == 302
     page = nurse.post(
-        url(dispensed, "rate"),
-        {"rate_ml_per_h": "51", "at": local(begin + dt.timedelta(minutes=30))},
+        url(ready, "rate"),
+        {
+            "rate_ml_per_h": "51",
+            "at": local(begin + dt.timedelta(minutes=30)),
+            "session_version": session_version(ready),
+        },
         headers=HTMX,
     )
     assert page.status_code == 200
@@ -122,153 +232,424 @@ def test_a_nurse_runs_the_whole_day_through_the_sheet(
     assert "Rate 51 mL/h from" in text
     assert 'id="vitals-form"' not in text
     # vital signs: abnormal values kept and flagged
-    page = nurse.post(
-        url(dispensed, "vitals"),
-        {
-            "temperature_c": "38.4",
-            "pulse_per_min": "88",
-            "systolic_mm_hg": "128",
-            "diastolic_mm_hg": "76",
-            "respiratory_rate_per_min": "16",
-            "spo2_percent": "97",
-            "at": local(begin + dt.timedelta(minutes=31)),
-        },
-        follow=True,
-    )
-    text = html(page)
+    page = vitals(nurse, ready, begin + dt.timedelta(minutes=31), temperature_c="38.4")
+    text = html(nurse.get(url(ready)))
     assert "38.4 °C" in text
     assert "⚠ abnormal" in text
     assert "temperature 38.4 °C: at or above 38 °C" in text
     # the recommended action at once, before saving (the htmx preview of the ticked symptoms)
-    preview = nurse.get(url(dispensed, "reaction-advice"), {"symptoms": ["headache"]}, headers=HTMX)
+    preview = nurse.get(url(ready, "reaction-advice"), {"symptoms": ["headache"]}, headers=HTMX)
     assert "Mild reaction: slow the infusion to 25.5 mL/h" in html(preview)
     assert "Basis: protocol" in html(preview)
-    # a mild reaction, saved with its recommended action, basis and source
-    page = nurse.post(
-        url(dispensed, "reaction"),
-        {
-            "symptoms": ["headache"],
-            "severity": "",
-            "action_taken": "slowed to 25.5 mL/h",
-            "at": local(begin + dt.timedelta(minutes=35)),
-        },
-        follow=True,
+    # a mild reaction pauses the infusion (requirement 62)
+    page = reaction(
+        nurse, ready, begin + dt.timedelta(minutes=35), action_taken="paused, then 25.5 mL/h"
     )
-    text = html(page)
+    assert page.status_code == 302
+    text = html(nurse.get(url(ready)))
     reactions = text.split('id="reactions-title"')[1]
     assert "Headache" in reactions
     assert "slow the infusion to 25.5 mL/h" in reactions
     assert "Basis: protocol" in reactions
     assert "Source:" in reactions
-    assert "slowed to 25.5 mL/h" in reactions
-    # the planned increases are on hold, and the rate form offers no more than the limit
-    assert "The planned increases are on hold" in text
-    assert "Next rate change" not in text
-    rate_form = text.split('id="rate-form"')[1].split("</form>")[0]
-    assert 'value="25.5"' in rate_form
-    # the end of the infusion: 60 minutes of observation after a first infusion
+    assert "paused, then 25.5 mL/h" in reactions
+    assert "infusion paused" in text
+    assert 'id="rate-form"' not in text  # paused: no rate change, a restart
+    resume = part(text, 'id="resume-form"')
+    assert 'value="25.5"' in resume
+    assert "the last tolerated rate, 25.5 mL/h, given from" in resume
+    # the restart at the last tolerated rate
     page = nurse.post(
-        url(dispensed, "end"), {"at": local(begin + dt.timedelta(hours=4))}, follow=True
+        url(ready, "resume"),
+        {
+            "rate_ml_per_h": "25.5",
+            "at": local(begin + dt.timedelta(minutes=40)),
+            "session_version": session_version(ready),
+        },
+        follow=True,
     )
+    text = html(page)
+    assert "Infusion restarted at 25.5 mL/h" in text
+    assert "infusion running" in text
+    # the end of the infusion: 60 minutes of observation after a first infusion
+    page = nurse.post(url(ready, "end"), {"at": local(begin + dt.timedelta(hours=4))}, follow=True)
     assert "Observe for 60 minutes" in html(page)
     assert 'id="observation-form"' in html(page)
     # the observation cannot close early: the service's message next to the time
     early = {"at": local(begin + dt.timedelta(hours=4, minutes=20)), "notes": "well"}
-    page = nurse.post(url(dispensed, "observation"), {**early, "version": version(dispensed)})
+    page = nurse.post(url(ready, "observation"), {**early, "version": version(ready)})
     assert page.status_code == 200
     text = html(page)
     assert 'id="id_observation_at_error"' in text
     assert "the observation lasts 60 minutes" in text
-    assert Order.objects.get(pk=dispensed.pk).status == "in-progress"
+    assert Order.objects.get(pk=ready.pk).status == "in-progress"
     # after the full observation it closes, and the order is completed
     page = nurse.post(
-        url(dispensed, "observation"),
-        {
-            "at": local(begin + dt.timedelta(hours=5)),
-            "notes": "well",
-            "version": version(dispensed),
-        },
+        url(ready, "observation"),
+        {"at": local(begin + dt.timedelta(hours=5)), "notes": "well", "version": version(ready)},
         follow=True,
     )
     assert "Observation closed" in html(page)
-    assert Order.objects.get(pk=dispensed.pk).status == "completed"
+    assert Order.objects.get(pk=ready.pk).status == "completed"
     text = html(page)
     assert "Completed" in text
+    assert "infusion closed" in text
     assert 'id="vitals-form"' not in text  # the day is closed
 
 
+def test_the_start_needs_the_visual_inspection_and_names_the_nurse(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], ready: Order
+) -> None:
+    """Requirement 65: the vials' visual inspection and the administering nurse are required
+    at the start; the nurse is chosen among the active nurses, the signed-in one by default."""
+    from ivig.records.services.accounts import create_user
+
+    other = create_user(None, "rn.second", "pw-Second-42-xx", ["nurse"], system=True)
+    gone = create_user(None, "rn.gone", "pw-Gone-42-xx", ["nurse"], system=True)
+    gone.is_active = False
+    gone.save()
+    nurse = client_for("nurse")
+    nurse.post(url(ready, "check"), WELL)
+    form = part(html(nurse.get(url(ready))), 'id="start-form"')
+    assert "Vials inspected: clear, no particles, within expiry" in form
+    assert 'type="checkbox" name="visual_inspection_ok"' in form
+    assert re.search(rf'<option value="{nurse_id()}" selected>nurse</option>', form)
+    assert f'<option value="{other.pk}">rn.second</option>' in form
+    assert "rn.gone" not in form
+    assert "pharmacist" not in form
+    # not inspected: refused, the message next to the box, nothing started
+    at = timezone.now() - dt.timedelta(minutes=5)
+    page = start(nurse, ready, at, visual_inspection_ok="")
+    assert page.status_code == 200
+    error = re.search(
+        r'<div class="error" id="id_start_visual_inspection_ok_error">([^<]*)</div>', html(page)
+    )
+    assert error is not None
+    assert "inspect the vials before starting" in error.group(1)
+    assert Order.objects.get(pk=ready.pk).status == "dispensed"
+    # given by another nurse: recorded
+    assert start(nurse, ready, at, administered_by=other.pk).status_code == 302
+    session = Order.objects.get(pk=ready.pk).session
+    assert session.visual_inspection_ok is True
+    assert session.administered_by == other
+    assert session.started_by == users["nurse"]
+    assert "given by <strong>rn.second</strong>" in html(nurse.get(url(ready)))
+
+
 def test_a_fever_blocks_the_start_until_a_prescribers_override(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse, prescriber = client_for("nurse"), client_for("prescriber")
-    nurse.post(url(dispensed, "check"), {**WELL, "fever": "yes"})
-    text = html(nurse.get(url(dispensed)))
+    nurse.post(url(ready, "check"), {**WELL, "fever": "yes"})
+    text = html(nurse.get(url(ready)))
     assert "fever" in text
     assert "a prescriber must record an override" in text
     assert 'id="start-form"' not in text  # the Start button is replaced by the message
     assert 'id="override-form"' not in text  # a nurse cannot override
     # a start posted anyway is refused by the service, its message shown on the sheet
-    page = nurse.post(
-        url(dispensed, "start"),
-        {"at": local(timezone.now()), "version": version(dispensed)},
-        follow=True,
-    )
+    page = start(nurse, ready, timezone.now() - dt.timedelta(minutes=1))
+    page = nurse.get(url(ready))
     assert "a blocking finding stands (fever)" in html(page)
-    assert Order.objects.get(pk=dispensed.pk).status == "dispensed"
+    assert Order.objects.get(pk=ready.pk).status == "dispensed"
     # a nurse's override is refused by the service: its Forbidden comes back as a message
-    page = nurse.post(url(dispensed, "override"), {"reason": "looks fine"}, follow=True)
+    page = nurse.post(url(ready, "override"), {"reason": "looks fine"}, follow=True)
     assert "overriding a blocking finding needs the role prescriber" in html(page)
     # the prescriber sees the override form; no reason, no override (next to the field)
-    assert 'id="override-form"' in html(prescriber.get(url(dispensed)))
-    page = prescriber.post(url(dispensed, "override"), {"reason": " "})
+    assert 'id="override-form"' in html(prescriber.get(url(ready)))
+    page = prescriber.post(url(ready, "override"), {"reason": " "})
     assert 'id="id_override_reason_error"' in html(page)
     reason = "37.9 after paracetamol; benefit outweighs risk, reviewed at the chair"
-    assert prescriber.post(url(dispensed, "override"), {"reason": reason}).status_code == 302
-    text = html(nurse.get(url(dispensed)))
+    assert prescriber.post(url(ready, "override"), {"reason": reason}).status_code == 302
+    text = html(nurse.get(url(ready)))
     assert reason in text
     assert 'id="start-form"' in text
-    assert start(nurse, dispensed, timezone.now() - dt.timedelta(minutes=1)).status_code == 302
-    assert Order.objects.get(pk=dispensed.pk).status == "in-progress"
+    assert start(nurse, ready, timezone.now() - dt.timedelta(minutes=1)).status_code == 302
+    assert Order.objects.get(pk=ready.pk).status == "in-progress"
 
 
-def test_a_rate_above_the_highest_planned_rate_is_shown_next_to_the_field(
-    client_for: Callable[[str | None], Client], dispensed: Order
+def test_a_hard_limit_is_refused_on_the_field_and_counted(
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
+    """Requirements 48 and 49: above the label's maximum, or 10 times the step, nothing is
+    recorded, the nurse reads why on the field, and the attempt is counted."""
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    begin = timezone.now() - dt.timedelta(hours=1)
-    start(nurse, dispensed, begin)
-    data = {"rate_ml_per_h": "500", "at": local(begin + dt.timedelta(minutes=30))}
-    page = nurse.post(url(dispensed, "rate"), data)
+    begin = running(nurse, ready, 60)
+    vitals(nurse, ready, begin + dt.timedelta(minutes=29))
+    at = begin + dt.timedelta(minutes=30)
+    page = rate(nurse, ready, "500", at)
     assert page.status_code == 200
     text = html(page)
     error = re.search(r'<div class="error" id="id_rate_rate_ml_per_h_error">([^<]*)</div>', text)
     assert error is not None
-    assert "408 mL/h, the highest planned rate" in error.group(1)
+    assert error.group(1).startswith("Not recorded: 500 mL/h is above the label")
+    assert "408 mL/h" in error.group(1)
+    assert "— no one can record this" in error.group(1)
+    assert 'class="errors hard-stop" role="alert"' in text
     assert 'value="500"' in text  # what the nurse typed is kept
-    # through htmx, only the form comes back, with the same error
-    page = nurse.post(url(dispensed, "rate"), data, headers=HTMX)
+    # through htmx, only the form comes back, with the same error; 5 x the planned step
+    page = rate(nurse, ready, "255", at, headers=HTMX)
     assert "<html" not in html(page)
     assert html(page).lstrip().startswith('<form id="rate-form"')
-    assert 'id="id_rate_rate_ml_per_h_error"' in html(page)
+    assert "Not recorded: 255 mL/h is 5 times the planned step (51 mL/h)" in html(page)
+    assert Order.objects.get(pk=ready.pk).session.rate_changes.count() == 1  # the start only
+    events = LimitEvent.objects.filter(kind="hard", order=ready).order_by("id")
+    assert [e.rule for e in events] == ["label-maximum", "fold-5x"]
     # a time in the future is refused next to the time
-    page = nurse.post(
-        url(dispensed, "rate"),
-        {"rate_ml_per_h": "51", "at": local(timezone.now() + dt.timedelta(hours=1))},
-    )
+    page = rate(nurse, ready, "51", timezone.now() + dt.timedelta(hours=1))
     assert 'id="id_rate_at_error"' in html(page)
     assert "in the future" in html(page)
 
 
+def test_an_increase_asks_for_the_vital_signs_or_a_reason(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 60: without vital signs before it, an increase asks for them or for the
+    reason they were not taken; with a reason it is recorded, the reason kept."""
+    nurse = client_for("nurse")
+    begin = running(nurse, ready, 60)
+    at = begin + dt.timedelta(minutes=30)
+    form = part(html(nurse.get(url(ready))), 'id="rate-form"')
+    assert "vitals_missing_reason" not in form  # asked only when needed
+    page = rate(nurse, ready, "51", at)
+    text = html(page)
+    assert "record the vital signs before increasing the rate" in text
+    assert 'name="vitals_missing_reason"' in text
+    assert "Reason vital signs were not taken" in text
+    assert Order.objects.get(pk=ready.pk).session.rate_changes.count() == 1
+    page = rate(nurse, ready, "51", at, vitals_missing_reason="patient asleep, observed well")
+    assert page.status_code == 302
+    change = Order.objects.get(pk=ready.pk).session.rate_changes.order_by("id").last()
+    assert change is not None
+    assert change.rate_ml_per_h == 51
+    assert change.note == "patient asleep, observed well"
+
+
+@pytest.fixture
+def at_risk(users: dict[str, Any], patient: Any) -> Order:
+    """The patient with diabetes (at renal risk): the plan's ceiling (3.3 mg/kg/min, 168.3 mL/h)
+    is below the label's maximum (408 mL/h); day 1 yesterday, dispensed."""
+    from ivig.records.models import Patient
+
+    Patient.objects.filter(pk=patient.pk).update(risk_codes=["diabetes"])
+    return _prescribe(users, patient, timezone.localdate() - dt.timedelta(days=1))
+
+
+def test_a_rate_above_the_ceiling_needs_an_audited_override(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], at_risk: Order
+) -> None:
+    """Requirement 47: above the plan's ceiling, a nurse without the permission is told to call
+    the prescriber; one allowed to override gives a coded reason, a note and the password, and
+    the override is audited with the limit and the library version."""
+    steps = [s["rate_ml_per_h"] for s in at_risk.steps]
+    assert max(steps) == 168.3
+    nurse = client_for("nurse")
+    begin = running(nurse, at_risk, 60)
+    vitals(nurse, at_risk, begin + dt.timedelta(minutes=29))
+    at = begin + dt.timedelta(minutes=30)
+    page = rate(nurse, at_risk, "200", at)
+    text = html(page)
+    assert "outside the drug library's soft limits" in text
+    assert "200 mL/h is above this order&#x27;s maximum of 168.3 mL/h" in text
+    assert "Call the prescriber" in text
+    assert 'name="password"' not in text
+    # a senior nurse, allowed to override
+    nurse_user = users["nurse"]
+    nurse_user.user_permissions.add(Permission.objects.get(codename="override_soft_limit"))
+    nurse = client_for("nurse")
+    page = rate(nurse, at_risk, "200", at)
+    text = html(page)
+    assert 'name="password"' in text
+    assert '<option value="clinical-need">' in text
+    assert "Record the rate with the override" in text
+    # a wrong password: refused next to the field
+    data = {"reason_code": "tolerated-before", "reason_text": "200 mL/h tolerated at the last"}
+    page = rate(nurse, at_risk, "200", at, **data, password="wrong")
+    assert 'id="id_rate_password_error"' in html(page)
+    assert Order.objects.get(pk=at_risk.pk).session.rate_changes.count() == 1
+    page = rate(nurse, at_risk, "200", at, **data, password=PASSWORD)
+    assert page.status_code == 302
+    assert Order.objects.get(pk=at_risk.pk).session.rate_changes.count() == 2
+    event = LimitEvent.objects.get(kind="soft", order=at_risk)
+    assert (event.rule, event.limit_value, event.attempted_value) == (
+        "above-planned-maximum",
+        168.3,
+        200,
+    )
+    assert event.reason_code == "tolerated-before"
+    assert event.catalogue_version == "2026.11.0"
+    assert event.user == nurse_user
+    assert AuditEvent.objects.filter(action="override", entity="limit").count() == 1
+
+
+def test_a_stale_version_asks_to_reload(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 32: a rate sent from a sheet drawn before another change is not recorded;
+    the form says where the infusion stands now and offers a reload."""
+    nurse = client_for("nurse")
+    begin = running(nurse, ready, 60)
+    vitals(nurse, ready, begin + dt.timedelta(minutes=29))
+    old = session_version(ready)
+    data = {"at": local(begin + dt.timedelta(minutes=30)), "session_version": old}
+    assert nurse.post(url(ready, "rate"), {**data, "rate_ml_per_h": "51"}).status_code == 302
+    page = nurse.post(url(ready, "rate"), {**data, "rate_ml_per_h": "51"}, headers=HTMX)
+    text = html(page)
+    assert text.lstrip().startswith('<form id="rate-form"')
+    assert "Someone else changed this infusion" in text
+    assert "Where the infusion stands now: <strong>running</strong>" in text
+    assert "Reload the sheet" in text
+    assert Order.objects.get(pk=ready.pk).session.rate_changes.count() == 2
+
+
+def test_a_restart_above_the_last_tolerated_rate_is_refused(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 62: a paused infusion restarts only at or below the last tolerated rate."""
+    nurse = client_for("nurse")
+    begin = running(nurse, ready, 60)
+    vitals(nurse, ready, begin + dt.timedelta(minutes=29))
+    rate(nurse, ready, "51", begin + dt.timedelta(minutes=30))
+    reaction(nurse, ready, begin + dt.timedelta(minutes=35))
+    text = html(nurse.get(url(ready)))
+    assert "Paused after a reaction" in text
+    assert 'class="restart-max">25.5 mL/h' in text
+    data = {
+        "at": local(begin + dt.timedelta(minutes=40)),
+        "session_version": session_version(ready),
+    }
+    page = nurse.post(url(ready, "resume"), {**data, "rate_ml_per_h": "51"})
+    text = html(page)
+    assert "Not recorded: 51 mL/h is above 25.5 mL/h" in text
+    assert Order.objects.get(pk=ready.pk).session.state == "paused"
+    assert LimitEvent.objects.filter(kind="hard", rule="above-last-tolerated").count() == 1
+    page = nurse.post(url(ready, "resume"), {**data, "rate_ml_per_h": "25.5"})
+    assert page.status_code == 302
+    assert Order.objects.get(pk=ready.pk).session.state == "running"
+
+
+def test_a_stop_needs_a_prescribers_restart_order_and_medicines_make_a_task(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 62: a severe reaction stops the infusion, with no restart today without a
+    new prescriber order; the medicines given make a task the prescriber acknowledges."""
+    nurse, prescriber = client_for("nurse"), client_for("prescriber")
+    begin = running(nurse, ready, 60)
+    page = reaction(
+        nurse,
+        ready,
+        begin + dt.timedelta(minutes=20),
+        symptoms=["wheeze"],
+        severity="severe",
+        action_taken="stopped, emergency call",
+        medicines_given="adrenaline 0.5 mg IM at 10:20",
+    )
+    assert page.status_code == 302
+    text = html(nurse.get(url(ready)))
+    assert "infusion stopped" in text
+    assert "no restart today without a new prescriber order" in text
+    assert "Call the prescriber" in text
+    assert 'id="resume-form"' not in text
+    assert 'id="restart-form"' not in text  # the prescriber's
+    assert "Medicines given: adrenaline 0.5 mg IM at 10:20" in text
+    assert "Waiting for a prescriber to acknowledge it" in text
+    # the prescriber: the restart order and the task
+    text = html(prescriber.get(url(ready)))
+    assert 'id="restart-form"' in text
+    tasks = part(text, 'id="tasks-title"', "</section>")
+    assert "adrenaline 0.5 mg IM" in tasks
+    task = PrescriberTask.objects.get()
+    page = prescriber.post(
+        url(ready, "acknowledge"), {"task_id": task.pk, "note": " "}, headers=HTMX
+    )
+    assert f'id="id_ack{task.pk}_note_error"' in html(page)
+    page = prescriber.post(
+        url(ready, "acknowledge"), {"task_id": task.pk, "note": "seen, well now"}, follow=True
+    )
+    assert "Acknowledged by prescriber" in html(page)
+    page = prescriber.post(
+        url(ready, "restart"),
+        {
+            "reason": "resolved, reviewed",
+            "max_rate_ml_per_h": "12",
+            "session_version": session_version(ready),
+        },
+        follow=True,
+    )
+    assert "Restart ordered" in html(page)
+    text = html(nurse.get(url(ready)))
+    resume = part(text, 'id="resume-form"')
+    assert 'value="12"' in resume
+    assert "the prescriber's restart order by prescriber" in resume
+
+
+def test_corrected_entries_are_struck_through_and_linked(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], ready: Order
+) -> None:
+    """Requirements 11-13 on the sheet: a superseded or voided entry stays, struck through
+    and marked; the entries in force have a Correct link."""
+    nurse = client_for("nurse")
+    begin = running(nurse, ready, 60)
+    vitals(nurse, ready, begin + dt.timedelta(minutes=5), pulse_per_min="67")
+    reaction(nurse, ready, begin + dt.timedelta(minutes=10))
+    first = Vitals.objects.get()
+    fixed = Vitals.objects.create(
+        session=first.session, at=first.at, pulse_per_min=76, flags=[],
+        recorded_by=users["nurse"], supersedes=first, correction_reason="digits swapped",
+    )  # fmt: skip
+    wrong = Reaction.objects.get()
+    Reaction.objects.create(
+        session=wrong.session, at=wrong.at, symptoms=wrong.symptoms, severity=wrong.severity,
+        recommended=wrong.recommended, action_taken=wrong.action_taken,
+        recorded_by=users["nurse"], supersedes=wrong, entered_in_error=True,
+        correction_reason="wrong patient",
+    )  # fmt: skip
+    text = html(nurse.get(url(ready)))
+    row = rf'<tr class="[^"]*struck[^"]*" data-vitals="{first.pk}">(.*?)</tr>'
+    old = re.search(row, text, re.S)
+    assert old is not None
+    assert "superseded" in old.group(1)
+    assert f"/corrections/vitals/{first.pk}/" not in text
+    new = re.search(rf'<tr class="[^"]*" data-vitals="{fixed.pk}">(.*?)</tr>', text, re.S)
+    assert new is not None
+    assert "struck" not in new.group(0)
+    assert "digits swapped" in new.group(1)
+    assert f'href="/corrections/vitals/{fixed.pk}/">Correct</a>' in new.group(1)
+    reactions = part(text, 'id="reactions-title"', "</section>")
+    assert reactions.count('class="reaction finding warn struck"') == 2  # the original, the void
+    assert "entered in error" in reactions
+    assert "/corrections/reaction/" not in reactions
+
+
+def test_every_form_sends_a_fresh_idempotency_key(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 29: each form carries a random key, new each time it is drawn (a double
+    click sends the same key; a form drawn again after an error gets a new one)."""
+    nurse = client_for("nurse")
+    nurse.post(url(ready, "check"), WELL)
+    key = re.compile(r'<input type="hidden" name="idempotency_key" value="([0-9a-f]{32})"')
+    first = key.findall(part(html(nurse.get(url(ready))), 'id="start-form"'))
+    again = key.findall(part(html(nurse.get(url(ready))), 'id="start-form"'))
+    assert len(first) == len(again) == 1
+    assert first != again
+    page = start(nurse, ready, timezone.now(), visual_inspection_ok="", idempotency_key=first[0])
+    assert key.findall(html(page))
+    assert first[0] not in html(page)
+    running(nurse, ready, 30)
+    text = html(nurse.get(url(ready)))
+    for form in ("rate-form", "vitals-form", "reaction-form", "end-form"):
+        assert len(key.findall(part(text, f'id="{form}"'))) == 1, form
+    keys = key.findall(text)
+    assert len(keys) == len(set(keys))
+
+
 def test_impossible_vitals_are_refused_next_to_the_field(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    begin = timezone.now() - dt.timedelta(minutes=20)
-    start(nurse, dispensed, begin)
+    begin = running(nurse, ready, 20)
     page = nurse.post(
-        url(dispensed, "vitals"), {"spo2_percent": "120", "pulse_per_min": "80", "at": local(begin)}
+        url(ready, "vitals"), {"spo2_percent": "120", "pulse_per_min": "80", "at": local(begin)}
     )
     assert page.status_code == 200
     text = html(page)
@@ -281,17 +662,16 @@ def test_impossible_vitals_are_refused_next_to_the_field(
 
 
 def test_the_clock_times_shift_with_the_actual_start(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    before = html(nurse.get(url(dispensed)))
+    nurse.post(url(ready, "check"), WELL)
+    before = html(nurse.get(url(ready)))
     assert "provisional" in before
-    # started yesterday at 09:00 (in the past whatever the time of the test)
-    yesterday = timezone.localdate() - dt.timedelta(days=1)
-    nine = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(9, 0)))
-    assert start(nurse, dispensed, nine).status_code == 302
-    text = html(nurse.get(url(dispensed)))
+    # started yesterday (the order's day) at 09:00, in the past whatever the time of the test
+    nine = timezone.make_aware(dt.datetime.combine(ready.date, dt.time(9, 0)))
+    assert start(nurse, ready, nine).status_code == 302
+    text = html(nurse.get(url(ready)))
     steps = text.split('class="steps"')[1].split("</table>")[0]
     assert "clock times from the actual start at <strong>09:00</strong>" in steps
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", steps, re.S)
@@ -324,67 +704,63 @@ def test_the_check_needs_every_answer(
 
 
 def test_a_time_left_as_shown_is_the_moment_of_saving(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     """A page left open shows a stale 'now': left untouched, the time is that of saving."""
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
+    nurse.post(url(ready, "check"), WELL)
     stale = local(timezone.now() - dt.timedelta(minutes=40))
     before = timezone.now()
-    start_data = {"at": stale, "shown_at": stale, "version": version(dispensed)}
-    assert nurse.post(url(dispensed, "start"), start_data).status_code == 302
-    started = Order.objects.get(pk=dispensed.pk).session.started_at
+    data = {"at": stale, "shown_at": stale, "version": version(ready)}
+    data.update(visual_inspection_ok="on", administered_by=nurse_id())
+    assert nurse.post(url(ready, "start"), data).status_code == 302
+    started = Order.objects.get(pk=ready.pk).session.started_at
     assert started is not None
     assert started >= before  # the moment of saving, not the stale time shown
-    # a time the nurse changed is taken as typed
-    typed = local(timezone.now() - dt.timedelta(minutes=5))
+    # a time the nurse changed is taken as typed (the vitals: not before the start)
+    typed = local(timezone.now() + dt.timedelta(minutes=1))
     data = {"pulse_per_min": "80", "at": typed, "shown_at": stale}
-    assert nurse.post(url(dispensed, "vitals"), data).status_code == 302
-    vitals = Order.objects.get(pk=dispensed.pk).session.vitals.get()
-    assert local(vitals.at) == typed
+    assert nurse.post(url(ready, "vitals"), data).status_code == 302
+    recorded = Order.objects.get(pk=ready.pk).session.vitals.get()
+    assert local(recorded.at) == typed
     # the form says so, and carries the time it shows
-    text = html(nurse.get(url(dispensed)))
+    text = html(nurse.get(url(ready)))
     assert "Left as shown, it is the moment you save" in text
     assert 'type="hidden" name="shown_at"' in text
 
 
 def test_a_finished_step_cannot_be_redone(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    begin = timezone.now() - dt.timedelta(minutes=10)
-    assert start(nurse, dispensed, begin).status_code == 302
-    page = start(nurse, dispensed, begin)  # a second Start (an old tab): a message, not a 500
+    begin = running(nurse, ready, 10)
+    page = start(nurse, ready, begin)  # a second Start (an old tab): a message, not a 500
     assert page.status_code == 302
-    assert "in-progress" in html(nurse.get(url(dispensed)))
-    text = html(nurse.get(url(dispensed)))
+    text = html(nurse.get(url(ready)))
+    assert "in-progress" in text
     assert 'id="start-form"' not in text
 
 
 def test_the_current_step_and_the_next_rate_change(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    begin = timezone.now() - dt.timedelta(minutes=40)
-    start(nurse, dispensed, begin)
-    text = html(nurse.get(url(dispensed)))
+    begin = running(nurse, ready, 40)
+    text = html(nurse.get(url(ready)))
     current = re.findall(r'<tr class="current"[^>]*>(.*?)</tr>', text, re.S)
     assert len(current) == 1
     assert "51 mL/h" in current[0]
-    change = (begin + dt.timedelta(minutes=60)).replace(second=0, microsecond=0)
+    change = begin + dt.timedelta(minutes=60)
     assert f'Next rate change at <strong class="next-change">{local(change)[-5:]}' in text
     # the live part alone, for the refresh button
-    live = nurse.get(url(dispensed), headers={**HTMX, "HX-Target": "live"})
+    live = nurse.get(url(ready), headers={**HTMX, "HX-Target": "live"})
     assert html(live).lstrip().startswith('<section class="card" id="live"')
 
 
-def test_the_print_view(client_for: Callable[[str | None], Client], dispensed: Order) -> None:
+def test_the_print_view(client_for: Callable[[str | None], Client], ready: Order) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    start(nurse, dispensed, timezone.now() - dt.timedelta(minutes=20))
-    for address in (url(dispensed, "print"), url(dispensed) + "?print=1"):
+    running(nurse, ready, 20)
+    for address in (url(ready, "print"), url(ready) + "?print=1"):
         page = client_for("pharmacist").get(address)
         assert page.status_code == 200
         text = html(page)
@@ -405,25 +781,32 @@ def test_the_print_view(client_for: Callable[[str | None], Client], dispensed: O
             "Signature",
             "Printed snapshot",
             "2026.11.0",  # the drug library version
+            "Vials inspected: <strong>clear, no particles, within expiry</strong>",
+            'state-running">running',
         ):
             assert expected in text, expected
         assert 'id="rate-form"' not in text  # a plain page: no action forms
+        assert "/corrections/" not in text
 
 
 def test_no_inline_style_or_script(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    pages = [nurse.get(url(dispensed))]
-    nurse.post(url(dispensed, "check"), {**WELL, "fever": "yes"})
-    pages.append(client_for("prescriber").get(url(dispensed)))
-    pages.append(client_for("prescriber").post(url(dispensed, "override"), {"reason": "ok"}))
-    pages.append(start(nurse, dispensed, timezone.now() - dt.timedelta(minutes=10)))
-    pages.append(nurse.get(url(dispensed)))
-    pages.append(nurse.post(url(dispensed, "vitals"), {"spo2_percent": "120", "at": "x"}))
-    pages.append(nurse.post(url(dispensed, "reaction"), {"symptoms": ["wheeze"]}, headers=HTMX))
-    pages.append(nurse.get(url(dispensed, "reaction-advice"), {"symptoms": ["wheeze"]}))
-    pages.append(nurse.get(url(dispensed, "print")))
+    pages = [nurse.get(url(ready))]
+    nurse.post(url(ready, "check"), {**WELL, "fever": "yes"})
+    pages.append(client_for("prescriber").get(url(ready)))
+    pages.append(client_for("prescriber").post(url(ready, "override"), {"reason": "ok"}))
+    pages.append(start(nurse, ready, timezone.now() - dt.timedelta(minutes=10)))
+    pages.append(nurse.get(url(ready)))
+    pages.append(nurse.post(url(ready, "vitals"), {"spo2_percent": "120", "at": "x"}))
+    pages.append(rate(nurse, ready, "500", timezone.now()))
+    pages.append(nurse.post(url(ready, "reaction"), {"symptoms": ["wheeze"]}, headers=HTMX))
+    pages.append(nurse.get(url(ready, "reaction-advice"), {"symptoms": ["wheeze"]}))
+    pages.append(reaction(nurse, ready, timezone.now(), symptoms=["wheeze"], medicines_given="x"))
+    pages.append(nurse.get(url(ready)))
+    pages.append(client_for("prescriber").get(url(ready)))
+    pages.append(nurse.get(url(ready, "print")))
     for page in pages:
         text = html(page)
         assert 'style="' not in text
@@ -432,41 +815,39 @@ def test_no_inline_style_or_script(
 
 
 def test_the_reaction_form_keeps_its_input_and_previews_the_advice(
-    client_for: Callable[[str | None], Client], dispensed: Order
+    client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(dispensed, "check"), WELL)
-    start(nurse, dispensed, timezone.now() - dt.timedelta(minutes=10))
-    text = html(nurse.get(url(dispensed)))
+    running(nurse, ready, 10)
+    text = html(nurse.get(url(ready)))
     for key in ("headache", "wheeze", "anaphylaxis"):
         assert f'value="{key}"' in text  # the protocol's symptoms as checkboxes
     assert 'hx-get="/orders/' in text
     assert 'hx-target="#reaction-advice"' in text
+    assert 'name="medicines_given"' in text
     # saved without the action taken: the error next to it, the symptoms kept ticked, and the
     # recommended action for them already shown
-    data = {"symptoms": ["wheeze"], "at": local(timezone.now())}
-    page = nurse.post(url(dispensed, "reaction"), data)
+    data = {
+        "symptoms": ["wheeze"],
+        "at": local(timezone.now()),
+        "session_version": session_version(ready),
+    }
+    page = nurse.post(url(ready, "reaction"), data)
     text = html(page)
     assert 'id="id_reaction_action_taken_error"' in text
     assert re.search(r'value="wheeze"[^>]*checked', text)
     assert "stop the infusion now and do not restart it today" in text
-    # saved through htmx: a fresh reaction form, the reactions, and the rate form (its offer
-    # follows the advice: a stop offers no rate), out of band
-    data = {"symptoms": ["wheeze"], "action_taken": "stopped, prescriber called"}
+    # saved through htmx: the infusion stops, so the whole sheet comes anew
     page = nurse.post(
-        url(dispensed, "reaction"), {**data, "at": local(timezone.now())}, headers=HTMX
+        url(ready, "reaction"), {**data, "action_taken": "stopped, prescriber called"}, headers=HTMX
     )
+    assert page.headers["HX-Retarget"] == "#sheet"
     text = html(page)
-    assert text.lstrip().startswith('<form id="reaction-form"')
-    assert 'id="reactions" aria-labelledby="reactions-title" hx-swap-oob="true"' in text
-    rate_form = text.split('<form id="rate-form"')[1].split("</form>")[0]
-    assert 'hx-swap-oob="true"' in rate_form
-    assert 'name="rate_ml_per_h" step' in rate_form  # no value offered after a stop
+    assert "Reaction saved (severe); the infusion is stopped." in text
+    assert 'id="reactions" aria-labelledby="reactions-title"' in text
+    assert 'id="rate-form"' not in text
     assert "do not restart it today" in text
-    # the preview: nothing ticked, a severity chosen (a second reaction today: stop for the
-    # day), an unknown symptom
-    advice = url(dispensed, "reaction-advice")
+    # the preview: nothing ticked, an unknown symptom
+    advice = url(ready, "reaction-advice")
     assert "Tick the symptoms" in html(nurse.get(advice))
-    second = html(nurse.get(advice, {"severity": "moderate"}))
-    assert "Moderate reaction, reaction 2 today: stop the infusion now" in second
     assert "unknown symptom" in html(nurse.get(advice, {"symptoms": ["sneezing"]}))

@@ -1,7 +1,9 @@
-"""Today's chairs: the infusions of the day at a glance, for every role. For each running
-infusion, the step it is on (from the latest rate change) against the planned steps, the minute
-since the start, and the vital-sign checkpoints due or overdue (``infusions.session_state``).
-The board refreshes itself every 60 seconds (htmx polling of its partial)."""
+"""Today's chairs: the infusions of the day at a glance, for every role. For each started
+infusion, its state (running, paused, stopped, ended, closed: requirement 62), the step it is
+on (from the latest rate change) against the planned steps, the minute since the start, the
+restart limit after a reaction, the prescriber's open tasks, and the vital-sign checkpoints due
+or overdue (``infusions.session_state``). The board refreshes itself every 60 seconds (htmx
+polling of its partial)."""
 
 from __future__ import annotations
 
@@ -65,7 +67,8 @@ def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str,
     ended = _when(session.get("ended_at"))
     steps = list(order.steps)
     rates = session.get("rate_changes") or []
-    rate = float(rates[-1]["rate_ml_per_h"]) if rates else None
+    running = [r for r in rates if float(r["rate_ml_per_h"]) > 0]  # pause and stop rows: 0 mL/h
+    rate = float(running[-1]["rate_ml_per_h"]) if running else None
     rate_at = _when(rates[-1]["at"]) if rates else None
     minute = (now - started).total_seconds() / 60 if started else None
     on = _step_of_rate(steps, rate) if rate is not None else None
@@ -75,7 +78,11 @@ def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str,
     observe_until = ended + dt.timedelta(minutes=observation) if ended and observation else None
     checkpoints = state["checkpoints"]
     next_check = next((c for c in checkpoints if c["status"] == "upcoming"), None)
+    tasks = [t for t in state.get("tasks") or [] if not t.get("acknowledged_at")]
     return {
+        "state": str(state.get("state") or session.get("state") or ""),
+        "restart_max": state.get("restart_max_ml_per_h"),
+        "open_tasks": len(tasks),
         "started": started,
         "ended": ended,
         "minute": int(minute) if minute is not None else None,

@@ -1,0 +1,530 @@
+"""What the run sheet shows: the header, the steps on the clock with the basis of each number,
+the checkpoints, the vital signs and reactions (corrections struck through, never hidden), the
+state of the infusion (running, paused, stopped, ended, closed) and the forms this user may
+use in that state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+
+from ivig.core.catalogue import Product
+from ivig.core.limits import load_limits
+from ivig.core.monitoring import (
+    ReactionAdvice,
+    Severity,
+    classify_symptoms,
+    load_monitoring_protocol,
+    vitals_schedule,
+)
+from ivig.core.rates import RateStep, clock_times
+from ivig.errors import IvigError
+from ivig.records.library import current_catalogue
+from ivig.records.models import (
+    InfusionSession,
+    Order,
+    OrderStatus,
+    PrescriberTask,
+    RateChange,
+    Reaction,
+    SessionState,
+    Vitals,
+)
+from ivig.records.services import infusions
+from ivig.records.services.access import has_role
+from ivig.records.services.limits import may_override
+from ivig.records.services.patients import age_on, latest_weight
+from ivig.web.views.runsheet import basis
+from ivig.web.views.runsheet.forms import QUESTIONS, VITALS, build, symptom_name
+
+RATE_TOLERANCE = 0.05  # mL/h: a recorded rate "is" a planned step's rate within this
+S = SessionState
+
+
+def steps_of(order: Order) -> tuple[RateStep, ...]:
+    return tuple(
+        RateStep(
+            float(s["start_min"]),
+            float(s["end_min"]),
+            float(s["rate_ml_per_h"]),
+            float(s["rate_mg_per_kg_per_min"]),
+            float(s["volume_ml"]),
+            str(s.get("basis", "label")),
+        )
+        for s in order.steps
+    )
+
+
+def planned_step(order: Order, session: InfusionSession | None, now: dt.datetime) -> int | None:
+    """The index of the step the plan is on at ``now`` (the last one once past the plan)."""
+    if session is None or session.started_at is None or session.ended_at is not None:
+        return None
+    minute = (now - session.started_at).total_seconds() / 60
+    steps = order.steps
+    for i, step in enumerate(steps):
+        if minute < float(step["end_min"]):
+            return i
+    return len(steps) - 1 if steps else None
+
+
+def _step_rows(
+    order: Order,
+    session: InfusionSession | None,
+    rates: list[RateChange],
+    now: dt.datetime,
+    bases: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The rate-step table: clock times from the actual start (from now, provisional, before
+    it), cumulative volumes, the actual start of each step, the current and the next step,
+    and the basis of each number (``basis.steps_basis``)."""
+    steps = steps_of(order)
+    started = session.started_at if session is not None else None
+    base = started or now.replace(second=0, microsecond=0)
+    times = clock_times(steps, base)
+    current = planned_step(order, session, now)
+    rows = []
+    cumulative = 0.0
+    used = 0  # each recorded rate change starts at most one step, in order
+    for i, (step, (begin, end)) in enumerate(zip(steps, times, strict=True)):
+        cumulative += step.volume_ml
+        actual = None
+        for j in range(used, len(rates)):
+            if math.isclose(rates[j].rate_ml_per_h, step.rate_ml_per_h, abs_tol=RATE_TOLERANCE):
+                actual, used = rates[j], j + 1
+                break
+        rows.append(
+            {
+                "number": i + 1,
+                "step": step,
+                "minutes": step.end_min - step.start_min,
+                "mg_per_kg_per_min": f"{step.rate_mg_per_kg_per_min:g}",
+                "begin": begin,
+                "end": end,
+                "cumulative_ml": cumulative,
+                "actual": actual,
+                "current": i == current,
+                "basis": bases[i] if i < len(bases) else {},
+            }
+        )
+    nxt = None
+    if current is not None and current + 1 < len(rows):
+        nxt = rows[current + 1]
+    overrun = (
+        current is not None
+        and started is not None
+        and steps
+        and now >= started + dt.timedelta(minutes=steps[-1].end_min)
+    )
+    return {
+        "rows": rows,
+        "provisional": started is None,
+        "base": base,
+        "expected_end": times[-1][1] if times else None,
+        "current": rows[current] if current is not None else None,
+        "next": nxt,
+        "overrun": bool(overrun),
+        "total_ml": cumulative,
+    }
+
+
+def _checkpoints(
+    order: Order,
+    session: InfusionSession | None,
+    state: dict[str, Any],
+    observe_minutes: int,
+    now: dt.datetime,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The vital-sign checkpoints (``session_state``) once started; before that, the planned
+    ones on the clock from now (provisional)."""
+    if session is not None and session.started_at is not None:
+        return list(state["checkpoints"]), False
+    base = now.replace(second=0, microsecond=0)
+    schedule = vitals_schedule(steps_of(order), observation_minutes=observe_minutes)
+    rows = [
+        {
+            "minute": c.minute,
+            "reason": c.reason.value,
+            "due_at": base + dt.timedelta(minutes=c.minute),
+            "status": "planned",
+            "recorded_at": None,
+        }
+        for c in schedule
+    ]
+    return rows, True
+
+
+def _correction(row: Vitals | Reaction, superseded: set[int], kind: str) -> dict[str, Any]:
+    """How a correctable row stands: in force, superseded by a correction, or a void; the
+    link to correct it (requirements 11-13: corrections never overwrite)."""
+    return {
+        "superseded": row.pk in superseded,
+        "void": row.entered_in_error,
+        "struck": row.pk in superseded or row.entered_in_error,
+        "corrects": row.supersedes_id,
+        "reason": row.correction_reason,
+        "url": f"/corrections/{kind}/{row.pk}/",
+    }
+
+
+def _superseded(model: type[Vitals] | type[Reaction], session: InfusionSession) -> set[int]:
+    return set(
+        model.objects.filter(session=session, supersedes__isnull=False).values_list(
+            "supersedes_id", flat=True
+        )
+    )
+
+
+def _vitals_rows(session: InfusionSession | None) -> list[dict[str, Any]]:
+    if session is None:
+        return []
+    protocol = load_monitoring_protocol().vitals
+    superseded = _superseded(Vitals, session)
+    rows = []
+    for v in session.vitals.select_related("recorded_by").order_by("at", "id"):
+        flagged = {f["field"] for f in v.flags}
+        cells = [
+            {
+                "field": name,
+                "value": getattr(v, name),
+                "unit": protocol[name].unit,
+                "flagged": name in flagged,
+            }
+            for name in VITALS
+        ]
+        rows.append(
+            {
+                "vitals": v,
+                "cells": cells,
+                "flags": v.flags,
+                "correction": _correction(v, superseded, "vitals"),
+            }
+        )
+    return rows
+
+
+def _vital_columns() -> list[dict[str, str]]:
+    protocol = load_monitoring_protocol().vitals
+    return [
+        {"field": name, "name": protocol[name].name, "unit": protocol[name].unit} for name in VITALS
+    ]
+
+
+def _reaction_rows(session: InfusionSession | None) -> list[dict[str, Any]]:
+    if session is None:
+        return []
+    superseded = _superseded(Reaction, session)
+    return [
+        {
+            "reaction": r,
+            "symptoms": [symptom_name(s) for s in r.symptoms],
+            "advice": r.recommended,
+            "correction": _correction(r, superseded, "reaction"),
+        }
+        for r in session.reactions.select_related("recorded_by").order_by("at", "id")
+    ]
+
+
+def product_of(order: Order) -> Product | None:
+    """The order's product in the library in service (``None`` once it is gone)."""
+    try:
+        return current_catalogue().products.get(order.course.product_id)
+    except IvigError:
+        return None
+
+
+def _lots(order: Order, product: Product | None) -> list[dict[str, Any]]:
+    rows = []
+    for lot in order.lots.order_by("id"):
+        volume = lot.vial_size_g * lot.count * 1000 / product.concentration if product else None
+        rows.append({"lot": lot, "grams": lot.vial_size_g * lot.count, "volume_ml": volume})
+    return rows
+
+
+def _answers(session: InfusionSession | None) -> list[dict[str, str]]:
+    """The nurse's answers to the check, as asked."""
+    if session is None or not session.check_answers:
+        return []
+    return [
+        {
+            "question": QUESTIONS.get(name, name),
+            "answer": ("yes" if value else "no") if isinstance(value, bool) else str(value),
+        }
+        for name, value in session.check_answers.items()
+        if value != ""
+    ]
+
+
+def stage_of(order: Order, session: InfusionSession | None) -> str:
+    """Where the day stands: ``waiting`` (not dispensed), ``check`` (dispensed: check and
+    start), ``running`` (started, the pump not off for good: running, paused or stopped),
+    ``observation`` (ended, observing), ``closed`` or ``withdrawn`` (deferred, cancelled)."""
+    if order.status in (OrderStatus.planned, OrderStatus.verified):
+        return "waiting"
+    if order.status == OrderStatus.dispensed:
+        return "check"
+    if order.status == OrderStatus.in_progress:
+        if session is not None and session.ended_at is not None:
+            return "observation"
+        return "running"
+    if order.status == OrderStatus.completed:
+        return "closed"
+    return "withdrawn"
+
+
+def state_of(session: InfusionSession | None, state: dict[str, Any]) -> str:
+    """The infusion's state (requirement 62): the service's word, else the stored one."""
+    if state.get("state"):
+        return str(state["state"])
+    return str(session.state) if session is not None else str(S.not_started)
+
+
+def _tolerated(
+    rates: list[RateChange], reactions: list[dict[str, Any]], limit: float
+) -> RateChange | None:
+    """The recorded rate the restart limit stands on: the latest rate at ``limit`` given
+    before the last reaction (the last tolerated rate, as the service counts it)."""
+    if not reactions:
+        return None
+    last = reactions[-1]["reaction"]
+    matching = [
+        r
+        for r in rates
+        if r.at <= last.at and math.isclose(r.rate_ml_per_h, limit, abs_tol=RATE_TOLERANCE)
+    ]
+    return matching[-1] if matching else None
+
+
+def _restart(
+    session: InfusionSession | None,
+    infusion_state: str,
+    state: dict[str, Any],
+    rates: list[RateChange],
+    reactions: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """The highest restart rate allowed now (``session_state``) and its basis: paused, the
+    last tolerated rate; stopped, the prescriber's restart order (requirement 62)."""
+    limit = state.get("restart_max_ml_per_h")
+    if session is None or limit is None:
+        return None
+    if infusion_state == S.stopped:
+        return {
+            "max": float(limit),
+            "basis": "prescriber",
+            "by": session.restart_order_by,
+            "at": session.restart_order_at,
+            "reason": session.restart_order_reason,
+        }
+    return {
+        "max": float(limit),
+        "basis": "last-tolerated",
+        "rate": _tolerated(rates, reactions, float(limit)),
+    }
+
+
+def _tasks(session: InfusionSession | None) -> list[PrescriberTask]:
+    if session is None:
+        return []
+    return list(
+        PrescriberTask.objects.filter(session=session)
+        .select_related("acknowledged_by", "reaction")
+        .order_by("created_at", "id")
+    )
+
+
+def context(
+    request: HttpRequest,
+    order: Order,
+    now: dt.datetime,
+    bound: dict[str, forms.Form] | None = None,
+) -> dict[str, Any]:
+    """Everything the sheet (or its print view) shows, with the forms this user may use."""
+    session = InfusionSession.objects.filter(order=order).first()
+    state = infusions.session_state(order, now=now)
+    stage = stage_of(order, session)
+    infusion_state = state_of(session, state)
+    rates = (
+        list(session.rate_changes.select_related("recorded_by").order_by("at", "id"))
+        if session
+        else []
+    )
+    course = order.course
+    plan = course.plan
+    product = product_of(order)
+    observation = infusions.observation_for(order)  # the service's rule (first, switch, gap)
+    observe_minutes = (
+        session.observation_minutes if session and session.observation_minutes else None
+    ) or observation.minutes
+    checkpoints, provisional_checks = _checkpoints(order, session, state, observe_minutes, now)
+    findings = list(session.check_findings) if session and session.checked_at else []
+    blocks = [f for f in findings if f.get("severity") == "block"]
+    overridden = bool(session and session.override_reason)
+    user = request.user
+    nurse = has_role(user, "nurse")
+    prescriber = has_role(user, "prescriber")
+    checked = bool(session and session.checked_at)
+    running = stage == "running"
+    reactions = _reaction_rows(session)
+    restart = _restart(session, infusion_state, state, rates, reactions)
+    tasks = _tasks(session)
+    open_tasks = [t for t in tasks if t.acknowledged_at is None]
+    may_resume = infusion_state == S.paused or (infusion_state == S.stopped and restart is not None)
+    shown = {
+        "check": stage == "check" and nurse,
+        "override": stage == "check" and checked and bool(blocks) and not overridden and prescriber,
+        "start": stage == "check" and checked and (not blocks or overridden) and nurse,
+        "rate": running and infusion_state == S.running and nurse,
+        "resume": running and bool(may_resume) and nurse,
+        "restart": running and infusion_state == S.stopped and restart is None and prescriber,
+        "vitals": stage in ("running", "observation") and nurse,
+        "reaction": running and infusion_state in (S.running, S.paused) and nurse,
+        "end": running and nurse,
+        "observation": stage == "observation" and nurse,
+    }
+    bound = bound or {}
+    form_context: dict[str, Any] = {}
+    for key, show in shown.items():
+        if not show:
+            continue
+        if key in bound:
+            form_context[f"{key}_form"] = bound[key]
+            continue
+        initial: dict[str, Any] = {}
+        if key == "rate":
+            initial = _suggested_rate(order, session, state, now)
+        if key == "resume" and restart is not None:
+            initial = {"rate_ml_per_h": f"{restart['max']:g}"}
+        tolerated = state.get("last_tolerated_ml_per_h")
+        if key == "restart" and tolerated is not None:
+            initial = {"max_rate_ml_per_h": f"{float(tolerated):g}"}
+        form_context[f"{key}_form"] = build(key, order, session, now, user=user, initial=initial)
+    task_forms = []
+    for task in open_tasks:
+        form = bound.get(f"acknowledge-{task.pk}")
+        if form is None and prescriber:
+            form = build(
+                "acknowledge",
+                order,
+                session,
+                now,
+                initial={"task_id": task.pk},
+                prefix_id=f"ack{task.pk}",
+            )
+        task_forms.append({"task": task, "form": form if prescriber else None})
+    observe_until = (
+        session.ended_at + dt.timedelta(minutes=observe_minutes)
+        if session and session.ended_at
+        else None
+    )
+    reaction_form = form_context.get("reaction_form")
+    advice = None
+    if reaction_form is not None and isinstance(reaction_form.data, QueryDict):
+        data = reaction_form.data
+        advice = reaction_advice(session, data.getlist("symptoms"), data.get("severity") or "")
+    doses = plan.get("doses", [])
+    vitals = _vitals_rows(session)
+    by_time = {row["vitals"].at: row for row in vitals if not row["correction"]["struck"]}
+    checkpoints = [{**c, "vitals": by_time.get(c["recorded_at"])} for c in checkpoints]
+    bases = basis.steps_basis(order, course, product)
+    current_rate = rates[-1] if rates else None
+    return {
+        "order": order,
+        "patient": order.patient,
+        "course": course,
+        "plan": plan,
+        "product": product,
+        "session": session,
+        "stage": stage,
+        "state": infusion_state,
+        "session_version": session.version if session else None,
+        "now": now,
+        "age": age_on(order.patient.date_of_birth, order.date),
+        "weight": latest_weight(order.patient),
+        "concentration_percent": product.concentration / 10 if product else None,
+        "check_answers": _answers(session),
+        "day_of_course": order.sequence,
+        "days_in_course": len(doses) or course.orders.count(),
+        "dose_g_per_kg": order.dose_g / course.dosing_weight_kg
+        if course.dosing_weight_kg
+        else None,
+        "lots": _lots(order, product),
+        "steps": _step_rows(order, session, rates, now, bases),
+        "dose_basis": basis.dose_basis(order, course, product),
+        "limits": basis.limits_basis(order, course, product, state),
+        "library": basis.library_basis(order, course),
+        "rates": rates,
+        "current_rate": current_rate,
+        "restart": restart,
+        "may_increase": state.get("may_increase"),
+        "last_tolerated": state.get("last_tolerated_ml_per_h"),
+        "tasks": task_forms,
+        "all_tasks": tasks,
+        "checkpoints": checkpoints,
+        "provisional_checks": provisional_checks,
+        "vital_columns": _vital_columns(),
+        "vitals": vitals,
+        "reactions": reactions,
+        "last_reaction": reactions[-1] if reactions else None,
+        "findings": findings,
+        "blocks": blocks,
+        "overridden": overridden,
+        "observation": observation,
+        "observe_minutes": observe_minutes,
+        "observe_until": observe_until,
+        "advice": advice,
+        "may_override": may_override(user),
+        "is_prescriber": prescriber,
+        "may_correct": nurse or prescriber,
+        "time_zone": timezone.get_current_timezone_name(),
+        "vitals_within": load_limits().vitals_within_minutes.value,
+        "section": "chairs",
+        "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
+        **form_context,
+    }
+
+
+def _suggested_rate(
+    order: Order, session: InfusionSession | None, state: dict[str, Any], now: dt.datetime
+) -> dict[str, str]:
+    """The rate the rate form offers: the plan's rate at ``now``, never more than the last
+    tolerated rate after a reaction."""
+    planned = planned_step(order, session, now)
+    if session is None or planned is None:
+        return {}
+    rate = float(order.steps[planned]["rate_ml_per_h"])
+    tolerated = state.get("last_tolerated_ml_per_h")
+    if tolerated is not None:
+        rate = min(rate, float(tolerated))
+    return {"rate_ml_per_h": f"{rate:g}"}
+
+
+def reaction_advice(
+    session: InfusionSession | None, symptoms: list[str], severity: str
+) -> dict[str, Any] | None:
+    """The protocol's recommended action for these symptoms at the current rate, by the same
+    service function that ``infusions.record_reaction`` uses. ``None`` when nothing is ticked."""
+    if not symptoms and not severity:
+        return None
+    if session is None or session.started_at is None:
+        return {"error": "the infusion has not started: there is no current rate"}
+    try:
+        grade = Severity(severity) if severity else classify_symptoms(symptoms)
+        current = infusions.current_rate(session)
+        advice: ReactionAdvice = infusions.reaction_advice(session, grade)
+    except (IvigError, ValueError) as exc:
+        return {"error": getattr(exc, "message", str(exc))}
+    return {
+        "severity": grade.value,
+        "action": advice.action.value,
+        "message": advice.message,
+        "restart_max_ml_per_h": advice.restart_max_ml_per_h,
+        "call_prescriber": advice.call_prescriber,
+        "basis": advice.basis,
+        "source": advice.source,
+        "verified": advice.verified,
+        "current_rate_ml_per_h": current,
+    }
