@@ -677,6 +677,19 @@ def test_a_second_reaction_stops_the_day_until_a_prescriber_orders_a_restart(
         chair.resume(120, 12)
 
 
+def test_a_reaction_after_the_restart_order_voids_it(chair: Chair) -> None:
+    """Requirement 62: a restart order stands only for the stop it answers: a reaction recorded
+    after it (still stopped) needs a new order."""
+    chair.reaction(10, "anaphylaxis")
+    chair.restart_order(12)
+    chair.reaction(20, "hives")
+    assert chair.session().state == "stopped"
+    with pytest.raises(Conflict, match="new prescriber order"):
+        chair.resume(30, 12)
+    chair.restart_order(12)
+    assert chair.resume(30, 12).action == "resume"
+
+
 def test_a_severe_reaction_stops_at_once(chair: Chair) -> None:
     """Requirement 62: a severe reaction, even the first, stops the infusion for the day."""
     reaction = chair.reaction(10, "wheeze")
