@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ivig.web.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -51,7 +52,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "ivig.web.middleware.IdleSignOut",
+    "ivig.web.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.web.middleware.NotFoundPages",
+    "ivig.web.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

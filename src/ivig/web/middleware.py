@@ -1,18 +1,36 @@
-"""The web's middleware.
+"""The web's (and the API's) middleware.
 
-Sign a user out after ``IDLE_MINUTES`` without a request (requirement 24): the next page
-goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect`` so that no partial
-page is swapped in."""
+- ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
+  the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
+  so that no partial page is swapped in.
+- ``NotFoundPages``: a record the services cannot find is a 404 page.
+- ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
+- ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
+
+Reads of a patient's record are audited by ``ivig.web.middleware_audit.ReadAudit``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import re
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db import IntegrityError, transaction
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.utils import timezone
 
 from ivig.errors import NotFound
 
@@ -56,3 +74,229 @@ class NotFoundPages:
         if isinstance(exception, NotFound):
             raise Http404(exception.message)
         return None
+
+
+# --- no hard delete (requirement 13) -----------------------------------------------------------
+
+
+def _api_methods(path: str) -> list[str]:
+    """The methods an API path answers (from the OpenAPI document), for the ``Allow`` header."""
+    from django.urls import Resolver404, resolve
+
+    from ivig.api.api import api
+
+    try:
+        route = resolve(path).route
+    except Resolver404:
+        return []
+    key = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+    item = api.get_openapi_schema()["paths"].get(key, {})
+    return sorted(m.upper() for m in item if m.upper() in {"GET", "POST", "PUT", "PATCH"})
+
+
+class NoHardDelete:
+    """HTTP DELETE is refused everywhere with 405 (requirement 13; OpenMRS "never lose data"):
+    clinical records are never deleted; an entry recorded in error is voided, with a reason
+    (``POST .../void``), and stays in the record, marked."""
+
+    message = (
+        "records are never deleted: void an entry recorded in error, with a reason "
+        "(POST .../void), or cancel with a reason"
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "DELETE":
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                {"error": {"code": "method_not_allowed", "message": self.message, "field": None}},
+                status=405,
+            )
+            response["Allow"] = ", ".join(_api_methods(request.path_info)) or "GET"
+            return response
+        response = HttpResponse(self.message, status=405, content_type="text/plain; charset=utf-8")
+        response["Allow"] = "GET, HEAD, POST"
+        return response
+
+
+# --- idempotent submissions (requirement 29) -----------------------------------------------------
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_FIELD = "idempotency_key"  # web forms: {% idempotency_field %} (ivig_forms)
+IN_PROGRESS = 0  # the status of a placeholder: the first submission is still running
+WAIT = dt.timedelta(seconds=5)  # how long a repeat waits for the first one to finish
+ABANDONED = dt.timedelta(minutes=2)  # a placeholder this old was left by a crashed worker
+KEPT_HEADERS = ("location",)  # with every HX-* header
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": code, "message": message, "field": IDEMPOTENCY_FIELD}},
+            status=status,
+        )
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+class Idempotent:
+    """A submission (POST, PUT, PATCH) sent with an ``Idempotency-Key`` header (the API) or an
+    ``idempotency_key`` form field (a page's nonce) is done once per signed-in user and key
+    (ASVS 11.1; requirement 29: a double click on "Start infusion" records one start).
+
+    - The first request claims the key: a placeholder row is committed first, in its own
+      transaction (the unique ``(user, key)`` constraint decides between simultaneous
+      requests); the view runs; its answer (status, content type, body, ``Location`` and
+      ``HX-*`` headers) is stored with the key. An answer of 500 or more is not stored: the key
+      is released, so a retry runs again.
+    - A repeat with the same key and the same request (SHA-256 of method, path and body) gets
+      the stored answer without running the view (``Idempotent-Replayed: true``); one that
+      arrives while the first still runs waits for it (up to 5 seconds), else 409.
+    - The same key with a different request: 422.
+
+    The claim is made in ``process_view``, after the CSRF check and the sign-in; requests
+    without a key, or not signed in, pass untouched.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        claim = getattr(request, "_ivig_idempotency", None)
+        if claim is not None:
+            self._finish(claim, response)
+        return response
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return None
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None and request.content_type in FORMS:
+            if request.content_type == "multipart/form-data":
+                request.body  # noqa: B018 - read before request.POST, so both stay available
+            key = request.POST.get(IDEMPOTENCY_FIELD)
+        if key is None:
+            return None
+        body = request.body
+        user = self._user(request)
+        if user is None:
+            return None  # the view answers 401 or the sign-in page, and nothing is kept
+        key = key.strip()
+        if not 1 <= len(key) <= 100:
+            return _error(request, 422, "invalid_input", "the idempotency key must be 1-100 "
+                          "characters")  # fmt: skip
+        path = request.get_full_path()
+        digest = hashlib.sha256(f"{request.method}\n{path}\n".encode() + body).hexdigest()
+        return self._claim(request, user, key, path[:300], digest)
+
+    # -- who: the session's user, else the bearer token's (as the API's auth does)
+
+    def _user(self, request: HttpRequest) -> Any:
+        from ivig.records.models import ApiToken
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            if request.path.startswith("/api/"):
+                from ninja.utils import check_csrf
+
+                if check_csrf(request) is not None:
+                    return None  # the API refuses it (403); nothing to keep
+            return user
+        header = request.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            return None
+        from ivig.api.auth import hash_token
+
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=hash_token(raw.strip()), revoked_at__isnull=True)
+            .first()
+        )
+        return token.user if token is not None and token.user.is_active else None
+
+    # -- the claim, a repeat, and the stored answer
+
+    def _claim(
+        self, request: HttpRequest, user: Any, key: str, path: str, digest: str
+    ) -> HttpResponse | None:
+        from ivig.records.models import IdempotencyKey
+
+        deadline = time.monotonic() + WAIT.total_seconds()
+        while True:
+            try:
+                with transaction.atomic():
+                    claimed = IdempotencyKey.objects.create(
+                        user=user, key=key, method=request.method or "", path=path,
+                        fingerprint=digest, status=IN_PROGRESS, content_type="", body=b"",
+                        headers={},
+                    )  # fmt: skip
+                request._ivig_idempotency = claimed  # type: ignore[attr-defined]
+                return None  # the first: the view runs
+            except IntegrityError:
+                pass
+            row = IdempotencyKey.objects.filter(user=user, key=key).first()
+            if row is None:
+                continue  # released by a failed first request in between: claim it again
+            if row.fingerprint != digest:
+                return _error(
+                    request, 422, "invalid_input",
+                    "this idempotency key was used for a different request: use a new key",
+                )  # fmt: skip
+            if row.status != IN_PROGRESS:
+                return self._replay(row)
+            if timezone.now() - row.created_at > ABANDONED and self._take_over(row):
+                request._ivig_idempotency = row  # type: ignore[attr-defined]
+                return None
+            if time.monotonic() > deadline:
+                return _error(
+                    request, 409, "conflict",
+                    "the same submission is still being processed: reload in a moment",
+                )  # fmt: skip
+            time.sleep(0.1)
+
+    @staticmethod
+    def _take_over(row: Any) -> bool:
+        from ivig.records.models import IdempotencyKey
+
+        with transaction.atomic():
+            return bool(
+                IdempotencyKey.objects.filter(
+                    pk=row.pk, status=IN_PROGRESS, created_at=row.created_at
+                ).update(created_at=timezone.now())
+            )
+
+    @staticmethod
+    def _replay(row: Any) -> HttpResponse:
+        response = HttpResponse(bytes(row.body), status=row.status, content_type=row.content_type)
+        for name, value in row.headers.items():
+            response[name] = value
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+    @staticmethod
+    def _finish(row: Any, response: HttpResponse) -> None:
+        from ivig.records.models import IdempotencyKey
+
+        with transaction.atomic():
+            if response.status_code >= 500 or response.streaming:
+                # Not kept: a retry with the key runs again (the refused write was rolled back).
+                IdempotencyKey.objects.filter(pk=row.pk, status=IN_PROGRESS).delete()
+                return
+            headers = {
+                name: value
+                for name, value in response.items()
+                if name.lower().startswith("hx-") or name.lower() in KEPT_HEADERS
+            }
+            IdempotencyKey.objects.filter(pk=row.pk).update(
+                status=response.status_code,
+                content_type=response.get("Content-Type", ""),
+                body=response.content,
+                headers=headers,
+            )

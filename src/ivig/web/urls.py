@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from ivig.web.views import chairs, patients, pharmacy, prescribe, runsheet
+from ivig.web.views import chairs, corrections, patients, pharmacy, prescribe, reports, runsheet
 
 app_name = "web"
 
@@ -22,4 +22,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *pharmacy.urlpatterns,
     *chairs.urlpatterns,
     *runsheet.urlpatterns,
+    *corrections.urlpatterns,
+    *reports.urlpatterns,
 ]

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 
 from ivig.errors import IvigError
 from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.web.forms import OutcomeForm, PatientForm, today
@@ -165,6 +166,32 @@ def outcome_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     return patient_page(request, patient_id, outcome_form=form)
 
 
+def _entries(queryset: Any) -> list[dict[str, Any]]:
+    """Recorded entries with how each stands (requirement 11: corrections never overwrite):
+    in force, or superseded (struck through, with the reason and the kind of change). The void
+    rows themselves are not listed: the entry they void is, marked voided."""
+    rows = list(queryset.select_related("recorded_by"))
+    newer = {r.supersedes_id: r for r in rows if r.supersedes_id is not None}
+    out = []
+    for row in rows:
+        if row.entered_in_error:
+            continue
+        successor = newer.get(row.pk)
+        out.append(
+            {
+                "row": row,
+                "current": successor is None,
+                "change": None
+                if successor is None
+                else ("voided" if successor.entered_in_error else "corrected"),
+                "reason": successor.correction_reason if successor else "",
+                "correction_of": row.supersedes_id,
+                "own_reason": row.correction_reason,
+            }
+        )
+    return out
+
+
 @login_required
 def patient_page(
     request: HttpRequest, patient_id: int, outcome_form: OutcomeForm | None = None
@@ -174,8 +201,14 @@ def patient_page(
     patient = get(Patient, patient_id, "patient")
     orders = Order.objects.filter(patient=patient).select_related("course").order_by("date")
     completed = [o.date for o in orders if o.status == OrderStatus.completed]
-    reactions = [r for o in orders if hasattr(o, "session") for r in o.session.reactions.all()]
+    reactions = [
+        r
+        for o in orders
+        if hasattr(o, "session")
+        for r in corrections.current(o.session.reactions.all()).order_by("at", "id")
+    ]
     series = outcome_series(patient)
+    outcome_entries = _entries(patient.outcomes.order_by("measured_on", "id"))
     return render(
         request,
         "web/patient.html",
@@ -189,6 +222,8 @@ def patient_page(
             "gauge": _cap_gauge(patient),
             "chart": outcome_chart(series, completed),
             "outcomes": series,
+            "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
+            "superseded_outcomes": [e for e in outcome_entries if not e["current"]],
             "reactions": reactions[-5:],
             "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),
         },
