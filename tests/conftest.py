@@ -197,3 +197,38 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
 
     return start
 
+
+# --- the drug library in service ------------------------------------------------------------------
+
+
+@pytest.fixture
+def library(tmp_path: Any, settings: Any) -> Callable[..., str]:
+    """``library(version, {old: new, ...})`` puts a site drug library in service (setting
+    ``IVIG_CATALOGUE_DIR``, requirement 46): a copy of the packaged one with its
+    ``catalogue_version`` bumped to ``version`` and each ``old`` text of products.toml
+    replaced by ``new``. Returns the version."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    import ivig
+
+    def switch(version: str, edits: dict[str, str] | None = None) -> str:
+        folder = tmp_path / f"library-{version}"
+        shutil.copytree(Path(ivig.__file__).parent / "data", folder)
+        products = folder / "products.toml"
+        text = re.sub(
+            r'^catalogue_version = "[^"]*"',
+            f'catalogue_version = "{version}"',
+            products.read_text(),
+            count=1,
+            flags=re.M,
+        )
+        for old, new in (edits or {}).items():
+            assert old in text, old
+            text = text.replace(old, new, 1)
+        products.write_text(text)
+        settings.IVIG_CATALOGUE_DIR = folder
+        return version
+
+    return switch

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ivig.errors import CapExceeded, Conflict, Forbidden, InvalidInput, StaleVersion
-from ivig.records.models import AuditEvent, Order
+from ivig.errors import CapExceeded, Conflict, Forbidden, HardLimit, InvalidInput, StaleVersion
+from ivig.records.models import AuditEvent, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
 
 START = dt.date(2026, 12, 1)
@@ -92,6 +92,69 @@ def test_dispensing_checks_the_lots(
     with pytest.raises(InvalidInput, match=complaint):
         orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert Order.objects.get(pk=order.pk).status == "verified"
+
+
+def _verified(users: dict[str, Any], patient: Any) -> Order:
+    order = courses.prescribe(users["prescriber"], patient.pk, INDUCTION).orders.first()
+    assert order is not None
+    return orders.verify(users["pharmacist"], order.pk, order.version)
+
+
+def test_an_expired_lot_is_a_hard_limit_and_is_counted(users: dict[str, Any], patient: Any) -> None:
+    """Requirements 64, 48: a lot expiring before the infusion day is refused for everyone,
+    named by its row, and the attempt is counted (LimitEvent and a hard-stop audit row)."""
+    order = _verified(users, patient)
+    lots = [LOTS[0], orders.LotInput("P-OLD", dt.date(2026, 11, 30), 5, 1)]
+    with pytest.raises(HardLimit) as caught:
+        orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    assert caught.value.rule == "expired-lot"
+    assert caught.value.http_status == 422
+    assert caught.value.details == {"row": 2, "column": "expiry"}
+    assert "P-OLD" in caught.value.message
+    assert "expires 2026-11-30, before the infusion on 2026-12-01" in caught.value.message
+    assert Order.objects.get(pk=order.pk).status == "verified"
+    assert not Lot.objects.exists()
+    event = LimitEvent.objects.get()
+    assert (event.kind, event.rule, event.entity) == ("hard", "expired-lot", "lot")
+    assert (event.order_id, event.patient_id) == (order.pk, patient.pk)
+    assert (event.limit_value, event.attempted_value) == (0, -1)  # one day past its expiry
+    assert event.catalogue_version == "2026.11.0"
+    assert event.user == users["pharmacist"]
+    assert AuditEvent.objects.filter(action="hard-stop").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("product", "rule"),
+    [("gamunex-c", "wrong-product-lot"), ("octagam-5", "concentration-mismatch")],
+)
+def test_a_lot_of_another_product_is_a_hard_limit(
+    users: dict[str, Any], patient: Any, product: str, rule: str
+) -> None:
+    """Requirements 64, 48: a lot of another product is refused; a 5 % product for a 10 %
+    order is named a concentration mismatch."""
+    order = _verified(users, patient)
+    lots = [orders.LotInput("G1", dt.date(2027, 6, 30), 40, 2, product_id=product), LOTS[1]]
+    with pytest.raises(HardLimit) as caught:
+        orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    assert caught.value.rule == rule
+    assert caught.value.details == {"row": 1, "column": "product_id"}
+    assert Order.objects.get(pk=order.pk).status == "verified"
+    assert not Lot.objects.exists()
+    assert LimitEvent.objects.get().rule == rule
+    if rule == "concentration-mismatch":
+        assert "at 5 %" in caught.value.message
+        assert "at 10 %" in caught.value.message
+        assert (caught.value.limit, caught.value.value, caught.value.unit) == (100, 50, "mg/mL")
+
+
+def test_a_lot_naming_the_orders_product_is_dispensed(users: dict[str, Any], patient: Any) -> None:
+    """Requirement 64: the lot's product is recorded (the order's, when not named)."""
+    order = _verified(users, patient)
+    lots = [orders.LotInput("P1", dt.date(2027, 6, 30), 40, 2, product_id="privigen-us"), LOTS[1]]
+    done = orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    assert done.status == "dispensed"
+    assert set(done.lots.values_list("product_id", flat=True)) == {"privigen-us"}
+    assert not LimitEvent.objects.exists()
 
 
 def test_reason_is_required_to_defer_or_cancel(users: dict[str, Any], patient: Any) -> None:

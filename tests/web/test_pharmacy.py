@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from ivig.records.models import Order
+from ivig.records.models import LimitEvent, Order
 from ivig.records.services import courses, orders
+from ivig.records.services.accounts import create_user
+from ivig.records.services.patients import add_weight
 
 X = "\N{MULTIPLICATION SIGN}"
 START = dt.date(2026, 12, 1)
@@ -31,6 +33,16 @@ def order(users: dict[str, Any], patient: Any) -> Order:
 @pytest.fixture
 def verified(users: dict[str, Any], order: Order) -> Order:
     return orders.verify(users["pharmacist"], order.pk, order.version)
+
+
+def _shown(order: Order, **changes: Any) -> dict[str, Any]:
+    """The verify form's POST: the version read and the dose and volume the page showed."""
+    return {
+        "version": order.version,
+        "dose_g": order.dose_g,
+        "volume_ml": order.volume_ml,
+        **changes,
+    }
 
 
 def _lots(order: Order, rows: list[dict[str, Any]], extra: int = 1) -> dict[str, Any]:
@@ -125,7 +137,8 @@ def test_verify_shows_the_rounding_check_and_verifies(
     panel = pharmacist.get(f"/pharmacy/orders/{order.pk}/verify/", headers={"HX-Request": "true"})
     assert b"<html" not in panel.content  # htmx gets the panel only
     assert b"2 \xc3\x97 40 g" in panel.content
-    done = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
+    assert 'name="dose_g" value="85.0"' in html  # the numbers shown go back with the form
+    done = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
     assert done.status_code == 302
     assert Order.objects.get(pk=order.pk).status == "verified"
     queue = pharmacist.get("/pharmacy/").content.decode()
@@ -137,14 +150,16 @@ def test_a_stale_version_shows_a_conflict(
     client_for: Callable[[str | None], Client], order: Order
 ) -> None:
     pharmacist = client_for("pharmacist")
-    page = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version - 1})
+    page = pharmacist.post(
+        f"/pharmacy/orders/{order.pk}/verify/", _shown(order, version=order.version - 1)
+    )
     assert page.status_code == 409
     html = page.content.decode()
     assert "has changed since you read it" in html
     assert "Reload the order" in html
     assert Order.objects.get(pk=order.pk).status == "planned"
-    pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
-    again = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", {"version": order.version})
+    pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
+    again = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
     assert again.status_code == 409
     assert "is verified: it cannot become verified" in again.content.decode()
 
@@ -250,3 +265,95 @@ def test_lot_look_up_finds_the_patient(
     none = client.get("/pharmacy/lots/?lot=NOPE", headers={"HX-Request": "true"})
     assert b"<html" not in none.content
     assert "No patient received lot “NOPE”" in none.content.decode()
+
+
+# --- the safety checks of verification and dispensing (issue 5) ----------------------------------
+
+
+def test_verify_refuses_an_order_of_another_library_and_links_to_the_re_plan(
+    client_for: Callable[[str | None], Client], order: Order, library: Callable[..., str]
+) -> None:
+    """Requirements 46, 56: the page says a re-plan is needed (with the prescriber's link)
+    before the pharmacist presses Verify, and the server refuses it."""
+    library("2026.12.0")
+    pharmacist = client_for("pharmacist")
+    queue = pharmacist.get("/pharmacy/").content.decode()
+    assert "re-plan needed: library 2026.11.0" in queue
+    page = pharmacist.get(f"/pharmacy/orders/{order.pk}/verify/").content.decode()
+    assert "Re-plan needed: this order was planned with drug library 2026.11.0" in page
+    assert f'href="/courses/{order.course_id}/replan/"' in page
+    _no_inline(page)
+    refused = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
+    assert refused.status_code == 409
+    assert "re-plan needed" in refused.content.decode()
+    assert Order.objects.get(pk=order.pk).status == "planned"
+
+
+def test_verify_refuses_when_the_servers_recomputation_differs(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], order: Order
+) -> None:
+    """Requirement 56: a weight recorded since prescribing changes the plan: refused, with the
+    differences named."""
+    add_weight(users["nurse"], order.patient_id, dt.date(2026, 11, 24), 120,
+               today=dt.date(2026, 11, 25))  # fmt: skip
+    page = client_for("pharmacist").post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
+    assert page.status_code == 409
+    html = page.content.decode()
+    assert "recomputation of order" in html
+    assert "dose 95 g, not 85 g" in html
+    assert Order.objects.get(pk=order.pk).status == "planned"
+
+
+def test_verify_refuses_numbers_that_are_not_the_orders(
+    client_for: Callable[[str | None], Client], order: Order
+) -> None:
+    """Requirement 56: the dose and volume the page showed go back; a mismatch is refused,
+    missing numbers too."""
+    pharmacist = client_for("pharmacist")
+    url = f"/pharmacy/orders/{order.pk}/verify/"
+    page = pharmacist.post(url, _shown(order, dose_g=80))
+    assert page.status_code == 409
+    assert "your screen showed 80 g" in page.content.decode()
+    assert pharmacist.post(url, {"version": order.version}).status_code == 400
+    assert Order.objects.get(pk=order.pk).status == "planned"
+
+
+def test_the_courses_prescriber_cannot_verify_it_on_the_page(
+    users: dict[str, Any], patient: Any, client_for: Callable[[str | None], Client]
+) -> None:
+    """Requirement 16: a user holding both roles is warned and refused (403); another
+    pharmacist verifies."""
+    both = create_user(None, "dr.both", "infusion-chair-42-Xq", ["prescriber", "pharmacist"],
+                       system=True)  # fmt: skip
+    first = courses.prescribe(both, patient.pk, INDUCTION).orders.order_by("sequence").first()
+    assert first is not None
+    client = Client()
+    client.force_login(both)
+    url = f"/pharmacy/orders/{first.pk}/verify/"
+    assert "You prescribed this course" in client.get(url).content.decode()
+    refused = client.post(url, _shown(first))
+    assert refused.status_code == 403
+    assert "segregation of duties" in refused.content.decode()
+    assert Order.objects.get(pk=first.pk).status == "planned"
+    assert client_for("pharmacist").post(url, _shown(first)).status_code == 302
+
+
+def test_dispense_a_lot_of_another_product_shows_the_error_on_its_row(
+    client_for: Callable[[str | None], Client], verified: Order
+) -> None:
+    """Requirement 64: a 5 % product for a 10 % order is a hard limit, shown next to the
+    product of the row at fault (the service names the row), counted, and nothing saved."""
+    pharmacist = client_for("pharmacist")
+    form = pharmacist.get(f"/pharmacy/orders/{verified.pk}/dispense/").content.decode()
+    assert "The order&#x27;s product (Privigen (US))" in form
+    assert '<label for="id_lots-0-product_id">' in form
+    rows = [GOOD[0], dict(GOOD[1], product_id="octagam-5")]
+    page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows))
+    html = page.content.decode()
+    error = re.search(r'id="id_lots-1-product_id_error">([^<]*)<', html)
+    assert error is not None
+    assert "concentration mismatch" in error.group(1)
+    assert "id_lots-0-product_id_error" not in html
+    _no_inline(html)
+    assert Order.objects.get(pk=verified.pk).status == "verified"
+    assert LimitEvent.objects.get().rule == "concentration-mismatch"

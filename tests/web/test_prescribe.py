@@ -269,3 +269,197 @@ def test_the_pages_have_no_inline_script_or_style(prescriber: Client, patient: A
     for name in INDUCTION.keys() | {"pregnant"}:
         assert f'<label for="id_{name}">' in page
     assert "unsafe-inline" not in prescriber.get(url(patient)).headers["Content-Security-Policy"]
+
+
+# --- soft limits and the override (requirements 47, 26); the re-plan (requirement 46) -----------
+
+PASSWORD = "infusion-chair-42-Xq"  # tests/conftest.py
+# LEMS maintenance above the usual 0.4-1.0 g/kg: a soft limit
+HIGH = {
+    **INDUCTION,
+    "phase": "maintenance",
+    "dose_g_per_kg": "1.2",
+    "every_weeks": "4",
+    "count": "2",
+}
+
+
+def _signed(page: Any, **fields: str) -> dict[str, str]:
+    """The override fields as the page offers them (the limits it showed), filled in."""
+    shown = re.search(r'name="override-acknowledged" value="([^"]*)"', markup(page))
+    assert shown is not None, "no override form"
+    return {
+        "override-acknowledged": shown.group(1),
+        "override-reason_code": "prescriber-order",
+        "override-reason_text": "agreed at the neurology MDT",
+        "override-password": PASSWORD,
+        **{f"override-{k}": v for k, v in fields.items()},
+    }
+
+
+def test_the_preview_lists_the_soft_limits_ahead(prescriber: Client, patient: Any) -> None:
+    """Requirement 47: the prescriber sees that an override is needed before submitting."""
+    page = text(prescriber.post(url(patient, True), HIGH, headers=HTMX))
+    assert "Override needed This course needs an override" in page
+    assert (
+        "dose-outside-usual-range : 1.2 g/kg per infusion is outside the usual 0.4-1 g/kg for "
+        "LEMS maintenance (limit 1 g/kg; this course 1.2 g/kg)"
+    ) in page
+    assert "Override needed" not in text(
+        prescriber.post(url(patient, True), INDUCTION, headers=HTMX)
+    )
+
+
+def test_a_course_outside_a_soft_limit_is_saved_only_with_a_signed_override(
+    prescriber: Client, patient: Any
+) -> None:
+    """Requirements 47, 26: the submit brings up the override form; a wrong password or a
+    missing note is shown next to its field; signed, the course is saved and the override
+    recorded."""
+    from ivig.records.models import LimitEvent
+
+    first = prescriber.post(url(patient), HIGH)
+    assert first.status_code == 200
+    content = markup(first)
+    for name in ("reason_code", "reason_text", "password"):
+        assert f'<label for="id_override-{name}">' in content
+    assert "The prescriber ordered it for this patient" in content  # a coded reason
+    assert "Prescribe with this override" in content
+    assert "1.2 g/kg per infusion is outside the usual 0.4-1 g/kg" in text(first)
+    assert Course.objects.count() == 0
+
+    wrong = prescriber.post(url(patient), {**HIGH, **_signed(first, password="guess")})
+    error = re.search(r'id="id_override-password_error">([^<]*)<', markup(wrong))
+    assert error is not None
+    assert "enter your password again" in error.group(1)
+    assert "guess" not in markup(wrong)  # a password is never sent back
+    assert Course.objects.count() == 0
+
+    no_note = prescriber.post(url(patient), {**HIGH, **_signed(first, reason_text=" ")})
+    assert re.search(r'id="id_override-reason_text_error">say why in a note', markup(no_note))
+    assert Course.objects.count() == 0
+
+    done = prescriber.post(url(patient), {**HIGH, **_signed(first)})
+    assert done.status_code == 302
+    assert Course.objects.count() == 1
+    event = LimitEvent.objects.get()
+    assert (event.kind, event.rule, event.reason_code) == (
+        "soft",
+        "dose-outside-usual-range",
+        "prescriber-order",
+    )
+    assert "with your override (prescriber-order)" in text(prescriber.get(done["Location"]))
+
+
+def test_a_course_changed_after_the_limits_were_shown_is_shown_again(
+    prescriber: Client, patient: Any
+) -> None:
+    """Requirement 47: an override signs the limits the prescriber saw, not others."""
+    first = prescriber.post(url(patient), HIGH)
+    changed = prescriber.post(url(patient), {**HIGH, **_signed(first, acknowledged="")})
+    assert "have changed since they were shown" in text(changed)
+    assert 'name="override-acknowledged" value="dose-outside-usual-range"' in markup(changed)
+    assert Course.objects.count() == 0
+
+
+def test_a_prescriber_not_allowed_to_override_gets_no_override_form(
+    users: dict[str, Any], patient: Any
+) -> None:
+    """Requirement 47: the form is only for users holding the override permission."""
+    from django.contrib.auth.models import Group, Permission
+
+    from ivig.records.services.accounts import create_user
+
+    permission = Permission.objects.get(codename="override_soft_limit")
+    Group.objects.get(name="prescriber").permissions.remove(permission)
+    junior = Client()
+    junior.force_login(create_user(None, "dr.junior", PASSWORD, ["prescriber"], system=True))
+    page = junior.post(url(patient), HIGH)
+    assert "You may not override a soft limit: ask a prescriber who may." in text(page)
+    assert "id_override-password" not in markup(page)
+    assert Course.objects.count() == 0
+
+
+def test_a_hard_limit_offers_no_override(prescriber: Client, patient: Any) -> None:
+    """Requirement 48: over the cap, the page shows the refusal, never an override form."""
+    page = prescriber.post(url(patient), {**INDUCTION, "total_g_per_kg": "3"})
+    assert "above the cap of 2 g/kg" in text(page)
+    assert "id_override-password" not in markup(page)
+    assert Course.objects.count() == 0
+
+
+# --- the re-plan page ----------------------------------------------------------------------------
+
+
+def _course(users: dict[str, Any], patient: Any, **changes: Any) -> Course:
+    from ivig.records.services import courses
+
+    fields = {"indication": "lems", "phase": "induction", "product": "privigen-us",
+              "place": "hospital", "start": dt.date(2026, 12, 1), "days": 2, **changes}  # fmt: skip
+    override = changes.pop("override", None)
+    fields.pop("override", None)
+    return courses.prescribe(
+        users["prescriber"], patient.pk, courses.CourseInput(**fields), override=override
+    )
+
+
+def test_the_re_plan_page_shows_what_changes_and_re_plans(
+    users: dict[str, Any],
+    client_for: Callable[[str | None], Client],
+    patient: Any,
+    library: Callable[..., str],
+) -> None:
+    """Requirement 46: what a re-plan does, order by order, then the audited re-plan with a
+    reason; for prescribers only."""
+    course = _course(users, patient)
+    library("2026.12.0", {"initial = 0.5\nmaximum = 8\n": "initial = 0.5\nmaximum = 6\n"})
+    replan = f"/courses/{course.pk}/replan/"
+    for role in ("pharmacist", "nurse", "admin"):
+        assert client_for(role).get(replan).status_code == 403
+    prescriber = client_for("prescriber")
+    page = prescriber.get(replan)
+    assert page.status_code == 200
+    words = text(page)
+    assert "Planned with drug library 2026.11.0 ; the library in service is 2026.12.0" in words
+    assert "1 2026-12-01 planned 2026.11.0 85 g 850 mL 85 g 850 mL" in words
+    assert words.count("planned again") == 2
+    content = markup(page)
+    assert '<label for="id_reason">' in content
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", content)
+    assert 'style="' not in content
+
+    blank = prescriber.post(replan, {"version": course.version, "reason": ""})
+    assert 'id="id_reason_error"' in markup(blank)
+    done = prescriber.post(replan, {"version": course.version, "reason": "library 2026.12.0"})
+    assert done.status_code == 302
+    assert done["Location"] == f"/patients/{patient.pk}/"
+    assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.0"}
+    assert "re-planned with drug library 2026.12.0 (was 2026.11.0): 2 orders planned again" in text(
+        prescriber.get(done["Location"])
+    )
+    assert AuditEvent.objects.filter(action="replan", entity="order").count() == 2
+    stale = prescriber.post(replan, {"version": course.version, "reason": "again"})
+    assert stale.status_code == 409
+    assert "has changed since you read it" in text(stale)
+
+
+def test_a_re_plan_outside_a_soft_limit_needs_the_override(
+    users: dict[str, Any], prescriber: Client, patient: Any, library: Callable[..., str]
+) -> None:
+    """Requirements 46, 47: the re-plan page asks for the override and saves with it."""
+    from ivig.records.services.limits import Override
+
+    course = _course(
+        users, patient, phase="maintenance", days=None, dose_g_per_kg=1.2, every_weeks=4, count=2,
+        override=Override("prescriber-order", "agreed at MDT", PASSWORD),
+    )  # fmt: skip
+    library("2026.12.0")
+    replan = f"/courses/{course.pk}/replan/"
+    assert "Override needed" in text(prescriber.get(replan))
+    reason = {"version": course.version, "reason": "library 2026.12.0"}
+    first = prescriber.post(replan, reason)
+    assert "Re-plan with this override" in text(first)
+    assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.11.0"}
+    done = prescriber.post(replan, {**reason, **_signed(first)})
+    assert done.status_code == 302
+    assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.0"}

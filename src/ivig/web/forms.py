@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from ivig.core.catalogue import load_catalogue
+from ivig.core.limits import load_limits
 from ivig.records.models import IgaStatus, Place, Sex
 
 
@@ -113,6 +114,43 @@ class OutcomeForm(forms.Form):
 class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+def _override_reasons() -> list[tuple[str, str]]:
+    return [("", "Choose a reason"), *((r.code, r.label) for r in load_limits().reasons)]
+
+
+class OverrideForm(forms.Form):
+    """A soft-limit override (requirements 47, 26): a coded reason, a note and the password
+    entered again; ``acknowledged`` holds the codes of the limits shown, so a changed course
+    is shown again before it is signed. The service checks the note and the password and its
+    message comes back next to the field."""
+
+    reason_code = forms.ChoiceField(label="Reason for the override", choices=_override_reasons)
+    reason_text = forms.CharField(
+        label="Note: why this patient needs it",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    password = forms.CharField(
+        label="Your password (signs the override)",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    acknowledged = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    PREFIX = "override"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", self.PREFIX)
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def posted(cls, data: Any) -> bool:
+        """Whether a POST carries the override form (the second submit)."""
+        return f"{cls.PREFIX}-reason_code" in data
 
 
 def today() -> dt.date:

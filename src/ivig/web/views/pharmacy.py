@@ -3,7 +3,10 @@ the vial rounding and the rate steps), dispensing with lot numbers, and the lot 
 patients received lot X).
 
 The services decide (``orders.verify``, ``orders.dispense``); these views show their errors next
-to the field at fault and keep what the pharmacist typed."""
+to the field at fault and keep what the pharmacist typed. The verify form sends the dose and
+volume the page showed (the server recomputes the plan and refuses on any mismatch: requirement
+56); an order planned with another drug library version links to the prescriber's re-plan
+(requirement 46). A lot of another product, or expired, is a hard limit shown on its row."""
 
 from __future__ import annotations
 
@@ -18,8 +21,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path
 
-from ivig.core.catalogue import Product, load_catalogue
+from ivig.core.catalogue import Product
 from ivig.errors import Conflict, IvigError, UnknownProduct
+from ivig.records.library import current_catalogue
 from ivig.records.models import Lot, Order, OrderStatus
 from ivig.records.services import orders as service
 from ivig.web.forms import DateInput, today
@@ -36,6 +40,14 @@ class VersionForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
 
 
+class VerifyForm(VersionForm):
+    """The version read and the dose and volume the page showed: the server refuses the
+    verification when they are not the order's (requirement 56)."""
+
+    dose_g = forms.FloatField(widget=forms.HiddenInput)
+    volume_ml = forms.FloatField(widget=forms.HiddenInput)
+
+
 class LotForm(forms.Form):
     """One row of dispensing: vials of one size from one lot."""
 
@@ -43,12 +55,22 @@ class LotForm(forms.Form):
     lot_number = forms.CharField(label="Lot number", max_length=60)
     expiry = forms.DateField(label="Expiry date", widget=DateInput)
     count = forms.IntegerField(label="Vials", min_value=1)
+    product_id = forms.ChoiceField(label="Product on the vial label", required=False, choices=())
 
-    def __init__(self, *args: Any, sizes: tuple[float, ...] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        sizes: tuple[float, ...] = (),
+        products: list[tuple[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         size = self.fields["vial_size_g"]
         assert isinstance(size, forms.TypedChoiceField)
         size.choices = [("", "Choose a size"), *((f"{s:g}", f"{s:g} g") for s in sizes)]
+        product = self.fields["product_id"]
+        assert isinstance(product, forms.ChoiceField)
+        product.choices = products or [("", "The order's product")]
         self.fields["lot_number"].widget.attrs.update(autocomplete="off", autocapitalize="none")
         self.fields["count"].widget.attrs.update(inputmode="numeric")
 
@@ -65,7 +87,7 @@ class LotSearchForm(forms.Form):
 
 def _product(order: Order) -> Product | None:
     try:
-        return load_catalogue().product(order.course.product_id)
+        return current_catalogue().product(order.course.product_id)
     except UnknownProduct:
         return None
 
@@ -87,7 +109,12 @@ def _vials(order: Order) -> list[dict[str, Any]]:
 
 
 def _row(order: Order) -> dict[str, Any]:
-    return {"order": order, "product": _product_name(order), "vials": _vials(order)}
+    return {
+        "order": order,
+        "product": _product_name(order),
+        "vials": _vials(order),
+        "replan": order.catalogue_version != current_catalogue().version,
+    }
 
 
 def _queue(status: str) -> QuerySet[Order]:
@@ -153,7 +180,9 @@ def _check(order: Order) -> dict[str, Any]:
         "volume_ml": order.volume_ml,
         "steps_ok": math.isclose(step_total, order.volume_ml, abs_tol=0.01),
         "concentration": product.concentration if product else None,
-        "catalogue_version": order.course.catalogue_version,
+        "catalogue_version": order.catalogue_version,
+        "current_version": current_catalogue().version,
+        "same_library": order.catalogue_version == current_catalogue().version,
     }
 
 
@@ -186,14 +215,23 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @roles_required("pharmacist")
 def verify(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The check of the rounding, and the Verify button (posting the version read)."""
+    """The check of the rounding, and the Verify button (posting the version read and the dose
+    and volume shown: the server recomputes the plan and refuses on any mismatch)."""
     order = _order(order_id)
-    form = VersionForm(request.POST or None, initial={"version": order.version})
+    shown = {"version": order.version, "dose_g": order.dose_g, "volume_ml": order.volume_ml}
+    form = VerifyForm(request.POST or None, initial=shown)
     status = 200
     if request.method == "POST":
         if form.is_valid():
+            d = form.cleaned_data
             try:
-                service.verify(request.user, order.pk, form.cleaned_data["version"])
+                service.verify(
+                    request.user,
+                    order.pk,
+                    d["version"],
+                    dose_g=d["dose_g"],
+                    volume_ml=d["volume_ml"],
+                )
             except IvigError as exc:
                 form.add_error(None, exc.message)
                 status = 409 if isinstance(exc, Conflict) else exc.http_status
@@ -205,7 +243,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
                 )
                 return redirect("web:pharmacy")
         else:
-            form.add_error(None, "the order's version is missing: reload the page")
+            form.add_error(None, "the order's version or numbers are missing: reload the page")
             status = 400
     template = "web/pharmacy_verify.html"
     if request.htmx and request.method == "GET":  # type: ignore[attr-defined]
@@ -221,6 +259,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
             "check": _check(order),
             "form": form,
             "stale": form.is_bound and order.version != _posted_version(form),
+            "own_course": order.course.prescribed_by_id == request.user.pk,
         },
         status=status,
     )
@@ -237,13 +276,6 @@ def _posted_version(form: VersionForm) -> int | None:
 
 # --- dispense ------------------------------------------------------------------------------------
 
-_LOT_FIELD = (
-    ("expires", "expiry"),
-    ("lot number", "lot_number"),
-    ("vial count", "count"),
-    (" vial", "vial_size_g"),  # "... has no 2.5 g vial"
-)
-
 
 def _place_lot_error(
     exc: IvigError,
@@ -251,20 +283,16 @@ def _place_lot_error(
     top: VersionForm,
     ordered: dict[float, int],
 ) -> None:
-    """Put a dispensing error next to the row and field at fault: the service names the lot
-    by its place in the list ("lot 2 ..."); a mismatch with the ordered vials goes above the
+    """Put a dispensing error next to the row and field at fault: the service names the row
+    (1-based) and its field in ``details``; a mismatch with the ordered vials goes above the
     rows and on the count of each size that does not add up."""
-    found = re.match(r"lot (\d+)\b", exc.message)
-    if exc.field == "lots" and found and 0 < int(found.group(1)) <= len(used):
-        form = used[int(found.group(1)) - 1]
+    row, column = exc.details.get("row"), exc.details.get("column")
+    if isinstance(row, int) and 0 < row <= len(used):
+        form = used[row - 1]
         message = re.sub(r"^lot \d+: ", "", exc.message)  # "lot 2: the lot number is ..."
         message = re.sub(r"^lot \d+ \(([^)]*)\)", r"lot \1", message)  # "lot 2 (X) expires"
         message = message[:1].upper() + message[1:]
-        for keyword, name in _LOT_FIELD:
-            if keyword in exc.message:
-                form.add_error(name, message)
-                return
-        form.add_error(None, message)
+        form.add_error(column if column in form.fields else None, message)
         return
     top.add_error(None, exc.message)
     if exc.field != "lots":
@@ -297,7 +325,10 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     top = VersionForm(data, initial={"version": order.version})
     formset = LotFormSet(
-        data, prefix="lots", initial=_initial_lots(order), form_kwargs={"sizes": sizes}
+        data,
+        prefix="lots",
+        initial=_initial_lots(order),
+        form_kwargs={"sizes": sizes, "products": _product_choices(order)},
     )
     status = 200
     if request.method == "POST":
@@ -313,6 +344,7 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
                     expiry=f.cleaned_data["expiry"],
                     vial_size_g=f.cleaned_data["vial_size_g"],
                     count=f.cleaned_data["count"],
+                    product_id=f.cleaned_data["product_id"] or None,
                 )
                 for f in used
             ]
@@ -347,6 +379,18 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
     )
 
 
+def _product_choices(order: Order) -> list[tuple[str, str]]:
+    """The product of a lot: the order's by default; another one is refused (a hard limit)."""
+    return [
+        ("", f"The order's product ({_product_name(order)})"),
+        *(
+            (p.id, p.display_name)
+            for p in current_catalogue().products.values()
+            if p.id != order.course.product_id
+        ),
+    ]
+
+
 def _sizes(order: Order) -> tuple[float, ...]:
     return tuple(float(v["size_g"]) for v in order.vials)
 
@@ -368,7 +412,7 @@ def lots(request: HttpRequest) -> HttpResponse:
             .select_related("order__patient", "order__course")
             .order_by("-order__date", "order__patient__family_name", "id")
         )
-        catalogue = load_catalogue()
+        catalogue = current_catalogue()
         for row in rows:
             product = catalogue.products.get(row.product_id)
             found.append(

@@ -1,9 +1,12 @@
-"""Prescribing a course: the course form with a live plan preview (htmx), then the saved course.
+"""Prescribing a course: the course form with a live plan preview (htmx), then the saved course;
+and the re-plan of a course with the drug library in service.
 
-The preview runs the same planner as the save (``courses.plan_for``) and saves nothing; the save
-(``courses.prescribe``) plans again under the patient lock, so the preview is a guide and the
-save is the check. A service error is shown in the preview and, on submit, next to the field at
-fault.
+The preview runs the same planner as the save (``courses.plan_with_limits``) and saves nothing;
+the save (``courses.prescribe``) plans again under the patient lock, so the preview is a guide and
+the save is the check. A service error is shown in the preview and, on submit, next to the field
+at fault. The preview lists the soft limits the course crosses ahead (requirement 47); on submit
+they bring up the override form (a coded reason, a note, the password again: requirement 26),
+and the course is sent again with it. A hard limit (the cap) is never offered an override.
 """
 
 from __future__ import annotations
@@ -18,19 +21,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from ivig.core.limits import SoftLimit
 from ivig.core.plan import Plan
-from ivig.errors import IvigError
-from ivig.records.models import Patient
+from ivig.errors import Conflict, Forbidden, IvigError, OverrideRequired
+from ivig.records.models import Course, OrderStatus, Patient
 from ivig.records.services import courses
+from ivig.records.services.limits import Override, may_override
 from ivig.records.services.patients import latest_weight
-from ivig.web.forms import CourseForm, today
+from ivig.web.forms import CourseForm, OverrideForm, ReasonForm, today
 from ivig.web.views.common import attach_error, roles_required
 
-__all__ = ["number", "prescribe_page", "prescribe_preview", "step_rows", "urlpatterns"]
+__all__ = [
+    "limits_view",
+    "number",
+    "prescribe_page",
+    "prescribe_preview",
+    "replan_page",
+    "step_rows",
+    "urlpatterns",
+]
 
 # Service fields that are facts of the patient's record, not of this form: fixed on the
 # patient's edit page.
 RECORD_FIELDS = frozenset({"weight_kg", "height_cm", "age", "sex"})
+# The override's fields (the service names them in its errors).
+OVERRIDE_FIELDS = frozenset({"reason_code", "reason_text", "password"})
 
 
 def _form(patient: Patient, data: Any = None) -> CourseForm:
@@ -172,30 +187,114 @@ def _preview(patient: Patient, form: CourseForm) -> dict[str, Any]:
             "non_field": form.non_field_errors(),
         }
     try:
-        plan = courses.plan_for(patient, _input(form))
+        plan, limits = courses.plan_with_limits(patient, _input(form))
     except IvigError as exc:
         return _failure(form, exc)
-    return {"plan": _plan_view(plan)}
+    return {"plan": _plan_view(plan), "limits": limits_view(limits)}
 
 
 def _only_required(errors: list[forms.ValidationError]) -> bool:
     return all(e.code == "required" for e in errors)
 
 
-def _context(patient: Patient, form: CourseForm, preview: dict[str, Any]) -> dict[str, Any]:
+def _context(
+    patient: Patient,
+    form: CourseForm,
+    preview: dict[str, Any],
+    override: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "patient": patient,
         "form": form,
         "weight": latest_weight(patient),
         "preview": preview,
+        "override": override,
         "section": "patients",
         "title": f"Prescribe: {patient}",
     }
 
 
+# --- the override of soft limits (requirements 47, 26) -------------------------------------------
+
+
+def limits_view(limits: list[dict[str, Any]] | tuple[SoftLimit, ...]) -> list[dict[str, Any]]:
+    """Soft limits (``SoftLimit.as_dict``) with their numbers as text (``partials/plan_limits``):
+    1.2, never 1.200."""
+    out = []
+    for limit in limits:
+        row = dict(limit.as_dict() if isinstance(limit, SoftLimit) else limit)
+        row["limit_text"] = "" if row["limit"] is None else number(float(row["limit"]), 3)
+        row["value_text"] = "" if row["value"] is None else number(float(row["value"]), 3)
+        out.append(row)
+    return out
+
+
+def _codes(limits: list[dict[str, Any]] | tuple[SoftLimit, ...]) -> str:
+    return ",".join(
+        str(limit["code"] if isinstance(limit, dict) else limit.code) for limit in limits
+    )
+
+
+def _override_box(
+    request: HttpRequest, limits: list[dict[str, Any]], sign: OverrideForm | None
+) -> dict[str, Any]:
+    """What ``partials/override_form.html`` shows: the limits and, for a user allowed to
+    override, the form (a fresh one naming the limits shown unless one is given)."""
+    return {
+        "limits": limits_view(limits),
+        "form": sign or OverrideForm(initial={"acknowledged": _codes(limits)}),
+        "allowed": may_override(request.user),
+    }
+
+
+def _signed(sign: OverrideForm, limits: list[dict[str, Any]]) -> Override | None:
+    """The override as posted, if its form is complete and it names the limits that stand now
+    (a course changed after the limits were shown is shown again, never signed unseen)."""
+    if not sign.is_valid():
+        return None
+    if sign.cleaned_data["acknowledged"] != _codes(limits):
+        sign.add_error(
+            None,
+            "the soft limits of this course have changed since they were shown: check them "
+            "and sign again",
+        )
+        return None
+    d = sign.cleaned_data
+    return Override(d["reason_code"], d["reason_text"], d["password"])
+
+
+def _refresh(sign: OverrideForm, limits: list[dict[str, Any]]) -> OverrideForm:
+    """The posted override form again, naming the limits that stand now (its errors kept; the
+    password is never sent back)."""
+    data = dict(sign.data.items())
+    data[sign.add_prefix("acknowledged")] = _codes(limits)
+    data[sign.add_prefix("password")] = ""
+    fresh = OverrideForm(data)
+    fresh.is_valid()
+    for field, errors in sign.errors.items():
+        for error in errors:
+            if error not in fresh.errors.get(field, []):
+                fresh.add_error(None if field == "__all__" else field, error)
+    return fresh
+
+
+def _override_error(sign: OverrideForm | None, exc: IvigError) -> bool:
+    """Put an error about the override on its form; False when it is not about the override."""
+    if sign is None:
+        return False
+    if exc.field in OVERRIDE_FIELDS:
+        sign.add_error(exc.field, exc.message)
+        return True
+    if isinstance(exc, Forbidden):
+        sign.add_error(None, exc.message)
+        return True
+    return False
+
+
 @roles_required("prescriber")
 def prescribe_page(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """The course form; on submit, plan and save the course, then back to the patient."""
+    """The course form; on submit, plan and save the course, then back to the patient. A course
+    outside a soft limit comes back with the override form; sent again with it, it is saved."""
     patient = get_object_or_404(Patient, pk=patient_id)
     if request.method != "POST":
         form = _form(patient)
@@ -209,9 +308,28 @@ def prescribe_page(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(
             request, "web/prescribe.html", _context(patient, form, _preview(patient, form))
         )
+    return _prescribe(request, patient, form)
+
+
+def _prescribe(request: HttpRequest, patient: Patient, form: CourseForm) -> HttpResponse:
+    """Save a valid course form (with the override when one was posted)."""
+    preview = _preview(patient, form)
+    limits = preview.get("limits", [])
+    sign = OverrideForm(request.POST) if OverrideForm.posted(request.POST) else None
+    override = _signed(sign, limits) if sign is not None else None
+    if sign is not None and override is None:
+        box = _override_box(request, limits, _refresh(sign, limits))
+        return render(request, "web/prescribe.html", _context(patient, form, preview, box))
     try:
-        course = courses.prescribe(request.user, patient.pk, _input(form))
+        course = courses.prescribe(request.user, patient.pk, _input(form), override=override)
+    except OverrideRequired as exc:
+        box = _override_box(request, exc.limits, None)
+        return render(request, "web/prescribe.html", _context(patient, form, preview, box))
     except IvigError as exc:
+        if _override_error(sign, exc):
+            assert sign is not None
+            box = _override_box(request, limits, _refresh(sign, limits))
+            return render(request, "web/prescribe.html", _context(patient, form, preview, box))
         preview = _failure(form, exc)
         attach_error(form, exc)
         return render(request, "web/prescribe.html", _context(patient, form, preview))
@@ -221,7 +339,8 @@ def prescribe_page(request: HttpRequest, patient_id: int) -> HttpResponse:
         request,
         f"Course prescribed: {course.indication.upper()} {course.phase}, {course.product_id}, "
         f"{len(orders)} dose{'s' if len(orders) != 1 else ''} ({grams:g} g) from "
-        f"{course.start.isoformat()}.",
+        f"{course.start.isoformat()}"
+        + (f", with your override ({override.reason_code})." if override else "."),
     )
     return redirect("web:patient", patient_id=patient.pk)
 
@@ -239,8 +358,104 @@ def prescribe_preview(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
+# --- re-plan with the drug library in service (requirement 46) ------------------------------------
+
+_WHAT_HAPPENS = {
+    OrderStatus.planned: "planned again",
+    OrderStatus.verified: "planned again; its verification no longer stands",
+    OrderStatus.dispensed: "left as it is (dispensed)",
+    OrderStatus.in_progress: "left as it is (in progress)",
+    OrderStatus.completed: "left as it is (completed)",
+}
+
+
+def _replan_preview(course: Course) -> dict[str, Any]:
+    """What a re-plan would do, order by order, with the library in service (saves nothing)."""
+    rows = []
+    plan: Plan | None = None
+    limits: tuple[SoftLimit, ...] = ()
+    error: str | None = None
+    try:
+        plan, limits = courses.plan_with_limits(
+            course.patient, courses.course_input(course.regimen), exclude_course=course.pk
+        )
+    except IvigError as exc:
+        error = exc.message
+    new = {d["date"]: d for d in plan.as_dict()["doses"]} if plan else {}
+    for order in course.orders.order_by("sequence"):
+        dose = new.get(order.date.isoformat()) if order.status in courses.REPLANNED else None
+        rows.append(
+            {
+                "order": order,
+                "what": _WHAT_HAPPENS.get(OrderStatus(order.status), "not changed"),
+                "dose": number(order.dose_g, 2),
+                "volume": number(order.volume_ml, 2),
+                "new_dose": number(dose["dose_g"], 2) if dose else "",
+                "new_volume": number(dose["volume_ml"], 2) if dose else "",
+                "new_vials": _vials(dose["vials"]) if dose else "",
+            }
+        )
+    return {
+        "rows": rows,
+        "error": error,
+        "version": plan.catalogue_version if plan else "",
+        "limits": limits_view(limits),
+    }
+
+
+@roles_required("prescriber")
+def replan_page(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Re-plan a course with the drug library in service: what would change, a reason, and
+    (when a soft limit stands) the override; dispensed and given orders are left alone."""
+    course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
+    preview = _replan_preview(course)
+    form = ReasonForm(request.POST or None, initial={"version": course.version})
+    form.fields["reason"].label = "Reason for the re-plan"
+    posted = request.method == "POST" and OverrideForm.posted(request.POST)
+    sign = OverrideForm(request.POST) if posted else None
+    box = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        override = _signed(sign, preview["limits"]) if sign is not None else None
+        if sign is None or override is not None:
+            try:
+                done = courses.replan(
+                    request.user,
+                    course.pk,
+                    form.cleaned_data["version"],
+                    form.cleaned_data["reason"],
+                    override=override,
+                )
+            except OverrideRequired as exc:
+                box = _override_box(request, exc.limits, None)
+            except IvigError as exc:
+                if not _override_error(sign, exc):
+                    attach_error(form, exc, {"version": ""})  # a stale version: above the form
+                    status = 409 if isinstance(exc, Conflict) else exc.http_status
+            else:
+                messages.success(request, done.summary[:1].upper() + done.summary[1:] + ".")
+                return redirect("web:patient", patient_id=course.patient_id)
+        if box is None and sign is not None:
+            box = _override_box(request, preview["limits"], _refresh(sign, preview["limits"]))
+    return render(
+        request,
+        "web/replan.html",
+        {
+            "course": course,
+            "patient": course.patient,
+            "preview": preview,
+            "form": form,
+            "override": box,
+            "section": "patients",
+            "title": f"Re-plan: {course.patient}",
+        },
+        status=status,
+    )
+
+
 urlpatterns = [
     path("patients/<int:patient_id>/prescribe/", prescribe_page, name="prescribe"),
+    path("courses/<int:course_id>/replan/", replan_page, name="course-replan"),
     path(
         "patients/<int:patient_id>/prescribe/preview/",
         prescribe_preview,
