@@ -180,6 +180,20 @@ def test_user_token_is_printed_once(db: None, capsys: pytest.CaptureFixture[str]
     assert (code, err) == (1, "Error: no user nobody\n")
 
 
+def test_user_token_is_audited(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Requirement 5: the command line writes its audit rows (actor "system") like the app."""
+    from ivig.records.models import ApiToken, AuditEvent
+    from ivig.records.services.accounts import create_user
+
+    create_user(None, "carol", PASSWORD, ["nurse"], system=True)
+    code, _, _ = run(capsys, ["user", "token", "carol", "--name", "ward tablet"])
+    assert code == 0
+    token = ApiToken.objects.get()
+    event = AuditEvent.objects.get(entity="api-token")
+    assert (event.action, event.actor, event.entity_id) == ("create", "system", str(token.pk))
+    assert event.after == {"user_id": token.user_id, "name": "ward tablet", "prefix": token.prefix}
+
+
 # --- ivig audit verify -------------------------------------------------------------------------
 
 
@@ -424,6 +438,7 @@ def test_backup_then_restore_gives_the_same_record(
     assert copy.stat().st_mode & 0o077 == 0  # patient data: owner only
     before = read()
     assert before["records_patient"] == 3
+    assert before["last"][0][2] == "backup"  # the copy holds the event of its making (req. 5)
     if vendor == "sqlite":
         with contextlib.closing(sqlite3.connect(copy)) as con:
             assert _state(con.cursor()) == before
@@ -472,7 +487,14 @@ def test_backup_then_restore_gives_the_same_record(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"restored {copy} into ")
     assert "3 patients, 6 courses, 15 orders" in done.stdout
-    assert read() == before
+    restored = read()
+    # The backup's record, and the event of the restore at the end of its chain (requirement 5).
+    assert restored["last"][0][2] == "restore"
+    assert restored["records_auditevent"] == before["records_auditevent"] + 1
+    audit = {"records_auditevent", "head", "last"}
+    assert {k: v for k, v in restored.items() if k not in audit} == {
+        k: v for k, v in before.items() if k not in audit
+    }
     kept = data / ("ivig.sqlite3.before-restore" if vendor == "sqlite" else "before-restore.dump")
     assert f"kept in {kept}" in done.stdout
     assert kept.stat().st_mode & 0o077 == 0
@@ -482,7 +504,7 @@ def test_backup_then_restore_gives_the_same_record(
 
     done = _ivig(env, "audit", "verify")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == f"audit chain ok: {before['records_auditevent']} events\n"
+    assert done.stdout == f"audit chain ok: {before['records_auditevent'] + 1} events\n"
 
 
 def _free_port() -> int:

@@ -1,9 +1,14 @@
 """``ivig backup`` and ``ivig restore``: a consistent copy while the server runs, and a
-checked restore (SQLite online backup API; pg_dump / pg_restore)."""
+checked restore (SQLite online backup API; pg_dump / pg_restore).
+
+Both are audited like any write (requirement 5: no unaudited maintenance job): a backup writes
+its ``backup`` event first, so that the copy holds it; a restore, once the restored chain is
+verified, appends a ``restore`` event naming the file and what it held."""
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import glob
 import os
 import shutil
@@ -309,6 +314,35 @@ def _replace_postgres(source: Path) -> Path | None:
     return kept
 
 
+# --- the audit events of a backup and a restore (requirement 5) ----------------------------------
+
+
+def _operator() -> str:
+    """Who ran the command on the server (the operating-system account), for the event."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "unknown"
+
+
+def _audit(action: str, file: Path, **details: object) -> None:
+    """An audit event by ``system`` for a whole-database job (a maintenance job is no
+    unaudited path): the file, what it held, who ran it."""
+    from django.db import transaction
+
+    from ivig.records import audit
+
+    with transaction.atomic():
+        audit.record(
+            None,
+            action,
+            "database",
+            file.name,
+            after={"file": str(file), **details},
+            reason=f"ivig {action}, run by {_operator()} on the server",
+        )
+
+
 # --- ivig backup / ivig restore ------------------------------------------------------------------
 
 
@@ -327,6 +361,9 @@ def backup(
         from django.db import connection
 
         require_records()
+        # Written first, so the backup holds the event of its own making (a copy of every
+        # patient's record is an export: requirements 5, 8).
+        _audit("backup", target)
         if connection.vendor == "sqlite":
             _sqlite_copy_to_new(sqlite_file(), target)
             with contextlib.closing(sqlite3.connect(target)) as con:
@@ -369,6 +406,10 @@ def restore(
                 f"Replace the whole database ({database_label()}) by {source}{holds}?", abort=True
             )
         kept = _replace_sqlite(source) if sqlite else _replace_postgres(source)
+        with connection.cursor() as cursor:
+            restored = count_records(cursor)
+        # The restored chain (verified) records that it was restored, and what it held.
+        _audit("restore", source, counts=restored)
         with connection.cursor() as cursor:
             counts = count_records(cursor)
         where = database_label()
