@@ -126,3 +126,95 @@ def test_serialisation_is_canonical() -> None:
     # ("ab", "c") and ("a", "bc") must not hash alike: JSON keeps the boundaries
     assert audit.canonical({"x": "ab", "y": "c"}) != audit.canonical({"x": "a", "y": "bc"})
     assert audit.canonical({"b": 1, "a": 2}) == audit.canonical({"a": 2, "b": 1})
+
+
+# --- no unaudited path (requirement 5) -----------------------------------------------------------
+
+
+def test_a_bulk_update_or_delete_of_events_is_refused(patient: Any) -> None:
+    """Requirements 3, 5: a queryset ``update()`` or ``delete()`` skips the model's guard; the
+    database triggers refuse them."""
+    for change in (
+        lambda: AuditEvent.objects.update(reason="edited"),
+        lambda: AuditEvent.objects.filter(seq=1).delete(),
+        lambda: AuditEvent.objects.bulk_update(
+            [AuditEvent(pk=AuditEvent.objects.first().pk, reason="x")],  # type: ignore[union-attr]
+            ["reason"],
+        ),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            change()
+    assert audit.verify_chain().ok
+
+
+def _migrate(executor: Any, target: list[tuple[str, str]]) -> Any:
+    executor.loader.build_graph()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
+
+
+def test_the_0003_data_step_audits_what_it_changes(live_records: None) -> None:
+    """Requirement 5 (and 42, a data migration's before-and-after test): orders made before
+    0003 take their course's catalogue version, sessions their state from their times, and
+    each change is an audit event by ``system`` with before, after and the reason."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    old = _migrate(executor, [("records", "0002_audit_append_only")])
+    try:
+        user = old.get_model("auth", "User").objects.create(username="before-0003")
+        patient = old.get_model("records", "Patient").objects.create(
+            mrn="OLD1", family_name="Old", given_name="Ann", date_of_birth=dt.date(1960, 1, 1),
+            sex="female", height_cm=160,
+        )  # fmt: skip
+        course = old.get_model("records", "Course").objects.create(
+            patient=patient, indication="lems", phase="maintenance", product_id="privigen-us",
+            place="hospital", start=TODAY, regimen={}, catalogue_version="2026.10.0",
+            dosing_weight_kg=60, weight_basis="actual", plan={}, prescribed_by=user,
+        )  # fmt: skip
+        orders = [
+            old.get_model("records", "Order").objects.create(
+                course=course,
+                patient=patient,
+                sequence=n,
+                date=TODAY,
+                prescribed_g=30,
+                dose_g=30,
+                vials=[],
+                volume_ml=300,
+                steps=[],
+                status="in-progress",
+            )
+            for n in (1, 2)
+        ]
+        start = dt.datetime(2026, 11, 25, 9, tzinfo=dt.UTC)
+        session = old.get_model("records", "InfusionSession")
+        running = session.objects.create(order=orders[0], started_at=start)
+        ended = session.objects.create(
+            order=orders[1], started_at=start, ended_at=start + dt.timedelta(hours=2)
+        )
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        new = _migrate(executor, [("records", "0003_safety_layer")])
+        order_model, session_model = (
+            new.get_model("records", "Order"),
+            new.get_model("records", "InfusionSession"),
+        )
+        assert set(order_model.objects.values_list("catalogue_version", flat=True)) == {"2026.10.0"}
+        assert session_model.objects.get(pk=running.pk).state == "running"
+        assert session_model.objects.get(pk=ended.pk).state == "ended"
+        events = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq"))
+        assert [(e.action, e.entity, e.entity_id, e.actor) for e in events] == [
+            ("migrate", "order", str(orders[0].pk), "system"),
+            ("migrate", "order", str(orders[1].pk), "system"),
+            ("migrate", "infusion", str(running.pk), "system"),
+            ("migrate", "infusion", str(ended.pk), "system"),
+        ]
+        assert events[0].before == {"catalogue_version": ""}
+        assert events[0].after == {"catalogue_version": "2026.10.0"}
+        assert events[3].after == {"state": "ended"}
+        assert all(e.patient_id == patient.pk and e.reason.startswith("migration 0003")
+                   for e in events)  # fmt: skip
+        assert audit.verify_chain().ok
+    finally:
+        _migrate(executor, latest)
