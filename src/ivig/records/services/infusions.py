@@ -380,12 +380,12 @@ def start_infusion(
     nurse = _administering_nurse(actor, administered_by)
     with transaction.atomic():
         order = locked(Order, order_id, "order")
-        _not_before(at, _day_start(order), f"the start of the order's day {order.date}")
         session = InfusionSession.objects.filter(order=order).first()
         if session is None or session.checked_at is None:
             raise Conflict("do the pre-infusion check first", field="check")
         if session.state != S.not_started:
             raise Conflict(f"the infusion of order {order.pk} has started already")
+        _not_before(at, _day_start(order), f"the start of the order's day {order.date}")
         blocks = _blocks(session)
         if blocks and not session.override_reason:
             names = ", ".join(b["code"] for b in blocks)
