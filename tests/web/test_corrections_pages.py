@@ -131,3 +131,33 @@ def test_unknown_kind_or_entry_is_404(
     nurse = client_for("nurse")
     assert nurse.get("/corrections/lot/1/").status_code == 404
     assert nurse.get("/corrections/weight/999999/").status_code == 404
+
+
+def test_a_double_submit_with_csrf_checks_corrects_once(
+    users: dict[str, Any], patient: Any
+) -> None:
+    """Requirement 29 as a browser sends it: the CSRF check reads the form first (multipart,
+    so the raw body is gone); the page's nonce still makes the second submission a replay."""
+    original = patient.weights.get()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(users["nurse"])
+    url = f"/corrections/weight/{original.pk}/"
+    page = html(browser.get(url))
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    nonce = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert token is not None
+    assert nonce is not None
+    form = {
+        "csrfmiddlewaretoken": token.group(1),
+        "idempotency_key": nonce.group(1),
+        "weight_kg": "91",
+        "measured_on": original.measured_on.isoformat(),
+        "reason": "typo",
+    }
+    first = browser.post(url, form)  # multipart, as the test client sends a dict
+    second = browser.post(url, form)
+    assert first.status_code == 302
+    assert (second.status_code, second["Location"]) == (302, first["Location"])
+    assert second["Idempotent-Replayed"] == "true"
+    assert WeightRecord.objects.filter(supersedes=original).count() == 1
+    assert browser.post(url, {**form, "csrfmiddlewaretoken": "x" * 64}).status_code == 403

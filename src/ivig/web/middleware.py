@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
+from django.http.request import RawPostDataException
 from django.utils import timezone
 
 from ivig.errors import NotFound
@@ -142,6 +144,19 @@ def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpRe
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
+def _content(request: HttpRequest) -> bytes:
+    """The request's body, for its fingerprint. A multipart form already parsed (by the CSRF
+    check) no longer has its raw body: its fields and files, in order, stand for it."""
+    try:
+        return request.body
+    except RawPostDataException:
+        fields = sorted((k, v) for k in request.POST for v in request.POST.getlist(k))
+        files = sorted(
+            (k, f.name or "", f.size or 0) for k in request.FILES for f in request.FILES.getlist(k)
+        )
+        return json.dumps([fields, files]).encode()
+
+
 class Idempotent:
     """A submission (POST, PUT, PATCH) sent with an ``Idempotency-Key`` header (the API) or an
     ``idempotency_key`` form field (a page's nonce) is done once per signed-in user and key
@@ -178,12 +193,10 @@ class Idempotent:
             return None
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None and request.content_type in FORMS:
-            if request.content_type == "multipart/form-data":
-                request.body  # noqa: B018 - read before request.POST, so both stay available
             key = request.POST.get(IDEMPOTENCY_FIELD)
         if key is None:
             return None
-        body = request.body
+        body = _content(request)
         user = self._user(request)
         if user is None:
             return None  # the view answers 401 or the sign-in page, and nothing is kept
