@@ -116,6 +116,9 @@ class OutcomeCorrection(forms.Form):
 
 
 class VoidForm(forms.Form):
+    """The void's own reason (prefixed ``void-``: the correction form beside it has one too)."""
+
+    prefix = "void"
     reason = _reason_field("Why it was entered in error")
 
 
@@ -134,17 +137,23 @@ def _spec(kind: str) -> corrections.Kind:
 
 
 def _initial(spec: corrections.Kind, row: Correctable) -> dict[str, Any]:
+    """The values as recorded, as the form shows them: the time to the minute in local time."""
     values = {name: getattr(row, name) for name in spec.fields}
     if isinstance(values.get("at"), dt.datetime):
         values["at"] = timezone.localtime(values["at"]).replace(second=0, microsecond=0)
     return values
 
 
+def _shown(spec: corrections.Kind, row: Correctable) -> dict[str, Any]:
+    """The initial values drawn in the form (numbers without a trailing zero: 90, not 90.0)."""
+    return {k: f"{v:g}" if isinstance(v, float) else v for k, v in _initial(spec, row).items()}
+
+
 def _form(spec: corrections.Kind, row: Correctable, data: Any = None) -> forms.Form:
     cls = FORMS[spec.name]
     if cls is ReactionCorrection:
-        return ReactionCorrection(data, initial=_initial(spec, row), symptoms=row.symptoms)  # type: ignore[attr-defined]
-    return cls(data, initial=_initial(spec, row))
+        return ReactionCorrection(data, initial=_shown(spec, row), symptoms=row.symptoms)  # type: ignore[attr-defined]
+    return cls(data, initial=_shown(spec, row))
 
 
 def _changes(spec: corrections.Kind, row: Correctable, cleaned: dict[str, Any]) -> dict[str, Any]:
