@@ -463,3 +463,20 @@ def test_a_re_plan_outside_a_soft_limit_needs_the_override(
     done = prescriber.post(replan, {**reason, **_signed(first)})
     assert done.status_code == 302
     assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.0"}
+
+
+def test_a_double_click_on_prescribe_saves_one_course(prescriber: Client, patient: Any) -> None:
+    """Requirement 29: the page's nonce makes a second submission replay the first (a
+    maintenance course would otherwise be saved twice); the live preview does not send it."""
+    page = markup(prescriber.get(url(patient)))
+    assert 'hx-params="not idempotency_key"' in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key is not None
+    body = {**INDUCTION, "phase": "maintenance", "dose_g_per_kg": "0.4", "every_weeks": "4",
+            "count": "1", "idempotency_key": key.group(1)}  # fmt: skip
+    first = prescriber.post(url(patient), body)
+    second = prescriber.post(url(patient), body)
+    assert first.status_code == 302
+    assert second.status_code == 302
+    assert second["Idempotent-Replayed"] == "true"
+    assert Course.objects.count() == 1
