@@ -643,6 +643,31 @@ def test_every_form_sends_a_fresh_idempotency_key(
     assert len(keys) == len(set(keys))
 
 
+def test_a_double_click_records_once(
+    client_for: Callable[[str | None], Client], ready: Order
+) -> None:
+    """Requirement 29 at the chair: the same form sent twice (a double click: the same key)
+    records one rate change; the second answer is the first one's."""
+    nurse = client_for("nurse")
+    begin = running(nurse, ready, 60)
+    vitals(nurse, ready, begin + dt.timedelta(minutes=29))
+    text = html(nurse.get(url(ready)))
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', part(text, 'id="rate-form"'))
+    assert key is not None
+    data = {
+        "rate_ml_per_h": "51",
+        "at": local(begin + dt.timedelta(minutes=30)),
+        "session_version": session_version(ready),
+        "idempotency_key": key.group(1),
+    }
+    first = nurse.post(url(ready, "rate"), data, headers=HTMX)
+    again = nurse.post(url(ready, "rate"), data, headers=HTMX)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.content == first.content
+    assert Order.objects.get(pk=ready.pk).session.rate_changes.count() == 2  # start, 51
+
+
 def test_impossible_vitals_are_refused_next_to_the_field(
     client_for: Callable[[str | None], Client], ready: Order
 ) -> None:

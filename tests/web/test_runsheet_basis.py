@@ -196,7 +196,8 @@ def check_sheet(text: str, *, started: bool = False) -> dict[str, Any]:
         # the step's volume (the last step: the rest of the dose, and its time)
         (volume,) = sheet.within(row, "volume")
         m = re.fullmatch(
-            rf"({NUMBER}) mL/h {TIMES} ({NUMBER}) min {DIVIDE} 60 = ({NUMBER}) mL", volume
+            rf"this step: ({NUMBER}) mL/h {TIMES} ({NUMBER}) min {DIVIDE} 60 = ({NUMBER}) mL",
+            volume,
         )
         if m is not None:
             assert d(m.group(1)) == rate, volume
@@ -204,7 +205,8 @@ def check_sheet(text: str, *, started: bool = False) -> dict[str, Any]:
             volumes.append(d(m.group(3)))
             continue
         m = re.fullmatch(
-            rf"the rest of the dose: ({NUMBER}) {MINUS} ({NUMBER}) = ({NUMBER}) mL", volume
+            rf"this step: the rest of the dose, ({NUMBER}) {MINUS} ({NUMBER}) = ({NUMBER}) mL",
+            volume,
         )
         assert m is not None, volume
         assert row is rows[-1], "only the last step takes the rest"

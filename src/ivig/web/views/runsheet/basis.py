@@ -151,14 +151,16 @@ def steps_basis(order: Order, course: Course, product: Product | None) -> list[d
             row["calculation"] = calculation(value, unit, weight, concentration)
         if last:
             row["volume"] = (
-                f"the rest of the dose: {n(order.volume_ml)} {MINUS} {n(round(given, 2))} = "
-                f"{n(volume)} mL"
+                f"this step: the rest of the dose, {n(order.volume_ml)} {MINUS} "
+                f"{n(round(given, 2))} = {n(volume)} mL"
             )
             row["duration"] = (
                 f"{n(volume)} mL {DIVIDE} {n(rate)} mL/h {TIMES} 60 = {n(round(minutes, 1))} min"
             )
         else:
-            row["volume"] = f"{n(rate)} mL/h {TIMES} {n(minutes)} min {DIVIDE} 60 = {n(volume)} mL"
+            row["volume"] = (
+                f"this step: {n(rate)} mL/h {TIMES} {n(minutes)} min {DIVIDE} 60 = {n(volume)} mL"
+            )
             row["duration"] = f"{n(minutes)} min"
         given += volume
         rows.append(row)

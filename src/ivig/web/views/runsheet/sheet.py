@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest, QueryDict
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
@@ -167,8 +168,16 @@ def _correction(row: Vitals | Reaction, superseded: set[int], kind: str) -> dict
         "struck": row.pk in superseded or row.entered_in_error,
         "corrects": row.supersedes_id,
         "reason": row.correction_reason,
-        "url": f"/corrections/{kind}/{row.pk}/",
+        "url": _correction_url(kind, row.pk),
     }
+
+
+def _correction_url(kind: str, pk: int) -> str:
+    """The page that corrects or voids an entry (the corrections pages)."""
+    try:
+        return reverse("web:correction", args=[kind, pk])
+    except NoReverseMatch:  # the corrections pages not installed: their address all the same
+        return f"/corrections/{kind}/{pk}/"
 
 
 def _superseded(model: type[Vitals] | type[Reaction], session: InfusionSession) -> set[int]:
