@@ -88,8 +88,12 @@ def day(users: dict[str, Any], patient: Any) -> Day:
         infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True),
         now=now,
     )
-    started = now - dt.timedelta(hours=1)
-    infusions.start_infusion(nurse, first.pk, first.version, started, now=now)
+    # an hour ago, but never before the order's day (local midnight: requirement 35)
+    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=timezone.get_current_timezone())
+    started = max(now - dt.timedelta(hours=1), midnight)
+    infusions.start_infusion(
+        nurse, first.pk, first.version, started, visual_inspection_ok=True, now=now
+    )
     for order in (first, day2, day3):
         order.refresh_from_db()
     assert (first.status, day2.status, day3.status) == ("in-progress", "verified", "planned")
@@ -119,6 +123,8 @@ def _tables() -> list[Any]:
         m.Vitals,
         m.Reaction,
         m.Outcome,
+        m.PrescriberTask,
+        m.LimitEvent,
     ]
 
 

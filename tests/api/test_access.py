@@ -55,7 +55,7 @@ def _error(response: Any) -> dict[str, Any]:
     assert response["Content-Type"].startswith("application/json"), response.content
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "field"}, body
+    assert set(body["error"]) - {"details"} == {"code", "message", "field"}, body
     assert body["error"]["message"], body
     error: dict[str, Any] = body["error"]
     return error
@@ -131,6 +131,10 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/orders/{order_id}/rates": frozenset({N}),
     "POST /api/orders/{order_id}/vitals": frozenset({N}),
     "POST /api/orders/{order_id}/reactions": frozenset({N}),
+    "POST /api/orders/{order_id}/resume": frozenset({N}),
+    "POST /api/orders/{order_id}/restart-order": frozenset({P}),
+    "GET /api/tasks": frozenset({P}),
+    "POST /api/tasks/{task_id}/acknowledge": frozenset({P}),
     "POST /api/orders/{order_id}/end": frozenset({N}),
     "POST /api/orders/{order_id}/observation": frozenset({N}),
     "POST /api/patients/{patient_id}/outcomes": frozenset({P, N}),
@@ -141,6 +145,21 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/tokens": frozenset({A}),
     "POST /api/tokens/{token_id}/revoke": frozenset({A}),
     "GET /api/audit/verify": frozenset({A}),
+    "POST /api/courses/{course_id}/replan": frozenset({P}),
+    "GET /api/reports/safety": frozenset({A, PH}),
+    # corrections: by the roles that record the entry; the history is for everyone
+    "POST /api/weights/{entry_id}/corrections": frozenset({P, N, A}),
+    "POST /api/weights/{entry_id}/void": frozenset({P, N, A}),
+    "GET /api/weights/{entry_id}/history": EVERYONE,
+    "POST /api/vitals/{entry_id}/corrections": frozenset({N}),
+    "POST /api/vitals/{entry_id}/void": frozenset({N}),
+    "GET /api/vitals/{entry_id}/history": EVERYONE,
+    "POST /api/reactions/{entry_id}/corrections": frozenset({N}),
+    "POST /api/reactions/{entry_id}/void": frozenset({N}),
+    "GET /api/reactions/{entry_id}/history": EVERYONE,
+    "POST /api/outcomes/{entry_id}/corrections": frozenset({P, N}),
+    "POST /api/outcomes/{entry_id}/void": frozenset({P, N}),
+    "GET /api/outcomes/{entry_id}/history": EVERYONE,
 }
 
 
@@ -156,7 +175,23 @@ def test_the_roles_are_the_policy() -> None:
 def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
     """A real object for each path parameter, so a permitted role reaches the handler."""
     token, _ = accounts.create_token(None, users["nurse"].pk, "placeholder", system=True)
+    task = _task(day)
+    now = timezone.now()
+    signs = infusions.record_vitals(
+        users["nurse"], day.running.pk, now - dt.timedelta(minutes=30),
+        infusions.VitalsInput(pulse_per_min=72), now=now,
+    )  # fmt: skip
+    outcome = outcomes.record_outcome(
+        users["nurse"], day.patient.pk, "qmg", 12, dt.date(2025, 6, 1), today=now.date()
+    )
+    reaction = _reaction(day)
     return {
+        # corrections: one real entry of each kind (the path names the kind)
+        "weights:entry_id": str(day.patient.weights.first().pk),
+        "vitals:entry_id": str(signs.pk),
+        "reactions:entry_id": str(reaction.pk),
+        "outcomes:entry_id": str(outcome.pk),
+        "task_id": str(task.pk),
         "patient_id": str(day.patient.pk),
         "course_id": str(day.course.pk),
         "order_id": str(day.running.pk),
@@ -166,7 +201,37 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
     }
 
 
+def _task(day: Any) -> Any:
+    """A prescriber's task (reaction medicines) on the running infusion."""
+    from ivig.records.models import PrescriberTask
+
+    session = day.running.session
+    return PrescriberTask.objects.create(
+        session=session,
+        patient=day.patient,
+        kind="reaction-medicines",
+        message="paracetamol 1 g given under protocol",
+    )
+
+
+def _reaction(day: Any) -> Any:
+    """A reaction row on the running infusion, written directly (the service would pause it)."""
+    from ivig.records.models import Reaction
+
+    return Reaction.objects.create(
+        session=day.running.session,
+        at=timezone.now(),
+        symptoms=["headache"],
+        severity="mild",
+        recommended={},
+        action_taken="paused",
+        recorded_by=day.running.session.started_by,
+    )
+
+
 def _url(path: str, ids: dict[str, str]) -> str:
+    kind = path.split("/")[2]
+    ids = {**ids, **{k.split(":")[1]: v for k, v in ids.items() if k.startswith(f"{kind}:")}}
     names = re.findall(r"{(\w+)}", path)
     missing = [n for n in names if n not in ids]
     assert not missing, f"{path}: give the matrix a real object for {missing}"
@@ -325,6 +390,11 @@ SERVICES: list[tuple[str, tuple[str, ...], Call]] = [
         lambda u, c: courses.cancel_course(u, c["day"].course.pk, c["day"].course.version, "x"),
     ),
     (
+        "courses.replan",
+        ("prescriber",),
+        lambda u, c: courses.replan(u, c["day"].course.pk, c["day"].course.version, "library"),
+    ),
+    (
         "orders.verify",
         ("pharmacist",),
         lambda u, c: orders.verify(u, c["day"].planned.pk, c["day"].planned.version),
@@ -360,13 +430,44 @@ SERVICES: list[tuple[str, tuple[str, ...], Call]] = [
         "infusions.start_infusion",
         ("nurse",),
         lambda u, c: infusions.start_infusion(
-            u, c["day"].verified.pk, c["day"].verified.version, NOW(), now=NOW()
+            u,
+            c["day"].verified.pk,
+            c["day"].verified.version,
+            NOW(),
+            visual_inspection_ok=True,
+            now=NOW(),
         ),
     ),
     (
         "infusions.record_rate",
         ("nurse",),
-        lambda u, c: infusions.record_rate(u, c["day"].running.pk, NOW(), 10, now=NOW()),
+        lambda u, c: infusions.record_rate(
+            u, c["day"].running.pk, c["session"].version, NOW(), 10, now=NOW()
+        ),
+    ),
+    (
+        "infusions.resume_infusion",
+        ("nurse",),
+        lambda u, c: infusions.resume_infusion(
+            u, c["day"].running.pk, c["session"].version, NOW(), 10, now=NOW()
+        ),
+    ),
+    (
+        "infusions.order_restart",
+        ("prescriber",),
+        lambda u, c: infusions.order_restart(
+            u, c["day"].running.pk, c["session"].version, "settled", 10, now=NOW()
+        ),
+    ),
+    (
+        "infusions.open_tasks",
+        ("prescriber",),
+        lambda u, c: infusions.open_tasks(u),
+    ),
+    (
+        "infusions.acknowledge_task",
+        ("prescriber",),
+        lambda u, c: infusions.acknowledge_task(u, c["task"].pk, "seen", now=NOW()),
     ),
     (
         "infusions.record_vitals",
@@ -379,7 +480,13 @@ SERVICES: list[tuple[str, tuple[str, ...], Call]] = [
         "infusions.record_reaction",
         ("nurse",),
         lambda u, c: infusions.record_reaction(
-            u, c["day"].running.pk, NOW(), ["headache"], "slowed", now=NOW()
+            u,
+            c["day"].running.pk,
+            c["session"].version,
+            NOW(),
+            ["headache"],
+            "slowed",
+            now=NOW(),
         ),
     ),
     (
@@ -437,6 +544,8 @@ def context(users: dict[str, Any], patient: Any, day: Any) -> dict[str, Any]:
         "users": users,
         "patient": patient,
         "day": day,
+        "session": day.running.session,
+        "task": _task(day),
         "token": token,
         "today": timezone.localdate(),
     }

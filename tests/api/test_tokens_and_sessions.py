@@ -89,7 +89,10 @@ def test_a_token_follows_its_users_current_roles(
     admin = client_for("admin")
     raw = _new_token(admin, users["nurse"].pk)["token"]
     url = f"/api/orders/{day.planned.pk}/verify"
-    body = _json({"version": day.planned.version})
+    body = _json(
+        {"version": day.planned.version, "dose_g": day.planned.dose_g,
+         "volume_ml": day.planned.volume_ml}
+    )  # fmt: skip
     refused = Client().post(url, body, content_type="application/json", headers=_bearer(raw))
     assert refused.status_code == 403
     response = admin.put(
