@@ -499,6 +499,12 @@ def test_a_stale_version_asks_to_reload(
     assert "Where the infusion stands now: <strong>running</strong>" in text
     assert "Reload the sheet" in text
     assert Order.objects.get(pk=ready.pk).session.rate_changes.count() == 2
+    # a reaction from the same old sheet: not recorded either, the same offer to reload
+    page = reaction(nurse, ready, begin + dt.timedelta(minutes=31), session_version=old)
+    text = html(page)
+    assert "Someone else changed this infusion" in part(text, 'id="reaction-form"')
+    assert "Reload the sheet" in part(text, 'id="reaction-form"')
+    assert not Reaction.objects.exists()
 
 
 def test_a_restart_above_the_last_tolerated_rate_is_refused(

@@ -31,7 +31,7 @@ from ivig.errors import Conflict, Forbidden, HardLimit, IvigError, OverrideRequi
 from ivig.records.models import InfusionSession, Order, PrescriberTask
 from ivig.records.services import infusions
 from ivig.web.views.common import attach_error
-from ivig.web.views.runsheet.forms import VITALS, RateForm, build
+from ivig.web.views.runsheet.forms import VITALS, Keyed, RateForm, build
 from ivig.web.views.runsheet.sheet import context
 
 PART_UPDATES = ("rate", "vitals")  # no change of state: the other forms keep what is typed
@@ -80,8 +80,8 @@ def show_error(form: forms.Form, exc: IvigError) -> None:
         form.soft_limits = list(limits) if isinstance(limits, list) else []
         return
     if isinstance(exc, StaleVersion):
-        if isinstance(form, RateForm):
-            form.stale = True
+        if isinstance(form, Keyed):
+            form.stale = True  # the form shows where the infusion stands now
         form.add_error(
             None,
             f"Not recorded: {exc.message}. Someone else changed this infusion since the sheet "

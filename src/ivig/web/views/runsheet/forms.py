@@ -65,11 +65,18 @@ def _rate(label: str) -> forms.FloatField:
     )
 
 
-class _Keyed(forms.Form):
+class Keyed(forms.Form):
+    """A run-sheet form: its idempotency key, and whether the service found it stale (sent
+    from a sheet drawn before someone else changed the infusion)."""
+
     idempotency_key = forms.CharField(widget=FreshKeyInput, required=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stale = False
 
-class _Timed(_Keyed):
+
+class _Timed(Keyed):
     """A form with the time of the event: now by default, editable, never in the future.
 
     The time shown is the moment the form was drawn; a page left open would record that stale
@@ -100,7 +107,7 @@ class _Timed(_Keyed):
         return data
 
 
-class CheckForm(_Keyed):
+class CheckForm(Keyed):
     """The nurse's questions before starting (``infusions.CheckAnswers``)."""
 
     infection = _question("Signs of an infection today?")
@@ -110,7 +117,7 @@ class CheckForm(_Keyed):
     notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class OverrideForm(_Keyed):
+class OverrideForm(Keyed):
     reason = forms.CharField(
         label="Reason for going ahead despite the blocking finding",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -184,7 +191,6 @@ class RateForm(_Timed):
         self.soft_limits: list[dict[str, Any]] = []
         self.asks_vitals = False
         self.hard_stop = ""
-        self.stale = False
 
     @property
     def overriding(self) -> bool:
@@ -219,7 +225,7 @@ class ResumeForm(_Timed):
     session_version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class RestartOrderForm(_Keyed):
+class RestartOrderForm(Keyed):
     """The prescriber's new order after a stop: a reason and the highest rate allowed."""
 
     reason = forms.CharField(
@@ -229,7 +235,7 @@ class RestartOrderForm(_Keyed):
     session_version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class AcknowledgeForm(_Keyed):
+class AcknowledgeForm(Keyed):
     """The prescriber's acknowledgement of a task (reaction medicines given under protocol)."""
 
     task_id = forms.IntegerField(widget=forms.HiddenInput)

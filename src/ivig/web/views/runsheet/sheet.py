@@ -345,6 +345,72 @@ def _tasks(session: InfusionSession | None) -> list[PrescriberTask]:
     )
 
 
+def _forms_shown(
+    user: Any,
+    stage: str,
+    infusion_state: str,
+    session: InfusionSession | None,
+    blocks: list[dict[str, Any]],
+    overridden: bool,
+    restart: dict[str, Any] | None,
+) -> dict[str, bool]:
+    """The forms of the sheet this user may use now: by the stage of the day, the state of the
+    infusion (requirement 62) and the role (the services check the role again)."""
+    nurse = has_role(user, "nurse")
+    prescriber = has_role(user, "prescriber")
+    checked = bool(session and session.checked_at)
+    running = stage == "running"
+    may_resume = infusion_state == S.paused or (infusion_state == S.stopped and restart is not None)
+    return {
+        "check": stage == "check" and nurse,
+        "override": stage == "check" and checked and bool(blocks) and not overridden and prescriber,
+        "start": stage == "check" and checked and (not blocks or overridden) and nurse,
+        "rate": running and infusion_state == S.running and nurse,
+        "resume": running and may_resume and nurse,
+        "restart": running and infusion_state == S.stopped and restart is None and prescriber,
+        "vitals": stage in ("running", "observation") and nurse,
+        "reaction": running and infusion_state in (S.running, S.paused) and nurse,
+        "end": running and nurse,
+        "observation": stage == "observation" and nurse,
+    }
+
+
+def _initial(
+    key: str,
+    order: Order,
+    session: InfusionSession | None,
+    state: dict[str, Any],
+    restart: dict[str, Any] | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """What a form offers: the planned rate (never above the last tolerated one), the highest
+    restart rate allowed, the last tolerated rate as the restart order's maximum."""
+    tolerated = state.get("last_tolerated_ml_per_h")
+    if key == "rate":
+        return _suggested_rate(order, session, state, now)
+    if key == "resume" and restart is not None:
+        return {"rate_ml_per_h": f"{restart['max']:g}"}
+    if key == "restart" and tolerated is not None:
+        return {"max_rate_ml_per_h": f"{float(tolerated):g}"}
+    return {}
+
+
+def _ack_form(
+    task: PrescriberTask,
+    order: Order,
+    session: InfusionSession | None,
+    now: dt.datetime,
+    bound: dict[str, forms.Form],
+) -> forms.Form:
+    """A task's acknowledgement form (its own ids), or the one sent back with its errors."""
+    sent = bound.get(f"acknowledge-{task.pk}")
+    if sent is not None:
+        return sent
+    return build(
+        "acknowledge", order, session, now, initial={"task_id": task.pk}, prefix_id=f"ack{task.pk}"
+    )
+
+
 def context(
     request: HttpRequest,
     order: Order,
@@ -373,57 +439,32 @@ def context(
     blocks = [f for f in findings if f.get("severity") == "block"]
     overridden = bool(session and session.override_reason)
     user = request.user
-    nurse = has_role(user, "nurse")
     prescriber = has_role(user, "prescriber")
-    checked = bool(session and session.checked_at)
-    running = stage == "running"
     reactions = _reaction_rows(session)
     restart = _restart(session, infusion_state, state, rates, reactions)
     tasks = _tasks(session)
-    open_tasks = [t for t in tasks if t.acknowledged_at is None]
-    may_resume = infusion_state == S.paused or (infusion_state == S.stopped and restart is not None)
-    shown = {
-        "check": stage == "check" and nurse,
-        "override": stage == "check" and checked and bool(blocks) and not overridden and prescriber,
-        "start": stage == "check" and checked and (not blocks or overridden) and nurse,
-        "rate": running and infusion_state == S.running and nurse,
-        "resume": running and bool(may_resume) and nurse,
-        "restart": running and infusion_state == S.stopped and restart is None and prescriber,
-        "vitals": stage in ("running", "observation") and nurse,
-        "reaction": running and infusion_state in (S.running, S.paused) and nurse,
-        "end": running and nurse,
-        "observation": stage == "observation" and nurse,
-    }
+    shown = _forms_shown(user, stage, infusion_state, session, blocks, overridden, restart)
     bound = bound or {}
     form_context: dict[str, Any] = {}
-    for key, show in shown.items():
-        if not show:
-            continue
-        if key in bound:
-            form_context[f"{key}_form"] = bound[key]
-            continue
-        initial: dict[str, Any] = {}
-        if key == "rate":
-            initial = _suggested_rate(order, session, state, now)
-        if key == "resume" and restart is not None:
-            initial = {"rate_ml_per_h": f"{restart['max']:g}"}
-        tolerated = state.get("last_tolerated_ml_per_h")
-        if key == "restart" and tolerated is not None:
-            initial = {"max_rate_ml_per_h": f"{float(tolerated):g}"}
-        form_context[f"{key}_form"] = build(key, order, session, now, user=user, initial=initial)
-    task_forms = []
-    for task in open_tasks:
-        form = bound.get(f"acknowledge-{task.pk}")
-        if form is None and prescriber:
-            form = build(
-                "acknowledge",
+    for key in (k for k, show in shown.items() if show):
+        sent = bound.get(key)
+        form_context[f"{key}_form"] = (
+            sent
+            if sent is not None
+            else build(
+                key,
                 order,
                 session,
                 now,
-                initial={"task_id": task.pk},
-                prefix_id=f"ack{task.pk}",
+                user=user,
+                initial=_initial(key, order, session, state, restart, now),
             )
-        task_forms.append({"task": task, "form": form if prescriber else None})
+        )
+    task_forms = [
+        {"task": task, "form": _ack_form(task, order, session, now, bound) if prescriber else None}
+        for task in tasks
+        if task.acknowledged_at is None
+    ]
     observe_until = (
         session.ended_at + dt.timedelta(minutes=observe_minutes)
         if session and session.ended_at
@@ -487,7 +528,7 @@ def context(
         "advice": advice,
         "may_override": may_override(user),
         "is_prescriber": prescriber,
-        "may_correct": nurse or prescriber,
+        "may_correct": prescriber or has_role(user, "nurse"),
         "time_zone": timezone.get_current_timezone_name(),
         "vitals_within": load_limits().vitals_within_minutes.value,
         "section": "chairs",
