@@ -336,14 +336,14 @@ def test_observation_long_gap_follows_the_catalogue() -> None:
 @pytest.mark.parametrize(
     ("severity", "current", "tolerated", "today", "action", "restart_max", "call"),
     [
-        # Mild, at step 3 (102 mL/h) after tolerating 51: slow to the last tolerated rate
-        # (AHS "Slow infusion until symptoms resolve"; Geneva Woods "reduce to the previous rate";
-        # NHS Borders "Finish at Last Tolerated Rate"), and tell the prescriber (AHS).
-        ("mild", 102, 51, 0, "slow", 51, True),
+        # Mild, at step 3 (102 mL/h) after tolerating 51: pause, restart at no more than the
+        # last tolerated rate (NHS Borders: pause any suspected reaction, "Finish at Last
+        # Tolerated Rate"; item 62), and tell the prescriber (AHS).
+        ("mild", 102, 51, 0, "pause", 51, True),
         # Mild during the first step: nothing lower was tolerated: half, rounded down to 0.1 mL/h.
-        ("mild", 25.5, None, 0, "slow", 12.7, True),
+        ("mild", 25.5, None, 0, "pause", 12.7, True),
         # Mild at a rate already tolerated: half of it.
-        ("mild", 408, 408, 0, "slow", 204, True),
+        ("mild", 408, 408, 0, "pause", 204, True),
         # Moderate: stop, call the prescriber, restart at or below the last tolerated rate.
         ("moderate", 204, 102, 0, "stop", 102, True),
         ("moderate", 25.5, None, 0, "stop", 12.7, True),
@@ -395,7 +395,8 @@ def test_reaction_messages_say_what_to_do() -> None:
             reactions_today=today,
         ).message
 
-    assert message(Severity.mild).startswith("Mild reaction: slow the infusion to 51 mL/h")
+    assert message(Severity.mild).startswith("Mild reaction: pause the infusion")
+    assert "restart at no more than 51 mL/h" in message(Severity.mild)
     assert "Tell the prescriber" in message(Severity.mild)
     assert message(Severity.moderate).startswith(
         "Moderate reaction: stop the infusion and call the prescriber"

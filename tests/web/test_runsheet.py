@@ -239,7 +239,8 @@ def test_a_nurse_runs_the_whole_day_through_the_sheet(
     assert "temperature 38.4 °C: at or above 38 °C" in text
     # the recommended action at once, before saving (the htmx preview of the ticked symptoms)
     preview = nurse.get(url(ready, "reaction-advice"), {"symptoms": ["headache"]}, headers=HTMX)
-    assert "Mild reaction: slow the infusion to 25.5 mL/h" in html(preview)
+    assert "Mild reaction: pause the infusion" in html(preview)
+    assert "restart at no more than 25.5 mL/h" in html(preview)
     assert "Basis: protocol" in html(preview)
     # a mild reaction pauses the infusion (requirement 62)
     page = reaction(
@@ -249,7 +250,7 @@ def test_a_nurse_runs_the_whole_day_through_the_sheet(
     text = html(nurse.get(url(ready)))
     reactions = text.split('id="reactions-title"')[1]
     assert "Headache" in reactions
-    assert "slow the infusion to 25.5 mL/h" in reactions
+    assert "restart at no more than 25.5 mL/h" in reactions
     assert "Basis: protocol" in reactions
     assert "Source:" in reactions
     assert "paused, then 25.5 mL/h" in reactions

@@ -27,6 +27,7 @@ from ivig.core.dosing import GivenDose, check_under_cap
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
+from ivig.core.units import floor_to
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
@@ -173,7 +174,7 @@ def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
         "volume_ml": dose["volume_ml"],
         "steps": dose["steps"],
         "catalogue_version": plan.catalogue_version,
-        "label_max_ml_per_h": round(label_maximum_ml_per_h(plan), 1),
+        "label_max_ml_per_h": floor_to(label_maximum_ml_per_h(plan)),
     }
 
 

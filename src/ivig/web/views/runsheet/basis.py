@@ -229,8 +229,8 @@ def limits_basis(
     if schedule is not None and concentration:
         raw = ml_per_h(schedule.maximum, schedule.unit, weight, concentration)
         if stored is None:
-            stored = round(raw, 1)
-        if abs(raw - float(stored)) <= 0.05 + 1e-9:  # stored with the order, to 0.1 mL/h
+            stored = floor_to(raw)
+        if -1e-9 <= raw - float(stored) < 0.1:  # stored with the order, rounded down to 0.1 mL/h
             label["value"] = float(stored)
             inputs = {
                 MG: f"{n(schedule.maximum)} {MG} {TIMES} {kg(weight)} kg {TIMES} 60 {DIVIDE} "
