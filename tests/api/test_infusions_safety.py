@@ -178,6 +178,15 @@ def test_a_soft_limit_needs_a_signed_override_by_an_allowed_user(
         "tolerated-before",
         168.3,
     )
+    # the prescriber signs the next one on the nurse's screen (their user name and password)
+    cosigned = {**signed, "password": PASSWORD, "signed_by": "prescriber"}
+    assert chair.vitals(150).status_code == 201
+    wrong = chair.rate(150, 210, override={**cosigned, "password": "guess"})
+    assert (wrong.status_code, _error(wrong)["field"]) == (422, "password")
+    done = chair.rate(150, 210, override=cosigned)
+    assert done.status_code == 201, done.content
+    latest = LimitEvent.objects.filter(kind="soft").latest("id")
+    assert latest.user_id == users["prescriber"].pk
 
 
 def test_the_session_version_and_state_guard_every_change(running: Running) -> None:

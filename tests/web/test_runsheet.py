@@ -452,7 +452,18 @@ def test_a_rate_above_the_ceiling_needs_an_audited_override(
     assert "outside the drug library's soft limits" in text
     assert "200 mL/h is above this order&#x27;s maximum of 168.3 mL/h" in text
     assert "Call the prescriber" in text
-    assert 'name="password"' not in text
+    assert 'name="signed_by"' in text  # the prescriber signs it on the nurse's screen
+    # ... but a colleague who may not override cannot sign it (a pharmacist), and a wrong
+    # password of the prescriber is refused with the same words as an unknown name
+    data = {"reason_code": "prescriber-order", "reason_text": "ordered at the chair"}
+    page = rate(nurse, at_risk, "200", at, **data, signed_by="prescriber", password="wrong")
+    assert "the user name or the password of the colleague signing is not right" in html(page)
+    page = rate(nurse, at_risk, "200", at, **data, signed_by="nobody", password=PASSWORD)
+    assert "the user name or the password of the colleague signing is not right" in html(page)
+    page = rate(nurse, at_risk, "200", at, **data, signed_by="pharmacist", password=PASSWORD)
+    assert "pharmacist may not" in html(page)
+    assert Order.objects.get(pk=at_risk.pk).session.rate_changes.count() == 1
+    assert not LimitEvent.objects.filter(kind="soft").exists()
     # a senior nurse, allowed to override
     nurse_user = users["nurse"]
     nurse_user.user_permissions.add(Permission.objects.get(codename="override_soft_limit"))
@@ -460,6 +471,7 @@ def test_a_rate_above_the_ceiling_needs_an_audited_override(
     page = rate(nurse, at_risk, "200", at)
     text = html(page)
     assert 'name="password"' in text
+    assert 'name="signed_by"' not in text
     assert '<option value="clinical-need">' in text
     assert "Record the rate with the override" in text
     # a wrong password: refused next to the field
@@ -480,6 +492,27 @@ def test_a_rate_above_the_ceiling_needs_an_audited_override(
     assert event.catalogue_version == "2026.11.0"
     assert event.user == nurse_user
     assert AuditEvent.objects.filter(action="override", entity="limit").count() == 1
+
+
+def test_the_prescriber_signs_an_override_on_the_nurses_sheet(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], at_risk: Order
+) -> None:
+    """Requirements 47 and 26: a nurse who may not override records the rate when the
+    prescriber signs it on the nurse's screen with their own password; the override is the
+    prescriber's (LimitEvent user, audit actor) and says who entered it."""
+    nurse = client_for("nurse")
+    begin = running(nurse, at_risk, 60)
+    vitals(nurse, at_risk, begin + dt.timedelta(minutes=29))
+    at = begin + dt.timedelta(minutes=30)
+    data = {"reason_code": "prescriber-order", "reason_text": "tolerated 200 mL/h last time"}
+    page = rate(nurse, at_risk, "200", at, **data, signed_by="prescriber", password=PASSWORD)
+    assert page.status_code == 302, html(page)
+    assert Order.objects.get(pk=at_risk.pk).session.rate_changes.count() == 2
+    event = LimitEvent.objects.get(kind="soft", order=at_risk)
+    assert event.user == users["prescriber"]
+    audit_row = AuditEvent.objects.get(action="override", entity="limit")
+    assert audit_row.actor == "prescriber"
+    assert audit_row.reason.endswith("(entered by nurse)")
 
 
 def test_a_stale_version_asks_to_reload(

@@ -128,10 +128,18 @@ class OverrideIn(In):
 
     reason_code: str = Field(..., min_length=1, max_length=40)
     reason_text: str = Field("", max_length=2000, description="a note: why")
-    password: str = Field(..., max_length=200, description="your password, entered again")
+    password: str = Field(
+        ..., max_length=200, description="your password, entered again (or the signer's)"
+    )
+    signed_by: str = Field(
+        "",
+        max_length=150,
+        description="the user name of a colleague allowed to override who signs it on your "
+        "screen (their password then); empty: you sign it",
+    )
 
     def as_override(self) -> Override:
-        return Override(self.reason_code, self.reason_text, self.password)
+        return Override(self.reason_code, self.reason_text, self.password, self.signed_by)
 
 
 def override_of(data: OverrideIn | None) -> Override | None:

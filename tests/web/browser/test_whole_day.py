@@ -409,7 +409,7 @@ def nurse_changes_rates(page: Page, shots: Any, start: dt.datetime, violations: 
     assert pump_rows() == [("start", 25.5), ("change", 51.0)]
     form.get_by_label("Coded reason for the override").select_option("prescriber-order")
     form.get_by_label("Note (why)").fill("Dr Okafor: 180 mL/h tolerated at the previous centre")
-    form.get_by_label("Your password (to sign the override)").fill(PASSWORD)
+    form.get_by_label("Password of whoever signs the override").fill(PASSWORD)
     form.get_by_role("button", name="Record the rate with the override").click()
     expect(page.locator("#runsheet-messages")).to_contain_text(
         f"Rate 180 mL/h from {hhmm(at)}. Override recorded (prescriber-order)."

@@ -15,12 +15,12 @@ from django.utils import timezone
 from ninja import Field, Router, Status
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import In, Versioned
+from ivig.api.schemas import In, Versioned, override_of
+from ivig.api.schemas import OverrideIn as SoftOverrideIn
 from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
 from ivig.records.services import infusions, outcomes
 from ivig.records.services.common import get
-from ivig.records.services.limits import Override
 
 router = Router(tags=["infusions"])
 
@@ -54,14 +54,6 @@ class StartIn(Versioned, AtIn):
     )
 
 
-class SoftOverrideIn(In):
-    """A soft-limit override (requirement 47): a coded reason, a note, your password again."""
-
-    reason_code: str = Field(..., min_length=1, max_length=40)
-    reason_text: str = Field(..., min_length=1, max_length=2000)
-    password: str = Field(..., min_length=1, max_length=200)
-
-
 class RateIn(Versioned, AtIn):
     """``version``: the infusion session's version (``GET .../session``: ``version``)."""
 
@@ -69,7 +61,7 @@ class RateIn(Versioned, AtIn):
     vitals_missing_reason: str = Field(
         "", max_length=2000, description="why no vital signs were taken before an increase"
     )
-    override: SoftOverrideIn | None = None
+    override: SoftOverrideIn | None = None  # a coded, signed override (requirement 47)
 
 
 class ResumeIn(Versioned, AtIn):
@@ -167,7 +159,6 @@ def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, 
     """A rate change on the running pump, through the drug library's guards: 422 hard_limit
     (no one can save it), 422 override_required (send ``override``), 409 for an increase too
     early or without vital signs (or ``vitals_missing_reason``), 409 stale_version."""
-    given = data.override
     row = infusions.record_rate(
         request.user,
         order_id,
@@ -175,7 +166,7 @@ def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, 
         data.at,
         data.rate_ml_per_h,
         vitals_missing_reason=data.vitals_missing_reason,
-        override=Override(given.reason_code, given.reason_text, given.password) if given else None,
+        override=override_of(data.override),
         now=timezone.now(),
     )
     return Status(201, _pump(row))

@@ -7,7 +7,8 @@
   write crosses: without an :class:`Override` it raises :class:`~ivig.errors.OverrideRequired`
   (listing the limits); with one it checks the user's permission
   (``records.override_soft_limit``), the coded reason, the note and the password entered again
-  (re-authentication, ASVS 3.7.1), then records each override with the limit, the value and the
+  (re-authentication, ASVS 3.7.1) — or a colleague's who is allowed and signs it on the same
+  screen (``Override.signed_by``) — then records each override with the limit, the value and the
   library version, in the same transaction as the write.
 """
 
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from ivig.core.limits import SoftLimit, load_limits
@@ -33,11 +35,16 @@ PERMISSION = "records.override_soft_limit"
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """A soft-limit override: a coded reason (``limits.toml``), a note, the password again."""
+    """A soft-limit override: a coded reason (``limits.toml``), a note, the password again.
+
+    ``signed_by``: the user name of a colleague allowed to override who signs it on the
+    recorder's screen (e.g. the prescriber at the chair beside a nurse who may not); the
+    password is then theirs. Empty: the user recording signs it."""
 
     reason_code: str
     reason_text: str
     password: str
+    signed_by: str = ""
 
 
 def may_override(user: Any) -> bool:
@@ -79,6 +86,31 @@ def hard_stops(
         raise
 
 
+def _signer(actor: Any, override: Override) -> Any:
+    """Who signs the override, re-authenticated by their password (ASVS 3.7.1): the actor, or
+    the colleague named in ``signed_by``. The same message for an unknown name and a wrong
+    password (no user enumeration)."""
+    name = override.signed_by.strip()
+    if not name or name == actor.get_username():
+        if not may_override(actor):
+            raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
+        if not override.password or not actor.check_password(override.password):
+            raise InvalidInput("enter your password again to sign the override", field="password")
+        return actor
+    signer = get_user_model().objects.filter(username=name, is_active=True).first()
+    if signer is None or not override.password or not signer.check_password(override.password):
+        raise InvalidInput(
+            "the user name or the password of the colleague signing is not right",
+            field="password",
+        )
+    if not may_override(signer):
+        raise InvalidInput(
+            f"{name} may not override a drug-library soft limit: ask a colleague who may",
+            field="signed_by",
+        )
+    return signer
+
+
 def require_override(
     actor: Any,
     limits: Sequence[SoftLimit],
@@ -95,18 +127,16 @@ def require_override(
         return []
     if override is None:
         raise OverrideRequired([limit.as_dict() for limit in limits])
-    if not may_override(actor):
-        raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
+    signer = _signer(actor, override)
     reason = load_limits().reason(override.reason_code.strip())
     note = override.reason_text.strip()
     if not note:
         raise InvalidInput("say why in a note as well as the coded reason", field="reason_text")
-    if not override.password or not actor.check_password(override.password):
-        raise InvalidInput("enter your password again to sign the override", field="password")
+    entered_by = "" if signer.pk == actor.pk else f" (entered by {actor.get_username()})"
     events = []
     for limit in limits:
         event = LimitEvent.objects.create(
-            user=actor,
+            user=signer,
             kind=LimitKind.soft,
             rule=limit.code,
             message=limit.message,
@@ -121,13 +151,13 @@ def require_override(
             reason_text=note,
         )
         audit.record(
-            actor,
+            signer,
             "override",
             "limit",
             event.pk,
             patient_id=patient_id,
             after=audit.snapshot(event),
-            reason=f"{reason.code}: {note}",
+            reason=f"{reason.code}: {note}{entered_by}",
         )
         events.append(event)
     return events

@@ -174,14 +174,22 @@ class RateForm(_Timed):
     reason_text = forms.CharField(
         label="Note (why)", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+    signed_by = forms.CharField(
+        label="Signed by (user name)",
+        required=False,
+        max_length=150,
+        help_text="A colleague allowed to override (e.g. the prescriber) signs it here with "
+        "their own password.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     password = forms.CharField(
-        label="Your password (to sign the override)",
+        label="Password of whoever signs the override",
         required=False,
         strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
 
-    OVERRIDE_FIELDS = ("reason_code", "reason_text", "password")
+    OVERRIDE_FIELDS = ("reason_code", "reason_text", "signed_by", "password")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -210,7 +218,12 @@ class RateForm(_Timed):
         d = self.cleaned_data
         if not any(d.get(name) for name in self.OVERRIDE_FIELDS):
             return None
-        return Override(d.get("reason_code") or "", d.get("reason_text") or "", d["password"])
+        return Override(
+            d.get("reason_code") or "",
+            d.get("reason_text") or "",
+            d["password"],
+            d.get("signed_by") or "",
+        )
 
 
 def reason_choices() -> list[tuple[str, str]]:
