@@ -232,3 +232,37 @@ def library(tmp_path: Any, settings: Any) -> Callable[..., str]:
         return version
 
     return switch
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def race() -> Callable[..., list[Any]]:
+    """``race(job, job, ...)``: run the jobs at the same moment, each on its own database
+    connection (a live, committed database: ``live_records``); their results or errors."""
+    import threading
+
+    from django.db import connection
+
+    def run_together(*jobs: Callable[[], Any]) -> list[Any]:
+        barrier = threading.Barrier(len(jobs))
+        results: list[Any] = [None] * len(jobs)
+
+        def run(i: int) -> None:
+            try:
+                barrier.wait()
+                results[i] = jobs[i]()
+            except Exception as exc:  # the outcome is what the test checks
+                results[i] = exc
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return results
+
+    return run_together

@@ -10,7 +10,6 @@ clock is ``chair_now`` (18:00 local today); the infusion starts at 13:00.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -494,28 +492,6 @@ def test_two_changes_read_at_one_version_make_one_transition(chair: Chair) -> No
     assert not Reaction.objects.exists()
 
 
-def _race(*jobs: Callable[[], Any]) -> list[Any]:
-    """Run the jobs at the same moment, each on its own connection; their results or errors."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = jobs[i]()
-        except Exception as exc:  # the outcome is what the test checks
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def _live_chair() -> Chair:
     """A running infusion committed to the database (users, patient, course, lots, start)."""
     users = {r: create_user(None, r, PASSWORD, [r], system=True)
@@ -550,14 +526,16 @@ def _live_chair() -> Chair:
     return chair
 
 
-def test_pause_and_increase_at_the_same_moment_make_one_transition(live_records: None) -> None:
+def test_pause_and_increase_at_the_same_moment_make_one_transition(
+    live_records: None, race: Callable[..., list[Any]]
+) -> None:
     """Requirement 32 (real commits, two connections, SQLite and PostgreSQL): a reaction (pause)
     and a rate increase sent at once on one infusion: exactly one is recorded, the other gets
     409 stale_version; the infusion is never "increased while paused"."""
     chair = _live_chair()
     version = chair.version()
     step = float(chair.order.steps[1]["rate_ml_per_h"])
-    results = _race(
+    results = race(
         lambda: chair.rate(31, step, version=version),
         lambda: chair.reaction(31, version=version),
     )
@@ -578,12 +556,14 @@ def test_pause_and_increase_at_the_same_moment_make_one_transition(live_records:
     assert audit.verify_chain().ok
 
 
-def test_two_increases_at_the_same_moment_make_one(live_records: None) -> None:
+def test_two_increases_at_the_same_moment_make_one(
+    live_records: None, race: Callable[..., list[Any]]
+) -> None:
     """Requirement 32: two nurses record the same increase at once: one row, one 409."""
     chair = _live_chair()
     version = chair.version()
     step = float(chair.order.steps[1]["rate_ml_per_h"])
-    results = _race(
+    results = race(
         lambda: chair.rate(31, step, version=version),
         lambda: chair.rate(31, step, version=version),
     )

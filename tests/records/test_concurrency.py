@@ -5,11 +5,8 @@ real connections, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from typing import Any
-
-from django.db import connection
 
 from ivig.errors import CapExceeded, Conflict
 from ivig.records import audit
@@ -25,28 +22,6 @@ PASSWORD = "infusion-chair-42-Xq"
 OVERRIDE = Override("prescriber-order", "a shorter induction for this patient", PASSWORD)
 
 
-def _race(*jobs: Callable[[], Any]) -> list[Any]:
-    """Run the jobs at the same moment, each on its own connection; their results or errors."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = jobs[i]()
-        except Exception as exc:  # the outcome is what the test checks
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def _setup() -> tuple[dict[str, Any], Any]:
     users = {r: create_user(None, r, PASSWORD, [r], system=True)
              for r in ("prescriber", "pharmacist")}  # fmt: skip
@@ -60,7 +35,9 @@ def _setup() -> tuple[dict[str, Any], Any]:
     return users, patient
 
 
-def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> None:
+def test_two_prescriptions_cannot_together_break_the_cap(
+    live_records: None, race: Callable[..., list[Any]]
+) -> None:
     users, patient = _setup()
     # each course alone is 1.2 g/kg; together 2.4 g/kg in the same 28 days
     one = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
@@ -69,7 +46,7 @@ def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> 
     two = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
                               place="hospital", start=dt.date(2026, 12, 10), days=2,
                               total_g_per_kg=1.2)  # fmt: skip
-    results = _race(
+    results = race(
         lambda: courses.prescribe(users["prescriber"], patient.pk, one, override=OVERRIDE),
         lambda: courses.prescribe(users["prescriber"], patient.pk, two, override=OVERRIDE),
     )
@@ -85,7 +62,7 @@ def test_two_prescriptions_cannot_together_break_the_cap(live_records: None) -> 
     assert audit.verify_chain().ok
 
 
-def test_two_verifications_of_one_order(live_records: None) -> None:
+def test_two_verifications_of_one_order(live_records: None, race: Callable[..., list[Any]]) -> None:
     users, patient = _setup()
     other = create_user(None, "pharmacist2", "infusion-chair-42-Xq", ["pharmacist"], system=True)
     course = courses.prescribe(
@@ -95,7 +72,7 @@ def test_two_verifications_of_one_order(live_records: None) -> None:
     )  # fmt: skip
     order = course.orders.order_by("sequence").first()
     assert order is not None
-    results = _race(
+    results = race(
         lambda: orders.verify(users["pharmacist"], order.pk, order.version),
         lambda: orders.verify(other, order.pk, order.version),
     )

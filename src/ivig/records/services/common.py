@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
 
 from django.db import models
@@ -14,7 +15,10 @@ from ivig.records.models import Versioned
 M = TypeVar("M", bound=models.Model)
 V = TypeVar("V", bound=Versioned)
 
-__all__ = ["get", "locked", "save_versioned"]
+__all__ = ["CLOCK_SKEW", "get", "locked", "save_versioned"]
+
+# A clinical time may be this far ahead of the server's clock (clocks differ; requirement 35).
+CLOCK_SKEW = dt.timedelta(minutes=2)
 
 
 def get(model: type[M], pk: object, what: str) -> M:

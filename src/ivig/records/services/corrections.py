@@ -31,14 +31,14 @@ from typing import Any, TypeVar, cast
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from ivig.core.monitoring import Severity, check_vitals
+from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
 from ivig.core.outcomes import check_score, load_outcome_measures
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound, OutOfRange
 from ivig.records import audit
 from ivig.records.models import Correctable, Outcome, Reaction, Role, Vitals, WeightRecord
 from ivig.records.services.access import require
-from ivig.records.services.common import locked
+from ivig.records.services.common import CLOCK_SKEW, locked
 
 __all__ = [
     "KINDS",
@@ -55,15 +55,7 @@ __all__ = [
 C = TypeVar("C", bound=Correctable)
 Q = TypeVar("Q", bound=models.QuerySet[Any])
 
-CLOCK_SKEW = dt.timedelta(minutes=2)
-VITALS = (
-    "temperature_c",
-    "pulse_per_min",
-    "systolic_mm_hg",
-    "diastolic_mm_hg",
-    "respiratory_rate_per_min",
-    "spo2_percent",
-)
+VITALS = VITAL_FIELDS  # the vital signs, in the order the protocol lists them
 
 
 @dataclass(frozen=True, slots=True)

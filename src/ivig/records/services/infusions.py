@@ -70,7 +70,7 @@ from ivig.records.models import (
     Vitals,
 )
 from ivig.records.services.access import has_role, require
-from ivig.records.services.common import locked, save_versioned
+from ivig.records.services.common import CLOCK_SKEW, locked, save_versioned
 from ivig.records.services.corrections import current
 from ivig.records.services.limits import Override, hard_stops, require_override
 from ivig.records.services.orders import transition
@@ -100,7 +100,6 @@ __all__ = [
     "task_dict",
 ]
 
-CLOCK_SKEW = dt.timedelta(minutes=2)
 S = SessionState
 MEDICINES_TASK = "reaction-medicines"
 

@@ -14,19 +14,12 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from ivig.core.limits import load_limits
-from ivig.core.monitoring import Severity, load_monitoring_protocol
+from ivig.core.monitoring import VITAL_FIELDS, Severity, load_monitoring_protocol
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what a datetime-local input sends (to the minute)
-VITALS = (
-    "temperature_c",
-    "pulse_per_min",
-    "systolic_mm_hg",
-    "diastolic_mm_hg",
-    "respiratory_rate_per_min",
-    "spo2_percent",
-)
+VITALS = VITAL_FIELDS  # the vital signs, in the order the protocol lists them
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
