@@ -10,6 +10,8 @@ import it: every Django import is inside a command (through :func:`django`).
     ivig backup FILE        a consistent copy while the server runs (SQLite backup API, pg_dump)
     ivig restore FILE       replace the database, after checking the file and its audit chain
     ivig demo               demo users and three fictional LEMS patients with their history
+    ivig print / export / import    documents and exchange (the modules that define
+                            ``add_commands(app, export, load)``: see :func:`register`)
 
 Errors are :class:`ivig.errors.IvigError` subclasses, so that ``ivig.cli.main`` prints one line
 ``Error: ...`` and exits 1. Errors about a positional argument name it in the message
@@ -18,6 +20,8 @@ Errors are :class:`ivig.errors.IvigError` subclasses, so that ``ivig.cli.main`` 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 import typer
@@ -54,3 +58,23 @@ def register(app: typer.Typer) -> None:
     app.command(epilog="Example: ivig backup /srv/backups/ivig-2026-12-01.backup")(backup)
     app.command(epilog="Example: ivig restore /srv/backups/ivig-2026-12-01.backup --yes")(restore)
     app.command(epilog="Example: ivig demo")(demo)
+
+    export = typer.Typer(
+        help="Export a patient's records: calendar, FHIR, CSV.",
+        epilog="Example: ivig export ics MRN0001",
+        **plain,
+    )
+    load = typer.Typer(
+        help="Import records from files.", epilog="Example: ivig import patients p.csv", **plain
+    )
+    # Documents and exchange: each module of this package with ``add_commands`` adds its own
+    # commands (so that they never import Django until run).
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        add = getattr(module, "add_commands", None)
+        if add is not None:
+            add(app, export, load)
+    if export.registered_commands:
+        app.add_typer(export, name="export")
+    if load.registered_commands:
+        app.add_typer(load, name="import")
