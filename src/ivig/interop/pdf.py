@@ -36,9 +36,7 @@ def html_to_pdf(html: str, *, stylesheet: str = "") -> bytes:
     """The PDF of ``html`` (with ``stylesheet``, CSS text, added): only ``data:`` URIs are
     fetched."""
     weasyprint = _weasyprint()
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols=("data",))
+    fetcher = weasyprint.urls.URLFetcher(allowed_protocols=("data",))
     document = weasyprint.HTML(string=html, url_fetcher=fetcher)
     sheets = [weasyprint.CSS(string=stylesheet, url_fetcher=fetcher)] if stylesheet else []
     pdf: bytes = document.write_pdf(stylesheets=sheets)
