@@ -1,0 +1,82 @@
+"""``ivig export ics MRN_OR_ID [--out FILE]``: a patient's planned infusions as an iCalendar
+file (see :mod:`ivig.interop.ics`), on standard output or into a file; the export is audited."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ivig.commands.common import open_database, require_records
+from ivig.errors import InvalidInput, NotFound
+
+__all__ = ["add_commands", "export_ics"]
+
+EXAMPLE = "Example: ivig export ics DEMO-0001 --out infusions.ics"
+
+
+def _patient(key: str) -> Any:
+    """The patient by MRN (exactly, then ignoring case), else by id."""
+    from ivig.records.models import Patient
+
+    found = (
+        Patient.objects.filter(mrn=key).first() or Patient.objects.filter(mrn__iexact=key).first()
+    )
+    if found is None and key.isdigit():
+        found = Patient.objects.filter(pk=int(key)).first()
+    if found is None:
+        raise NotFound("patient", key)
+    return found
+
+
+def export_ics(
+    patient: Annotated[
+        str, typer.Argument(metavar="MRN_OR_ID", help="The patient's MRN (or record id).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the calendar to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """A patient's planned infusions (today on) as an iCalendar (.ics) file: date, duration
+    (rate steps plus observation) and place of each."""
+    with open_database():
+        require_records()
+        from django.db import transaction
+        from django.utils import timezone
+
+        from ivig.interop import ics
+        from ivig.records import audit
+
+        key = patient.strip()
+        if not key:
+            raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
+        row = _patient(key)
+        plan = ics.patient_plan(row, today=timezone.localdate())
+        body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
+        pk = int(row.pk)
+        with transaction.atomic():  # the file written, or neither it nor its audit event
+            audit.record(
+                None,
+                "export",
+                "calendar",
+                pk,
+                patient_id=pk,
+                after={"events": len(plan.infusions), "format": "ics", "via": "cli"},
+            )
+            if out is not None:
+                try:
+                    out.write_bytes(body)
+                except OSError as exc:
+                    raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+        if out is None:
+            sys.stdout.write(body.decode("utf-8"))
+            sys.stdout.flush()
+        else:
+            typer.echo(f"{len(plan.infusions)} infusion(s) written to {out}", err=True)
+
+
+def add_commands(app: typer.Typer, export: typer.Typer, load: typer.Typer) -> None:
+    export.command("ics", epilog=EXAMPLE)(export_ics)
