@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
-from ivig.web.views import chairs, corrections, patients, pharmacy, prescribe, reports, runsheet
+from ivig.web.views import (
+    chairs,
+    corrections,
+    handout,
+    patients,
+    pharmacy,
+    prescribe,
+    reports,
+    runsheet,
+)
 
 app_name = "web"
 
@@ -24,4 +33,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *runsheet.urlpatterns,
     *corrections.urlpatterns,
     *reports.urlpatterns,
+    *handout.urlpatterns,
 ]
