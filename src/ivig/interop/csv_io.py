@@ -83,9 +83,10 @@ OUTCOME_COLUMNS = (
 def write_rows(
     stream: IO[str], columns: Iterable[str], rows: Iterable[Mapping[str, object]]
 ) -> int:
-    """Write the header and the rows (``None`` as an empty cell); the number of rows."""
+    """Write the header and the rows, only the named columns and in their order (``None`` as
+    an empty cell); the number of rows."""
     names = list(columns)
-    writer = csv.DictWriter(stream, fieldnames=names, lineterminator="\r\n", extrasaction="raise")
+    writer = csv.DictWriter(stream, fieldnames=names, lineterminator="\r\n")
     writer.writeheader()
     count = 0
     for row in rows:
