@@ -5,14 +5,14 @@ number, rate changes under the drug library's limits, the infusion's state (runn
 stopped, ended, closed) with the restart rules after a reaction, vital signs with their
 checkpoints, reactions with the protocol's recommended action, the prescriber's tasks, the end
 of the infusion and the post-infusion observation; and a print view of the whole sheet with
-signature lines.
+signature lines, and its PDF (``pdf``).
 
 Every signed-in role may read the sheet. The actions are the nurse's (the overrides, the
 restart order and the tasks the prescriber's): the forms show only to those roles, and the
 services check the roles again.
 
 Modules: ``forms`` (the forms), ``sheet`` (what the sheet shows), ``basis`` (how each number is
-computed, requirement 55), ``actions`` (the POST views).
+computed, requirement 55), ``actions`` (the POST views), ``pdf`` (the PDF of the print view).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from ivig.records.models import InfusionSession
 from ivig.web.views.runsheet.actions import ACTIONS, acknowledge, action, htmx, order_or_404
+from ivig.web.views.runsheet.pdf import print_context, runsheet_pdf_view
 from ivig.web.views.runsheet.sheet import context, reaction_advice
 
 
@@ -48,10 +49,7 @@ def runsheet(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_GET
 def runsheet_print(request: HttpRequest, order_id: int) -> HttpResponse:
     order = order_or_404(order_id)
-    ctx = context(request, order, timezone.now())
-    ctx["title"] = f"Run sheet (print): {order.patient.family_name}, {order.patient.given_name}"
-    ctx["printing"] = True
-    return render(request, "web/runsheet_print.html", ctx)
+    return render(request, "web/runsheet_print.html", print_context(request, order, timezone.now()))
 
 
 @login_required
@@ -69,6 +67,7 @@ def runsheet_advice(request: HttpRequest, order_id: int) -> HttpResponse:
 urlpatterns: list[URLPattern] = [
     path("orders/<int:order_id>/runsheet/", runsheet, name="runsheet"),
     path("orders/<int:order_id>/runsheet/print/", runsheet_print, name="runsheet-print"),
+    path("orders/<int:order_id>/runsheet.pdf", runsheet_pdf_view, name="runsheet-pdf"),
     path(
         "orders/<int:order_id>/runsheet/reaction-advice/",
         runsheet_advice,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from ivig.core.catalogue import Product
 from ivig.core.limits import load_limits
 from ivig.core.monitoring import (
+    ReactionAction,
     ReactionAdvice,
     Severity,
     classify_symptoms,
@@ -40,6 +41,7 @@ from ivig.records.services import infusions
 from ivig.records.services.access import has_role
 from ivig.records.services.limits import may_override
 from ivig.records.services.patients import age_on, latest_weight
+from ivig.web.views.charts import rate_chart
 from ivig.web.views.runsheet import basis
 from ivig.web.views.runsheet.forms import QUESTIONS, VITALS, build, symptom_name
 
@@ -481,6 +483,7 @@ def context(
     checkpoints = [{**c, "vitals": by_time.get(c["recorded_at"])} for c in checkpoints]
     bases = basis.steps_basis(order, course, product)
     current_rate = rates[-1] if rates else None
+    step_rows = _step_rows(order, session, rates, now, bases)
     return {
         "order": order,
         "patient": order.patient,
@@ -502,7 +505,8 @@ def context(
         if course.dosing_weight_kg
         else None,
         "lots": _lots(order, product),
-        "steps": _step_rows(order, session, rates, now, bases),
+        "steps": step_rows,
+        "rate_chart": _rate_chart(order, session, rates, step_rows, now),
         "dose_basis": basis.dose_basis(order, course, product),
         "limits": basis.limits_basis(order, course, product, state),
         "library": basis.library_basis(order, course),
@@ -534,6 +538,64 @@ def context(
         "section": "chairs",
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
         **form_context,
+    }
+
+
+def _rate_chart(
+    order: Order,
+    session: InfusionSession | None,
+    rates: list[RateChange],
+    step_rows: dict[str, Any],
+    now: dt.datetime,
+) -> dict[str, Any] | None:
+    """The rate over time: the planned steps from the start (from now before it) against the
+    recorded pump rows, the last held until the end (until now while it runs)."""
+    until = None
+    if session is not None and session.started_at is not None:
+        until = session.ended_at or max(now, rates[-1].at if rates else now)
+    return rate_chart(
+        order.steps,
+        [(r.at, r.rate_ml_per_h, str(r.action)) for r in rates],
+        step_rows["base"],
+        provisional=bool(step_rows["provisional"]),
+        until=until,
+    )
+
+
+ACTION_WORDS = {
+    ReactionAction.slow: "slow the infusion to a lower rate and continue",
+    ReactionAction.pause: "pause the pump; restart when the symptoms resolve",
+    ReactionAction.stop: "stop the pump; restart only when the symptoms resolve and the "
+    "prescriber agrees",
+    ReactionAction.stop_no_restart: "stop the pump; no restart today without a new prescriber "
+    "order; treat under the hypersensitivity (anaphylaxis) protocol when severe",
+}
+
+
+def reaction_protocol() -> dict[str, Any]:
+    """The service protocol's reaction actions (``monitoring.toml`` ``[reactions]``), in words,
+    each with its source: what the printed sheet tells the nurse to do."""
+    p = load_monitoring_protocol().reactions
+    rows = [
+        {
+            "severity": name,
+            "action": entry.value.value,
+            "words": ACTION_WORDS[entry.value],
+            "source": entry.source.cite(),
+            "verified": entry.verified,
+        }
+        for name, entry in (
+            ("mild", p.mild),
+            ("moderate", p.moderate),
+            ("severe", p.severe),
+            ("a second reaction today", p.second_reaction),
+        )
+    ]
+    return {
+        "rows": rows,
+        "restart_at_most": p.restart_at_most.value,
+        "lower_rate_percent": round(p.lower_rate_fraction.value * 100),
+        "mild_call_prescriber": p.mild_call_prescriber.value,
     }
 
 
