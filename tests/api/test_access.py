@@ -147,6 +147,7 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /api/audit/verify": frozenset({A}),
     "POST /api/courses/{course_id}/replan": frozenset({P}),
     "GET /api/reports/safety": frozenset({A, PH}),
+    "GET /api/patients/{patient_id}/fhir": EVERYONE,
     # corrections: by the roles that record the entry; the history is for everyone
     "POST /api/weights/{entry_id}/corrections": frozenset({P, N, A}),
     "POST /api/weights/{entry_id}/void": frozenset({P, N, A}),

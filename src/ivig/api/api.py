@@ -89,6 +89,7 @@ def _add_routers() -> None:
         accounts,
         catalogue,
         corrections,
+        fhir,
         infusions,
         orders,
         patients,
@@ -102,6 +103,7 @@ def _add_routers() -> None:
     api.add_router("/", accounts.router)
     api.add_router("/", corrections.router)
     api.add_router("/", reports.router)
+    api.add_router("/", fhir.router)
 
 
 _add_routers()
