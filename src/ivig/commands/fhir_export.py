@@ -1,0 +1,74 @@
+"""``ivig export fhir MRN_OR_ID [--out FILE]``: a patient's treatment as a FHIR R4B Bundle
+(see :mod:`ivig.interop.fhir`), on standard output or into a file; the export is audited."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ivig.commands.common import open_database, require_records
+from ivig.errors import InvalidInput, NotFound
+
+__all__ = ["add_commands", "export_fhir"]
+
+EXAMPLE = "Example: ivig export fhir DEMO-0001 --out DEMO-0001.fhir.json"
+
+
+def _patient(key: str) -> Any:
+    """The patient by MRN (exactly, then ignoring case), else by id."""
+    from ivig.records.models import Patient
+
+    found = (
+        Patient.objects.filter(mrn=key).first() or Patient.objects.filter(mrn__iexact=key).first()
+    )
+    if found is None and key.isdigit():
+        found = Patient.objects.filter(pk=int(key)).first()
+    if found is None:
+        raise NotFound("patient", key)
+    return found
+
+
+def export_fhir(
+    patient: Annotated[
+        str, typer.Argument(metavar="MRN_OR_ID", help="The patient's MRN (or record id).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the Bundle to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """A patient's treatment as a FHIR R4B Bundle (JSON): Patient, a MedicationRequest per order
+    (a Dosage per rate step), MedicationAdministration per infusion and rate segment, vital-sign,
+    weight and outcome Observations, an AdverseEvent per reaction."""
+    with open_database():
+        require_records()
+        from django.db import transaction
+        from django.utils import timezone
+
+        from ivig.interop import fhir
+
+        key = patient.strip()
+        if not key:
+            raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
+        row = _patient(key)
+        with transaction.atomic():  # the file written, or neither it nor its audit event
+            bundle = fhir.export_bundle(None, row, now=timezone.now(), channel="cli")
+            text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+            if out is not None:
+                try:
+                    out.write_text(text, encoding="utf-8")
+                except OSError as exc:
+                    raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+        if out is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            typer.echo(f"{len(bundle['entry'])} resource(s) written to {out}", err=True)
+
+
+def add_commands(app: typer.Typer, export: typer.Typer, load: typer.Typer) -> None:
+    export.command("fhir", epilog=EXAMPLE)(export_fhir)
