@@ -1,0 +1,83 @@
+"""``ivig print ORDER_ID``: the run sheet's PDF written where asked (or under its default name),
+the place said, the printing audited; an unknown order or a missing folder is one error line."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pytest
+
+from ivig.cli import main
+
+pytestmark = pytest.mark.database
+
+
+def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def text_of(pdf: bytes) -> str:
+    return re.sub(
+        r"\s+", " ", " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    )
+
+
+def test_print_writes_the_run_sheet_and_says_where(
+    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ivig.records.models import AuditEvent
+
+    target = tmp_path / "sheet.pdf"
+    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    assert code == 0, err
+    assert str(target) in out
+    assert "MRN0001" in out
+    text = text_of(target.read_bytes())
+    assert "MRN0001" in text
+    assert "Lambert, Edward" in text
+    assert re.search(r"\bP1\b", text)  # the lots
+    assert re.search(r"\bP2\b", text)
+    event = AuditEvent.objects.get(action="print")
+    assert (event.entity, event.entity_id) == ("order", str(dispensed.pk))
+    assert event.patient_id == dispensed.patient_id
+    assert event.actor == "system"
+    assert event.after["via"] == "cli"
+    assert event.reason.startswith("ivig print, run by ")
+
+
+def test_print_names_the_file_after_the_patient_and_date(
+    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, ["print", str(dispensed.pk)])
+    assert code == 0, err
+    expected = tmp_path / f"run-sheet-MRN0001-{dispensed.date:%Y-%m-%d}.pdf"
+    assert expected.read_bytes().startswith(b"%PDF-")
+    assert str(expected) in out
+
+
+def test_print_refuses_an_unknown_order_and_a_missing_folder(
+    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ivig.records.models import AuditEvent
+
+    code, _, err = run(capsys, ["print", "999999", "--out", str(tmp_path / "x.pdf")])
+    assert (code, err) == (1, "Error: no order 999999\n")
+    code, _, err = run(
+        capsys, ["print", str(dispensed.pk), "--out", str(tmp_path / "nowhere" / "x.pdf")]
+    )
+    assert code == 1
+    assert err.startswith("Error: --out: the folder ")
+    assert not AuditEvent.objects.filter(action="print").exists()
+
+
+def test_print_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, ["print", "--help"])
+    assert code == 0
+    assert "ivig print 12 --out run-sheet.pdf" in out
