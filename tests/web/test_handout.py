@@ -122,3 +122,9 @@ def test_the_calendar_download(demo: Any) -> None:
     [export] = events(before, "export")
     assert (export.entity, export.patient_id, export.after["events"]) == ("calendar", demo.pk, 3)
     assert [e.entity for e in events(before, "read")] == ["calendar"]
+
+
+def test_the_patient_page_links_to_both(demo: Any) -> None:
+    text = signed_in("nurse").get(f"/patients/{demo.pk}/").content.decode()
+    assert f'<a href="/patients/{demo.pk}/handout/">Patient handout</a>' in text
+    assert f'<a href="/patients/{demo.pk}/calendar.ics">Calendar of planned' in text
