@@ -20,7 +20,8 @@ def demo(db: None, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """The demo's records (``ivig demo``); its users by role."""
     from django.contrib.auth.models import User
 
-    assert main(["demo"]) == 0
+    code = main(["demo"])
+    assert code == 0, capsys.readouterr().err
     capsys.readouterr()
     return {
         u.username.removeprefix("demo-"): u
