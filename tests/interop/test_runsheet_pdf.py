@@ -95,3 +95,59 @@ def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(db: None) -
     assert (event.entity, event.entity_id, event.patient_id) == ("order", str(order.pk), patient.pk)
     assert event.after["order_version"] == order.version
     assert event.after["session_version"] == session.version
+
+
+@pytest.mark.parametrize("role", ["admin", "prescriber", "pharmacist", "nurse"])
+def test_every_signed_in_role_downloads_the_pdf_and_it_is_audited(
+    role: str, users: dict[str, Any], dispensed: Any, client_for: Any
+) -> None:
+    from ivig.records.models import AuditEvent
+
+    response = client_for(role).get(f"/orders/{dispensed.pk}/runsheet.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    name = f"run-sheet-MRN0001-{dispensed.date:%Y-%m-%d}.pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="{name}"'
+    text = flat(text_of(response.content))
+    assert "MRN0001" in text
+    assert f"by {role}" in text  # the footer names who generated it
+    event = AuditEvent.objects.get(action="print")
+    assert (event.actor, event.entity, event.entity_id) == (role, "order", str(dispensed.pk))
+    assert event.patient_id == dispensed.patient_id
+    assert event.after["via"] == "web"
+    assert AuditEvent.objects.filter(action="read", entity_id=str(dispensed.pk)).count() == 1
+
+
+def test_anonymous_is_refused_the_pdf(dispensed: Any, client_for: Any) -> None:
+    from ivig.records.models import AuditEvent
+
+    response = client_for(None).get(f"/orders/{dispensed.pk}/runsheet.pdf")
+    assert response.status_code == 302
+    assert f"next=/orders/{dispensed.pk}/runsheet.pdf" in response["Location"]  # to sign in
+    assert response["Content-Type"] != "application/pdf"
+    assert not AuditEvent.objects.filter(action="print").exists()
+
+
+def test_the_pdf_of_a_paused_infusion_shows_the_pause_and_the_restart_limit(
+    users: dict[str, Any], dispensed: Any, start_chair: Any, chair_now: dt.datetime
+) -> None:
+    from django.utils import timezone
+
+    from ivig.records.models import Order
+    from ivig.records.services import infusions
+    from ivig.web.views.runsheet.pdf import runsheet_pdf
+
+    start = chair_now - dt.timedelta(minutes=40)
+    start_chair(dispensed, start)
+    version = Order.objects.get(pk=dispensed.pk).session.version
+    pause = start + dt.timedelta(minutes=20)
+    infusions.record_reaction(
+        users["nurse"], dispensed.pk, version, pause, ["headache"], "pump paused", now=chair_now
+    )
+    order = Order.objects.get(pk=dispensed.pk)
+    text = flat(text_of(runsheet_pdf(order, users["nurse"], chair_now, via="test")))
+    clock = timezone.localtime(pause).strftime("%H:%M")
+    assert f"{clock} pause 0 mL/h" in text  # the recorded rows' table
+    assert f"{clock} pause: 0 mL/h" in text  # the chart's summary
+    assert "paused" in text
+    assert "restart at no more than" in text
