@@ -151,3 +151,25 @@ def test_the_pdf_of_a_paused_infusion_shows_the_pause_and_the_restart_limit(
     assert f"{clock} pause: 0 mL/h" in text  # the chart's summary
     assert "paused" in text
     assert "restart at no more than" in text
+
+
+def test_the_sheet_says_when_a_printed_copy_is_superseded(
+    users: dict[str, Any], dispensed: Any, client_for: Any, chair_now: dt.datetime
+) -> None:
+    """Requirement 66: once the record changes after printing, the screen says so."""
+    from ivig.records.services import infusions
+
+    nurse = client_for("nurse")
+    sheet = f"/orders/{dispensed.pk}/runsheet/"
+    assert "Printed" not in nurse.get(sheet).content.decode()
+    assert nurse.get(f"/orders/{dispensed.pk}/runsheet.pdf").status_code == 200
+    html = nurse.get(sheet).content.decode()
+    assert "the printed copy matches the record" in html
+    assert "Printed copy superseded" not in html
+    answers = infusions.CheckAnswers(
+        infection=False, fever=False, feeling_unwell=False, hydrated=True
+    )
+    infusions.pre_check(users["nurse"], dispensed.pk, answers, now=chair_now)
+    html = nurse.get(sheet).content.decode()
+    assert "Printed copy superseded" in html
+    assert "by nurse no longer matches the record" in html

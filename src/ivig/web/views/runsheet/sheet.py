@@ -28,6 +28,7 @@ from ivig.core.rates import RateStep, clock_times
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import (
+    AuditEvent,
     InfusionSession,
     Order,
     OrderStatus,
@@ -507,6 +508,7 @@ def context(
         "lots": _lots(order, product),
         "steps": step_rows,
         "rate_chart": _rate_chart(order, session, rates, step_rows, now),
+        "printed": last_print(order, session),
         "dose_basis": basis.dose_basis(order, course, product),
         "limits": basis.limits_basis(order, course, product, state),
         "library": basis.library_basis(order, course),
@@ -539,6 +541,24 @@ def context(
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
         **form_context,
     }
+
+
+def last_print(order: Order, session: InfusionSession | None) -> dict[str, Any] | None:
+    """The last PDF printed of this order, and whether the record changed since (requirement
+    66: the screen says "printed copy superseded")."""
+    event = (
+        AuditEvent.objects.filter(
+            patient_id=order.patient_id, action="print", entity="order", entity_id=str(order.pk)
+        )
+        .order_by("-seq")
+        .first()
+    )
+    if event is None:
+        return None
+    printed = event.after or {}
+    now_versions = (order.version, session.version if session is not None else None)
+    then = (printed.get("order_version"), printed.get("session_version"))
+    return {"at": event.at, "by": event.actor, "superseded": then != now_versions}
 
 
 def _rate_chart(
