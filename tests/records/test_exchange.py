@@ -303,3 +303,17 @@ def test_only_a_prescriber_or_admin_imports(users: dict[str, Any]) -> None:
                 users[role], csv_io.read_patient_rows(FILE), today=dt.date(2026, 11, 25)
             )
     assert not Patient.objects.exists()
+
+
+def test_times_carry_the_service_time_zone_offset(demo: dict[str, Any]) -> None:
+    from django.utils import timezone
+
+    from ivig.records.models import InfusionSession
+
+    with timezone.override("America/New_York"):  # UTC-5 in winter, UTC-4 in summer
+        rows = exchange_export("infusions", demo["admin"])
+    for row in rows:
+        session = InfusionSession.objects.get(order_id=int(row["order_id"]))
+        started = dt.datetime.fromisoformat(row["started_at"])
+        assert row["started_at"].endswith(("-05:00", "-04:00"))
+        assert started == session.started_at  # the same moment, shown in local time
