@@ -401,6 +401,23 @@ def _demo_patient(
     )
 
 
+def _password(username: str, first: str, last: str) -> str:
+    """A random password that Django's validators accept for this user (a random draw can,
+    rarely, look too like the user name)."""
+    from django.contrib.auth.models import User
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    person = User(username=username, first_name=first, last_name=last)
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        try:
+            validate_password(candidate, person)
+        except ValidationError:
+            continue
+        return candidate
+
+
 def demo() -> None:
     """Load demo data: a user per role (passwords printed) and three fictional LEMS patients."""
     with open_database(migrate=True):
@@ -431,7 +448,7 @@ def demo() -> None:
         with transaction.atomic():  # all or nothing
             users: dict[str, Any] = {}
             for name, role, first, last in DEMO_USERS:
-                passwords[name] = secrets.token_urlsafe(12)
+                passwords[name] = _password(name, first, last)
                 users[role] = create_user(
                     None,
                     name,
