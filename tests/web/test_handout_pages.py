@@ -128,3 +128,30 @@ def test_the_patient_page_links_to_both(demo: Any) -> None:
     text = signed_in("nurse").get(f"/patients/{demo.pk}/").content.decode()
     assert f'<a href="/patients/{demo.pk}/handout/">Patient handout</a>' in text
     assert f'<a href="/patients/{demo.pk}/calendar.ics">Calendar of planned' in text
+
+
+def test_the_outcome_chart_is_in_the_handout_and_its_pdf(demo: Any) -> None:
+    """Issue 6, charts: the outcome chart (SVG) on the web and in the PDF, from the patient's
+    outcomes in force; one line per measure, a mark per infusion given."""
+    import xml.etree.ElementTree as ET
+
+    from ivig.records.services.outcomes import outcome_series
+
+    series = outcome_series(demo)
+    assert series, "the demo patient has outcomes"
+    client = signed_in("prescriber")
+    page = client.get(f"/patients/{demo.pk}/handout/").content.decode()
+    assert "Your test results" in page
+    svg = page[page.index('<svg class="chart"') : page.index("</svg>") + len("</svg>")]
+    root = ET.fromstring(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{ns}polyline")) == len({s["measure"] for s in series})
+    assert len(root.findall(f"{ns}circle")) == len(series)
+    given = demo.orders.filter(status="completed").count()
+    assert len(root.findall(f"{ns}line")) == given
+    pdf = client.get(f"/patients/{demo.pk}/handout.pdf").content
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages
+    )
+    assert "Your test results" in text
+    assert "The grey lines mark your infusions." in text

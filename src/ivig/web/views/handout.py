@@ -20,18 +20,22 @@ from ivig.interop import ics
 from ivig.interop.handout import build_handout
 from ivig.interop.pdf import PdfUnavailable, html_to_pdf
 from ivig.records import audit
-from ivig.records.models import Patient
+from ivig.records.models import Order, OrderStatus, Patient
 from ivig.records.services.common import get
+from ivig.records.services.outcomes import outcome_series
 from ivig.web.forms import today
+from ivig.web.views.charts import outcome_chart
 
 __all__ = ["handout_page", "handout_pdf", "patient_calendar", "urlpatterns"]
 
 
 def _context(patient: Patient) -> dict[str, object]:
     plan = ics.patient_plan(patient, today=today())
+    given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
     return {
         "patient": patient,
         "handout": build_handout(plan),
+        "chart": outcome_chart(outcome_series(patient), [o.date for o in given]),
         "plan": plan,
         "section": "patients",
         "title": f"Handout: {patient.family_name}, {patient.given_name}",
