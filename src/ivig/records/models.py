@@ -342,6 +342,7 @@ class Outcome(Correctable):
     measure = models.CharField(max_length=20)
     value = models.FloatField()
     measured_on = models.DateField()
+    patient_reported = models.BooleanField(default=False)  # a check-in by the patient (issue 7)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -419,6 +420,68 @@ class IdempotencyKey(models.Model):
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["user", "key"], name="one_response_per_key")
         ]
+
+
+class PatientInvitation(models.Model):
+    """A one-time link from the service to a patient to set up their own sign-in (issue 7).
+    Only the SHA-256 of the link's token is stored; a link works once, before it expires."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    invited_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True)
+    revoked_at = models.DateTimeField(null=True)
+
+
+class PatientAccount(models.Model):
+    """A patient's own sign-in: the user sees only this patient's record (issue 7). A user
+    with a patient account holds no staff role."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="patient_account")
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="account")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class DayBeforeCheck(models.Model):
+    """The patient's answers the day before an infusion (issue 7). An answer that calls for it
+    flags the infusion for review before starting; nothing is cancelled."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="day_checks")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="day_checks")
+    answers = models.JSONField()
+    flags = models.JSONField(default=list)  # what calls for a review, in words
+    needs_review = models.BooleanField(default=False)
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(null=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["submitted_at", "id"]
+
+
+class DiaryEntry(models.Model):
+    """A symptom diary entry in the days after an infusion (issue 7): each symptom with its
+    severity; a serious symptom raises an alert for the service."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diary")
+    order = models.ForeignKey(
+        Order, null=True, on_delete=models.PROTECT, related_name="diary_entries"
+    )
+    day = models.DateField()
+    symptoms = models.JSONField()  # {"headache": "mild", ...}
+    serious = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+    acknowledged_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering: ClassVar = ["day", "id"]
 
 
 class ApiToken(models.Model):

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "ivig.web.middleware.IdleSignOut",
+    "ivig.web.middleware.PatientPortal",
     "ivig.web.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.web.middleware.NotFoundPages",
     "ivig.web.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)

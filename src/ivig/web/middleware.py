@@ -4,6 +4,7 @@
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
   so that no partial page is swapped in.
 - ``NotFoundPages``: a record the services cannot find is a 404 page.
+- ``PatientPortal``: a signed-in patient reaches only their own pages under ``/me/`` (issue 7).
 - ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
 - ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
 
@@ -61,6 +62,34 @@ class IdleSignOut:
             if not polling:
                 request.session[LAST_SEEN] = now
         return self.get_response(request)
+
+
+# What a signed-in patient may reach: their own pages, signing in and out, the invitation link,
+# static files. Everything else is 404 for them (deny by default).
+PATIENT_PATHS = ("/me/", "/signin/", "/signout/", "/invite/", "/static/", "/favicon.ico")
+
+
+class PatientPortal:
+    """A patient signed in with their own account (issue 7) reaches only ``/me/...`` (their
+    record, nobody else's): every staff page and every API route answers 404, as if it did not
+    exist, so that nothing about other patients leaks. ``/`` takes them to ``/me/``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from ivig.records.services.access import patient_of
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or patient_of(user) is None:
+            return self.get_response(request)
+        if request.path == "/":
+            return HttpResponseRedirect("/me/")
+        if request.path.startswith(PATIENT_PATHS):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return _error(request, 404, "not_found", "no such page")
+        raise Http404("no such page")
 
 
 class NotFoundPages:

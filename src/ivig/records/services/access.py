@@ -7,7 +7,7 @@ from typing import Any
 from ivig.errors import Forbidden
 from ivig.records.models import Role
 
-__all__ = ["has_role", "require", "roles_of"]
+__all__ = ["has_role", "patient_of", "require", "roles_of"]
 
 
 def roles_of(user: Any) -> frozenset[str]:
@@ -29,3 +29,16 @@ def require(user: Any, action: str, *roles: Role | str) -> None:
     """Raise :class:`Forbidden` unless the user holds one of ``roles``."""
     if not has_role(user, *roles):
         raise Forbidden(action, tuple(str(r) for r in roles))
+
+
+def patient_of(user: Any) -> Any:
+    """The patient whose own account ``user`` is (issue 7), or ``None`` for staff and anyone
+    else. A user holding a staff role is never treated as a patient."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if roles_of(user):
+        return None
+    from ivig.records.models import PatientAccount
+
+    account = PatientAccount.objects.select_related("patient").filter(user=user).first()
+    return account.patient if account is not None else None

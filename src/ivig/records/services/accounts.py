@@ -32,6 +32,16 @@ def _roles(roles: list[str]) -> list[Group]:
     return [Group.objects.get_or_create(name=name)[0] for name in sorted(set(roles))]
 
 
+def _not_a_patient(user: User, what: str) -> None:
+    """A patient's own account stays a patient's: no staff role, no API token (issue 7)."""
+    from ivig.records.models import PatientAccount
+
+    if PatientAccount.objects.filter(user=user).exists():
+        raise Conflict(
+            f"{user.username} is a patient's own account: it cannot have {what}", field="user_id"
+        )
+
+
 def _snapshot(user: User) -> dict[str, Any]:
     data = audit.snapshot(user, USER_FIELDS)
     data["roles"] = sorted(user.groups.values_list("name", flat=True))
@@ -83,6 +93,7 @@ def set_roles(actor: Any, user_id: int, roles: list[str]) -> User:
     groups = _roles(roles)
     with transaction.atomic():
         user = get(User, user_id, "user")
+        _not_a_patient(user, "a staff role")
         before = _snapshot(user)
         user.groups.set(groups)
         User.objects.filter(pk=user.pk).update(is_staff=Role.admin in roles)
@@ -122,6 +133,7 @@ def create_token(
     raw = new_token()
     with transaction.atomic():
         user = get(User, user_id, "user")
+        _not_a_patient(user, "an API token")
         token = ApiToken.objects.create(
             user=user, name=name.strip(), prefix=raw[:10], key_hash=hash_token(raw)
         )
