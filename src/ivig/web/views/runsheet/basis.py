@@ -200,12 +200,12 @@ def dose_basis(order: Order, course: Course, product: Product | None) -> dict[st
     return {
         "course": course_text,
         "ordered": (
-            f"{n(round(per_kg, 4))} g/kg {TIMES} {kg(weight)} kg = {n(order.prescribed_g, 2)} g"
+            f"{n(round(per_kg, 4))} g/kg {TIMES} {kg(weight)} kg = {n(order.prescribed_g)} g"
             if per_kg is not None
-            else f"{n(order.prescribed_g, 2)} g"
+            else f"{n(order.prescribed_g)} g"
         ),
         "vials": f"{vials} = {n(order.dose_g)} g",
-        "difference": f"{'+' if difference >= 0 else MINUS}{n(abs(difference), 1)} %",
+        "difference": f"{'+' if difference >= 0 else MINUS}{n(round(abs(difference), 1))} %",
         "rule": VIAL_RULE,
         "volume": (
             f"{n(order.dose_g)} g {TIMES} 1000 {DIVIDE} {n(concentration)} mg/mL = "
