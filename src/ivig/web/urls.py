@@ -11,6 +11,7 @@ from ivig.web.views import (
     handout,
     patients,
     pharmacy,
+    portal,
     prescribe,
     reports,
     runsheet,
@@ -34,4 +35,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *corrections.urlpatterns,
     *reports.urlpatterns,
     *handout.urlpatterns,
+    *portal.urlpatterns,
 ]

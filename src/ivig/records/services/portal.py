@@ -33,8 +33,8 @@ __all__ = [
     "VALID_FOR",
     "accept",
     "hash_token",
-    "invite",
     "invitation_for",
+    "invite",
     "pending",
 ]
 
@@ -117,9 +117,12 @@ def invite(actor: Any, patient_id: int, *, now: dt.datetime) -> tuple[PatientInv
 def invitation_for(raw: str, *, now: dt.datetime) -> PatientInvitation:
     """The usable invitation of a link, else :class:`NotFound` (the same for every reason)."""
     invitation = PatientInvitation.objects.filter(token_hash=hash_token(raw)).first()
-    if not _usable(invitation, now) or PatientAccount.objects.filter(
-        patient_id=invitation.patient_id  # type: ignore[union-attr]
-    ).exists():
+    if (
+        not _usable(invitation, now)
+        or PatientAccount.objects.filter(
+            patient_id=invitation.patient_id  # type: ignore[union-attr]
+        ).exists()
+    ):
         raise NotFound("usable invitation", "link")
     assert invitation is not None
     return invitation
@@ -131,9 +134,7 @@ def accept(raw: str, username: str, password: str, *, now: dt.datetime) -> User:
     username = username.strip()
     try:
         with transaction.atomic():
-            found = PatientInvitation.objects.select_for_update().filter(
-                token_hash=hash_token(raw)
-            )
+            found = PatientInvitation.objects.select_for_update().filter(token_hash=hash_token(raw))
             invitation = found.first()
             if not _usable(invitation, now):
                 raise NotFound("usable invitation", "link")

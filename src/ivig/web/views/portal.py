@@ -1,0 +1,310 @@
+"""The patient's side (issue 7): the staff's invitation, the one-time link, and the patient's
+own pages under ``/me/``.
+
+- ``POST /patients/<id>/invite/`` (prescriber, nurse, admin): a new one-time link, shown once.
+- ``/invite/<token>/``: choose a user name and a password; the account is made, the patient is
+  signed in and goes to ``/me/``. A link that does not work (unknown, used, expired, revoked)
+  always gives the same page, 404: nothing tells the reasons apart.
+- ``/me/`` (my plan), ``/me/handout/``, ``/me/handout.pdf``, ``/me/calendar.ics``: the signed-in
+  patient's OWN record only (from ``patient_of(request.user)``; no patient id in the URL). Each
+  is a read of the record, audited here (the read-audit middleware finds patients by URL ids;
+  these pages have none). The PDF and the calendar are audited as ``print`` / ``export`` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import URLPattern, path
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ivig.errors import IvigError, NotFound
+from ivig.interop import ics
+from ivig.interop.handout import (
+    PatientPlan,
+    build_handout,
+    duration_words,
+    event_summary,
+    long_date,
+    place_words,
+)
+from ivig.interop.pdf import PdfUnavailable, html_to_pdf
+from ivig.records import audit
+from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.services import portal
+from ivig.records.services.access import patient_of
+from ivig.records.services.common import get
+from ivig.records.services.outcomes import outcome_series
+from ivig.web.forms import today
+from ivig.web.views.charts import outcome_chart
+from ivig.web.views.common import attach_error, roles_required
+
+__all__ = [
+    "accept_page",
+    "invite_patient",
+    "my_calendar",
+    "my_handout",
+    "my_handout_pdf",
+    "my_plan",
+    "urlpatterns",
+]
+
+F = TypeVar("F", bound=Callable[..., HttpResponse])
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"  # axes is the first backend
+
+# What to bring and do, in plain words (the handout's sources: hydration, food, medicines).
+BRING = (
+    "Drink plenty of water the day before and on the day. "
+    "If your doctor told you to limit fluids, do what they said.",
+    "Eat a normal meal before you come.",
+    "Bring a list of all the medicines you take.",
+    "Tell the nurse about any new medicines since your last visit.",
+    "Bring something to do, like a book. You will be there for a while.",
+)
+
+
+# --- the staff's side -------------------------------------------------------------------------
+
+
+@roles_required(*portal.INVITE_ROLES)
+@require_POST
+def invite_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A new one-time link for the patient, shown once on this page (never stored)."""
+    patient = get(Patient, patient_id, "patient")
+    try:
+        invitation, raw = portal.invite(request.user, patient.pk, now=timezone.now())
+    except IvigError as exc:
+        return render(
+            request,
+            "web/invite.html",
+            {"layout": "web/base.html", "mode": "refused", "patient": patient,
+             "error": exc.message, "section": "patients", "title": "Invite the patient"},
+            status=exc.http_status,
+        )  # fmt: skip
+    link = request.build_absolute_uri(f"/invite/{raw}/")
+    return render(
+        request,
+        "web/invite.html",
+        {"layout": "web/base.html", "mode": "sent", "patient": patient, "link": link,
+         "invitation": invitation, "section": "patients", "title": "Invite the patient"},
+    )  # fmt: skip
+
+
+# --- the one-time link ----------------------------------------------------------------------
+
+
+class AcceptForm(forms.Form):
+    username = forms.CharField(
+        label="Choose a user name",
+        max_length=150,
+        help_text="You will type it each time you sign in.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        help_text="At least 12 characters. Do not use your name or a common word.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Type the password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password2") != data.get("password"):
+            self.add_error("password2", "The two passwords are not the same.")
+        return data
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    """The one page for every link that does not work (no reason given: nothing leaks)."""
+    return render(
+        request,
+        "web/invite.html",
+        {"layout": "web/me_base.html", "mode": "gone", "title": "This link does not work"},
+        status=404,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def accept_page(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    try:
+        portal.invitation_for(token, now=now)
+    except NotFound:
+        return _gone(request)
+    form = AcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = portal.accept(
+                token, form.cleaned_data["username"], form.cleaned_data["password"], now=now
+            )
+        except NotFound:
+            return _gone(request)
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            login(request, user, backend=BACKEND)
+            return redirect("/me/")
+    return render(
+        request,
+        "web/invite.html",
+        {"layout": "web/me_base.html", "mode": "accept", "form": form,
+         "title": "Set up your sign-in"},
+    )  # fmt: skip
+
+
+# --- the patient's own pages --------------------------------------------------------------------
+
+
+def patient_required(view: F) -> F:
+    """A page for a signed-in patient, about their own record only (404 for anyone else)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        patient = patient_of(request.user)
+        if patient is None:
+            raise Http404("no such page")
+        return view(request, patient, *args, **kwargs)
+
+    return login_required(wrapped)  # type: ignore[return-value]
+
+
+def _read(request: HttpRequest, patient: Patient, category: str, *extra: str) -> None:
+    """Audit the read of the patient's own record (and a print or export)."""
+    with transaction.atomic():
+        audit.record(
+            request.user,
+            "read",
+            category,
+            patient.pk,
+            patient_id=patient.pk,
+            after={"url": request.get_full_path()[:500]},
+        )
+        for action in extra:
+            audit.record(request.user, action, category, patient.pk, patient_id=patient.pk)
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One planned infusion in plain words."""
+
+    title: str
+    date: str
+    place: str
+    stay: str
+    drip: str
+    watch: int
+
+
+def _visits(plan: PatientPlan) -> list[Visit]:
+    return [
+        Visit(
+            title=event_summary(i),
+            date=long_date(i.date),
+            place=place_words(i.place),
+            stay=duration_words(i.total_minutes),
+            drip=duration_words(i.pump_minutes),
+            watch=i.observation_minutes,
+        )
+        for i in plan.infusions
+    ]
+
+
+def _plan(patient: Patient) -> PatientPlan:
+    return ics.patient_plan(patient, today=today())
+
+
+@patient_required
+@require_GET
+def my_plan(request: HttpRequest, patient: Patient) -> HttpResponse:
+    plan = _plan(patient)
+    visits = _visits(plan)
+    first = plan.infusions[0] if plan.infusions else None
+    _read(request, patient, "my plan")
+    return render(
+        request,
+        "web/me.html",
+        {
+            "patient": patient,
+            "next": visits[0] if visits else None,
+            "later": visits[1:],
+            "steps": max((i.steps for i in plan.infusions), default=0),
+            "step_minutes": first.step_minutes if first else 30,
+            "every_weeks": plan.every_weeks,
+            "bring": BRING,
+            "me": "plan",
+            "title": "My plan",
+        },
+    )
+
+
+def _handout(patient: Patient) -> dict[str, object]:
+    plan = _plan(patient)
+    given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
+    return {
+        "patient": patient,
+        "handout": build_handout(plan),
+        "chart": outcome_chart(outcome_series(patient), [o.date for o in given]),
+        "plan": plan,
+        "me": "handout",
+        "title": "Your IVIG treatment",
+    }
+
+
+@patient_required
+@require_GET
+def my_handout(request: HttpRequest, patient: Patient) -> HttpResponse:
+    context = _handout(patient)
+    _read(request, patient, "patient handout")
+    return render(request, "web/me.html", context)
+
+
+@patient_required
+@require_GET
+def my_handout_pdf(request: HttpRequest, patient: Patient) -> HttpResponse:
+    html = render_to_string("web/handout_print.html", _handout(patient), request=request)
+    try:
+        pdf = html_to_pdf(html)
+    except PdfUnavailable as exc:
+        return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
+    _read(request, patient, "patient handout", "print")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="my-ivig-handout.pdf"'
+    return response
+
+
+@patient_required
+@require_GET
+def my_calendar(request: HttpRequest, patient: Patient) -> HttpResponse:
+    plan = _plan(patient)
+    body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
+    _read(request, patient, "calendar", "export")
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="my-ivig-infusions.ics"'
+    return response
+
+
+urlpatterns: list[URLPattern] = [
+    path("patients/<int:patient_id>/invite/", invite_patient, name="patient-invite"),
+    path("invite/<str:token>/", accept_page, name="invite"),
+    path("me/", my_plan, name="me"),
+    path("me/handout/", my_handout, name="me-handout"),
+    path("me/handout.pdf", my_handout_pdf, name="me-handout-pdf"),
+    path("me/calendar.ics", my_calendar, name="me-calendar"),
+]
