@@ -9,6 +9,7 @@ from ivig.web.views import (
     chairs,
     corrections,
     handout,
+    me_reports,
     patients,
     pharmacy,
     portal,
@@ -35,5 +36,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *corrections.urlpatterns,
     *reports.urlpatterns,
     *handout.urlpatterns,
+    *me_reports.urlpatterns,
     *portal.urlpatterns,
 ]

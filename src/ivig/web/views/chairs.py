@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ivig.core.catalogue import load_catalogue
 from ivig.records.models import Order, OrderStatus
-from ivig.records.services import infusions
+from ivig.records.services import infusions, patient_reports
 
 S = OrderStatus
 # The day's orders on the board, in this order: running first, then ready, then the rest.
@@ -137,6 +137,13 @@ def board(now: dt.datetime, day: dt.date) -> list[dict[str, Any]]:
         .order_by("patient__family_name", "patient__given_name", "sequence")
     )
     rows = [_row(o, now) for o in query]
+    # what patients reported (issue 7): a serious diary entry not yet acknowledged, a
+    # day-before check that calls for a review before starting
+    alerts = patient_reports.patients_with_alerts([r["order"].patient_id for r in rows])
+    for r in rows:
+        r["diary_alert"] = r["order"].patient_id in alerts
+        check = patient_reports.latest_check(r["order"])
+        r["review"] = bool(check and check.needs_review and check.reviewed_at is None)
     rows.sort(key=lambda r: RANK.get(r["order"].status, 9))
     return rows
 

@@ -25,6 +25,13 @@ def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dic
     def x(day: dt.date) -> float:
         return float(PAD + (day - first).days / span * (WIDTH - 2 * PAD))
 
+    # Patient-reported values (issue 7 check-ins) get their own marker and label.
+    from ivig.records.models import Outcome
+
+    ids = [s["id"] for s in series if s.get("id") is not None]
+    reported = set(
+        Outcome.objects.filter(pk__in=ids, patient_reported=True).values_list("pk", flat=True)
+    )
     lines = []
     for measure in sorted({s["measure"] for s in series}):
         points = [s for s in series if s["measure"] == measure]
@@ -46,7 +53,9 @@ def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dic
                     {
                         "x": round(x(p["measured_on"]), 1),
                         "y": round(y(p["value"]), 1),
-                        "label": f"{measure} {p['value']:g} on {p['measured_on']}",
+                        "label": f"{measure} {p['value']:g} on {p['measured_on']}"
+                        + (" (patient-reported)" if p.get("id") in reported else ""),
+                        "reported": p.get("id") in reported,
                     }
                     for p in points
                 ],
@@ -61,6 +70,7 @@ def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dic
         "first": first,
         "last": last,
         "base": HEIGHT - PAD,
+        "reported": bool(reported),
     }
 
 

@@ -38,7 +38,7 @@ from ivig.records.models import (
     SessionState,
     Vitals,
 )
-from ivig.records.services import infusions
+from ivig.records.services import infusions, patient_reports
 from ivig.records.services.access import has_role
 from ivig.records.services.limits import may_override
 from ivig.records.services.patients import age_on, latest_weight
@@ -536,6 +536,12 @@ def context(
         "is_prescriber": prescriber,
         "may_correct": prescriber or has_role(user, "nurse"),
         "time_zone": timezone.get_current_timezone_name(),
+        # what the patient reported (issue 7): the day-before check, the diary since the last
+        "reports": {
+            "check": patient_reports.latest_check(order),
+            "diary": patient_reports.mild_since_last(order),
+            "may_review": prescriber or has_role(user, "nurse"),
+        },
         "vitals_within": load_limits().vitals_within_minutes.value,
         "section": "chairs",
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",

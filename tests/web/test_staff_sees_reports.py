@@ -1,0 +1,143 @@
+"""What the staff see of what patients report (issue 7): the run sheet's "Review before
+starting" banner until a nurse or prescriber marks it reviewed (audited, with a note; the
+infusion may still start), the diary since the last infusion at the next check, the patient
+page's diary alert until acknowledged and the prescriber's symptoms by top rate, and the chairs
+board's flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from ivig.records.models import (
+    AuditEvent,
+    DayBeforeCheck,
+    InfusionSession,
+    Order,
+    OrderStatus,
+    PatientAccount,
+    RateChange,
+)
+from ivig.records.services import patient_reports as reports
+
+NO = {q.key: False for q in reports.CHECK_QUESTIONS}
+
+
+@pytest.fixture
+def me(patient: Any) -> User:
+    user = User.objects.create_user("edward", password="infusion-chair-42-Xq")
+    PatientAccount.objects.create(user=user, patient=patient)
+    return user
+
+
+@pytest.fixture
+def flagged(me: User, dispensed: Order) -> DayBeforeCheck:
+    """The patient said, the day before today's infusion, that they pass less urine."""
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    now = timezone.now()
+    return reports.day_before_check(
+        me, dispensed.pk, {**NO, "less_urine": True}, today=yesterday, now=now
+    )
+
+
+def test_the_run_sheet_says_review_before_starting_until_reviewed(
+    client_for: Any, flagged: DayBeforeCheck, dispensed: Order
+) -> None:
+    url = f"/orders/{dispensed.pk}/runsheet/"
+    nurse = client_for("nurse")
+    page = nurse.get(url).content.decode()
+    assert "Review before starting" in page
+    assert "passing less urine" in page
+    assert f"/day-checks/{flagged.pk}/review/" in page  # the nurse's "Reviewed" action
+    pharmacist = client_for("pharmacist").get(url).content.decode()
+    assert "Review before starting" in pharmacist
+    assert f"/day-checks/{flagged.pk}/review/" not in pharmacist
+    assert (
+        client_for("pharmacist")
+        .post(f"/day-checks/{flagged.pk}/review/", {"note": "ok"})
+        .status_code
+        == 403
+    )
+    refused = nurse.post(f"/day-checks/{flagged.pk}/review/", {"note": "", "next": url})
+    assert refused.status_code == 302
+    assert DayBeforeCheck.objects.get(pk=flagged.pk).reviewed_at is None
+    start = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    done = nurse.post(
+        f"/day-checks/{flagged.pk}/review/", {"note": "Called; drinking well", "next": url}
+    )
+    assert done.status_code == 302
+    assert done["Location"] == url
+    event = AuditEvent.objects.get(seq__gt=start, action="review")
+    assert (event.actor, event.reason) == ("nurse", "Called; drinking well")
+    after = nurse.get(url).content.decode()
+    assert "Review before starting" not in after
+    assert "Reviewed by nurse" in after
+    assert Order.objects.get(pk=dispensed.pk).status == OrderStatus.dispensed  # may start
+
+
+def test_the_chairs_board_flags_review_and_diary_alerts(
+    client_for: Any, flagged: DayBeforeCheck, dispensed: Order, users: dict[str, Any]
+) -> None:
+    board = client_for("nurse").get("/chairs/").content.decode()
+    assert "review before starting" in board
+    assert "diary alert" not in board
+    reports.review_check(users["nurse"], flagged.pk, "fine", now=timezone.now())
+    assert "review before starting" not in client_for("nurse").get("/chairs/").content.decode()
+
+
+@pytest.fixture
+def given(dispensed: Order, users: dict[str, Any]) -> Order:
+    now = timezone.now()
+    session = InfusionSession.objects.create(order=dispensed, state="closed", started_at=now)
+    for rate in (50, 336):
+        RateChange.objects.create(
+            session=session, at=now, rate_ml_per_h=rate, recorded_by=users["nurse"]
+        )
+    Order.objects.filter(pk=dispensed.pk).update(status=OrderStatus.completed)
+    return Order.objects.get(pk=dispensed.pk)
+
+
+def _diary(me: User, **symptoms: str) -> Any:
+    now = timezone.now()
+    today = timezone.localdate(now)
+    return reports.diary_entry(me, today, symptoms, today=today, now=now)
+
+
+def test_the_patient_page_alerts_until_acknowledged(
+    client_for: Any, me: User, given: Order, patient: Any
+) -> None:
+    _diary(me, headache="mild")
+    url = f"/patients/{patient.pk}/"
+    assert "Diary alert" not in client_for("nurse").get(url).content.decode()
+    entry = _diary(me, breathing="mild")
+    page = client_for("nurse").get(url).content.decode()
+    assert "Diary alert" in page
+    assert "breathing trouble (mild)" in page
+    assert "diary alert" in client_for("nurse").get("/chairs/").content.decode()  # a flag
+    assert client_for("pharmacist").post(f"/diary/{entry.pk}/acknowledge/").status_code == 403
+    done = client_for("nurse").post(f"/diary/{entry.pk}/acknowledge/")
+    assert done.status_code == 302
+    assert AuditEvent.objects.filter(action="acknowledge", entity="diary entry").count() == 1
+    assert "Diary alert" not in client_for("nurse").get(url).content.decode()
+
+
+def test_the_prescriber_sees_symptoms_next_to_the_top_rate(
+    client_for: Any, me: User, given: Order, patient: Any
+) -> None:
+    _diary(me, headache="mild")
+    url = f"/patients/{patient.pk}/"
+    page = client_for("prescriber").get(url).content.decode()
+    assert "headache (mild) after <strong>336 mL/h</strong>" in page
+    assert "Symptoms after infusions" not in client_for("nurse").get(url).content.decode()
+
+
+def test_mild_symptoms_show_at_the_next_run_sheet(client_for: Any, me: User, given: Order) -> None:
+    _diary(me, headache="mild", nausea="mild")
+    tomorrow = given.course.orders.get(sequence=2)
+    page = client_for("nurse").get(f"/orders/{tomorrow.pk}/runsheet/").content.decode()
+    assert "Since the last infusion" in page
+    assert "headache (mild), feeling sick (nausea) (mild)" in page
