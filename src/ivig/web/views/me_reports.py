@@ -83,8 +83,7 @@ def me_check(request: HttpRequest) -> HttpResponse:
             result = reports.day_before_check(request.user, order.pk, answers, today=today, now=now)
         except IvigError as exc:
             attach_error(form, exc)
-    elif request.method == "GET":
-        _read(request, patient, "day-before check")
+    _read(request, patient, "day-before check")  # the page shows the patient's next infusion
     return _page(
         request,
         "web/me_check.html",
@@ -115,7 +114,7 @@ class DiaryForm(forms.Form):
         super().__init__(*args, **kwargs)
         day_field = self.fields["day"]
         assert isinstance(day_field, forms.ChoiceField)
-        day_field.choices = [(d.isoformat(), d.strftime("%A %-d %B")) for d in days]
+        day_field.choices = [(d.isoformat(), f"{d:%A} {d.day} {d:%B}") for d in days]
         if days:
             day_field.initial = days[-1].isoformat()
         for key, words in reports.SYMPTOMS.items():
@@ -164,8 +163,7 @@ def me_diary(request: HttpRequest) -> HttpResponse:
             attach_error(form, exc)
         else:
             form = DiaryForm(days=_diary_days(order, today))
-    elif request.method == "GET":
-        _read(request, patient, "symptom diary")
+    _read(request, patient, "symptom diary")  # the page lists what they reported
     entries = list(patient.diary.filter(order=order).order_by("day", "id")) if order else []
     return _page(
         request,
@@ -211,8 +209,7 @@ def me_outcomes(request: HttpRequest) -> HttpResponse:
             attach_error(form, exc)
         else:
             form = CheckinForm()
-    elif request.method == "GET":
-        _read(request, patient, "outcomes")
+    _read(request, patient, "outcomes")  # the page charts their scores
     completed = [
         o.date for o in patient.orders.filter(status=OrderStatus.completed).order_by("date")
     ]
