@@ -36,6 +36,19 @@ def midday() -> Iterator[str]:
         yield zone
 
 
+def assert_fits_a_phone(page: Page) -> None:
+    """No sideways scrolling at 360 px, and every button, link and choice of the page's main
+    part at least 44 px high (large touch targets)."""
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 360, f"{page.url}: {width} px wide on a 360 px phone"
+    targets = page.locator("main button, main .me-option, .me-nav a, .me-nav button")
+    assert targets.count() > 0
+    for target in targets.all():
+        box = target.bounding_box()
+        if box is not None:  # hidden ones have none
+            assert box["height"] >= 44, (page.url, target.inner_text(), box)
+
+
 def _patient_with_day_one_given(users: dict[str, User]) -> tuple[Any, Any, Any]:
     """A LEMS patient with a 2-day induction from today: day 1 given (started 3 hours ago, the
     observation closed; 10 hours ago), day 2 tomorrow, verified and dispensed."""
@@ -110,7 +123,8 @@ def test_a_patient_from_invitation_to_a_diary_alert(
     assert "/invite/" in link
     page.get_by_role("button", name="Sign out").click()
 
-    # The patient opens the link, sets up a sign-in, and lands on their own plan.
+    # The patient opens the link on a phone, sets up a sign-in, and lands on their own plan.
+    page.set_viewport_size({"width": 360, "height": 740})
     page.goto(link)
     expect(page.get_by_role("heading", level=1, name="Set up your sign-in")).to_be_visible()
     violations += check_accessibility()
@@ -122,6 +136,7 @@ def test_a_patient_from_invitation_to_a_diary_alert(
     expect(page.locator("main")).to_contain_text(f"{day2.date:%B}")
     shots.take("my-plan")
     violations += check_accessibility()
+    assert_fits_a_phone(page)
     # the link works once (the page of a link that no longer works is a 404)
     console.allow(r"status of 404 .*/invite/")
     page.goto(link)
@@ -138,6 +153,7 @@ def test_a_patient_from_invitation_to_a_diary_alert(
     expect(page.get_by_role("alert")).to_contain_text("not cancelled")
     shots.take("day-before-flagged")
     violations += check_accessibility()
+    assert_fits_a_phone(page)
     check = DayBeforeCheck.objects.get(order=day2)
     assert check.needs_review
     day2.refresh_from_db()
@@ -152,8 +168,10 @@ def test_a_patient_from_invitation_to_a_diary_alert(
     expect(page.get_by_role("alert")).to_contain_text("Get help now")
     shots.take("diary-serious")
     violations += check_accessibility()
+    assert_fits_a_phone(page)
     assert DiaryEntry.objects.get(patient=person).serious
     page.get_by_role("button", name="Sign out").click()
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # The nurse sees both: day 2's run sheet says review before starting; the patient page
     # shows the diary alert.
