@@ -5,30 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, require_records
-from ivig.errors import InvalidInput, NotFound
+from ivig.commands.common import find_patient, open_database, require_records
+from ivig.errors import InvalidInput
 
 __all__ = ["add_commands", "export_ics"]
 
 EXAMPLE = "Example: ivig export ics DEMO-0001 --out infusions.ics"
-
-
-def _patient(key: str) -> Any:
-    """The patient by MRN (exactly, then ignoring case), else by id."""
-    from ivig.records.models import Patient
-
-    found = (
-        Patient.objects.filter(mrn=key).first() or Patient.objects.filter(mrn__iexact=key).first()
-    )
-    if found is None and key.isdigit():
-        found = Patient.objects.filter(pk=int(key)).first()
-    if found is None:
-        raise NotFound("patient", key)
-    return found
 
 
 def export_ics(
@@ -53,7 +39,7 @@ def export_ics(
         key = patient.strip()
         if not key:
             raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
-        row = _patient(key)
+        row = find_patient(key)
         plan = ics.patient_plan(row, today=timezone.localdate())
         body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
         pk = int(row.pk)

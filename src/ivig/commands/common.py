@@ -163,3 +163,18 @@ def human_size(n: int) -> str:
             return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def find_patient(key: str) -> Any:
+    """The patient by MRN (exactly, then ignoring case), else by record id; NotFound."""
+    from ivig.errors import NotFound
+    from ivig.records.models import Patient
+
+    found = (
+        Patient.objects.filter(mrn=key).first() or Patient.objects.filter(mrn__iexact=key).first()
+    )
+    if found is None and key.isdigit():
+        found = Patient.objects.filter(pk=int(key)).first()
+    if found is None:
+        raise NotFound("patient", key)
+    return found

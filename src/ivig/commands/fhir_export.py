@@ -6,30 +6,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, require_records
-from ivig.errors import InvalidInput, NotFound
+from ivig.commands.common import find_patient, open_database, require_records
+from ivig.errors import InvalidInput
 
 __all__ = ["add_commands", "export_fhir"]
 
 EXAMPLE = "Example: ivig export fhir DEMO-0001 --out DEMO-0001.fhir.json"
-
-
-def _patient(key: str) -> Any:
-    """The patient by MRN (exactly, then ignoring case), else by id."""
-    from ivig.records.models import Patient
-
-    found = (
-        Patient.objects.filter(mrn=key).first() or Patient.objects.filter(mrn__iexact=key).first()
-    )
-    if found is None and key.isdigit():
-        found = Patient.objects.filter(pk=int(key)).first()
-    if found is None:
-        raise NotFound("patient", key)
-    return found
 
 
 def export_fhir(
@@ -54,7 +40,7 @@ def export_fhir(
         key = patient.strip()
         if not key:
             raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
-        row = _patient(key)
+        row = find_patient(key)
         with transaction.atomic():  # the file written, or neither it nor its audit event
             bundle = fhir.export_bundle(None, row, now=timezone.now(), channel="cli")
             text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
