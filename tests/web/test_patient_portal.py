@@ -114,3 +114,15 @@ def test_a_patient_account_gets_no_staff_role_or_token(users: dict[str, Any], pa
 def test_staff_are_not_confined(client_for: Any, patient: Any) -> None:
     """The portal rule applies to patients only: a nurse still opens the patient page."""
     assert client_for("nurse").get(f"/patients/{patient.pk}/").status_code == 200
+
+
+def test_a_user_with_no_role_reads_nothing(users: dict[str, Any], patient: Any) -> None:
+    """Deny by default: a signed-in user whose roles were all taken away (no patient account
+    either) reaches no page of the record and no API route."""
+    user = User.objects.create_user("former", password=PASSWORD)
+    client = Client()
+    client.force_login(user)
+    for url in ("/", "/patients/", f"/patients/{patient.pk}/", "/me/", "/chairs/"):
+        assert client.get(url).status_code == 404, url
+    response = client.get(f"/api/patients/{patient.pk}")
+    assert response.status_code == 404

@@ -72,20 +72,26 @@ PATIENT_PATHS = ("/me/", "/signin/", "/signout/", "/invite/", "/static/", "/favi
 class PatientPortal:
     """A patient signed in with their own account (issue 7) reaches only ``/me/...`` (their
     record, nobody else's): every staff page and every API route answers 404, as if it did not
-    exist, so that nothing about other patients leaks. ``/`` takes them to ``/me/``."""
+    exist, so that nothing about other patients leaks. ``/`` takes them to ``/me/``. A user
+    with neither a staff role nor a patient account reaches nothing but signing out."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from ivig.records.services.access import patient_of
+        from ivig.records.services.access import patient_of, roles_of
 
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or patient_of(user) is None:
+        if user is None or not user.is_authenticated or roles_of(user):
             return self.get_response(request)
-        if request.path == "/":
+        # Signed in without a staff role: a patient's own pages, else nothing (deny by default:
+        # a user whose roles were all taken away reads no record).
+        if patient_of(user) is None:
+            if request.path.startswith(("/signin/", "/signout/", "/static/", "/favicon.ico")):
+                return self.get_response(request)
+        elif request.path == "/":
             return HttpResponseRedirect("/me/")
-        if request.path.startswith(PATIENT_PATHS):
+        elif request.path.startswith(PATIENT_PATHS):
             return self.get_response(request)
         if request.path.startswith("/api/"):
             return _error(request, 404, "not_found", "no such page")
