@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from ivig.core.catalogue import Product, RateSchedule
-from ivig.core.units import floor_to
+from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order
@@ -95,7 +95,7 @@ def in_unit(mg: float, unit: str, concentration: float) -> float:
 
 def ml_per_h(value: float, unit: str, weight: float, concentration: float) -> float:
     """The pump rate before rounding (``core.units``: mg/kg/min x kg x 60 / mg/mL)."""
-    return _to_mg(value, unit, concentration) * weight * 60 / concentration
+    return mg_per_kg_min_to_ml_per_h(_to_mg(value, unit, concentration), weight, concentration)
 
 
 def calculation(value: float, unit: str, weight: float, concentration: float) -> str:
