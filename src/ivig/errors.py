@@ -20,10 +20,13 @@ message next to the field.
     │                                                      re-authenticated, by a user allowed to
     ├── NotFound                 code="not_found"          no such record (or not yours to see)
     ├── Forbidden                code="forbidden"          your role may not do this
-    └── Conflict                 code="conflict"           the record is in the wrong state
-        └── StaleVersion         code="stale_version"      someone saved a newer version first
+    ├── Conflict                 code="conflict"           the record is in the wrong state
+    │   └── StaleVersion         code="stale_version"      someone saved a newer version first
+    └── DatabaseUnavailable      code="database_unavailable" the database cannot be reached (503)
 
-The records services raise the last four and ``OverrideRequired``; the core raises the others.
+The records services raise ``NotFound``, ``Forbidden``, ``Conflict``, ``StaleVersion`` and
+``OverrideRequired``; the web edges answer ``DatabaseUnavailable`` (``ivig.web.middleware_db``)
+when the database is down; the core raises the others.
 ``http_status`` is what the API answers with; ``details`` (when not empty) is extra data for
 machines, e.g. the soft limits an override must name.
 """
@@ -36,6 +39,7 @@ __all__ = [
     "CapExceeded",
     "CatalogueError",
     "Conflict",
+    "DatabaseUnavailable",
     "Forbidden",
     "HardLimit",
     "InvalidInput",
@@ -300,3 +304,19 @@ class StaleVersion(Conflict):
         )
         self.given = given
         self.current = current
+
+
+class DatabaseUnavailable(IvigError):
+    """The database cannot be reached (stopped, restarting, out of connections): HTTP 503 with
+    ``Retry-After``. The request was not completed; the same request may be sent again (with
+    its idempotency key, a write is then done once)."""
+
+    code = "database_unavailable"
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is not reachable, so this request could not be completed; "
+            "try again in a moment",
+            field=None,
+        )

@@ -4,7 +4,8 @@ Every error answer is ``{"error": {"code", "message", "field"}}`` (plus ``"detai
 error carries data for machines, e.g. the soft limits an override must cover) with the status
 that fits: 400 a clinical time outside its window, 422 bad input or a drug-library limit (hard:
 no one may save it; ``override_required``: a soft limit), 401 not signed in, 403 role, 404 no
-such record, 409 conflict (a stale version, a wrong state). No stack trace ever reaches a client.
+such record, 409 conflict (a stale version, a wrong state), 503 the database cannot be reached
+(``database_unavailable``, with ``Retry-After``). No stack trace ever reaches a client.
 """
 
 from __future__ import annotations
@@ -12,17 +13,68 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from ivig.errors import IvigError
 
-__all__ = ["api", "error_body"]
+__all__ = ["ERRORS", "api", "error_body", "error_responses"]
 
 log = logging.getLogger("ivig.api")
 
-api = NinjaAPI(
+ERRORS = {
+    400: "A clinical time outside its window",
+    401: "Not signed in (no session, no valid token)",
+    403: "Your role may not do this (or a failed CSRF check)",
+    404: "No such record",
+    409: "A conflict: the record changed since you read it, or is in the wrong state",
+    422: "Bad input, or a drug-library limit (hard, or a soft one needing an override)",
+}
+"""The error answers, each ``ErrorOut``; which ones an operation declares: ``error_responses``."""
+
+
+def error_responses(method: str, path: str) -> list[int]:
+    """The error statuses an operation can answer with: every one can refuse an anonymous
+    client, a role and bad input; one with an id in its path can find nothing; one that writes
+    can also meet a conflict, a time outside its window, or a record it names that is gone."""
+    if method.lower() == "get":
+        return [401, 403, *([404] if "{" in path else []), 422]
+    return sorted(ERRORS)
+
+
+class _Api(NinjaAPI):
+    """The API whose document declares, on every operation, the error answers of the one
+    error handler below (``ErrorOut``), so that clients and the schema checks know them."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        from ivig.api.schemas import ErrorOut
+
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        shape = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(shape.pop("$defs", {}))
+        components["ErrorOut"] = shape
+        ref = {"$ref": "#/components/schemas/ErrorOut"}
+        for path, item in document["paths"].items():
+            for method, operation in item.items():
+                answers = operation.setdefault("responses", {})
+                for status in error_responses(method, path):
+                    answers.setdefault(
+                        status,
+                        {
+                            "description": ERRORS[status],
+                            "content": {"application/json": {"schema": ref}},
+                        },
+                    )
+        return document
+
+
+api = _Api(
     title="ivig API",
     version="1",
     description="Records, orders and infusions for IVIG treatment. Every route names the roles "
@@ -76,6 +128,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _answer(request, 404, "not_found", "no such record")
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database cannot be reached: 503 with ``Retry-After`` (``ivig.web.middleware_db``)."""
+    from ivig.web.middleware_db import api_response
+
+    return api_response(request, exc)
 
 
 @api.exception_handler(Exception)

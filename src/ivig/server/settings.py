@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ivig.web.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
     "ivig.web.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +113,8 @@ DATABASES: dict[str, dict[str, Any]]
 if CONFIG.database_url:
     DATABASES = {"default": dict(dj_database_url.parse(CONFIG.database_url, conn_max_age=60))}
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
+    # A pooled connection that died with the server (a restart) is replaced, not used (issue 8).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # SQLite: WAL, a busy timeout, IMMEDIATE transactions (a writer takes the write lock at
     # BEGIN, so read-then-write cannot lose an update); Django turns foreign keys on.
