@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "ivig.web.middleware.IdleSignOut",
     "ivig.web.middleware.PatientPortal",
     "ivig.web.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
-    "ivig.web.middleware.NotFoundPages",
+    "ivig.web.middleware.ErrorPages",
     "ivig.web.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]

@@ -3,7 +3,8 @@
 - ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
   so that no partial page is swapped in.
-- ``NotFoundPages``: a record the services cannot find is a 404 page.
+- ``ErrorPages``: a service's error that a view did not show on its form is a page with the
+  error's status and message (a record not found: 404), never a 500.
 - ``PatientPortal``: a signed-in patient reaches only their own pages under ``/me/`` (issue 7).
 - ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
 - ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
@@ -35,7 +36,7 @@ from django.http import (
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
-from ivig.errors import NotFound
+from ivig.errors import IvigError, NotFound
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -98,8 +99,11 @@ class PatientPortal:
         raise Http404("no such page")
 
 
-class NotFoundPages:
-    """A record the services cannot find (``ivig.errors.NotFound``) is a 404 page, not a 500."""
+class ErrorPages:
+    """The web's one place for an ``IvigError`` that a view let through: a record the services
+    cannot find is Django's 404 page; any other is a short page with the error's status (400,
+    403, 409, 422) and its message, never a 500 with a traceback. (Forms show their own errors
+    next to the field; this is the safety net.) API paths have their own handler."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -108,9 +112,14 @@ class NotFoundPages:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, IvigError) or request.path.startswith("/api/"):
+            return None
         if isinstance(exception, NotFound):
             raise Http404(exception.message)
-        return None
+        from django.shortcuts import render
+
+        context = {"title": "Not done", "message": exception.message, "field": exception.field}
+        return render(request, "web/error.html", context, status=exception.http_status)
 
 
 # --- no hard delete (requirement 13) -----------------------------------------------------------

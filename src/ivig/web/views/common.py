@@ -10,12 +10,18 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 from ivig.errors import IvigError
 from ivig.records.services.access import has_role
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The form data of a POST, even an empty one (``request.POST or None`` would leave an empty
+    POST unbound, and the page would show a blank form instead of the missing fields)."""
+    return request.POST if request.method == "POST" else None
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:

@@ -28,7 +28,7 @@ from ivig.records.services import patient_reports as reports
 from ivig.records.services.access import patient_of
 from ivig.records.services.outcomes import outcome_series
 from ivig.web.views.charts import outcome_chart
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.views.common import attach_error, posted, roles_required
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
 SEVERITY_WORDS = [("none", "None"), ("mild", "Mild"), ("moderate", "Medium"), ("severe", "Bad")]
@@ -75,7 +75,7 @@ def me_check(request: HttpRequest) -> HttpResponse:
     patient = _me(request)
     now, today = reports.now_and_today()
     order = reports.next_order(patient, today)
-    form = CheckForm(request.POST or None)
+    form = CheckForm(posted(request))
     result = None
     if request.method == "POST" and order is not None and form.is_valid():
         answers = {k: v == "yes" for k, v in form.cleaned_data.items()}
@@ -145,7 +145,7 @@ def me_diary(request: HttpRequest) -> HttpResponse:
     patient = _me(request)
     now, today = reports.now_and_today()
     order = reports.diary_order(patient, today)
-    form = DiaryForm(request.POST or None, days=_diary_days(order, today))
+    form = DiaryForm(posted(request), days=_diary_days(order, today))
     result = None
     if request.method == "POST" and order is not None and form.is_valid():
         data = form.cleaned_data
@@ -200,7 +200,7 @@ class CheckinForm(forms.Form):
 def me_outcomes(request: HttpRequest) -> HttpResponse:
     patient = _me(request)
     _, today = reports.now_and_today()
-    form = CheckinForm(request.POST or None)
+    form = CheckinForm(posted(request))
     result = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -242,15 +242,15 @@ def _back(request: HttpRequest, fallback: str) -> str:
 @roles_required("nurse", "prescriber")
 def review_check(request: HttpRequest, check_id: int) -> HttpResponse:
     now, _ = reports.now_and_today()
+    from ivig.records.models import DayBeforeCheck
+
+    found = DayBeforeCheck.objects.filter(pk=check_id).values_list("order_id", flat=True)
+    if not found:
+        raise Http404("no such day-before check")
     try:
         row = reports.review_check(request.user, check_id, request.POST.get("note") or "", now=now)
     except IvigError as exc:
         messages.error(request, f"Not saved: {exc.message}.")
-        from ivig.records.models import DayBeforeCheck
-
-        found = DayBeforeCheck.objects.filter(pk=check_id).values_list("order_id", flat=True)
-        if not found:
-            raise
         return redirect(_back(request, f"/orders/{found[0]}/runsheet/"))
     messages.success(request, "Marked reviewed: the infusion may start.")
     return redirect(_back(request, f"/orders/{row.order_id}/runsheet/"))

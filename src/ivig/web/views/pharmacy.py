@@ -27,7 +27,7 @@ from ivig.records.library import current_catalogue
 from ivig.records.models import Lot, Order, OrderStatus
 from ivig.records.services import orders as service
 from ivig.web.forms import DateInput, today
-from ivig.web.views.common import roles_required
+from ivig.web.views.common import posted, roles_required
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -219,7 +219,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
     and volume shown: the server recomputes the plan and refuses on any mismatch)."""
     order = _order(order_id)
     shown = {"version": order.version, "dose_g": order.dose_g, "volume_ml": order.volume_ml}
-    form = VerifyForm(request.POST or None, initial=shown)
+    form = VerifyForm(posted(request), initial=shown)
     status = 200
     if request.method == "POST":
         if form.is_valid():

@@ -48,7 +48,7 @@ from ivig.records.services.common import get
 from ivig.records.services.outcomes import outcome_series
 from ivig.web.forms import today
 from ivig.web.views.charts import outcome_chart
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.views.common import attach_error, posted, roles_required
 
 __all__ = [
     "accept_page",
@@ -148,7 +148,7 @@ def accept_page(request: HttpRequest, token: str) -> HttpResponse:
         portal.invitation_for(token, now=now)
     except NotFound:
         return _gone(request)
-    form = AcceptForm(request.POST or None)
+    form = AcceptForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             user = portal.accept(

@@ -29,7 +29,7 @@ from ivig.records.services import courses
 from ivig.records.services.limits import Override, may_override
 from ivig.records.services.patients import latest_weight
 from ivig.web.forms import CourseForm, OverrideForm, ReasonForm, today
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.views.common import attach_error, posted, roles_required
 
 __all__ = [
     "limits_view",
@@ -409,10 +409,10 @@ def replan_page(request: HttpRequest, course_id: int) -> HttpResponse:
     (when a soft limit stands) the override; dispensed and given orders are left alone."""
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
     preview = _replan_preview(course)
-    form = ReasonForm(request.POST or None, initial={"version": course.version})
+    form = ReasonForm(posted(request), initial={"version": course.version})
     form.fields["reason"].label = "Reason for the re-plan"
-    posted = request.method == "POST" and OverrideForm.posted(request.POST)
-    sign = OverrideForm(request.POST) if posted else None
+    override_posted = request.method == "POST" and OverrideForm.posted(request.POST)
+    sign = OverrideForm(request.POST) if override_posted else None
     box = None
     status = 200
     if request.method == "POST" and form.is_valid():

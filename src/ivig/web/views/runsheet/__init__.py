@@ -81,9 +81,9 @@ urlpatterns: list[URLPattern] = [
     *(
         path(
             f"orders/<int:order_id>/runsheet/{key}/",
-            action(key, anchor, act),
+            action(key, anchor, act, role),
             name=f"runsheet-{key}",
         )
-        for key, (anchor, act) in ACTIONS.items()
+        for key, (anchor, act, role) in ACTIONS.items()
     ),
 ]

@@ -5,7 +5,7 @@ field at fault: a hard limit in bold on the rate ("not recorded ... no one can r
 requirement 48), soft limits as an override form for a user allowed to override (or "call the
 prescriber", requirement 47), a missing checkpoint as a "reason vital signs were not taken"
 field (requirement 60), a stale version as "reload" with the infusion's state now
-(requirement 32). ``Forbidden`` comes back as a message. With htmx a form swaps itself when it
+(requirement 32). ``Forbidden`` is a 403 page with the reason. With htmx a form swaps itself when it
 has an error; after a rate change or vital signs, a fresh form and the parts of the sheet they
 change; after anything that moves the infusion to another state, the whole sheet. Without
 script, POST and redirect.
@@ -19,7 +19,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +29,7 @@ from django_htmx.http import reswap, retarget
 from ivig.errors import Conflict, Forbidden, HardLimit, IvigError, OverrideRequired, StaleVersion
 from ivig.records.models import InfusionSession, Order, PrescriberTask
 from ivig.records.services import infusions
-from ivig.web.views.common import attach_error
+from ivig.web.views.common import attach_error, roles_required
 from ivig.web.views.runsheet.forms import VITALS, Keyed, RateForm, build
 from ivig.web.views.runsheet.sheet import context
 
@@ -96,12 +95,14 @@ def show_error(form: forms.Form, exc: IvigError) -> None:
 Action = Callable[[HttpRequest, Order, forms.Form, dt.datetime], str]
 
 
-def action(key: str, anchor: str, act: Action) -> Callable[[HttpRequest, int], HttpResponse]:
+def action(
+    key: str, anchor: str, act: Action, role: str
+) -> Callable[[HttpRequest, int], HttpResponse]:
     """A POST view: validate the form, call the service, and say what was done; the service's
-    errors go next to the field at fault (``Forbidden`` as a message)."""
+    errors go next to the field at fault (``Forbidden``: a 403 page with the reason)."""
 
-    @login_required
     @require_POST
+    @roles_required(role)
     def view(request: HttpRequest, order_id: int) -> HttpResponse:
         order = order_or_404(order_id)
         now = timezone.now()
@@ -110,9 +111,8 @@ def action(key: str, anchor: str, act: Action) -> Callable[[HttpRequest, int], H
         if form.is_valid():
             try:
                 said = act(request, order, form, now)
-            except Forbidden as exc:
-                messages.error(request, exc.message)
-                return done(request, order, key, anchor)
+            except Forbidden:
+                raise  # a 403 page with the reason (ivig.web.middleware.ErrorPages)
             except IvigError as exc:
                 show_error(form, exc)
             else:
@@ -295,22 +295,24 @@ def _observation(request: HttpRequest, order: Order, form: forms.Form, now: dt.d
     return "Observation closed: the infusion is completed."
 
 
-ACTIONS: dict[str, tuple[str, Action]] = {
-    "check": ("check", _check),
-    "override": ("check", _override),
-    "start": ("check", _start),
-    "rate": ("steps", _rate),
-    "resume": ("live", _resume),
-    "restart": ("live", _restart),
-    "vitals": ("vitals", _vitals),
-    "reaction": ("reactions", _reaction),
-    "end": ("end", _end),
-    "observation": ("end", _observation),
+# key: (the sheet's anchor, the action, the role that may do it: as the service requires, checked
+# before the form so that another role gets 403 whatever it posts)
+ACTIONS: dict[str, tuple[str, Action, str]] = {
+    "check": ("check", _check, "nurse"),
+    "override": ("check", _override, "prescriber"),
+    "start": ("check", _start, "nurse"),
+    "rate": ("steps", _rate, "nurse"),
+    "resume": ("live", _resume, "nurse"),
+    "restart": ("live", _restart, "prescriber"),
+    "vitals": ("vitals", _vitals, "nurse"),
+    "reaction": ("reactions", _reaction, "nurse"),
+    "end": ("end", _end, "nurse"),
+    "observation": ("end", _observation, "nurse"),
 }
 
 
-@login_required
 @require_POST
+@roles_required("prescriber")
 def acknowledge(request: HttpRequest, order_id: int) -> HttpResponse:
     """A prescriber acknowledges a task (the reaction medicines given under protocol)."""
     order = order_or_404(order_id)
@@ -327,9 +329,8 @@ def acknowledge(request: HttpRequest, order_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             infusions.acknowledge_task(request.user, task.pk, form.cleaned_data["note"], now=now)
-        except Forbidden as exc:
-            messages.error(request, exc.message)
-            return done(request, order, "acknowledge", "tasks")
+        except Forbidden:
+            raise  # a 403 page with the reason (ivig.web.middleware.ErrorPages)
         except IvigError as exc:
             show_error(form, exc)
         else:
