@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower, Upper
 
 
 class Role(models.TextChoices):
@@ -121,7 +122,14 @@ class Patient(Versioned):
     notes = models.TextField(blank=True)
 
     class Meta:
-        indexes: ClassVar = [models.Index(fields=["family_name", "given_name"])]
+        indexes: ClassVar = [
+            models.Index(fields=["family_name", "given_name"]),
+            # the search box (services.patients.search_patients): the MRN ignoring case and a
+            # name prefix ignoring case, each by an index rather than a scan of every patient
+            models.Index(Upper("mrn"), name="patient_mrn_upper"),
+            models.Index(Lower("family_name"), name="patient_family_lower"),
+            models.Index(Lower("given_name"), name="patient_given_lower"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"

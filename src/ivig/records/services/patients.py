@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower, Upper
 
 from ivig.core.catalogue import load_catalogue
 from ivig.core.screening import check_risk_codes
@@ -27,6 +29,7 @@ __all__ = [
     "latest_weight",
     "record_eligibility",
     "screening_codes",
+    "search_patients",
     "update_patient",
 ]
 
@@ -137,6 +140,47 @@ def add_weight(
         )
         audit.created(actor, "weight", record, patient_id=patient.pk)
     return record
+
+
+# The highest code point: every string that begins with ``p`` sorts below ``p + TOP`` (binary
+# order, as in SQLite and in a PostgreSQL database created with ``--no-locale``/``C``).
+TOP = "\U0010ffff"
+
+
+def _prefix(column: str, term: str) -> Q:
+    """``column`` begins with ``term``, ignoring case, in a form the expression index on
+    ``Lower(column)`` serves (a range on ``lower(column)``); ``istartswith`` keeps the match
+    exact whatever the collation."""
+    return Q(
+        **{
+            f"{column}_lower__gte": Lower(Value(term)),
+            f"{column}_lower__lt": Lower(Value(term + TOP)),
+            f"{column}__istartswith": term,
+        }
+    )
+
+
+def search_patients(term: str) -> QuerySet[Patient]:
+    """The patients the search box finds for ``term``, by name: the MRN exactly (ignoring
+    case), or a family or given name beginning with the term (ignoring case); "family, given"
+    narrows on both. Each arm is served by an index (migration 0005), so the search costs the
+    same with 10 thousand or 100 thousand patients; slice the result (the caller's page)."""
+    query = Patient.objects.annotate(
+        mrn_upper=Upper("mrn"),
+        family_name_lower=Lower("family_name"),
+        given_name_lower=Lower("given_name"),
+    ).order_by("family_name", "given_name", "id")
+    term = term.strip()
+    if not term:
+        return query
+    family, comma, given = term.partition(",")
+    if comma and family.strip() and given.strip():
+        return query.filter(_prefix("family_name", family.strip())).filter(
+            _prefix("given_name", given.strip())
+        )
+    return query.filter(
+        Q(mrn_upper=Upper(Value(term))) | _prefix("family_name", term) | _prefix("given_name", term)
+    )
 
 
 def age_on(born: dt.date, on: dt.date) -> int:

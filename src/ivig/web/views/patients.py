@@ -7,19 +7,22 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from ivig.errors import IvigError
-from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.web.forms import OutcomeForm, PatientForm, today
 from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, roles_required
+
+SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term narrows it
+INFUSIONS_PER_PAGE = 25  # the patient page's courses and infusions, newest course first
 
 OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed, OrderStatus.in_progress)
 
@@ -28,13 +31,8 @@ OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed, OrderS
 def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by MRN or name; each patient with the next infusion and its status."""
     q = request.GET.get("q", "").strip()
-    query = Patient.objects.order_by("family_name", "given_name")
-    if q:
-        query = query.filter(
-            Q(mrn__iexact=q) | Q(family_name__icontains=q) | Q(given_name__icontains=q)
-        )
     rows = []
-    for p in query[:100]:
+    for p in service.search_patients(q)[:SEARCH_ROWS]:
         nxt = (
             Order.objects.filter(patient=p, status__in=OPEN, date__gte=today())
             .order_by("date")
@@ -192,6 +190,27 @@ def _entries(queryset: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _infusions_page(patient: Patient, number: str | None) -> Any:
+    """One page of the patient's infusions: the newest course first, each course's infusions
+    in date order (a course may run over two pages)."""
+    orders = (
+        Order.objects.filter(patient=patient)
+        .select_related("course")
+        .order_by("-course__start", "-course_id", "date", "sequence")
+    )
+    return Paginator(orders, INFUSIONS_PER_PAGE).get_page(number)
+
+
+def _timeline(orders: list[Order]) -> list[dict[str, Any]]:
+    """The page's infusions grouped under their course, in the page's order."""
+    groups: list[dict[str, Any]] = []
+    for order in orders:
+        if not groups or groups[-1]["course"].pk != order.course_id:
+            groups.append({"course": order.course, "orders": []})
+        groups[-1]["orders"].append(order)
+    return groups
+
+
 @login_required
 def patient_page(
     request: HttpRequest, patient_id: int, outcome_form: OutcomeForm | None = None
@@ -199,14 +218,14 @@ def patient_page(
     from ivig.records.services.outcomes import outcome_series
 
     patient = get(Patient, patient_id, "patient")
-    orders = Order.objects.filter(patient=patient).select_related("course").order_by("date")
-    completed = [o.date for o in orders if o.status == OrderStatus.completed]
-    reactions = [
-        r
-        for o in orders
-        if hasattr(o, "session")
-        for r in corrections.current(o.session.reactions.all()).order_by("at", "id")
-    ]
+    completed = list(
+        Order.objects.filter(patient=patient, status=OrderStatus.completed)
+        .order_by("date")
+        .values_list("date", flat=True)
+    )
+    recent = corrections.current(Reaction.objects.filter(session__order__patient=patient))
+    reactions = list(recent.order_by("-at", "-id")[:5])[::-1]
+    infusions = _infusions_page(patient, request.GET.get("page"))
     series = outcome_series(patient)
     outcome_entries = _entries(patient.outcomes.order_by("measured_on", "id"))
     return render(
@@ -218,13 +237,14 @@ def patient_page(
             "title": str(patient),
             "weight": service.latest_weight(patient),
             "eligibility": patient.eligibility.all(),
-            "courses": patient.courses.order_by("-start", "-id").prefetch_related("orders"),
+            "timeline": _timeline(list(infusions)),
+            "infusions": infusions,
             "gauge": _cap_gauge(patient),
             "chart": outcome_chart(series, completed),
             "outcomes": series,
             "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
             "superseded_outcomes": [e for e in outcome_entries if not e["current"]],
-            "reactions": reactions[-5:],
+            "reactions": reactions,
             "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),
         },
     )
