@@ -78,8 +78,8 @@ BRING = (
 # --- the staff's side -------------------------------------------------------------------------
 
 
-@roles_required(*portal.INVITE_ROLES)
 @require_POST
+@roles_required(*portal.INVITE_ROLES)
 def invite_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A new one-time link for the patient, shown once on this page (never stored)."""
     patient = get(Patient, patient_id, "patient")

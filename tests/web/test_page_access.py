@@ -1,0 +1,199 @@
+"""Who may open each page and post each form (issue 8, requirements on access): a table-driven
+test generated from the site's URL patterns, so that a new page without a line in ``PAGES``
+fails here. Each route is tried by every staff role and by an anonymous client, GET and POST
+(an empty POST: the role check comes before the form, so what is posted does not matter).
+
+- anonymous: sent to the sign-in page (or 405 for a method the route never answers);
+- a role the route allows: neither refused (403), nor sent to sign in;
+- any other staff role: 403 (404 for the patient's own ``/me/`` pages, which staff never see);
+- a refused request writes nothing (the audit log is unchanged).
+
+The API has the same matrix from its OpenAPI document (tests/api/test_access.py); the patient's
+side is tested in tests/web/test_patient_portal.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from ivig.records.models import AuditEvent
+
+STAFF = frozenset({"admin", "prescriber", "pharmacist", "nurse"})
+ADMIN, PRESCRIBER, PHARMACIST, NURSE = "admin", "prescriber", "pharmacist", "nurse"
+PUBLIC = "public"  # no sign-in needed
+PATIENT_ONLY = "patient"  # the patient's own pages: 404 for staff, whatever the method
+NO = None  # the route does not answer this method (405)
+
+Rule = frozenset[str] | str | None
+
+# route: (who may GET, who may POST)
+PAGES: dict[str, tuple[Rule, Rule]] = {
+    "favicon.ico": (PUBLIC, PUBLIC),
+    "signin/": (PUBLIC, PUBLIC),
+    "signout/": (NO, PUBLIC),
+    "": (STAFF, STAFF),
+    "patients/": (STAFF, STAFF),
+    "patients/new/": (frozenset({ADMIN, PRESCRIBER}),) * 2,
+    "patients/<int:patient_id>/": (STAFF, STAFF),
+    "patients/<int:patient_id>/edit/": (frozenset({ADMIN, PRESCRIBER}),) * 2,
+    "patients/<int:patient_id>/outcomes/": (frozenset({PRESCRIBER, NURSE}),) * 2,
+    "patients/<int:patient_id>/prescribe/": (frozenset({PRESCRIBER}),) * 2,
+    "patients/<int:patient_id>/prescribe/preview/": (NO, frozenset({PRESCRIBER})),
+    "courses/<int:course_id>/replan/": (frozenset({PRESCRIBER}),) * 2,
+    "pharmacy/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/orders/<int:order_id>/verify/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/orders/<int:order_id>/dispense/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/lots/": (frozenset({ADMIN, PRESCRIBER, PHARMACIST}),) * 2,
+    "chairs/": (STAFF, STAFF),
+    "orders/<int:order_id>/runsheet/": (STAFF, NO),
+    "orders/<int:order_id>/runsheet/print/": (STAFF, NO),
+    "orders/<int:order_id>/runsheet.pdf": (STAFF, NO),
+    "orders/<int:order_id>/runsheet/reaction-advice/": (STAFF, NO),
+    "orders/<int:order_id>/runsheet/acknowledge/": (NO, frozenset({PRESCRIBER})),
+    "orders/<int:order_id>/runsheet/check/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/override/": (NO, frozenset({PRESCRIBER})),
+    "orders/<int:order_id>/runsheet/start/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/rate/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/resume/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/restart/": (NO, frozenset({PRESCRIBER})),
+    "orders/<int:order_id>/runsheet/vitals/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/reaction/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/end/": (NO, frozenset({NURSE})),
+    "orders/<int:order_id>/runsheet/observation/": (NO, frozenset({NURSE})),
+    "corrections/<str:kind>/<int:entry_id>/": (STAFF, STAFF),
+    "corrections/<str:kind>/<int:entry_id>/void/": (NO, STAFF),
+    "reports/safety/": (frozenset({ADMIN, PHARMACIST}),) * 2,
+    "patients/<int:patient_id>/handout/": (STAFF, NO),
+    "patients/<int:patient_id>/handout.pdf": (STAFF, NO),
+    "patients/<int:patient_id>/calendar.ics": (STAFF, NO),
+    "patients/<int:patient_id>/invite/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
+    "day-checks/<int:check_id>/review/": (NO, frozenset({PRESCRIBER, NURSE})),
+    "diary/<int:entry_id>/acknowledge/": (NO, frozenset({PRESCRIBER, NURSE})),
+    "invite/<str:token>/": (PUBLIC, PUBLIC),
+    "me/": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/handout/": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/handout.pdf": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/calendar.ics": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/check/": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/diary/": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/outcomes/": (PATIENT_ONLY, PATIENT_ONLY),
+}
+
+
+def _routes(patterns: list[Any], prefix: str = "") -> list[str]:
+    out: list[str] = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            out += _routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            out.append(prefix + str(p.pattern))
+    return out
+
+
+def _pages() -> list[str]:
+    """The site's pages: every route but the API (its own matrix) and Django's admin (below)."""
+    return [r for r in _routes(get_resolver().url_patterns) if not r.startswith(("api/", "admin/"))]
+
+
+def test_every_page_has_a_rule() -> None:
+    """A new page without a line in ``PAGES`` fails here; so does a line for a page gone."""
+    assert set(_pages()) == set(PAGES), {
+        "pages without a rule": sorted(set(_pages()) - set(PAGES)),
+        "rules without a page": sorted(set(PAGES) - set(_pages())),
+    }
+
+
+@pytest.fixture
+def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
+    weight = patient.weights.first()
+    return {
+        "patient_id": patient.pk,
+        "order_id": dispensed.pk,
+        "course_id": dispensed.course_id,
+        "kind": "weight",
+        "entry_id": weight.pk,
+        "check_id": 1,
+        "token": "not-a-real-invitation",
+    }
+
+
+def _url(route: str, ids: dict[str, Any]) -> str:
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
+
+
+def _signin_redirect(response: Any) -> bool:
+    return response.status_code == 302 and response["Location"].startswith("/signin/")
+
+
+def _check(response: Any, rule: Rule, role: str | None) -> str | None:
+    """What is wrong with ``response`` under ``rule`` for ``role`` (None: it is right)."""
+    status = response.status_code
+    if rule is NO:
+        ok = status == 405 or (role is None and _signin_redirect(response))
+    elif rule == PUBLIC:
+        ok = status not in (403, 405) and not _signin_redirect(response)
+    elif role is None:
+        ok = _signin_redirect(response)
+    elif rule == PATIENT_ONLY:
+        ok = status == 404
+    elif isinstance(rule, frozenset) and role in rule:
+        ok = status != 403 and status != 405 and not _signin_redirect(response)
+    else:
+        ok = status == 403
+    return None if ok else f"{status} {response.get('Location', '')}"
+
+
+@pytest.mark.parametrize("role", [None, *sorted(STAFF)])
+def test_page_access_matrix(
+    role: str | None, ids: dict[str, Any], client_for: Callable[[str | None], Client]
+) -> None:
+    client = client_for(role)
+    wrong: list[tuple[str, str, str]] = []
+    for route, (get_rule, post_rule) in PAGES.items():
+        url = _url(route, ids)
+        for method, rule in (("get", get_rule), ("post", post_rule)):
+            if (route, method) == ("signout/", "post"):
+                continue  # last: it ends the session
+            refused = rule != PUBLIC and not (isinstance(rule, frozenset) and role in rule)
+            before = AuditEvent.objects.count()
+            response = getattr(client, method)(url)
+            problem = _check(response, rule, role)
+            if problem:
+                wrong.append((method.upper(), url, problem))
+            if refused and AuditEvent.objects.count() != before:
+                wrong.append((method.upper(), url, "a refused request wrote to the audit log"))
+    assert not wrong, wrong
+    response = client.post("/signout/")
+    assert (response.status_code, response["Location"]) == (302, "/signin/")
+
+
+@pytest.mark.parametrize("role", sorted(STAFF - {ADMIN}))
+def test_only_an_administrator_reaches_the_admin_site(
+    role: str, client_for: Callable[[str | None], Client]
+) -> None:
+    """Django's admin site (users, roles, records) is for the administrator only: another role
+    is sent to the admin's own sign-in page, and sees nothing of it."""
+    admin_pages = [
+        "/" + r
+        for r in _routes(get_resolver().url_patterns)
+        if r.startswith("admin/") and "<" not in r and "(?P" not in r and "logout" not in r
+    ]
+    assert len(admin_pages) > 10
+    assert client_for(ADMIN).get("/admin/").status_code == 200
+    client = client_for(role)
+    for url in admin_pages:
+        response = client.get(url)
+        if url == "/admin/login/":
+            assert response.status_code == 200, url  # the form, which refuses a non-admin
+            continue
+        assert response.status_code == 302, (url, response.status_code)
+        assert response["Location"].startswith("/admin/login/"), url
+    client_for(None).get("/admin/")
+    anonymous = client_for(None).get("/admin/auth/user/")
+    assert anonymous["Location"].startswith("/admin/login/")
