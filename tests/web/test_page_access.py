@@ -1,7 +1,9 @@
 """Who may open each page and post each form (issue 8, requirements on access): a table-driven
 test generated from the site's URL patterns, so that a new page without a line in ``PAGES``
-fails here. Each route is tried by every staff role and by an anonymous client, GET and POST
-(an empty POST: the role check comes before the form, so what is posted does not matter).
+fails here; from the same table, every form refuses a POST without the CSRF token and every
+page sends the security headers. Each route is tried by every staff role and by an anonymous
+client, GET and POST (an empty POST: the role check comes before the form, so what is posted
+does not matter).
 
 - anonymous: sent to the sign-in page (or 405 for a method the route never answers);
 - a role the route allows: neither refused (403), nor sent to sign in;
@@ -127,6 +129,10 @@ def _url(route: str, ids: dict[str, Any]) -> str:
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(ids[m.group(1)]), route)
 
 
+def _signed_in(client: Client) -> bool:
+    return client.get("/patients/").status_code == 200
+
+
 def _signin_redirect(response: Any) -> bool:
     return response.status_code == 302 and response["Location"].startswith("/signin/")
 
@@ -197,3 +203,95 @@ def test_only_an_administrator_reaches_the_admin_site(
     client_for(None).get("/admin/")
     anonymous = client_for(None).get("/admin/auth/user/")
     assert anonymous["Location"].startswith("/admin/login/")
+
+
+# --- CSRF ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", sorted(STAFF))
+def test_every_form_refuses_a_post_without_the_csrf_token(role: str, ids: dict[str, Any]) -> None:
+    """Every route that takes a POST from this role, signed in, without the CSRF token: 403,
+    and nothing written (generated from the page table, so a new form is covered)."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(_user(role))
+    checked = 0
+    for route, (_, post_rule) in PAGES.items():
+        if post_rule in (NO, PATIENT_ONLY) or route == "favicon.ico":
+            continue
+        before = AuditEvent.objects.count()
+        response = client.post(_url(route, ids), {"reason": "x", "note": "x"})
+        assert response.status_code == 403, (route, response.status_code)
+        assert b"CSRF" in response.content or b"csrf" in response.content, route
+        assert AuditEvent.objects.count() == before, route
+        checked += 1
+    assert checked > 25
+    assert _signed_in(client)  # signing out without the token was refused too
+
+
+def _user(role: str) -> Any:
+    from django.contrib.auth.models import User
+
+    return User.objects.get(username=role)
+
+
+# --- headers ------------------------------------------------------------------------------------
+
+INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
+INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+=", re.IGNORECASE)
+INLINE_STYLE = re.compile(rb"<style\b|\sstyle=\"", re.IGNORECASE)
+
+
+def _check_headers(response: Any, where: str) -> None:
+    headers = response.headers
+    policy = headers.get("Content-Security-Policy", "")
+    directives = dict(
+        [*part.split(" ", 1), ""][:2] for part in (p.strip() for p in policy.split(";")) if part
+    )
+    assert directives.get("script-src") == "'self'", (where, policy)
+    assert "unsafe-inline" not in policy, where
+    assert "unsafe-eval" not in policy, where
+    assert directives.get("frame-ancestors") == "'none'", where
+    assert directives.get("default-src") == "'self'", where
+    assert headers.get("X-Frame-Options") == "DENY", where
+    assert headers.get("Referrer-Policy") == "same-origin", where
+    assert headers.get("X-Content-Type-Options") == "nosniff", where
+    if headers.get("Content-Type", "").startswith("text/html"):
+        body = response.content
+        assert not INLINE_SCRIPT.search(body), (where, INLINE_SCRIPT.search(body))
+        assert not INLINE_HANDLER.search(body), (where, INLINE_HANDLER.search(body))
+        assert not INLINE_STYLE.search(body), (where, INLINE_STYLE.search(body))
+
+
+@pytest.mark.parametrize("role", [None, *sorted(STAFF)])
+def test_every_page_sends_the_security_headers(
+    role: str | None, ids: dict[str, Any], client_for: Callable[[str | None], Client]
+) -> None:
+    """Every page a role can open (and the sign-in page, the refusals and the not-found page):
+    a CSP without inline script, X-Frame-Options DENY, Referrer-Policy same-origin, nosniff;
+    and no inline script, event handler or style in the HTML (the CSP would block them)."""
+    client = client_for(role)
+    seen = 0
+    for route, (get_rule, _) in PAGES.items():
+        if get_rule is NO or route == "favicon.ico":
+            continue
+        response = client.get(_url(route, ids))
+        _check_headers(response, f"{role} GET /{route} ({response.status_code})")
+        seen += 1
+    for url in ("/signin/", "/patients/999999/", "/no-such-page/", "/api/products"):
+        _check_headers(client.get(url), f"{role} GET {url}")
+    assert seen > 20
+
+
+def test_the_api_sends_the_security_headers(
+    client_for: Callable[[str | None], Client], patient: Any
+) -> None:
+    nurse = client_for("nurse")
+    for url in (f"/api/patients/{patient.pk}", "/api/patients/999999", "/api/openapi.json"):
+        _check_headers(nurse.get(url), url)
+    _check_headers(client_for(None).get("/api/products"), "anonymous /api/products")
+
+
+def test_public_pages_are_the_public_ones() -> None:
+    """Only the sign-in page, the invitation link and the icon are open without signing in."""
+    public = {route for route, rules in PAGES.items() if PUBLIC in rules}
+    assert public == {"signin/", "signout/", "invite/<str:token>/", "favicon.ico"}
