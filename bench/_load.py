@@ -43,6 +43,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds, of every answered request
     statuses: Counter[int] = field(default_factory=Counter)  # answers by status (0: no answer)
     samples: list[str] = field(default_factory=list)  # a few errors, as text
+    server_cpu: float = 0.0  # CPU seconds the server used meanwhile (set by the caller)
 
     @property
     def requests(self) -> int:
@@ -55,6 +56,10 @@ class Result:
     @property
     def per_second(self) -> float:
         return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu / self.requests * 1000 if self.requests else math.nan
 
     def percentile_ms(self, q: float) -> float:
         return percentile(self.latencies, q) * 1000

@@ -85,6 +85,25 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers (Linux
+    /proc): the server's own cost, whatever else the machine runs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        pid, ppid = int(entry.name), int(fields[1])
+        if master in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 # --- PostgreSQL: a fresh database per run --------------------------------------------------------
 
 
@@ -206,6 +225,10 @@ class ServedApp:
         """The Vitals rows in the database (through the ORM, in a child process)."""
         return int(self._child("count"))
 
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
     def sqlite_file(self) -> Path:
         return self.data_dir / "ivig.sqlite3"
 
@@ -257,6 +280,10 @@ class BareApp:
             self.close()
             raise
         return self
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
 
     def close(self) -> None:
         if self.process is not None:

@@ -109,9 +109,9 @@ def measure(database: str, args: argparse.Namespace, console: Console) -> list[R
         seed = app.seed
         assert seed is not None
         targets = [
-            (bare.port, Target("bare", ("/bare",), '{"name": "bench", "value": 1.5}')),
+            (bare, Target("bare", ("/bare",), '{"name": "bench", "value": 1.5}')),
             (
-                app.port,
+                app,
                 Target(
                     "preview",
                     (f"/api/patients/{seed.patient_id}/courses/preview",),
@@ -120,7 +120,7 @@ def measure(database: str, args: argparse.Namespace, console: Console) -> list[R
                 ),
             ),
             (
-                app.port,
+                app,
                 Target(
                     "vitals",
                     tuple(f"/api/orders/{o}/vitals" for o in seed.orders),
@@ -129,17 +129,19 @@ def measure(database: str, args: argparse.Namespace, console: Console) -> list[R
                 ),
             ),
         ]
-        for port, target in targets:
-            warmed = warm(port, target)
+        for server, target in targets:
+            warmed = warm(server.port, target)
             if warmed.errors:
                 raise SystemExit(f"warm-up failed: {warmed.samples}")
         for n in clients:
-            for port, target in targets:
-                result = run(port, target, n, args.seconds)
+            for server, target in targets:
+                cpu = server.cpu_seconds()
+                result = run(server.port, target, n, args.seconds)
+                result.server_cpu = server.cpu_seconds() - cpu
                 console.print(
                     f"  {target.name:8} {n:3} clients: {result.per_second:8,.0f} req/s"
                     f"  p50 {result.percentile_ms(50):7.1f} ms  p99 {result.percentile_ms(99):7.1f}"
-                    f" ms  errors {result.errors}"
+                    f" ms  CPU {result.cpu_ms_per_request:5.1f} ms/req  errors {result.errors}"
                 )
                 results.append(result)
     return results
@@ -151,7 +153,10 @@ def table(database: str, workers: int, results: list[Result]) -> Table:
         caption="bare: POST /bare; preview: POST /api/patients/{id}/courses/preview; "
         "vitals: POST /api/orders/{id}/vitals",
     )
-    for column in ("endpoint", "clients", "req/s", "p50 ms", "p99 ms", "errors", "ratio to bare"):
+    for column in (
+        "endpoint", "clients", "req/s", "p50 ms", "p99 ms", "errors", "ratio to bare",
+        "server CPU ms/req",
+    ):  # fmt: skip
         out.add_column(column, justify="left" if column == "endpoint" else "right")
     bare = {r.clients: r.per_second for r in results if r.name.startswith("bare")}
     for r in results:
@@ -164,6 +169,7 @@ def table(database: str, workers: int, results: list[Result]) -> Table:
             f"{r.percentile_ms(99):.1f}",
             str(r.errors),
             f"{ratio:.2f}",
+            f"{r.cpu_ms_per_request:.1f}",
         )
     return out
 

@@ -151,8 +151,9 @@ def measure(database: str, args: argparse.Namespace, console: Console) -> Outcom
         warmed = warm(app.port, target, args.nurses)
         if warmed.errors:
             raise SystemExit(f"warm-up failed: {warmed.samples}")
-        before = app.count_vitals()
+        before, cpu = app.count_vitals(), app.cpu_seconds()
         result = run(app.port, target, args.nurses, args.seconds)
+        result.server_cpu = app.cpu_seconds() - cpu
         rows = app.count_vitals() - before
         console.print(
             f"  API: {result.statuses[201]:,} answered 201, {rows:,} rows counted, "
@@ -177,7 +178,7 @@ def table(outcomes: list[Outcome], args: argparse.Namespace) -> Table:
     )
     for column in (
         "database", "201 answers", "rows counted", "errors", "lost", "API vitals/s", "p50 ms",
-        "p99 ms", "INSERT rows/s", "API / INSERT", "verdict",
+        "p99 ms", "server CPU ms/req", "INSERT rows/s", "API / INSERT", "verdict",
     ):  # fmt: skip
         out.add_column(column, justify="left" if column == "database" else "right")
     for o in outcomes:
@@ -190,6 +191,7 @@ def table(outcomes: list[Outcome], args: argparse.Namespace) -> Table:
             f"{o.api_per_second:,.0f}",
             f"{o.api.percentile_ms(50):.1f}",
             f"{o.api.percentile_ms(99):.1f}",
+            f"{o.api.cpu_ms_per_request:.1f}",
             f"{o.plain_per_second:,.0f}",
             f"{o.api_per_second / o.plain_per_second:.3f}" if o.plain_per_second else "-",
             "[green]PASS[/]" if o.passed else "[red]FAIL[/]",
