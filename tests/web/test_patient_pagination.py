@@ -76,3 +76,29 @@ def test_a_short_history_has_no_page_links(
     assert len(_runsheets(page)) == 2  # the 2-day induction
     assert "Pages of infusions" not in page
     assert "Next page" not in page
+
+
+def test_the_search_shows_each_next_infusion_by_a_fixed_number_of_queries(
+    users: dict[str, Any], dispensed: Any, client_for: Callable[[str | None], Client]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ivig.records.services.patients import PatientInput, create_patient
+
+    data = PatientInput("MRN0002", "Lamb", "Alice", dt.date(1970, 1, 1), "female", 165)
+    create_patient(users["prescriber"], data, today=dt.date(2026, 11, 25))
+    nurse = client_for("nurse")
+    with CaptureQueriesContext(connection) as one:
+        nurse.get("/patients/?q=lambert", headers={"HX-Request": "true"})
+    with CaptureQueriesContext(connection) as two:
+        html = nurse.get("/patients/?q=lamb", headers={"HX-Request": "true"}).content.decode()
+    assert len(one.captured_queries) == len(two.captured_queries)  # not one per patient
+    rows = re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>")[1], re.S)
+    assert len(rows) == 2
+    assert "Lamb, Alice" in rows[0]
+    assert "none planned" in rows[0]
+    # day 1 of the induction, dispensed today (day 2 is planned for tomorrow)
+    assert "Lambert, Edward" in rows[1]
+    assert f"{dispensed.date:%Y-%m-%d} · 85 g" in rows[1]
+    assert '<span class="badge">dispensed</span>' in rows[1]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -31,14 +32,15 @@ OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed, OrderS
 def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by MRN or name; each patient with the next infusion and its status."""
     q = request.GET.get("q", "").strip()
-    rows = []
-    for p in service.search_patients(q)[:SEARCH_ROWS]:
-        nxt = (
-            Order.objects.filter(patient=p, status__in=OPEN, date__gte=today())
-            .order_by("date")
-            .first()
-        )
-        rows.append({"patient": p, "next": nxt})
+    # the next open infusion of each patient found, by one subquery (index on patient, date)
+    upcoming = Order.objects.filter(patient=OuterRef("pk"), status__in=OPEN, date__gte=today())
+    found = list(
+        service.search_patients(q).annotate(
+            next_id=Subquery(upcoming.order_by("date", "sequence", "id").values("id")[:1])
+        )[:SEARCH_ROWS]
+    )
+    nxt = Order.objects.in_bulk([p.next_id for p in found if p.next_id is not None])
+    rows = [{"patient": p, "next": nxt.get(p.next_id)} for p in found]
     template = "web/patients.html#results" if request.htmx else "web/patients.html"  # type: ignore[attr-defined]
     return render(
         request, template, {"rows": rows, "q": q, "section": "patients", "title": "Patients"}
