@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from ninja import Field, Schema
+from ninja import Field, Path, Schema
 from pydantic import field_validator
 
 from ivig.records.models import IgaStatus, OrderStatus, Place
 from ivig.records.services.limits import Override
 
+MAX_INT = 2**63 - 1
+"""The largest whole number a database column holds (64-bit signed)."""
 
-def _no_nul(value: Any) -> None:
+Id = Annotated[int, Path(..., ge=1, le=MAX_INT, description="a record id")]
+"""A record id in a path: a larger one could not be looked up (422, not a server error)."""
+
+
+def _storable(value: Any) -> None:
+    """Refuse what no column can hold: NUL characters in text and whole numbers beyond 64 bits,
+    at any depth. (A number that is not finite, NaN or infinity, is the services' to refuse:
+    they say out of range, naming the field.)"""
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("text must not contain NUL characters")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ValueError(f"must be a whole number between {-MAX_INT} and {MAX_INT}")
     if isinstance(value, dict):
         for item in value.values():
-            _no_nul(item)
+            _storable(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _no_nul(item)
+            _storable(item)
 
 
 class In(Schema):
-    """Every request body: text holding a NUL character is refused (422), on every engine."""
+    """Every request body and query: text holding a NUL character and a whole number beyond
+    64 bits are refused (422, naming the field), on every engine."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_nul(cls, value: Any) -> Any:
-        _no_nul(value)
+    def _refuse_unstorable(cls, value: Any) -> Any:
+        _storable(value)
         return value
 
 
@@ -234,5 +246,16 @@ class OrderQuery(In):
     patient_id: int | None = None
 
 
+class ErrorBody(Schema):
+    code: str = Field(..., description="stable, for machines (e.g. invalid_input, stale_version)")
+    message: str = Field(..., description="plain words, for the user")
+    field: str | None = Field(..., description="the input at fault, or null")
+    details: dict[str, Any] | None = Field(
+        None, description="data for machines, when the error carries any"
+    )
+
+
 class ErrorOut(Schema):
-    error: dict[str, Any]
+    """Every error answer: ``{"error": {"code", "message", "field"[, "details"]}}``."""
+
+    error: ErrorBody

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import In
+from ivig.api.schemas import Id, In
 from ivig.records import audit
 from ivig.records.models import Role
 from ivig.records.services import accounts
@@ -82,12 +82,12 @@ def create_user(request: HttpRequest, data: UserIn) -> Status[dict[str, Any]]:
 
 
 @router.put("/users/{user_id}/roles", response=UserOut, **rule(Role.admin))
-def set_roles(request: HttpRequest, user_id: int, data: RolesIn) -> dict[str, Any]:
+def set_roles(request: HttpRequest, user_id: Id, data: RolesIn) -> dict[str, Any]:
     return user_out(accounts.set_roles(request.user, user_id, data.roles))
 
 
 @router.put("/users/{user_id}/active", response=UserOut, **rule(Role.admin))
-def set_active(request: HttpRequest, user_id: int, data: ActiveIn) -> dict[str, Any]:
+def set_active(request: HttpRequest, user_id: Id, data: ActiveIn) -> dict[str, Any]:
     return user_out(accounts.set_active(request.user, user_id, data.active))
 
 
@@ -100,7 +100,7 @@ def create_token(request: HttpRequest, data: TokenIn) -> Status[dict[str, Any]]:
 
 
 @router.post("/tokens/{token_id}/revoke", response=dict[str, Any], **rule(Role.admin))
-def revoke_token(request: HttpRequest, token_id: int) -> dict[str, Any]:
+def revoke_token(request: HttpRequest, token_id: Id) -> dict[str, Any]:
     token = accounts.revoke_token(request.user, token_id)
     return {"id": token.pk, "revoked_at": token.revoked_at}
 

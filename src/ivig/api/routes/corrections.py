@@ -21,7 +21,7 @@ from django.utils import timezone
 from ninja import Field, Router, Status
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import In
+from ivig.api.schemas import Id, In
 from ivig.records import audit
 from ivig.records.models import Correctable
 from ivig.records.services import corrections
@@ -52,17 +52,17 @@ def _routes(kind: str, path: str) -> None:
     spec = corrections.KINDS[kind]
     roles = rule(*spec.roles)
 
-    def correct(request: HttpRequest, entry_id: int, data: CorrectionIn) -> Status[Any]:
+    def correct(request: HttpRequest, entry_id: Id, data: CorrectionIn) -> Status[Any]:
         row = corrections.correct(
             request.user, kind, entry_id, data.values, data.reason, now=timezone.now()
         )
         return Status(201, entry_out(kind, row))
 
-    def void(request: HttpRequest, entry_id: int, data: VoidIn) -> Status[Any]:
+    def void(request: HttpRequest, entry_id: Id, data: VoidIn) -> Status[Any]:
         row = corrections.void(request.user, kind, entry_id, data.reason, now=timezone.now())
         return Status(201, entry_out(kind, row))
 
-    def history(request: HttpRequest, entry_id: int) -> dict[str, Any]:
+    def history(request: HttpRequest, entry_id: Id) -> dict[str, Any]:
         chain = corrections.history(kind, entry_id)
         return {"kind": kind, "entries": [entry_out(kind, row) for row in chain]}
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from ninja import Router
 
 from ivig.api.auth import EVERYONE, rule
+from ivig.api.schemas import Id
 from ivig.interop import fhir
 from ivig.records.models import Patient
 from ivig.records.services.common import get
@@ -19,7 +20,7 @@ FHIR_JSON = "application/fhir+json"
 
 
 @router.get("/patients/{patient_id}/fhir", **rule(*EVERYONE))
-def patient_bundle(request: HttpRequest, patient_id: int) -> HttpResponse:
+def patient_bundle(request: HttpRequest, patient_id: Id) -> HttpResponse:
     """The patient's treatment as a FHIR R4B Bundle (type ``collection``): Patient,
     MedicationRequest per order (a Dosage per rate step), MedicationAdministration per infusion
     and per rate segment, Observations (vital signs, weights, outcomes), AdverseEvent per

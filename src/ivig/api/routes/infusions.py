@@ -15,7 +15,7 @@ from django.utils import timezone
 from ninja import Field, Router, Status
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.api.schemas import In, Versioned, override_of
+from ivig.api.schemas import Id, In, Versioned, override_of
 from ivig.api.schemas import OverrideIn as SoftOverrideIn
 from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
@@ -109,18 +109,18 @@ class OutcomeIn(In):
     measured_on: dt.date
 
 
-def _state(order_id: int) -> dict[str, Any]:
+def _state(order_id: Id) -> dict[str, Any]:
     return infusions.session_state(get(Order, order_id, "order"), now=timezone.now())
 
 
 @router.get("/orders/{order_id}/session", **rule(*EVERYONE))
-def session(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def session(request: HttpRequest, order_id: Id) -> dict[str, Any]:
     """The infusion session with the vitals checkpoints done, due, overdue or upcoming."""
     return _state(order_id)
 
 
 @router.post("/orders/{order_id}/check", **rule(Role.nurse))
-def check(request: HttpRequest, order_id: int, data: CheckIn) -> dict[str, Any]:
+def check(request: HttpRequest, order_id: Id, data: CheckIn) -> dict[str, Any]:
     infusions.pre_check(
         request.user, order_id, infusions.CheckAnswers(**data.dict()), now=timezone.now()
     )
@@ -128,13 +128,13 @@ def check(request: HttpRequest, order_id: int, data: CheckIn) -> dict[str, Any]:
 
 
 @router.post("/orders/{order_id}/override", **rule(Role.prescriber))
-def override(request: HttpRequest, order_id: int, data: OverrideIn) -> dict[str, Any]:
+def override(request: HttpRequest, order_id: Id, data: OverrideIn) -> dict[str, Any]:
     infusions.override(request.user, order_id, data.reason, now=timezone.now())
     return _state(order_id)
 
 
 @router.post("/orders/{order_id}/start", **rule(Role.nurse))
-def start(request: HttpRequest, order_id: int, data: StartIn) -> dict[str, Any]:
+def start(request: HttpRequest, order_id: Id, data: StartIn) -> dict[str, Any]:
     infusions.start_infusion(
         request.user,
         order_id,
@@ -155,7 +155,7 @@ def _pump(row: RateChange) -> dict[str, Any]:
 
 
 @router.post("/orders/{order_id}/rates", response={201: dict[str, Any]}, **rule(Role.nurse))
-def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, Any]]:
+def rate(request: HttpRequest, order_id: Id, data: RateIn) -> Status[dict[str, Any]]:
     """A rate change on the running pump, through the drug library's guards: 422 hard_limit
     (no one can save it), 422 override_required (send ``override``), 409 for an increase too
     early or without vital signs (or ``vitals_missing_reason``), 409 stale_version."""
@@ -173,7 +173,7 @@ def rate(request: HttpRequest, order_id: int, data: RateIn) -> Status[dict[str, 
 
 
 @router.post("/orders/{order_id}/resume", response={201: dict[str, Any]}, **rule(Role.nurse))
-def resume(request: HttpRequest, order_id: int, data: ResumeIn) -> Status[dict[str, Any]]:
+def resume(request: HttpRequest, order_id: Id, data: ResumeIn) -> Status[dict[str, Any]]:
     """Restart the pump after a reaction, at or below the last tolerated rate (or a stopped
     infusion's restart order)."""
     row = infusions.resume_infusion(
@@ -183,7 +183,7 @@ def resume(request: HttpRequest, order_id: int, data: ResumeIn) -> Status[dict[s
 
 
 @router.post("/orders/{order_id}/restart-order", **rule(Role.prescriber))
-def restart_order(request: HttpRequest, order_id: int, data: RestartOrderIn) -> dict[str, Any]:
+def restart_order(request: HttpRequest, order_id: Id, data: RestartOrderIn) -> dict[str, Any]:
     """A prescriber's new order to restart a stopped infusion today, with its maximum rate."""
     infusions.order_restart(
         request.user,
@@ -197,7 +197,7 @@ def restart_order(request: HttpRequest, order_id: int, data: RestartOrderIn) -> 
 
 
 @router.post("/orders/{order_id}/vitals", response={201: dict[str, Any]}, **rule(Role.nurse))
-def vitals(request: HttpRequest, order_id: int, data: VitalsIn) -> Status[dict[str, Any]]:
+def vitals(request: HttpRequest, order_id: Id, data: VitalsIn) -> Status[dict[str, Any]]:
     values = data.dict()
     at = values.pop("at")
     row = infusions.record_vitals(
@@ -207,7 +207,7 @@ def vitals(request: HttpRequest, order_id: int, data: VitalsIn) -> Status[dict[s
 
 
 @router.post("/orders/{order_id}/reactions", response={201: dict[str, Any]}, **rule(Role.nurse))
-def reaction(request: HttpRequest, order_id: int, data: ReactionIn) -> Status[dict[str, Any]]:
+def reaction(request: HttpRequest, order_id: Id, data: ReactionIn) -> Status[dict[str, Any]]:
     """A suspected reaction: the pump pauses (a second or severe one stops it for the day)."""
     row = infusions.record_reaction(
         request.user,
@@ -234,20 +234,20 @@ def tasks(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/tasks/{task_id}/acknowledge", **rule(Role.prescriber))
-def acknowledge(request: HttpRequest, task_id: int, data: AcknowledgeIn) -> dict[str, Any]:
+def acknowledge(request: HttpRequest, task_id: Id, data: AcknowledgeIn) -> dict[str, Any]:
     """Acknowledge a task, with a note (once: 409 after)."""
     task = infusions.acknowledge_task(request.user, task_id, data.note, now=timezone.now())
     return infusions.task_dict(task)
 
 
 @router.post("/orders/{order_id}/end", **rule(Role.nurse))
-def end(request: HttpRequest, order_id: int, data: AtIn) -> dict[str, Any]:
+def end(request: HttpRequest, order_id: Id, data: AtIn) -> dict[str, Any]:
     infusions.end_infusion(request.user, order_id, data.at, now=timezone.now())
     return _state(order_id)
 
 
 @router.post("/orders/{order_id}/observation", **rule(Role.nurse))
-def observation(request: HttpRequest, order_id: int, data: ObservationIn) -> dict[str, Any]:
+def observation(request: HttpRequest, order_id: Id, data: ObservationIn) -> dict[str, Any]:
     infusions.finish_observation(
         request.user, order_id, data.version, data.at, data.notes, now=timezone.now()
     )
@@ -255,7 +255,7 @@ def observation(request: HttpRequest, order_id: int, data: ObservationIn) -> dic
 
 
 @router.get("/patients/{patient_id}/outcomes", **rule(*EVERYONE))
-def list_outcomes(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
+def list_outcomes(request: HttpRequest, patient_id: Id) -> list[dict[str, Any]]:
     return outcomes.outcome_series(get(Patient, patient_id, "patient"))
 
 
@@ -264,7 +264,7 @@ def list_outcomes(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]
     response={201: dict[str, Any]},
     **rule(Role.prescriber, Role.nurse),
 )
-def record_outcome(request: HttpRequest, patient_id: int, data: OutcomeIn) -> Status[Any]:
+def record_outcome(request: HttpRequest, patient_id: Id, data: OutcomeIn) -> Status[Any]:
     row = outcomes.record_outcome(
         request.user,
         patient_id,

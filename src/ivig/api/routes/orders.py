@@ -12,6 +12,7 @@ from ninja import Query, Router
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import (
     DispenseIn,
+    Id,
     OrderOut,
     OrderQuery,
     Reason,
@@ -58,12 +59,12 @@ def list_orders(request: HttpRequest, filters: Query[OrderQuery]) -> list[dict[s
 
 
 @router.get("/orders/{order_id}", response=OrderOut, **rule(*EVERYONE))
-def read_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def read_order(request: HttpRequest, order_id: Id) -> dict[str, Any]:
     return order_out(get(Order, order_id, "order"))
 
 
 @router.post("/orders/{order_id}/verify", response=OrderOut, **rule(Role.pharmacist))
-def verify(request: HttpRequest, order_id: int, data: VerifyIn) -> dict[str, Any]:
+def verify(request: HttpRequest, order_id: Id, data: VerifyIn) -> dict[str, Any]:
     """Verify with the dose and volume your screen showed: refused (409) when they are not the
     order's, when the order was planned with another drug library version (re-plan needed) or
     when the server's recomputation from the stored inputs differs; 403 for the course's own
@@ -75,7 +76,7 @@ def verify(request: HttpRequest, order_id: int, data: VerifyIn) -> dict[str, Any
 
 
 @router.post("/orders/{order_id}/dispense", response=OrderOut, **rule(Role.pharmacist))
-def dispense(request: HttpRequest, order_id: int, data: DispenseIn) -> dict[str, Any]:
+def dispense(request: HttpRequest, order_id: Id, data: DispenseIn) -> dict[str, Any]:
     """An expired lot or a lot of another product is a hard limit (422 hard_limit; the row in
     ``details.row``)."""
     lots = [orders.LotInput(**lot.dict()) for lot in data.lots]
@@ -83,7 +84,7 @@ def dispense(request: HttpRequest, order_id: int, data: DispenseIn) -> dict[str,
 
 
 @router.post("/courses/{course_id}/replan", response=ReplanOut, **rule(Role.prescriber))
-def replan(request: HttpRequest, course_id: int, data: ReplanIn) -> dict[str, Any]:
+def replan(request: HttpRequest, course_id: Id, data: ReplanIn) -> dict[str, Any]:
     """Plan the course's planned and verified orders again with the drug library in service
     (verified ones go back to planned); dispensed, in-progress and completed orders are left
     alone. A soft limit needs ``override`` (422 override_required)."""
@@ -103,12 +104,12 @@ def replan(request: HttpRequest, course_id: int, data: ReplanIn) -> dict[str, An
 
 
 @router.post("/orders/{order_id}/defer", response=OrderOut, **rule(Role.prescriber, Role.nurse))
-def defer(request: HttpRequest, order_id: int, data: Reason) -> dict[str, Any]:
+def defer(request: HttpRequest, order_id: Id, data: Reason) -> dict[str, Any]:
     return order_out(orders.defer(request.user, order_id, data.version, data.reason))
 
 
 @router.post("/orders/{order_id}/cancel", response=OrderOut, **rule(Role.prescriber))
-def cancel(request: HttpRequest, order_id: int, data: Reason) -> dict[str, Any]:
+def cancel(request: HttpRequest, order_id: Id, data: Reason) -> dict[str, Any]:
     return order_out(orders.cancel(request.user, order_id, data.version, data.reason))
 
 

@@ -15,6 +15,7 @@ from ivig.api.schemas import (
     CourseOut,
     EligibilityIn,
     EligibilityOut,
+    Id,
     PatientIn,
     PatientOut,
     PatientUpdate,
@@ -76,12 +77,12 @@ def create_patient(request: HttpRequest, data: PatientIn) -> Status[dict[str, An
 
 
 @router.get("/patients/{patient_id}", response=PatientOut, **rule(*EVERYONE))
-def read_patient(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+def read_patient(request: HttpRequest, patient_id: Id) -> dict[str, Any]:
     return patient_out(get(Patient, patient_id, "patient"))
 
 
 @router.put("/patients/{patient_id}", response=PatientOut, **rule(Role.prescriber, Role.admin))
-def update_patient(request: HttpRequest, patient_id: int, data: PatientUpdate) -> dict[str, Any]:
+def update_patient(request: HttpRequest, patient_id: Id, data: PatientUpdate) -> dict[str, Any]:
     patient = patients.update_patient(
         request.user, patient_id, data.version, _input(data), today=timezone.localdate()
     )
@@ -93,7 +94,7 @@ def update_patient(request: HttpRequest, patient_id: int, data: PatientUpdate) -
     response={201: WeightOut},
     **rule(Role.prescriber, Role.nurse, Role.admin),
 )
-def add_weight(request: HttpRequest, patient_id: int, data: WeightIn) -> Status[Any]:
+def add_weight(request: HttpRequest, patient_id: Id, data: WeightIn) -> Status[Any]:
     record = patients.add_weight(
         request.user, patient_id, data.measured_on, data.weight_kg, today=timezone.localdate()
     )
@@ -101,19 +102,19 @@ def add_weight(request: HttpRequest, patient_id: int, data: WeightIn) -> Status[
 
 
 @router.put("/patients/{patient_id}/eligibility", response=EligibilityOut, **rule(Role.prescriber))
-def record_eligibility(request: HttpRequest, patient_id: int, data: EligibilityIn) -> Eligibility:
+def record_eligibility(request: HttpRequest, patient_id: Id, data: EligibilityIn) -> Eligibility:
     return patients.record_eligibility(
         request.user, patient_id, patients.EligibilityInput(**data.dict())
     )
 
 
 @router.get("/patients/{patient_id}/eligibility", response=list[EligibilityOut], **rule(*EVERYONE))
-def list_eligibility(request: HttpRequest, patient_id: int) -> list[Eligibility]:
+def list_eligibility(request: HttpRequest, patient_id: Id) -> list[Eligibility]:
     return list(get(Patient, patient_id, "patient").eligibility.all())
 
 
 @router.get("/patients/{patient_id}/courses", response=list[CourseOut], **rule(*EVERYONE))
-def list_courses(request: HttpRequest, patient_id: int) -> list[dict[str, Any]]:
+def list_courses(request: HttpRequest, patient_id: Id) -> list[dict[str, Any]]:
     patient = get(Patient, patient_id, "patient")
     return [course_out(c) for c in patient.courses.order_by("-start", "-id")]
 
@@ -123,14 +124,14 @@ def _course_input(data: CourseIn) -> courses.CourseInput:
 
 
 @router.post("/patients/{patient_id}/courses/preview", **rule(Role.prescriber, Role.pharmacist))
-def preview_course(request: HttpRequest, patient_id: int, data: CourseIn) -> dict[str, Any]:
+def preview_course(request: HttpRequest, patient_id: Id, data: CourseIn) -> dict[str, Any]:
     """The plan the course would have, without saving anything."""
     patient = get(Patient, patient_id, "patient")
     return courses.plan_for(patient, _course_input(data)).as_dict()
 
 
 @router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))
-def prescribe(request: HttpRequest, patient_id: int, data: PrescribeIn) -> Status[Any]:
+def prescribe(request: HttpRequest, patient_id: Id, data: PrescribeIn) -> Status[Any]:
     """Plan and save a course. Over the cap: 422 ``cap_exceeded`` (a hard limit, for every
     role). Outside a soft limit: 422 ``override_required`` listing them in ``details.limits``;
     send ``override`` (a coded reason, a note, your password) to save it."""
@@ -144,10 +145,10 @@ def prescribe(request: HttpRequest, patient_id: int, data: PrescribeIn) -> Statu
 
 
 @router.get("/courses/{course_id}", response=CourseOut, **rule(*EVERYONE))
-def read_course(request: HttpRequest, course_id: int) -> dict[str, Any]:
+def read_course(request: HttpRequest, course_id: Id) -> dict[str, Any]:
     return course_out(get(Course, course_id, "course"))
 
 
 @router.post("/courses/{course_id}/cancel", response=CourseOut, **rule(Role.prescriber))
-def cancel_course(request: HttpRequest, course_id: int, data: Reason) -> dict[str, Any]:
+def cancel_course(request: HttpRequest, course_id: Id, data: Reason) -> dict[str, Any]:
     return course_out(courses.cancel_course(request.user, course_id, data.version, data.reason))
