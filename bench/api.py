@@ -108,7 +108,7 @@ def measure(database: str, args: argparse.Namespace, console: Console) -> list[R
     ):
         seed = app.seed
         assert seed is not None
-        targets = [
+        targets: list[tuple[ServedApp | BareApp, Target]] = [
             (bare, Target("bare", ("/bare",), '{"name": "bench", "value": 1.5}')),
             (
                 app,
