@@ -15,6 +15,7 @@ import datetime as dt
 import http.client
 import math
 import multiprocessing
+import os
 import threading
 import time
 from collections import Counter
@@ -143,6 +144,11 @@ def _process(
     return latencies, statuses, samples, time.perf_counter()
 
 
+def _ready(delay: float) -> int:
+    time.sleep(delay)  # busy for a moment, so that each process takes one of these
+    return os.getpid()
+
+
 # --- the driver ----------------------------------------------------------------------------------
 
 
@@ -156,8 +162,10 @@ def run(
     groups = [list(range(clients))[p::processes] for p in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        # the processes start first (spawn takes a moment), then all clients at once
-        pool.map(time.sleep, [0.05] * processes, chunksize=1)
+        # every process ready first (spawn takes a moment), then all clients at once
+        ready: set[int] = set()
+        while len(ready) < processes:
+            ready.update(pool.map(_ready, [0.1] * processes, chunksize=1))
         start = time.perf_counter() + 0.2
         futures = [
             pool.apply_async(_process, (port, target, group, start, start + seconds))
