@@ -151,3 +151,38 @@ def test_the_forms_have_fields(forms: list[tuple[Client, str, list[str]]]) -> No
     fields = {name for _, _, names in forms for name in names}
     for expected in ("mrn", "height_cm", "dose_g", "volume_ml", "pulse_per_min", "rate_ml_per_h"):
         assert any(expected in f for f in fields), expected
+
+
+def test_a_nul_character_is_refused_everywhere(
+    client_for: Callable[[str | None], Client], patient: Any
+) -> None:
+    """U+0000 in a search, a form field or a JSON body: 400 (API: 422) naming the field,
+    nothing stored (PostgreSQL cannot store it; before this rule, a NUL in a form's idempotency
+    key was a 500 there)."""
+    from ivig.records.models import AuditEvent
+
+    nurse, prescriber = client_for("nurse"), client_for("prescriber")
+    before = AuditEvent.objects.count()
+    page = nurse.get("/patients/?q=lam%00bert")
+    assert page.status_code == 400
+    assert b"Text may not contain a NUL character (field: q)" in page.content
+    form = {"family_name": "Eaton\x00", "mrn": "MRN0002"}
+    page = prescriber.post("/patients/new/", form)
+    assert page.status_code == 400
+    assert b"(field: family_name)" in page.content
+    response = prescriber.post(
+        f"/api/patients/{patient.pk}/weights",
+        {"measured_on": "2026-11-24", "weight_kg": 99, "note": ["ok", "bad\x00"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "note"
+    response = nurse.get("/api/patients?q=%00")
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid_input",
+        "message": "text may not contain a NUL character",
+        "field": "q",
+    }
+    assert AuditEvent.objects.count() == before
+    assert nurse.get("/patients/?q=lambert").status_code == 200  # the same search without it

@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "ivig.web.middleware.IdleSignOut",
     "ivig.web.middleware.PatientPortal",
+    "ivig.web.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
     "ivig.web.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.web.middleware.ErrorPages",
     "ivig.web.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)

@@ -7,6 +7,8 @@
   error's status and message (a record not found: 404), never a 500.
 - ``PatientPortal``: a signed-in patient reaches only their own pages under ``/me/`` (issue 7).
 - ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
+- ``NoNulCharacters``: a NUL character in a query, a form or a JSON body is refused: no
+  clinical text holds one, and PostgreSQL cannot store it.
 - ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
 
 Reads of a patient's record are audited by ``ivig.web.middleware_audit.ReadAudit``.
@@ -201,6 +203,61 @@ def _content(request: HttpRequest) -> bytes:
         return json.dumps([fields, files]).encode()
 
 
+def _nul_field(value: Any, name: str = "") -> str | None:
+    """The name of the first field (or key) of ``value`` holding a NUL character, else None."""
+    if isinstance(value, str):
+        return (name or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return str(key).replace("\x00", "")
+            found = _nul_field(item, str(key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for item in value:
+            found = _nul_field(item, name)
+            if found:
+                return found
+    return None
+
+
+class NoNulCharacters:
+    """A NUL character (U+0000) in the query string, a form field or a JSON body is refused (a
+    page: 400; the API: 422 ``invalid_input``, as its other invalid input) naming the field,
+    before the view runs: no clinical text holds one, and PostgreSQL's
+    text columns cannot store it (found by tests/web/test_hostile_forms.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        field = _nul_field({k: request.GET.getlist(k) for k in request.GET})
+        if field is None and request.method in ("POST", "PUT", "PATCH"):
+            if request.content_type in FORMS:
+                field = _nul_field({k: request.POST.getlist(k) for k in request.POST})
+            elif request.content_type == "application/json":
+                try:
+                    field = _nul_field(json.loads(request.body))
+                except (ValueError, RawPostDataException):
+                    field = None  # not JSON: the view says so
+        if field is None:
+            return None
+        message = "text may not contain a NUL character"
+        if request.path.startswith("/api/"):
+            body = {"error": {"code": "invalid_input", "message": message, "field": field}}
+            return JsonResponse(body, status=422)  # as the API's other invalid input
+        from django.shortcuts import render
+
+        context = {"title": "Not done", "message": message, "field": field}
+        return render(request, "web/error.html", context, status=400)
+
+
 class Idempotent:
     """A submission (POST, PUT, PATCH) sent with an ``Idempotency-Key`` header (the API) or an
     ``idempotency_key`` form field (a page's nonce) is done once per signed-in user and key
@@ -245,9 +302,9 @@ class Idempotent:
         if user is None:
             return None  # the view answers 401 or the sign-in page, and nothing is kept
         key = key.strip()
-        if not 1 <= len(key) <= 100:
+        if not 1 <= len(key) <= 100 or not key.isprintable():
             return _error(request, 422, "invalid_input", "the idempotency key must be 1-100 "
-                          "characters")  # fmt: skip
+                          "printable characters")  # fmt: skip
         path = request.get_full_path()
         digest = hashlib.sha256(f"{request.method}\n{path}\n".encode() + body).hexdigest()
         return self._claim(request, user, key, path[:300], digest)
