@@ -32,6 +32,7 @@ ERRORS = {
     404: "No such record",
     409: "A conflict: the record changed since you read it, or is in the wrong state",
     422: "Bad input, or a drug-library limit (hard, or a soft one needing an override)",
+    503: "The database cannot be reached: try again after Retry-After seconds",
 }
 """The error answers, each ``ErrorOut``; which ones an operation declares: ``error_responses``."""
 
@@ -41,7 +42,7 @@ def error_responses(method: str, path: str) -> list[int]:
     client, a role and bad input; one with an id in its path can find nothing; one that writes
     can also meet a conflict, a time outside its window, or a record it names that is gone."""
     if method.lower() == "get":
-        return [401, 403, *([404] if "{" in path else []), 422]
+        return [401, 403, *([404] if "{" in path else []), 422, 503]
     return sorted(ERRORS)
 
 
