@@ -27,9 +27,11 @@ from importlib import resources
 from typing import Any
 
 from ivig.core.catalogue import Source, Sourced, load_catalogue
+from ivig.core.checks import number, number_in_range
 from ivig.core.plan import Phase, Plan, Regimen
-from ivig.core.rates import RateStep
+from ivig.core.rates import CONCENTRATION_RANGE, RateStep
 from ivig.core.units import mg_per_kg_min_to_ml_per_h
+from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
 __all__ = [
@@ -189,6 +191,13 @@ def _near(value: float, target: float, tolerance: float) -> bool:
     return target > 0 and abs(value - target) <= tolerance * target
 
 
+def _positive_rate(value: float, field: str, what: str) -> float:
+    rate = number(value, field=field, what=what)
+    if rate <= 0:
+        raise InvalidInput(f"{what} must be above 0 mL/h (got {rate:g})", field=field)
+    return rate
+
+
 def check_rate_entry(
     rate_ml_per_h: float,
     *,
@@ -208,10 +217,26 @@ def check_rate_entry(
     crossed (a rate above the plan's ceiling, the highest planned step).
     """
     r = rules or load_limits()
-    if not math.isfinite(rate_ml_per_h) or rate_ml_per_h <= 0:
+    rate_ml_per_h = number(rate_ml_per_h, field="rate_ml_per_h", what="the rate")
+    if rate_ml_per_h <= 0:
         raise InvalidInput(
             f"a rate must be above 0 mL/h (got {rate_ml_per_h:g})", field="rate_ml_per_h"
         )
+    planned_ml_per_h = _positive_rate(planned_ml_per_h, "planned_ml_per_h", "the planned rate")
+    if previous_ml_per_h is not None:
+        previous_ml_per_h = _positive_rate(
+            previous_ml_per_h, "previous_ml_per_h", "the rate before it"
+        )
+    label_max_ml_per_h = _positive_rate(
+        label_max_ml_per_h, "label_max_ml_per_h", "the label's maximum rate"
+    )
+    weight_kg = number_in_range(
+        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="dosing weight"
+    )
+    concentration_mg_per_ml = number_in_range(
+        concentration_mg_per_ml, CONCENTRATION_RANGE, field="product", unit="mg/mL",
+        what="concentration",
+    )  # fmt: skip
     if not steps:
         raise InvalidInput("the order has no rate steps", field="steps")
     tol = r.match_tolerance.value
@@ -235,10 +260,10 @@ def check_rate_entry(
                 "mL/kg/min": s.rate_mg_per_kg_per_min / concentration_mg_per_ml,
                 "mL/kg/h": s.rate_mg_per_kg_per_min * 60 / concentration_mg_per_ml,
             }
-            for unit, number in per_kg.items():
-                if _near(rate_ml_per_h, number, tol):
+            for unit, figure in per_kg.items():
+                if _near(rate_ml_per_h, figure, tol):
                     raise HardLimit(
-                        f"{rate_ml_per_h:g} mL/h looks like the step's {number:g} {unit} typed "
+                        f"{rate_ml_per_h:g} mL/h looks like the step's {figure:g} {unit} typed "
                         f"into the mL/h field (the step is {s.rate_ml_per_h:g} mL/h): check the "
                         "pump and enter the rate in mL/h",
                         field=field,

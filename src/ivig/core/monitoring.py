@@ -29,6 +29,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from ivig.core.catalogue import Source, Sourced, load_catalogue
+from ivig.core.checks import number, whole_in_range
 from ivig.core.rates import RateStep
 from ivig.core.units import floor_to
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
@@ -58,6 +59,12 @@ __all__ = [
 ]
 
 _TOLERANCE = 1e-9
+# Bounds on plausible input (and on the work): beyond them a value is refused.
+MAX_INFUSION_MINUTES = 7 * 24 * 60
+MAX_OBSERVATION_MINUTES = 24 * 60
+MAX_GRACE_MINUTES = 24 * 60
+MAX_GAP_DAYS = 100 * 366
+MAX_REACTIONS_TODAY = 1000
 VITAL_FIELDS = (
     "temperature_c",
     "pulse_per_min",
@@ -382,9 +389,7 @@ def load_monitoring_protocol() -> MonitoringProtocol:
 
 
 def _finite(value: float, field: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{what} must be a number (got {value!r})", field=field)
-    return float(value)
+    return number(value, field=field, what=what)
 
 
 def _cite(*sourced: Sourced[Any]) -> str:
@@ -411,6 +416,10 @@ def _check_steps(steps: Sequence[RateStep]) -> None:
     for i, step in enumerate(steps):
         if not (math.isfinite(step.start_min) and math.isfinite(step.end_min)):
             raise InvalidInput(f"rate step {i + 1} has no finite times", field="steps")
+        if step.end_min > MAX_INFUSION_MINUTES:
+            raise InvalidInput(
+                f"rate step {i + 1} ends after {MAX_INFUSION_MINUTES} minutes", field="steps"
+            )
         if step.end_min <= step.start_min:
             raise InvalidInput(f"rate step {i + 1} ends before it starts", field="steps")
         if i and abs(step.start_min - steps[i - 1].end_min) > _TOLERANCE:
@@ -440,6 +449,12 @@ def vitals_schedule(
     _check_steps(steps)
     observe = _finite(observation_minutes, "observation_minutes", "the observation time")
     minimum = p.observation_minutes
+    if observe > MAX_OBSERVATION_MINUTES:
+        raise InvalidInput(
+            f"the observation after the infusion lasts at most {MAX_OBSERVATION_MINUTES} "
+            f"minutes (got {observe:g})",
+            field="observation_minutes",
+        )
     if observe < minimum.value:
         raise InvalidInput(
             f"the observation after the infusion must last at least {minimum.value} minutes "
@@ -518,8 +533,11 @@ def checks_due(
         grace = float(p.late_window_minutes.value)
     else:
         grace = _finite(grace_minutes, "grace_minutes", "the grace window")
-        if grace < 0:
-            raise InvalidInput("the grace window must not be negative", field="grace_minutes")
+        if not 0 <= grace <= MAX_GRACE_MINUTES:
+            raise InvalidInput(
+                f"the grace window is 0 to {MAX_GRACE_MINUTES} minutes (got {grace:g})",
+                field="grace_minutes",
+            )
     given = list(recorded)
     aware = started_at.utcoffset() is not None
     for name, moment in (("now", now), *(("recorded", t) for t in given)):
@@ -530,9 +548,23 @@ def checks_due(
             )
     times = sorted(given)
     window = dt.timedelta(minutes=grace)
+    checks = sorted(schedule, key=lambda c: c.minute)
+    for check in checks:
+        if not (math.isfinite(check.minute) and 0 <= check.minute <= 2 * MAX_INFUSION_MINUTES):
+            raise InvalidInput(
+                f"a checkpoint at minute {check.minute:g} is not in an infusion", field="schedule"
+            )
+    try:
+        started_at - window - dt.timedelta(days=1)
+        started_at + dt.timedelta(minutes=2 * MAX_INFUSION_MINUTES) + window
+    except OverflowError:
+        raise InvalidInput(
+            f"an infusion started at {started_at.isoformat()} would run outside the calendar",
+            field="started_at",
+        ) from None
     used = [False] * len(times)
     out = []
-    for check in sorted(schedule, key=lambda c: c.minute):
+    for check in checks:
         due_at = started_at + dt.timedelta(minutes=check.minute)
         match = None
         for i, moment in enumerate(times):
@@ -584,12 +616,10 @@ def observation_minutes(
     """
     p = protocol or load_monitoring_protocol()
     if gap_days is not None:
-        if isinstance(gap_days, bool) or not isinstance(gap_days, int) or gap_days < 0:
-            raise InvalidInput(
-                f"the days since the last infusion must be a whole number of 0 or more "
-                f"(got {gap_days!r})",
-                field="gap_days",
-            )
+        whole_in_range(
+            gap_days, (0, MAX_GAP_DAYS), field="gap_days", what="the days since the last infusion",
+            unit="days",
+        )  # fmt: skip
         if first_infusion:
             raise InvalidInput(
                 "a first infusion has no earlier infusion, so no gap since one", field="gap_days"
@@ -702,12 +732,10 @@ def recommended_action(
         if last_tolerated_ml_per_h is None
         else _rate(last_tolerated_ml_per_h, "last_tolerated_ml_per_h")
     )
-    if isinstance(reactions_today, bool) or not isinstance(reactions_today, int):
-        raise InvalidInput(
-            "the reactions earlier today must be a whole number", field="reactions_today"
-        )
-    if reactions_today < 0:
-        raise InvalidInput("the reactions earlier today must be 0 or more", field="reactions_today")
+    whole_in_range(
+        reactions_today, (0, MAX_REACTIONS_TODAY), field="reactions_today",
+        what="the reactions earlier today",
+    )  # fmt: skip
 
     second = reactions_today >= 1 and grade is not Severity.severe
     if grade is Severity.severe:

@@ -9,7 +9,6 @@ inputs, calls the pure rules in ``weights``, ``dosing``, ``rates`` and ``screeni
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,7 +22,11 @@ from ivig.core.catalogue import (
     Sourced,
     load_catalogue,
 )
+from ivig.core.checks import number, number_in_range, shown
 from ivig.core.dosing import (
+    DOSE_DATES,
+    MAX_COUNTED_DOSES,
+    MAX_DOSE_G,
     GivenDose,
     VialPick,
     check_under_cap,
@@ -46,7 +49,7 @@ from ivig.core.screening import (
 )
 from ivig.core.units import grams_to_ml, round_half_up
 from ivig.core.weights import DosingWeight, Sex, WeightBasis, dosing_weight
-from ivig.errors import InvalidInput, OutOfRange, UnknownProduct
+from ivig.errors import InvalidInput, UnknownProduct
 
 __all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "plan_course"]
 
@@ -225,17 +228,15 @@ def _r(value: float, places: int) -> float:
     return round_half_up(value, places)
 
 
-def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str, what: str) -> None:
-    if not bounds[0] <= value <= bounds[1]:
-        raise OutOfRange(name, value, bounds[0], bounds[1], unit, what=what)
+def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str, what: str) -> float:
+    return number_in_range(value, bounds, field=name, unit=unit, what=what)
 
 
 def _egfr(patient: Patient) -> float | None:
     if patient.egfr is not None and patient.creatinine is not None:
         raise InvalidInput("give the eGFR or the serum creatinine, not both", field="creatinine")
     if patient.egfr is not None:
-        _in_range("egfr", patient.egfr, EGFR_RANGE, "mL/min/1.73m2", "eGFR")
-        return patient.egfr
+        return _in_range("egfr", patient.egfr, EGFR_RANGE, "mL/min/1.73m2", "eGFR")
     if patient.creatinine is not None:
         mg_dl = creatinine_mg_dl(patient.creatinine, patient.creatinine_unit)
         return ckd_epi_2021(mg_dl, patient.age, patient.sex)
@@ -265,9 +266,10 @@ def _check_dates(regimen: Regimen, first: dt.date) -> None:
             field="last_infusion",
         )
     for i, earlier in enumerate(regimen.history, start=1):
-        if not (math.isfinite(earlier.grams) and 0 < earlier.grams <= MAX_EARLIER_DOSE_G):
+        grams = number(earlier.grams, field="history", what=f"earlier dose {i}")
+        if not 0 < grams <= MAX_EARLIER_DOSE_G:
             raise InvalidInput(
-                f"earlier dose {i}: {earlier.grams:g} g is not a dose (0-{MAX_EARLIER_DOSE_G:g} g)",
+                f"earlier dose {i}: {grams:g} g is not a dose (0-{MAX_EARLIER_DOSE_G:g} g)",
                 field="history",
             )
         if not DATE_RANGE[0] <= earlier.date < first:
@@ -278,41 +280,74 @@ def _check_dates(regimen: Regimen, first: dt.date) -> None:
             )
 
 
+def _whole(value: object, field: str, what: str) -> int:
+    """A whole number (not a boolean); its range is checked by the caller."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be a whole number (got {shown(value)})", field=field)
+    return value
+
+
+def _check_other_doses(regimen: Regimen) -> None:
+    """Refuse other courses' doses that are no doses, and more than the planner can count."""
+    counted = len(regimen.history) + len(regimen.other_doses)
+    if counted > MAX_COUNTED_DOSES:
+        raise InvalidInput(
+            f"{counted} earlier and other doses is more than the {MAX_COUNTED_DOSES} a plan can "
+            "count toward the cap",
+            field="history" if len(regimen.history) > MAX_COUNTED_DOSES else "other_doses",
+        )
+    for i, other in enumerate(regimen.other_doses, start=1):
+        grams = number(other.grams, field="other_doses", what=f"other dose {i}")
+        if not 0 < grams <= MAX_DOSE_G:
+            raise InvalidInput(
+                f"other dose {i}: {grams:g} g is not a dose (0-{MAX_DOSE_G:g} g)",
+                field="other_doses",
+            )
+        if not DOSE_DATES[0] <= other.date <= DOSE_DATES[1]:
+            raise InvalidInput(
+                f"other dose {i}: {other.date.isoformat()} is outside "
+                f"{DOSE_DATES[0].year}-{DOSE_DATES[1].year}",
+                field="other_doses",
+            )
+
+
 def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.date], float, str]:
     """The dose dates, the g/kg of each dose, and the field a cap breach is blamed on."""
     if regimen.phase is Phase.induction:
         low, high = indication.induction_days.value
         days = regimen.days if regimen.days is not None else low
+        _whole(days, "days", "the number of days")
         if not low <= days <= high:
             raise InvalidInput(
                 f"induction is given over {low} to {high} consecutive days for "
-                f"{indication.short_name} (asked for {days})",
+                f"{indication.short_name} (asked for {shown(days)})",
                 field="days",
             )
         total = regimen.total_g_per_kg
         if total is None:
             total = indication.induction_total_g_per_kg.value
-        _in_range("total_g_per_kg", total, G_PER_KG_RANGE, "g/kg", "induction total")
+        total = _in_range("total_g_per_kg", total, G_PER_KG_RANGE, "g/kg", "induction total")
         return induction_dates(regimen.start, days), total / days, "total_g_per_kg"
     if regimen.dose_g_per_kg is None:
         raise InvalidInput(
             "a maintenance plan needs the dose per infusion in g/kg",
             field="dose_g_per_kg",
         )
-    _in_range("dose_g_per_kg", regimen.dose_g_per_kg, G_PER_KG_RANGE, "g/kg", "maintenance dose")
+    dose = _in_range(
+        "dose_g_per_kg", regimen.dose_g_per_kg, G_PER_KG_RANGE, "g/kg", "maintenance dose"
+    )
     if regimen.every_weeks is None:
         raise InvalidInput("a maintenance plan needs the interval in weeks", field="every_weeks")
+    every = _whole(regimen.every_weeks, "every_weeks", "the interval in weeks")
     low, high = indication.maintenance_every_weeks.value
-    if not low <= regimen.every_weeks <= high:
+    if not low <= every <= high:
         raise InvalidInput(
             f"maintenance is given every {low} to {high} weeks for {indication.short_name} "
-            f"(asked for every {regimen.every_weeks})",
+            f"(asked for every {shown(every)})",
             field="every_weeks",
         )
-    dates = maintenance_dates(
-        regimen.start, regimen.every_weeks, count=regimen.count, until=regimen.until
-    )
-    return dates, regimen.dose_g_per_kg, "dose_g_per_kg"
+    dates = maintenance_dates(regimen.start, every, count=regimen.count, until=regimen.until)
+    return dates, dose, "dose_g_per_kg"
 
 
 def _unverified(
@@ -372,11 +407,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
-    for i, other in enumerate(regimen.other_doses, start=1):
-        if not (math.isfinite(other.grams) and other.grams > 0):
-            raise InvalidInput(
-                f"other dose {i}: {other.grams:g} g is not a dose", field="other_doses"
-            )
+    _check_other_doses(regimen)
     counted = (*history, *regimen.other_doses)
     _check_dates(regimen, dates[0])
 

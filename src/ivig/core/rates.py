@@ -16,13 +16,21 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ivig.core.catalogue import Product, Protocol, RateSchedule, Sourced
+from ivig.core.checks import number, number_in_range, whole_in_range
 from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
+from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import InvalidInput
 
 __all__ = ["RampStep", "RateStep", "clock_times", "rate_ramp", "rate_steps"]
 
 _TOLERANCE = 1e-9
 _VOLUME_PLACES = 2  # mL; every step but the last is rounded to this, the last takes the rest
+# Plausible inputs (beyond them a value is refused as a typing error, and the work stays bounded)
+MAX_DOSE_ML = 100_000.0
+CONCENTRATION_RANGE = (1.0, 1000.0)  # mg/mL
+MAX_RAMP_MG_PER_KG_MIN = 1000.0
+MAX_RAMP_STEPS = 100
+MAX_STEP_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +136,54 @@ def rate_ramp(
     return ramp, maximum, cap_source, tuple(protocol_parts)
 
 
+def _check_ramp(ramp: list[RampStep]) -> None:
+    """A ramp is 1 to MAX_RAMP_STEPS steps of a positive rate, each timed but the last."""
+    if not 1 <= len(ramp) <= MAX_RAMP_STEPS:
+        raise InvalidInput(f"a ramp has 1 to {MAX_RAMP_STEPS} steps", field="ramp")
+    for i, step in enumerate(ramp, start=1):
+        rate = number(step.mg_per_kg_per_min, field="ramp", what=f"ramp step {i}: the rate")
+        if not 0 < rate <= MAX_RAMP_MG_PER_KG_MIN:
+            raise InvalidInput(
+                f"ramp step {i}: a rate of {rate:g} mg/kg/min is not above 0 and up to "
+                f"{MAX_RAMP_MG_PER_KG_MIN:g}",
+                field="ramp",
+            )
+        last = i == len(ramp)
+        if last != (step.minutes is None):
+            raise InvalidInput(
+                f"ramp step {i}: every step but the last runs for a set time, and the last runs "
+                "until the dose is given",
+                field="ramp",
+            )
+        if step.minutes is not None:
+            whole_in_range(
+                step.minutes, (1, MAX_STEP_MINUTES), field="ramp",
+                what=f"ramp step {i}: the time", unit="minutes",
+            )  # fmt: skip
+
+
 def rate_steps(
     ramp: list[RampStep], *, dose_ml: float, weight_kg: float, concentration_mg_per_ml: float
 ) -> tuple[RateStep, ...]:
-    """Turn a ramp into pump steps for a dose of ``dose_ml`` and a patient of ``weight_kg``."""
-    if dose_ml <= 0:
-        raise InvalidInput("the dose volume must be positive", field="dose")
+    """Turn a ramp into pump steps for a dose of ``dose_ml`` and a patient of ``weight_kg``.
+
+    The last step's end is rounded to 0.1 minute, but never to its own start: a last step
+    shorter than 0.1 minute ends 0.1 minute after it starts.
+    """
+    dose_ml = number(dose_ml, field="dose", what="the dose volume")
+    if not 0 < dose_ml <= MAX_DOSE_ML:
+        raise InvalidInput(
+            f"the dose volume must be above 0 and up to {MAX_DOSE_ML:g} mL (got {dose_ml:g})",
+            field="dose",
+        )
+    weight_kg = number_in_range(
+        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="dosing weight"
+    )
+    concentration_mg_per_ml = number_in_range(
+        concentration_mg_per_ml, CONCENTRATION_RANGE, field="product", unit="mg/mL",
+        what="concentration",
+    )  # fmt: skip
+    _check_ramp(ramp)
     steps: list[RateStep] = []
     start, given = 0.0, 0.0
     for ramp_step in ramp:
@@ -148,7 +198,7 @@ def rate_steps(
                 f"for {weight_kg:g} kg",
                 field="weight_kg",
             )
-        left = round(dose_ml - given, _VOLUME_PLACES)
+        left = dose_ml - given
         step_volume = (
             round(ml_h * ramp_step.minutes / 60.0, _VOLUME_PLACES)
             if ramp_step.minutes is not None
@@ -157,10 +207,17 @@ def rate_steps(
         if ramp_step.minutes is None or step_volume >= left - _TOLERANCE:
             minutes = left / ml_h * 60.0
             end = round(start + minutes, 1)
+            if end <= start:
+                end = round(start + 0.1, 1)
             steps.append(
                 RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, left, ramp_step.basis)
             )
             return tuple(steps)
+        if step_volume <= 0:
+            raise InvalidInput(
+                f"{ramp_step.minutes} minutes at {ml_h:g} mL/h gives no volume to 0.01 mL",
+                field="ramp",
+            )
         end = start + ramp_step.minutes
         steps.append(
             RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, step_volume, ramp_step.basis)
@@ -173,7 +230,13 @@ def clock_times(
     steps: tuple[RateStep, ...], start: dt.datetime
 ) -> list[tuple[dt.datetime, dt.datetime]]:
     """Wall-clock start and end of each step for an infusion started at ``start``."""
-    return [
-        (start + dt.timedelta(minutes=s.start_min), start + dt.timedelta(minutes=s.end_min))
-        for s in steps
-    ]
+    try:
+        return [
+            (start + dt.timedelta(minutes=s.start_min), start + dt.timedelta(minutes=s.end_min))
+            for s in steps
+        ]
+    except OverflowError:
+        raise InvalidInput(
+            f"an infusion started at {start.isoformat()} would end outside the calendar",
+            field="start",
+        ) from None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ivig.core.weights import Sex
+from ivig.core.checks import number, number_in_range, whole_in_range
+from ivig.core.weights import AGE_RANGE_YEARS, WEIGHT_RANGE_KG, Sex
 from ivig.errors import InvalidInput, OutOfRange
 
 __all__ = ["CreatinineUnit", "ckd_epi_2021", "cockcroft_gault", "creatinine_mg_dl"]
@@ -30,6 +31,7 @@ class CreatinineUnit(StrEnum):
 def creatinine_mg_dl(value: float, unit: CreatinineUnit, *, field: str = "creatinine") -> float:
     """Serum creatinine in mg/dL, refusing values implausible for the unit given."""
     low, high = _RANGES[unit.value]
+    value = number(value, field=field, what="serum creatinine")
     if not low <= value <= high:
         other = "mg/dL" if unit is CreatinineUnit.umol_l else "umol/L"
         raise OutOfRange(field, value, low, high, unit.value, what="serum creatinine").with_hint(
@@ -38,12 +40,23 @@ def creatinine_mg_dl(value: float, unit: CreatinineUnit, *, field: str = "creati
     return value / UMOL_PER_MG_DL if unit is CreatinineUnit.umol_l else value
 
 
+def _adult_inputs(creatinine_mg_per_dl: float, age: int, formula: str) -> tuple[float, int]:
+    """Refuse a creatinine (mg/dL) or an age the formulas are not defined for."""
+    scr = number_in_range(
+        creatinine_mg_per_dl, _RANGES["mg/dL"], field="creatinine", unit="mg/dL",
+        what="serum creatinine",
+    )  # fmt: skip
+    years = whole_in_range(age, AGE_RANGE_YEARS, field="age", what="age", unit="years")
+    if years < 18:
+        raise InvalidInput(
+            f"{formula} is defined for adults (18 and over); give the eGFR instead", field="age"
+        )
+    return scr, years
+
+
 def ckd_epi_2021(creatinine_mg_per_dl: float, age: int, sex: Sex) -> float:
     """eGFR in mL/min/1.73 m^2 by CKD-EPI 2021; defined for adults only."""
-    if age < 18:
-        raise InvalidInput(
-            "CKD-EPI 2021 is defined for adults (18 and over); give the eGFR instead", field="age"
-        )
+    creatinine_mg_per_dl, age = _adult_inputs(creatinine_mg_per_dl, age, "CKD-EPI 2021")
     female = sex is Sex.female
     kappa = 0.7 if female else 0.9
     alpha = -0.241 if female else -0.302
@@ -53,6 +66,10 @@ def ckd_epi_2021(creatinine_mg_per_dl: float, age: int, sex: Sex) -> float:
 
 
 def cockcroft_gault(creatinine_mg_per_dl: float, age: int, weight_kg: float, sex: Sex) -> float:
-    """Creatinine clearance in mL/min (not normalised to 1.73 m^2)."""
+    """Creatinine clearance in mL/min (not normalised to 1.73 m^2); for adults."""
+    creatinine_mg_per_dl, age = _adult_inputs(creatinine_mg_per_dl, age, "Cockcroft-Gault")
+    weight_kg = number_in_range(
+        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="weight"
+    )
     crcl = (140 - age) * weight_kg / (72.0 * creatinine_mg_per_dl)
     return crcl * 0.85 if sex is Sex.female else crcl

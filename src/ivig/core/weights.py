@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ivig.core.checks import number_in_range, whole_in_range
 from ivig.core.units import round_half_up
-from ivig.errors import InvalidInput, OutOfRange
+from ivig.errors import InvalidInput
 
 __all__ = [
     "DosingWeight",
@@ -78,14 +79,6 @@ def adjusted_body_weight(actual_kg: float, ideal_kg: float) -> float:
     return ideal_kg + ADJUSTMENT_FACTOR * (actual_kg - ideal_kg)
 
 
-def _check_range(
-    field: str, value: float, bounds: tuple[float, float], unit: str, what: str
-) -> None:
-    low, high = bounds
-    if not low <= value <= high:
-        raise OutOfRange(field, value, low, high, unit, what=what)
-
-
 def _exclusion(
     age: int, height_cm: float, pregnant: bool, actual: float, adjusted: float
 ) -> str | None:
@@ -116,9 +109,11 @@ def dosing_weight(
     in ``exclusion`` so that screening can warn. The weight is rounded to 0.1 kg, and that
     rounded figure is the one doses and rates are computed on.
     """
-    _check_range("weight_kg", weight_kg, WEIGHT_RANGE_KG, "kg", what="weight")
-    _check_range("height_cm", height_cm, HEIGHT_RANGE_CM, "cm", what="height")
-    _check_range("age", age, AGE_RANGE_YEARS, "years", what="age")
+    weight_kg = number_in_range(weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg",
+                                what="weight")  # fmt: skip
+    height_cm = number_in_range(height_cm, HEIGHT_RANGE_CM, field="height_cm", unit="cm",
+                                what="height")  # fmt: skip
+    age = whole_in_range(age, AGE_RANGE_YEARS, field="age", what="age", unit="years")
     body_mass_index = bmi(weight_kg, height_cm)
     if not BMI_RANGE[0] <= body_mass_index <= BMI_RANGE[1]:
         raise InvalidInput(
@@ -136,10 +131,11 @@ def dosing_weight(
         chosen, kg = WeightBasis.actual, weight_kg
         reason = "actual weight, as prescribed (weight basis: actual)"
     elif basis is WeightBasis.adjusted:
-        if adjusted <= 0:
+        if round_half_up(adjusted, 1) < WEIGHT_RANGE_KG[0]:
             raise InvalidInput(
                 f"the adjusted weight is not defined for height {height_cm:g} cm "
-                "(the Devine formula gives no usable ideal weight); use actual weight",
+                f"(the Devine formula gives {adjusted:.1f} kg, below {WEIGHT_RANGE_KG[0]:g} kg); "
+                "use actual weight",
                 field="weight_basis",
             )
         chosen, kg = WeightBasis.adjusted, adjusted
