@@ -129,7 +129,11 @@ def _measure(repeat: int, explain: bool) -> dict[str, Any]:
         queries[name] = len(captured.captured_queries)
         if explain:
             scans[name] = _scans(connection, [q["sql"] for q in captured.captured_queries])
+    from ivig.records.services.patients import search_patients
+
+    found = [len(search_patients(p.family_name[:4])[:100]) for p, _ in samples]
     return {
+        "found": found,
         "vendor": connection.vendor,
         "patients": Patient.objects.count(),
         "orders": Order.objects.count(),
@@ -221,6 +225,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             cells.append(f"x{results[-1]['ms'][name] / results[0]['ms'][name]:.2f}")
         table.add_row(name, *cells)
     console.print(table)
+    for r in results:
+        console.print(
+            f"{r['vendor']} {r['patients']:,} patients, {r['orders']:,} infusions: the name "
+            f"searches found {', '.join(map(str, r['found']))} patients (at most 100 listed)"
+        )
     for r in results:
         for name, found in r["scans"].items():
             for line in found:

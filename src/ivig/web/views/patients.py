@@ -125,13 +125,12 @@ def _cap_gauge(patient: Patient) -> dict[str, Any] | None:
     days = int(course.plan.get("cap_window_days", 28))
     start = today() - dt.timedelta(days=days - 1)
     grams = sum(
-        o.dose_g
-        for o in Order.objects.filter(
+        Order.objects.filter(
             patient=patient,
             date__gte=start,
             date__lte=today(),
             status__in=(*OPEN, OrderStatus.completed),
-        )
+        ).values_list("dose_g", flat=True)
     )
     used = grams / course.dosing_weight_kg
     return {
@@ -198,6 +197,7 @@ def _infusions_page(patient: Patient, number: str | None) -> Any:
     orders = (
         Order.objects.filter(patient=patient)
         .select_related("course")
+        .defer("steps", "course__plan", "course__regimen")  # large JSON the page does not show
         .order_by("-course__start", "-course_id", "date", "sequence")
     )
     return Paginator(orders, INFUSIONS_PER_PAGE).get_page(number)
