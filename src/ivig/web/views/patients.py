@@ -20,7 +20,7 @@ from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.web.forms import OutcomeForm, PatientForm, today
 from ivig.web.views.charts import outcome_chart
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.views.common import attach_error, posted, roles_required
 
 SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term narrows it
 INFUSIONS_PER_PAGE = 25  # the patient page's courses and infusions, newest course first
@@ -66,7 +66,7 @@ def _input(form: PatientForm) -> service.PatientInput:
 
 @roles_required("prescriber", "admin")
 def patient_new(request: HttpRequest) -> HttpResponse:
-    form = PatientForm(request.POST or None)
+    form = PatientForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -90,7 +90,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
     initial = {f: getattr(patient, f) for f in PatientForm.base_fields if hasattr(patient, f)}
-    form = PatientForm(request.POST or None, initial=initial)
+    form = PatientForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -150,7 +150,7 @@ def outcome_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     from ivig.records.services.outcomes import record_outcome
 
     patient = get(Patient, patient_id, "patient")
-    form = OutcomeForm(request.POST or None, initial={"measured_on": today()})
+    form = OutcomeForm(posted(request), initial={"measured_on": today()})
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
