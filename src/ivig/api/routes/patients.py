@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
@@ -60,13 +59,10 @@ def _input(data: PatientIn) -> patients.PatientInput:
 
 @router.get("/patients", response=list[PatientOut], **rule(*EVERYONE))
 def list_patients(request: HttpRequest, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
-    """Search by MRN or name."""
-    query = Patient.objects.prefetch_related("weights").order_by("family_name", "given_name")
-    if q.strip():
-        term = q.strip()
-        query = query.filter(
-            Q(mrn__iexact=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term)
-        )
+    """Search as the search box does: the MRN exactly, or a family or given name beginning with
+    ``q`` (ignoring case; "family, given" narrows on both), served by indexes; at most ``limit``
+    (1-200) patients."""
+    query = patients.search_patients(q).prefetch_related("weights")
     return [patient_out(p) for p in query[: max(1, min(limit, 200))]]
 
 

@@ -114,7 +114,12 @@ def _plan_inputs(
     orders = Order.objects.filter(patient=patient, status__in=COUNTED)
     if exclude_course is not None:
         orders = orders.exclude(course_id=exclude_course)
-    given = orders.filter(status__in=GIVEN).order_by("-date").select_related("course")
+    given = (
+        orders.filter(status__in=GIVEN)
+        .order_by("-date")
+        .select_related("course")
+        .defer("course__plan", "course__regimen", "steps", "vials")  # only dates, grams, product
+    )
     last = given.first()
     earlier = [GivenDose(o.date, o.dose_g) for o in given if o.date < data.start]
     others = [GivenDose(o.date, o.dose_g) for o in orders.exclude(status__in=GIVEN)]
