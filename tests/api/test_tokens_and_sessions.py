@@ -83,6 +83,24 @@ def test_a_token_works_as_its_user_without_csrf(
     assert row.last_used_at is not None
 
 
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(
+    client_for: Callable[[str | None], Client], users: dict[str, Any]
+) -> None:
+    """A read stays a read: the token's last use is written when it is a minute old or more,
+    not on every call (bench/RESULTS.md: the write lock on SQLite, a WAL flush on PostgreSQL)."""
+    token = _new_token(client_for("admin"), users["nurse"].pk)
+    machine = Client()
+    assert machine.get("/api/me", headers=_bearer(token["token"])).status_code == 200
+    first = ApiToken.objects.get(pk=token["id"]).last_used_at
+    assert first is not None
+    assert machine.get("/api/me", headers=_bearer(token["token"])).status_code == 200
+    assert ApiToken.objects.get(pk=token["id"]).last_used_at == first  # seconds later: kept
+    earlier = first - dt.timedelta(minutes=2)
+    ApiToken.objects.filter(pk=token["id"]).update(last_used_at=earlier)
+    assert machine.get("/api/me", headers=_bearer(token["token"])).status_code == 200
+    assert ApiToken.objects.get(pk=token["id"]).last_used_at > first  # a minute on: written
+
+
 def test_a_token_follows_its_users_current_roles(
     client_for: Callable[[str | None], Client], users: dict[str, Any], day: Any
 ) -> None:

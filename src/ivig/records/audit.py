@@ -96,6 +96,15 @@ def _hash(event: AuditEvent) -> str:
     return hashlib.sha256(event.prev_hash.encode() + canonical(_fields(event))).hexdigest()
 
 
+def _roles(actor: Any) -> Iterable[str]:
+    """The actor's roles: those already read for this request's role check, else the database's
+    (the same rows: a request's roles do not change under it)."""
+    cached = getattr(actor, "_ivig_roles", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    return actor.groups.values_list("name", flat=True)  # type: ignore[no-any-return]
+
+
 def record(
     actor: AbstractBaseUser | AnonymousUser | None,
     action: str,
@@ -113,7 +122,7 @@ def record(
     head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
     user_id = getattr(actor, "pk", None)
     name = getattr(actor, "username", "") or SYSTEM
-    roles = sorted(actor.groups.values_list("name", flat=True)) if user_id else []  # type: ignore[union-attr]
+    roles = sorted(_roles(actor)) if user_id else []
     event = AuditEvent(
         seq=head.seq + 1,
         at=timezone.now(),
