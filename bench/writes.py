@@ -10,7 +10,7 @@ for ``--seconds``. Afterwards the Vitals rows are counted through the ORM and co
 answer, is an error), else FAIL (exit status 1).
 
 Then, on the same database, a plain INSERT loop for the same time: one connection, one INSERT
-and one commit per row (SQLite: ``BEGIN IMMEDIATE`` with WAL and synchronous=NORMAL, as the app
+and one commit per row (SQLite: ``BEGIN IMMEDIATE`` with WAL and synchronous=FULL, as the app
 runs it; PostgreSQL: psycopg), into a scratch copy of the Vitals table (same columns, indexes
 and foreign keys) with the same values. The ratio is API vitals/s over INSERT rows/s: what the
 whole stack (HTTP, gunicorn, Django, auth, the service's checks, its audit event) costs per
@@ -84,7 +84,7 @@ def sqlite_loop(path: Path, session_id: int, user_id: int, seconds: float) -> Lo
     """Rows inserted, the time taken, and the rows counted afterwards."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=20)
     try:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=20000"):
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=20000"):
             conn.execute(f"PRAGMA {pragma}")
         conn.execute("PRAGMA foreign_keys=ON")  # as Django does
         conn.execute(f"DROP TABLE IF EXISTS {SCRATCH}")

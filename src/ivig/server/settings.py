@@ -119,6 +119,10 @@ if CONFIG.database_url:
 else:
     # SQLite: WAL, a busy timeout, IMMEDIATE transactions (a writer takes the write lock at
     # BEGIN, so read-then-write cannot lose an update); Django turns foreign keys on.
+    # synchronous=FULL: a commit is on disk before the nurse sees "saved", so a power cut cannot
+    # take back an acknowledged entry (NORMAL survives a crash of the app, not of the machine).
+    # It costs about 0.14 ms a commit here (7,182 against 62,328 commits/s, bench/RESULTS.md)
+    # against some 10 ms of work per request.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -127,7 +131,7 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
                 "init_command": (
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=20000;"
                 ),
             },
             # Tests use a file (threads need one) in the temporary folder, never the data folder.
