@@ -300,8 +300,13 @@ def round_to_vials(
     _check_vial_sizes(sizes_g)
     if max_g is not None:
         max_g = number(max_g, field="dose", what="the most this dose may be")
-        if max_g < min(sizes_g) - _GRAMS_TOLERANCE:
-            raise _no_vial_fits(sizes_g, max_g)
+    return _round_to_vials(prescribed_g, sizes_g, max_g)
+
+
+def _round_to_vials(prescribed_g: float, sizes_g: Sequence[float], max_g: float | None) -> VialPick:
+    """:func:`round_to_vials` on checked input (a course's doses, its sizes checked once)."""
+    if max_g is not None and max_g < min(sizes_g) - _GRAMS_TOLERANCE:
+        raise _no_vial_fits(sizes_g, max_g)
     tenths = sorted({_units(s) for s in sizes_g}, reverse=True)
     unit = functools.reduce(math.gcd, tenths)
     sizes = tuple(t // unit for t in tenths)
@@ -443,12 +448,13 @@ def round_course(
     other dose in it as finally given, and no window ends above the cap.
     """
     _check_cap_inputs(planned, earlier, cap_g, window_days)
+    _check_vial_sizes(sizes_g)
     order = sorted(range(len(planned)), key=lambda i: planned[i].date)
     given = list(earlier)
     picks: dict[int, VialPick] = {}
     for i in order:
         dose = planned[i]
         room = cap_g - _worst_window(given, dose.date, window_days).grams
-        picks[i] = round_to_vials(dose.grams, sizes_g, max_g=room)
+        picks[i] = _round_to_vials(dose.grams, sizes_g, room)
         given.append(GivenDose(dose.date, picks[i].total_g))
     return [picks[i] for i in range(len(planned))]

@@ -29,12 +29,12 @@ from ivig.core.dosing import (
     MAX_DOSE_G,
     GivenDose,
     VialPick,
+    _worst_window,
     check_under_cap,
     induction_dates,
     maintenance_dates,
     rolling_cap,
     round_course,
-    worst_window,
 )
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
@@ -451,7 +451,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
 
     given = [*counted, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
     # The fullest window that holds a planned dose (earlier windows are history, not plan).
-    fullest = max(worst_window(given, d.date, window_days).grams for d in doses)
+    fullest = max(_worst_window(given, d.date, window_days).grams for d in doses)  # checked above
     history_peak = rolling_cap(history, window_days)
     last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
     findings = screen(
