@@ -27,11 +27,10 @@ from importlib import resources
 from typing import Any
 
 from ivig.core.catalogue import Source, Sourced, load_catalogue
-from ivig.core.checks import number, number_in_range
+from ivig.core.checks import number
 from ivig.core.plan import Phase, Plan, Regimen
-from ivig.core.rates import CONCENTRATION_RANGE, RateStep
+from ivig.core.rates import RateStep, weight_and_concentration
 from ivig.core.units import mg_per_kg_min_to_ml_per_h
-from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
 __all__ = [
@@ -230,13 +229,9 @@ def check_rate_entry(
     label_max_ml_per_h = _positive_rate(
         label_max_ml_per_h, "label_max_ml_per_h", "the label's maximum rate"
     )
-    weight_kg = number_in_range(
-        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="dosing weight"
+    weight_kg, concentration_mg_per_ml = weight_and_concentration(
+        weight_kg, concentration_mg_per_ml
     )
-    concentration_mg_per_ml = number_in_range(
-        concentration_mg_per_ml, CONCENTRATION_RANGE, field="product", unit="mg/mL",
-        what="concentration",
-    )  # fmt: skip
     if not steps:
         raise InvalidInput("the order has no rate steps", field="steps")
     tol = r.match_tolerance.value

@@ -21,7 +21,7 @@ from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import InvalidInput
 
-__all__ = ["RampStep", "RateStep", "clock_times", "rate_ramp", "rate_steps"]
+__all__ = ["RampStep", "RateStep", "clock_times", "rate_ramp", "rate_steps", "weight_and_concentration"]
 
 _TOLERANCE = 1e-9
 _VOLUME_PLACES = 2  # mL; every step but the last is rounded to this, the last takes the rest
@@ -31,6 +31,21 @@ CONCENTRATION_RANGE = (1.0, 1000.0)  # mg/mL
 MAX_RAMP_MG_PER_KG_MIN = 1000.0
 MAX_RAMP_STEPS = 100
 MAX_STEP_MINUTES = 24 * 60
+
+
+def weight_and_concentration(
+    weight_kg: float, concentration_mg_per_ml: float
+) -> tuple[float, float]:
+    """The dosing weight and the product's concentration that turn mg/kg/min into mL/h, checked
+    (finite, within the ranges the core works in) before any rate is computed from them."""
+    weight = number_in_range(
+        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="dosing weight"
+    )
+    concentration = number_in_range(
+        concentration_mg_per_ml, CONCENTRATION_RANGE, field="product", unit="mg/mL",
+        what="concentration",
+    )  # fmt: skip
+    return weight, concentration
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +191,9 @@ def rate_steps(
             f"the dose volume must be above 0 and up to {MAX_DOSE_ML:g} mL (got {dose_ml:g})",
             field="dose",
         )
-    weight_kg = number_in_range(
-        weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg", what="dosing weight"
+    weight_kg, concentration_mg_per_ml = weight_and_concentration(
+        weight_kg, concentration_mg_per_ml
     )
-    concentration_mg_per_ml = number_in_range(
-        concentration_mg_per_ml, CONCENTRATION_RANGE, field="product", unit="mg/mL",
-        what="concentration",
-    )  # fmt: skip
     _check_ramp(ramp)
     steps: list[RateStep] = []
     start, given = 0.0, 0.0
