@@ -21,7 +21,14 @@ from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import InvalidInput
 
-__all__ = ["RampStep", "RateStep", "clock_times", "rate_ramp", "rate_steps", "weight_and_concentration"]
+__all__ = [
+    "RampStep",
+    "RateStep",
+    "clock_times",
+    "rate_ramp",
+    "rate_steps",
+    "weight_and_concentration",
+]
 
 _TOLERANCE = 1e-9
 _VOLUME_PLACES = 2  # mL; every step but the last is rounded to this, the last takes the rest
