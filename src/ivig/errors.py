@@ -194,7 +194,8 @@ class CapExceeded(HardLimit):
 
     ``earliest_allowed`` is the first date on which the offending dose (or, when
     ``course_start``, the whole course) would fit under the cap, given the doses before it
-    (``None`` when none is suggested or no such date exists within a year).
+    (``None`` when none is suggested or no such date exists within a year). ``details`` holds
+    the same numbers for machines (the window, g/kg reached and allowed, the earliest date).
     """
 
     code = "cap_exceeded"
@@ -241,6 +242,16 @@ class CapExceeded(HardLimit):
         self.cap_g_per_kg = cap_g_per_kg
         self.window_days = window_days
         self.earliest_allowed = earliest_allowed
+        self.details = {
+            "dose_date": dose_date.isoformat(),
+            "window_start": window_start.isoformat(),
+            "window_end": window_end.isoformat(),
+            "window_days": window_days,
+            "reached_g_per_kg": round(reached_g_per_kg, 3),
+            "cap_g_per_kg": cap_g_per_kg,
+            "earliest_allowed": earliest_allowed.isoformat() if earliest_allowed else None,
+            "course_start": course_start,
+        }
 
 
 class OverrideRequired(IvigError):

@@ -254,3 +254,59 @@ def test_a_hostile_regimen_plans_safely_or_is_refused_clearly(
         else:
             _refused_clearly(response)
         transaction.set_rollback(True)
+
+
+@settings(HYPOTHESIS, max_examples=40)
+@given(
+    days=st.integers(2, 5),
+    gap=st.integers(0, 90),
+    dose=st.one_of(st.floats(0.2, 2.0), st.sampled_from([0.4, 1.0, 2.0])),
+    every_weeks=st.integers(1, 6),
+    count=st.integers(1, 6),
+    product=st.sampled_from(PRODUCTS),
+)
+def test_a_second_course_never_takes_a_window_over_the_cap(
+    prescriber: Client,
+    patient: Any,
+    days: int,
+    gap: int,
+    dose: float,
+    every_weeks: int,
+    count: int,
+    product: str,
+) -> None:
+    """A 2 g/kg induction, then a maintenance course starting 0-90 days later: saved only if
+    every 28-day window over all the patient's orders stays within 2 g/kg of the dosing weight;
+    otherwise refused with ``cap_exceeded`` naming the field (and, for the start, the earliest
+    date that fits), or another clear 4xx (a soft limit needing an override)."""
+    start = TODAY + dt.timedelta(days=1)
+    with transaction.atomic():
+        first = _send(
+            prescriber,
+            f"/api/patients/{patient.pk}/courses",
+            {"indication": "lems", "phase": "induction", "product": "privigen-us",
+             "start": start.isoformat(), "days": days},
+        )  # fmt: skip
+        assert first.status_code == 201, first.content
+        kg = first.json()["dosing_weight_kg"]
+        second = _send(
+            prescriber,
+            f"/api/patients/{patient.pk}/courses",
+            {"indication": "lems", "phase": "maintenance", "product": product,
+             "start": (start + dt.timedelta(days=gap)).isoformat(), "dose_g_per_kg": dose,
+             "every_weeks": every_weeks, "count": count},
+        )  # fmt: skip
+        if second.status_code == 201:
+            _check_plan(second.json()["plan"])
+        else:
+            _refused_clearly(second)
+            error = second.json()["error"]
+            if error["code"] == "cap_exceeded" and error["field"] == "start":
+                assert error["details"]["earliest_allowed"], error
+        orders = prescriber.get("/api/orders", {"patient_id": patient.pk}).json()
+        dated = [(dt.date.fromisoformat(o["date"]), o["dose_g"]) for o in orders]
+        assert len(dated) >= days
+        for day, _ in dated:
+            window = sum(g for d, g in dated if day <= d <= day + dt.timedelta(days=27))
+            assert window <= 2.0 * kg + 1e-6, (day, window, kg, second.content)
+        transaction.set_rollback(True)
