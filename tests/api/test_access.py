@@ -142,6 +142,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/users": frozenset({A}),
     "PUT /api/users/{user_id}/roles": frozenset({A}),
     "PUT /api/users/{user_id}/active": frozenset({A}),
+    "POST /api/users/{user_id}/unlock": frozenset({A}),
     "POST /api/tokens": frozenset({A}),
     "POST /api/tokens/{token_id}/revoke": frozenset({A}),
     "GET /api/audit/verify": frozenset({A}),

@@ -738,6 +738,11 @@ ROWS: list[Any] = [
     # no such user
     row("active-unknown-user", "admin", "PUT /api/users/999999/active",
         {"active": False}, NOT_FOUND, None),
+    # no such user to unlock
+    row("unlock-unknown-user", "admin", "POST /api/users/999999/unlock", {}, NOT_FOUND, None),
+    # a user with no failed sign-in: nothing to unlock
+    row("unlock-not-locked", "admin", "POST /api/users/{c.users[nurse].pk}/unlock", {},
+        CONFLICT, "username"),
     # a token for no such user
     row("token-unknown-user", "admin", "POST /api/tokens",
         {"user_id": 999999, "name": "x"}, NOT_FOUND, None),

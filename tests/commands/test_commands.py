@@ -54,6 +54,7 @@ def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, 
         (["user", "--help"], "ivig user create"),
         (["user", "create", "--help"], "ivig user create"),
         (["user", "token", "--help"], "ivig user token"),
+        (["user", "unlock", "--help"], "ivig user unlock"),
         (["audit", "--help"], "ivig audit verify"),
         (["audit", "verify", "--help"], "ivig audit verify"),
         (["backup", "--help"], "ivig backup"),
@@ -192,6 +193,32 @@ def test_user_token_is_audited(db: None, capsys: pytest.CaptureFixture[str]) -> 
     event = AuditEvent.objects.get(entity="api-token")
     assert (event.action, event.actor, event.entity_id) == ("create", "system", str(token.pk))
     assert event.after == {"user_id": token.user_id, "name": "ward tablet", "prefix": token.prefix}
+
+
+def test_user_unlock_lifts_a_lockout_and_is_audited(
+    db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The only administrator locked out signs in again after ``ivig user unlock`` on the
+    server (requirement 21: the unlock is audited, actor "system")."""
+    from django.test import Client
+
+    from ivig.records.models import AuditEvent
+    from ivig.records.services.accounts import create_user
+
+    create_user(None, "alice", PASSWORD, ["admin"], system=True)
+    client = Client()
+    for _ in range(5):
+        client.post("/signin/", {"username": "alice", "password": "wrong-password"})
+    assert client.post("/signin/", {"username": "alice", "password": PASSWORD}).status_code == 429
+    code, out, _ = run(capsys, ["user", "unlock", "alice"])
+    assert (code, out) == (0, "unlocked alice: 6 failed sign-in(s) cleared\n")  # with the 429
+    assert client.post("/signin/", {"username": "alice", "password": PASSWORD}).status_code == 302
+    event = AuditEvent.objects.filter(action="unlock").get()
+    assert (event.actor, event.entity, event.entity_id) == ("system", "sign-in", "alice")
+    assert event.before == {"username": "alice", "failed_attempts": 6}
+    code, _, err = run(capsys, ["user", "unlock", "alice"])
+    assert (code, err) == (1, "Error: USERNAME: no failed sign-in is recorded for alice: nothing "
+                              "to unlock\n")  # fmt: skip
 
 
 # --- ivig audit verify -------------------------------------------------------------------------

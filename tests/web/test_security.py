@@ -18,6 +18,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from ivig.records.models import AuditEvent
+
 PASSWORD = "infusion-chair-42-Xq"  # the users fixture's password (tests/conftest.py)
 
 
@@ -50,6 +52,44 @@ def test_five_failures_lock_the_user_name_even_with_the_right_password(
     assert not _signed_in(client)
     # another user at another computer is not locked out by the nurse's failures
     assert _sign_in(Client(REMOTE_ADDR="10.0.0.9"), "prescriber", PASSWORD).status_code == 302
+
+
+def test_a_lockout_and_each_refusal_while_locked_are_audited(users: dict[str, Any]) -> None:
+    """Requirement 21: the failure that locks a name, and every sign-in refused while it is
+    locked, leave an audit event (the name tried, the address), for a real user or not."""
+    cases = (("nurse", users["nurse"].pk, "10.1.2.3"), ("no-such-user", None, "10.1.2.4"))
+    for name, user_id, address in cases:  # two computers: each address has its own count too
+        client = Client(REMOTE_ADDR=address)
+        for _ in range(5):
+            _sign_in(client, name, "wrong-password")
+        _sign_in(client, name, PASSWORD)
+        events = list(AuditEvent.objects.filter(entity="sign-in", entity_id=name).order_by("seq"))
+        assert [e.action for e in events] == ["lockout", "refused-locked"], name
+        assert events[0].after == {"username": name, "ip_address": address, "user_id": user_id}
+        assert events[0].actor == "system"
+
+
+def test_an_administrator_lifts_a_lockout(
+    users: dict[str, Any], client_for: Callable[[str | None], Client]
+) -> None:
+    """Before the 15 minutes are up, an administrator can unlock the name (audited); another
+    role cannot; a name with no failures has nothing to unlock (409)."""
+    client = Client()
+    for _ in range(5):
+        _sign_in(client, "nurse", "wrong-password")
+    assert _sign_in(client, "nurse", PASSWORD).status_code == 429
+    url = f"/api/users/{users['nurse'].pk}/unlock"
+    assert client_for("prescriber").post(url).status_code == 403
+    response = client_for("admin").post(url)
+    assert response.status_code == 200, response.content
+    # the 5 failures and the refused sign-in while locked
+    assert response.json() == {"username": "nurse", "failed_attempts_cleared": 6}
+    event = AuditEvent.objects.filter(action="unlock").get()
+    assert (event.actor, event.entity_id) == ("admin", "nurse")
+    assert _sign_in(client, "nurse", PASSWORD).status_code == 302
+    again = client_for("admin").post(url)
+    assert again.status_code == 409
+    assert again.json()["error"]["field"] == "username"
 
 
 def test_the_lock_ends_after_the_cool_off(users: dict[str, Any]) -> None:

@@ -29,7 +29,7 @@ import typer
 from ivig.commands.backup import backup, restore
 from ivig.commands.demo import demo
 from ivig.commands.serve import serve
-from ivig.commands.users import audit_verify, user_create, user_token
+from ivig.commands.users import audit_verify, user_create, user_token, user_unlock
 
 __all__ = ["register"]
 
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
     )
     users.command("create", epilog="Example: ivig user create alice --role admin")(user_create)
     users.command("token", epilog="Example: ivig user token alice --name lab-interface")(user_token)
+    users.command("unlock", epilog="Example: ivig user unlock alice")(user_unlock)
     app.add_typer(users, name="user")
 
     audit = typer.Typer(help="Check the audit trail.", epilog="Example: ivig audit verify", **plain)

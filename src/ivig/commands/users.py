@@ -104,6 +104,21 @@ def user_token(
     )
 
 
+def user_unlock(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The locked-out user.")],
+) -> None:
+    """Lift a sign-in lockout (5 failed sign-ins lock a name for 15 minutes) at once: for when
+    the only administrator is locked out. Audited."""
+    with open_database(migrate=True):
+        from ivig.records.services.accounts import unlock
+
+        try:
+            cleared = unlock(None, username, system=True)
+        except IvigError as exc:
+            raise _argument(exc, "username", "USERNAME") from None
+    typer.echo(f"unlocked {username.strip()}: {cleared} failed sign-in(s) cleared")
+
+
 # --- ivig audit verify ---------------------------------------------------------------------------
 
 

@@ -27,6 +27,19 @@ def grant_admin_permissions(sender: AppConfig, **kwargs: Any) -> None:
     )
 
 
+def audit_lockout(sender: Any, request: Any, username: str | None, ip_address: str | None,
+                  **kwargs: Any) -> None:  # fmt: skip
+    """django-axes refused a sign-in: audit it (requirement 21). The failure that reaches the
+    limit locks the name; any later one is a refusal while locked (axes counts those too, and
+    each restarts the 15 minutes)."""
+    from django.conf import settings
+
+    from ivig.records.services.accounts import record_lockout
+
+    failures = getattr(request, "axes_failures_since_start", None)
+    record_lockout(username or "", ip_address, new=failures == settings.AXES_FAILURE_LIMIT)
+
+
 class RecordsConfig(AppConfig):
     name = "ivig.records"
     label = "records"
@@ -36,3 +49,6 @@ class RecordsConfig(AppConfig):
     def ready(self) -> None:
         # Every app's post_migrate: the permissions of auth appear only after records' own.
         post_migrate.connect(grant_admin_permissions, dispatch_uid="ivig-admin-permissions")
+        from axes.signals import user_locked_out
+
+        user_locked_out.connect(audit_lockout, dispatch_uid="ivig-audit-lockout")

@@ -1,4 +1,5 @@
-"""Users, roles and API tokens; every change to who may do what is audited (requirement 6)."""
+"""Users, roles and API tokens; every change to who may do what is audited (requirement 6), and
+so are sign-in lockouts and their lifting (requirement 21)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from ivig.records.models import ApiToken, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
 
-__all__ = ["create_token", "create_user", "revoke_token", "set_active", "set_roles"]
+__all__ = [
+    "create_token",
+    "create_user",
+    "record_lockout",
+    "revoke_token",
+    "set_active",
+    "set_roles",
+    "unlock",
+]
 
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
 
@@ -163,3 +172,58 @@ def revoke_token(actor: Any, token_id: int) -> ApiToken:
             after={"user_id": token.user_id, "name": token.name},
         )
     return token
+
+
+# --- sign-in lockouts (django-axes; requirement 21) ----------------------------------------------
+
+
+def record_lockout(username: str, ip_address: str | None, *, new: bool) -> None:
+    """Audit a sign-in refused by the lockout: ``new`` when this failure locked the name (the
+    5th in 15 minutes), else a further attempt while locked. The name tried is kept whether or
+    not such a user exists (the audit is for administrators; the page says the same either
+    way)."""
+    name = (username or "")[:150]
+    with transaction.atomic():
+        user = User.objects.filter(username=name).first()
+        audit.record(
+            None,
+            "lockout" if new else "refused-locked",
+            "sign-in",
+            name,
+            after={"username": name, "ip_address": ip_address or "",
+                   "user_id": user.pk if user else None},
+        )  # fmt: skip
+
+
+def unlock(actor: Any, username: str, *, system: bool = False) -> int:
+    """Lift a sign-in lockout before its 15 minutes are up: the failed attempts recorded for
+    ``username`` are cleared (audited, with their number); returns that number. ``system``:
+    from the server's own command line (``ivig user unlock``), for when no administrator can
+    sign in."""
+    from axes.models import AccessAttempt
+    from axes.utils import reset
+
+    if not system:
+        require(actor, "lifting a sign-in lockout", Role.admin)
+    name = username.strip()
+    if not name:
+        raise InvalidInput("name the user whose sign-in to unlock", field="username")
+    with transaction.atomic():
+        failures = sum(
+            AccessAttempt.objects.filter(username=name).values_list(
+                "failures_since_start", flat=True
+            )
+        )
+        if not failures:
+            raise Conflict(f"no failed sign-in is recorded for {name}: nothing to unlock",
+                           field="username")  # fmt: skip
+        reset(username=name)
+        audit.record(
+            actor if not system else None,
+            "unlock",
+            "sign-in",
+            name,
+            before={"username": name, "failed_attempts": failures},
+            after={"username": name, "failed_attempts": 0},
+        )
+    return failures
