@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import typer
 
+from ivig import __version__
 from ivig.cli import main
 
 PASSWORD = "infusion-chair-42-Xq"
@@ -583,8 +584,33 @@ def test_serve_migrates_then_answers(tmp_path: Path) -> None:
         assert f"ivig: serving http://127.0.0.1:{port} (data: {data}, database: SQLite " in text
         assert (data / "ivig.sqlite3").exists()
         assert (data / "static" / "admin").is_dir()  # collectstatic ran
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as answer:
+            health = json.loads(answer.read())
+        assert health == {"version": __version__, "status": "ok", "database": "ok",
+                          "schema": "current"}  # fmt: skip
     finally:
         _stop(server)
+
+
+def test_serve_refuses_a_database_a_newer_ivig_upgraded(tmp_path: Path) -> None:
+    """Requirement 43: a migration in the database that this version does not have means a
+    newer ivig upgraded it; this one must not write to it, so it does not start."""
+    env = _env(tmp_path / "data")
+    made = _ivig(env, "user", "create", "alice", "--role", "admin", "--password-stdin",
+                 stdin=PASSWORD + "\n")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    with sqlite3.connect(tmp_path / "data" / "ivig.sqlite3") as con:
+        con.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('records', '9999_from_a_newer_ivig', '2027-01-01')"
+        )
+    done = _ivig(env, "serve", "--port", str(_free_port()))
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Error: refusing to serve: the database has 1 migration(s) this version of ivig does not "
+        "know (records.9999_from_a_newer_ivig): a newer ivig upgraded it; run that version (or "
+        "restore a backup made for this one)\n"
+    )
 
 
 def test_a_bad_setting_is_one_error_line(tmp_path: Path) -> None:

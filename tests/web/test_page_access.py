@@ -37,6 +37,7 @@ Rule = frozenset[str] | str | None
 # route: (who may GET, who may POST)
 PAGES: dict[str, tuple[Rule, Rule]] = {
     "favicon.ico": (PUBLIC, PUBLIC),
+    "health/": (PUBLIC, NO),
     "signin/": (PUBLIC, PUBLIC),
     "signout/": (NO, PUBLIC),
     "": (STAFF, STAFF),
@@ -292,6 +293,7 @@ def test_the_api_sends_the_security_headers(
 
 
 def test_public_pages_are_the_public_ones() -> None:
-    """Only the sign-in page, the invitation link and the icon are open without signing in."""
+    """Only the sign-in page, the invitation link, the icon and the health check (no patient
+    data) are open without signing in."""
     public = {route for route, rules in PAGES.items() if PUBLIC in rules}
-    assert public == {"signin/", "signout/", "invite/<str:token>/", "favicon.ico"}
+    assert public == {"signin/", "signout/", "invite/<str:token>/", "favicon.ico", "health/"}

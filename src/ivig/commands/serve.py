@@ -49,6 +49,11 @@ def serve(
 
         _check_port(host, port)
         applied = apply_migrations()
+        from ivig.server.schema import schema_state
+
+        state = schema_state()
+        if state.unknown:  # a newer ivig upgraded this database (requirement 43)
+            raise Conflict(f"refusing to serve: {state.describe()}")
         call_command("collectstatic", interactive=False, verbosity=0)
         where, data_dir = database_label(), settings.BASE_DIR
         allowed = list(settings.ALLOWED_HOSTS)
