@@ -50,8 +50,33 @@ def test_five_failures_lock_the_user_name_even_with_the_right_password(
     assert locked.status_code == 429
     assert b"Signing in is locked" in locked.content
     assert not _signed_in(client)
-    # another user at another computer is not locked out by the nurse's failures
-    assert _sign_in(Client(REMOTE_ADDR="10.0.0.9"), "prescriber", PASSWORD).status_code == 302
+    # another user, at this computer or another, is not locked out by the nurse's failures
+    assert _sign_in(Client(), "prescriber", PASSWORD).status_code == 302
+    assert _sign_in(Client(REMOTE_ADDR="10.0.0.9"), "pharmacist", PASSWORD).status_code == 302
+
+
+def test_a_computer_is_locked_after_25_failures_whatever_the_names(users: dict[str, Any]) -> None:
+    """A ward computer is shared: slips by several nurses do not lock it, but 25 failures from
+    one address in 15 minutes (a guessing program trying names) lock it for every name, even
+    with the right password; each refusal is audited; other computers are not affected."""
+    from axes.models import AccessAttempt
+
+    ward = Client(REMOTE_ADDR="10.2.0.1")
+    for i in range(24):
+        assert _sign_in(ward, f"guess{i}", "wrong-password").status_code == 200
+    assert _sign_in(ward, "nurse", PASSWORD).status_code == 302  # 24: still open
+    ward.post("/signout/")
+    _sign_in(ward, "guess-last", "wrong-password")  # the 25th
+    refused = _sign_in(ward, "prescriber", PASSWORD)
+    assert refused.status_code == 429
+    assert b"Signing in is locked" in refused.content
+    event = AuditEvent.objects.filter(action="refused-address-locked").get()
+    assert event.after == {"username": "prescriber", "ip_address": "10.2.0.1",
+                           "user_id": users["prescriber"].pk}  # fmt: skip
+    assert _sign_in(Client(REMOTE_ADDR="10.2.0.2"), "prescriber", PASSWORD).status_code == 302
+    # 16 minutes later
+    AccessAttempt.objects.update(attempt_time=timezone.now() - dt.timedelta(minutes=16))
+    assert _sign_in(ward, "prescriber", PASSWORD).status_code == 302
 
 
 def test_a_lockout_and_each_refusal_while_locked_are_audited(users: dict[str, Any]) -> None:

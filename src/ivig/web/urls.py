@@ -16,13 +16,14 @@ from ivig.web.views import (
     prescribe,
     reports,
     runsheet,
+    signin,
 )
 
 app_name = "web"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", patients.patient_list, name="home"),
-    path("signin/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="signin"),
+    path("signin/", signin.SignInView.as_view(), name="signin"),
     path("signout/", auth_views.LogoutView.as_view(), name="signout"),
     path("patients/", patients.patient_list, name="patients"),
     path("patients/new/", patients.patient_new, name="patient-new"),

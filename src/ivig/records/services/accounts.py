@@ -177,17 +177,20 @@ def revoke_token(actor: Any, token_id: int) -> ApiToken:
 # --- sign-in lockouts (django-axes; requirement 21) ----------------------------------------------
 
 
-def record_lockout(username: str, ip_address: str | None, *, new: bool) -> None:
+def record_lockout(
+    username: str, ip_address: str | None, *, new: bool, by_address: bool = False
+) -> None:
     """Audit a sign-in refused by the lockout: ``new`` when this failure locked the name (the
-    5th in 15 minutes), else a further attempt while locked. The name tried is kept whether or
-    not such a user exists (the audit is for administrators; the page says the same either
-    way)."""
+    5th in 15 minutes), else a further attempt while locked; ``by_address`` when the computer
+    is locked (``ivig.web.views.signin``). The name tried is kept whether or not such a user
+    exists (the audit is for administrators; the page says the same either way)."""
     name = (username or "")[:150]
+    action = "refused-address-locked" if by_address else "lockout" if new else "refused-locked"
     with transaction.atomic():
         user = User.objects.filter(username=name).first()
         audit.record(
             None,
-            "lockout" if new else "refused-locked",
+            action,
             "sign-in",
             name,
             after={"username": name, "ip_address": ip_address or "",
