@@ -8,7 +8,6 @@ verified, appends a ``restore`` event naming the file and what it held."""
 from __future__ import annotations
 
 import contextlib
-import getpass
 import glob
 import os
 import shutil
@@ -31,6 +30,7 @@ from ivig.commands.common import (
     first_line,
     human_size,
     open_database,
+    operator,
     require_records,
     sqlite_file,
 )
@@ -317,14 +317,6 @@ def _replace_postgres(source: Path) -> Path | None:
 # --- the audit events of a backup and a restore (requirement 5) ----------------------------------
 
 
-def _operator() -> str:
-    """Who ran the command on the server (the operating-system account), for the event."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no user name in the environment or the password database
-        return "unknown"
-
-
 def _audit(action: str, file: Path, **details: object) -> None:
     """An audit event by ``system`` for a whole-database job (a maintenance job is no
     unaudited path): the file, what it held, who ran it."""
@@ -339,7 +331,7 @@ def _audit(action: str, file: Path, **details: object) -> None:
             "database",
             file.name,
             after={"file": str(file), **details},
-            reason=f"ivig {action}, run by {_operator()} on the server",
+            reason=f"ivig {action}, run by {operator()} on the server",
         )
 
 

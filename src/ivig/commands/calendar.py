@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import find_patient, open_database, require_records
-from ivig.errors import InvalidInput
+from ivig.commands.common import open_database, patient_argument, require_records, write_file
 
 __all__ = ["add_commands", "export_ics"]
 
@@ -36,10 +35,7 @@ def export_ics(
         from ivig.interop import ics
         from ivig.records import audit
 
-        key = patient.strip()
-        if not key:
-            raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
-        row = find_patient(key)
+        row = patient_argument(patient)
         plan = ics.patient_plan(row, today=timezone.localdate())
         body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
         pk = int(row.pk)
@@ -53,10 +49,7 @@ def export_ics(
                 after={"events": len(plan.infusions), "format": "ics", "via": "cli"},
             )
             if out is not None:
-                try:
-                    out.write_bytes(body)
-                except OSError as exc:
-                    raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+                write_file(out, body)
         if out is None:
             sys.stdout.write(body.decode("utf-8"))
             sys.stdout.flush()

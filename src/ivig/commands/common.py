@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ivig.errors import IvigError
+from ivig.errors import InvalidInput, IvigError
 
 
 class SettingsError(IvigError):
@@ -178,3 +179,27 @@ def find_patient(key: str) -> Any:
     if found is None:
         raise NotFound("patient", key)
     return found
+
+
+def patient_argument(key: str) -> Any:
+    """The patient a MRN_OR_ID argument names (:func:`find_patient`); an empty one is refused."""
+    key = key.strip()
+    if not key:
+        raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
+    return find_patient(key)
+
+
+def write_file(out: Path, data: bytes) -> None:
+    """Write an export to ``--out``; a file that cannot be written is the option's error."""
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+
+
+def operator() -> str:
+    """Who ran the command on the server (the operating-system account), for audit events."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "unknown"

@@ -10,7 +10,6 @@ and exits 1 if any row failed.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 import sys
 from enum import StrEnum
@@ -21,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ivig.commands.common import open_database, require_records
+from ivig.commands.common import open_database, operator, require_records
 from ivig.errors import Conflict, InvalidInput, NotFound
 from ivig.interop import csv_io
 
@@ -41,13 +40,6 @@ def _date(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(f"'{value}' is not a date (YYYY-MM-DD)", field=option) from None
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no user name in the environment or the password database
-        return "unknown"
 
 
 def _user(username: str) -> Any:
@@ -108,7 +100,7 @@ def export_csv(
 
         require_records()
         actor = _user(username) if username is not None else None
-        reason = f"ivig export csv {what.value}, run by {_operator()} on the server" + (
+        reason = f"ivig export csv {what.value}, run by {operator()} on the server" + (
             f" to {target}" if target else ""
         )
         export = exchange.export_infusions if what is What.infusions else exchange.export_outcomes

@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import find_patient, open_database, require_records
-from ivig.errors import InvalidInput
+from ivig.commands.common import open_database, patient_argument, require_records, write_file
 
 __all__ = ["add_commands", "export_fhir"]
 
@@ -37,18 +36,12 @@ def export_fhir(
 
         from ivig.interop import fhir
 
-        key = patient.strip()
-        if not key:
-            raise InvalidInput("MRN_OR_ID: give the patient's MRN or id")
-        row = find_patient(key)
+        row = patient_argument(patient)
         with transaction.atomic():  # the file written, or neither it nor its audit event
             bundle = fhir.export_bundle(None, row, now=timezone.now(), channel="cli")
             text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
             if out is not None:
-                try:
-                    out.write_text(text, encoding="utf-8")
-                except OSError as exc:
-                    raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+                write_file(out, text.encode("utf-8"))
         if out is None:
             sys.stdout.write(text)
             sys.stdout.flush()

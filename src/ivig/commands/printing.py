@@ -3,21 +3,13 @@ printing audited like a read (one ``print`` event by ``system``, naming who ran 
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, require_records
+from ivig.commands.common import open_database, operator, require_records
 from ivig.errors import InvalidInput, NotFound
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no user name in the environment or the password database
-        return "unknown"
 
 
 def print_order(
@@ -59,7 +51,7 @@ def print_order(
             None,
             timezone.now(),
             via="cli",
-            reason=f"ivig print, run by {_operator()} on the server",
+            reason=f"ivig print, run by {operator()} on the server",
         )
         mrn = order.patient.mrn
     target.write_bytes(pdf)
