@@ -29,7 +29,8 @@ from ivig.web.views.charts import outcome_chart
 __all__ = ["handout_page", "handout_pdf", "patient_calendar", "urlpatterns"]
 
 
-def _context(patient: Patient) -> dict[str, object]:
+def handout_context(patient: Patient) -> dict[str, object]:
+    """The handout page's (and its PDF's) context; the patient's own copy reuses it."""
     plan = ics.patient_plan(patient, today=today())
     given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
     return {
@@ -51,14 +52,14 @@ def _filename(patient: Patient, suffix: str) -> str:
 @require_GET
 def handout_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
-    return render(request, "web/handout.html", _context(patient))
+    return render(request, "web/handout.html", handout_context(patient))
 
 
 @login_required
 @require_GET
 def handout_pdf(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
-    html = render_to_string("web/handout_print.html", _context(patient), request=request)
+    html = render_to_string("web/handout_print.html", handout_context(patient), request=request)
     try:
         pdf = html_to_pdf(html)
     except PdfUnavailable as exc:

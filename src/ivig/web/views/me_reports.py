@@ -13,8 +13,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -22,36 +20,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ivig.errors import IvigError
-from ivig.records import audit
 from ivig.records.models import OrderStatus, Patient
 from ivig.records.services import patient_reports as reports
-from ivig.records.services.access import patient_of
 from ivig.records.services.outcomes import outcome_series
 from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.portal import patient_required, read_own
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
 SEVERITY_WORDS = [("none", "None"), ("mild", "Mild"), ("moderate", "Medium"), ("severe", "Bad")]
-
-
-def _me(request: HttpRequest) -> Patient:
-    patient = patient_of(request.user)
-    if patient is None:
-        raise Http404("no such page")
-    return patient  # type: ignore[no-any-return]
-
-
-def _read(request: HttpRequest, patient: Patient, category: str) -> None:
-    """The patient's look at their own record, audited like any read."""
-    with transaction.atomic():
-        audit.record(
-            request.user,
-            "read",
-            category,
-            patient.pk,
-            patient_id=patient.pk,
-            after={"url": request.get_full_path()[:500]},
-        )
 
 
 def _page(request: HttpRequest, template: str, ctx: dict[str, Any]) -> HttpResponse:
@@ -70,9 +47,8 @@ class CheckForm(forms.Form):
             )
 
 
-@login_required
-def me_check(request: HttpRequest) -> HttpResponse:
-    patient = _me(request)
+@patient_required
+def me_check(request: HttpRequest, patient: Patient) -> HttpResponse:
     now, today = reports.now_and_today()
     order = reports.next_order(patient, today)
     form = CheckForm(posted(request))
@@ -83,7 +59,7 @@ def me_check(request: HttpRequest) -> HttpResponse:
             result = reports.day_before_check(request.user, order.pk, answers, today=today, now=now)
         except IvigError as exc:
             attach_error(form, exc)
-    _read(request, patient, "day-before check")  # the page shows the patient's next infusion
+    read_own(request, patient, "day-before check")  # the page shows the patient's next infusion
     return _page(
         request,
         "web/me_check.html",
@@ -138,11 +114,10 @@ def _diary_days(order: Any, today: Any) -> list[Any]:
     return [order.date + dt.timedelta(days=i) for i in range((last - order.date).days + 1)]
 
 
-@login_required
-def me_diary(request: HttpRequest) -> HttpResponse:
+@patient_required
+def me_diary(request: HttpRequest, patient: Patient) -> HttpResponse:
     import datetime as dt
 
-    patient = _me(request)
     now, today = reports.now_and_today()
     order = reports.diary_order(patient, today)
     form = DiaryForm(posted(request), days=_diary_days(order, today))
@@ -163,7 +138,7 @@ def me_diary(request: HttpRequest) -> HttpResponse:
             attach_error(form, exc)
         else:
             form = DiaryForm(days=_diary_days(order, today))
-    _read(request, patient, "symptom diary")  # the page lists what they reported
+    read_own(request, patient, "symptom diary")  # the page lists what they reported
     entries = list(patient.diary.filter(order=order).order_by("day", "id")) if order else []
     return _page(
         request,
@@ -196,9 +171,8 @@ class CheckinForm(forms.Form):
             )
 
 
-@login_required
-def me_outcomes(request: HttpRequest) -> HttpResponse:
-    patient = _me(request)
+@patient_required
+def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
     _, today = reports.now_and_today()
     form = CheckinForm(posted(request))
     result = None
@@ -209,7 +183,7 @@ def me_outcomes(request: HttpRequest) -> HttpResponse:
             attach_error(form, exc)
         else:
             form = CheckinForm()
-    _read(request, patient, "outcomes")  # the page charts their scores
+    read_own(request, patient, "outcomes")  # the page charts their scores
     completed = [
         o.date for o in patient.orders.filter(status=OrderStatus.completed).order_by("date")
     ]

@@ -33,7 +33,6 @@ from ivig.errors import IvigError, NotFound
 from ivig.interop import ics
 from ivig.interop.handout import (
     PatientPlan,
-    build_handout,
     duration_words,
     event_summary,
     long_date,
@@ -41,14 +40,13 @@ from ivig.interop.handout import (
 )
 from ivig.interop.pdf import PdfUnavailable, html_to_pdf
 from ivig.records import audit
-from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.models import Patient
 from ivig.records.services import portal
 from ivig.records.services.access import patient_of
 from ivig.records.services.common import get
-from ivig.records.services.outcomes import outcome_series
 from ivig.web.forms import today
-from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.handout import handout_context
 
 __all__ = [
     "accept_page",
@@ -185,7 +183,7 @@ def patient_required(view: F) -> F:
     return login_required(wrapped)  # type: ignore[return-value]
 
 
-def _read(request: HttpRequest, patient: Patient, category: str, *extra: str) -> None:
+def read_own(request: HttpRequest, patient: Patient, category: str, *extra: str) -> None:
     """Audit the read of the patient's own record (and a print or export)."""
     with transaction.atomic():
         audit.record(
@@ -236,7 +234,7 @@ def my_plan(request: HttpRequest, patient: Patient) -> HttpResponse:
     plan = _plan(patient)
     visits = _visits(plan)
     first = plan.infusions[0] if plan.infusions else None
-    _read(request, patient, "my plan")
+    read_own(request, patient, "my plan")
     return render(
         request,
         "web/me.html",
@@ -255,23 +253,15 @@ def my_plan(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 
 def _handout(patient: Patient) -> dict[str, object]:
-    plan = _plan(patient)
-    given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
-    return {
-        "patient": patient,
-        "handout": build_handout(plan),
-        "chart": outcome_chart(outcome_series(patient), [o.date for o in given]),
-        "plan": plan,
-        "me": "handout",
-        "title": "Your IVIG treatment",
-    }
+    """The staff handout's context (``handout_context``), as the patient's own page."""
+    return {**handout_context(patient), "me": "handout", "title": "Your IVIG treatment"}
 
 
 @patient_required
 @require_GET
 def my_handout(request: HttpRequest, patient: Patient) -> HttpResponse:
     context = _handout(patient)
-    _read(request, patient, "patient handout")
+    read_own(request, patient, "patient handout")
     return render(request, "web/me.html", context)
 
 
@@ -283,7 +273,7 @@ def my_handout_pdf(request: HttpRequest, patient: Patient) -> HttpResponse:
         pdf = html_to_pdf(html)
     except PdfUnavailable as exc:
         return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
-    _read(request, patient, "patient handout", "print")
+    read_own(request, patient, "patient handout", "print")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="my-ivig-handout.pdf"'
     return response
@@ -294,7 +284,7 @@ def my_handout_pdf(request: HttpRequest, patient: Patient) -> HttpResponse:
 def my_calendar(request: HttpRequest, patient: Patient) -> HttpResponse:
     plan = _plan(patient)
     body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
-    _read(request, patient, "calendar", "export")
+    read_own(request, patient, "calendar", "export")
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-ivig-infusions.ics"'
     return response
