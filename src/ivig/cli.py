@@ -2,7 +2,11 @@
 
 ``plan``, ``products``, ``product`` and ``risks`` import nothing but the core. Errors are
 translated here, in one place (:func:`main`): one line ``Error: ...`` on stderr naming the field,
-exit code 1; with ``--json`` also ``{"error": {"code", "message", "field"}}`` on stdout.
+exit code 1; with ``--json`` also ``{"error": {"code", "message", "field"}}`` on stdout. Any
+other exception (a bug, a broken installation) is one line too, ``Error: internal error in
+<command>: <type>: <message>; details in <log>``, exit code 2, its traceback appended to
+``errors.log`` in the data folder (``--debug`` or ``IVIG_DEBUG=1`` prints it as well); Ctrl-C
+is ``Error: interrupted``, exit code 130.
 """
 
 from __future__ import annotations
@@ -10,8 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +28,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from ivig import __version__, commands
 from ivig.core.catalogue import Product, Sourced, load_catalogue
@@ -501,8 +509,16 @@ def risks(
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="On an internal error, print the traceback too (also: IVIG_DEBUG=1).",
+        ),
+    ] = False,
 ) -> None:
     """Plan intravenous immunoglobulin (IVIG) courses."""
+    # --debug is read by main() (it must hold when the command fails); nothing to do here.
     if version:
         typer.echo(f"ivig {__version__}")
         raise typer.Exit()
@@ -555,10 +571,131 @@ def _bad_parameter(exc: typer.BadParameter, args: list[str]) -> tuple[str, str |
     return message, field
 
 
+# --- internal errors ------------------------------------------------------------------------------
+
+LOG_NAME = "errors.log"
+_LOG_LIMIT = 1_000_000  # bytes; a longer log is moved to errors.log.1 (one generation kept)
+
+
+def _command_path(args: list[str]) -> str:
+    """The (sub)command typed, e.g. ``print`` or ``export fhir``; ``ivig`` if none."""
+    names: list[str] = []
+    command: object = typer.main.get_command(app)
+    for arg in args:
+        if arg.startswith("-"):  # the root's options (--debug, --version) take no value
+            continue
+        sub = command.commands.get(arg) if isinstance(command, TyperGroup) else None
+        if sub is None:
+            break
+        names.append(arg)
+        command = sub
+    return " ".join(names) or "ivig"
+
+
+def _debug(args: list[str]) -> bool:
+    """``--debug`` before the command, or ``IVIG_DEBUG=1`` in the environment."""
+    root_options = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        root_options.append(arg)
+    return "--debug" in root_options or os.environ.get("IVIG_DEBUG", "").strip() == "1"
+
+
+def _data_dir() -> Path:
+    """The data folder, as the server finds it (``IVIG_DATA_DIR``, else the XDG default), read
+    here without Django."""
+    from ivig.server.config import _default_data_dir
+
+    return Path(os.environ.get("IVIG_DATA_DIR") or _default_data_dir(os.environ)).expanduser()
+
+
+def _save_details(text: str) -> Path | None:
+    """Append ``text`` to ``errors.log`` in the data folder (readable by the owner only: a
+    traceback may name a patient); a new temporary file when the folder cannot be written;
+    ``None`` if neither can."""
+    try:
+        folder = _data_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / LOG_NAME
+        if path.exists() and path.stat().st_size > _LOG_LIMIT:
+            path.replace(path.with_name(LOG_NAME + ".1"))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            log.write(text)
+        return path
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to find the default
+        pass
+    try:
+        fd, name = tempfile.mkstemp(prefix="ivig-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as log:
+            log.write(text)
+    except OSError:
+        return None
+    return Path(name)
+
+
+def _internal_error(
+    exc: Exception, where: str, args: list[str], *, debug: bool, want_json: bool
+) -> int:
+    """A bug or a broken installation: one line on stderr, the traceback in the log (and on
+    stderr with ``--debug``), exit code 2."""
+    lines = str(exc).strip().splitlines()
+    what = type(exc).__name__ + (f": {lines[0].strip()}" if lines else "")
+    details = "".join(traceback.format_exception(exc))
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    path = _save_details(
+        f"--- {stamp} ivig {__version__}, internal error in {where}\n"
+        f"command: ivig {' '.join(args)}\n{details}\n"
+    )
+    if debug:
+        sys.stderr.write(details)
+    saved = f"details in {path}" if path else "the details could not be saved"
+    message = f"internal error in {where}: {what}; {saved}"
+    sys.stderr.write(f"Error: {message}\n")
+    if want_json:
+        _json(
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": message,
+                    "field": None,
+                    "log": str(path) if path else None,
+                }
+            }
+        )
+    return 2
+
+
+_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _interrupted(want_json: bool) -> int:
+    sys.stderr.write("Error: interrupted\n")
+    if want_json:
+        _json({"error": {"code": "interrupted", "message": "interrupted", "field": None}})
+    return _INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; translate every error into ``Error: ...`` and exit code 1."""
+    """Run the command; translate every error into one line ``Error: ...``: exit code 1 for an
+    :class:`IvigError` or a usage error, 2 for an internal error, 130 for Ctrl-C."""
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     want_json = "--json" in args
+    try:
+        return _run(args, want_json)
+    except KeyboardInterrupt:
+        return _interrupted(want_json)
+    except Exception as exc:  # anything else is a bug: one line, the traceback in the log
+        try:
+            where = _command_path(args)
+        except Exception:  # pragma: no cover - the command tree itself is broken
+            where = "ivig"
+        return _internal_error(exc, where, args, debug=_debug(args), want_json=want_json)
+
+
+def _run(args: list[str], want_json: bool) -> int:
+    """The command run, its expected errors (:class:`IvigError`, usage) translated."""
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="ivig", standalone_mode=False)
@@ -578,6 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         sys.stderr.write("Aborted.\n")
         return 1
+    if result == _INTERRUPTED:  # Typer turns Ctrl-C into exit code 130 silently
+        return _interrupted(want_json)
     return result if isinstance(result, int) else 0
 
 

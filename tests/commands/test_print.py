@@ -81,3 +81,64 @@ def test_print_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, ["print", "--help"])
     assert code == 0
     assert "ivig print 12 --out run-sheet.pdf" in out
+
+
+# --- a broken installation: one error line, never a traceback ------------------------------------
+
+
+def test_print_without_its_template_is_one_error_line(
+    dispensed: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A package built without its templates (issue 13): ``TemplateDoesNotExist`` becomes one
+    line naming the template; nothing written, nothing audited."""
+    import ivig.web.views.runsheet.pdf
+    from ivig.records.models import AuditEvent
+
+    monkeypatch.setattr(ivig.web.views.runsheet.pdf, "TEMPLATE", "web/no_such_runsheet.html")
+    target = tmp_path / "sheet.pdf"
+    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    assert code == 1
+    assert out == ""
+    assert err == (
+        "Error: the run sheet cannot be printed: its template web/no_such_runsheet.html is "
+        "missing from this installation of ivig; reinstall ivig\n"
+    )
+    assert not target.exists()
+    assert not AuditEvent.objects.filter(action="print").exists()
+
+
+def test_print_failing_inside_weasyprint_is_one_line_and_a_log(
+    dispensed: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any other failure (a font WeasyPrint cannot read, say) is the internal-error line, its
+    traceback in errors.log in the data folder; ``--debug`` shows it."""
+    import ivig.web.views.runsheet.pdf
+
+    def no_font(*_args: Any, **_kwargs: Any) -> bytes:
+        raise OSError("cannot open resource: DejaVuSans.ttf")
+
+    monkeypatch.setattr(ivig.web.views.runsheet.pdf, "render_pdf", no_font)
+    monkeypatch.setenv("IVIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("IVIG_DEBUG", raising=False)
+    target = tmp_path / "sheet.pdf"
+    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    log = tmp_path / "data" / "errors.log"
+    assert code == 2
+    assert out == ""
+    assert err == (
+        "Error: internal error in print: OSError: cannot open resource: DejaVuSans.ttf; "
+        f"details in {log}\n"
+    )
+    assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+    assert not target.exists()
+
+    code, _, err = run(capsys, ["--debug", "print", str(dispensed.pk), "--out", str(target)])
+    assert code == 2
+    assert err.startswith("Traceback (most recent call last)")
+    assert err.endswith(f"; details in {log}\n")

@@ -15,7 +15,9 @@ import it: every Django import is inside a command (through :func:`django`).
 
 Errors are :class:`ivig.errors.IvigError` subclasses, so that ``ivig.cli.main`` prints one line
 ``Error: ...`` and exits 1. Errors about a positional argument name it in the message
-(``FILE: ...``, ``USERNAME: ...``).
+(``FILE: ...``, ``USERNAME: ...``). Anything else a command raises reaches ``ivig.cli.main``
+too (nothing here catches it to print it): one line ``Error: internal error in <command>: ...``,
+exit code 2, the traceback in the data folder's ``errors.log``.
 """
 
 from __future__ import annotations

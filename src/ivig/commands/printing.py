@@ -1,5 +1,8 @@
 """``ivig print ORDER_ID``: the run sheet of an order as a PDF (the web print view's template),
-printing audited like a read (one ``print`` event by ``system``, naming who ran it)."""
+printing audited like a read (one ``print`` event by ``system``, naming who ran it).
+
+An installation without the templates (or without Pango: ``ivig.interop.pdf``) is one error
+line naming what is missing, not a traceback."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, operator, require_records
+from ivig.commands.common import open_database, operator, require_records, write_file
 from ivig.errors import InvalidInput, NotFound
+from ivig.interop.pdf import PdfUnavailable
 
 
 def print_order(
@@ -28,6 +32,7 @@ def print_order(
     """Write the run sheet of ORDER_ID (patient, product, lots, dose, rate steps on the clock,
     vital-sign checkpoints, reaction protocol, signature lines) as a PDF."""
     with open_database():
+        from django.template import TemplateDoesNotExist
         from django.utils import timezone
 
         from ivig.records.models import Order
@@ -46,15 +51,21 @@ def print_order(
             raise InvalidInput(f"the folder {target.parent} does not exist", field="out")
         if target.is_dir():
             raise InvalidInput(f"{target} is a folder", field="out")
-        pdf = runsheet_pdf(
-            order,
-            None,
-            timezone.now(),
-            via="cli",
-            reason=f"ivig print, run by {operator()} on the server",
-        )
+        try:
+            pdf = runsheet_pdf(
+                order,
+                None,
+                timezone.now(),
+                via="cli",
+                reason=f"ivig print, run by {operator()} on the server",
+            )
+        except TemplateDoesNotExist as exc:  # a package built without its templates
+            raise PdfUnavailable(
+                f"the run sheet cannot be printed: its template {exc} is missing from this "
+                "installation of ivig; reinstall ivig"
+            ) from None
         mrn = order.patient.mrn
-    target.write_bytes(pdf)
+    write_file(target, pdf)  # a file that cannot be written: the --out error, not a traceback
     typer.echo(f"run sheet of order {order_id} (MRN {mrn}) written to {target} ({len(pdf)} bytes)")
 
 
