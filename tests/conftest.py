@@ -21,12 +21,116 @@ settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+# --- the one clock of the suite (issue 13) ------------------------------------------------------
+#
+# Every test runs at one moment, ``TEST_NOW``: today's date in the service's time zone
+# (``IVIG_TIME_ZONE``) at 10:00 there, or the local date and time in ``IVIG_TEST_NOW``
+# (``2028-02-29T10:00``; scripts/test runs the date-sensitive tests again at a leap day and at
+# the days the clocks change). time-machine moves the clock there before the test modules are
+# imported (a date computed at import sees it) and back to it at the start of every test; the
+# clock then ticks. Dates in tests are relative to it: ``timezone.localdate()``,
+# ``timezone.now()``, or the ``today`` and ``now`` fixtures; a fixed date stays only where no
+# clock is read (a pure function given its dates). Tests that drive another process (Chromium,
+# a served app, the ``ivig`` command) cannot share a moved clock: they are marked
+# ``real_clock`` and run on the machine's.
+
+TEST_NOW_TIME = dt.time(10, 0)
+
+
+def _test_now() -> dt.datetime:
+    """The suite's moment, aware, in UTC (a ZoneInfo destination would make time-machine set
+    the process's TZ, which child processes inherit)."""
+    import zoneinfo
+
+    from django.conf import settings as django_settings
+
+    zone = zoneinfo.ZoneInfo(django_settings.TIME_ZONE)
+    given = os.environ.get("IVIG_TEST_NOW", "").strip()
+    if given:
+        try:
+            local = dt.datetime.fromisoformat(given)
+        except ValueError:
+            raise pytest.UsageError(
+                f"IVIG_TEST_NOW: '{given}' is not a date and time (2028-02-29T10:00)"
+            ) from None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=zone)
+    else:
+        local = dt.datetime.combine(dt.datetime.now(zone).date(), TEST_NOW_TIME, tzinfo=zone)
+    return local.astimezone(dt.UTC)
+
+
+_SUITE_CLOCK: list[Any] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_clock: runs on the machine's clock, not the suite's (another process)"
+    )
+    import time_machine
+
+    travel = time_machine.travel(_test_now(), tick=True)
+    travel.start()
+    _SUITE_CLOCK.append(travel)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _SUITE_CLOCK:
+        _SUITE_CLOCK.pop().stop()
+
+
+@pytest.fixture(autouse=True)
+def _clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts at ``TEST_NOW`` (``real_clock``: at the machine's time)."""
+    import time_machine
+
+    if request.node.get_closest_marker("real_clock"):
+        destination = time_machine.escape_hatch.time.time()
+    else:
+        destination = _test_now().timestamp()
+    with time_machine.travel(destination, tick=True):
+        yield
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The suite's date in the service's time zone (``TEST_NOW``'s)."""
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    """The suite's moment (``TEST_NOW``), aware."""
+    from django.utils import timezone
+
+    return timezone.now()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses the database, so that scripts/test can run just those again
-    on PostgreSQL (``pytest -m database``)."""
+    on PostgreSQL (``pytest -m database``); browser tests run on the machine's clock."""
     for item in items:
         if {"db", "transactional_db", "live_records"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.real_clock)
+
+
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On CI (``CI`` set) a browser test never passes by being skipped: its skip is a failure
+    (a missing Chromium, say), so that a green CI run has driven the browser."""
+    report = yield
+    browser = item.get_closest_marker("browser")
+    if IN_CI and browser and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"CI: a browser test may not be skipped: {report.longrepr}"
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +153,9 @@ def users(db: None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def patient(users: dict[str, Any]) -> Any:
-    """A LEMS patient: 60-year-old man, 180 cm, 100 kg (dosing weight 85.0 kg)."""
+def patient(users: dict[str, Any], today: dt.date) -> Any:
+    """A LEMS patient: a man born 1966-05-01 (an adult on any date), 180 cm, 100 kg weighed
+    5 days ago (dosing weight 85.0 kg)."""
     from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
     record = create_patient(
@@ -63,13 +168,10 @@ def patient(users: dict[str, Any]) -> Any:
             sex="male",
             height_cm=180,
         ),
-        today=dt.date(2026, 11, 25),
+        today=today,
     )
-    add_weight(users["prescriber"], record.pk, dt.date(2026, 11, 20), 100, today=TODAY)
+    add_weight(users["prescriber"], record.pk, today - dt.timedelta(days=5), 100, today=today)
     return record
-
-
-TODAY = dt.date(2026, 11, 25)
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from django.test.utils import CaptureQueriesContext
 from ivig.records.services import courses
 from ivig.records.services.patients import PatientInput, create_patient, search_patients
 
-TODAY = dt.date(2026, 11, 25)
-
 
 def _plan(sql: str, params: Any = ()) -> list[str]:
     with connection.cursor() as cursor:
@@ -37,10 +35,10 @@ def sqlite_only() -> None:
 
 
 @pytest.fixture
-def people(users: dict[str, Any], patient: Any) -> list[Any]:
+def people(users: dict[str, Any], patient: Any, today: dt.date) -> list[Any]:
     def add(mrn: str, family: str, given: str) -> Any:
         data = PatientInput(mrn, family, given, dt.date(1970, 1, 1), "female", 165)
-        return create_patient(users["prescriber"], data, today=TODAY)
+        return create_patient(users["prescriber"], data, today=today)
 
     return [
         patient,  # Lambert, Edward (MRN0001)
@@ -100,14 +98,15 @@ def test_the_old_contains_search_scanned_the_table(sqlite_only: None, people: li
 
 
 def test_the_cap_check_reads_through_indexes(
-    sqlite_only: None, dispensed: Any, patient: Any
+    sqlite_only: None, dispensed: Any, patient: Any, today: dt.date
 ) -> None:
+    """A maintenance course after the induction dispensed today (day 2 is tomorrow)."""
     data = courses.CourseInput(
         indication="lems",
         phase="maintenance",
         product="privigen-us",
         place="hospital",
-        start=TODAY + dt.timedelta(days=28),
+        start=today + dt.timedelta(days=28),
         dose_g_per_kg=1.0,
         every_weeks=4,
         count=3,

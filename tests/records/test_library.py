@@ -172,14 +172,12 @@ def test_a_cancelled_course_is_not_re_planned(
 
 
 def test_verification_recomputes_the_plan_from_the_stored_inputs(
-    users: dict[str, Any], patient: Any
+    users: dict[str, Any], patient: Any, today: dt.date
 ) -> None:
     """Requirement 56: a new weight since prescribing changes the dose the plan gives: the
     server's recomputation refuses the verification, naming the differences."""
     order = _orders(courses.prescribe(users["prescriber"], patient.pk, INDUCTION))[0]
-    add_weight(
-        users["prescriber"], patient.pk, dt.date(2026, 11, 24), 120, today=dt.date(2026, 11, 25)
-    )
+    add_weight(users["prescriber"], patient.pk, today, 120, today=today)
     with pytest.raises(Conflict, match="recomputation") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
     assert "dose 95 g, not 85 g" in caught.value.message

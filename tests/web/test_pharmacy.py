@@ -290,12 +290,14 @@ def test_verify_refuses_an_order_of_another_library_and_links_to_the_re_plan(
 
 
 def test_verify_refuses_when_the_servers_recomputation_differs(
-    client_for: Callable[[str | None], Client], users: dict[str, Any], order: Order
+    client_for: Callable[[str | None], Client],
+    users: dict[str, Any],
+    order: Order,
+    today: dt.date,
 ) -> None:
     """Requirement 56: a weight recorded since prescribing changes the plan: refused, with the
     differences named."""
-    add_weight(users["nurse"], order.patient_id, dt.date(2026, 11, 24), 120,
-               today=dt.date(2026, 11, 25))  # fmt: skip
+    add_weight(users["nurse"], order.patient_id, today, 120, today=today)
     page = client_for("pharmacist").post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
     assert page.status_code == 409
     html = page.content.decode()
