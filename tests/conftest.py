@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # ``real_clock`` and run on the machine's.
 
 TEST_NOW_TIME = dt.time(10, 0)
+HERE = Path(__file__).parent
 
 
 def _test_now() -> dt.datetime:
@@ -110,12 +112,13 @@ def now() -> dt.datetime:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses the database, so that scripts/test can run just those again
-    on PostgreSQL (``pytest -m database``); browser tests run on the machine's clock."""
+    on PostgreSQL (``pytest -m database``); the browser tests and the served apps
+    (tests/server) run on the machine's clock."""
     for item in items:
         if {"db", "transactional_db", "live_records"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.database)
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.real_clock)
+        if item.get_closest_marker("browser") or HERE / "server" in item.path.parents:
+            item.add_marker(pytest.mark.real_clock)  # Chromium, served apps: other processes
 
 
 IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
@@ -197,9 +200,10 @@ def dispensed(users: dict[str, Any], patient: Any) -> Any:
     order = course.orders.order_by("sequence").first()
     assert order is not None
     order = orders.verify(users["pharmacist"], order.pk, order.version)
+    expiry = timezone.localdate() + dt.timedelta(days=730)  # two years after the suite's date
     lots = [
-        orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-        orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1),
+        orders.LotInput("P1", expiry, 40, 2),
+        orders.LotInput("P2", expiry, 5, 1),
     ]
     return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ivig.records.models import Order
 from ivig.records.services import courses, infusions, orders
 
+EXPIRY = timezone.localdate() + dt.timedelta(days=730)  # the suite's date (tests/conftest.py)
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
 
 
@@ -34,8 +35,7 @@ def today_order(users: dict[str, Any], patient: Any) -> Order:
     """Day 1 of a 2-day induction, dated today, verified and dispensed (day 2 stays planned)."""
     order = _prescribe(users, patient, timezone.localdate())[0]
     order = orders.verify(users["pharmacist"], order.pk, order.version)
-    lots = [orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-            orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1)]  # fmt: skip
+    lots = [orders.LotInput("P1", EXPIRY, 40, 2), orders.LotInput("P2", EXPIRY, 5, 1)]
     return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 
 
@@ -89,8 +89,7 @@ def yesterday_order(users: dict[str, Any], patient: Any) -> Order:
     runs."""
     order = _prescribe(users, patient, timezone.localdate() - dt.timedelta(days=1))[0]
     order = orders.verify(users["pharmacist"], order.pk, order.version)
-    lots = [orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-            orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1)]  # fmt: skip
+    lots = [orders.LotInput("P1", EXPIRY, 40, 2), orders.LotInput("P2", EXPIRY, 5, 1)]
     return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 
 

@@ -26,6 +26,7 @@ from ivig.records.models import (
 )
 from ivig.records.services import courses, orders
 
+EXPIRY = timezone.localdate() + dt.timedelta(days=730)  # the suite's date (tests/conftest.py)
 HTMX = {"HX-Request": "true"}
 PASSWORD = "infusion-chair-42-Xq"  # the users fixture's (tests/conftest.py)
 DASH, TIMES = "\u2013", "\u00d7"  # as the sheet writes 09:00-09:30 and 2 x 40 g
@@ -121,8 +122,7 @@ def _prescribe(users: dict[str, Any], patient: Any, first: dt.date) -> Order:
     order = course.orders.order_by("sequence").first()
     assert order is not None
     order = orders.verify(users["pharmacist"], order.pk, order.version)
-    lots = [orders.LotInput("P1", dt.date(2030, 1, 1), 40, 2),
-            orders.LotInput("P2", dt.date(2030, 1, 1), 5, 1)]  # fmt: skip
+    lots = [orders.LotInput("P1", EXPIRY, 40, 2), orders.LotInput("P2", EXPIRY, 5, 1)]
     return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
 
 
