@@ -12,6 +12,7 @@ is ``Error: interrupted``, exit code 130.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -25,7 +26,9 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
@@ -66,7 +69,142 @@ _SEVERITY_STYLE = {
 
 
 def _out() -> Console:
+    """Standard output: the terminal's width, else ``COLUMNS``, else 80 (a pipe)."""
     return Console(highlight=False, soft_wrap=False)
+
+
+# --- tables that never cut a value ---------------------------------------------------------------
+#
+# A column of values (a dose, a vial list, a volume, a rate, a time, an id) is ``no_wrap``: a
+# value is shown whole on one line or not as a table at all. A column of words (a name, a
+# finding, a meaning) wraps, to no narrower than its longest word, _WORDS_NARROW and _WORDS_WIDE
+# allowing (a long URL folds). When the values do not fit the console, the table is printed
+# stacked: one block per row, "label: value" lines. No column ever ends in "...": every column
+# folds (overflow="fold") should Rich still have to narrow it.
+
+_WORDS_NARROW = 12
+_WORDS_WIDE = 20
+
+
+def _values(table: Table, *names: str, right: bool = True) -> None:
+    """Add columns of values (never wrapped), right-aligned unless ``right`` is false."""
+    for name in names:
+        table.add_column(name, justify="right" if right else "left", no_wrap=True, overflow="fold")
+
+
+def _words(table: Table, *names: str) -> None:
+    """Add columns of words (wrapped)."""
+    for name in names:
+        table.add_column(name, overflow="fold")
+
+
+def _fits(console: Console, table: Table) -> bool:
+    """Whether ``table`` fits the console with every value column whole and every word column
+    as narrow as it may be (see above; its natural width, if less)."""
+    wide = console.options.update_width(10_000)
+    words = [c for c in table.columns if not c.no_wrap]
+    kept = [c.max_width for c in words]
+    for c in words:
+        longest = max(Measurement.get(console, wide, x).minimum for x in (c.header, *c.cells))
+        c.max_width = min(max(longest, _WORDS_NARROW), _WORDS_WIDE, c.max_width or _WORDS_WIDE)
+    try:
+        needed = Measurement.get(console, wide, table).maximum
+    finally:
+        for c, width in zip(words, kept, strict=True):
+            c.max_width = width
+    return needed <= console.width
+
+
+# Words break at a space, but not after a number ("170 g", "8 mg/kg/min", "28 days") nor inside
+# a duration ("3 h 37 min"): a value is never split from its unit.
+_GLUED = re.compile(r"(?<=\d) |(?<=\d h) (?=\d)")
+
+
+def _breaks(plain: str) -> list[int]:
+    """Where a line of ``plain`` text may break: its spaces, less the glued ones."""
+    glued = {m.start() for m in _GLUED.finditer(plain)}
+    return [i for i, c in enumerate(plain) if c == " " and i not in glued]
+
+
+class _Words:
+    """Text wrapped at spaces like Rich wraps it, but never between a number and its unit; a
+    word longer than the line (a URL) folds. A table cell or a line of its own (:func:`_say`)."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def lines(self, width: int) -> list[Text]:
+        width = max(width, 1)
+        out: list[Text] = []
+        for line in self.text.split("\n", allow_blank=True):
+            pieces: list[tuple[int, int]] = []
+            start, last = 0, -1
+            for end in [*_breaks(line.plain), len(line)]:
+                if end - start > width and last > start:
+                    pieces.append((start, last))
+                    start = last + 1
+                last = end
+            pieces.append((start, len(line)))
+            for a, b in pieces:
+                out.extend(line[i : min(i + width, b)] for i in range(a, b, width) or [a])
+        return out
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n").join(self.lines(options.max_width))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        lines = self.text.plain.split("\n")
+        words = (
+            len(word)
+            for line in lines
+            for word in (
+                line[a + 1 : b] for a, b in itertools.pairwise([-1, *_breaks(line), len(line)])
+            )
+        )
+        longest = max(words, default=0)
+        return Measurement(longest, max(len(line) for line in lines)).with_maximum(
+            options.max_width
+        )
+
+
+def _say(console: Console, markup: str) -> None:
+    """Print a line of words (console markup) wrapped at the console's width (:class:`_Words`)."""
+    console.print(_Words(console.render_str(markup)))
+
+
+def _text(console: Console, cell: RenderableType) -> Text:
+    if isinstance(cell, Text):
+        return cell
+    if isinstance(cell, _Words):
+        return cell.text
+    return console.render_str(cell) if isinstance(cell, str) else Text(str(cell))
+
+
+def _print_table(
+    console: Console, table: Table, heading: str = "{}", *, squeeze: bool = False
+) -> None:
+    """Print ``table``; when its values cannot fit the console, with one space less between
+    columns if ``squeeze`` (a table without vertical lines), else as one block per row: the
+    first cell as a heading (``heading`` formats it: "Dose {}"), then "label: value" lines."""
+    if squeeze and not _fits(console, table):
+        table.collapse_padding = True
+    if _fits(console, table):
+        console.print(table)
+        return
+    if table.title:
+        console.print(table.title, style=table.title_style or "")
+    columns = table.columns
+    labels = [f"{_text(console, c.header).plain}:" for c in columns[1:]]
+    for row in zip(*(list(c.cells) for c in columns), strict=True):
+        console.print()
+        console.print(Text(heading.format(_text(console, row[0]).plain), style="bold"))
+        block = Table.grid(padding=(0, 1))
+        block.add_column(no_wrap=True)
+        block.add_column(overflow="fold")
+        for label, cell in zip(labels, row[1:], strict=True):
+            block.add_row(label, _Words(_text(console, cell)))
+        console.print(Padding(block, (0, 0, 0, 2), expand=False))
+    console.print()
 
 
 def _json(data: Any) -> None:
@@ -236,8 +374,12 @@ def plan(
         _print_plan(_out(), result)
 
 
-def _g(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+def _g(value: float, places: int = 1) -> str:
+    """A dose, volume or rate to ``places`` decimals without trailing zeros, as the run sheet
+    prints them (never '1.0', which reads as 10): 85, 42.5, 0.5."""
+    text = f"{value:.{places}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
 
 
 def _minutes(value: float, *, compact: bool = False) -> str:
@@ -248,18 +390,20 @@ def _minutes(value: float, *, compact: bool = False) -> str:
 
 def _print_plan(console: Console, p: Plan) -> None:
     w = p.dosing_weight
-    console.print(
+    _say(
+        console,
         f"[bold]IVIG plan[/]: {p.indication.short_name} {p.phase.value}, "
         f"{p.product.display_name} {_g(p.product.concentration / 10)}% "
-        f"[dim](catalogue {p.catalogue_version})[/]"
+        f"[dim](catalogue {p.catalogue_version})[/]",
     )
     console.print()
-    console.print(f"[bold]Dosing weight {w.kg:.1f} kg[/] ({w.basis.value})")
-    console.print(
+    _say(console, f"[bold]Dosing weight {w.kg:.1f} kg[/] ({w.basis.value})")
+    _say(
+        console,
         f"  actual {w.actual_kg:g} kg, ideal {w.ideal_kg:.1f} kg (Devine), "
-        f"adjusted {w.adjusted_kg:.1f} kg, BMI {w.bmi:.1f}"
+        f"adjusted {w.adjusted_kg:.1f} kg, BMI {w.bmi:.1f}",
     )
-    console.print(f"  why: {w.reason}")
+    _say(console, f"  why: {w.reason}")
     console.print()
 
     doses = Table(
@@ -269,78 +413,82 @@ def _print_plan(console: Console, p: Plan) -> None:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for name in ("#", "Date", "Prescribed", "Dose", "Change", "Vials", "Volume", "h:mm"):
-        doses.add_column(
-            name, justify="left" if name in ("Date", "Vials") else "right", no_wrap=True
-        )
+    _values(doses, "#")
+    _values(doses, "Date", right=False)
+    _values(doses, "Prescribed", "Dose", "Change")
+    _values(doses, "Vials", right=False)
+    _values(doses, "Volume", "h:mm")
     for i, d in enumerate(p.doses, start=1):
         doses.add_row(
             str(i),
             d.date.isoformat(),
-            f"{d.vials.prescribed_g:.2f} g",
-            f"{_g(d.vials.total_g)} g",
+            f"{_g(d.vials.prescribed_g, 2)} g",
+            f"{_g(d.vials.total_g, 2)} g",
             f"{d.vials.deviation_pct:+.1f}%",
-            " + ".join(f"{n}x{_g(s)}" for s, n in d.vials.vials) + " g",
-            f"{_g(d.volume_ml)} mL",
+            " + ".join(f"{n}x{_g(s, 2)}" for s, n in d.vials.vials) + " g",
+            f"{_g(d.volume_ml, 2)} mL",
             _minutes(d.duration_min, compact=True),
         )
-    console.print(doses)
+    _print_table(console, doses, "Dose {}", squeeze=True)
     cap = p.indication.cap_g_per_kg.value
-    console.print(
-        f"Total {_g(p.total_g)} g. Fullest {p.indication.cap_window_days.value} days"
-        f"{' (with earlier doses)' if p.history else ''}: {p.max_28d_g_per_kg:.2f} g/kg "
-        f"of the {cap:g} g/kg cap ({_g(p.max_window_g)} of {_g(p.cap_g)} g)."
+    _say(
+        console,
+        f"Total {_g(p.total_g, 2)} g. Fullest {p.indication.cap_window_days.value} days"
+        f"{' (with earlier doses)' if p.history else ''}: {_g(p.max_28d_g_per_kg, 2)} g/kg "
+        f"of the {_g(cap, 2)} g/kg cap ({_g(p.max_window_g, 2)} g of {_g(p.cap_g, 2)} g).",
     )
     console.print()
 
     label_use = "on-label" if p.on_label else f"off-label for {p.indication.short_name}"
-    console.print(
+    _say(
+        console,
         f"[bold]Rate steps[/]: {p.product.display_name}, {p.schedule.label} schedule "
         f"({p.schedule.basis}, {label_use}); maximum {p.maximum_mg_per_kg_per_min:g} mg/kg/min; "
-        f"rates per kg on the dosing weight {w.kg:.1f} kg"
+        f"rates per kg on the dosing weight {w.kg:.1f} kg",
     )
     shown: list[tuple[int, tuple[Any, ...]]] = []
     for i, d in enumerate(p.doses, start=1):
         same = next((j for j, steps in shown if steps == d.steps), None)
         if same is not None:
-            console.print(f"  Dose {i} ({d.date.isoformat()}): the same steps as dose {same}.")
+            _say(console, f"  Dose {i} ({d.date.isoformat()}): the same steps as dose {same}.")
             continue
         shown.append((i, d.steps))
         table = Table(
-            title=f"Dose {i} ({d.date.isoformat()}), {_g(d.volume_ml)} mL",
+            title=f"Dose {i} ({d.date.isoformat()}), {_g(d.volume_ml, 2)} mL",
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
-        for name in ("Step", "Start min", "End min", "mL/h", "mg/kg/min", "Volume mL", "Basis"):
-            table.add_column(name, justify="left" if name == "Basis" else "right")
+        _values(table, "Step", "Start min", "End min", "mL/h", "mg/kg/min", "Volume mL")
+        _values(table, "Basis", right=False)
         for n, s in enumerate(d.steps, start=1):
             table.add_row(
                 str(n),
                 _g(s.start_min),
                 _g(s.end_min),
-                f"{s.rate_ml_per_h:.1f}",
-                f"{s.rate_mg_per_kg_per_min:.3g}",
-                f"{s.volume_ml:.2f}",
+                _g(s.rate_ml_per_h),
+                _g(s.rate_mg_per_kg_per_min, 3),
+                _g(s.volume_ml, 2),
                 s.basis,
             )
-        console.print(table)
-        console.print(f"  Total time {_minutes(d.duration_min)} ({d.duration_min:g} min).")
+        _print_table(console, table, "Step {}", squeeze=True)
+        _say(console, f"  Total time {_minutes(d.duration_min)} ({d.duration_min:g} min).")
     console.print()
 
     findings = Table(
         title="Screening findings", title_justify="left", title_style="bold", show_lines=True
     )
-    findings.add_column("Severity", no_wrap=True)
-    findings.add_column("Finding", overflow="fold")
+    _values(findings, "Severity", right=False)
+    _words(findings, "Finding")
     for f in p.findings:
         text = Text()
         text.append(f"{f.code}: ", style="bold")
         text.append(f.message)
         text.append(f"\nsource: {f.source}", style="dim")
-        findings.add_row(Text(f.severity.value.upper(), style=_SEVERITY_STYLE[f.severity]), text)
-    console.print(findings)
+        severity = Text(f.severity.value.upper(), style=_SEVERITY_STYLE[f.severity])
+        findings.add_row(severity, _Words(text))
+    _print_table(console, findings)
     if p.blocked:
-        console.print("[bold red]A BLOCK finding stands: do not start until it is resolved.[/]")
+        _say(console, "[bold red]A BLOCK finding stands: do not start until it is resolved.[/]")
 
 
 def _product_row(product: Product) -> dict[str, Any]:
@@ -373,30 +521,27 @@ def products(
         pad_edge=False,
         collapse_padding=True,
     )
-    for name, width in (
-        ("Id", 16),
-        ("Name", 18),
-        ("%", 2),
-        ("Vials g", 11),
-        ("Schedules", 9),
-        ("Verified", 8),
-    ):
-        table.add_column(name, min_width=width, max_width=max(width, 12), overflow="fold")
+    _values(table, "Id", right=False)
+    _words(table, "Name")
+    _values(table, "%", "Vials g", right=False)
+    _words(table, "Schedules")
+    _values(table, "Verified", right=False)
     for r, p in zip(rows, catalogue.products.values(), strict=True):
         table.add_row(
             r["id"],
             p.name + ("*" if p.status != "current" else ""),
             _g(r["concentration_mg_per_ml"] / 10),
-            " ".join(_g(s) for s in r["vial_sizes_g"]),
+            " ".join(_g(s, 2) for s in r["vial_sizes_g"]),
             " ".join(r["schedules"]) or "[red]none[/]",
             "yes" if r["verified"] else "[yellow]no[/]",
         )
     console = _out()
-    console.print(table)
-    console.print(
+    _print_table(console, table)
+    _say(
+        console,
         "Schedules: the label rate schedules known (none: `ivig plan` refuses the product). "
         "Verified no: some value is UNVERIFIED; `ivig product ID` shows which. "
-        "* phased out."
+        "* phased out.",
     )
 
 
@@ -452,30 +597,31 @@ def product(
         )
         return
     console = _out()
-    console.print(f"[bold]{p.display_name}[/] ({p.id}), {p.manufacturer}, {p.status}")
+    _say(console, f"[bold]{p.display_name}[/] ({p.id}), {p.manufacturer}, {p.status}")
     for name, v in values.items():
         shown = v["value"]
         text = (
-            ", ".join(_g(x) if isinstance(x, float) else str(x) for x in shown)
+            ", ".join(_g(x, 3) if isinstance(x, float) else str(x) for x in shown)
             if isinstance(shown, list)
-            else _g(shown)
+            else _g(shown, 3)
         )
         flag = "verified" if v["verified"] else "[yellow]UNVERIFIED[/]"
-        console.print(f"\n[bold]{name}[/]: {text} ({flag})")
-        console.print(f"  source: {v['source']}", overflow="fold")
+        _say(console, f"\n[bold]{name}[/]: {text} ({flag})")
+        _say(console, f"  source: {v['source']}")
         if v["note"]:
-            console.print(f"  note: {v['note']}", overflow="fold")
+            _say(console, f"  note: {v['note']}")
     if not schedules:
-        console.print("[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
+        _say(console, "[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
     for s in schedules:
         steps = (
-            ", ".join(_g(x) for x in s["steps"])
+            ", ".join(_g(x, 3) for x in s["steps"])
             if s["steps"]
             else (
                 f"+{s['increment']:g} per step" if s["increment"] else "double each step (protocol)"
             )
         )
-        console.print(
+        _say(
+            console,
             f"\n[bold]Schedule {s['label']}[/] ({s['group']}, {s['basis']}"
             f"{'' if s['verified'] else ', [yellow]UNVERIFIED[/]'}) in {s['unit']}: "
             f"initial {s['initial']:g} for {s['initial_minutes'] or 'protocol'} min; "
@@ -484,9 +630,9 @@ def product(
                 f"; later infusions may start at {s['subsequent_initial']:g}"
                 if s["subsequent_initial"]
                 else ""
-            )
+            ),
         )
-        console.print(f"  source: {s['source']}" + (f"\n  note: {s['note']}" if s["note"] else ""))
+        _say(console, f"  source: {s['source']}" + (f"\n  note: {s['note']}" if s["note"] else ""))
 
 
 @app.command(epilog="Example: ivig risks --json")
@@ -499,11 +645,11 @@ def risks(
         _json([{"code": r.code, "meaning": r.meaning} for r in catalogue.risks.values()])
         return
     table = Table(title="Risk and screening codes (--risk CODE)", title_justify="left")
-    for name in ("Code", "Meaning", "Counts as"):
-        table.add_column(name, no_wrap=name == "Code", overflow="fold")
+    _values(table, "Code", right=False)
+    _words(table, "Meaning", "Counts as")
     for r in catalogue.risks.values():
-        table.add_row(r.code, r.meaning, ", ".join(r.groups))
-    _out().print(table)
+        table.add_row(r.code, _Words(Text(r.meaning)), _Words(Text(", ".join(r.groups))))
+    _print_table(_out(), table)
 
 
 @app.callback(invoke_without_command=True)
