@@ -13,14 +13,18 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ivig.records.models import AuditEvent, Course, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
 
 PASSWORD = "infusion-chair-42-Xq"  # tests/conftest.py
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
+EXPIRY = START + dt.timedelta(days=210)  # lots good for seven months after the course
 INDUCTION = {"indication": "lems", "phase": "induction", "product": "privigen-us",
-             "place": "hospital", "start": "2026-12-01", "days": 2}  # fmt: skip
+             "place": "hospital", "start": str(START), "days": 2}  # fmt: skip
 HIGH = {**INDUCTION, "phase": "maintenance", "days": None, "dose_g_per_kg": 1.2,
         "every_weeks": 4, "count": 2}  # fmt: skip
 OVERRIDE = {"reason_code": "prescriber-order", "reason_text": "agreed at the MDT",
@@ -40,7 +44,7 @@ def _planned(users: dict[str, Any], patient: Any, prescriber: Any = None) -> Ord
     course = courses.prescribe(
         prescriber or users["prescriber"],
         patient.pk,
-        courses.CourseInput(**{**INDUCTION, "start": dt.date(2026, 12, 1)}),
+        courses.CourseInput(**{**INDUCTION, "start": START}),
     )
     first = course.orders.order_by("sequence").first()
     assert first is not None
@@ -210,7 +214,7 @@ def test_only_a_prescriber_re_plans_through_the_api(
 
 @pytest.mark.parametrize(
     ("change", "rule"),
-    [({"expiry": "2026-11-30"}, "expired-lot"),
+    [({"expiry": str(START - dt.timedelta(days=1))}, "expired-lot"),
      ({"product_id": "gamunex-c"}, "wrong-product-lot"),
      ({"product_id": "octagam-5"}, "concentration-mismatch")],
 )  # fmt: skip
@@ -225,8 +229,8 @@ def test_a_crafted_dispense_of_a_bad_lot_is_a_counted_hard_limit(
     order = _planned(users, patient)
     order = orders.verify(users["pharmacist"], order.pk, order.version)
     lots = [
-        {"lot_number": "P1", "expiry": "2027-06-30", "vial_size_g": 40, "count": 2},
-        {"lot_number": "P2", "expiry": "2027-06-30", "vial_size_g": 5, "count": 1, **change},
+        {"lot_number": "P1", "expiry": str(EXPIRY), "vial_size_g": 40, "count": 2},
+        {"lot_number": "P2", "expiry": str(EXPIRY), "vial_size_g": 5, "count": 1, **change},
     ]
     response = _post(client_for("pharmacist"), f"/api/orders/{order.pk}/dispense",
                      {"version": order.version, "lots": lots})  # fmt: skip

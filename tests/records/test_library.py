@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from ivig.errors import Conflict, Forbidden, InvalidInput, StaleVersion
 from ivig.records.models import AuditEvent, Order
@@ -15,12 +16,14 @@ from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
 from ivig.records.services.patients import add_weight
 
-START = dt.date(2026, 12, 1)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
+EXPIRY = START + dt.timedelta(days=210)  # lots good for seven months after the course
 INDUCTION = courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
                                 place="hospital", start=START, days=2)  # fmt: skip
 LOTS = [
-    orders.LotInput("P123", dt.date(2027, 6, 30), 40, 2),
-    orders.LotInput("P124", dt.date(2027, 6, 30), 5, 1),
+    orders.LotInput("P123", EXPIRY, 40, 2),
+    orders.LotInput("P124", EXPIRY, 5, 1),
 ]
 # Privigen (US), CIDP schedule: pharmacy lowers the maximum from 8 to 6 mg/kg/min.
 SLOWER = {"initial = 0.5\nmaximum = 8\n": "initial = 0.5\nmaximum = 6\n"}

@@ -6,17 +6,20 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from ivig.errors import CapExceeded, Conflict, Forbidden, HardLimit, InvalidInput, StaleVersion
 from ivig.records.models import AuditEvent, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
 
-START = dt.date(2026, 12, 1)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
+EXPIRY = START + dt.timedelta(days=210)  # lots good for seven months after the course
 INDUCTION = courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
                                 place="hospital", start=START, days=2)  # fmt: skip
 LOTS = [
-    orders.LotInput("P123", dt.date(2027, 6, 30), 40, 2),
-    orders.LotInput("P124", dt.date(2027, 6, 30), 5, 1),
+    orders.LotInput("P123", EXPIRY, 40, 2),
+    orders.LotInput("P124", EXPIRY, 5, 1),
 ]
 
 
@@ -78,9 +81,9 @@ def test_stale_version_is_refused_and_nothing_changes(users: dict[str, Any], pat
 @pytest.mark.parametrize(
     ("lots", "complaint"),
     [
-        ([orders.LotInput("P1", dt.date(2027, 1, 1), 40, 2)], "ordered vials"),
-        ([orders.LotInput("P1", dt.date(2027, 1, 1), 2.5, 2)], "no 2.5 g vial"),
-        ([orders.LotInput(" ", dt.date(2027, 1, 1), 40, 2)], "lot number"),
+        ([orders.LotInput("P1", EXPIRY, 40, 2)], "ordered vials"),
+        ([orders.LotInput("P1", EXPIRY, 2.5, 2)], "no 2.5 g vial"),
+        ([orders.LotInput(" ", EXPIRY, 40, 2)], "lot number"),
     ],
 )  # fmt: skip
 def test_dispensing_checks_the_lots(
@@ -104,14 +107,17 @@ def test_an_expired_lot_is_a_hard_limit_and_is_counted(users: dict[str, Any], pa
     """Requirements 64, 48: a lot expiring before the infusion day is refused for everyone,
     named by its row, and the attempt is counted (LimitEvent and a hard-stop audit row)."""
     order = _verified(users, patient)
-    lots = [LOTS[0], orders.LotInput("P-OLD", dt.date(2026, 11, 30), 5, 1)]
+    lots = [LOTS[0], orders.LotInput("P-OLD", START - dt.timedelta(days=1), 5, 1)]
     with pytest.raises(HardLimit) as caught:
         orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert caught.value.rule == "expired-lot"
     assert caught.value.http_status == 422
     assert caught.value.details == {"row": 2, "column": "expiry"}
     assert "P-OLD" in caught.value.message
-    assert "expires 2026-11-30, before the infusion on 2026-12-01" in caught.value.message
+    assert (
+        f"expires {START - dt.timedelta(days=1)}, before the infusion on {START}"
+        in caught.value.message
+    )
     assert Order.objects.get(pk=order.pk).status == "verified"
     assert not Lot.objects.exists()
     event = LimitEvent.objects.get()
@@ -133,7 +139,7 @@ def test_a_lot_of_another_product_is_a_hard_limit(
     """Requirements 64, 48: a lot of another product is refused; a 5 % product for a 10 %
     order is named a concentration mismatch."""
     order = _verified(users, patient)
-    lots = [orders.LotInput("G1", dt.date(2027, 6, 30), 40, 2, product_id=product), LOTS[1]]
+    lots = [orders.LotInput("G1", EXPIRY, 40, 2, product_id=product), LOTS[1]]
     with pytest.raises(HardLimit) as caught:
         orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert caught.value.rule == rule
@@ -150,7 +156,7 @@ def test_a_lot_of_another_product_is_a_hard_limit(
 def test_a_lot_naming_the_orders_product_is_dispensed(users: dict[str, Any], patient: Any) -> None:
     """Requirement 64: the lot's product is recorded (the order's, when not named)."""
     order = _verified(users, patient)
-    lots = [orders.LotInput("P1", dt.date(2027, 6, 30), 40, 2, product_id="privigen-us"), LOTS[1]]
+    lots = [orders.LotInput("P1", EXPIRY, 40, 2, product_id="privigen-us"), LOTS[1]]
     done = orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert done.status == "dispensed"
     assert set(done.lots.values_list("product_id", flat=True)) == {"privigen-us"}
@@ -174,7 +180,7 @@ def test_cap_counts_every_course_of_the_patient(users: dict[str, Any], patient: 
     with pytest.raises(CapExceeded) as caught:
         courses.prescribe(users["prescriber"], patient.pk, INDUCTION)
     assert caught.value.field == "start"
-    assert caught.value.earliest_allowed == dt.date(2026, 12, 29)  # 1 Dec leaves the window
+    assert caught.value.earliest_allowed == START + dt.timedelta(days=28)  # day 1 leaves the window
 
 
 def test_cancelled_course_frees_the_cap(users: dict[str, Any], patient: Any) -> None:
@@ -192,7 +198,7 @@ def test_no_weight_no_plan(users: dict[str, Any]) -> None:
         users["prescriber"],
         PatientInput(mrn="X1", family_name="A", given_name="B", date_of_birth=dt.date(1970, 1, 1),
                      sex="female", height_cm=160),
-        today=dt.date(2026, 11, 25),
+        today=TODAY,
     )  # fmt: skip
     with pytest.raises(InvalidInput) as caught:
         courses.prescribe(users["prescriber"], bare.pk, INDUCTION)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ivig.records.models import LimitEvent, Order
 from ivig.records.services import courses, orders
@@ -17,7 +18,9 @@ from ivig.records.services.accounts import create_user
 from ivig.records.services.patients import add_weight
 
 X = "\N{MULTIPLICATION SIGN}"
-START = dt.date(2026, 12, 1)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
+EXPIRY = START + dt.timedelta(days=210)  # lots good for seven months after the course
 INDUCTION = courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
                                 place="hospital", start=START, days=2)  # fmt: skip
 
@@ -64,8 +67,8 @@ def _lots(order: Order, rows: list[dict[str, Any]], extra: int = 1) -> dict[str,
 
 
 GOOD = [
-    {"vial_size_g": "40", "lot_number": "P123", "expiry": "2027-06-30", "count": "2"},
-    {"vial_size_g": "5", "lot_number": "P124", "expiry": "2027-06-30", "count": "1"},
+    {"vial_size_g": "40", "lot_number": "P123", "expiry": str(EXPIRY), "count": "2"},
+    {"vial_size_g": "5", "lot_number": "P124", "expiry": str(EXPIRY), "count": "1"},
 ]
 
 
@@ -113,7 +116,7 @@ def test_the_queue_lists_a_planned_order(
     page = client_for("pharmacist").get("/pharmacy/")
     html = page.content.decode()
     assert "Lambert, Edward" in html
-    assert "2026-12-01" in html
+    assert str(START) in html
     assert "85 g" in html
     assert f"2 {X} 40 g + 1 {X} 5 g" in html
     assert f"/pharmacy/orders/{order.pk}/verify/" in html
@@ -171,12 +174,15 @@ def test_dispense_with_an_expired_lot_shows_the_error_next_to_the_expiry(
     form = pharmacist.get(f"/pharmacy/orders/{verified.pk}/dispense/").content.decode()
     assert 'value="2"' in form  # the ordered count prefilled
     _no_inline(form)
-    rows = [dict(GOOD[0]), dict(GOOD[1], lot_number="X-OLD-9", expiry="2026-11-30")]
+    rows = [
+        dict(GOOD[0]),
+        dict(GOOD[1], lot_number="X-OLD-9", expiry=str(START - dt.timedelta(days=1))),
+    ]
     page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows))
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="id_lots-1-expiry_error"' in html  # next to the expiry of the second row
-    assert "expires 2026-11-30, before the infusion on 2026-12-01" in html
+    assert f"expires {START - dt.timedelta(days=1)}, before the infusion on {START}" in html
     assert 'value="X-OLD-9"' in html  # what was typed is kept
     assert 'value="P123"' in html
     assert "id_lots-0-expiry_error" not in html
@@ -217,7 +223,7 @@ def test_a_good_dispense_with_a_second_lot(
     rows = [dict(GOOD[0], count="1"), GOOD[1]]
     data = _lots(verified, rows)
     data.update({"lots-2-vial_size_g": "40", "lots-2-lot_number": "P125",
-                 "lots-2-expiry": "2027-01-31", "lots-2-count": "1"})  # fmt: skip
+                 "lots-2-expiry": str(EXPIRY), "lots-2-count": "1"})  # fmt: skip
     page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", data)
     assert page.status_code == 302
     order = Order.objects.get(pk=verified.pk)
@@ -246,8 +252,8 @@ def test_lot_look_up_finds_the_patient(
     role: str,
     status: int,
 ) -> None:
-    lots = [orders.LotInput("P123", dt.date(2027, 6, 30), 40, 2),
-            orders.LotInput("P124", dt.date(2027, 6, 30), 5, 1)]  # fmt: skip
+    lots = [orders.LotInput("P123", EXPIRY, 40, 2),
+            orders.LotInput("P124", EXPIRY, 5, 1)]  # fmt: skip
     orders.dispense(users["pharmacist"], verified.pk, verified.version, lots)
     client = client_for(role)
     page = client.get("/pharmacy/lots/?lot=p123")
@@ -257,7 +263,7 @@ def test_lot_look_up_finds_the_patient(
     html = page.content.decode()
     assert "Lambert, Edward" in html
     assert "MRN0001" in html
-    assert "2026-12-01" in html
+    assert str(START) in html
     assert "Privigen" in html
     assert f'href="/patients/{verified.patient_id}/"' in html
     assert "dispensed" in html
