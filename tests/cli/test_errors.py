@@ -232,9 +232,11 @@ def injected_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _ivig(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+def _ivig(
+    env: dict[str, str], *argv: str, command: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_console_script(), *argv],
+        [*(command or _console_script()), *argv],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -267,3 +269,11 @@ def test_the_console_script_prints_one_line_and_logs_the_traceback(
     debug = _ivig({**injected_env, "IVIG_DEBUG": "1"}, *PLAN)
     assert debug.returncode == 2
     assert debug.stderr.startswith("Traceback (most recent call last)")
+
+
+def test_python_m_ivig_prints_one_line_too(injected_env: dict[str, str]) -> None:
+    done = _ivig(injected_env, *PLAN, command=[sys.executable, "-m", "ivig"])
+    assert done.returncode == 2, done.stderr
+    found = one_error_line(done.stderr)
+    assert found["command"] == "plan"
+    assert Path(found["log"]) == Path(injected_env["IVIG_DATA_DIR"]) / "errors.log"
