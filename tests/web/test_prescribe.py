@@ -11,19 +11,29 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ivig.records.models import AuditEvent, Course, Order
 
 HTMX = {"HX-Request": "true"}
 X, DASH = "\u00d7", "\u2013"  # as the page writes vials (2 x 40 g) and minutes (0-30)
 
-# The fixture patient (100 kg, 180 cm, 60-year-old man): LEMS induction over 2 days.
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
+
+
+def day(n: int) -> str:
+    """The course's day ``n`` (0: its start) as the page writes it."""
+    return (START + dt.timedelta(days=n)).isoformat()
+
+
+# The fixture patient (100 kg, 180 cm, a man born 1966): LEMS induction over 2 days.
 INDUCTION = {
     "indication": "lems",
     "phase": "induction",
     "product": "privigen-us",
     "place": "hospital",
-    "start": "2026-12-01",
+    "start": day(0),
     "days": "2",
     "total_g_per_kg": "",
     "dose_g_per_kg": "",
@@ -87,18 +97,18 @@ def test_the_preview_shows_the_plan_and_saves_nothing(prescriber: Client, patien
     assert "Why: adjusted weight = IBW + 0.4 x (actual - IBW)" in page
     # Two doses of 85 g (prescribed 85 g, no change), each in 2 x 40 g + 1 x 5 g, 850 mL.
     rows = re.findall(r"<tr><td>(\d)</td><td[^>]*>([\d-]+)</td>(.*?)</tr>", markup(preview), re.S)
-    assert [(n, day) for n, day, _ in rows] == [("1", "2026-12-01"), ("2", "2026-12-02")]
+    assert [(n, date) for n, date, _ in rows] == [("1", day(0)), ("2", day(1))]
     for _, _, row in rows:
         cells = [" ".join(c.split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
         vials = f"2 {X} 40 g + 1 {X} 5 g"
         assert cells == ["85 g", "<strong>85 g</strong>", "0%", vials, "850 mL"]
     assert "2 doses, 170 g (1700 mL) in all" in page
     # The rate steps: from 25.5 mL/h (0.5 mg/kg/min, label) to 408 mL/h (8 mg/kg/min).
-    assert "Dose 1 (2026-12-01), 850 mL" in page
+    assert f"Dose 1 ({day(0)}), 850 mL" in page
     assert f"1 0{DASH}30 25.5 mL/h 0.5 12.75 mL label" in page
     assert f"5 120{DASH}216.9 408 mL/h 8 658.75 mL protocol" in page
     assert "Total time 3 h 37 min (216.9 min)" in page
-    assert "Dose 2 (2026-12-02): the same steps as dose 1 (total time 3 h 37 min)." in page
+    assert f"Dose 2 ({day(1)}): the same steps as dose 1 (total time 3 h 37 min)." in page
     # The schedule used, off-label for LEMS, with its source.
     assert "US PI, CIDP schedule (label; off-label for LEMS); maximum 8 mg/kg/min" in page
     assert "Source: Privigen US Prescribing Information" in page
@@ -147,7 +157,7 @@ def test_a_bad_input_is_shown_next_to_its_field_and_the_rest_is_kept(
     assert 'name="days" value="7"' in field.group(1)
     assert '<div class="error" id="id_days_error">induction is given over 2 to 5' in field.group(1)
     assert 'aria-invalid="true"' in field.group(1)
-    assert 'value="2026-12-01"' in content
+    assert f'value="{day(0)}"' in content
     assert 'name="egfr" value="75"' in content
     assert '<option value="privigen-us" selected>' in content
     assert "No plan:" in text(page)  # and in the preview
@@ -170,29 +180,27 @@ def test_the_cap_is_shown_in_the_preview_and_next_to_the_field(
     courses.prescribe(
         users["prescriber"],
         patient.pk,
-        courses.CourseInput("lems", "induction", "privigen-us", "hospital", dt.date(2026, 12, 1)),
+        courses.CourseInput("lems", "induction", "privigen-us", "hospital", START),
     )
     # With the patient's other course: blamed on the first dose's date, with the earliest date.
-    again = {**INDUCTION, "start": "2026-12-15"}
+    again = {**INDUCTION, "start": day(14)}
     preview = prescriber.post(url(patient, True), again, headers=HTMX)
     assert (
-        "No plan: First dose : with the earlier doses, a course starting on 2026-12-15 would "
-        "bring 2026-12-01 to 2026-12-28 to 3.00 g/kg, above the cap of 2 g/kg in any 28 days for "
-        "LEMS; the earliest date this course may start is 2026-12-29"
+        f"No plan: First dose : with the earlier doses, a course starting on {day(14)} would "
+        f"bring {day(0)} to {day(27)} to 3.00 g/kg, above the cap of 2 g/kg in any 28 days for "
+        f"LEMS; the earliest date this course may start is {day(28)}"
     ) in text(preview)
     assert '<a href="#id_start">' in markup(preview)
     page = prescriber.post(url(patient), again)
     assert re.search(r'id="id_start_error">[^<]*above the cap of 2 g/kg', markup(page))
-    assert 'name="start" value="2026-12-15"' in markup(page)
+    assert f'name="start" value="{day(14)}"' in markup(page)
     assert Course.objects.count() == 1
     # The patient's product is offered first now, and the page comes with its plan (or error).
     page = prescriber.get(url(patient))
     assert '<option value="privigen-us" selected>' in markup(page)
     assert "To see the plan" not in text(page)
     # Later, outside the 28 days, the other course's doses are counted and shown.
-    later = text(
-        prescriber.post(url(patient, True), {**again, "start": "2027-01-05"}, headers=HTMX)
-    )
+    later = text(prescriber.post(url(patient, True), {**again, "start": day(35)}, headers=HTMX))
     assert "2.00 of the 2 g/kg cap" in later
     assert "counting 170 g of the patient's other recorded or planned doses" in later
 
@@ -205,7 +213,7 @@ def test_a_patient_without_a_weight_cannot_be_planned(
     record = create_patient(
         users["prescriber"],
         PatientInput("MRN0009", "Ng", "Ada", dt.date(1980, 1, 2), "female", 165),
-        today=dt.date(2026, 11, 25),
+        today=TODAY,
     )
     assert "no weight recorded ( record one )" in text(prescriber.get(url(record)))
     preview = prescriber.post(url(record, True), INDUCTION, headers=HTMX)
@@ -225,9 +233,9 @@ def test_a_maintenance_preview(prescriber: Client, patient: Any) -> None:
     assert "LEMS maintenance" in page
     # 34 g (0.4 g/kg of 85 kg) each, rounded to whole vials; the induction days are not used.
     vials = f"1 {X} 20 g + 1 {X} 10 g + 1 {X} 5 g"
-    assert f"1 2026-12-01 34 g 35 g +2.9% {vials} 350 mL 2 2026-12-29" in page
+    assert f"1 {day(0)} 34 g 35 g +2.9% {vials} 350 mL 2 {day(28)}" in page
     assert "3 doses, 105 g (1050 mL) in all" in page
-    assert "Dose 3 (2027-01-26): the same steps as dose 1 (total time 2 h 24 min)." in page
+    assert f"Dose 3 ({day(56)}): the same steps as dose 1 (total time 2 h 24 min)." in page
     assert "0.41 of the 2 g/kg cap (35 of 170 g on 85.0 kg)." in page
 
 
@@ -245,13 +253,11 @@ def test_submitting_saves_the_course_and_goes_to_the_patient(
     assert course.regimen["count"] is None
     orders = list(course.orders.order_by("sequence"))
     assert [(o.date, o.dose_g) for o in orders] == [
-        (dt.date(2026, 12, 1), 85.0),
-        (dt.date(2026, 12, 2), 85.0),
+        (START, 85.0),
+        (START + dt.timedelta(days=1), 85.0),
     ]
     page = text(prescriber.get(response["Location"]))
-    assert (
-        "Course prescribed: LEMS induction, privigen-us, 2 doses (170 g) from 2026-12-01." in page
-    )
+    assert f"Course prescribed: LEMS induction, privigen-us, 2 doses (170 g) from {day(0)}." in page
 
 
 def test_the_pages_have_no_inline_script_or_style(prescriber: Client, patient: Any) -> None:
@@ -395,7 +401,7 @@ def _course(users: dict[str, Any], patient: Any, **changes: Any) -> Course:
     from ivig.records.services import courses
 
     fields = {"indication": "lems", "phase": "induction", "product": "privigen-us",
-              "place": "hospital", "start": dt.date(2026, 12, 1), "days": 2, **changes}  # fmt: skip
+              "place": "hospital", "start": START, "days": 2, **changes}  # fmt: skip
     override = changes.pop("override", None)
     fields.pop("override", None)
     return courses.prescribe(
@@ -421,7 +427,7 @@ def test_the_re_plan_page_shows_what_changes_and_re_plans(
     assert page.status_code == 200
     words = text(page)
     assert "Planned with drug library 2026.11.0 ; the library in service is 2026.12.0" in words
-    assert "1 2026-12-01 planned 2026.11.0 85 g 850 mL 85 g 850 mL" in words
+    assert f"1 {day(0)} planned 2026.11.0 85 g 850 mL 85 g 850 mL" in words
     assert words.count("planned again") == 2
     content = markup(page)
     assert '<label for="id_reason">' in content
