@@ -39,6 +39,7 @@ from ivig.core.dosing import GivenDose
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
 from ivig.core.screening import Severity
+from ivig.core.units import plain_number
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import InvalidInput, IvigError, UnknownProduct
 
@@ -374,14 +375,6 @@ def plan(
         _print_plan(_out(), result)
 
 
-def _g(value: float, places: int = 1) -> str:
-    """A dose, volume or rate to ``places`` decimals without trailing zeros, as the run sheet
-    prints them (never '1.0', which reads as 10): 85, 42.5, 0.5."""
-    text = f"{value:.{places}f}"
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return "0" if text in ("-0", "") else text
-
-
 def _minutes(value: float, *, compact: bool = False) -> str:
     """Minutes as hours and minutes, rounded up: '3 h 37 min', or '3:37' when compact."""
     hours, minutes = divmod(math.ceil(value), 60)
@@ -393,7 +386,7 @@ def _print_plan(console: Console, p: Plan) -> None:
     _say(
         console,
         f"[bold]IVIG plan[/]: {p.indication.short_name} {p.phase.value}, "
-        f"{p.product.display_name} {_g(p.product.concentration / 10)}% "
+        f"{p.product.display_name} {plain_number(p.product.concentration / 10)}% "
         f"[dim](catalogue {p.catalogue_version})[/]",
     )
     console.print()
@@ -422,20 +415,21 @@ def _print_plan(console: Console, p: Plan) -> None:
         doses.add_row(
             str(i),
             d.date.isoformat(),
-            f"{_g(d.vials.prescribed_g, 2)} g",
-            f"{_g(d.vials.total_g, 2)} g",
+            f"{plain_number(d.vials.prescribed_g, 2)} g",
+            f"{plain_number(d.vials.total_g, 2)} g",
             f"{d.vials.deviation_pct:+.1f}%",
-            " + ".join(f"{n}x{_g(s, 2)}" for s, n in d.vials.vials) + " g",
-            f"{_g(d.volume_ml, 2)} mL",
+            " + ".join(f"{n}x{plain_number(s, 2)}" for s, n in d.vials.vials) + " g",
+            f"{plain_number(d.volume_ml, 2)} mL",
             _minutes(d.duration_min, compact=True),
         )
     _print_table(console, doses, "Dose {}", squeeze=True)
     cap = p.indication.cap_g_per_kg.value
     _say(
         console,
-        f"Total {_g(p.total_g, 2)} g. Fullest {p.indication.cap_window_days.value} days"
-        f"{' (with earlier doses)' if p.history else ''}: {_g(p.max_28d_g_per_kg, 2)} g/kg "
-        f"of the {_g(cap, 2)} g/kg cap ({_g(p.max_window_g, 2)} g of {_g(p.cap_g, 2)} g).",
+        f"Total {plain_number(p.total_g, 2)} g. Fullest {p.indication.cap_window_days.value} days"
+        f"{' (with earlier doses)' if p.history else ''}: "
+        f"{plain_number(p.max_28d_g_per_kg, 2)} g/kg of the {plain_number(cap, 2)} g/kg cap "
+        f"({plain_number(p.max_window_g, 2)} g of {plain_number(p.cap_g, 2)} g).",
     )
     console.print()
 
@@ -454,7 +448,7 @@ def _print_plan(console: Console, p: Plan) -> None:
             continue
         shown.append((i, d.steps))
         table = Table(
-            title=f"Dose {i} ({d.date.isoformat()}), {_g(d.volume_ml, 2)} mL",
+            title=f"Dose {i} ({d.date.isoformat()}), {plain_number(d.volume_ml, 2)} mL",
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
@@ -463,11 +457,11 @@ def _print_plan(console: Console, p: Plan) -> None:
         for n, s in enumerate(d.steps, start=1):
             table.add_row(
                 str(n),
-                _g(s.start_min),
-                _g(s.end_min),
-                _g(s.rate_ml_per_h),
-                _g(s.rate_mg_per_kg_per_min, 3),
-                _g(s.volume_ml, 2),
+                plain_number(s.start_min),
+                plain_number(s.end_min),
+                plain_number(s.rate_ml_per_h),
+                plain_number(s.rate_mg_per_kg_per_min, 3),
+                plain_number(s.volume_ml, 2),
                 s.basis,
             )
         _print_table(console, table, "Step {}", squeeze=True)
@@ -530,8 +524,8 @@ def products(
         table.add_row(
             r["id"],
             p.name + ("*" if p.status != "current" else ""),
-            _g(r["concentration_mg_per_ml"] / 10),
-            " ".join(_g(s, 2) for s in r["vial_sizes_g"]),
+            plain_number(r["concentration_mg_per_ml"] / 10),
+            " ".join(plain_number(s, 2) for s in r["vial_sizes_g"]),
             " ".join(r["schedules"]) or "[red]none[/]",
             "yes" if r["verified"] else "[yellow]no[/]",
         )
@@ -601,9 +595,9 @@ def product(
     for name, v in values.items():
         shown = v["value"]
         text = (
-            ", ".join(_g(x, 3) if isinstance(x, float) else str(x) for x in shown)
+            ", ".join(plain_number(x, 3) if isinstance(x, float) else str(x) for x in shown)
             if isinstance(shown, list)
-            else _g(shown, 3)
+            else plain_number(shown, 3)
         )
         flag = "verified" if v["verified"] else "[yellow]UNVERIFIED[/]"
         _say(console, f"\n[bold]{name}[/]: {text} ({flag})")
@@ -614,7 +608,7 @@ def product(
         _say(console, "[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
     for s in schedules:
         steps = (
-            ", ".join(_g(x, 3) for x in s["steps"])
+            ", ".join(plain_number(x, 3) for x in s["steps"])
             if s["steps"]
             else (
                 f"+{s['increment']:g} per step" if s["increment"] else "double each step (protocol)"

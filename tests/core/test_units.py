@@ -9,6 +9,7 @@ from ivig.core.units import (
     grams_to_ml,
     mg_per_kg_min_to_ml_per_h,
     ml_per_h_to_mg_per_kg_min,
+    plain_number,
     round_half_up,
 )
 
@@ -72,3 +73,20 @@ def test_round_half_up() -> None:
 def test_grams_to_ml() -> None:
     assert grams_to_ml(85, 100) == 850
     assert grams_to_ml(25, 50) == 500
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "shown"),
+    [
+        (85.0, 2, "85"),  # a dose: "85 g", never "85.00 g" (issue 13)
+        (42.5, 2, "42.5"),
+        (25.5, 1, "25.5"),  # mL/h
+        (0.5, 3, "0.5"),  # mg/kg/min: a leading zero, no trailing one (ISMP)
+        (1.0, 1, "1"),  # never "1.0", which reads as 10
+        (658.745, 2, "658.75"),
+        (-0.0001, 2, "0"),  # no "-0"
+        (0.0, 1, "0"),
+    ],
+)
+def test_plain_number_drops_trailing_zeros(value: float, places: int, shown: str) -> None:
+    assert plain_number(value, places) == shown

@@ -14,6 +14,7 @@ __all__ = [
     "grams_to_ml",
     "mg_per_kg_min_to_ml_per_h",
     "ml_per_h_to_mg_per_kg_min",
+    "plain_number",
     "round_half_up",
 ]
 
@@ -51,3 +52,12 @@ def ml_per_h_to_mg_per_kg_min(
 def grams_to_ml(grams: float, concentration_mg_per_ml: float) -> float:
     """Volume of a dose: g x 1000 / (mg/mL)."""
     return grams * 1000.0 / concentration_mg_per_ml
+
+
+def plain_number(value: float, places: int = 1) -> str:
+    """A dose, volume or rate to ``places`` decimals without trailing zeros, as the run sheet,
+    the pages and the ``ivig`` command print them (never '1.0', which reads as 10; ISMP's list
+    of error-prone abbreviations): 85, 42.5, 0.5."""
+    text = f"{value:.{places}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from ivig.core.limits import SoftLimit
 from ivig.core.plan import Plan
+from ivig.core.units import plain_number
 from ivig.errors import Conflict, Forbidden, IvigError, OverrideRequired
 from ivig.records.models import Course, OrderStatus, Patient
 from ivig.records.services import courses
@@ -33,7 +34,6 @@ from ivig.web.views.common import attach_error, posted, roles_required
 
 __all__ = [
     "limits_view",
-    "number",
     "prescribe_page",
     "prescribe_preview",
     "replan_page",
@@ -95,24 +95,16 @@ def _input(form: CourseForm) -> courses.CourseInput:
     )
 
 
-def number(value: float, places: int) -> str:
-    """A dose, volume or rate to ``places`` decimals without trailing zeros (never '1.0', which
-    reads as 10): 25.5, 408, 0.5."""
-    text = f"{value:.{places}f}"
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return "0" if text in ("-0", "") else text
-
-
 def step_rows(steps: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Rate steps as ``Plan.as_dict`` (and an order's ``steps``) hold them, as the text of
     ``partials/plan_steps.html``."""
     return [
         {
-            "start": number(s["start_min"], 1),
-            "end": number(s["end_min"], 1),
-            "rate": number(s["rate_ml_per_h"], 1),
-            "mg": number(s["rate_mg_per_kg_per_min"], 3),
-            "volume": number(s["volume_ml"], 2),
+            "start": plain_number(s["start_min"], 1),
+            "end": plain_number(s["end_min"], 1),
+            "rate": plain_number(s["rate_ml_per_h"], 1),
+            "mg": plain_number(s["rate_mg_per_kg_per_min"], 3),
+            "volume": plain_number(s["volume_ml"], 2),
             "basis": str(s["basis"]),
         }
         for s in steps
@@ -129,7 +121,7 @@ def _vials(vials: list[dict[str, float]]) -> str:
     """'2 x 40 g + 1 x 5 g' (with the multiplication sign), broken only between sizes."""
     nbsp = "\u00a0"
     return " + ".join(
-        f"{v['count']:g}{nbsp}\u00d7{nbsp}{number(v['size_g'], 2)}{nbsp}g" for v in vials
+        f"{v['count']:g}{nbsp}\u00d7{nbsp}{plain_number(v['size_g'], 2)}{nbsp}g" for v in vials
     )
 
 
@@ -143,12 +135,12 @@ def _plan_view(plan: Plan) -> dict[str, Any]:
         dose["vials_label"] = _vials(dose["vials"])
         sign = "+" if dose["deviation_pct"] > 0 else ""
         dose["text"] = {
-            "prescribed": number(dose["prescribed_g"], 2),
-            "dose": number(dose["dose_g"], 2),
-            "deviation": f"{sign}{number(dose['deviation_pct'], 1)}%",
-            "volume": number(dose["volume_ml"], 2),
+            "prescribed": plain_number(dose["prescribed_g"], 2),
+            "dose": plain_number(dose["dose_g"], 2),
+            "deviation": f"{sign}{plain_number(dose['deviation_pct'], 1)}%",
+            "volume": plain_number(dose["volume_ml"], 2),
             "duration": _duration(dose["duration_min"]),
-            "minutes": number(dose["duration_min"], 1),
+            "minutes": plain_number(dose["duration_min"], 1),
             "steps": step_rows(dose["steps"]),
         }
         dose["text"]["caption"] = f"Dose {i} ({dose['date']}), {dose['text']['volume']} mL"
@@ -156,13 +148,13 @@ def _plan_view(plan: Plan) -> dict[str, Any]:
         if dose["same_steps_as"] is None:
             shown.append((i, dose["steps"]))
     data["text"] = {
-        "total": number(data["total_g"], 2),
-        "volume": number(sum(d["volume_ml"] for d in data["doses"]), 2),
-        "window": number(plan.max_window_g, 1),
-        "cap": number(plan.cap_g, 1),
-        "history": number(sum(g.grams for g in plan.history), 1) if plan.history else "",
-        "maximum": number(data["schedule"]["maximum_mg_per_kg_per_min"], 3),
-        "concentration": number(data["product"]["concentration_mg_per_ml"], 1),
+        "total": plain_number(data["total_g"], 2),
+        "volume": plain_number(sum(d["volume_ml"] for d in data["doses"]), 2),
+        "window": plain_number(plan.max_window_g, 1),
+        "cap": plain_number(plan.cap_g, 1),
+        "history": plain_number(sum(g.grams for g in plan.history), 1) if plan.history else "",
+        "maximum": plain_number(data["schedule"]["maximum_mg_per_kg_per_min"], 3),
+        "concentration": plain_number(data["product"]["concentration_mg_per_ml"], 1),
     }
     data["blocked"] = plan.blocked
     data["short_name"] = plan.indication.short_name
@@ -223,8 +215,8 @@ def limits_view(limits: list[dict[str, Any]] | tuple[SoftLimit, ...]) -> list[di
     out = []
     for limit in limits:
         row = dict(limit.as_dict() if isinstance(limit, SoftLimit) else limit)
-        row["limit_text"] = "" if row["limit"] is None else number(float(row["limit"]), 3)
-        row["value_text"] = "" if row["value"] is None else number(float(row["value"]), 3)
+        row["limit_text"] = "" if row["limit"] is None else plain_number(float(row["limit"]), 3)
+        row["value_text"] = "" if row["value"] is None else plain_number(float(row["value"]), 3)
         out.append(row)
     return out
 
@@ -388,10 +380,10 @@ def _replan_preview(course: Course) -> dict[str, Any]:
             {
                 "order": order,
                 "what": _WHAT_HAPPENS.get(OrderStatus(order.status), "not changed"),
-                "dose": number(order.dose_g, 2),
-                "volume": number(order.volume_ml, 2),
-                "new_dose": number(dose["dose_g"], 2) if dose else "",
-                "new_volume": number(dose["volume_ml"], 2) if dose else "",
+                "dose": plain_number(order.dose_g, 2),
+                "volume": plain_number(order.volume_ml, 2),
+                "new_dose": plain_number(dose["dose_g"], 2) if dose else "",
+                "new_volume": plain_number(dose["volume_ml"], 2) if dose else "",
                 "new_vials": _vials(dose["vials"]) if dose else "",
             }
         )
