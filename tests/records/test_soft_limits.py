@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
 
 from ivig.errors import CapExceeded, Forbidden, InvalidInput, OverrideRequired
 from ivig.records.models import AuditEvent, Course, LimitEvent, Order
@@ -20,7 +21,8 @@ from ivig.records.services.limits import Override
 from ivig.records.services.patients import PatientInput, update_patient
 
 PASSWORD = "infusion-chair-42-Xq"  # tests/conftest.py
-START = dt.date(2026, 12, 1)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
 INDUCTION = courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
                                 place="hospital", start=START, days=2)  # fmt: skip
 # LEMS maintenance is usually 0.4-1.0 g/kg per infusion (indications.toml)
@@ -124,7 +126,7 @@ def test_a_blocking_finding_is_a_soft_limit(users: dict[str, Any], patient: Any)
                      given_name=patient.given_name, date_of_birth=patient.date_of_birth,
                      sex=patient.sex, height_cm=patient.height_cm,
                      iga_status="deficient-with-antibodies"),
-        today=dt.date(2026, 11, 25),
+        today=TODAY,
     )  # fmt: skip
     with pytest.raises(OverrideRequired) as caught:
         courses.prescribe(users["prescriber"], patient.pk, INDUCTION)
@@ -139,7 +141,7 @@ def test_a_product_switch_is_a_soft_limit(users: dict[str, Any], patient: Any) -
     Order.objects.filter(course=first).update(status="completed")  # given (test set-up)
     switch = courses.CourseInput(
         indication="lems", phase="maintenance", product="gamunex-c", place="hospital",
-        start=dt.date(2027, 1, 5), dose_g_per_kg=0.4, every_weeks=4, count=1,
+        start=START + dt.timedelta(days=35), dose_g_per_kg=0.4, every_weeks=4, count=1,
     )  # fmt: skip
     with pytest.raises(OverrideRequired) as caught:
         courses.prescribe(users["prescriber"], patient.pk, switch)

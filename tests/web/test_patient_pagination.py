@@ -9,10 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.test import Client
+from django.utils import timezone
 
 from ivig.records.models import Order
 from ivig.records.services import courses
 from ivig.web.views.patients import INFUSIONS_PER_PAGE
+
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
 
 
 def _course(users: dict[str, Any], patient: Any, start: dt.date, count: int) -> Any:
@@ -36,8 +40,8 @@ def _runsheets(html: str) -> list[int]:
 def test_a_long_history_is_paginated_with_the_count(
     users: dict[str, Any], patient: Any, client_for: Callable[[str | None], Client]
 ) -> None:
-    older = _course(users, patient, dt.date(2027, 1, 4), 20)
-    newer = _course(users, patient, dt.date(2027, 12, 6), 12)
+    older = _course(users, patient, START, 20)  # every 2 weeks: its last dose 266 days later
+    newer = _course(users, patient, START + dt.timedelta(days=336), 12)
     total = Order.objects.filter(patient=patient).count()
     assert total == 32 > INFUSIONS_PER_PAGE
     prescriber = client_for("prescriber")
@@ -87,7 +91,7 @@ def test_the_search_shows_each_next_infusion_by_a_fixed_number_of_queries(
     from ivig.records.services.patients import PatientInput, create_patient
 
     data = PatientInput("MRN0002", "Lamb", "Alice", dt.date(1970, 1, 1), "female", 165)
-    create_patient(users["prescriber"], data, today=dt.date(2026, 11, 25))
+    create_patient(users["prescriber"], data, today=TODAY)
     nurse = client_for("nurse")
     with CaptureQueriesContext(connection) as one:
         nurse.get("/patients/?q=lambert", headers={"HX-Request": "true"})
