@@ -183,8 +183,9 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         users["nurse"], day.running.pk, now - dt.timedelta(minutes=30),
         infusions.VitalsInput(pulse_per_min=72), now=now,
     )  # fmt: skip
+    measured = now.date() - dt.timedelta(days=30)
     outcome = outcomes.record_outcome(
-        users["nurse"], day.patient.pk, "qmg", 12, dt.date(2025, 6, 1), today=now.date()
+        users["nurse"], day.patient.pk, "qmg", 12, measured, today=now.date()
     )
     reaction = _reaction(day)
     return {
@@ -349,7 +350,7 @@ def _eligibility(**changes: Any) -> patients.EligibilityInput:
         "electrophysiology": "consistent",
         "severity_measure": "adl",
         "alternative_therapy_failed": True,
-        "review_date": dt.date(2027, 6, 1),
+        "review_date": timezone.localdate() + dt.timedelta(days=180),
     }
     return patients.EligibilityInput(**{**fields, **changes})
 

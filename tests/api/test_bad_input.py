@@ -23,6 +23,10 @@ from ivig.records.models import AuditEvent, Vitals
 from ivig.records.services import accounts, infusions, patients
 
 ANY = object()  # the field is not checked (the input as a whole is at fault)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = str(TODAY + dt.timedelta(days=5))  # a course's first dose
+MEASURED = str(TODAY - dt.timedelta(days=30))  # a weight or an outcome measured a month ago
+REVIEW = str(TODAY + dt.timedelta(days=180))  # an eligibility review in six months
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,12 @@ def patient_json(**raw: str) -> str:
     return text
 
 
-def weight(kg: Any, on: str = "2025-06-01") -> dict[str, Any]:
+def weight(kg: Any, on: str = MEASURED) -> dict[str, Any]:
     return {"measured_on": on, "weight_kg": kg}
 
 
 def course_body(**changes: Any) -> dict[str, Any]:
-    body = {"phase": "induction", "product": "privigen-us", "start": "2026-12-01", "days": 2}
+    body = {"phase": "induction", "product": "privigen-us", "start": START, "days": 2}
     return {**body, **changes}
 
 
@@ -106,7 +110,7 @@ def eligibility_body(**changes: Any) -> dict[str, Any]:
         "electrophysiology": "consistent",
         "severity_measure": "adl",
         "alternative_therapy_failed": True,
-        "review_date": "2027-06-01",
+        "review_date": REVIEW,
     }
     return {**body, **changes}
 
@@ -646,22 +650,22 @@ ROWS: list[Any] = [
     # --- POST /api/patients/{id}/outcomes ------------------------------------------------------
     # a measure that is not one of 3TUG, QMG, MG-ADL, MRC
     row("outcome-unknown-measure", "nurse", "POST " + PATIENT + "/outcomes",
-        {"measure": "vibes", "value": 3, "measured_on": "2025-06-01"}, BAD, "measure"),
+        {"measure": "vibes", "value": 3, "measured_on": MEASURED}, BAD, "measure"),
     # QMG runs 0-39
     row("outcome-qmg-50", "nurse", "POST " + PATIENT + "/outcomes",
-        {"measure": "qmg", "value": 50, "measured_on": "2025-06-01"},
+        {"measure": "qmg", "value": 50, "measured_on": MEASURED},
         RANGE, "value"),
     # a negative 3TUG time
     row("outcome-3tug-negative", "prescriber", "POST " + PATIENT + "/outcomes",
-        {"measure": "3tug", "value": -1, "measured_on": "2025-06-01"},
+        {"measure": "3tug", "value": -1, "measured_on": MEASURED},
         RANGE, "value"),
     # QMG is a whole number of points
     row("outcome-qmg-fraction", "nurse", "POST " + PATIENT + "/outcomes",
-        {"measure": "qmg", "value": 2.5, "measured_on": "2025-06-01"},
+        {"measure": "qmg", "value": 2.5, "measured_on": MEASURED},
         BAD, "value"),
     # a string for a number
     row("outcome-value-string", "nurse", "POST " + PATIENT + "/outcomes",
-        {"measure": "qmg", "value": "high", "measured_on": "2025-06-01"}, BAD, "value"),
+        {"measure": "qmg", "value": "high", "measured_on": MEASURED}, BAD, "value"),
     # measured tomorrow
     row("outcome-in-the-future", "nurse", "POST " + PATIENT + "/outcomes",
         lambda c: {
@@ -672,7 +676,7 @@ ROWS: list[Any] = [
         BAD, "measured_on"),
     # no such patient
     row("outcome-unknown-patient", "nurse", "POST /api/patients/999999/outcomes",
-        {"measure": "qmg", "value": 12, "measured_on": "2025-06-01"}, NOT_FOUND, None),
+        {"measure": "qmg", "value": 12, "measured_on": MEASURED}, NOT_FOUND, None),
     # --- corrections and voids (requirements 11-13) ---------------------------------------------
     # a correction without a reason
     row("correct-weight-no-reason", "nurse", "POST /api/weights/{c.weight.pk}/corrections",
