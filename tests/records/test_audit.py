@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from ivig.records import audit, triggers
 from ivig.records.models import AuditEvent
 from ivig.records.services.patients import PatientInput, create_patient
 
-TODAY = dt.date(2026, 11, 25)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
 
 
 def _tamper(sql: str, *params: object) -> None:
@@ -188,7 +189,7 @@ def test_the_0003_data_step_audits_what_it_changes(live_records: None) -> None:
             )
             for n in (1, 2)
         ]
-        start = dt.datetime(2026, 11, 25, 9, tzinfo=dt.UTC)
+        start = timezone.now() - dt.timedelta(hours=3)  # the ended one ended an hour ago
         session = old.get_model("records", "InfusionSession")
         running = session.objects.create(order=orders[0], started_at=start)
         ended = session.objects.create(

@@ -8,6 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from django.utils import timezone
+
 from ivig.errors import CapExceeded, Conflict
 from ivig.records import audit
 from ivig.records.models import LimitEvent, Order
@@ -16,7 +18,8 @@ from ivig.records.services.accounts import create_user
 from ivig.records.services.limits import Override
 from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
-TODAY = dt.date(2026, 11, 25)
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+START = TODAY + dt.timedelta(days=5)
 PASSWORD = "infusion-chair-42-Xq"
 # 1.2 g/kg is not the usual 2 g/kg induction: a soft limit, overridden by the prescriber.
 OVERRIDE = Override("prescriber-order", "a shorter induction for this patient", PASSWORD)
@@ -41,10 +44,10 @@ def test_two_prescriptions_cannot_together_break_the_cap(
     users, patient = _setup()
     # each course alone is 1.2 g/kg; together 2.4 g/kg in the same 28 days
     one = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
-                              place="hospital", start=dt.date(2026, 12, 1), days=2,
+                              place="hospital", start=START, days=2,
                               total_g_per_kg=1.2)  # fmt: skip
     two = courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
-                              place="hospital", start=dt.date(2026, 12, 10), days=2,
+                              place="hospital", start=START + dt.timedelta(days=9), days=2,
                               total_g_per_kg=1.2)  # fmt: skip
     results = race(
         lambda: courses.prescribe(users["prescriber"], patient.pk, one, override=OVERRIDE),
@@ -68,7 +71,7 @@ def test_two_verifications_of_one_order(live_records: None, race: Callable[..., 
     course = courses.prescribe(
         users["prescriber"], patient.pk,
         courses.CourseInput(indication="lems", phase="induction", product="gamunex-c",
-                            place="hospital", start=dt.date(2026, 12, 1), days=2),
+                            place="hospital", start=START, days=2),
     )  # fmt: skip
     order = course.orders.order_by("sequence").first()
     assert order is not None
