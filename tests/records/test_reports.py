@@ -14,8 +14,17 @@ from ivig.errors import Forbidden, InvalidInput
 from ivig.records.models import Course, InfusionSession, LimitEvent, Order, Vitals
 from ivig.records.services import reports
 
-START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
-NOW = timezone.make_aware(dt.datetime(2026, 12, 1, 12, 0))
+# The report's period: the 30 days up to yesterday, the suite's date (tests/conftest.py).
+NOW = timezone.now()  # the suite's moment (TEST_NOW), the day after the period
+END = timezone.localdate() - dt.timedelta(days=1)
+START = END - dt.timedelta(days=29)
+
+
+def _day(n: int) -> dt.date:
+    """The period's day ``n`` (0: its first, -31: 31 days before it)."""
+    return START + dt.timedelta(days=n)
+
+
 # One 60-minute step, 20 minutes' observation: checkpoints at 0, 15, 60 and 80 minutes.
 STEPS = [
     {"start_min": 0, "end_min": 60, "rate_ml_per_h": 100, "rate_mg_per_kg_per_min": 1,
@@ -65,22 +74,22 @@ def _event(users: dict[str, Any], who: str, kind: str, rule: str, order: Order |
 
 @pytest.fixture
 def seeded(users: dict[str, Any], patient: Any) -> dict[str, Order]:
-    """Three infusions in November (A and C in hospital, B in the infusion centre) and one in
-    October (D); limit events on A, B, D, and two not tied to an order."""
-    a = _infusion(users, patient, "hospital", dt.date(2026, 11, 10), [0, 15, 60, 80])
-    b = _infusion(users, patient, "infusion-centre", dt.date(2026, 11, 11), [0, 40])
-    c = _infusion(users, patient, "hospital", dt.date(2026, 11, 12), [0, 20, 60, 80])
-    d = _infusion(users, patient, "hospital", dt.date(2026, 10, 1), [])
-    nov = _local(dt.date(2026, 11, 11), 10)
-    _event(users, "prescriber", "soft", "above-usual-dose", a, nov, patient)
-    _event(users, "nurse", "soft", "above-plan-ceiling", b, nov, patient)
-    _event(users, "prescriber", "soft", "product-switch", b, nov, patient)
-    _event(users, "prescriber", "soft", "above-usual-dose", None, nov, patient)
-    _event(users, "nurse", "hard", "label-maximum", b, nov, patient)
-    _event(users, "prescriber", "hard", "rolling-cap", None, nov, patient)
-    october = _local(dt.date(2026, 10, 1), 10)
-    _event(users, "nurse", "hard", "tenfold", d, october, patient)
-    _event(users, "nurse", "soft", "above-plan-ceiling", d, october, patient)
+    """Three infusions in the period (A and C in hospital, B in the infusion centre) and one
+    a month before it (D); limit events on A, B, D, and two not tied to an order."""
+    a = _infusion(users, patient, "hospital", _day(9), [0, 15, 60, 80])
+    b = _infusion(users, patient, "infusion-centre", _day(10), [0, 40])
+    c = _infusion(users, patient, "hospital", _day(11), [0, 20, 60, 80])
+    d = _infusion(users, patient, "hospital", _day(-31), [])
+    during = _local(_day(10), 10)  # B's day
+    _event(users, "prescriber", "soft", "above-usual-dose", a, during, patient)
+    _event(users, "nurse", "soft", "above-plan-ceiling", b, during, patient)
+    _event(users, "prescriber", "soft", "product-switch", b, during, patient)
+    _event(users, "prescriber", "soft", "above-usual-dose", None, during, patient)
+    _event(users, "nurse", "hard", "label-maximum", b, during, patient)
+    _event(users, "prescriber", "hard", "rolling-cap", None, during, patient)
+    before = _local(_day(-31), 10)  # D's day
+    _event(users, "nurse", "hard", "tenfold", d, before, patient)
+    _event(users, "nurse", "soft", "above-plan-ceiling", d, before, patient)
     return {"a": a, "b": b, "c": c, "d": d}
 
 
@@ -89,12 +98,12 @@ def test_the_figures_with_their_numerators_and_denominators(
 ) -> None:
     """Requirement 57: every figure exact, each with numerator and denominator."""
     report = reports.safety_report(users["pharmacist"], start=START, end=END, now=NOW)
-    assert report["infusions"] == 3  # A, B, C (D is in October)
+    assert report["infusions"] == 3  # A, B, C (D is before the period)
     # only C met no limit: A has an override, B an override and a hard stop
     assert report["within_library"] == {
         "numerator": 1, "denominator": 3, "value": 33.3, "scale": "%",
     }  # fmt: skip
-    # four overrides in November (one not tied to an infusion) over three infusions
+    # four overrides in the period (one not tied to an infusion) over three infusions
     assert report["overrides"] == {
         "numerator": 4, "denominator": 3, "value": 133.3, "scale": "per 100 infusions",
     }  # fmt: skip
@@ -130,7 +139,7 @@ def test_checkpoints_not_yet_due_are_not_counted(
 ) -> None:
     """Requirement 61: at 09:50 on B's day, B's 60 and 80-minute checkpoints have not come:
     only its 0 (done) and 15 (overdue) count."""
-    day = dt.date(2026, 11, 11)
+    day = _day(10)  # B's
     report = reports.safety_report(
         users["admin"], start=day, end=day, now=_local(day) + dt.timedelta(minutes=50)
     )
