@@ -17,7 +17,7 @@ from ivig.records.models import AuditEvent, PatientAccount, PatientInvitation
 from ivig.records.services import portal
 
 GOOD = "blue-kettle-river-93"
-NOW = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+NOW = timezone.now()  # the suite's moment (tests/conftest.py, TEST_NOW)
 
 
 @pytest.mark.parametrize("role", ["prescriber", "nurse", "admin"])
