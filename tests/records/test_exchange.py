@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from ivig.cli import main
 from ivig.errors import Forbidden, InvalidInput
@@ -204,10 +205,12 @@ def test_the_period_and_who_may_export(demo: dict[str, Any]) -> None:
 
 # --- the patient import --------------------------------------------------------------------------
 
+TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
+WEIGHED = TODAY - dt.timedelta(days=5)  # Anna's weight in the file
 FILE = (
     "mrn,family_name,given_name,date_of_birth,sex,height_cm,weight_kg,weighed_on,risk_codes,"
     "iga_status\n"
-    """NEW-1,Smith,Anna,1970-02-03,female,165,70,2026-11-20,diabetes,normal
+    f"""NEW-1,Smith,Anna,1970-02-03,female,165,70,{WEIGHED},diabetes,normal
 NEW-2,Jones,Bob,1960-13-01,male,180,,,,
 NEW-3,Lee,Cara,1955-05-05,female,160,,,bogus-risk,
 MRN0001,Lambert,Edward,1966-05-01,male,180,,,,
@@ -228,7 +231,7 @@ def test_import_keeps_exactly_the_good_rows(users: dict[str, Any], patient: Any)
     report = exchange.import_patients(
         users["prescriber"],
         csv_io.read_patient_rows(FILE),
-        today=dt.date(2026, 11, 25),
+        today=TODAY,
         on_row=lambda n, e: seen.append((n, e.column if e else None)),
     )
     assert report.rows == 8
@@ -263,7 +266,7 @@ def test_import_keeps_exactly_the_good_rows(users: dict[str, Any], patient: Any)
     anna = Patient.objects.get(mrn="NEW-1")
     assert (anna.iga_status, anna.risk_codes) == ("normal", ["diabetes"])
     weight = WeightRecord.objects.get(patient=anna)
-    assert (weight.measured_on, weight.weight_kg) == (dt.date(2026, 11, 20), 70)
+    assert (weight.measured_on, weight.weight_kg) == (WEIGHED, 70)
     olga = Patient.objects.get(mrn="NEW-6")
     assert olga.risk_codes == ["diabetes", "thrombosis-history"]
     assert not olga.weights.exists()
@@ -281,7 +284,7 @@ def test_a_dry_run_checks_every_row_and_keeps_nothing(users: dict[str, Any], pat
 
     events = AuditEvent.objects.count()
     report = exchange.import_patients(
-        users["admin"], csv_io.read_patient_rows(FILE), today=dt.date(2026, 11, 25), dry_run=True
+        users["admin"], csv_io.read_patient_rows(FILE), today=TODAY, dry_run=True
     )
     assert report.created == []
     # Within a dry run nothing is kept, so the second NEW-6 is not yet a duplicate.
@@ -299,9 +302,7 @@ def test_only_a_prescriber_or_admin_imports(users: dict[str, Any]) -> None:
         with pytest.raises(
             Forbidden, match="importing patients needs the role prescriber or admin"
         ):
-            exchange.import_patients(
-                users[role], csv_io.read_patient_rows(FILE), today=dt.date(2026, 11, 25)
-            )
+            exchange.import_patients(users[role], csv_io.read_patient_rows(FILE), today=TODAY)
     assert not Patient.objects.exists()
 
 

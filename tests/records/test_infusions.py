@@ -167,13 +167,10 @@ def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: O
 
 
 def test_outcomes_against_baseline(users: dict[str, Any], patient: Any) -> None:
-    today = dt.date(2026, 11, 25)
-    outcomes.record_outcome(
-        users["prescriber"], patient.pk, "3TUG", 30, dt.date(2026, 9, 1), today=today
-    )
-    outcomes.record_outcome(
-        users["nurse"], patient.pk, "3tug", 23, dt.date(2026, 10, 1), today=today
-    )
+    today = timezone.localdate()
+    baseline, later = today - dt.timedelta(days=85), today - dt.timedelta(days=55)
+    outcomes.record_outcome(users["prescriber"], patient.pk, "3TUG", 30, baseline, today=today)
+    outcomes.record_outcome(users["nurse"], patient.pk, "3tug", 23, later, today=today)
     series = outcomes.outcome_series(patient)
     assert series[0]["change"] is None  # the baseline
     assert series[1]["change"]["direction"] == "improved"  # 23 % faster, past the 20 % band
@@ -192,7 +189,7 @@ def test_iga_status_feeds_the_screening(users: dict[str, Any], patient: Any) -> 
                      given_name=patient.given_name, date_of_birth=patient.date_of_birth,
                      sex=patient.sex, height_cm=patient.height_cm,
                      iga_status="deficient-with-antibodies"),
-        today=dt.date(2026, 11, 25),
+        today=timezone.localdate(),
     )  # fmt: skip
     with pytest.raises(OverrideRequired) as caught:  # a blocking finding is a soft limit
         courses.prescribe(
