@@ -21,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from _load import NOW, Target, percentile, run
 from _server import BareApp
 
+# The load generator's clients are processes of their own, on the machine's clock.
+pytestmark = pytest.mark.real_clock
+
 
 def test_percentile_is_the_nearest_rank() -> None:
     hundred = [float(i) for i in range(100, 0, -1)]  # unsorted on purpose
