@@ -112,7 +112,7 @@ course = courses.prescribe(
 )
 order = course.orders.order_by("sequence").first()
 order = orders.verify(made["pharmacist"], order.pk, order.version)
-expiry = dt.date(2030, 1, 1)
+expiry = today + dt.timedelta(days=730)
 lots = [orders.LotInput("P1", expiry, 40, 2), orders.LotInput("P2", expiry, 5, 1)]
 order = orders.dispense(made["pharmacist"], order.pk, order.version, lots)
 order_id = order.pk

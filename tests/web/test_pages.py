@@ -3,6 +3,7 @@ was typed and show the error next to the field."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -99,15 +100,16 @@ def test_polling_does_not_keep_a_screen_signed_in(
 
 
 def test_record_an_outcome_from_the_patient_page(
-    client_for: Callable[[str | None], Client], patient: Any
+    client_for: Callable[[str | None], Client], patient: Any, today: dt.date
 ) -> None:
     nurse = client_for("nurse")
     url = f"/patients/{patient.pk}/outcomes/"
-    bad = nurse.post(url, {"measure": "qmg", "value": "50", "measured_on": "2026-11-01"})
+    baseline, later = today - dt.timedelta(days=97), today - dt.timedelta(days=36)
+    bad = nurse.post(url, {"measure": "qmg", "value": "50", "measured_on": later})
     assert bad.status_code == 200
     assert 'value="50"' in bad.content.decode()  # kept
     assert "outside the accepted range" in bad.content.decode()
-    for value, day in (("30", "2026-09-01"), ("23", "2026-11-01")):
+    for value, day in (("30", baseline), ("23", later)):
         ok = nurse.post(url, {"measure": "3tug", "value": value, "measured_on": day})
         assert ok.status_code == 302
     page = nurse.get(f"/patients/{patient.pk}/").content.decode()

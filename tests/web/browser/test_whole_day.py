@@ -43,7 +43,8 @@ PASSWORD = "infusion-chair-42-Xq"
 ROLES = ("admin", "prescriber", "pharmacist", "nurse")
 STAFF = {"prescriber": "dr.okafor", "pharmacist": "ph.lindqvist", "nurse": "rn.moreau"}
 LOTS = {"40": "PRV40-27A", "5": "PRV05-27B"}  # vial size (g) -> lot number
-EXPIRY = "2027-06-30"
+# Two years after today (the browser tests run on the machine's clock: tests/conftest.py).
+EXPIRY = (dt.date.today() + dt.timedelta(days=730)).isoformat()
 TIMES, DIVIDE, ARROW = "\u00d7", "\u00f7", "\u2192"  # as the pages write 2 x 40 g
 README_WIDTH = 1280
 README_MAX_HEIGHT = 2600  # px: keeps each PNG readable and under 400 KB
