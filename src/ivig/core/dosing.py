@@ -719,7 +719,7 @@ def round_course(
     if best is None:
         raise _no_vial_fits(vials.grams(step), cap_g - _worst_window(nearby, dates[0],
                                                                    window_days).grams)  # fmt: skip
-    course = best[1]
+    course = _fewer_vials(best[1], candidates, table, share, step, fits_at)
     nearest = _nearest_amount(candidates, share)
     picks: dict[int, VialPick] = {}
     for i, amount in enumerate(course):
@@ -730,6 +730,36 @@ def round_course(
         reason = _reason(nearest, amount, table, blocked)
         picks[order[i]] = _pick(vials, table, prescribed_g, amount, nearest, reason)
     return [picks[i] for i in range(len(planned))]
+
+
+def _fewer_vials(
+    course: list[int],
+    candidates: Sequence[int],
+    table: tuple[int, ...],
+    share: float,
+    step: int,
+    fits_at: Callable[[list[int], int], bool],
+) -> list[int]:
+    """Move single doses to an amount with fewer vials while the cap and the one-step spread
+    still hold, until none can move: then no dose could take fewer vials on its own (the two
+    amounts chosen first can leave such a dose when the cap is tight)."""
+    course = list(course)
+    better = sorted(candidates, key=lambda t: (table[t], abs(t - share), t))
+    moved = True
+    while moved:
+        moved = False
+        for i, amount in enumerate(course):
+            rest = course[:i] + course[i + 1 :]
+            for t in better:
+                if table[t] >= table[amount]:
+                    break
+                if rest and (max(rest) - t > step or t - min(rest) > step):
+                    continue
+                trial = [*rest[:i], t, *rest[i:]]
+                if t < amount or fits_at(trial, i):
+                    course, moved = trial, True
+                    break
+    return course
 
 
 def _hi_count(table: tuple[int, ...], lo: int, hi: int, target: float, n: int) -> int:
