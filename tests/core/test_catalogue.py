@@ -96,6 +96,12 @@ def _copy(tmp_path: Path) -> Path:
             "positive",
         ),
         ("products.toml", "[[products]]", "[[products]", "not valid TOML"),
+        (
+            "protocol.toml",
+            'rounding_increment = { value = "none"',
+            "rounding_increment = { value = 0.25",
+            "whole tenths",
+        ),
     ],
 )
 def test_broken_catalogue_is_refused(
