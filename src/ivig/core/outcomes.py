@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 
-
 class Direction(StrEnum):
     """Which way a measure moved, judged against its threshold."""
 
