@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -233,3 +234,24 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
     assert "start at 0.5 mg/kg/min" in finding.message
     assert not any(f.code == "later-start-rate" for f in
                    plan_course(MAN, _induction(), catalogue).findings)  # fmt: skip
+
+
+def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalogue) -> None:
+    # Issue 14 item 11: the usual-dose rule (limits.usual_dose_limits) shows in the plan, as in
+    # the order: CIDP maintenance is 0.4-1 g/kg (NBA Criteria V3 pattern, UNVERIFIED) and the
+    # labels give at most 1 g/kg a day (Privigen US PI: 2 g/kg over 2-5 consecutive days).
+    regimen = Regimen(
+        indication="cidp", product="privigen-us", phase=Phase.maintenance,
+        start=D(2026, 12, 1), dose_g_per_kg=2, every_weeks=4, count=1,
+    )  # fmt: skip
+    plan = plan_course(MAN, regimen, catalogue)
+    [finding] = [f for f in plan.as_dict()["findings"] if f["code"] == "dose-outside-usual-range"]
+    assert finding["severity"] == "warn"
+    assert finding["message"].startswith(
+        "2 g/kg per infusion is above the usual 0.4-1 g/kg for CIDP maintenance (UNVERIFIED), "
+        "and more than the 1 g/kg a day the labels give"
+    )
+    assert "CIDP maintenance dose range" in plan.unverified
+    usual = plan_course(MAN, dataclasses.replace(regimen, dose_g_per_kg=1), catalogue)
+    assert not [f for f in usual.findings if f.code.startswith("dose-")]
+    assert "CIDP maintenance dose range" in usual.unverified  # the rule read it

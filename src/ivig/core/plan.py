@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from ivig.core.catalogue import (
@@ -36,6 +35,8 @@ from ivig.core.dosing import (
     rolling_cap,
     round_course,
 )
+from ivig.core.limits import regimen_dose_limits
+from ivig.core.phases import Phase
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
 from ivig.core.screening import (
@@ -57,11 +58,6 @@ EGFR_RANGE = (1.0, 200.0)
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 MAX_EARLIER_DOSE_G = 400.0  # 2 g/kg for 200 kg
 G_PER_KG_RANGE = (0.05, 4.0)
-
-
-class Phase(StrEnum):
-    induction = "induction"
-    maintenance = "maintenance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,9 +367,11 @@ def _unverified(
             (f"{indication.short_name} induction days", indication.induction_days),
         ]
     else:
-        used.append(
-            (f"{indication.short_name} maintenance interval", indication.maintenance_every_weeks)
-        )
+        name = indication.short_name
+        used += [
+            (f"{name} maintenance interval", indication.maintenance_every_weeks),
+            (f"{name} maintenance dose range", indication.maintenance_dose_g_per_kg),
+        ]
     if at_risk_cap is not None:
         used.append((f"{product.id} at-risk maximum rate", at_risk_cap))
     names = [name for name, value in used if not value.verified]
@@ -492,6 +490,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
                 schedule.source,
             )
         )
+    findings += _usual_dose_findings(regimen, indication, len(dates))
     findings += _course_findings(
         product,
         schedule,
@@ -524,6 +523,20 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         findings=sort_findings(findings),
         unverified=unverified,
     )
+
+
+def _usual_dose_findings(regimen: Regimen, indication: Indication, days: int) -> list[Finding]:
+    """The usual-dose rule of the drug library (``limits.regimen_dose_limits``, issue 14 item
+    11) as warnings: the same soft limits need an override when the course is ordered."""
+    return [
+        Finding(
+            limit.code,
+            Severity.warn,
+            f"{limit.message}; check the dose (ordering it needs a drug-library override)",
+            limit.source,
+        )
+        for limit in regimen_dose_limits(regimen, indication, days)
+    ]
 
 
 def _course_findings(
