@@ -286,7 +286,8 @@ def chair_now() -> dt.datetime:
 @pytest.fixture
 def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
     """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
-    and the start at ``at`` (vials inspected, given by the nurse); returns the session."""
+    at ``at`` and the start at ``at`` (vials inspected, given by the nurse), recorded at
+    ``now``; returns the session. A start is never before its check (issue 14 item 7)."""
     from ivig.records.models import Order
     from ivig.records.services import infusions
 
@@ -295,7 +296,7 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
         answers = infusions.CheckAnswers(
             infection=False, fever=False, feeling_unwell=False, hydrated=True
         )
-        infusions.pre_check(users["nurse"], order.pk, answers, now=now)
+        infusions.pre_check(users["nurse"], order.pk, answers, now=at)
         version = Order.objects.get(pk=order.pk).version
         return infusions.start_infusion(
             users["nurse"], order.pk, version, at, visual_inspection_ok=True, now=now

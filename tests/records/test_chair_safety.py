@@ -49,6 +49,7 @@ from ivig.records.services.limits import Override
 
 PASSWORD = "infusion-chair-42-Xq"
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
+HOURS_2 = dt.timedelta(hours=2)  # the check, before a start an hour before the clock
 NORMAL = {"pulse_per_min": 74, "systolic_mm_hg": 124, "diastolic_mm_hg": 76, "spo2_percent": 98}
 
 
@@ -153,7 +154,7 @@ def test_vials_that_fail_the_visual_inspection_are_not_used(
     """Requirement 65: the visual inspection is a required field at the start; vials that fail
     it are refused, and a start records the inspection and its notes."""
     nurse = users["nurse"]
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with pytest.raises(InvalidInput, match="visual inspection") as caught:
@@ -182,7 +183,7 @@ def test_the_administering_nurse_is_recorded(
     other = create_user(None, "nurse2", PASSWORD, ["nurse"], system=True)
     gone = create_user(None, "nurse3", PASSWORD, ["nurse"], system=True)
     accounts.set_active(users["admin"], gone.pk, False)
-    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     for wrong in (users["pharmacist"].pk, gone.pk, 999999):
@@ -209,7 +210,7 @@ def test_the_verifying_pharmacist_neither_starts_nor_gives_the_infusion(
     accounts.set_roles(users["admin"], verifier.pk, ["pharmacist", "nurse"])
     verifier = User.objects.get(pk=verifier.pk)
     assert Order.objects.get(pk=dispensed.pk).verified_by_id == verifier.pk
-    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with override_settings(IVIG_DOUBLE_CHECK=True):
@@ -242,7 +243,14 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
             dispensed.date, dt.time(0), tzinfo=timezone.get_default_timezone()
         )
         now = midnight + dt.timedelta(hours=10)
-        infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=now)
+        # prepared and checked the evening before (a start is never before them: issue 14)
+        Order.objects.filter(pk=dispensed.pk).update(
+            verified_at=midnight - dt.timedelta(hours=2),
+            dispensed_at=midnight - dt.timedelta(hours=1),
+        )
+        infusions.pre_check(
+            users["nurse"], dispensed.pk, WELL, now=midnight - dt.timedelta(minutes=10)
+        )
         version = Order.objects.get(pk=dispensed.pk).version
 
         def start(at: dt.datetime) -> Any:
@@ -251,7 +259,7 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
             )
 
         for wrong in (now + dt.timedelta(minutes=3), midnight - dt.timedelta(seconds=1)):
-            with pytest.raises(InvalidTime) as caught:
+            with pytest.raises(InvalidTime, match="in the future|order's day") as caught:
                 start(wrong)
             assert (caught.value.http_status, caught.value.field) == (400, "at")
         start(midnight)
@@ -419,15 +427,17 @@ def test_twice_the_top_step_is_a_slip_even_below_the_label(at_risk: Chair) -> No
 
 
 def test_an_increase_waits_for_the_steps_minimum_time(chair: Chair) -> None:
-    """Requirement 60: the rate in effect runs at least its step's planned time (less the
-    clock leeway) before it may increase; the refusal says when it may."""
+    """Requirement 60 and issue 14 item 7: the rate in effect runs its step's whole planned time
+    (no clock leeway) before it may increase; the refusal says when it may."""
     chair.vitals(20)
     with pytest.raises(Conflict, match="may increase from") as caught:
         chair.rate(20, 51)
     assert caught.value.field == "at"
-    assert timezone.localtime(chair.at(29)).strftime("%H:%M") in caught.value.message
+    assert timezone.localtime(chair.at(30)).strftime("%H:%M") in caught.value.message
     chair.vitals(29)
-    chair.rate(29, 51)  # 30 minutes less the 1 minute leeway
+    with pytest.raises(Conflict, match="has run 29 of the 30 minutes"):
+        chair.rate(29, 51)  # was allowed with a minute's leeway before issue 14
+    chair.rate(30, 51)
     chair.vitals(50)
     with pytest.raises(Conflict, match="may increase"):
         chair.rate(50, 102)  # 51 mL/h has run 21 of its 30 minutes
@@ -516,7 +526,7 @@ def _live_chair() -> Chair:
     order = orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     now = dt.datetime.combine(today, dt.time(18), tzinfo=timezone.get_current_timezone())
     start = now - dt.timedelta(hours=2)
-    infusions.pre_check(users["nurse"], order.pk, WELL, now=now)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True, now=now
@@ -905,5 +915,5 @@ def test_the_session_state_says_what_is_allowed(chair: Chair) -> None:
     assert state["version"] == chair.version()
     assert (state["label_max_ml_per_h"], state["ceiling_ml_per_h"]) == (408, 408)
     assert state["restart_max_ml_per_h"] is None
-    assert state["may_increase"]["from"] == chair.at(29)
+    assert state["may_increase"]["from"] == chair.at(30)  # the whole step (issue 14 item 7)
     assert state["may_increase"]["vitals_within_minutes"] == 15
