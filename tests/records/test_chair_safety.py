@@ -20,6 +20,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import override_settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivig.core.catalogue import load_catalogue
 from ivig.core.monitoring import Severity, check_vitals, read_monitoring_protocol
@@ -259,7 +261,7 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
             )
 
         for wrong in (now + dt.timedelta(minutes=3), midnight - dt.timedelta(seconds=1)):
-            with pytest.raises(InvalidTime, match="in the future|order's day") as caught:
+            with pytest.raises(InvalidTime, match=r"in the future|order's day") as caught:
                 start(wrong)
             assert (caught.value.http_status, caught.value.field) == (400, "at")
         start(midnight)
@@ -269,6 +271,123 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
     first = session.rate_changes.get()
     assert first.at == midnight
     assert first.recorded_at != first.at  # the nurse's time and the server's, apart
+
+
+# --- a backdated start (issue 14 item 7) --------------------------------------------------------
+
+
+def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def _prepared(order: Order, verified: dt.datetime, dispensed: dt.datetime) -> None:
+    """The order's verification and dispensing at these times (the fixture's are the clock's)."""
+    Order.objects.filter(pk=order.pk).update(verified_at=verified, dispensed_at=dispensed)
+
+
+def test_a_backdated_start_is_refused_and_the_ramp_counts_from_the_real_start(
+    users: dict[str, Any], dispensed: Order
+) -> None:
+    """Issue 14 item 7, as reported: the check at 01:50, a start typed as 00:00 was accepted and
+    the next increase allowed seven seconds later. Now 00:00 is refused (before the check); the
+    real start, 01:50, entered at 02:00, is a late entry; an increase seven seconds after the
+    entry is refused: 25.5 mL/h has run 10 of its 30 minutes."""
+    day = dispensed.date
+    _prepared(dispensed, _local(day, 0, 0) - dt.timedelta(hours=2), _local(day, 0, 30))
+    nurse = users["nurse"]
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=_local(day, 1, 50))
+    version = Order.objects.get(pk=dispensed.pk).version
+    entered = _local(day, 2, 0)
+
+    def start(at: dt.datetime) -> Any:
+        return infusions.start_infusion(
+            nurse, dispensed.pk, version, at, visual_inspection_ok=True, now=entered
+        )
+
+    with pytest.raises(InvalidTime, match=r"00:00 is before the pre-infusion check \(01:50\)"):
+        start(_local(day, 0, 0))
+    session = start(_local(day, 1, 50))
+    assert (session.start_late_entry, session.start_recorded_at) == (True, entered)
+    event = AuditEvent.objects.filter(action="start", entity="infusion").get()
+    assert event.reason == "late entry: started 01:50, recorded 02:00 (10 min later)"
+    later = entered + dt.timedelta(seconds=7)
+    infusions.record_vitals(nurse, dispensed.pk, later, infusions.VitalsInput(**NORMAL), now=later)
+    with pytest.raises(Conflict, match="has run 10 of the 30 minutes") as caught:
+        infusions.record_rate(nurse, dispensed.pk, session.version, later, 51, now=later)
+    assert "may increase from 02:20" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("verified", "dispensed_at", "checked", "what"),
+    [
+        # requirement 35 with issue 14 item 7: the latest of the three bounds the start
+        ((6, 0), (7, 0), (8, 0), "the pre-infusion check (08:00)"),
+        ((6, 0), (8, 0), (7, 0), "the dispensing (08:00)"),
+        ((8, 0), (8, 0), (7, 0), "the pharmacist's verification (08:00)"),
+    ],
+)
+def test_a_start_is_never_before_the_verification_the_dispensing_or_the_check(
+    users: dict[str, Any],
+    dispensed: Order,
+    verified: tuple[int, int],
+    dispensed_at: tuple[int, int],
+    checked: tuple[int, int],
+    what: str,
+) -> None:
+    day = dispensed.date
+    _prepared(dispensed, _local(day, *verified), _local(day, *dispensed_at))
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=_local(day, *checked))
+    version = Order.objects.get(pk=dispensed.pk).version
+
+    def start(at: dt.datetime) -> Any:
+        return infusions.start_infusion(
+            users["nurse"], dispensed.pk, version, at, visual_inspection_ok=True,
+            now=_local(day, 8, 1),
+        )  # fmt: skip
+
+    with pytest.raises(InvalidTime) as caught:
+        start(_local(day, 7, 59))
+    assert caught.value.message == f"07:59 is before {what}"
+    assert (caught.value.http_status, caught.value.field) == (400, "at")
+    assert start(_local(day, 8, 0)).start_late_entry is False  # exactly at it: accepted
+
+
+@pytest.mark.parametrize(
+    ("seconds_after", "late"),
+    [
+        # requirement 35: clocks may differ by 2 minutes; entered later than that is late
+        (0, False),
+        (120, False),
+        (121, True),
+        (3600, True),
+    ],
+)
+def test_a_start_entered_more_than_the_clock_skew_after_it_is_a_late_entry(
+    users: dict[str, Any], dispensed: Order, chair_now: dt.datetime, seconds_after: int, late: bool
+) -> None:
+    at = chair_now - dt.timedelta(hours=1)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=at)
+    version = Order.objects.get(pk=dispensed.pk).version
+    entered = at + dt.timedelta(seconds=seconds_after)
+    session = infusions.start_infusion(
+        users["nurse"], dispensed.pk, version, at, visual_inspection_ok=True, now=entered
+    )
+    assert (session.start_late_entry, session.start_recorded_at) == (late, entered)
+    state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=entered)
+    assert state["session"]["start_late_entry"] is late  # the API's and the run sheet's view
+
+
+@given(
+    delay=st.integers(min_value=0, max_value=6 * 3600),
+    offset=st.integers(min_value=0, max_value=3600),
+)
+def test_late_entries_property(delay: int, offset: int) -> None:
+    """Property: late exactly when entered more than 2 minutes after the time; the words name
+    both times only then."""
+    at = dt.datetime(2030, 1, 1, 8, tzinfo=dt.UTC) + dt.timedelta(seconds=offset)
+    now = at + dt.timedelta(seconds=delay)
+    assert infusions.is_late_entry(at, now) is (delay > 120)
+    assert bool(infusions.late_entry_text(at, now)) is (delay > 120)
 
 
 # --- guarded rate entry (47-50, 60) ------------------------------------------------------------

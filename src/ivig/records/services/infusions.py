@@ -366,9 +366,10 @@ def _after_preparation(order: Order, session: InfusionSession, at: dt.datetime) 
     ]
     if _blocks(session) and session.override_at is not None:
         steps.append((session.override_at, "the prescriber's override"))
-    for moment, what in steps:
-        if moment is not None:
-            _not_before(at, moment, what)
+    known = [(moment, what) for moment, what in steps if moment is not None]
+    if known:
+        latest, what = max(known, key=lambda step: step[0])  # the one that bounds the start
+        _not_before(at, latest, what)
 
 
 def is_late_entry(at: dt.datetime, now: dt.datetime) -> bool:

@@ -340,8 +340,9 @@ def dispense(
     now: dt.datetime | None = None,
 ) -> Order:
     """Record the lots dispensed, at ``now`` (default: the clock; a start is never before it):
-    exactly the ordered vials, of the ordered product, none expired on the infusion day. An expired lot or a lot of another product is a hard limit,
-    refused for every role and counted (requirements 48, 64)."""
+    exactly the ordered vials, of the ordered product, none expired on the infusion day. An
+    expired lot or a lot of another product is a hard limit, refused for every role and counted
+    (requirements 48, 64)."""
     _may(actor, S.dispensed, "dispensing an order")
     patient_id = get(Order, order_id, "order").patient_id
     with (
