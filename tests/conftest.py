@@ -180,7 +180,8 @@ def patient(users: dict[str, Any], today: dt.date) -> Any:
 @pytest.fixture
 def dispensed(users: dict[str, Any], patient: Any) -> Any:
     """Day 1 of a 2-day Privigen (US) induction for ``patient``, verified and dispensed with
-    lots, dated today: 85 g = 2 x 40 g + 1 x 5 g."""
+    lots at the start of the day (local midnight: a start is never before them, issue 14),
+    dated today: 85 g = 2 x 40 g + 1 x 5 g."""
     from django.utils import timezone
 
     from ivig.records.services import courses, orders
@@ -199,13 +200,16 @@ def dispensed(users: dict[str, Any], patient: Any) -> Any:
     )
     order = course.orders.order_by("sequence").first()
     assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    midnight = dt.datetime.combine(
+        timezone.localdate(), dt.time(0), tzinfo=timezone.get_current_timezone()
+    )
+    order = orders.verify(users["pharmacist"], order.pk, order.version, now=midnight)
     expiry = timezone.localdate() + dt.timedelta(days=730)  # two years after the suite's date
     lots = [
         orders.LotInput("P1", expiry, 40, 2),
         orders.LotInput("P2", expiry, 5, 1),
     ]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=midnight)
 
 
 @pytest.fixture
