@@ -422,7 +422,6 @@ def start_infusion(
         if session.state != S.not_started:
             raise Conflict(f"the infusion of order {order.pk} has started already")
         _not_before(at, _day_start(order), f"the start of the order's day {order.date}")
-        _after_preparation(order, session, at)
         blocks = _blocks(session)
         if blocks and not session.override_reason:
             names = ", ".join(b["code"] for b in blocks)
@@ -431,6 +430,7 @@ def start_infusion(
                 "with a reason before the infusion can start",
                 field="check",
             )
+        _after_preparation(order, session, at)
         _double_check(order, actor, nurse)
         transition(actor, order_id, OrderStatus.in_progress, version)
         session = _change(
