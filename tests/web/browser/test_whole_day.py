@@ -322,6 +322,20 @@ def pump_rows() -> list[tuple[str, float]]:
     return [(r.action, r.rate_ml_per_h) for r in RateChange.objects.order_by("at", "id")]
 
 
+def _prepared_before(start: dt.datetime) -> None:
+    """The day is played in a few minutes, its start typed as 3 hours ago: the verification,
+    the dispensing and the check (stamped with the clock) are moved to before that start, as
+    on a real day (a start is never before them: issue 14 item 7)."""
+    from ivig.records.models import InfusionSession, Order
+
+    Order.objects.filter(status="dispensed").update(
+        verified_at=start - dt.timedelta(hours=1), dispensed_at=start - dt.timedelta(minutes=30)
+    )
+    InfusionSession.objects.filter(state="not-started").update(
+        checked_at=start - dt.timedelta(minutes=5)
+    )
+
+
 def nurse_starts(page: Page, shots: Any, start: dt.datetime, violations: list[str],
                  axe: Callable[[], list[str]]) -> None:  # fmt: skip
     """The check, then the start: refused until the vials are inspected (requirement 65)."""
@@ -338,6 +352,7 @@ def nurse_starts(page: Page, shots: Any, start: dt.datetime, violations: list[st
     expect(page.locator("#check")).to_contain_text("first-infusion")
     expect(page.locator("#check")).to_contain_text("renal-risk")
     shots.take("runsheet-checked")
+    _prepared_before(start)
 
     form = page.locator("#start-form")
     nurse = form.get_by_label("Nurse giving the infusion")
