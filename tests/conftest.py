@@ -180,7 +180,8 @@ def patient(users: dict[str, Any], today: dt.date) -> Any:
 @pytest.fixture
 def dispensed(users: dict[str, Any], patient: Any) -> Any:
     """Day 1 of a 2-day Privigen (US) induction for ``patient``, verified and dispensed with
-    lots, dated today: 85 g = 2 x 40 g + 1 x 5 g."""
+    lots at the start of the day (local midnight: a start is never before them, issue 14),
+    dated today: 85 g = 2 x 40 g + 1 x 5 g."""
     from django.utils import timezone
 
     from ivig.records.services import courses, orders
@@ -199,13 +200,16 @@ def dispensed(users: dict[str, Any], patient: Any) -> Any:
     )
     order = course.orders.order_by("sequence").first()
     assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    midnight = dt.datetime.combine(
+        timezone.localdate(), dt.time(0), tzinfo=timezone.get_current_timezone()
+    )
+    order = orders.verify(users["pharmacist"], order.pk, order.version, now=midnight)
     expiry = timezone.localdate() + dt.timedelta(days=730)  # two years after the suite's date
     lots = [
         orders.LotInput("P1", expiry, 40, 2),
         orders.LotInput("P2", expiry, 5, 1),
     ]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=midnight)
 
 
 @pytest.fixture
@@ -286,7 +290,8 @@ def chair_now() -> dt.datetime:
 @pytest.fixture
 def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
     """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
-    and the start at ``at`` (vials inspected, given by the nurse); returns the session."""
+    at ``at`` and the start at ``at`` (vials inspected, given by the nurse), recorded at
+    ``now``; returns the session. A start is never before its check (issue 14 item 7)."""
     from ivig.records.models import Order
     from ivig.records.services import infusions
 
@@ -295,7 +300,7 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
         answers = infusions.CheckAnswers(
             infection=False, fever=False, feeling_unwell=False, hydrated=True
         )
-        infusions.pre_check(users["nurse"], order.pk, answers, now=now)
+        infusions.pre_check(users["nurse"], order.pk, answers, now=at)
         version = Order.objects.get(pk=order.pk).version
         return infusions.start_infusion(
             users["nurse"], order.pk, version, at, visual_inspection_ok=True, now=now

@@ -72,25 +72,28 @@ def day(users: dict[str, Any], patient: Any) -> Day:
         ),
     )
     first, day2, day3 = course.orders.order_by("sequence")[:3]
+    # an hour ago, but never before the order's day (local midnight: requirement 35), and
+    # after the verification, the dispensing and the check (issue 14 item 7)
+    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=timezone.get_current_timezone())
+    started = max(now - dt.timedelta(hours=1), midnight)
+    prepared = started - dt.timedelta(minutes=30)
     for order in (first, day2):
-        orders.verify(pharmacist, order.pk, order.version)
+        orders.verify(pharmacist, order.pk, order.version, now=prepared)
         order.refresh_from_db()
     orders.dispense(
         pharmacist,
         first.pk,
         first.version,
         [orders.LotInput(**{**lot, "expiry": dt.date(2099, 12, 31)}) for lot in lots_for(first)],
+        now=prepared,
     )
     first.refresh_from_db()
     infusions.pre_check(
         nurse,
         first.pk,
         infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True),
-        now=now,
+        now=started,
     )
-    # an hour ago, but never before the order's day (local midnight: requirement 35)
-    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=timezone.get_current_timezone())
-    started = max(now - dt.timedelta(hours=1), midnight)
     infusions.start_infusion(
         nurse, first.pk, first.version, started, visual_inspection_ok=True, now=now
     )

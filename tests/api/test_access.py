@@ -153,6 +153,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/weights/{entry_id}/corrections": frozenset({P, N, A}),
     "POST /api/weights/{entry_id}/void": frozenset({P, N, A}),
     "GET /api/weights/{entry_id}/history": EVERYONE,
+    "POST /api/weights/{entry_id}/confirm": frozenset({P}),  # a changed weight (issue 14)
     "POST /api/vitals/{entry_id}/corrections": frozenset({N}),
     "POST /api/vitals/{entry_id}/void": frozenset({N}),
     "GET /api/vitals/{entry_id}/history": EVERYONE,

@@ -290,6 +290,17 @@ ROWS: list[Any] = [
     # no such patient
     row("weight-unknown-patient", "nurse", "POST /api/patients/999999/weights",
         weight(80), NOT_FOUND, None),
+    # weighed before the date of birth (issue 14 item 8)
+    row("weight-before-birth", "nurse", "POST " + PATIENT + "/weights",
+        lambda c: weight(80, on=str(c.patient.date_of_birth - dt.timedelta(days=1))), BAD,
+        "measured_on"),
+    # --- POST /api/weights/{id}/confirm (issue 14 item 8) -----------------------------------
+    # no reason
+    row("confirm-weight-no-reason", "prescriber", "POST /api/weights/{c.weight.pk}/confirm",
+        {"reason": ""}, BAD, "reason"),
+    # a weight that needs no confirmation
+    row("confirm-weight-unchanged", "prescriber", "POST /api/weights/{c.weight.pk}/confirm",
+        {"reason": "re-weighed"}, CONFLICT, "weight"),
     # --- PUT /api/patients/{id}/eligibility ----------------------------------------------------
     # an antibody result that is not one of the choices
     row("eligibility-vgcc-maybe", "prescriber", "PUT " + PATIENT + "/eligibility",

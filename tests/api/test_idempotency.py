@@ -174,7 +174,7 @@ def test_a_double_click_on_start_infusion_starts_once(
     """Requirement 29: the run sheet's "Start infusion" form sent twice with its nonce (a
     double click) makes one start event and gets the same answer (htmx headers included)."""
     now = timezone.now()
-    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=now)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=now - dt.timedelta(minutes=2))
     at = timezone.localtime(now - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     form = {
         "at": at,

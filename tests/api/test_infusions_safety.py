@@ -37,17 +37,24 @@ def _error(response: Any) -> dict[str, Any]:
     return error
 
 
-def _dispensed(users: dict[str, Any], patient_id: int, day: dt.date) -> Order:
+def _dispensed(users: dict[str, Any], patient_id: int, start: dt.datetime) -> Order:
+    """Day 1 of an induction on ``start``'s day, verified and dispensed before ``start`` (a
+    start is never before them: issue 14 item 7)."""
+    day = timezone.localdate(start)
     course = courses.prescribe(
         users["prescriber"], patient_id,
         courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
                             place="hospital", start=day, days=2),
     )  # fmt: skip
     order = course.orders.order_by("sequence")[0]
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    order = orders.verify(
+        users["pharmacist"], order.pk, order.version, now=start - dt.timedelta(minutes=20)
+    )
     lots = [orders.LotInput(f"A{i}", dt.date(2099, 1, 1), float(v["size_g"]), int(v["count"]))
             for i, v in enumerate(order.vials)]  # fmt: skip
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    return orders.dispense(
+        users["pharmacist"], order.pk, order.version, lots, now=start - dt.timedelta(minutes=10)
+    )
 
 
 class Running:
@@ -98,8 +105,8 @@ def running(
     """The fixture patient's Privigen infusion (85 kg: 25.5, 51, 102, 204, 408 mL/h), started
     3 hours ago through the services."""
     start = timezone.now() - dt.timedelta(hours=3)
-    order = _dispensed(users, patient.pk, timezone.localdate(start))
-    infusions.pre_check(users["nurse"], order.pk, WELL, now=timezone.now())
+    order = _dispensed(users, patient.pk, start)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True,
@@ -145,8 +152,8 @@ def test_a_soft_limit_needs_a_signed_override_by_an_allowed_user(
         today=today,
     )  # fmt: skip
     patients.add_weight(users["prescriber"], person.pk, today, 100, today=today)
-    order = _dispensed(users, person.pk, timezone.localdate(start))
-    infusions.pre_check(users["nurse"], order.pk, WELL, now=timezone.now())
+    order = _dispensed(users, person.pk, start)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True,
@@ -261,8 +268,8 @@ def test_the_start_records_the_inspection_and_the_nurse(
     the infusion must be a nurse; a start in the future is 400 invalid_time."""
     nurse = client_for("nurse")
     start = timezone.now() - dt.timedelta(minutes=30)
-    order = _dispensed(users, patient.pk, timezone.localdate(start))
-    infusions.pre_check(users["nurse"], order.pk, WELL, now=timezone.now())
+    order = _dispensed(users, patient.pk, start)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
     order.refresh_from_db()
     url = f"/api/orders/{order.pk}/start"
     body = {"version": order.version, "at": start}
@@ -306,3 +313,32 @@ def test_abnormal_vitals_are_flagged_and_times_checked(running: Running) -> None
     assert (late.status_code, _error(late)["code"]) == (400, "invalid_time")
     early = running.vitals(-1)
     assert (early.status_code, _error(early)["code"]) == (400, "invalid_time")
+
+
+def test_a_backdated_start_is_400_and_a_late_one_is_marked(
+    users: dict[str, Any], patient: Any, client_for: Callable[[str | None], Client]
+) -> None:
+    """Issue 14 item 7, as reported: the check 10 minutes ago, ``POST .../start`` with a time
+    before it was accepted. Now 400 invalid_time naming the check; the real start, entered 10
+    minutes late, is marked late in the session (the record and the run sheet read it)."""
+    nurse = client_for("nurse")
+    checked = timezone.now() - dt.timedelta(minutes=10)
+    order = _dispensed(users, patient.pk, checked)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=checked)
+    order.refresh_from_db()
+    url = f"/api/orders/{order.pk}/start"
+    body = {"version": order.version, "visual_inspection_ok": True}
+    early = _post(nurse, url, {**body, "at": checked - dt.timedelta(minutes=110)})
+    assert (early.status_code, _error(early)["code"], _error(early)["field"]) == (
+        400, "invalid_time", "at",
+    )  # fmt: skip
+    assert "before the pre-infusion check" in _error(early)["message"]
+    started = _post(nurse, url, {**body, "at": checked})
+    assert started.status_code == 200, started.content
+    session = started.json()["session"]
+    assert session["start_late_entry"] is True
+    assert session["start_recorded_at"] is not None
+    running = Running(users, order, checked, nurse)
+    assert running.vitals(10).status_code == 201
+    soon = running.rate(10, 51)  # ten minutes into a 30-minute step: not yet
+    assert (soon.status_code, _error(soon)["field"]) == (409, "at")

@@ -43,6 +43,7 @@ def ids(patient: Any, dispensed: Order) -> dict[str, str]:
         "order_id": str(dispensed.pk),
         "course_id": str(dispensed.course_id),
         "entry_id": str(patient.weights.get().pk),
+        "weight_id": str(patient.weights.get().pk),
         "lot_number": dispensed.lots.order_by("id")[0].lot_number,
         "task_id": "1",
         "user_id": "1",

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -40,6 +41,9 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
     assert order["dose_g"] == 85
     assert course["dosing_weight_kg"] == 85.0
 
+    # the pharmacy and the check happen before the start (issue 14 item 7): on the clock then
+    before_start = time_machine.travel(start - dt.timedelta(minutes=40), tick=True)
+    before_start.start()
     shown = {"dose_g": order["dose_g"], "volume_ml": order["volume_ml"]}
     r = _post(
         pharmacist, f"/api/orders/{order['id']}/verify", {"version": order["version"], **shown}
@@ -65,6 +69,7 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
         {"infection": False, "fever": False, "feeling_unwell": False, "hydrated": True},
     )
     assert r.status_code == 200, r.content
+    before_start.stop()  # back on the suite's clock: the start is entered now, 5 hours late
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/start",
@@ -81,6 +86,7 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
         "running",
         session["session"]["started_by_id"],
     )
+    assert session["session"]["start_late_entry"] is True  # entered 5 hours after the start
     for minute in (1, 30):
         r = _post(
             nurse,

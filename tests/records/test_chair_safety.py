@@ -20,6 +20,8 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import override_settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ivig.core.catalogue import load_catalogue
 from ivig.core.monitoring import Severity, check_vitals, read_monitoring_protocol
@@ -49,6 +51,7 @@ from ivig.records.services.limits import Override
 
 PASSWORD = "infusion-chair-42-Xq"
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
+HOURS_2 = dt.timedelta(hours=2)  # the check, before a start an hour before the clock
 NORMAL = {"pulse_per_min": 74, "systolic_mm_hg": 124, "diastolic_mm_hg": 76, "spo2_percent": 98}
 
 
@@ -153,7 +156,7 @@ def test_vials_that_fail_the_visual_inspection_are_not_used(
     """Requirement 65: the visual inspection is a required field at the start; vials that fail
     it are refused, and a start records the inspection and its notes."""
     nurse = users["nurse"]
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with pytest.raises(InvalidInput, match="visual inspection") as caught:
@@ -182,7 +185,7 @@ def test_the_administering_nurse_is_recorded(
     other = create_user(None, "nurse2", PASSWORD, ["nurse"], system=True)
     gone = create_user(None, "nurse3", PASSWORD, ["nurse"], system=True)
     accounts.set_active(users["admin"], gone.pk, False)
-    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     for wrong in (users["pharmacist"].pk, gone.pk, 999999):
@@ -209,7 +212,7 @@ def test_the_verifying_pharmacist_neither_starts_nor_gives_the_infusion(
     accounts.set_roles(users["admin"], verifier.pk, ["pharmacist", "nurse"])
     verifier = User.objects.get(pk=verifier.pk)
     assert Order.objects.get(pk=dispensed.pk).verified_by_id == verifier.pk
-    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with override_settings(IVIG_DOUBLE_CHECK=True):
@@ -242,7 +245,14 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
             dispensed.date, dt.time(0), tzinfo=timezone.get_default_timezone()
         )
         now = midnight + dt.timedelta(hours=10)
-        infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=now)
+        # prepared and checked the evening before (a start is never before them: issue 14)
+        Order.objects.filter(pk=dispensed.pk).update(
+            verified_at=midnight - dt.timedelta(hours=2),
+            dispensed_at=midnight - dt.timedelta(hours=1),
+        )
+        infusions.pre_check(
+            users["nurse"], dispensed.pk, WELL, now=midnight - dt.timedelta(minutes=10)
+        )
         version = Order.objects.get(pk=dispensed.pk).version
 
         def start(at: dt.datetime) -> Any:
@@ -251,7 +261,7 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
             )
 
         for wrong in (now + dt.timedelta(minutes=3), midnight - dt.timedelta(seconds=1)):
-            with pytest.raises(InvalidTime) as caught:
+            with pytest.raises(InvalidTime, match=r"in the future|order's day") as caught:
                 start(wrong)
             assert (caught.value.http_status, caught.value.field) == (400, "at")
         start(midnight)
@@ -261,6 +271,123 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
     first = session.rate_changes.get()
     assert first.at == midnight
     assert first.recorded_at != first.at  # the nurse's time and the server's, apart
+
+
+# --- a backdated start (issue 14 item 7) --------------------------------------------------------
+
+
+def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def _prepared(order: Order, verified: dt.datetime, dispensed: dt.datetime) -> None:
+    """The order's verification and dispensing at these times (the fixture's are the clock's)."""
+    Order.objects.filter(pk=order.pk).update(verified_at=verified, dispensed_at=dispensed)
+
+
+def test_a_backdated_start_is_refused_and_the_ramp_counts_from_the_real_start(
+    users: dict[str, Any], dispensed: Order
+) -> None:
+    """Issue 14 item 7, as reported: the check at 01:50, a start typed as 00:00 was accepted and
+    the next increase allowed seven seconds later. Now 00:00 is refused (before the check); the
+    real start, 01:50, entered at 02:00, is a late entry; an increase seven seconds after the
+    entry is refused: 25.5 mL/h has run 10 of its 30 minutes."""
+    day = dispensed.date
+    _prepared(dispensed, _local(day, 0, 0) - dt.timedelta(hours=2), _local(day, 0, 30))
+    nurse = users["nurse"]
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=_local(day, 1, 50))
+    version = Order.objects.get(pk=dispensed.pk).version
+    entered = _local(day, 2, 0)
+
+    def start(at: dt.datetime) -> Any:
+        return infusions.start_infusion(
+            nurse, dispensed.pk, version, at, visual_inspection_ok=True, now=entered
+        )
+
+    with pytest.raises(InvalidTime, match=r"00:00 is before the pre-infusion check \(01:50\)"):
+        start(_local(day, 0, 0))
+    session = start(_local(day, 1, 50))
+    assert (session.start_late_entry, session.start_recorded_at) == (True, entered)
+    event = AuditEvent.objects.filter(action="start", entity="infusion").get()
+    assert event.reason == "late entry: started 01:50, recorded 02:00 (10 min later)"
+    later = entered + dt.timedelta(seconds=7)
+    infusions.record_vitals(nurse, dispensed.pk, later, infusions.VitalsInput(**NORMAL), now=later)
+    with pytest.raises(Conflict, match="has run 10 of the 30 minutes") as caught:
+        infusions.record_rate(nurse, dispensed.pk, session.version, later, 51, now=later)
+    assert "may increase from 02:20" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("verified", "dispensed_at", "checked", "what"),
+    [
+        # requirement 35 with issue 14 item 7: the latest of the three bounds the start
+        ((6, 0), (7, 0), (8, 0), "the pre-infusion check (08:00)"),
+        ((6, 0), (8, 0), (7, 0), "the dispensing (08:00)"),
+        ((8, 0), (8, 0), (7, 0), "the pharmacist's verification (08:00)"),
+    ],
+)
+def test_a_start_is_never_before_the_verification_the_dispensing_or_the_check(
+    users: dict[str, Any],
+    dispensed: Order,
+    verified: tuple[int, int],
+    dispensed_at: tuple[int, int],
+    checked: tuple[int, int],
+    what: str,
+) -> None:
+    day = dispensed.date
+    _prepared(dispensed, _local(day, *verified), _local(day, *dispensed_at))
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=_local(day, *checked))
+    version = Order.objects.get(pk=dispensed.pk).version
+
+    def start(at: dt.datetime) -> Any:
+        return infusions.start_infusion(
+            users["nurse"], dispensed.pk, version, at, visual_inspection_ok=True,
+            now=_local(day, 8, 1),
+        )  # fmt: skip
+
+    with pytest.raises(InvalidTime) as caught:
+        start(_local(day, 7, 59))
+    assert caught.value.message == f"07:59 is before {what}"
+    assert (caught.value.http_status, caught.value.field) == (400, "at")
+    assert start(_local(day, 8, 0)).start_late_entry is False  # exactly at it: accepted
+
+
+@pytest.mark.parametrize(
+    ("seconds_after", "late"),
+    [
+        # requirement 35: clocks may differ by 2 minutes; entered later than that is late
+        (0, False),
+        (120, False),
+        (121, True),
+        (3600, True),
+    ],
+)
+def test_a_start_entered_more_than_the_clock_skew_after_it_is_a_late_entry(
+    users: dict[str, Any], dispensed: Order, chair_now: dt.datetime, seconds_after: int, late: bool
+) -> None:
+    at = chair_now - dt.timedelta(hours=1)
+    infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=at)
+    version = Order.objects.get(pk=dispensed.pk).version
+    entered = at + dt.timedelta(seconds=seconds_after)
+    session = infusions.start_infusion(
+        users["nurse"], dispensed.pk, version, at, visual_inspection_ok=True, now=entered
+    )
+    assert (session.start_late_entry, session.start_recorded_at) == (late, entered)
+    state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=entered)
+    assert state["session"]["start_late_entry"] is late  # the API's and the run sheet's view
+
+
+@given(
+    delay=st.integers(min_value=0, max_value=6 * 3600),
+    offset=st.integers(min_value=0, max_value=3600),
+)
+def test_late_entries_property(delay: int, offset: int) -> None:
+    """Property: late exactly when entered more than 2 minutes after the time; the words name
+    both times only then."""
+    at = dt.datetime(2030, 1, 1, 8, tzinfo=dt.UTC) + dt.timedelta(seconds=offset)
+    now = at + dt.timedelta(seconds=delay)
+    assert infusions.is_late_entry(at, now) is (delay > 120)
+    assert bool(infusions.late_entry_text(at, now)) is (delay > 120)
 
 
 # --- guarded rate entry (47-50, 60) ------------------------------------------------------------
@@ -419,15 +546,17 @@ def test_twice_the_top_step_is_a_slip_even_below_the_label(at_risk: Chair) -> No
 
 
 def test_an_increase_waits_for_the_steps_minimum_time(chair: Chair) -> None:
-    """Requirement 60: the rate in effect runs at least its step's planned time (less the
-    clock leeway) before it may increase; the refusal says when it may."""
+    """Requirement 60 and issue 14 item 7: the rate in effect runs its step's whole planned time
+    (no clock leeway) before it may increase; the refusal says when it may."""
     chair.vitals(20)
     with pytest.raises(Conflict, match="may increase from") as caught:
         chair.rate(20, 51)
     assert caught.value.field == "at"
-    assert timezone.localtime(chair.at(29)).strftime("%H:%M") in caught.value.message
+    assert timezone.localtime(chair.at(30)).strftime("%H:%M") in caught.value.message
     chair.vitals(29)
-    chair.rate(29, 51)  # 30 minutes less the 1 minute leeway
+    with pytest.raises(Conflict, match="has run 29 of the 30 minutes"):
+        chair.rate(29, 51)  # was allowed with a minute's leeway before issue 14
+    chair.rate(30, 51)
     chair.vitals(50)
     with pytest.raises(Conflict, match="may increase"):
         chair.rate(50, 102)  # 51 mL/h has run 21 of its 30 minutes
@@ -516,7 +645,7 @@ def _live_chair() -> Chair:
     order = orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     now = dt.datetime.combine(today, dt.time(18), tzinfo=timezone.get_current_timezone())
     start = now - dt.timedelta(hours=2)
-    infusions.pre_check(users["nurse"], order.pk, WELL, now=now)
+    infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True, now=now
@@ -905,5 +1034,5 @@ def test_the_session_state_says_what_is_allowed(chair: Chair) -> None:
     assert state["version"] == chair.version()
     assert (state["label_max_ml_per_h"], state["ceiling_ml_per_h"]) == (408, 408)
     assert state["restart_max_ml_per_h"] is None
-    assert state["may_increase"]["from"] == chair.at(29)
+    assert state["may_increase"]["from"] == chair.at(30)  # the whole step (issue 14 item 7)
     assert state["may_increase"]["vitals_within_minutes"] == 15

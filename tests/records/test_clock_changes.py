@@ -45,12 +45,13 @@ def changeover_order(users: dict[str, Any], patient: Any, settings: Any) -> Iter
     )  # fmt: skip
     order = course.orders.order_by("sequence").first()
     assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    # prepared the evening before (a start is never before its verification or dispensing)
+    order = orders.verify(users["pharmacist"], order.pk, order.version, now=sydney(0, 0))
     lots = [
         orders.LotInput(f"DST{i}", dt.date(2099, 1, 1), float(v["size_g"]), int(v["count"]))
         for i, v in enumerate(order.vials, start=1)
     ]
-    order = orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    order = orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=sydney(0, 0))
     yield order
     timezone.deactivate()
 

@@ -24,6 +24,8 @@ from ivig.records.services import courses, infusions, outcomes
 NOW = dt.datetime.combine(timezone.localdate(), dt.time(18), tzinfo=timezone.get_current_timezone())
 
 
+ONE_MIN, TWO_MIN = dt.timedelta(minutes=1), dt.timedelta(minutes=2)
+
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
 FEVER = infusions.CheckAnswers(infection=False, fever=True, feeling_unwell=False, hydrated=True)
 
@@ -52,7 +54,7 @@ def test_no_start_without_the_check(users: dict[str, Any], dispensed: Order) -> 
 def test_a_blocking_finding_needs_a_prescribers_override(
     users: dict[str, Any], dispensed: Order
 ) -> None:
-    session = infusions.pre_check(users["nurse"], dispensed.pk, FEVER, now=NOW)
+    session = infusions.pre_check(users["nurse"], dispensed.pk, FEVER, now=NOW - TWO_MIN)
     assert "fever" in {f["code"] for f in session.check_findings if f["severity"] == "block"}
     with pytest.raises(Conflict, match="override"):
         _start(users, dispensed, NOW)
@@ -64,9 +66,11 @@ def test_a_blocking_finding_needs_a_prescribers_override(
         users["prescriber"],
         dispensed.pk,
         "37.9 after paracetamol; benefit outweighs risk, reviewed at the chair",
-        now=NOW,
+        now=NOW - ONE_MIN,
     )
-    _start(users, dispensed, NOW - dt.timedelta(minutes=1))
+    with pytest.raises(InvalidTime, match="before the prescriber's override"):
+        _start(users, dispensed, NOW - TWO_MIN)  # issue 14 item 7: never before the override
+    _start(users, dispensed, NOW - ONE_MIN)
     assert Order.objects.get(pk=dispensed.pk).status == "in-progress"
 
 
@@ -80,7 +84,7 @@ def test_first_infusion_is_a_warning_not_a_block(users: dict[str, Any], dispense
 def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     nurse = users["nurse"]
     start = NOW - dt.timedelta(hours=5)
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=start)
     _start(users, dispensed, start)
     at30 = start + dt.timedelta(minutes=30)
     with pytest.raises(HardLimit):  # above the label maximum (408 mL/h): hard stop
@@ -147,7 +151,7 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
 def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: Order) -> None:
     nurse = users["nurse"]
     start = NOW - dt.timedelta(hours=1)
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=start)
     _start(users, dispensed, start)
     at = start + dt.timedelta(minutes=10)
     infusions.record_reaction(
@@ -225,7 +229,7 @@ def test_checkpoints_follow_the_real_end(users: dict[str, Any], dispensed: Order
     # planned 216.9 min; the pump stopped after 150 min: the end-of-infusion check is at 150
     nurse = users["nurse"]
     start = NOW - dt.timedelta(hours=5)
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=NOW)
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=start)
     _start(users, dispensed, start)
     infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(minutes=150), now=NOW)
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)

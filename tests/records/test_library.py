@@ -14,7 +14,7 @@ from ivig.errors import Conflict, Forbidden, InvalidInput, StaleVersion
 from ivig.records.models import AuditEvent, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
-from ivig.records.services.patients import add_weight
+from ivig.records.services.patients import add_weight, confirm_weight
 
 TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
 START = TODAY + dt.timedelta(days=5)
@@ -180,7 +180,10 @@ def test_verification_recomputes_the_plan_from_the_stored_inputs(
     """Requirement 56: a new weight since prescribing changes the dose the plan gives: the
     server's recomputation refuses the verification, naming the differences."""
     order = _orders(courses.prescribe(users["prescriber"], patient.pk, INDUCTION))[0]
-    add_weight(users["prescriber"], patient.pk, today, 120, today=today)
+    heavier = add_weight(users["prescriber"], patient.pk, today, 120, today=today)
+    with pytest.raises(Conflict, match="must confirm it"):  # +20 %: confirmed first (issue 14)
+        orders.verify(users["pharmacist"], order.pk, order.version)
+    confirm_weight(users["prescriber"], heavier.pk, "re-weighed: 120 kg", now=timezone.now())
     with pytest.raises(Conflict, match="recomputation") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
     assert "dose 90 g, not 85 g" in caught.value.message

@@ -87,6 +87,7 @@ def ids(users: dict[str, Any], patient: Any, dispensed: Order) -> dict[str, str]
         "lot_number": dispensed.lots.order_by("id")[0].lot_number,
         "kind": "weight",
         "task_id": "1",
+        "weight_id": str(patient.weights.get().pk),  # the patient page's weight confirmation
         "entry/weights": str(patient.weights.get().pk),
         "entry/vitals": str(vitals.pk),
         "entry/reactions": str(reaction.pk),

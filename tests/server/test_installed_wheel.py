@@ -209,6 +209,7 @@ with open_database():
             "course_id": planned.pk,
             "kind": "weight",
             "entry_id": patient.weights.order_by("pk").first().pk,
+            "weight_id": patient.weights.order_by("pk").first().pk,
         },
         "orders": list(Order.objects.order_by("pk").values_list("pk", flat=True)),
     }))

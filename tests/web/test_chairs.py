@@ -87,15 +87,19 @@ def yesterday_order(users: dict[str, Any], patient: Any) -> Order:
     """Day 1 of an induction that began yesterday, dispensed: an infusion started minutes ago
     is within the order's day whatever the time the test runs; still on the board while it
     runs."""
-    order = _prescribe(users, patient, timezone.localdate() - dt.timedelta(days=1))[0]
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    first = timezone.localdate() - dt.timedelta(days=1)
+    order = _prescribe(users, patient, first)[0]
+    # prepared at the start of the order's day: a start is never before it (issue 14 item 7)
+    midnight = dt.datetime.combine(first, dt.time(0), tzinfo=timezone.get_current_timezone())
+    order = orders.verify(users["pharmacist"], order.pk, order.version, now=midnight)
     lots = [orders.LotInput("P1", EXPIRY, 40, 2), orders.LotInput("P2", EXPIRY, 5, 1)]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=midnight)
 
 
 def _start(users: dict[str, Any], order: Order, at: dt.datetime, now: dt.datetime) -> None:
+    """The check at ``at`` (a start is never before it) and the start, recorded at ``now``."""
     nurse = users["nurse"]
-    infusions.pre_check(nurse, order.pk, WELL, now=now)
+    infusions.pre_check(nurse, order.pk, WELL, now=at)
     version = Order.objects.get(pk=order.pk).version
     infusions.start_infusion(nurse, order.pk, version, at, visual_inspection_ok=True, now=now)
 

@@ -46,6 +46,9 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "patients/<int:patient_id>/": (STAFF, STAFF),
     "patients/<int:patient_id>/edit/": (frozenset({ADMIN, PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/outcomes/": (frozenset({PRESCRIBER, NURSE}),) * 2,
+    # issue 14 item 8: a weight by the roles that record one; its confirmation by a prescriber
+    "patients/<int:patient_id>/weights/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
+    "patients/<int:patient_id>/weights/<int:weight_id>/confirm/": (frozenset({PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/prescribe/": (frozenset({PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/prescribe/preview/": (NO, frozenset({PRESCRIBER})),
     "courses/<int:course_id>/replan/": (frozenset({PRESCRIBER}),) * 2,
@@ -121,6 +124,7 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "course_id": dispensed.course_id,
         "kind": "weight",
         "entry_id": weight.pk,
+        "weight_id": weight.pk,
         "check_id": 1,
         "token": "not-a-real-invitation",
     }

@@ -15,7 +15,7 @@ from django.utils import timezone
 from ivig.records.models import LimitEvent, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
-from ivig.records.services.patients import add_weight
+from ivig.records.services.patients import add_weight, confirm_weight
 
 X = "\N{MULTIPLICATION SIGN}"
 TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
@@ -303,7 +303,9 @@ def test_verify_refuses_when_the_servers_recomputation_differs(
 ) -> None:
     """Requirement 56: a weight recorded since prescribing changes the plan: refused, with the
     differences named."""
-    add_weight(users["nurse"], order.patient_id, today, 120, today=today)
+    heavier = add_weight(users["nurse"], order.patient_id, today, 120, today=today)
+    # +20 %: confirmed by a prescriber before any plan uses it (issue 14 item 8)
+    confirm_weight(users["prescriber"], heavier.pk, "re-weighed", now=timezone.now())
     page = client_for("pharmacist").post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
     assert page.status_code == 409
     html = page.content.decode()

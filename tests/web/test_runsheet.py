@@ -18,13 +18,14 @@ from django.utils import timezone
 
 from ivig.records.models import (
     AuditEvent,
+    InfusionSession,
     LimitEvent,
     Order,
     PrescriberTask,
     Reaction,
     Vitals,
 )
-from ivig.records.services import courses, orders
+from ivig.records.services import courses, infusions, orders
 
 EXPIRY = timezone.localdate() + dt.timedelta(days=730)  # the suite's date (tests/conftest.py)
 HTMX = {"HX-Request": "true"}
@@ -121,9 +122,11 @@ def _prescribe(users: dict[str, Any], patient: Any, first: dt.date) -> Order:
     )  # fmt: skip
     order = course.orders.order_by("sequence").first()
     assert order is not None
-    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    # prepared at the start of the order's day: a start is never before it (issue 14 item 7)
+    midnight = dt.datetime.combine(first, dt.time(0), tzinfo=timezone.get_current_timezone())
+    order = orders.verify(users["pharmacist"], order.pk, order.version, now=midnight)
     lots = [orders.LotInput("P1", EXPIRY, 40, 2), orders.LotInput("P2", EXPIRY, 5, 1)]
-    return orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+    return orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=midnight)
 
 
 @pytest.fixture
@@ -134,11 +137,21 @@ def ready(users: dict[str, Any], patient: Any) -> Order:
 
 
 def running(client: Client, order: Order, minutes: int) -> dt.datetime:
-    """Checked and started ``minutes`` ago; returns the start."""
-    client.post(url(order, "check"), WELL)
+    """Checked just before and started ``minutes`` ago; returns the start."""
     begin = (timezone.now() - dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    checked_before(order, begin)
     assert start(client, order, begin).status_code == 302
     return begin
+
+
+def checked_before(order: Order, begin: dt.datetime) -> None:
+    """The nurse's pre-infusion check (well) a minute before ``begin``, through the service: the
+    page's check takes the clock's time, and a start is never before it (issue 14 item 7)."""
+    answers = infusions.CheckAnswers(
+        infection=False, fever=False, feeling_unwell=False, hydrated=True
+    )
+    nurse = User.objects.get(username="nurse")
+    infusions.pre_check(nurse, order.pk, answers, now=begin - dt.timedelta(minutes=1))
 
 
 def test_the_sheet_renders_for_every_role(
@@ -200,7 +213,10 @@ def test_a_nurse_runs_the_whole_day_through_the_sheet(
     assert "first-infusion" in text
     assert 'id="start-form"' in text
     assert "must record an override" not in text
-    # the start, 5 hours ago, with the vials inspected, given by the nurse
+    # the page stamps the check with the clock; this day's check was before its start, 5 hours
+    # ago (a start is never before the check: issue 14 item 7)
+    InfusionSession.objects.filter(order=ready).update(checked_at=begin - dt.timedelta(minutes=5))
+    # the start, 5 hours ago, with the vials inspected, given by the nurse, entered now: late
     assert start(nurse, ready, begin, visual_inspection_notes="2 lots, clear").status_code == 302
     assert Order.objects.get(pk=ready.pk).status == "in-progress"
     text = html(nurse.get(url(ready)))
@@ -210,6 +226,9 @@ def test_a_nurse_runs_the_whole_day_through_the_sheet(
     assert "infusion running" in text  # the state badge
     assert "clear, no particles, within expiry</strong> (2 lots, clear)" in text
     assert "given by <strong>nurse</strong>" in text
+    hhmm = timezone.localtime(begin).strftime("%H:%M")
+    assert '<strong class="badge late-entry">late entry</strong> (entered ' in text  # issue 14
+    assert f"the steps count from {hhmm})" in text
     # vital signs before the increase, then the 2nd step through htmx: a fresh rate form in
     # place of the one sent, and the parts of the sheet it changed out of band (the other
     # forms keep what is typed in them)
@@ -310,7 +329,8 @@ def test_the_start_needs_the_visual_inspection_and_names_the_nurse(
     gone.is_active = False
     gone.save()
     nurse = client_for("nurse")
-    nurse.post(url(ready, "check"), WELL)
+    at = timezone.now() - dt.timedelta(minutes=5)
+    checked_before(ready, at)
     form = part(html(nurse.get(url(ready))), 'id="start-form"')
     assert "Vials inspected: clear, no particles, within expiry" in form
     assert 'type="checkbox" name="visual_inspection_ok"' in form
@@ -319,7 +339,6 @@ def test_the_start_needs_the_visual_inspection_and_names_the_nurse(
     assert "rn.gone" not in form
     assert "pharmacist" not in form
     # not inspected: refused, the message next to the box, nothing started
-    at = timezone.now() - dt.timedelta(minutes=5)
     page = start(nurse, ready, at, visual_inspection_ok="")
     assert page.status_code == 200
     error = re.search(
@@ -366,7 +385,8 @@ def test_a_fever_blocks_the_start_until_a_prescribers_override(
     text = html(nurse.get(url(ready)))
     assert reason in text
     assert 'id="start-form"' in text
-    assert start(nurse, ready, timezone.now() - dt.timedelta(minutes=1)).status_code == 302
+    now = timezone.now()  # the time left as shown: the moment of saving, after the override
+    assert start(nurse, ready, now, shown_at=local(now)).status_code == 302
     assert Order.objects.get(pk=ready.pk).status == "in-progress"
 
 
@@ -732,11 +752,11 @@ def test_the_clock_times_shift_with_the_actual_start(
     client_for: Callable[[str | None], Client], ready: Order
 ) -> None:
     nurse = client_for("nurse")
-    nurse.post(url(ready, "check"), WELL)
-    before = html(nurse.get(url(ready)))
-    assert "provisional" in before
     # started yesterday (the order's day) at 09:00, in the past whatever the time of the test
     nine = timezone.make_aware(dt.datetime.combine(ready.date, dt.time(9, 0)))
+    checked_before(ready, nine)
+    before = html(nurse.get(url(ready)))
+    assert "provisional" in before
     assert start(nurse, ready, nine).status_code == 302
     text = html(nurse.get(url(ready)))
     steps = text.split('class="steps"')[1].split("</table>")[0]
@@ -826,7 +846,7 @@ def test_the_current_step_and_the_next_rate_change(
 
 def test_the_print_view(client_for: Callable[[str | None], Client], ready: Order) -> None:
     nurse = client_for("nurse")
-    running(nurse, ready, 20)
+    begin = running(nurse, ready, 20)  # entered now: 20 minutes late
     for address in (url(ready, "print"), url(ready) + "?print=1"):
         page = client_for("pharmacist").get(address)
         assert page.status_code == 200
@@ -850,6 +870,8 @@ def test_the_print_view(client_for: Callable[[str | None], Client], ready: Order
             "2026.11.0",  # the drug library version
             "Vials inspected: <strong>clear, no particles, within expiry</strong>",
             'state-running">running',
+            # issue 14 item 7: the late entry marked on the printed sheet too
+            f'{timezone.localtime(begin):%H:%M}</strong> <strong class="badge late-entry">late',
         ):
             assert expected in text, expected
         assert 'id="rate-form"' not in text  # a plain page: no action forms

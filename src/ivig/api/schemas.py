@@ -77,9 +77,25 @@ class WeightIn(In):
 
 
 class WeightOut(Schema):
+    """A weight; one changed by 10 % or more from the weight in use (``compared_with``,
+    ``change_percent``) is not used for dosing until a prescriber confirms it (issue 14)."""
+
     id: int
     measured_on: dt.date
     weight_kg: float
+    compared_with: int | None = Field(None, description="the weight in use it was compared with")
+    change_percent: float | None = Field(None, description="signed, from that weight")
+    needs_confirmation: bool = False
+    awaiting_confirmation: bool = Field(False, description="true: not used for dosing yet")
+    confirmed_by: int | None = None
+    confirmed_at: dt.datetime | None = None
+    confirmation_reason: str = ""
+
+
+class ConfirmWeightIn(In):
+    reason: str = Field(
+        ..., min_length=1, max_length=2000, description="why the changed weight is right"
+    )
 
 
 class PatientOut(Schema):

@@ -162,7 +162,7 @@ def _give(
 
     pharmacist, nurse = users["pharmacist"], users["nurse"]
     order = Order.objects.get(pk=order_id)
-    order = orders.verify(pharmacist, order.pk, order.version)
+    order = orders.verify(pharmacist, order.pk, order.version, now=start - dt.timedelta(hours=2))
     lots = [
         orders.LotInput(
             lot_number=f"{order.course.product_id[:2].upper()}{rng.randint(100000, 999999)}",
@@ -172,7 +172,9 @@ def _give(
         )
         for v in order.vials
     ]
-    order = orders.dispense(pharmacist, order.pk, order.version, lots)
+    order = orders.dispense(
+        pharmacist, order.pk, order.version, lots, now=start - dt.timedelta(hours=1)
+    )
     infusions.pre_check(
         nurse,
         order.pk,
@@ -193,7 +195,7 @@ def _give(
         start,
         visual_inspection_ok=True,
         visual_inspection_notes="clear to slightly opalescent, colourless, no particles",
-        now=now,
+        now=start,  # charted at the chair as it happened (not a late entry)
     )
 
     def version() -> int:

@@ -136,11 +136,30 @@ class Patient(Versioned):
 
 
 class WeightRecord(Correctable):
+    """A dated weight. One that differs by 10 % or more from the weight in use when it was
+    recorded (``compared_with``, ``change_percent``) needs a prescriber's confirmation with a
+    reason before it is used for dosing (issue 14 item 8; ``services.patients``)."""
+
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="weights")
     measured_on = models.DateField()
     weight_kg = models.FloatField()
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
+    compared_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    change_percent = models.FloatField(null=True, blank=True)
+    needs_confirmation = models.BooleanField(default=False)
+    confirmed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_reason = models.TextField(blank=True)
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Changed by 10 % or more and not yet confirmed: not used for dosing."""
+        return self.needs_confirmation and self.confirmed_at is None
 
     class Meta:
         ordering: ClassVar = ["-measured_on", "-id"]
@@ -273,6 +292,10 @@ class InfusionSession(Versioned):
     visual_inspection_ok = models.BooleanField(null=True)
     visual_inspection_notes = models.TextField(blank=True)
     administered_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    # When the start was entered, and whether that was a late entry (issue 14 item 7): entered
+    # more than the clock skew after ``started_at``, the real time, which the ramp counts from.
+    start_recorded_at = models.DateTimeField(null=True)
+    start_late_entry = models.BooleanField(default=False)
     # A prescriber's new order to restart a stopped infusion the same day (requirement 62).
     restart_order_by = models.ForeignKey(
         User, null=True, on_delete=models.PROTECT, related_name="+"

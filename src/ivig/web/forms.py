@@ -97,6 +97,22 @@ class CourseForm(forms.Form):
         ]
 
 
+class WeightForm(forms.Form):
+    """A weight on the patient page (issue 14 item 8: one changed by 10 % or more awaits a
+    prescriber's confirmation before dosing)."""
+
+    weight_kg = forms.FloatField(label="Weight (kg)")
+    measured_on = forms.DateField(label="Measured on", widget=DateInput)
+
+
+class ConfirmWeightForm(forms.Form):
+    reason = forms.CharField(
+        label="Why the changed weight is right",
+        max_length=2000,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. re-weighed on the ward scale"}),
+    )
+
+
 class OutcomeForm(forms.Form):
     measure = forms.ChoiceField(
         label="Measure",

@@ -125,6 +125,10 @@ READS: dict[str, Read] = {
     # the pages
     "patients/<int:patient_id>/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/outcomes/": Read(SUMMARY, "patient_id", _patient),
+    "patients/<int:patient_id>/weights/": Read(SUMMARY, "patient_id", _patient),
+    "patients/<int:patient_id>/weights/<int:weight_id>/confirm/": Read(
+        SUMMARY, "patient_id", _patient
+    ),
     "patients/<int:patient_id>/edit/": Read(DEMOGRAPHICS, "patient_id", _patient),
     "patients/<int:patient_id>/prescribe/": Read(MEDICATION, "patient_id", _patient),
     "courses/<int:course_id>/replan/": Read(MEDICATION, "course_id", COURSE),

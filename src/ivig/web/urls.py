@@ -30,6 +30,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patients/<int:patient_id>/", patients.patient_page, name="patient"),
     path("patients/<int:patient_id>/edit/", patients.patient_edit, name="patient-edit"),
     path("patients/<int:patient_id>/outcomes/", patients.outcome_new, name="outcome-new"),
+    path("patients/<int:patient_id>/weights/", patients.weight_new, name="weight-new"),
+    path(
+        "patients/<int:patient_id>/weights/<int:weight_id>/confirm/",
+        patients.weight_confirm,
+        name="weight-confirm",
+    ),
     *prescribe.urlpatterns,
     *pharmacy.urlpatterns,
     *chairs.urlpatterns,

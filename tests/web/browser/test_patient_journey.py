@@ -73,18 +73,20 @@ def _patient_with_day_one_given(users: dict[str, User]) -> tuple[Any, Any, Any]:
                             place="hospital", start=today, days=2),
     )  # fmt: skip
     day1, day2 = course.orders.order_by("sequence")
+    start = now - dt.timedelta(hours=10)  # 02:00-02:59 local (midday fixture): all of it past
     for order in (day1, day2):
-        order = orders.verify(users["pharmacist"], order.pk, order.version)
+        # prepared before the start (a start is never before them: issue 14 item 7)
+        prepared = start - dt.timedelta(hours=1)
+        order = orders.verify(users["pharmacist"], order.pk, order.version, now=prepared)
         lots = [
             orders.LotInput(f"J{order.sequence}{i}", dt.date(2099, 1, 1), float(v["size_g"]),
                             int(v["count"]))
             for i, v in enumerate(order.vials, start=1)
         ]  # fmt: skip
-        orders.dispense(users["pharmacist"], order.pk, order.version, lots)
+        orders.dispense(users["pharmacist"], order.pk, order.version, lots, now=prepared)
     answers = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False,
                                      hydrated=True)  # fmt: skip
-    infusions.pre_check(users["nurse"], day1.pk, answers, now=now)
-    start = now - dt.timedelta(hours=10)  # 02:00-02:59 local (midday fixture): all of it past
+    infusions.pre_check(users["nurse"], day1.pk, answers, now=start - dt.timedelta(minutes=5))
     version = Order.objects.get(pk=day1.pk).version
     infusions.start_infusion(users["nurse"], day1.pk, version, start, visual_inspection_ok=True,
                              now=now)  # fmt: skip

@@ -10,6 +10,7 @@ from ninja import Router, Status
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import (
+    ConfirmWeightIn,
     CourseIn,
     CourseOut,
     EligibilityIn,
@@ -24,19 +25,33 @@ from ivig.api.schemas import (
     WeightOut,
     override_of,
 )
-from ivig.records.models import Course, Eligibility, Patient, Role
+from ivig.records.models import Course, Eligibility, Patient, Role, WeightRecord
 from ivig.records.services import corrections, courses, patients
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
 
 
+def weight_out(w: WeightRecord) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "measured_on": w.measured_on,
+        "weight_kg": w.weight_kg,
+        "compared_with": w.compared_with_id,
+        "change_percent": w.change_percent,
+        "needs_confirmation": w.needs_confirmation,
+        "awaiting_confirmation": w.awaiting_confirmation,
+        "confirmed_by": w.confirmed_by_id,
+        "confirmed_at": w.confirmed_at,
+        "confirmation_reason": w.confirmation_reason,
+    }
+
+
 def patient_out(p: Patient) -> dict[str, Any]:
     return {
         **{f: getattr(p, f) for f in PatientOut.model_fields if f != "weights"},
-        "weights": [
-            {"id": w.id, "measured_on": w.measured_on, "weight_kg": w.weight_kg}
-            for w in corrections.current(p.weights.all())  # corrected or voided: not shown
+        "weights": [  # corrected or voided: not shown
+            weight_out(w) for w in corrections.current(p.weights.all())
         ],
     }
 
@@ -91,10 +106,21 @@ def update_patient(request: HttpRequest, patient_id: Id, data: PatientUpdate) ->
     **rule(Role.prescriber, Role.nurse, Role.admin),
 )
 def add_weight(request: HttpRequest, patient_id: Id, data: WeightIn) -> Status[Any]:
+    """Record a weight, dated between the date of birth and today (else 422). One that differs
+    from the weight in use by 10 % or more is kept with ``awaiting_confirmation`` true: no
+    course is planned on it (409) until a prescriber confirms it (``.../confirm``)."""
     record = patients.add_weight(
         request.user, patient_id, data.measured_on, data.weight_kg, today=timezone.localdate()
     )
-    return Status(201, record)
+    return Status(201, weight_out(record))
+
+
+@router.post("/weights/{entry_id}/confirm", response=WeightOut, **rule(Role.prescriber))
+def confirm_weight(request: HttpRequest, entry_id: Id, data: ConfirmWeightIn) -> dict[str, Any]:
+    """A prescriber confirms a weight that changed by 10 % or more, with the reason (audited);
+    409 when it needs no confirmation, has one, or was corrected or voided."""
+    record = patients.confirm_weight(request.user, entry_id, data.reason, now=timezone.now())
+    return weight_out(record)
 
 
 @router.put("/patients/{patient_id}/eligibility", response=EligibilityOut, **rule(Role.prescriber))

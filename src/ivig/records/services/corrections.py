@@ -33,12 +33,12 @@ from django.utils import timezone
 
 from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
 from ivig.core.outcomes import check_score, load_outcome_measures
-from ivig.core.weights import WEIGHT_RANGE_KG
-from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound, OutOfRange
+from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
 from ivig.records.models import Correctable, Outcome, Reaction, Role, Vitals, WeightRecord
 from ivig.records.services.access import require
 from ivig.records.services.common import CLOCK_SKEW, locked
+from ivig.records.services.weights import checked_weight
 
 __all__ = [
     "KINDS",
@@ -76,13 +76,15 @@ class Kind:
 
 
 def _check_weight(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    low, high = WEIGHT_RANGE_KG
-    weight = float(new["weight_kg"])
-    if not low <= weight <= high:
-        raise OutOfRange("weight_kg", weight, low, high, "kg", what="weight")
-    if new["measured_on"] > timezone.localdate(now):
-        raise InvalidInput("a weight cannot be measured in the future", field="measured_on")
-    return {}
+    """As ``add_weight`` checks (issue 14 item 8): in range, dated between the date of birth and
+    today, and compared again with the weight in use; a confirmation is not carried over."""
+    return checked_weight(
+        row.patient,
+        new["measured_on"],
+        float(new["weight_kg"]),
+        today=timezone.localdate(now),
+        exclude=row.pk,
+    )
 
 
 def _clinical_time(at: dt.datetime, row: Any, now: dt.datetime) -> None:

@@ -36,7 +36,7 @@ from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import Override, hard_stops, require_override
-from ivig.records.services.patients import age_on, latest_weight, screening_codes
+from ivig.records.services.patients import age_on, screening_codes, weight_for_dosing
 
 __all__ = [
     "CourseInput",
@@ -108,7 +108,7 @@ def _plan_inputs(
         raise InvalidInput(f"place must be one of {', '.join(Place.values)}", field="place")
     if data.weight_basis not in WeightBasis.__members__:
         raise InvalidInput("weight basis must be auto, actual or adjusted", field="weight_basis")
-    weight = latest_weight(patient)
+    weight = weight_for_dosing(patient)  # refused while a changed weight awaits confirmation
     if weight is None:
         raise InvalidInput("record the patient's weight before prescribing", field="weight_kg")
     orders = Order.objects.filter(patient=patient, status__in=COUNTED)

@@ -83,7 +83,9 @@ __all__ = [
     "current_rate",
     "end_infusion",
     "finish_observation",
+    "is_late_entry",
     "last_tolerated_rate",
+    "late_entry_text",
     "observation_for",
     "open_tasks",
     "order_restart",
@@ -352,6 +354,39 @@ def _double_check(order: Order, actor: Any, nurse: Any) -> None:
     raise error
 
 
+def _after_preparation(order: Order, session: InfusionSession, at: dt.datetime) -> None:
+    """A start is never before what makes the infusion ready (issue 14 item 7; requirement
+    35): the pharmacist's verification, the dispensing, the nurse's pre-infusion check and,
+    when a blocking finding stood, the prescriber's override. A backdated start would count
+    the ramp's minimum step times from a moment the pump could not have run."""
+    steps = [
+        (order.verified_at, "the pharmacist's verification"),
+        (order.dispensed_at, "the dispensing"),
+        (session.checked_at, "the pre-infusion check"),
+    ]
+    if _blocks(session) and session.override_at is not None:
+        steps.append((session.override_at, "the prescriber's override"))
+    known = [(moment, what) for moment, what in steps if moment is not None]
+    if known:
+        latest, what = max(known, key=lambda step: step[0])  # the one that bounds the start
+        _not_before(at, latest, what)
+
+
+def is_late_entry(at: dt.datetime, now: dt.datetime) -> bool:
+    """A late entry (issue 14 item 7): recorded afterwards with its real time, more than the
+    clock skew (2 minutes, requirement 35: the leeway the service allows between clocks)
+    after it. Kept and shown as late; the ramp counts from the real time ``at``."""
+    return now - at > CLOCK_SKEW
+
+
+def late_entry_text(at: dt.datetime, now: dt.datetime) -> str:
+    """The words for a late entry ("" when not late): its time and when it was recorded."""
+    if not is_late_entry(at, now):
+        return ""
+    minutes = int((now - at).total_seconds() // 60)
+    return f"late entry: started {_clock(at)}, recorded {_clock(now)} ({minutes} min later)"
+
+
 def start_infusion(
     actor: Any,
     order_id: int,
@@ -365,8 +400,10 @@ def start_infusion(
 ) -> InfusionSession:
     """Start: only after the check, never over a blocking finding without an override, only
     with vials that pass the visual inspection (65), with the administering nurse recorded,
-    at a time within the order's day and not in the future (35). The pump's first row is the
-    first planned step (action ``start``)."""
+    at a time within the order's day, not before the verification, the dispensing, the check
+    or the override, and not in the future (35). A start recorded more than the clock skew
+    after its time is marked as a late entry, with when it was recorded (issue 14 item 7).
+    The pump's first row is the first planned step (action ``start``)."""
     require(actor, "starting an infusion", Role.nurse)
     at = _time(at, now)
     if visual_inspection_ok is not True:
@@ -393,12 +430,15 @@ def start_infusion(
                 "with a reason before the infusion can start",
                 field="check",
             )
+        _after_preparation(order, session, at)
         _double_check(order, actor, nurse)
         transition(actor, order_id, OrderStatus.in_progress, version)
         session = _change(
             actor, "start", session, order,
             state=S.running, started_at=at, started_by=actor, administered_by=nurse,
             visual_inspection_ok=True, visual_inspection_notes=visual_inspection_notes.strip(),
+            start_recorded_at=now, start_late_entry=is_late_entry(at, now),
+            reason=late_entry_text(at, now),
         )  # fmt: skip
         first_rate = float(order.steps[0]["rate_ml_per_h"])
         rate = RateChange.objects.create(
@@ -573,15 +613,16 @@ def _open(order_id: int) -> tuple[Order, InfusionSession]:
 def _increase_from(
     session: InfusionSession, steps: tuple[RateStep, ...]
 ) -> tuple[dt.datetime, float, float] | None:
-    """When the current rate may increase (60): its start + its step's minimum time x the
-    minimum share - the clock leeway; with the step's minutes and the rate. ``None`` when the
-    pump is not running."""
+    """When the current rate may increase (60): the clinical time the rate began (the real
+    start, never the moment it was entered) + its step's minimum time x the minimum share,
+    with no clock leeway: an increase is never allowed within the step's planned time (issue
+    14 item 7); with the step's minutes and the rate. ``None`` when the pump is not running."""
     row = _running_row(session)
     if row is None:
         return None
     rules = load_limits()
     minutes = _step_minutes(steps, _step_of_rate(steps, row.rate_ml_per_h))
-    wait = minutes * rules.minimum_step_share.value - rules.clock_leeway_minutes.value
+    wait = minutes * rules.minimum_step_share.value
     return row.at + dt.timedelta(minutes=max(wait, 0)), minutes, row.rate_ml_per_h
 
 
@@ -608,7 +649,7 @@ def _check_increase(
         assert row is not None
         ran = (at - row.at).total_seconds() / 60
         raise Conflict(
-            f"{rate:g} mL/h has run {ran:.0f} of the {minutes:g} minutes of its step: the rate "
+            f"{rate:g} mL/h has run {int(ran)} of the {minutes:g} minutes of its step: the rate "
             f"may increase from {_clock(since)} (minimum step time)",
             field="at",
         )

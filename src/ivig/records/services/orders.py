@@ -206,8 +206,10 @@ def verify(
     *,
     dose_g: float | None = None,
     volume_ml: float | None = None,
+    now: dt.datetime | None = None,
 ) -> Order:
-    """The pharmacist's verification (requirements 16, 46, 56).
+    """The pharmacist's verification (requirements 16, 46, 56), at ``now`` (default: the
+    clock; a start is never before it, issue 14 item 7).
 
     Refused (nothing changes) when: the actor prescribed the course (Forbidden); the order was
     planned with another library version than the one in service ("re-plan needed"); the
@@ -237,8 +239,9 @@ def verify(
                 + ": the prescriber must re-plan the course"
             )
         return transition(
-            actor, order_id, S.verified, version, verified_by=actor, verified_at=timezone.now()
-        )
+            actor, order_id, S.verified, version, verified_by=actor,
+            verified_at=now or timezone.now(),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,10 +331,18 @@ def _wrong_product(i: int, lot: LotInput, product: Product) -> IvigError:
     )
 
 
-def dispense(actor: Any, order_id: int, version: int, lots: list[LotInput]) -> Order:
-    """Record the lots dispensed: exactly the ordered vials, of the ordered product, none
-    expired on the infusion day. An expired lot or a lot of another product is a hard limit,
-    refused for every role and counted (requirements 48, 64)."""
+def dispense(
+    actor: Any,
+    order_id: int,
+    version: int,
+    lots: list[LotInput],
+    *,
+    now: dt.datetime | None = None,
+) -> Order:
+    """Record the lots dispensed, at ``now`` (default: the clock; a start is never before it):
+    exactly the ordered vials, of the ordered product, none expired on the infusion day. An
+    expired lot or a lot of another product is a hard limit, refused for every role and counted
+    (requirements 48, 64)."""
     _may(actor, S.dispensed, "dispensing an order")
     patient_id = get(Order, order_id, "order").patient_id
     with (
@@ -351,8 +362,9 @@ def dispense(actor: Any, order_id: int, version: int, lots: list[LotInput]) -> O
             want = " + ".join(f"{n} x {s:g} g" for s, n in sorted(ordered.items(), reverse=True))
             raise InvalidInput(f"the lots must hold the ordered vials: {want}", field="lots")
         order = transition(
-            actor, order_id, S.dispensed, version, dispensed_by=actor, dispensed_at=timezone.now()
-        )
+            actor, order_id, S.dispensed, version, dispensed_by=actor,
+            dispensed_at=now or timezone.now(),
+        )  # fmt: skip
         for lot in lots:
             row = Lot.objects.create(
                 order=order,

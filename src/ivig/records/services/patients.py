@@ -12,25 +12,30 @@ from django.db.models.functions import Lower, Upper
 
 from ivig.core.catalogue import load_catalogue
 from ivig.core.screening import check_risk_codes
-from ivig.core.weights import HEIGHT_RANGE_CM, WEIGHT_RANGE_KG
+from ivig.core.weight_change import load_weight_rule
+from ivig.core.weights import HEIGHT_RANGE_CM
 from ivig.errors import Conflict, InvalidInput, OutOfRange
 from ivig.records import audit
 from ivig.records.models import Eligibility, IgaStatus, Patient, Role, Sex, WeightRecord
 from ivig.records.services.access import require
-from ivig.records.services.common import get, locked, save_versioned
+from ivig.records.services.common import locked, save_versioned
 from ivig.records.services.corrections import current
+from ivig.records.services.weights import checked_weight
 
 __all__ = [
     "EligibilityInput",
     "PatientInput",
     "add_weight",
     "age_on",
+    "awaiting_text",
+    "confirm_weight",
     "create_patient",
     "latest_weight",
     "record_eligibility",
     "screening_codes",
     "search_patients",
     "update_patient",
+    "weight_for_dosing",
 ]
 
 WRITE_ROLES = (Role.prescriber, Role.admin)
@@ -127,18 +132,86 @@ def update_patient(
 def add_weight(
     actor: Any, patient_id: int, measured_on: dt.date, weight_kg: float, *, today: dt.date
 ) -> WeightRecord:
+    """Record a weight: in range, dated between the date of birth and today (issue 14 item 8).
+    One that differs by 10 % or more from the weight in use is kept, marked as needing a
+    prescriber's confirmation (:func:`confirm_weight`); until then no dose is planned on it
+    (:func:`weight_for_dosing`)."""
     require(actor, "recording a weight", Role.prescriber, Role.nurse, Role.admin)
-    low, high = WEIGHT_RANGE_KG
-    if not low <= weight_kg <= high:
-        raise OutOfRange("weight_kg", weight_kg, low, high, "kg", what="weight")
-    if measured_on > today:
-        raise InvalidInput("a weight cannot be measured in the future", field="measured_on")
     with transaction.atomic():
-        patient = get(Patient, patient_id, "patient")
+        patient = locked(Patient, patient_id, "patient")
+        fields = checked_weight(patient, measured_on, weight_kg, today=today)
         record = WeightRecord.objects.create(
-            patient=patient, measured_on=measured_on, weight_kg=weight_kg, recorded_by=actor
+            patient=patient,
+            measured_on=measured_on,
+            weight_kg=weight_kg,
+            recorded_by=actor,
+            **fields,
         )
         audit.created(actor, "weight", record, patient_id=patient.pk)
+    return record
+
+
+def confirm_weight(actor: Any, weight_id: int, reason: str, *, now: dt.datetime) -> WeightRecord:
+    """A prescriber confirms a weight that changed by 10 % or more, with the reason (issue 14
+    item 8; Group Health nursing orders: the physician is told of such a change). Audited
+    (``confirm``, before and after). Only a weight in force that awaits confirmation: a
+    mistyped weight is corrected or voided instead (``corrections``)."""
+    require(actor, "confirming a changed weight", Role.prescriber)
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput(
+            "say why the weight is right (e.g. re-weighed on the ward scale)", field="reason"
+        )
+    with transaction.atomic():
+        record = locked(WeightRecord, weight_id, "weight")
+        if record.entered_in_error or WeightRecord.objects.filter(supersedes=record).exists():
+            raise Conflict(
+                f"weight {record.pk} was corrected or voided: confirm the current entry",
+                field="weight",
+            )
+        if not record.needs_confirmation:
+            raise Conflict(
+                f"weight {record.pk} changed by less than the rule's percentage: it needs no "
+                "confirmation",
+                field="weight",
+            )
+        if record.confirmed_at is not None:
+            raise Conflict(f"weight {record.pk} was confirmed already", field="weight")
+        before = audit.snapshot(record)
+        record.confirmed_by = actor
+        record.confirmed_at = now
+        record.confirmation_reason = text
+        record.save(update_fields=["confirmed_by", "confirmed_at", "confirmation_reason"])
+        audit.record(actor, "confirm", "weight", record.pk, patient_id=record.patient_id,
+                     before=before, after=audit.snapshot(record), reason=text)  # fmt: skip
+    return record
+
+
+def awaiting_text(record: WeightRecord) -> str:
+    """Why a weight is not used for dosing yet: the change and what to do."""
+    previous = record.compared_with
+    change = (
+        f"{record.change_percent:+g} % from {previous.weight_kg:g} kg on "
+        f"{previous.measured_on.isoformat()}"
+        if previous is not None and record.change_percent is not None
+        else "a change of 10 % or more"
+    )
+    rule = load_weight_rule()
+    return (
+        f"the latest weight, {record.weight_kg:g} kg on {record.measured_on.isoformat()}, is "
+        f"{change} ({rule.value:g} % or more: {rule.source.title.split(':')[0]}): a prescriber "
+        "must confirm it with a reason, or it must be corrected, before a dose is planned on it"
+    )
+
+
+def weight_for_dosing(patient: Patient) -> WeightRecord | None:
+    """The weight a dose is planned on: the latest in force; refused (Conflict, field
+    ``weight_kg``) while it awaits a prescriber's confirmation (issue 14 item 8: the service
+    refuses rather than fall back on an older weight, which may be as wrong). ``None`` when no
+    weight is recorded."""
+    record = latest_weight(patient)
+    if record is not None and record.awaiting_confirmation:
+        raise Conflict(awaiting_text(record), field="weight_kg")
     return record
 
 

@@ -12,13 +12,14 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
-from ivig.errors import IvigError
+from ivig.errors import IvigError, NotFound
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
-from ivig.web.forms import OutcomeForm, PatientForm, today
+from ivig.web.forms import ConfirmWeightForm, OutcomeForm, PatientForm, WeightForm, today
 from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, posted, roles_required
 
@@ -102,12 +103,16 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
                     today=today(),
                 )
                 weight = form.cleaned_data.get("weight_kg")
-                if weight:
+                record = (
                     service.add_weight(request.user, patient.pk, today(), weight, today=today())
+                    if weight
+                    else None
+                )
         except IvigError as exc:
             attach_error(form, exc)
         else:
             messages.success(request, "Saved.")
+            _warn_if_awaiting(request, record)
             return redirect("web:patient", patient_id=patient.pk)
     return render(
         request,
@@ -142,6 +147,57 @@ def _cap_gauge(patient: Patient) -> dict[str, Any] | None:
         "weight": course.dosing_weight_kg,
         "grams": grams,
     }
+
+
+def _warn_if_awaiting(request: HttpRequest, record: Any) -> None:
+    """Say so when a weight just recorded awaits a prescriber's confirmation (issue 14)."""
+    if record is not None and record.awaiting_confirmation:
+        messages.warning(
+            request,
+            f"{record.weight_kg:g} kg is {record.change_percent:+g} % from the weight in use: "
+            "it awaits a prescriber's confirmation with a reason before a dose is planned on it.",
+        )
+
+
+@roles_required("prescriber", "nurse", "admin")
+def weight_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Record a weight (issue 14 item 8): dated between the date of birth and today; one that
+    changed by 10 % or more awaits a prescriber's confirmation before dosing."""
+    patient = get(Patient, patient_id, "patient")
+    form = WeightForm(posted(request), initial={"measured_on": today()}, prefix="weight")
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            record = service.add_weight(
+                request.user, patient.pk, d["measured_on"], d["weight_kg"], today=today()
+            )
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Weight recorded.")
+            _warn_if_awaiting(request, record)
+            return redirect("web:patient", patient_id=patient.pk)
+    return patient_page(request, patient_id, weight_form=form)
+
+
+@roles_required("prescriber")
+def weight_confirm(request: HttpRequest, patient_id: int, weight_id: int) -> HttpResponse:
+    """A prescriber confirms a changed weight with the reason (issue 14 item 8; audited)."""
+    patient = get(Patient, patient_id, "patient")
+    form = ConfirmWeightForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            if not patient.weights.filter(pk=weight_id).exists():
+                raise NotFound("weight", weight_id)
+            service.confirm_weight(
+                request.user, weight_id, form.cleaned_data["reason"], now=timezone.now()
+            )
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Weight confirmed: it is now used for dosing.")
+            return redirect("web:patient", patient_id=patient.pk)
+    return patient_page(request, patient_id, confirm_form=form, confirm_id=weight_id)
 
 
 @roles_required("prescriber", "nurse")
@@ -215,7 +271,12 @@ def _timeline(orders: list[Order]) -> list[dict[str, Any]]:
 
 @login_required
 def patient_page(
-    request: HttpRequest, patient_id: int, outcome_form: OutcomeForm | None = None
+    request: HttpRequest,
+    patient_id: int,
+    outcome_form: OutcomeForm | None = None,
+    weight_form: WeightForm | None = None,
+    confirm_form: ConfirmWeightForm | None = None,
+    confirm_id: int | None = None,
 ) -> HttpResponse:
     from ivig.records.services.outcomes import outcome_series
 
@@ -248,5 +309,9 @@ def patient_page(
             "superseded_outcomes": [e for e in outcome_entries if not e["current"]],
             "reactions": reactions,
             "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),
+            "weight_form": weight_form
+            or WeightForm(initial={"measured_on": today()}, prefix="weight"),
+            "confirm_form": confirm_form,
+            "confirm_id": confirm_id,
         },
     )

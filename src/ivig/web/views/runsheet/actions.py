@@ -202,7 +202,10 @@ def _start(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetim
         now=now,
     )
     rate = float(order.steps[0]["rate_ml_per_h"])
-    return f"Infusion started at {_hhmm(session.started_at)}, at {rate:g} mL/h."
+    late = " Recorded as a late entry: the steps count from the start time." * bool(
+        session.start_late_entry
+    )
+    return f"Infusion started at {_hhmm(session.started_at)}, at {rate:g} mL/h.{late}"
 
 
 def _rate(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetime) -> str:
