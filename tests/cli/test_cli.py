@@ -144,15 +144,17 @@ def test_plan_example_json_matches_the_contract(capsys: pytest.CaptureFixture[st
         assert dose["vials"] == [{"size_g": 40.0, "count": 2}, {"size_g": 5.0, "count": 1}]
         assert dose["volume_ml"] == 850.0
         steps = dose["steps"]
-        assert [s["rate_ml_per_h"] for s in steps] == [25.5, 51.0, 102.0, 204.0, 408.0]
-        assert [s["rate_mg_per_kg_per_min"] for s in steps] == [0.5, 1.0, 2.0, 4.0, 8.0]
-        assert [s["start_min"] for s in steps] == [0.0, 30.0, 60.0, 90.0, 120.0]
-        assert [s["end_min"] for s in steps] == [30.0, 60.0, 90.0, 120.0, 216.9]
-        assert [s["volume_ml"] for s in steps] == [12.75, 25.5, 51.0, 102.0, 658.75]
+        # BMI 30.9 is obesity (WHO), a thrombosis risk (EU core SmPC): the at-risk maximum of
+        # 3.3 mg/kg/min (protocol) ends the ramp (issue 14, item 4)
+        assert [s["rate_ml_per_h"] for s in steps] == [25.5, 51.0, 102.0, 168.3]
+        assert [s["rate_mg_per_kg_per_min"] for s in steps] == [0.5, 1.0, 2.0, 3.3]
+        assert [s["start_min"] for s in steps] == [0.0, 30.0, 60.0, 90.0]
+        assert [s["end_min"] for s in steps] == [30.0, 60.0, 90.0, 361.2]
+        assert [s["volume_ml"] for s in steps] == [12.75, 25.5, 51.0, 760.75]
         # Each step starts where the one before it ends.
         assert all(a["end_min"] == b["start_min"] for a, b in itertools.pairwise(steps))
         assert math.isclose(sum(s["volume_ml"] for s in steps), dose["volume_ml"], abs_tol=0.01)
-        assert dose["duration_min"] == 216.9
+        assert dose["duration_min"] == 361.2
 
     assert plan["total_g"] == 170.0
     assert plan["max_28d_g_per_kg"] == 2.0
@@ -183,9 +185,14 @@ def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> No
     assert "Rate steps" in out
     for header in ("Start min", "End min", "mL/h", "mg/kg/min", "Volume mL"):
         assert header in out
-    last_step = next(line for line in out.splitlines() if "658.75" in line)
-    assert re.search(r"\b120\s+216\.9\s+408\s+8\s+658\.75\b", last_step), last_step
-    assert "Total time 3 h 37 min (216.9 min)" in out
+    # At 80 columns the steps with the at-risk basis are stacked, "label: value" per line
+    last_step = out[out.index("Step 4") :]
+    assert re.search(
+        r"Start min: +90 *\n +End min: +361\.2 *\n +mL/h: +168\.3 *\n +mg/kg/min: +3\.3 *\n"
+        r" +Volume mL: +760\.75 *\n +Basis: +at-risk cap \(protocol\)",
+        last_step,
+    ), last_step
+    assert "Total time 6 h 02 min (361.2 min)" in out
     assert "Dose 2 (2026-12-02): the same steps as dose 1." in out
     # Then the screening findings.
     assert out.index("Screening findings") > out.index("Rate steps")
@@ -262,7 +269,7 @@ def test_age_over_65_alone_lowers_the_maximum_rate(capsys: pytest.CaptureFixture
 
 
 def test_no_risk_keeps_the_label_maximum(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv())
+    plan = run_json(capsys, plan_argv(weight_kg="75"))  # BMI 23.1: no risk
     assert max(step_rates(plan["doses"][0])) == 8.0
     assert "at-risk-maximum" not in codes(plan)
 
@@ -345,7 +352,13 @@ def test_maintenance_until_a_date(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_first_infusion_starts_at_the_subsequent_rate(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    later = run_json(capsys, plan_argv("--no-first-infusion", product="gammaplex-10"))
+    later = run_json(
+        capsys,
+        plan_argv(
+            "--no-first-infusion", product="gammaplex-10", previous_product="gammaplex-10",
+            last_infusion="2026-11-10",
+        ),
+    )  # fmt: skip
     assert step_rates(later["doses"][0])[0] == 1.0
     assert "first-infusion" not in codes(later)
 

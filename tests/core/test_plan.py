@@ -43,7 +43,10 @@ def test_issue_example(catalogue: Catalogue) -> None:
     assert data["max_28d_g_per_kg"] == 2.0
     assert data["schedule"]["label"] == "US PI, CIDP"
     assert not data["schedule"]["on_label"]
-    assert data["doses"][0]["duration_min"] == 216.9
+    # BMI 30.9 is obesity (WHO, BMI 30 or more), a thrombosis risk in the EU core SmPC: the
+    # at-risk maximum of 3.3 mg/kg/min (protocol) applies (issue 14, item 4; was 216.9 at 8)
+    assert data["schedule"]["maximum_mg_per_kg_per_min"] == 3.3
+    assert data["doses"][0]["duration_min"] == 361.2
     assert not data["product"]["verified"]  # US vial sizes are inferred, not confirmed
 
 
@@ -229,7 +232,10 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
     assert plan.doses[0].steps[0].rate_mg_per_kg_per_min == 0.5
     assert plan.doses[1].steps[0].rate_mg_per_kg_per_min == 1.0
     finding = next(f for f in plan.findings if f.code == "later-start-rate")
-    assert "doses after the first start at 1 mg/kg/min" in finding.message
+    assert "dose 2 starts at 1 mg/kg/min" in finding.message
     assert "start at 0.5 mg/kg/min" in finding.message
+    lowest = next(f for f in plan.findings if f.code == "lowest-start-rate")
+    assert "dose 1 (2026-12-01) starts at the lowest rate" in lowest.message
+    assert "first IVIG infusion" in lowest.message
     assert not any(f.code == "later-start-rate" for f in
                    plan_course(MAN, _induction(), catalogue).findings)  # fmt: skip

@@ -30,7 +30,7 @@ def _steps(
         product,
         catalogue.protocol,
         at_risk=at_risk,
-        first_infusion=first_infusion,
+        lowest_start=first_infusion,
     )
     steps = rate_steps(
         ramp,
@@ -128,7 +128,7 @@ def test_at_risk_cap_from_the_protocol_when_the_label_has_none(catalogue: Catalo
     product = catalogue.product("privigen-us")
     schedule = _schedule(catalogue, "privigen-us", "cidp")
     ramp, maximum, source, parts = rate_ramp(
-        schedule, product, catalogue.protocol, at_risk=True, first_infusion=True
+        schedule, product, catalogue.protocol, at_risk=True, lowest_start=True
     )
     assert maximum == 3.3
     assert source is catalogue.protocol.at_risk_max_mg_per_kg_min
