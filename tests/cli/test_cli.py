@@ -870,3 +870,73 @@ def test_console_script_runs_and_never_imports_django() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+# --- issue 14 -------------------------------------------------------------------------------------
+
+
+def test_product_text_keeps_bracketed_source_words(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 14, item 15: Rich markup ate "[than]" from "less [than] 2 mg/kg/min"
+    code, out, _ = run(capsys, ["product", "bivigam"])
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "less [than] 2 mg/kg/min" in flat
+    assert "'[sugar free; contains polysorbate 80]'" in flat
+    assert "at_risk_max_mg_per_kg_min: below 2 (the pump rate stays below it) (UNVERIFIED)" in flat
+    assert run_json(capsys, ["product", "bivigam", "--json"])["at_risk_max_exclusive"] is True
+
+
+def test_first_infusion_is_not_assumed_with_a_history(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 14, item 9: --history, --previous-product or --last-infusion show earlier infusions
+    history = tmp_path / "history.json"
+    history.write_text('[{"date": "2026-11-03", "dose_g": 40}]')
+    for extra in (
+        ["--history", str(history)],
+        ["--previous-product", "gamunex-c"],
+        ["--last-infusion", "2026-11-03"],
+    ):
+        plan = run_json(capsys, plan_argv(*extra))
+        assert "first-infusion" not in codes(plan), extra
+    assert "first-infusion" in codes(run_json(capsys, plan_argv()))
+    code, _, err = run(capsys, plan_argv("--first-infusion", "--previous-product", "gamunex-c"))
+    assert code == 1
+    assert err.startswith("Error: --first-infusion: a first IVIG infusion cannot have")
+
+
+def test_gammaplex_after_a_switch_starts_at_the_lowest_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 14, item 6: 1 mg/kg/min only after a tolerated infusion of Gammaplex itself
+    switched = run_json(capsys, plan_argv(product="gammaplex-10", previous_product="privigen-us"))
+    assert step_rates(switched["doses"][0])[0] == 0.5
+    gap = run_json(
+        capsys,
+        plan_argv(
+            product="gammaplex-10", previous_product="gammaplex-10", last_infusion="2026-04-27"
+        ),
+    )
+    assert step_rates(gap["doses"][0])[0] == 0.5  # 218 days since the last infusion
+    assert codes(gap)["lowest-start-rate"] == "info"
+
+
+def test_an_excluded_weight_basis_is_refused_unless_insisted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 14, item 3: the 45 kg, 170 cm woman on adjusted weight (54.9 kg)
+    woman = {"sex": "female", "height_cm": "170", "weight_kg": "45", "age": "40"}
+    code, _, err = run(capsys, plan_argv("--weight-basis", "adjusted", **woman))
+    assert code == 1
+    assert err.startswith("Error: --weight-basis: adjusted weight is refused by the NBA")
+    plan = run_json(
+        capsys,
+        plan_argv(
+            "--weight-basis", "adjusted", "--weight-basis-reason", "team decision",
+            total_g_per_kg="1.6", **woman,
+        ),
+    )  # fmt: skip
+    assert plan["dosing_weight"]["kg"] == 54.9
+    assert plan["dosing_weight"]["checked_kg"] == 45.0
+    assert plan["dosing_weight"]["insisted"] == "team decision"
+    assert "adjusted-weight-not-recommended" in codes(plan)
