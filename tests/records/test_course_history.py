@@ -33,9 +33,7 @@ def _given(users: dict[str, Any], patient: Any, product: str, today: dt.date) ->
 
 
 def _react(users: dict[str, Any], order: Order) -> None:
-    session = InfusionSession.objects.create(
-        order=order, state="closed", started_at=timezone.now()
-    )
+    session = InfusionSession.objects.create(order=order, state="closed", started_at=timezone.now())
     Reaction.objects.create(
         session=session, at=timezone.now(), symptoms={"headache": "mild"}, severity="mild",
         recommended={}, action_taken="slowed", recorded_by=users["nurse"],

@@ -210,8 +210,8 @@ def rate_steps(
 
     The last step's end is rounded to 0.1 minute, but never to its own start: a last step
     shorter than 0.1 minute ends 0.1 minute after it starts. A step that must stay ``below``
-    its rate runs one 0.1 mL/h under it when rounding down alone would reach it, and reports
-    the mg/kg/min the pump rate gives (below the cap).
+    its rate runs one 0.1 mL/h under it when rounding down alone would reach it (its
+    mg/kg/min stays the cap it runs under, with the basis saying "stays below").
     """
     dose_ml = number(dose_ml, field="dose", what="the dose volume")
     if not 0 < dose_ml <= MAX_DOSE_ML:
@@ -230,11 +230,9 @@ def rate_steps(
             ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml
         )
         ml_h = floor_to(exact)
-        mg_per_kg_min = ramp_step.mg_per_kg_per_min
-        if ramp_step.below:
-            if ml_h >= exact - _TOLERANCE:
-                ml_h = round(ml_h - 0.1, 1)
-            mg_per_kg_min = ml_h * concentration_mg_per_ml / (weight_kg * 60.0)
+        mg_per_kg_min = ramp_step.mg_per_kg_per_min  # a "below" step: the cap it stays under
+        if ramp_step.below and ml_h >= exact - _TOLERANCE:
+            ml_h = round(ml_h - 0.1, 1)
         if ml_h <= 0:
             raise InvalidInput(
                 f"a rate of {ramp_step.mg_per_kg_per_min:g} mg/kg/min is below 0.1 mL/h "
