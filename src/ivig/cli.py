@@ -401,6 +401,21 @@ def _minutes(value: float, *, compact: bool = False) -> str:
     return f"{hours}:{minutes:02d}" if compact else f"{hours} h {minutes:02d} min"
 
 
+def _print_rounding(console: Console, p: Plan) -> None:
+    """The rounding rule and why each dose is what it is (doses with the same reason together)."""
+    if p.rounding is not None:
+        _say(console, f"Rounding: {p.rounding.rule}.")
+    groups: list[tuple[str, list[int]]] = []
+    for i, d in enumerate(p.doses, start=1):
+        if groups and groups[-1][0] == d.vials.why:
+            groups[-1][1].append(i)
+        else:
+            groups.append((d.vials.why, [i]))
+    for why, numbers in groups:
+        which = f"Dose {numbers[0]}" if len(numbers) == 1 else f"Doses {numbers[0]}-{numbers[-1]}"
+        _say(console, f"  {which}: {why}.")
+
+
 def _print_plan(console: Console, p: Plan) -> None:
     w = p.dosing_weight
     _say(
@@ -452,6 +467,7 @@ def _print_plan(console: Console, p: Plan) -> None:
         f"{plain_number(p.max_28d_g_per_kg, 2)} g/kg of the {plain_number(cap, 2)} g/kg cap "
         f"({plain_number(p.max_window_g, 2)} g of {plain_number(p.cap_g, 2)} g).",
     )
+    _print_rounding(console, p)
     console.print()
 
     label_use = "on-label" if p.on_label else f"off-label for {p.indication.short_name}"

@@ -194,7 +194,10 @@ class CapExceeded(HardLimit):
 
     ``earliest_allowed`` is the first date on which the offending dose (or, when
     ``course_start``, the whole course) would fit under the cap, given the doses before it
-    (``None`` when none is suggested or no such date exists within a year). ``details`` holds
+    (``None`` when none is suggested or no such date exists within a year). For a maintenance
+    series (``every_weeks``) the message says instead what a prescriber can change: the largest
+    dose that fits at this interval (``largest_g_per_kg``) and the shortest interval up to the
+    indication's longest at which this dose fits (``fits_every_weeks``). ``details`` holds
     the same numbers for machines (the window, g/kg reached and allowed, the earliest date).
     """
 
@@ -213,6 +216,11 @@ class CapExceeded(HardLimit):
         indication: str,
         earliest_allowed: dt.date | None = None,
         course_start: bool = False,
+        every_weeks: int | None = None,
+        dose_g_per_kg: float | None = None,
+        largest_g_per_kg: float | None = None,
+        fits_every_weeks: int | None = None,
+        weeks_range: tuple[int, int] | None = None,
     ) -> None:
         what = (
             f"with the earlier doses, a course starting on {dose_date.isoformat()}"
@@ -224,9 +232,24 @@ class CapExceeded(HardLimit):
             f"{window_end.isoformat()} to {reached_g_per_kg:.2f} g/kg, above the cap of "
             f"{cap_g_per_kg:g} g/kg in any {window_days} days for {indication}"
         )
-        if earliest_allowed is not None:
-            thing = "course may start" if course_start else "this dose is allowed"
-            message += f"; the earliest date this {thing} is {earliest_allowed.isoformat()}"
+        if every_weeks is not None and dose_g_per_kg is not None and weeks_range is not None:
+            # A maintenance series: what the prescriber can change (issue 14 item 14).
+            if largest_g_per_kg is not None:
+                message += (
+                    f"; every {every_weeks} weeks, the largest dose that fits is "
+                    f"{largest_g_per_kg:g} g/kg"
+                )
+            dose = f"{dose_g_per_kg:.2f}".rstrip("0").rstrip(".")
+            if fits_every_weeks is not None:
+                message += f"; {dose} g/kg fits every {fits_every_weeks} weeks or longer"
+            else:
+                message += (
+                    f"; {dose} g/kg does not fit at any interval up to {weeks_range[1]} weeks "
+                    f"for {indication}"
+                )
+        elif earliest_allowed is not None:
+            thing = "this course may start" if course_start else "this dose is allowed"
+            message += f"; the earliest date {thing} is {earliest_allowed.isoformat()}"
         super().__init__(
             message,
             field=field,
@@ -251,6 +274,8 @@ class CapExceeded(HardLimit):
             "cap_g_per_kg": cap_g_per_kg,
             "earliest_allowed": earliest_allowed.isoformat() if earliest_allowed else None,
             "course_start": course_start,
+            "largest_g_per_kg": largest_g_per_kg,
+            "fits_every_weeks": fits_every_weeks,
         }
 
 

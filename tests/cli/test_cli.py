@@ -584,7 +584,8 @@ ERROR_CASES: list[Any] = [
         "cap_exceeded",
         ("2026-12-01", "2026-12-28", "3.00 g/kg"),
     ),
-    # maintenance 1.2 g/kg every 2 weeks: cap exceeded; the message gives the earliest date
+    # maintenance 1.2 g/kg every 2 weeks: cap exceeded; the message gives the largest dose and
+    # the shortest interval that fit (issue 14 item 14)
     (
         "maintenance-cap",
         {**MAINTENANCE, "dose_g_per_kg": "1.2", "every_weeks": "2"},
@@ -592,7 +593,7 @@ ERROR_CASES: list[Any] = [
         None,
         "dose_g_per_kg",
         "cap_exceeded",
-        ("earliest date", "2026-12-29"),
+        ("the largest dose that fits is 1 g/kg", "fits every 4 weeks or longer"),
     ),
     # a history file that does not exist
     ("history-missing", {}, (), MISSING, "history", "invalid_input", ()),

@@ -141,6 +141,12 @@ def _copy(tmp_path: Path) -> Path:
             "from_bmi = { value = -30",
             "positive",
         ),
+        (
+            "protocol.toml",
+            'rounding_increment = { value = "none"',
+            "rounding_increment = { value = 0.25",
+            "whole tenths",
+        ),
     ],
 )
 def test_broken_catalogue_is_refused(

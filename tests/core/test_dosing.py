@@ -8,6 +8,7 @@ import pytest
 
 from ivig.core.dosing import (
     GivenDose,
+    RoundingReason,
     check_under_cap,
     earliest_allowed_date,
     induction_dates,
@@ -25,22 +26,23 @@ D = dt.date
 @pytest.mark.parametrize(
     ("prescribed", "sizes", "total", "vials"),
     [
-        # Nearest achievable total (ASCIA: round to the full vial size), then fewest vials.
-        # Privigen US 5/10/20/40 g: 85 g = 2 x 40 + 1 x 5
+        # Issue 14 item 16: among the amounts less than one smallest vial from the prescribed
+        # dose, the fewest vials, then the nearest (ASCIA: round to the full vial size).
+        # Privigen US 5/10/20/40 g: 85 g = 2 x 40 + 1 x 5 (80 and 90 are a whole vial away)
         (85, (5, 10, 20, 40), 85, ((40, 2), (5, 1))),
-        # 24.84 g -> 25 g (nearest), as 20 + 5 rather than 5 x 5
-        (24.84, (5, 10, 20, 40), 25, ((20, 1), (5, 1))),
-        # 22.5 g is halfway between 20 and 25: the tie goes to the lower dose
-        (22.5, (5, 10, 20, 40), 20, ((20, 1),)),
-        # Privigen EU adds 2.5 g: 22.5 is then exact
+        # 24.84 g: 20 g in 1 vial rather than the nearer 25 g in 2 (the fewest vials)
+        (24.84, (5, 10, 20, 40), 20, ((20, 1),)),
+        # Privigen EU adds 2.5 g: 22.5 is then exact, and the only amount within 2.5 g
         (22.5, (2.5, 5, 10, 20, 40), 22.5, ((20, 1), (2.5, 1))),
-        # Octagam 10% 2/5/10/20/30 g: 49.7 g -> 50 g = 30 + 20 (2 vials, not 5 x 10)
+        # Octagam 10% 2/5/10/20/30 g: 49.7 g -> 50 g = 30 + 20 (2 vials)
         (49.7, (2, 5, 10, 20, 30), 50, ((30, 1), (20, 1))),
-        # Gamunex-C has 1 and 2.5 g vials: 67.2 -> 67 (67.5 is 0.3 away) = 40 + 20 + 5 + 2 x 1
-        (67.2, (1, 2.5, 5, 10, 20, 40), 67, ((40, 1), (20, 1), (5, 1), (1, 2))),
-        # ... and 67.4 -> 67.5 = 40 + 20 + 5 + 2.5
-        (67.4, (1, 2.5, 5, 10, 20, 40), 67.5, ((40, 1), (20, 1), (5, 1), (2.5, 1))),
-        # A dose below half the smallest vial still gets one vial (never nothing)
+        # Issue 14 item 16: Gamunex-C 80.5 g -> 2 x 40 g (80 g, -0.6 %), not 8 vials of 6 sizes
+        (80.5, (1, 2.5, 5, 10, 20, 40), 80, ((40, 2),)),
+        # ... and 70.5 g -> 40 + 20 + 10 (3 vials), not 7
+        (70.5, (1, 2.5, 5, 10, 20, 40), 70, ((40, 1), (20, 1), (10, 1))),
+        # 67.2 g: 67.5 g in 4 vials rather than the nearer 67 g in 5
+        (67.2, (1, 2.5, 5, 10, 20, 40), 67.5, ((40, 1), (20, 1), (5, 1), (2.5, 1))),
+        # A dose below the smallest vial still gets one vial (never nothing)
         (1.0, (5, 10), 5, ((5, 1),)),
     ],
 )
@@ -57,11 +59,43 @@ def test_round_to_vials(
     assert pick.deviation_pct == pytest.approx((total - prescribed) / prescribed * 100)
 
 
+def test_a_dose_says_why_it_is_what_it_is() -> None:
+    pick = round_to_vials(80.5, (1, 2.5, 5, 10, 20, 40))
+    assert pick.reason is RoundingReason.fewer_vials
+    assert (pick.nearest_g, pick.nearest_vial_count) == (80.5, 8)
+    assert pick.why == (
+        "80 g in 2 vials rather than the nearer 80.5 g in 8 vials: the fewest vials within one "
+        "step (1 g) of the prescribed 80.5 g"
+    )
+    assert round_to_vials(85, (5, 10, 20, 40)).why == "85 g is the prescribed dose in whole vials"
+
+
+@pytest.mark.parametrize(
+    ("prescribed", "sizes", "increment", "total"),
+    [
+        # A US order form: "Round dose to nearest whole 5 gm vial": 67.2 g of Gamunex-C -> 65 g
+        # (40 + 20 + 5) rather than 70 g (40 + 20 + 10): as many vials, 65 g is nearer
+        (67.2, (1, 2.5, 5, 10, 20, 40), 5, 65),
+        # "smallest vial" with Privigen EU: multiples of 2.5 g
+        (23.4, (2.5, 5, 10, 20, 40), 2.5, 22.5),
+        # Octagam 10% has no 5 g multiple below 5: the step is its 5 g vial
+        (7.4, (2, 5, 10, 20, 30), 5, 5),
+    ],
+)
+def test_rounding_increment(
+    prescribed: float, sizes: tuple[float, ...], increment: float, total: float
+) -> None:
+    pick = round_to_vials(prescribed, sizes, increment_g=increment)
+    assert pick.total_g == total
+    assert pick.total_g / increment == round(pick.total_g / increment)
+
+
 def test_rounding_never_goes_up_past_the_cap() -> None:
-    # Nearest to 24.84 is 25, but only 24.84 g is left under the cap: 20 g
-    pick = round_to_vials(24.84, (5, 10, 20, 40), max_g=24.84)
-    assert pick.total_g == 20
+    # Nearest to 19.5 is 20 (1 vial), but only 19.5 g is left under the cap: 15 g
+    pick = round_to_vials(19.5, (5, 10, 20, 40), max_g=19.5)
+    assert pick.total_g == 15
     assert pick.limited_by_cap
+    assert pick.why == "15 g: the nearer 20 g would pass the cap"
 
 
 def test_no_vial_fits_under_the_cap() -> None:
@@ -146,10 +180,60 @@ def test_earliest_allowed_date_none_within_a_year() -> None:
     assert earliest_allowed_date(200, D(2026, 12, 1), [], cap_g=170, window_days=28) is None
 
 
-def test_round_course_rounds_the_last_dose_of_a_full_window_down() -> None:
-    # 2 g/kg over 5 days for 62.1 kg: 24.84 g a day, cap 124.2 g. Nearest is 25 g a day
-    # (125 g), over the cap: the first four take 25 g, the fifth only what is left (20 g).
-    planned = [GivenDose(D(2026, 12, d), 24.84) for d in range(1, 6)]
-    picks = round_course(planned, [], (5, 10, 20, 40), cap_g=124.2, window_days=28)
-    assert [p.total_g for p in picks] == [25, 25, 25, 25, 20]
-    assert [p.limited_by_cap for p in picks] == [False] * 4 + [True]
+def _course(share: float, days: int, sizes: tuple[float, ...], cap: float) -> list[float]:
+    planned = [GivenDose(D(2026, 12, d), share) for d in range(1, days + 1)]
+    return [p.total_g for p in round_course(planned, [], sizes, cap_g=cap, window_days=28)]
+
+
+@pytest.mark.parametrize(
+    ("share", "days", "sizes", "cap", "doses"),
+    [
+        # Issue 14 item 1: ivig plan --sex male --height-cm 165.1 --weight-kg 111 --age 20
+        # --product bivigam --days 5 (81.3 kg, 32.52 g a day, cap 162.6 g) was 35, 35, 35, 35
+        # and 20 g (-38.5 %). Bivigam 5/10 g: 30 g in 3 vials, fewer than 35 g in 4.
+        (32.52, 5, (5, 10), 162.6, [30, 30, 30, 30, 30]),
+        # Issue 14 item 16: a 5-day induction at 27.44 g a day (2 g/kg of 68.6 kg, Privigen US)
+        # was 25 g a day (-8.9 %, 1.82 g/kg). 25 and 30 g take 2 vials each: two doses of 30 g
+        # bring the course to 135 g (1.97 g/kg), the larger doses last.
+        (27.44, 5, (5, 10, 20, 40), 137.2, [25, 25, 25, 30, 30]),
+        # 19.5 g a day, cap 97.5 g: 20 g (1 vial) on as many days as the cap allows, the first
+        # day 15 g (2 vials).
+        (19.5, 5, (5, 10, 20), 97.5, [15, 20, 20, 20, 20]),
+        # Gamunex-C 80.5 g on 2 days: 2 x 40 g each.
+        (80.5, 2, (1, 2.5, 5, 10, 20, 40), 161, [80, 80]),
+    ],
+)
+def test_round_course_as_a_whole(
+    share: float, days: int, sizes: tuple[float, ...], cap: float, doses: list[float]
+) -> None:
+    assert _course(share, days, sizes, cap) == doses
+
+
+def test_round_course_counts_earlier_doses_in_the_window() -> None:
+    # 27.44 g a day with 10 g given the day before: the cap leaves 127.2 g, so no 30 g dose.
+    planned = [GivenDose(D(2026, 12, d), 27.44) for d in range(1, 6)]
+    picks = round_course(
+        planned, [GivenDose(D(2026, 11, 30), 10)], (5, 10, 20, 40), cap_g=137.2, window_days=28
+    )
+    assert [p.total_g for p in picks] == [25] * 5
+
+
+def test_round_course_refuses_unequal_shares() -> None:
+    planned = [GivenDose(D(2026, 12, 1), 20), GivenDose(D(2026, 12, 2), 30)]
+    with pytest.raises(InvalidInput):
+        round_course(planned, [], (5, 10), cap_g=100, window_days=28)
+
+
+def test_maintenance_over_the_cap_says_what_a_prescriber_can_change() -> None:
+    # Issue 14 item 14: 1.2 g/kg every 2 weeks for 85 kg (102 g), cap 170 g in 28 days.
+    planned = [GivenDose(D(2026, 12, 1) + dt.timedelta(weeks=2 * i), 102) for i in range(3)]
+    with pytest.raises(CapExceeded) as caught:
+        check_under_cap(
+            planned, [], cap_g=170, weight_kg=85, window_days=28, field="dose_g_per_kg",
+            indication="LEMS", suggest_date=True, every_weeks=2, weeks_range=(2, 6),
+        )  # fmt: skip
+    error = caught.value
+    assert "every 2 weeks, the largest dose that fits is 1 g/kg" in error.message
+    assert "1.2 g/kg fits every 4 weeks or longer" in error.message
+    assert "this this" not in error.message
+    assert (error.details["largest_g_per_kg"], error.details["fits_every_weeks"]) == (1.0, 4)

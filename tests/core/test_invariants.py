@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
-from hypothesis import assume, given
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ivig.core.catalogue import load_catalogue
@@ -22,7 +24,7 @@ patients = st.builds(
     Patient,
     sex=st.sampled_from(Sex),
     height_cm=st.floats(140, 210),
-    weight_kg=st.floats(30, 200),
+    weight_kg=st.floats(30, 250),
     age=st.integers(12, 95),
     pregnant=st.booleans(),
     risks=st.frozensets(st.sampled_from(RISK_CODES), max_size=3),
@@ -132,6 +134,18 @@ def test_maintenance_plans_keep_every_invariant(patient: Patient, regimen: Regim
     _check(_plan(patient, regimen))
 
 
+def _fewest(sizes: Sequence[float], top_g: float) -> dict[int, int]:
+    """An independent count: the fewest vials for every whole-vial amount (in tenths of a gram)
+    up to ``top_g``."""
+    tenths = [round(size * 10) for size in sizes]
+    best = {0: 0}
+    for total in range(1, round(top_g * 10) + 1):
+        counts = [best[total - t] + 1 for t in tenths if total - t in best]
+        if counts:
+            best[total] = min(counts)
+    return best
+
+
 @given(
     prescribed=st.floats(0.5, 300),
     sizes=st.lists(st.sampled_from([0.5, 1, 2, 2.5, 5, 10, 20, 25, 30, 40]), min_size=1,
@@ -147,10 +161,83 @@ def test_vial_rounding(prescribed: float, sizes: list[float], room: float | None
         return
     assert all(size in sizes for size, _ in pick.vials)
     assert math.isclose(sum(s * n for s, n in pick.vials), pick.total_g)
+    step = min(sizes)
     if room is not None:
         assert pick.total_g <= room + 1e-6
-    # Nearest: no achievable single-vial change brings the total closer within the room
-    for size in sizes:
-        for other in (pick.total_g + size, pick.total_g - size):
-            if other > 0 and (room is None or other <= room + 1e-6):
-                assert abs(other - prescribed) >= abs(pick.total_g - prescribed) - 1e-9
+    if pick.limited_by_cap and pick.total_g <= prescribed - step:
+        return  # the cap left less than the share less one vial: the largest amount under it
+    # Issue 14 item 16: within one smallest vial of the share and under the room, no amount
+    # has fewer vials, and none with as many is nearer.
+    assert abs(pick.total_g - prescribed) < step + 1e-9
+    fewest = _fewest(sizes, prescribed + step)
+    for tenths, count in fewest.items():
+        grams = tenths / 10
+        if not grams > 0 or abs(grams - prescribed) >= step - 1e-7:
+            continue
+        if room is not None and grams > room + 1e-6:
+            continue
+        assert count >= pick.vial_count
+        if count == pick.vial_count:
+            assert abs(grams - prescribed) >= abs(pick.total_g - prescribed) - 1e-9
+
+
+histories = st.lists(
+    st.builds(GivenDose, date=st.dates(dt.date(2026, 11, 20), dt.date(2026, 11, 30)),
+              grams=st.floats(5, 40)),
+    max_size=2,
+)  # fmt: skip
+
+
+def _check_course(plan: Plan, others: Sequence[GivenDose]) -> None:
+    """Issue 14 item 1: every dose less than one smallest vial from its share, the doses at
+    most one smallest vial apart, no window over the cap, and no dose that could take fewer
+    vials within those bounds and under the cap."""
+    sizes = plan.product.vial_sizes_g.value
+    step = min(sizes)
+    totals = [d.vials.total_g for d in plan.doses]
+    assert max(totals) - min(totals) <= step + 1e-9
+    fewest = _fewest(sizes, max(d.vials.prescribed_g for d in plan.doses) + step)
+    window_days = plan.indication.cap_window_days.value
+    for i, dose in enumerate(plan.doses):
+        share = dose.vials.prescribed_g
+        assert abs(dose.vials.total_g - share) < step + 1e-9
+        rest = [GivenDose(d.date, d.vials.total_g) for j, d in enumerate(plan.doses) if j != i]
+        room = plan.cap_g - worst_window([*others, *rest], dose.date, window_days).grams
+        for tenths, count in fewest.items():
+            grams = tenths / 10
+            if not 0 < grams <= room + 1e-6 or abs(grams - share) >= step - 1e-7:
+                continue
+            if any(abs(grams - g) > step + 1e-9 for g in totals[:i] + totals[i + 1 :]):
+                continue
+            assert count >= dose.vials.vial_count, (i, grams, totals)
+    _check(plan)
+
+
+@pytest.mark.parametrize("product", PLANNABLE)
+@settings(max_examples=15)
+@given(weight=st.floats(30, 250), days=st.integers(2, 5), earlier=histories)
+def test_induction_courses_round_as_a_whole(
+    product: str, weight: float, days: int, earlier: list[GivenDose]
+) -> None:
+    patient = Patient(sex=Sex.male, height_cm=175, weight_kg=weight, age=50)
+    regimen = Regimen(
+        indication="lems", product=product, phase=Phase.induction, start=dt.date(2026, 12, 1),
+        days=days, weight_basis=WeightBasis.actual, history=tuple(earlier),
+    )  # fmt: skip
+    _check_course(_plan(patient, regimen), earlier)
+
+
+@pytest.mark.parametrize("product", PLANNABLE)
+@settings(max_examples=15)
+@given(weight=st.floats(30, 250), dose=st.floats(0.4, 2.0), every=st.integers(2, 6),
+       earlier=histories)  # fmt: skip
+def test_maintenance_courses_round_as_a_whole(
+    product: str, weight: float, dose: float, every: int, earlier: list[GivenDose]
+) -> None:
+    patient = Patient(sex=Sex.female, height_cm=165, weight_kg=weight, age=50)
+    regimen = Regimen(
+        indication="lems", product=product, phase=Phase.maintenance, start=dt.date(2026, 12, 1),
+        dose_g_per_kg=dose, every_weeks=every, count=4, weight_basis=WeightBasis.actual,
+        history=tuple(earlier), first_infusion=False,
+    )  # fmt: skip
+    _check_course(_plan(patient, regimen), earlier)

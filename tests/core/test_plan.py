@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -232,7 +233,7 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
     assert plan.doses[0].steps[0].rate_mg_per_kg_per_min == 0.5
     assert plan.doses[1].steps[0].rate_mg_per_kg_per_min == 1.0
     finding = next(f for f in plan.findings if f.code == "later-start-rate")
-    assert "dose 2 starts at 1 mg/kg/min" in finding.message
+    assert "dose 2 (2026-12-02) starts at 1 mg/kg/min" in finding.message
     assert "start at 0.5 mg/kg/min" in finding.message
     lowest = next(f for f in plan.findings if f.code == "lowest-start-rate")
     assert "dose 1 (2026-12-01) starts at the lowest rate" in lowest.message
@@ -260,11 +261,12 @@ def test_an_insisted_basis_is_checked_on_the_actual_weight(catalogue: Catalogue)
     # 2 g/kg on 54.9 kg is 109.8 g: above the cap of 2 g/kg x 45 kg = 90 g: refused
     with pytest.raises(CapExceeded):
         plan_course(THIN_WOMAN, _induction(**insisted), catalogue)
-    # 1.6 g/kg on 54.9 kg = 87.8 g, 45 g a day: 90 g = 2 g/kg of 45 kg, within the cap
+    # 1.6 g/kg on 54.9 kg = 87.8 g, 43.9 g a day: within the cap of 90 g (2 g/kg of 45 kg)
     plan = plan_course(THIN_WOMAN, _induction(total_g_per_kg=1.6, **insisted), catalogue)
     assert plan.dosing_weight.kg == 54.9
     assert plan.cap_g == 90.0
-    assert plan.max_28d_g_per_kg == pytest.approx(2.0)  # of her actual weight
+    assert plan.total_g <= 90.0
+    assert plan.max_28d_g_per_kg == pytest.approx(plan.total_g / 45)  # of her actual weight
     for dose in plan.doses:
         top = dose.steps[-1]
         # every rate on the actual weight: 8 x 45 x 60 / 100 = 216 mL/h (not 263.5 on 54.9)
@@ -363,3 +365,100 @@ def test_the_at_risk_cap_names_its_source(catalogue: Catalogue, product: str, wo
     assert words in finding.message
     exclusive = product in {"bivigam", "gammagard-liquid"}
     assert plan.as_dict()["schedule"]["maximum_exclusive"] is exclusive
+
+
+def _one_patient(weight_kg: float) -> Patient:
+    return Patient(sex=Sex.female, height_cm=165, weight_kg=weight_kg, age=50)
+
+
+@pytest.mark.parametrize(
+    ("patient", "changes", "doses"),
+    [
+        # Issue 14 item 1: ivig plan --sex male --height-cm 165.1 --weight-kg 111 --age 20
+        # --product bivigam --days 5 --risk diabetes: 81.3 kg, 32.52 g a day, was 35, 35, 35,
+        # 35 and 20 g (-38.5 %). Now 30 g a day (3 x 10 g; 35 g would take 4 vials).
+        (
+            Patient(sex=Sex.male, height_cm=165.1, weight_kg=111, age=20,
+                    risks=frozenset({"diabetes"})),
+            {"product": "bivigam", "days": 5},
+            [30, 30, 30, 30, 30],
+        ),
+        # Issue 14 item 16: a 5-day induction at 27.44 g a day (68.6 kg, Privigen US) was 25 g
+        # a day (-8.9 %, 1.82 g/kg). 25 and 30 g take 2 vials each: the course as a whole is
+        # 135 g (1.97 g/kg), the larger doses last.
+        (_one_patient(68.6), {"days": 5, "weight_basis": WeightBasis.actual},
+         [25, 25, 25, 30, 30]),
+        # Issue 14 item 16: Gamunex-C 80.5 g a day: 2 x 40 g, not 8 vials of 6 sizes.
+        (_one_patient(80.5), {"product": "gamunex-c", "weight_basis": WeightBasis.actual},
+         [80, 80]),
+    ],
+)  # fmt: skip
+def test_course_rounded_as_a_whole(
+    catalogue: Catalogue, patient: Patient, changes: dict[str, object], doses: list[float]
+) -> None:
+    plan = plan_course(patient, _induction(**changes), catalogue)
+    data = plan.as_dict()
+    assert [d["dose_g"] for d in data["doses"]] == doses
+    assert data["rounding"]["larger_doses"] == "last"
+    assert data["rounding"]["increment_g"] is None
+    assert "whole vials" in data["rounding"]["rule"]
+    assert all(d["rounding"]["why"] for d in data["doses"])
+
+
+def test_bivigam_doses_say_why(catalogue: Catalogue) -> None:
+    patient = Patient(sex=Sex.male, height_cm=165.1, weight_kg=111, age=20)
+    dose = plan_course(patient, _induction(product="bivigam", days=5), catalogue).doses[0]
+    assert dose.vials.why == (
+        "30 g in 3 vials rather than the nearer 35 g in 4 vials: the fewest vials within one "
+        "step (5 g) of the prescribed 32.52 g"
+    )
+
+
+def test_a_rounding_change_above_ten_percent_is_a_finding(catalogue: Catalogue) -> None:
+    # Issue 14 item 10: 2 g/kg over 5 days for 62.1 kg of Privigen US is 24.84 g a day: 20 g
+    # (1 vial, -19.5 %) rather than 25 g (2 vials). The finding names the doses and what would
+    # bring them closer: the nearer vial mix, or a product with smaller vials.
+    regimen = _induction(days=5, weight_basis=WeightBasis.actual)
+    plan = plan_course(_one_patient(62.1), regimen, catalogue)
+    finding = next(f for f in plan.findings if f.code == "rounding-change")
+    assert finding.message.startswith(
+        "doses 1-5 (2026-12-01 to 2026-12-05): 20 g each is -19.5 % from the prescribed 24.84 g"
+    )
+    assert "the nearer 25 g (1x20 + 1x5 g, +0.6 %) takes 1 more vial" in finding.message
+    assert "Gammagard Liquid (US) 25 g" in finding.message
+    assert "protocol rounding change threshold" in plan.unverified
+    # 68.6 kg: 25 g (-8.9 %) and 30 g (+9.3 %) are within the threshold: no finding
+    plain = plan_course(_one_patient(68.6), regimen, catalogue)
+    assert not any(f.code == "rounding-change" for f in plain.findings)
+
+
+def test_a_service_rounding_increment_is_used_and_named(catalogue: Catalogue) -> None:
+    protocol = dataclasses.replace(
+        catalogue.protocol,
+        rounding_increment=dataclasses.replace(catalogue.protocol.rounding_increment, value=5.0),
+    )
+    coarse = dataclasses.replace(catalogue, protocol=protocol)
+    # Gamunex-C 80.5 g a day, rounded to a multiple of 5 g: 80 g (2 x 40 g)
+    plan = plan_course(
+        _one_patient(80.5), _induction(product="gamunex-c", weight_basis=WeightBasis.actual), coarse
+    )
+    data = plan.as_dict()
+    assert [d["dose_g"] for d in data["doses"]] == [80, 80]
+    assert data["rounding"]["increment_g"] == 5
+    assert data["rounding"]["step_g"] == 5
+    assert "a multiple of 5 g" in data["rounding"]["rule"]
+
+
+def test_maintenance_over_the_cap_suggests_a_dose_or_an_interval(catalogue: Catalogue) -> None:
+    # Issue 14 item 14: 1.2 g/kg every 2 weeks breaks the cap; the refusal says what fits.
+    regimen = Regimen(
+        indication="lems", product="privigen-us", phase=Phase.maintenance,
+        start=D(2026, 12, 1), dose_g_per_kg=1.2, every_weeks=2, count=3,
+    )  # fmt: skip
+    with pytest.raises(CapExceeded) as caught:
+        plan_course(MAN, regimen, catalogue)
+    message = caught.value.message
+    assert message.endswith(
+        "every 2 weeks, the largest dose that fits is 1 g/kg; 1.2 g/kg fits every 4 weeks or longer"
+    )
+    assert "this this" not in message

@@ -38,6 +38,7 @@ RATE_UNITS = ("mg/kg/min", "mL/kg/min", "mL/kg/h")
 SCHEDULE_GROUPS = ("cidp", "pi", "itp", "mmn", "dm", "general")
 SEVERITIES = ("block", "warn", "info")
 RISK_GROUPS = ("renal", "thrombosis", "screening")
+NO_INCREMENT, SMALLEST_VIAL = "none", "smallest vial"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,17 @@ class Protocol:
     egfr_threshold: Sourced[float]
     long_gap_weeks: Sourced[int]
     risk_age_years: Sourced[int]
+    # The drug library's rounding increment: None (any whole-vial amount), SMALLEST_VIAL, or
+    # grams; and the rounding change (%) above which a dose is a finding.
+    rounding_increment: Sourced[float | str | None]
+    rounding_change_pct: Sourced[float]
+
+    def increment_g(self, sizes_g: Iterable[float]) -> float | None:
+        """The rounding increment for a product with these vial sizes (None: whole vials)."""
+        value = self.rounding_increment.value
+        if value == SMALLEST_VIAL:
+            return min(sizes_g)
+        return value if isinstance(value, float) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,8 +569,30 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
         egfr_threshold=egfr,
         long_gap_weeks=p.sourced_int("long_gap_weeks"),
         risk_age_years=p.sourced_int("risk_age_years"),
+        rounding_increment=_rounding_increment(p),
+        rounding_change_pct=p.required_sourced_number("rounding_change_pct"),
     )
     return Catalogue(version, products, indications, risks, tuple(rules), protocol, sources)
+
+
+def _rounding_increment(p: _Reader) -> Sourced[float | str | None]:
+    """``rounding_increment``: "none", "smallest vial", or a positive number of grams in whole
+    tenths."""
+    value = p.sourced("rounding_increment")
+    assert value is not None
+    v = value.value
+    if v == NO_INCREMENT:
+        return Sourced(None, value.source, value.verified, value.note)
+    if v == SMALLEST_VIAL:
+        return Sourced(v, value.source, value.verified, value.note)
+    whole_tenths = isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1000
+    if not whole_tenths or abs(v * 10 - round(v * 10)) > 1e-6:
+        raise p.fail(
+            "rounding_increment",
+            f'value must be "{NO_INCREMENT}", "{SMALLEST_VIAL}" or grams in whole tenths '
+            f"(got {v!r})",
+        )
+    return Sourced(float(v), value.source, value.verified, value.note)
 
 
 @functools.cache

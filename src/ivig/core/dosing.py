@@ -5,9 +5,11 @@ Rules (issue 2; clinical-rules.md sections 2 and 4):
 - Maintenance: a dose every 2-6 weeks, for a count of doses or until a date.
 - No window of ``window_days`` (28) consecutive days may hold more than the cap (2 g/kg), earlier
   doses included. A plan that would break it is refused, naming the window and the g/kg reached.
-- Each dose is rounded to whole vials: the achievable total nearest to the prescribed dose (tie:
-  the lower), then the fewest vials; never rounded up past the cap (ASCIA: "ensure that doses
-  are rounded to the full vial size").
+- Doses are rounded to whole vials (ASCIA: "ensure that doses are rounded to the full vial
+  size"), to a multiple of the service's rounding increment when it sets one, and the course as
+  a whole (issue 14, items 1 and 16): each dose less than one step (the smallest vial) from its
+  prescribed share, the doses of a course at most one step apart, never above the cap; among
+  those, the fewest vials, then the course total nearest the prescribed total.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import bisect
 import datetime as dt
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ivig.core.checks import date_in_range, number, number_in_range, shown, whole_in_range
+from ivig.core.units import plain_number
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import CapExceeded, InvalidInput
 
 __all__ = [
+    "LARGER_LAST_WHY",
     "CapWindow",
     "GivenDose",
+    "RoundingReason",
     "VialPick",
     "check_under_cap",
     "earliest_allowed_date",
@@ -33,11 +39,13 @@ __all__ = [
     "induction_dates",
     "maintenance_dates",
     "rolling_cap",
+    "round_course",
     "round_to_vials",
     "worst_window",
 ]
 
 _GRAMS_TOLERANCE = 1e-6
+_UNIT_TOLERANCE = 1e-7  # in vial units: a share exactly one step from an amount is not "less"
 _TENTHS = 10  # vial sizes are whole tenths of a gram
 MAX_DOSES = 100
 SEARCH_DAYS = 366  # how far ahead the earliest allowed date is looked for
@@ -57,24 +65,6 @@ class GivenDose:
 
     date: dt.date
     grams: float
-
-
-@dataclass(frozen=True, slots=True)
-class VialPick:
-    """Whole vials for one dose: ``vials`` is ``((size_g, count), ...)``, largest first."""
-
-    prescribed_g: float
-    total_g: float
-    vials: tuple[tuple[float, int], ...]
-    limited_by_cap: bool  # the nearest total would have passed the cap; a lower one was taken
-
-    @property
-    def deviation_pct(self) -> float:
-        return (self.total_g - self.prescribed_g) / self.prescribed_g * 100.0
-
-    @property
-    def vial_count(self) -> int:
-        return sum(count for _, count in self.vials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +215,129 @@ def _earliest_allowed_date(
 # --- vials ------------------------------------------------------------------------------------
 
 
+class RoundingReason(StrEnum):
+    """Why a dose is the amount it is."""
+
+    nearest = "nearest"  # the whole-vial amount nearest the prescribed dose
+    fewer_vials = "fewer vials"  # a nearer amount needs more vials
+    course_total = "course total"  # as many vials as the nearer amount; brings the course nearer
+    cap = "cap"  # the nearer amount would pass the cap
+
+
+LARGER_LAST_WHY = (
+    "smaller doses first and larger doses last: the first infusion carries the most reactions "
+    "(EU SmPC: adverse reactions are more frequent at the first infusion and at a high rate), "
+    "so it is the shorter one"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VialPick:
+    """Whole vials for one dose: ``vials`` is ``((size_g, count), ...)``, largest first.
+
+    ``step_g`` is one rounding step (the smallest vial, or the smallest multiple of the
+    service's rounding increment the vials make); ``nearest_g`` (in ``nearest_vials``) is the
+    allowed amount nearest the prescribed dose (tie: the lower); ``reason`` says why the dose is
+    ``total_g`` and not ``nearest_g``.
+    """
+
+    prescribed_g: float
+    total_g: float
+    vials: tuple[tuple[float, int], ...]
+    limited_by_cap: bool  # a nearer amount would have passed the cap; a lower one was taken
+    step_g: float
+    nearest_g: float
+    nearest_vials: tuple[tuple[float, int], ...]
+    reason: RoundingReason
+
+    @property
+    def deviation_pct(self) -> float:
+        return (self.total_g - self.prescribed_g) / self.prescribed_g * 100.0
+
+    @property
+    def vial_count(self) -> int:
+        return sum(count for _, count in self.vials)
+
+    @property
+    def nearest_vial_count(self) -> int:
+        return sum(count for _, count in self.nearest_vials)
+
+    @property
+    def why(self) -> str:
+        """One sentence: why this dose is this amount."""
+        got, near = plain_number(self.total_g, 2), plain_number(self.nearest_g, 2)
+        share = plain_number(self.prescribed_g, 2)
+        if self.reason is RoundingReason.nearest:
+            if math.isclose(self.total_g, self.prescribed_g, abs_tol=_GRAMS_TOLERANCE):
+                return f"{got} g is the prescribed dose in whole vials"
+            return f"{got} g is the allowed amount nearest the prescribed {share} g"
+        if self.reason is RoundingReason.fewer_vials:
+            return (
+                f"{got} g in {_vials_word(self.vial_count)} rather than the nearer {near} g in "
+                f"{_vials_word(self.nearest_vial_count)}: the fewest vials within one step "
+                f"({plain_number(self.step_g, 2)} g) of the prescribed {share} g"
+            )
+        if self.reason is RoundingReason.course_total:
+            return (
+                f"{got} g rather than the nearer {near} g (as many vials): brings the course "
+                "total nearer the prescribed total"
+            )
+        return f"{got} g: the nearer {near} g would pass the cap"
+
+
+def _vials_word(count: int) -> str:
+    return f"{count} vial" if count == 1 else f"{count} vials"
+
+
+@dataclass(frozen=True, slots=True)
+class _Vials:
+    """The whole-vial amounts of one product, in units of the sizes' gcd (``unit`` tenths of a
+    gram), that are multiples of ``increment`` tenths (``None``: any)."""
+
+    unit: int
+    sizes: tuple[int, ...]  # largest first
+    increment: int | None
+
+    @classmethod
+    def of(cls, sizes_g: Sequence[float], increment_g: float | None) -> _Vials:
+        tenths = sorted({_units(s) for s in sizes_g}, reverse=True)
+        unit = functools.reduce(math.gcd, tenths)
+        increment = None if increment_g is None else _units(increment_g)
+        return cls(unit, tuple(t // unit for t in tenths), increment)
+
+    def table(self, limit: float) -> tuple[int, ...]:
+        """Fewest vials for each amount up to at least ``limit`` units (-1: impossible)."""
+        top = max(math.ceil(limit), 1) + self.sizes[0]
+        # Grow the table in blocks so that plans of similar size share it.
+        return _fewest_vials(self.sizes, -(-top // 512) * 512)
+
+    def allowed(self, table: tuple[int, ...], amount: int) -> bool:
+        return (
+            0 < amount < len(table)
+            and table[amount] > 0
+            and (self.increment is None or amount * self.unit % self.increment == 0)
+        )
+
+    def step(self) -> int:
+        """The smallest allowed amount: every multiple of it is allowed too."""
+        top = self.sizes[-1] * (1 if self.increment is None else self.increment)
+        table = self.table(top)
+        return next(t for t in range(1, top + 1) if self.allowed(table, t))
+
+    def grams(self, amount: int) -> float:
+        return amount * self.unit / _TENTHS
+
+    def mix(self, table: tuple[int, ...], amount: int) -> tuple[tuple[float, int], ...]:
+        """The fewest vials making ``amount``, largest first."""
+        vials: dict[int, int] = {}
+        left = amount
+        while left:
+            size = next(s for s in self.sizes if s <= left and table[left - s] == table[left] - 1)
+            vials[size] = vials.get(size, 0) + 1
+            left -= size
+        return tuple((self.grams(s), n) for s, n in sorted(vials.items(), reverse=True))
+
+
 def _units(grams: float) -> int:
     return round(grams * _TENTHS)
 
@@ -243,20 +356,6 @@ def _fewest_vials(sizes: tuple[int, ...], limit: int) -> tuple[int, ...]:
     return tuple(-1 if v == impossible else v for v in table)
 
 
-def _nearest(table: tuple[int, ...], target: float, ceiling: float) -> int | None:
-    """The achievable total (``table[t] > 0``) nearest ``target`` and not above ``ceiling``;
-    on a tie the lower one."""
-    top = math.floor(ceiling)
-    below = next((t for t in range(min(math.floor(target), top), 0, -1) if table[t] > 0), None)
-    above = next(
-        (t for t in range(max(math.ceil(target), 1), top + 1) if table[t] > 0 and t > target),
-        None,
-    )
-    if below is None or (above is not None and above - target < target - below):
-        return above
-    return below
-
-
 def _check_vial_sizes(sizes_g: Sequence[float]) -> None:
     """Vial sizes are whole tenths of a gram, 0.1 to 1000 g: any other size would be rounded,
     so it is refused."""
@@ -273,22 +372,91 @@ def _check_vial_sizes(sizes_g: Sequence[float]) -> None:
             )
 
 
-def _no_vial_fits(sizes_g: Sequence[float], max_g: float | None) -> InvalidInput:
+def _check_increment(increment_g: float | None) -> float | None:
+    """A rounding increment is ``None`` (whole vials only) or whole tenths of a gram, 0.1 to
+    1000 g."""
+    if increment_g is None:
+        return None
+    value = number_in_range(
+        increment_g, VIAL_SIZE_RANGE_G, field="rounding_increment", unit="g", what="the increment"
+    )
+    if abs(value * _TENTHS - round(value * _TENTHS)) > 1e-6:
+        raise InvalidInput(
+            f"a rounding increment of {value:g} g is not a whole number of tenths of a gram",
+            field="rounding_increment",
+        )
+    return value
+
+
+def _no_vial_fits(step_g: float, max_g: float | None) -> InvalidInput:
     return InvalidInput(
-        f"no whole vial fits: the smallest vial is {min(sizes_g):g} g and at most "
+        f"no whole vial fits: the smallest dose the vials make is {step_g:g} g and at most "
         f"{max(max_g or 0.0, 0.0):.1f} g may be given under the cap; choose a product "
         "with smaller vials",
         field="product",
     )
 
 
-def round_to_vials(
-    prescribed_g: float, sizes_g: Sequence[float], *, max_g: float | None = None
-) -> VialPick:
-    """Round a dose to whole vials (see the module docstring for the rule).
+def _candidates(vials: _Vials, table: tuple[int, ...], share: float, step: int) -> list[int]:
+    """The allowed amounts less than one step from ``share`` (every multiple of the step is
+    allowed, so there is one unless the share is almost nothing)."""
+    low, high = max(1, math.floor(share - step)), math.ceil(share + step)
+    found = [
+        t
+        for t in range(low, high + 1)
+        if vials.allowed(table, t) and abs(t - share) < step - _UNIT_TOLERANCE
+    ]
+    return found or [step]  # a share of almost nothing: one step, the smallest dose
 
-    ``max_g`` is the most this dose may be without breaking the cap; the nearest achievable total
-    above it is never taken. Raises :class:`InvalidInput` when no whole vial fits.
+
+def _nearest_amount(candidates: Sequence[int], share: float) -> int:
+    """The candidate nearest ``share``; on a tie the lower."""
+    return min(candidates, key=lambda t: (abs(t - share), t))
+
+
+def _reason(nearest: int, amount: int, table: tuple[int, ...], blocked: bool) -> RoundingReason:
+    if amount == nearest:
+        return RoundingReason.nearest
+    if table[amount] < table[nearest]:
+        return RoundingReason.fewer_vials
+    return RoundingReason.cap if blocked else RoundingReason.course_total
+
+
+def _pick(
+    vials: _Vials,
+    table: tuple[int, ...],
+    prescribed_g: float,
+    amount: int,
+    nearest: int,
+    reason: RoundingReason,
+) -> VialPick:
+    return VialPick(
+        prescribed_g=prescribed_g,
+        total_g=vials.grams(amount),
+        vials=vials.mix(table, amount),
+        limited_by_cap=reason is RoundingReason.cap,
+        step_g=vials.grams(vials.step()),
+        nearest_g=vials.grams(nearest),
+        nearest_vials=vials.mix(table, nearest),
+        reason=reason,
+    )
+
+
+def round_to_vials(
+    prescribed_g: float,
+    sizes_g: Sequence[float],
+    *,
+    max_g: float | None = None,
+    increment_g: float | None = None,
+) -> VialPick:
+    """Round one dose to whole vials (ASCIA: "ensure that doses are rounded to the full vial
+    size"; issue 14 item 16).
+
+    Among the allowed amounts (whole vials; multiples of ``increment_g`` when the service sets
+    one) less than one step from the prescribed dose and not above ``max_g`` (the most this dose
+    may be under the cap): the fewest vials, then the nearest, then the lower. When the cap
+    leaves less than that, the largest allowed amount under it (``limited_by_cap``). Raises
+    :class:`InvalidInput` when no whole vial fits.
     """
     prescribed_g = number(prescribed_g, field="dose", what="the prescribed dose")
     if not 0 < prescribed_g <= MAX_DOSE_G:
@@ -298,39 +466,31 @@ def round_to_vials(
             field="dose",
         )
     _check_vial_sizes(sizes_g)
+    increment_g = _check_increment(increment_g)
     if max_g is not None:
         max_g = number(max_g, field="dose", what="the most this dose may be")
-    return _round_to_vials(prescribed_g, sizes_g, max_g)
-
-
-def _round_to_vials(prescribed_g: float, sizes_g: Sequence[float], max_g: float | None) -> VialPick:
-    """:func:`round_to_vials` on checked input (a course's doses, its sizes checked once)."""
-    if max_g is not None and max_g < min(sizes_g) - _GRAMS_TOLERANCE:
-        raise _no_vial_fits(sizes_g, max_g)
-    tenths = sorted({_units(s) for s in sizes_g}, reverse=True)
-    unit = functools.reduce(math.gcd, tenths)
-    sizes = tuple(t // unit for t in tenths)
-    target = prescribed_g * _TENTHS / unit
-    ceiling = math.inf if max_g is None else (max_g + _GRAMS_TOLERANCE) * _TENTHS / unit
-    limit = math.ceil(target) + sizes[0]
-    # Grow the table in blocks so that plans of similar size share it.
-    table = _fewest_vials(sizes, -(-limit // 512) * 512)
-    best = _nearest(table, target, min(ceiling, limit))
-    if best is None:
-        raise _no_vial_fits(sizes_g, max_g)
-    unconstrained = _nearest(table, target, limit)
-    vials: dict[int, int] = {}
-    left = best
-    while left:
-        size = next(s for s in sizes if s <= left and table[left - s] == table[left] - 1)
-        vials[size] = vials.get(size, 0) + 1
-        left -= size
-    return VialPick(
-        prescribed_g=prescribed_g,
-        total_g=best * unit / _TENTHS,
-        vials=tuple((s * unit / _TENTHS, n) for s, n in sorted(vials.items(), reverse=True)),
-        limited_by_cap=best != unconstrained,
-    )
+    vials = _Vials.of(sizes_g, increment_g)
+    step = vials.step()
+    share = prescribed_g * _TENTHS / vials.unit
+    table = vials.table(share + step)
+    candidates = _candidates(vials, table, share, step)
+    nearest = _nearest_amount(candidates, share)
+    ceiling = math.inf if max_g is None else (max_g + _GRAMS_TOLERANCE) * _TENTHS / vials.unit
+    fitting = [t for t in candidates if t <= ceiling]
+    if fitting:
+        amount = min(fitting, key=lambda t: (table[t], abs(t - share), t))
+        return _pick(
+            vials,
+            table,
+            prescribed_g,
+            amount,
+            nearest,
+            _reason(nearest, amount, table, nearest > ceiling),
+        )
+    below = next((t for t in range(math.floor(ceiling), 0, -1) if vials.allowed(table, t)), None)
+    if below is None:
+        raise _no_vial_fits(vials.grams(step), max_g)
+    return _pick(vials, table, prescribed_g, below, nearest, RoundingReason.cap)
 
 
 def _first_breach(
@@ -393,12 +553,17 @@ def check_under_cap(
     field: str,
     indication: str,
     suggest_date: bool,
+    every_weeks: int | None = None,
+    weeks_range: tuple[int, int] | None = None,
 ) -> None:
     """Refuse (:class:`CapExceeded`) the first planned dose that takes a window over the cap.
 
     When the planned doses alone fit and the earlier doses tip the window over, the start date is
     at fault (``field="start"``) and the earliest start that fits is suggested. Otherwise
     ``field`` is at fault and, if ``suggest_date``, the earliest date for the offending dose is.
+    For a maintenance series (``every_weeks`` in ``weeks_range``) the refusal also says what a
+    prescriber can change (issue 14 item 14): the largest dose that fits at this interval, and the
+    shortest interval in the range at which this dose fits.
     """
     _check_cap_inputs(planned, earlier, cap_g, window_days)
     weight_kg = number_in_range(
@@ -408,6 +573,7 @@ def check_under_cap(
     if breach is None:
         return
     dose, window, fixed = breach
+    largest = interval = series = None
     if _first_breach(planned, [], cap_g, window_days) is None:
         field = "start"
         earliest = _earliest_start(planned, earlier, cap_g, window_days)
@@ -419,6 +585,11 @@ def check_under_cap(
             else None
         )
         dose_date = dose.date
+        if every_weeks is not None and weeks_range is not None:
+            series = every_weeks
+            largest = _largest_dose_g_per_kg(planned, earlier, cap_g, window_days, weight_kg)
+            interval = _shortest_interval(planned, earlier, cap_g, window_days, every_weeks,
+                                          weeks_range)  # fmt: skip
     raise CapExceeded(
         field=field,
         dose_date=dose_date,
@@ -430,7 +601,59 @@ def check_under_cap(
         indication=indication,
         earliest_allowed=earliest,
         course_start=field == "start",
+        every_weeks=series,
+        dose_g_per_kg=max(d.grams for d in planned) / weight_kg,
+        largest_g_per_kg=largest,
+        fits_every_weeks=interval,
+        weeks_range=weeks_range,
     )
+
+
+def _largest_dose_g_per_kg(
+    planned: Sequence[GivenDose],
+    earlier: Sequence[GivenDose],
+    cap_g: float,
+    window_days: int,
+    weight_kg: float,
+) -> float | None:
+    """The largest dose (g/kg, two decimals, rounded down) that fits on the planned dates."""
+    hundredths = math.floor(max(d.grams for d in planned) / weight_kg * 100)
+
+    def fits(n: int) -> bool:
+        doses = [GivenDose(d.date, n / 100 * weight_kg) for d in planned]
+        return _first_breach(doses, earlier, cap_g, window_days) is None
+
+    low, high = 0, hundredths  # fits(low) is assumed, fits(high) is known false
+    if not fits(1):
+        return None
+    low = 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low / 100
+
+
+def _shortest_interval(
+    planned: Sequence[GivenDose],
+    earlier: Sequence[GivenDose],
+    cap_g: float,
+    window_days: int,
+    every_weeks: int,
+    weeks_range: tuple[int, int],
+) -> int | None:
+    """The shortest interval in ``weeks_range``, longer than ``every_weeks``, at which the same
+    number of doses of the same size fits from the same start."""
+    first = min(d.date for d in planned)
+    grams = max(d.grams for d in planned)
+    for weeks in range(every_weeks + 1, weeks_range[1] + 1):
+        doses = [
+            GivenDose(first + dt.timedelta(weeks=weeks * i), grams) for i in range(len(planned))
+        ]
+        if doses[-1].date > DOSE_DATES[1]:
+            return None
+        if _first_breach(doses, earlier, cap_g, window_days) is None:
+            return weeks
+    return None
 
 
 def round_course(
@@ -440,21 +663,128 @@ def round_course(
     *,
     cap_g: float,
     window_days: int,
+    increment_g: float | None = None,
 ) -> list[VialPick]:
-    """Round each planned dose to vials, in date order, never taking a window past the cap.
+    """Round a course to whole vials as a whole, never taking a window past the cap (issue 14,
+    items 1 and 16; ASCIA: doses rounded to the full vial size).
 
-    Each dose's room is the cap less what its fullest window already holds (earlier doses, and
-    the planned doses before it as rounded). The last dose of any window therefore sees every
-    other dose in it as finally given, and no window ends above the cap.
+    Every planned dose has the same prescribed share. Each dose is an allowed amount less than
+    one step (the smallest vial, or the smallest multiple of ``increment_g`` the vials make)
+    from the share, and the doses differ by at most one step: the course takes one amount, or
+    two (``lo`` and ``hi``). Among such courses under the cap: the fewest vials, then the course
+    total nearest the prescribed total, then the lower total. The ``hi`` doses go on the latest
+    dates the cap allows: smaller doses first and larger last, because the first infusion
+    carries the most reactions (``LARGER_LAST_WHY``). One such course always exists when the
+    shares fit under the cap: every dose rounded down to the allowed amount below its share.
     """
     _check_cap_inputs(planned, earlier, cap_g, window_days)
     _check_vial_sizes(sizes_g)
+    increment_g = _check_increment(increment_g)
+    shares = {round(d.grams, 9) for d in planned}
+    if len(shares) != 1:
+        raise InvalidInput("the doses of a course share one prescribed amount", field="dose")
+    prescribed_g = planned[0].grams
+    vials = _Vials.of(sizes_g, increment_g)
+    step = vials.step()
+    share = prescribed_g * _TENTHS / vials.unit
+    table = vials.table(share + step)
+    candidates = _candidates(vials, table, share, step)
     order = sorted(range(len(planned)), key=lambda i: planned[i].date)
-    given = list(earlier)
+    dates = [planned[i].date for i in order]
+    span = dt.timedelta(days=window_days - 1)
+    nearby = [d for d in earlier if dates[0] - span <= d.date <= dates[-1] + span]
+
+    def fits_at(amounts: list[int], i: int) -> bool:
+        given = [
+            *nearby,
+            *(GivenDose(d, vials.grams(a)) for d, a in zip(dates, amounts, strict=True)),
+        ]
+        return _worst_window(given, dates[i], window_days).grams <= cap_g + _GRAMS_TOLERANCE
+
+    target = share * len(dates)
+    best: tuple[tuple[float, ...], list[int]] | None = None
+    for lo in candidates:
+        amounts = [lo] * len(dates)
+        if not all(fits_at(amounts, i) for i in range(len(dates))):
+            continue
+        for hi in candidates:
+            if not lo <= hi <= lo + step or (hi > lo and table[hi] > table[lo]):
+                continue
+            course = _raise_last(amounts, lo, hi, _hi_count(table, lo, hi, target, len(dates)),
+                                 fits_at)  # fmt: skip
+            total = sum(course)
+            key = (sum(table[a] for a in course), abs(total - target), total)
+            if best is None or key < best[0]:
+                best = (key, course)
+    if best is None:
+        raise _no_vial_fits(vials.grams(step), cap_g - _worst_window(nearby, dates[0],
+                                                                   window_days).grams)  # fmt: skip
+    course = _fewer_vials(best[1], candidates, table, share, step, fits_at)
+    nearest = _nearest_amount(candidates, share)
     picks: dict[int, VialPick] = {}
-    for i in order:
-        dose = planned[i]
-        room = cap_g - _worst_window(given, dose.date, window_days).grams
-        picks[i] = _round_to_vials(dose.grams, sizes_g, room)
-        given.append(GivenDose(dose.date, picks[i].total_g))
+    for i, amount in enumerate(course):
+        blocked = False
+        if nearest > amount:
+            trial = [*course[:i], nearest, *course[i + 1 :]]
+            blocked = not fits_at(trial, i)
+        reason = _reason(nearest, amount, table, blocked)
+        picks[order[i]] = _pick(vials, table, prescribed_g, amount, nearest, reason)
     return [picks[i] for i in range(len(planned))]
+
+
+def _fewer_vials(
+    course: list[int],
+    candidates: Sequence[int],
+    table: tuple[int, ...],
+    share: float,
+    step: int,
+    fits_at: Callable[[list[int], int], bool],
+) -> list[int]:
+    """Move single doses to an amount with fewer vials while the cap and the one-step spread
+    still hold, until none can move: then no dose could take fewer vials on its own (the two
+    amounts chosen first can leave such a dose when the cap is tight)."""
+    course = list(course)
+    better = sorted(candidates, key=lambda t: (table[t], abs(t - share), t))
+    moved = True
+    while moved:
+        moved = False
+        for i, amount in enumerate(course):
+            rest = course[:i] + course[i + 1 :]
+            for t in better:
+                if table[t] >= table[amount]:
+                    break
+                if rest and (max(rest) - t > step or t - min(rest) > step):
+                    continue
+                trial = [*rest[:i], t, *rest[i:]]
+                if t < amount or fits_at(trial, i):
+                    course, moved = trial, True
+                    break
+    return course
+
+
+def _hi_count(table: tuple[int, ...], lo: int, hi: int, target: float, n: int) -> int:
+    """How many doses take ``hi``: all when it takes fewer vials than ``lo``, else as many as
+    bring the course total nearest ``target`` (tie: fewer)."""
+    if hi == lo:
+        return 0
+    if table[hi] < table[lo]:
+        return n
+    return min(range(n + 1), key=lambda k: (abs(n * lo + k * (hi - lo) - target), k))
+
+
+def _raise_last(
+    amounts: list[int], lo: int, hi: int, count: int, fits_at: Callable[[list[int], int], bool]
+) -> list[int]:
+    """Raise up to ``count`` doses from ``lo`` to ``hi``, latest first, each only if the cap
+    still holds (raising a dose changes only the windows that hold it)."""
+    course = list(amounts)
+    raised = 0
+    for i in reversed(range(len(course))):
+        if raised == count:
+            break
+        course[i] = hi
+        if fits_at(course, i):
+            raised += 1
+        else:
+            course[i] = lo
+    return course

@@ -26,9 +26,11 @@ from ivig.core.catalogue import (
 from ivig.core.checks import number, number_in_range, shown
 from ivig.core.dosing import (
     DOSE_DATES,
+    LARGER_LAST_WHY,
     MAX_COUNTED_DOSES,
     MAX_DOSE_G,
     GivenDose,
+    RoundingReason,
     VialPick,
     _worst_window,
     check_under_cap,
@@ -36,6 +38,7 @@ from ivig.core.dosing import (
     maintenance_dates,
     rolling_cap,
     round_course,
+    round_to_vials,
 )
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
@@ -48,11 +51,11 @@ from ivig.core.screening import (
     screen,
     sort_findings,
 )
-from ivig.core.units import grams_to_ml, round_half_up
+from ivig.core.units import grams_to_ml, plain_number, round_half_up
 from ivig.core.weights import DosingWeight, Sex, WeightBasis, dosing_weight
-from ivig.errors import InvalidInput, UnknownProduct
+from ivig.errors import InvalidInput, IvigError, NoRateSchedule, UnknownProduct
 
-__all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "plan_course"]
+__all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "Rounding", "plan_course"]
 
 EGFR_RANGE = (1.0, 200.0)
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
@@ -126,6 +129,43 @@ class Dose:
 
 
 @dataclass(frozen=True, slots=True)
+class Rounding:
+    """The rounding rule a plan used (issue 14 items 1, 10, 16), with its sources."""
+
+    increment: Sourced[float | str | None]  # the drug library's rounding increment
+    increment_g: float | None  # for this product; None: any whole-vial amount
+    step_g: float  # one step: the smallest vial, or the smallest multiple of the increment
+    change_pct: Sourced[float]  # a larger rounding change is a finding
+
+    @property
+    def rule(self) -> str:
+        step = plain_number(self.step_g, 2)
+        made = (
+            "whole vials"
+            if self.increment_g is None
+            else f"whole vials, a multiple of {plain_number(self.increment_g, 2)} g"
+        )
+        return (
+            f"{made}; each dose less than one step ({step} g) from its prescribed share with "
+            "the fewest vials, then the course total nearest the prescribed total, never above "
+            f"the cap; the doses of a course at most {step} g apart, {LARGER_LAST_WHY}; a change "
+            f"above {plain_number(self.change_pct.value)} % is a finding"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "increment_g": self.increment_g,
+            "step_g": self.step_g,
+            "larger_doses": "last",
+            "source": self.increment.source.cite(),
+            "verified": self.increment.verified,
+            "change_finding_pct": self.change_pct.value,
+            "change_finding_source": self.change_pct.source.cite(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """A whole course plan, with the basis of every number."""
 
@@ -146,6 +186,7 @@ class Plan:
     max_window_g: float
     findings: tuple[Finding, ...]
     unverified: tuple[str, ...] = field(default=())
+    rounding: Rounding | None = None
 
     @property
     def total_g(self) -> float:
@@ -211,6 +252,11 @@ class Plan:
                     "dose_g": d.vials.total_g,
                     "deviation_pct": _r(d.vials.deviation_pct, 1),
                     "vials": [{"size_g": s, "count": n} for s, n in d.vials.vials],
+                    "rounding": {
+                        "reason": d.vials.reason.value,
+                        "why": d.vials.why,
+                        "nearest_g": d.vials.nearest_g,
+                    },
                     "volume_ml": _r(d.volume_ml, 2),
                     "steps": [
                         {
@@ -228,6 +274,7 @@ class Plan:
                 for d in self.doses
             ],
             "total_g": self.total_g,
+            "rounding": self.rounding.as_dict() if self.rounding else None,
             "cap_g_per_kg": self.indication.cap_g_per_kg.value,
             "cap_window_days": self.indication.cap_window_days.value,
             "max_28d_g_per_kg": _r(self.max_28d_g_per_kg, 3),
@@ -447,7 +494,8 @@ def _start_rate_findings(
         which = (
             "every dose starts"
             if len(later) == len(dates)
-            else f"{_dose_numbers(later)} start{'s' if len(later) == 1 else ''}"
+            else f"{_dose_numbers(later, [dates[i - 1] for i in later])} "
+            f"start{'s' if len(later) == 1 else ''}"
         )
         out.append(
             Finding.of(
@@ -471,14 +519,6 @@ def _start_rate_findings(
                 )
             )
     return out
-
-
-def _dose_numbers(numbers: Sequence[int]) -> str:
-    return (
-        "dose " + str(numbers[0])
-        if len(numbers) == 1
-        else ("doses " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}")
-    )
 
 
 def _unverified_risks(risks: RiskAssessment, cat: Catalogue) -> tuple[str, ...]:
@@ -559,6 +599,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     cap_g = indication.cap_g_per_kg.value * weight.checked_kg  # never above the actual weight
     window_days = indication.cap_window_days.value
     planned = [GivenDose(d, g_per_kg * weight.kg) for d in dates]
+    maintenance = regimen.phase is Phase.maintenance
     check_under_cap(
         planned,
         counted,
@@ -567,10 +608,20 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         window_days=window_days,
         field=cap_field,
         indication=indication.short_name,
-        suggest_date=regimen.phase is Phase.maintenance,
+        suggest_date=maintenance,
+        every_weeks=regimen.every_weeks if maintenance else None,
+        weeks_range=indication.maintenance_every_weeks.value if maintenance else None,
     )
+    sizes = product.vial_sizes_g.value
+    increment_g = cat.protocol.increment_g(sizes)
     picks = round_course(
-        planned, counted, product.vial_sizes_g.value, cap_g=cap_g, window_days=window_days
+        planned, counted, sizes, cap_g=cap_g, window_days=window_days, increment_g=increment_g
+    )
+    rounding = Rounding(
+        cat.protocol.rounding_increment,
+        increment_g,
+        picks[0].step_g,
+        cat.protocol.rounding_change_pct,
     )
 
     last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
@@ -604,6 +655,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     )
     unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
     unverified += _unverified_risks(risks, cat)
+    unverified += _rounding_unverified(rounding)
     on_label = product.is_on_label(indication)
     if history_peak is not None and history_peak.grams > cap_g + 1e-6:
         findings.append(
@@ -631,6 +683,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         unverified,
         cat,
     )
+    findings += _rounding_findings(doses, counted, rounding, product, indication, cap_g, cat)
     return Plan(
         catalogue_version=cat.version,
         indication=indication,
@@ -649,6 +702,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         max_window_g=fullest,
         findings=sort_findings(findings),
         unverified=unverified,
+        rounding=rounding,
     )
 
 
@@ -737,8 +791,9 @@ def _course_findings(
                     "rounded-down-for-cap",
                     Severity.info,
                     f"dose on {dose.date.isoformat()} rounded down to {dose.vials.total_g:g} g "
-                    f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearest whole-vial amount "
-                    f"would pass the cap of {indication.cap_g_per_kg.value:g} g/kg",
+                    f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearer "
+                    f"{dose.vials.nearest_g:g} g would pass the cap of "
+                    f"{indication.cap_g_per_kg.value:g} g/kg",
                     indication.cap_g_per_kg.source,
                 )
             )
@@ -752,4 +807,107 @@ def _course_findings(
                 src["reference-notes"],
             )
         )
+    return out
+
+
+def _rounding_unverified(rounding: Rounding) -> tuple[str, ...]:
+    """The rounding values of the service protocol that are not verified."""
+    used: list[tuple[str, Sourced[Any]]] = [
+        ("rounding increment", rounding.increment),
+        ("rounding change threshold", rounding.change_pct),
+    ]
+    return tuple(f"protocol {name}" for name, value in used if not value.verified)
+
+
+def _dose_numbers(numbers: Sequence[int], dates: Sequence[dt.date]) -> str:
+    """'dose 5 (2026-12-05)', 'doses 1-5 (2026-12-01 to 2026-12-05)' or 'doses 1, 3 (...)'."""
+    if len(numbers) == 1:
+        return f"dose {numbers[0]} ({dates[0].isoformat()})"
+    consecutive = numbers[-1] - numbers[0] == len(numbers) - 1
+    which = f"{numbers[0]}-{numbers[-1]}" if consecutive else ", ".join(map(str, numbers))
+    return f"doses {which} ({dates[0].isoformat()} to {dates[-1].isoformat()})"
+
+
+def _vial_mix(vials: Sequence[tuple[float, int]]) -> str:
+    return " + ".join(f"{n}x{plain_number(s, 2)}" for s, n in vials) + " g"
+
+
+def _closer_products(
+    share_g: float, room_g: float, limit_pct: float, product: Product, indication: Indication,
+    cat: Catalogue,
+) -> list[str]:  # fmt: skip
+    """Up to three other products with a schedule for the indication whose rounding comes
+    within ``limit_pct`` of the share under the cap, nearest first."""
+    found: list[tuple[float, str]] = []
+    for other in cat.products.values():
+        if other.id == product.id:
+            continue
+        try:
+            other.schedule_for(indication)
+            sizes = other.vial_sizes_g.value
+            pick = round_to_vials(
+                share_g, sizes, max_g=room_g, increment_g=cat.protocol.increment_g(sizes)
+            )
+        except (NoRateSchedule, IvigError):
+            continue
+        if abs(pick.deviation_pct) <= limit_pct:
+            found.append(
+                (
+                    abs(pick.deviation_pct),
+                    f"{other.display_name} {plain_number(pick.total_g, 2)} g "
+                    f"({_vial_mix(pick.vials)}, {pick.deviation_pct:+.1f} %)",
+                )
+            )
+    return [text for _, text in sorted(found)[:3]]
+
+
+def _rounding_findings(
+    doses: Sequence[Dose],
+    counted: Sequence[GivenDose],
+    rounding: Rounding,
+    product: Product,
+    indication: Indication,
+    cap_g: float,
+    cat: Catalogue,
+) -> list[Finding]:
+    """A dose that rounding moves more than the service's threshold from its share is a finding
+    naming the doses and what would bring them closer: the nearer vial mix (and why it was not
+    taken), or another product (issue 14 item 10)."""
+    limit = rounding.change_pct.value
+    window_days = indication.cap_window_days.value
+    given = [*counted, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
+    groups: dict[tuple[float, RoundingReason], list[int]] = {}
+    for i, dose in enumerate(doses):
+        if abs(dose.vials.deviation_pct) > limit + 1e-9:
+            groups.setdefault((dose.vials.total_g, dose.vials.reason), []).append(i)
+    out = []
+    for (total, reason), indices in groups.items():
+        pick = doses[indices[0]].vials
+        others = [g for j, g in enumerate(given) if j != len(counted) + indices[0]]
+        room = cap_g - _worst_window(others, doses[indices[0]].date, window_days).grams
+        share = plain_number(pick.prescribed_g, 2)
+        which = _dose_numbers([i + 1 for i in indices], [doses[i].date for i in indices])
+        each = " each" if len(indices) > 1 else ""
+        text = (
+            f"{which}: {plain_number(total, 2)} g{each} is {pick.deviation_pct:+.1f} % from the "
+            f"prescribed {share} g, more than the {plain_number(limit)} % the service allows "
+            "without comment"
+        )
+        nearer = (
+            f"the nearer {plain_number(pick.nearest_g, 2)} g ({_vial_mix(pick.nearest_vials)}, "
+            f"{(pick.nearest_g - pick.prescribed_g) / pick.prescribed_g * 100:+.1f} %)"
+        )
+        if reason is RoundingReason.fewer_vials:
+            more = pick.nearest_vial_count - pick.vial_count
+            text += f"; {nearer} takes {more} more vial{'s' if more > 1 else ''}"
+        elif reason is RoundingReason.cap:
+            text += f"; {nearer} would pass the cap"
+        elif reason is RoundingReason.course_total:
+            text += f"; {nearer} would take the course total further from the prescribed total"
+        products = _closer_products(pick.prescribed_g, room, limit, product, indication, cat)
+        if products:
+            text += "; products whose vials come closer: " + "; ".join(products)
+        else:
+            text += f"; no other product's vials come within {plain_number(limit)} %"
+        out.append(Finding.of("rounding-change", Severity.warn, text, rounding.change_pct.source))
     return out
