@@ -183,7 +183,7 @@ def test_verification_recomputes_the_plan_from_the_stored_inputs(
     add_weight(users["prescriber"], patient.pk, today, 120, today=today)
     with pytest.raises(Conflict, match="recomputation") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
-    assert "dose 100 g, not 85 g" in caught.value.message  # 120 kg, 190 cm: 98.4 kg
+    assert "dose 95 g, not 85 g" in caught.value.message  # 120 kg, 190 cm: 98.4 kg
     assert "re-plan" in caught.value.message
     assert Order.objects.get(pk=order.pk).status == "planned"
 
