@@ -208,6 +208,21 @@ def test_plan_json_goes_to_stdout_only(capsys: pytest.CaptureFixture[str]) -> No
     assert json.loads(out)["phase"] == "induction"
 
 
+def test_plan_shows_a_single_day_2_g_per_kg_maintenance_dose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 14 item 11: the drug library's usual-dose rule is a finding in the text and JSON
+    # (LEMS maintenance 0.4-1 g/kg, UNVERIFIED; at most 1 g/kg a day, Privigen US PI).
+    argv = plan_argv(phase="maintenance", days=None, dose_g_per_kg="2", every_weeks="4", count="1")
+    code, out, _ = run(capsys, argv)
+    assert code == 0
+    assert "dose-outside-usual-range" in out
+    code, out, _ = run(capsys, [*argv, "--json"])
+    [finding] = [f for f in json.loads(out)["findings"] if f["code"] == "dose-outside-usual-range"]
+    assert finding["severity"] == "warn"
+    assert "above the usual 0.4-1 g/kg for LEMS maintenance (UNVERIFIED)" in finding["message"]
+
+
 # --- ivig plan: history and the rolling cap ------------------------------------------------------
 
 

@@ -189,24 +189,34 @@ histories = st.lists(
 
 
 def _check_course(plan: Plan, others: Sequence[GivenDose]) -> None:
-    """Issue 14 item 1: every dose less than one smallest vial from its share, the doses at
-    most one smallest vial apart, no window over the cap, and no dose that could take fewer
-    vials within those bounds and under the cap."""
+    """Issue 14 items 1 and 16: every dose less than one smallest vial from its share, the
+    doses at most one smallest vial apart, no window over the cap, and no dose that could take
+    fewer vials within those bounds, under the cap, as near its share as the protocol's
+    tolerance allows (``fewer_vials_within_pct`` of the nearest whole-vial amount) and without
+    taking the course total further from the prescribed total."""
     sizes = plan.product.vial_sizes_g.value
     step = min(sizes)
+    pct = CATALOGUE.protocol.fewer_vials_within_pct.value / 100
     totals = [d.vials.total_g for d in plan.doses]
     assert max(totals) - min(totals) <= step + 1e-9
     fewest = _fewest(sizes, max(d.vials.prescribed_g for d in plan.doses) + step)
     window_days = plan.indication.cap_window_days.value
+    target = sum(d.vials.prescribed_g for d in plan.doses)
     for i, dose in enumerate(plan.doses):
         share = dose.vials.prescribed_g
         assert abs(dose.vials.total_g - share) < step + 1e-9
+        nearest_off = min(abs(t / 10 - share) for t in fewest)
         rest = [GivenDose(d.date, d.vials.total_g) for j, d in enumerate(plan.doses) if j != i]
         room = plan.cap_g - worst_window([*others, *rest], dose.date, window_days).grams
         for tenths, count in fewest.items():
             grams = tenths / 10
             if not 0 < grams <= room + 1e-6 or abs(grams - share) >= step - 1e-7:
                 continue
+            if abs(grams - share) > nearest_off + share * pct + 1e-9:
+                continue  # fewer vials, but too far from the share
+            moved = sum(totals) - dose.vials.total_g + grams
+            if abs(moved - target) > abs(sum(totals) - target) + 1e-9:
+                continue  # fewer vials, but the course total further from the prescribed
             if any(abs(grams - g) > step + 1e-9 for g in totals[:i] + totals[i + 1 :]):
                 continue
             assert count >= dose.vials.vial_count, (i, grams, totals)

@@ -10,6 +10,8 @@ protocol's 3.3 mg/kg/min cap): 21, 42, 84, 138.6 mL/h, under the same label maxi
 from __future__ import annotations
 
 import copy
+import dataclasses
+import datetime as dt
 import math
 import tomllib
 from importlib import resources
@@ -20,9 +22,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivig.core.catalogue import Catalogue, load_catalogue
-from ivig.core.limits import SoftLimit, check_rate_entry, load_limits, read_limits
+from ivig.core.limits import (
+    SoftLimit,
+    check_rate_entry,
+    course_soft_limits,
+    load_limits,
+    read_limits,
+    usual_dose_limits,
+)
+from ivig.core.phases import Phase
+from ivig.core.plan import Patient, Regimen, plan_course
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.core.units import mg_per_kg_min_to_ml_per_h
+from ivig.core.weights import Sex
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
 CONCENTRATION = 100.0  # Privigen 10 %
@@ -289,6 +301,8 @@ _DELETE = object()
         (_set("rate_increase.minimum_step_share.value", math.nan), "positive number"),
         (_set("rate_increase.clock_leeway_minutes.value", -1), "0 or more"),
         (_set("rate_increase.clock_leeway_minutes.value", 1.5), "0 or more"),
+        (_set("usual_dose.day_maximum_g_per_kg", _DELETE), "'day_maximum_g_per_kg' is missing"),
+        (_set("usual_dose.day_maximum_g_per_kg.value", 0), "positive number"),
         (_set("override_reasons", []), "at least one"),
         (_set("override_reasons", [{"code": "x"}]), "needs a code and a label"),
         (_set("override_reasons", [{"code": "", "label": "y"}]), "needs a code and a label"),
@@ -301,3 +315,96 @@ def test_a_broken_limits_file_is_refused(catalogue: Catalogue, edit: Any, messag
     edit(data)
     with pytest.raises(CatalogueError, match=message):
         read_limits(data, catalogue.sources)
+
+
+# --- the usual dose: one rule for the plan, the preview and the order (issue 14 item 11) -------
+
+M, IND = Phase.maintenance, Phase.induction
+
+
+@pytest.mark.parametrize(
+    ("indication", "phase", "g_per_kg", "days", "code", "limit", "value"),
+    [
+        # Maintenance: 0.4-1 g/kg per infusion (NBA Criteria V3 neurology pattern, UNVERIFIED).
+        ("lems", M, 1.0, 1, None, None, None),
+        ("lems", M, 0.4, 1, None, None, None),
+        ("cidp", M, 0.3, 1, "dose-outside-usual-range", 0.4, 0.3),
+        # A single-day 2 g/kg "maintenance" dose: above the range, and more than the 1 g/kg a
+        # day the labels give (Privigen US PI, CIDP: loading 2 g/kg over 2-5 consecutive days,
+        # maintenance 1 g/kg in 1-2 infusions): one limit saying both.
+        ("cidp", M, 2.0, 1, "dose-outside-usual-range", 1.0, 2.0),
+        # Induction: 2 g/kg over 2-5 days (Privigen US PI; Ontario MG).
+        ("cidp", IND, 2.0, 2, None, None, None),
+        ("mg", IND, 2.0, 5, None, None, None),
+        ("mg", IND, 1.6, 4, "dose-outside-usual-range", 2.0, 1.6),
+    ],
+)
+def test_usual_dose_worked_examples(
+    catalogue: Catalogue, indication: str, phase: Phase, g_per_kg: float, days: int,
+    code: str | None, limit: float | None, value: float | None,
+) -> None:  # fmt: skip
+    found = usual_dose_limits(catalogue.indication(indication), phase, g_per_kg, days=days)
+    assert [(f.code, f.limit, f.value) for f in found] == ([(code, limit, value)] if code else [])
+
+
+def test_a_single_day_2_g_per_kg_says_why(catalogue: Catalogue) -> None:
+    [limit] = usual_dose_limits(catalogue.indication("cidp"), M, 2.0)
+    assert limit.message == (
+        "2 g/kg per infusion is above the usual 0.4-1 g/kg for CIDP maintenance (UNVERIFIED), and "
+        "more than the 1 g/kg a day the labels give: divide it over consecutive days"
+    )
+    assert "NBA Ig Criteria" in limit.source
+    assert "Privigen" in limit.source
+
+
+def test_the_day_maximum_holds_where_a_service_allows_2_g_per_kg(catalogue: Catalogue) -> None:
+    # A service whose maintenance range reaches 2 g/kg (Panzyga CIDP: 1-2 g/kg "divided in 2
+    # doses over 2 consecutive days") still gets the day's limit for 2 g/kg in one infusion.
+    cidp = catalogue.indication("cidp")
+    wide = dataclasses.replace(
+        cidp,
+        maintenance_dose_g_per_kg=dataclasses.replace(
+            cidp.maintenance_dose_g_per_kg, value=(0.4, 2.0)
+        ),
+    )
+    [limit] = usual_dose_limits(wide, M, 2.0)
+    assert (limit.code, limit.limit, limit.value, limit.unit) == (
+        "dose-above-usual-day", 1.0, 2.0, "g/kg a day",
+    )  # fmt: skip
+    assert limit.message.startswith("2 g/kg in one infusion is more than the 1 g/kg a day")
+    assert usual_dose_limits(wide, M, 1.0) == ()
+
+
+@given(
+    dose=st.floats(0.05, 4.0),
+    indication=st.sampled_from(["lems", "cidp", "mg", "mmn"]),
+)
+def test_a_maintenance_dose_is_flagged_exactly_outside_the_usual_range(
+    dose: float, indication: str
+) -> None:
+    ind = load_catalogue().indication(indication)
+    low, high = ind.maintenance_dose_g_per_kg.value
+    day = load_limits().day_maximum_g_per_kg.value
+    found = usual_dose_limits(ind, M, dose)
+    assert bool(found) == (not low - 1e-9 <= dose <= high + 1e-9 or dose > day + 1e-9)
+    assert len(found) <= 1
+
+
+@given(
+    dose=st.sampled_from([0.3, 0.4, 0.8, 1.0, 1.2, 2.0]),
+    indication=st.sampled_from(["lems", "cidp", "mg", "mmn"]),
+    weight=st.floats(40, 150),
+)
+def test_the_plan_and_the_order_share_the_rule(dose: float, indication: str, weight: float) -> None:
+    # The plan's findings and the order's soft limits come from one rule: the same codes.
+    patient = Patient(sex=Sex.female, height_cm=170, weight_kg=weight, age=50)
+    regimen = Regimen(
+        indication=indication, product="privigen-us", phase=M, start=dt.date(2026, 12, 1),
+        dose_g_per_kg=dose, every_weeks=6, count=1,
+    )  # fmt: skip
+    plan = plan_course(patient, regimen, load_catalogue())
+    usual = {"dose-outside-usual-range", "dose-above-usual-day"}
+    in_plan = [f.code for f in plan.findings if f.code in usual]
+    in_order = [s.code for s in course_soft_limits(plan, regimen) if s.code in usual]
+    assert in_plan == in_order
+    assert bool(in_plan) == (not 0.4 <= dose <= 1.0)

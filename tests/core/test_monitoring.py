@@ -128,12 +128,50 @@ def test_schedule_shapes(
     assert [(c.minute, c.reason) for c in schedule] == expected
 
 
+def _privigen_85kg_ramp(
+    catalogue: Catalogue, *, at_risk: bool = False, dose_ml: float = 850
+) -> tuple[RateStep, ...]:
+    product = catalogue.product("privigen-us")
+    schedule = product.schedule_for(catalogue.indication("lems"))
+    ramp = rate_ramp(schedule, product, catalogue.protocol, at_risk=at_risk, lowest_start=True)
+    return rate_steps(ramp[0], dose_ml=dose_ml, weight_kg=85, concentration_mg_per_ml=100)
+
+
+@pytest.mark.parametrize(
+    ("at_risk", "dose_ml", "words"),
+    [
+        # Privigen US PI, 85 kg: 8 mg/kg/min is 408 mL/h, the label maximum (README example).
+        (False, 850, "at the top rate: 408 mL/h (8 mg/kg/min), the label maximum"),
+        # At risk: the protocol's 3.3 mg/kg/min cap (no label number): a lower last step.
+        (True, 850, "at the top rate: 168.3 mL/h (3.3 mg/kg/min), the top rate of this infusion "
+                    "for a patient at risk: below the label maximum of 408 mL/h"),
+        # 100 mL is given before the ramp reaches 8 mg/kg/min: its last step is 4 mg/kg/min.
+        (False, 100, "at the top rate: 204 mL/h (4 mg/kg/min), the top rate of this infusion: "
+                     "below the label maximum of 408 mL/h"),
+    ],
+)  # fmt: skip
+def test_the_top_rate_checkpoint_says_which_step_it_is(
+    catalogue: Catalogue, at_risk: bool, dose_ml: float, words: str
+) -> None:
+    # Issue 14 item 15: "at maximum rate" was said of a last step below the label maximum.
+    steps = _privigen_85kg_ramp(catalogue, at_risk=at_risk, dose_ml=dose_ml)
+    schedule = vitals_schedule(steps, observation_minutes=20, label_maximum_ml_per_h=408)
+    [top] = [c for c in schedule if c.reason is R.maximum]
+    assert top.minute == steps[-1].start_min
+    assert top.text == words
+    assert all(c.text == str(c.reason) for c in schedule if c is not top)
+    unknown = vitals_schedule(steps, observation_minutes=20)
+    assert next(c.text for c in unknown if c.reason is R.maximum).endswith(
+        "the top rate of this infusion"
+    )
+
+
 def test_reasons_read_as_words() -> None:
     assert [str(r) for r in R] == [
         "baseline",
         "ramp",
         "before rate increase",
-        "at maximum rate",
+        "at the top rate",
         "hourly",
         "end of infusion",
         "end of observation",

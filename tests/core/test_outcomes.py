@@ -27,7 +27,8 @@ IMPROVED, WORSENED, SAME = Direction.improved, Direction.worsened, Direction.no_
 @pytest.mark.parametrize(
     ("measure", "baseline", "current", "direction", "change", "percent"),
     [
-        # 3TUG (6a, Sanders 2018/2019): 20% of the baseline time is outside test-retest noise.
+        # 3TUG (6a, Sanders 2018/2019): MORE than 20% of the baseline time is outside test-retest
+        # noise (2019: "an acceptable 3TUG difference of <=0.2").
         ("3tug", 30, 23, IMPROVED, -7, -23.3),  # 7/30 = 23% faster
         ("3tug", 30, 25, SAME, -5, -16.7),  # 5/30 = 17%: within noise
         ("3tug", 30, 37, WORSENED, 7, 23.3),
@@ -36,8 +37,10 @@ IMPROVED, WORSENED, SAME = Direction.improved, Direction.worsened, Direction.no_
         ("qmg", 14, 12, SAME, -2, -14.3),  # 2 < 3
         ("qmg", 14, 10, IMPROVED, -4, -28.6),
         ("qmg", 10, 14, WORSENED, 4, 40.0),
-        # MG-ADL (6c/6d, Practical Neurology): 3 points; lower is better.
+        # MG-ADL (6c, Muppidi et al., Muscle Nerve 2011;44:727-31): "A 2-point improvement in
+        # the MG-ADL best predicted clinical improvement"; lower is better.
         ("mg-adl", 9, 5, IMPROVED, -4, -44.4),
+        ("mg-adl", 9, 7, IMPROVED, -2, -22.2),  # 2 points: meaningful (was "no change" at 3)
         ("mg-adl", 9, 10, SAME, 1, 11.1),
         # MRC sum score (6d, Practical Neurology): 2 points; HIGHER is better.
         ("mrc-sum", 50, 52, IMPROVED, 2, 4.0),
@@ -63,15 +66,23 @@ def test_worked_examples(
 @pytest.mark.parametrize(
     ("measure", "baseline", "current", "direction"),
     [
-        # A change EQUAL to the threshold counts (sources: MCID "3", 3TUG "<= 0.2").
-        ("3tug", 30, 24, IMPROVED),  # exactly 20% (6/30), float-safe
-        ("3tug", 30, 36, WORSENED),  # exactly +20%
-        ("3tug", 10, 8, IMPROVED),
+        # 3TUG: a change must EXCEED 20% (Sanders 2019: a difference of <= 0.2 is test-retest
+        # noise); exactly 20% is no meaningful change, however the floats round.
+        ("3tug", 30, 24, SAME),  # exactly -20% (6/30)
+        ("3tug", 30, 36, SAME),  # exactly +20%
+        ("3tug", 10, 8, SAME),
+        ("3tug", 12.5, 10, SAME),  # 2.5/12.5
+        ("3tug", 45.5, 36.4, SAME),  # 9.1/45.5: 20.000000000000004% in floats
+        ("3tug", 15.5, 18.6, SAME),  # 3.1/15.5: 20.00000000000001% in floats
+        ("3tug", 30, 23.99, IMPROVED),  # just over 20%
+        ("3tug", 30, 36.01, WORSENED),
         ("3tug", 30, 24.01, SAME),  # just under 20%
+        # Points: a change EQUAL to the threshold counts (MCIDs: QMG 3, MG-ADL 2, MRC 2).
         ("qmg", 14, 11, IMPROVED),  # exactly 3
         ("qmg", 11, 14, WORSENED),
-        ("mg-adl", 10, 7, IMPROVED),
-        ("mg-adl", 10, 8, SAME),
+        ("mg-adl", 10, 8, IMPROVED),  # exactly 2 (Muppidi 2011)
+        ("mg-adl", 8, 10, WORSENED),
+        ("mg-adl", 10, 9, SAME),
         ("mrc-sum", 48, 50, IMPROVED),  # exactly 2
         ("mrc-sum", 50, 48, WORSENED),
         ("qmg", 0, 3, WORSENED),  # from 0: no percent, judged in points
@@ -97,6 +108,9 @@ def test_result_carries_threshold_source_and_caveat() -> None:
     assert tug.verified
     assert tug.message.startswith("triple timed up-and-go (3TUG): 30 -> 23 s, -7 s (-23.3%)")
     assert tug.message.count("improved") == 1
+    assert "the change is more than the threshold of 20% of the baseline" in tug.message
+    noise = classify_change("3tug", 30, 24).message
+    assert "-6 s (-20.0%); the change is not more than the threshold of 20%" in noise
 
     qmg = classify_change("QMG", 14, 12)
     assert (qmg.measure, qmg.threshold, qmg.threshold_kind) == ("qmg", 3, "absolute")
@@ -171,7 +185,7 @@ def test_swapping_points_swaps_the_direction(measure: str, a: int, b: int) -> No
 
 
 @given(baseline=st.floats(1, 500), factor=st.floats(0.5, 1.5))
-def test_3tug_meaningful_exactly_from_20_percent(baseline: float, factor: float) -> None:
+def test_3tug_meaningful_only_beyond_20_percent(baseline: float, factor: float) -> None:
     current = baseline * factor
     if not 0 < current < 600:
         return
@@ -179,6 +193,25 @@ def test_3tug_meaningful_exactly_from_20_percent(baseline: float, factor: float)
     if abs(factor - 1) >= 0.2 + 1e-6:
         assert result.direction is (IMPROVED if factor < 1 else WORSENED)
     elif abs(factor - 1) <= 0.2 - 1e-6:
+        assert result.direction is SAME
+
+
+@given(
+    tenths=st.integers(5, 4000),  # a baseline of 0.5 to 400.0 s, as a nurse writes it
+    sign=st.sampled_from([-1, 1]),
+    extra=st.integers(-2, 2),  # hundredths of a second away from exactly 20%
+)
+def test_3tug_exactly_20_percent_is_noise(tenths: int, sign: int, extra: int) -> None:
+    # Sanders 2019: a difference of <= 0.2 is acceptable (noise). Written to the hundredth, a
+    # time exactly 20% from the baseline is no meaningful change, one hundredth beyond it is.
+    baseline = tenths / 10
+    current = (tenths * 10 + sign * (tenths * 2 + extra)) / 100  # baseline +-20%, +-0.01 s
+    if not 0 < current < 600:
+        return
+    result = classify_change("3tug", baseline, current)
+    if extra > 0:
+        assert result.direction is (IMPROVED if sign < 0 else WORSENED)
+    else:
         assert result.direction is SAME
 
 
@@ -197,8 +230,14 @@ def test_shipped_measures() -> None:
     assert [m.threshold.source.key for m in measures.values()] == [
         "sanders-3tug",
         "katzberg-2014",
+        "muppidi-2011",
         "pn-outcome-measures",
-        "pn-outcome-measures",
+    ]
+    assert [(m.threshold.value, m.threshold_counts) for m in measures.values()] == [
+        (20, "exceeded"),
+        (3, "reached"),
+        (2, "reached"),
+        (2, "reached"),
     ]
 
 
@@ -219,6 +258,8 @@ def _raw() -> dict[str, Any]:
         ("qmg", "whole_numbers", "yes", "true or false"),
         ("3tug", "range_inclusive", True, "percent threshold"),  # 0 s has no percent change
         ("qmg", "caveat", "", "non-empty"),
+        ("3tug", "threshold_counts", "equal", "must be one of reached, exceeded"),
+        ("3tug", "threshold_counts", None, "non-empty"),
     ],
 )  # fmt: skip
 def test_broken_outcomes_file(measure: str, key: str, value: Any, complaint: str) -> None:

@@ -113,7 +113,7 @@ def test_one_resource_per_record(demo: list[Patient]) -> None:
         expected = _expected(patient)
         assert found == +expected, patient.mrn  # (+: drops the zero counts)
         assert found["MedicationRequest"] == 5  # induction (2) and maintenance (3)
-        assert found["Observation"] > 100
+        assert found["Observation"] > 60  # weights, outcomes and every vital sign of each infusion
         reactions += found["AdverseEvent"]
     assert reactions == 1  # the demo's one mild headache
 

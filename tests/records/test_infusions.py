@@ -180,6 +180,27 @@ def test_outcomes_against_baseline(users: dict[str, Any], patient: Any) -> None:
         outcomes.record_outcome(users["prescriber"], patient.pk, "mrc-sum", 70, today, today=today)
 
 
+@pytest.mark.parametrize(
+    ("measure", "baseline", "later", "direction"),
+    [
+        # MG-ADL: "A 2-point improvement in the MG-ADL best predicted clinical improvement"
+        # (Muppidi et al., Muscle Nerve 2011;44:727-31).
+        ("mg-adl", 10, 8, "improved"),
+        # 3TUG: exactly 20 % is test-retest noise (Sanders 2019: a difference <= 0.2).
+        ("3tug", 45.5, 36.4, "no meaningful change"),
+        ("3tug", 30, 23.9, "improved"),
+    ],
+)
+def test_outcome_thresholds_in_the_series(
+    users: dict[str, Any], patient: Any, today: dt.date,
+    measure: str, baseline: float, later: float, direction: str,
+) -> None:  # fmt: skip
+    first, second = today - dt.timedelta(days=60), today - dt.timedelta(days=30)
+    outcomes.record_outcome(users["nurse"], patient.pk, measure, baseline, first, today=today)
+    outcomes.record_outcome(users["nurse"], patient.pk, measure, later, second, today=today)
+    assert outcomes.outcome_series(patient)[1]["change"]["direction"] == direction
+
+
 def test_iga_status_feeds_the_screening(users: dict[str, Any], patient: Any) -> None:
     from ivig.records.services.patients import PatientInput, update_patient
 

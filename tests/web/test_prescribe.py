@@ -307,10 +307,13 @@ def test_the_preview_lists_the_soft_limits_ahead(prescriber: Client, patient: An
     """Requirement 47: the prescriber sees that an override is needed before submitting."""
     page = text(prescriber.post(url(patient, True), HIGH, headers=HTMX))
     assert "Override needed This course needs an override" in page
-    assert (
-        "dose-outside-usual-range : 1.2 g/kg per infusion is outside the usual 0.4-1 g/kg for "
-        "LEMS maintenance (limit 1 g/kg; this course 1.2 g/kg)"
-    ) in page
+    said = (
+        "1.2 g/kg per infusion is above the usual 0.4-1 g/kg for LEMS maintenance (UNVERIFIED), "
+        "and more than the 1 g/kg a day the labels give: divide it over consecutive days"
+    )
+    assert f"dose-outside-usual-range : {said} (limit 1 g/kg; this course 1.2 g/kg)" in page
+    # The same rule, as the plan's finding (issue 14 item 11: one rule for plan, preview, order)
+    assert f"dose-outside-usual-range : {said}; check the dose" in page
     assert "Override needed" not in text(
         prescriber.post(url(patient, True), INDUCTION, headers=HTMX)
     )
@@ -331,7 +334,7 @@ def test_a_course_outside_a_soft_limit_is_saved_only_with_a_signed_override(
         assert f'<label for="id_override-{name}">' in content
     assert "The prescriber ordered it for this patient" in content  # a coded reason
     assert "Prescribe with this override" in content
-    assert "1.2 g/kg per infusion is outside the usual 0.4-1 g/kg" in text(first)
+    assert "1.2 g/kg per infusion is above the usual 0.4-1 g/kg" in text(first)
     assert Course.objects.count() == 0
 
     wrong = prescriber.post(url(patient), {**HIGH, **_signed(first, password="guess")})

@@ -241,12 +241,12 @@ def _give(
         for c in vitals_schedule(steps(segments, end), observation_minutes=60)
         if c.reason is not CheckReason.end_of_observation
     }
-    planned_end = float(order.steps[-1]["end_min"])
+    # The planned steps as they ran until the real end (as the run sheet's checkpoints:
+    # infusions._until), so that the hourly checks of a longer infusion are recorded too.
+    begun = [(minute, rate) for minute, rate in planned if minute < end] or planned[:1]
     checks |= {
         round(c.minute)
-        for c in vitals_schedule(
-            steps(planned, planned_end), observation_minutes=60 if first else 20
-        )
+        for c in vitals_schedule(steps(begun, end), observation_minutes=60 if first else 20)
         if c.minute < end
     }
     events += [(float(minute), 0, "vitals", 0.0) for minute in checks]

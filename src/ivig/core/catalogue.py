@@ -214,6 +214,7 @@ class Protocol:
     # grams; and the rounding change (%) above which a dose is a finding.
     rounding_increment: Sourced[float | str | None]
     rounding_change_pct: Sourced[float]
+    fewer_vials_within_pct: Sourced[float]
 
     def increment_g(self, sizes_g: Iterable[float]) -> float | None:
         """The rounding increment for a product with these vial sizes (None: whole vials)."""
@@ -571,6 +572,7 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
         risk_age_years=p.sourced_int("risk_age_years"),
         rounding_increment=_rounding_increment(p),
         rounding_change_pct=p.required_sourced_number("rounding_change_pct"),
+        fewer_vials_within_pct=p.required_sourced_number("fewer_vials_within_pct"),
     )
     return Catalogue(version, products, indications, risks, tuple(rules), protocol, sources)
 

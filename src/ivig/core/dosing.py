@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 _GRAMS_TOLERANCE = 1e-6
+# Fewer vials may take a course this % further from its prescribed total than the nearest
+# course (the packaged protocol's `fewer_vials_within_pct`, data/protocol.toml).
+FEWER_VIALS_WITHIN_PCT = 2.0
 _UNIT_TOLERANCE = 1e-7  # in vial units: a share exactly one step from an amount is not "less"
 _TENTHS = 10  # vial sizes are whole tenths of a gram
 MAX_DOSES = 100
@@ -417,9 +420,11 @@ def _nearest_amount(candidates: Sequence[int], share: float) -> int:
 def _reason(nearest: int, amount: int, table: tuple[int, ...], blocked: bool) -> RoundingReason:
     if amount == nearest:
         return RoundingReason.nearest
+    if blocked:  # the nearer amount would pass the cap: whatever its vials
+        return RoundingReason.cap
     if table[amount] < table[nearest]:
         return RoundingReason.fewer_vials
-    return RoundingReason.cap if blocked else RoundingReason.course_total
+    return RoundingReason.course_total
 
 
 def _pick(
@@ -664,6 +669,7 @@ def round_course(
     cap_g: float,
     window_days: int,
     increment_g: float | None = None,
+    fewer_vials_within_pct: float = FEWER_VIALS_WITHIN_PCT,
 ) -> list[VialPick]:
     """Round a course to whole vials as a whole, never taking a window past the cap (issue 14,
     items 1 and 16; ASCIA: doses rounded to the full vial size).
@@ -671,8 +677,11 @@ def round_course(
     Every planned dose has the same prescribed share. Each dose is an allowed amount less than
     one step (the smallest vial, or the smallest multiple of ``increment_g`` the vials make)
     from the share, and the doses differ by at most one step: the course takes one amount, or
-    two (``lo`` and ``hi``). Among such courses under the cap: the fewest vials, then the course
-    total nearest the prescribed total, then the lower total. The ``hi`` doses go on the latest
+    two (``lo`` and ``hi``). Among such courses under the cap, those whose total is within
+    ``fewer_vials_within_pct`` % of the prescribed total of the nearest one (no vials for a few
+    tenths of a gram, without moving a dose far from its share: a rounded dose stays near its
+    share); among them the fewest vials, then the course total nearest the prescribed total,
+    then the lower total. The ``hi`` doses go on the latest
     dates the cap allows: smaller doses first and larger last, because the first infusion
     carries the most reactions (``LARGER_LAST_WHY``). One such course always exists when the
     shares fit under the cap: every dose rounded down to the allowed amount below its share.
@@ -702,24 +711,39 @@ def round_course(
         return _worst_window(given, dates[i], window_days).grams <= cap_g + _GRAMS_TOLERANCE
 
     target = share * len(dates)
-    best: tuple[tuple[float, ...], list[int]] | None = None
-    for lo in candidates:
-        amounts = [lo] * len(dates)
-        if not all(fits_at(amounts, i) for i in range(len(dates))):
-            continue
-        for hi in candidates:
-            if not lo <= hi <= lo + step or (hi > lo and table[hi] > table[lo]):
+
+    def courses_of(amounts_allowed: Sequence[int]) -> list[list[int]]:
+        made: list[list[int]] = []
+        for lo in amounts_allowed:
+            amounts = [lo] * len(dates)
+            if not all(fits_at(amounts, i) for i in range(len(dates))):
                 continue
-            course = _raise_last(amounts, lo, hi, _hi_count(table, lo, hi, target, len(dates)),
-                                 fits_at)  # fmt: skip
-            total = sum(course)
-            key = (sum(table[a] for a in course), abs(total - target), total)
-            if best is None or key < best[0]:
-                best = (key, course)
-    if best is None:
+            for hi in amounts_allowed:
+                if lo <= hi <= lo + step:
+                    count = _hi_count(table, lo, hi, target, len(dates))
+                    made.append(_raise_last(amounts, lo, hi, count, fits_at))
+        return made
+
+    # A dose saves vials only near its share: within the tolerance of the nearest amount; when
+    # the cap allows none of those, any amount less than one step away (the lower ones fit).
+    tolerance = share * fewer_vials_within_pct / 100
+    nearest_off = min(abs(c - share) for c in candidates)
+    close = [c for c in candidates if abs(c - share) <= nearest_off + tolerance + 1e-9]
+    courses = courses_of(close)
+    if courses:
+        candidates = close
+    else:
+        courses = courses_of(candidates)
+    if not courses:
         raise _no_vial_fits(vials.grams(step), cap_g - _worst_window(nearby, dates[0],
                                                                    window_days).grams)  # fmt: skip
-    course = _fewer_vials(best[1], candidates, table, share, step, fits_at)
+    # How far from the prescribed total the course may go to save vials.
+    slack = min(abs(sum(c) - target) for c in courses) + target * fewer_vials_within_pct / 100
+    near = [c for c in courses if abs(sum(c) - target) <= slack + 1e-9]
+    best = min(near, key=lambda c: (sum(table[a] for a in c), abs(sum(c) - target), sum(c)))
+    course = _fewer_vials(
+        best, candidates, table, share, step, fits_at, lambda c: abs(sum(c) - target) <= slack
+    )
     nearest = _nearest_amount(candidates, share)
     picks: dict[int, VialPick] = {}
     for i, amount in enumerate(course):
@@ -739,10 +763,12 @@ def _fewer_vials(
     share: float,
     step: int,
     fits_at: Callable[[list[int], int], bool],
+    near_enough: Callable[[list[int]], bool],
 ) -> list[int]:
-    """Move single doses to an amount with fewer vials while the cap and the one-step spread
-    still hold, until none can move: then no dose could take fewer vials on its own (the two
-    amounts chosen first can leave such a dose when the cap is tight)."""
+    """Move single doses to an amount with fewer vials while the cap, the one-step spread and
+    the nearness to the prescribed total (``near_enough``) still hold, until none can move: then
+    no dose could take fewer vials on its own (the two amounts chosen first can leave such a
+    dose when the cap is tight)."""
     course = list(course)
     better = sorted(candidates, key=lambda t: (table[t], abs(t - share), t))
     moved = True
@@ -756,6 +782,8 @@ def _fewer_vials(
                 if rest and (max(rest) - t > step or t - min(rest) > step):
                     continue
                 trial = [*rest[:i], t, *rest[i:]]
+                if not near_enough(trial):
+                    continue
                 if t < amount or fits_at(trial, i):
                     course, moved = trial, True
                     break

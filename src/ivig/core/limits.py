@@ -7,13 +7,18 @@ Rules (issue 5; safety-security-requirements.md items 47-50, 60; ISMP smart-pump
   (item 49); a rate equal to a step's mg/kg/min, mL/kg/min or mL/kg/h number typed into the
   mL/h field (item 50). :func:`check_rate_entry` raises :class:`~ivig.errors.HardLimit`.
 - **Soft** (item 47): a rate above the plan's ceiling (the at-risk or first-infusion maximum)
-  but within the label's maximum; a dose outside the indication's usual range; a product switch;
-  a blocking screening finding at prescribing. Returned as :class:`SoftLimit` rows for the
-  records layer, which saves them only with a coded reason (:func:`override_reasons`), a note
-  and the user's password.
+  but within the label's maximum; a dose outside the usual range (:func:`usual_dose_limits`); a
+  product switch; a blocking screening finding at prescribing. Returned as :class:`SoftLimit`
+  rows for the records layer, which saves them only with a coded reason (:func:`override_reasons`),
+  a note and the user's password.
+- **The usual dose** (issue 14 item 11) is ONE rule, used by the plan (a finding), the prescribe
+  page's preview and the order (an override): a maintenance dose outside the indication's usual
+  range per infusion, an induction total other than the indication's (``indications.toml``), and
+  more than the labels give on one day (1 g/kg: Privigen's CIDP loading dose of 2 g/kg over 2-5
+  consecutive days and maintenance of 1 g/kg in 1-2 infusions; ``limits.toml``).
 
-The numbers (fold multiples, tolerances, minimum step share, the reasons) are in
-``data/limits.toml``; every one is a sourced value.
+The numbers (fold multiples, tolerances, minimum step share, the day's usual maximum, the
+reasons) are in ``data/limits.toml``; every one is a sourced value.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ivig.core.catalogue import Source, Sourced, load_catalogue
+from ivig.core.catalogue import Indication, Source, Sourced, load_catalogue
 from ivig.core.checks import number
-from ivig.core.plan import Phase, Plan, Regimen
+from ivig.core.phases import Phase
 from ivig.core.rates import RateStep, weight_and_concentration
 from ivig.core.units import mg_per_kg_min_to_ml_per_h
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
+
+if TYPE_CHECKING:  # the planner calls usual_dose_limits, so this module cannot import it
+    from ivig.core.plan import Plan, Regimen
 
 __all__ = [
     "LimitRules",
@@ -42,6 +50,8 @@ __all__ = [
     "label_maximum_ml_per_h",
     "load_limits",
     "read_limits",
+    "regimen_dose_limits",
+    "usual_dose_limits",
 ]
 
 
@@ -84,6 +94,7 @@ class LimitRules:
     vitals_within_minutes: Sourced[int]
     minimum_step_share: Sourced[float]
     clock_leeway_minutes: Sourced[int]
+    day_maximum_g_per_kg: Sourced[float]
     reasons: tuple[OverrideReason, ...]
 
     def reason(self, code: str) -> OverrideReason:
@@ -139,6 +150,10 @@ def read_limits(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Limit
     leeway = _sourced(increase, "rate_increase", "clock_leeway_minutes", sources)
     if isinstance(leeway.value, bool) or not isinstance(leeway.value, int) or leeway.value < 0:
         raise CatalogueError("limits.toml clock_leeway_minutes: value must be 0 or more")
+    day_maximum = _positive(
+        _sourced(data.get("usual_dose", {}), "usual_dose", "day_maximum_g_per_kg", sources),
+        "day_maximum_g_per_kg",
+    )
     reasons = []
     for i, r in enumerate(data.get("override_reasons", [])):
         code, label = r.get("code"), r.get("label")
@@ -156,6 +171,9 @@ def read_limits(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Limit
         vitals_within_minutes=within,
         minimum_step_share=share,
         clock_leeway_minutes=leeway,
+        day_maximum_g_per_kg=Sourced(
+            float(day_maximum.value), day_maximum.source, day_maximum.verified, day_maximum.note
+        ),
         reasons=tuple(reasons),
     )
 
@@ -300,39 +318,93 @@ def check_rate_entry(
     return ()
 
 
+def _unverified(value: Sourced[Any]) -> str:
+    return "" if value.verified else " (UNVERIFIED)"
+
+
+def usual_dose_limits(
+    indication: Indication,
+    phase: Phase,
+    g_per_kg: float,
+    *,
+    days: int = 1,
+    rules: LimitRules | None = None,
+) -> tuple[SoftLimit, ...]:
+    """The usual-dose soft limit a prescription crosses, if any (issue 14 item 11; item 47).
+
+    ``g_per_kg`` is the maintenance dose per infusion, or the induction total given over
+    ``days`` consecutive days. Crossed: a maintenance dose outside the indication's usual range
+    (NBA Criteria V3 pattern 0.4-1 g/kg, UNVERIFIED); an induction total other than the
+    indication's (2 g/kg); more than ``day_maximum_g_per_kg`` on one day (1 g/kg: the labels
+    give 2 g/kg over 2-5 days, never in one). One row: a dose above its usual range and above
+    the day's maximum is one limit saying both. A value UNVERIFIED in the catalogue says so.
+    """
+    r = rules or load_limits()
+    most = r.day_maximum_g_per_kg
+    per_day = g_per_kg / days if phase is Phase.induction else g_per_kg
+    over_day = per_day > most.value + 1e-9
+    usual: Sourced[Any]
+    if phase is Phase.maintenance:
+        usual = indication.maintenance_dose_g_per_kg
+        low, high = usual.value
+        outside = not low - 1e-9 <= g_per_kg <= high + 1e-9
+        limit = high if g_per_kg > high else low
+        text = (
+            f"{g_per_kg:g} g/kg per infusion is {'above' if g_per_kg > high else 'below'} the "
+            f"usual {low:g}-{high:g} g/kg for {indication.short_name} maintenance"
+        )
+        given = f"{g_per_kg:g} g/kg in one infusion"
+    else:
+        usual = indication.induction_total_g_per_kg
+        limit = indication.induction_total_g_per_kg.value
+        outside = not math.isclose(g_per_kg, limit, abs_tol=1e-9)
+        text = (
+            f"an induction total of {g_per_kg:g} g/kg differs from the usual {limit:g} g/kg for "
+            f"{indication.short_name}"
+        )
+        given = f"{per_day:.3g} g/kg a day ({g_per_kg:g} g/kg over {days} days)"
+    day = (
+        f"more than the {most.value:g} g/kg a day the labels give{_unverified(most)}: "
+        "divide it over consecutive days"
+    )
+    if outside:
+        text += _unverified(usual) + (f", and {day}" if over_day else "")
+        source = usual.source.cite() + (f"; {most.source.cite()}" if over_day else "")
+        return (SoftLimit("dose-outside-usual-range", text, limit, g_per_kg, "g/kg", source),)
+    if over_day:
+        return (
+            SoftLimit(
+                "dose-above-usual-day",
+                f"{given} is {day}",
+                most.value,
+                round(per_day, 3),
+                "g/kg a day",
+                most.source.cite(),
+            ),
+        )
+    return ()
+
+
+def regimen_dose_limits(
+    regimen: Regimen, indication: Indication, days: int
+) -> tuple[SoftLimit, ...]:
+    """:func:`usual_dose_limits` for what a prescriber asked: the maintenance dose, or the
+    induction total (the indication's when none was given) over ``days`` days."""
+    if regimen.phase is Phase.maintenance:
+        asked = regimen.dose_g_per_kg
+    else:
+        asked = regimen.total_g_per_kg
+        asked = indication.induction_total_g_per_kg.value if asked is None else asked
+    if asked is None:  # no maintenance dose: the planner refuses it
+        return ()
+    return usual_dose_limits(indication, regimen.phase, asked, days=days)
+
+
 def course_soft_limits(plan: Plan, regimen: Regimen) -> tuple[SoftLimit, ...]:
-    """The soft limits a prescription crosses (item 47): a dose outside the indication's usual
-    range, a product switch, and each blocking screening finding."""
-    out: list[SoftLimit] = []
-    ind = plan.indication
-    if regimen.phase is Phase.maintenance and regimen.dose_g_per_kg is not None:
-        low, high = ind.maintenance_dose_g_per_kg.value
-        if not low <= regimen.dose_g_per_kg <= high:
-            out.append(
-                SoftLimit(
-                    "dose-outside-usual-range",
-                    f"{regimen.dose_g_per_kg:g} g/kg per infusion is outside the usual "
-                    f"{low:g}-{high:g} g/kg for {ind.short_name} maintenance",
-                    high if regimen.dose_g_per_kg > high else low,
-                    regimen.dose_g_per_kg,
-                    "g/kg",
-                    ind.maintenance_dose_g_per_kg.source.cite(),
-                )
-            )
-    if regimen.phase is Phase.induction and regimen.total_g_per_kg is not None:
-        usual = ind.induction_total_g_per_kg.value
-        if not math.isclose(regimen.total_g_per_kg, usual, abs_tol=1e-9):
-            out.append(
-                SoftLimit(
-                    "dose-outside-usual-range",
-                    f"an induction total of {regimen.total_g_per_kg:g} g/kg differs from the "
-                    f"usual {usual:g} g/kg for {ind.short_name}",
-                    usual,
-                    regimen.total_g_per_kg,
-                    "g/kg",
-                    ind.induction_total_g_per_kg.source.cite(),
-                )
-            )
+    """The soft limits a prescription crosses (item 47): the usual dose
+    (:func:`regimen_dose_limits`, the rule the plan shows as findings), a product switch, and
+    each blocking screening finding."""
+    out = list(regimen_dose_limits(regimen, plan.indication, len(plan.doses)))
     if regimen.previous_product and regimen.previous_product != plan.product.id:
         out.append(
             SoftLimit(

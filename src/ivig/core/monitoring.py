@@ -3,9 +3,10 @@
 Every rule here is service protocol, read from ``data/monitoring.toml`` with its source and a
 verified flag (see :func:`load_monitoring_protocol`):
 
-- vital signs at baseline, every 15 minutes until the maximum rate is reached, before every rate
-  increase, hourly at the maximum rate, at the end of the infusion and at the end of the
-  observation (Alberta Health Services, clinical-rules.md 7e; safety requirements item 60);
+- vital signs at baseline, every 15 minutes until the top rate is reached, before every rate
+  increase, hourly at the top rate (the label maximum, or this infusion's lower last step), at
+  the end of the infusion and at the end of the observation (Alberta Health Services,
+  clinical-rules.md 7e; safety requirements item 60);
 - a checkpoint is done when recorded within 15 minutes of its time, overdue when more than 15
   minutes past without a recording (item 61);
 - observation after the infusion: 20 minutes (SmPC, clinical-rules.md 7d); 60 minutes after a
@@ -98,7 +99,7 @@ class CheckReason(StrEnum):
     baseline = "baseline"
     ramp = "ramp"
     rate_increase = "before rate increase"
-    maximum = "at maximum rate"
+    maximum = "at the top rate"  # the last step: the label maximum, or below it (see detail)
     hourly = "hourly"
     end_of_infusion = "end of infusion"
     end_of_observation = "end of observation"
@@ -406,6 +407,28 @@ class VitalsCheck:
 
     minute: float
     reason: CheckReason
+    detail: str = ""  # the top-rate checkpoint: its rate, and whether it is the label maximum
+
+    @property
+    def text(self) -> str:
+        """The checkpoint in words: its reason, and its detail where it has one."""
+        return f"{self.reason}: {self.detail}" if self.detail else str(self.reason)
+
+
+def _top_rate(step: RateStep, label_maximum_ml_per_h: float | None) -> str:
+    """The top step's words (issue 14 item 15): the last step is the label maximum only when it
+    reaches it; below it (an at-risk cap, or a dose given before the ramp reaches the maximum)
+    it is this infusion's top rate, and says so."""
+    rate = f"{step.rate_ml_per_h:g} mL/h ({step.rate_mg_per_kg_per_min:g} mg/kg/min)"
+    if label_maximum_ml_per_h is None:
+        return f"{rate}, the top rate of this infusion"
+    if step.rate_ml_per_h >= label_maximum_ml_per_h - 0.05:  # pump rates are to 0.1 mL/h
+        return f"{rate}, the label maximum"
+    why = " for a patient at risk" if step.basis.startswith("at-risk cap") else ""
+    return (
+        f"{rate}, the top rate of this infusion{why}: below the label maximum of "
+        f"{label_maximum_ml_per_h:g} mL/h"
+    )
 
 
 def _check_steps(steps: Sequence[RateStep]) -> None:
@@ -433,6 +456,7 @@ def vitals_schedule(
     *,
     observation_minutes: float,
     protocol: MonitoringProtocol | None = None,
+    label_maximum_ml_per_h: float | None = None,
 ) -> list[VitalsCheck]:
     """The vital-sign checkpoints of one infusion, in minutes from its start.
 
@@ -444,6 +468,8 @@ def vitals_schedule(
     clinical-rules.md 7e) and safety requirement 60. The 15 minutes after the start are always
     checked (requirements, key point 4). Checks on the same minute (to 0.1) are merged, keeping
     the most specific reason. ``observation_minutes`` below the protocol's minimum is refused.
+    The top-rate checkpoint says its rate and, given ``label_maximum_ml_per_h``, whether it is
+    the label maximum or below it (never "maximum" for a lower last step).
     """
     p = protocol or load_monitoring_protocol()
     _check_steps(steps)
@@ -489,7 +515,11 @@ def vitals_schedule(
         k += 1
     add(end, CheckReason.end_of_infusion)
     add(end + observe, CheckReason.end_of_observation)
-    return [VitalsCheck(minute, reason) for minute, reason in sorted(found.items())]
+    top_words = _top_rate(steps[-1], label_maximum_ml_per_h)
+    return [
+        VitalsCheck(minute, reason, top_words if reason is CheckReason.maximum else "")
+        for minute, reason in sorted(found.items())
+    ]
 
 
 @dataclass(frozen=True, slots=True)

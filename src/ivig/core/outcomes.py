@@ -3,14 +3,18 @@
 The measures and their thresholds are data (``data/outcomes.toml``), each threshold with its
 source, verified flag and caveat (clinical-rules.md section 6):
 
-- 3TUG (seconds, lower is better): a change of 20% of the baseline or more is outside test-retest
-  noise (Sanders 2018/2019, 6a); NOT a formal minimal clinically important difference (MCID);
+- 3TUG (seconds, lower is better): a change of MORE than 20% of the baseline is outside
+  test-retest noise (Sanders 2019 calls a difference of <= 0.2 acceptable, 6a); NOT a formal
+  minimal clinically important difference (MCID);
 - QMG (points, lower is better): 3 points (Katzberg 2014, 6b), derived in MG, not LEMS;
-- MG-ADL (points, lower is better): 3 points (Practical Neurology table, 6c/6d);
+- MG-ADL (points, lower is better): 2 points (Muppidi et al., Muscle Nerve 2011;44:727-31: "A
+  2-point improvement in the MG-ADL best predicted clinical improvement", 6c);
 - MRC sum score (points, 0-60, HIGHER is better): 2 points (Practical Neurology table, 6d).
 
-A change equal to the threshold counts as meaningful (the sources say "3" and "<= 0.2"); the
-3TUG percentage is of the baseline time.
+Each measure says whether a change equal to its threshold counts (``threshold_counts``:
+``reached``) or only a larger one (``exceeded``: 3TUG). The comparison is exact on the values as
+written (decimal arithmetic, so 30 -> 24 s is exactly 20%, never 19.999...%); the 3TUG
+percentage is of the baseline time.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
 from typing import Any
@@ -36,8 +41,6 @@ __all__ = [
     "load_outcome_measures",
     "read_outcome_measures",
 ]
-
-_TOLERANCE = 1e-9
 
 
 class Direction(StrEnum):
@@ -63,6 +66,7 @@ class OutcomeMeasure:
     threshold: Sourced[float]
     threshold_kind: str  # "absolute" (in unit) or "percent" (of the baseline)
     caveat: str
+    threshold_counts: str = "reached"  # "reached": a change equal counts; "exceeded": only more
 
     def describe_threshold(self) -> str:
         if self.threshold_kind == "percent":
@@ -145,6 +149,7 @@ def _read_measure(
     if not isinstance(note, str):
         raise _fail(measure_id, "threshold", "has a note that is not text")
     kind = text("threshold_kind", ("absolute", "percent"))
+    counts = text("threshold_counts", ("reached", "exceeded"))
     inclusive = flag("range_inclusive")
     if kind == "percent" and (low < 0 or (low == 0 and inclusive)):
         raise _fail(measure_id, "low", "must leave out 0 and below for a percent threshold")
@@ -160,6 +165,7 @@ def _read_measure(
         threshold=Sourced(float(value), sources[name], verified, note),
         threshold_kind=kind,
         caveat=text("caveat"),
+        threshold_counts=counts,
     )
 
 
@@ -228,6 +234,24 @@ def check_score(
     return _score(value, "value", m)
 
 
+def _exact(value: float) -> Decimal:
+    """The value as written (its shortest decimal form), for exact comparison."""
+    return Decimal(repr(value))
+
+
+def _meaningful(m: OutcomeMeasure, before: float, after: float) -> bool:
+    """Whether the change from ``before`` to ``after`` reaches (or exceeds) the threshold,
+    compared exactly in decimal: |change| x 100 against threshold x |baseline| for a percent
+    threshold, |change| against the threshold in points otherwise."""
+    change = abs(_exact(after) - _exact(before))
+    if change == 0:
+        return False
+    threshold = _exact(m.threshold.value)
+    if m.threshold_kind == "percent":
+        change, threshold = change * 100, threshold * abs(_exact(before))
+    return change > threshold if m.threshold_counts == "exceeded" else change >= threshold
+
+
 def classify_change(
     measure: str,
     baseline: float,
@@ -239,8 +263,9 @@ def classify_change(
 
     ``measure`` is an id of outcomes.toml (``3tug``, ``qmg``, ``mg-adl``, ``mrc-sum``; case,
     spaces and underscores are ignored). The change counts when its size reaches the threshold
-    (equal counts); its sign and the measure's better direction say which way. Values outside the
-    measure's range are refused naming ``baseline`` or ``current``.
+    (or, for a measure whose threshold must be exceeded, passes it); its sign and the measure's
+    better direction say which way. Values outside the measure's range are refused naming
+    ``baseline`` or ``current``.
     """
     known = measures if measures is not None else load_outcome_measures()
     m = known.get(_measure_key(measure)) if isinstance(measure, str) else None
@@ -253,13 +278,9 @@ def classify_change(
     after = _score(current, "current", m)
     change = after - before
     percent = None if before == 0 else change / before * 100.0
-    if m.threshold_kind == "percent":
-        if before == 0:  # pragma: no cover - a percent measure's range starts above 0
-            raise InvalidInput(f"a {m.name} baseline of 0 has no percent change", field="baseline")
-        needed = m.threshold.value / 100.0 * abs(before)
-    else:
-        needed = m.threshold.value
-    meaningful = change != 0 and abs(change) >= needed - _TOLERANCE
+    if m.threshold_kind == "percent" and before == 0:  # pragma: no cover - range starts above 0
+        raise InvalidInput(f"a {m.name} baseline of 0 has no percent change", field="baseline")
+    meaningful = _meaningful(m, before, after)
     if not meaningful:
         direction = Direction.no_meaningful_change
     elif (change < 0) == (m.better == "lower"):
@@ -270,7 +291,10 @@ def classify_change(
     size = f"{change:+g} {m.unit}"
     if percent is not None:
         size += f" ({percent:+.1f}%)"
-    reaches = "reaches" if meaningful else "is below"
+    if m.threshold_counts == "exceeded":
+        reaches = "is more than" if meaningful else "is not more than"
+    else:
+        reaches = "reaches" if meaningful else "is below"
     message = (
         f"{m.name}: {before:g} -> {after:g} {m.unit}, {size}; the change {reaches} the threshold "
         f"of {m.describe_threshold()} ({m.better} is better): {direction.value}. "

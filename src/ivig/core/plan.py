@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from ivig.core.catalogue import (
@@ -40,6 +39,8 @@ from ivig.core.dosing import (
     round_course,
     round_to_vials,
 )
+from ivig.core.limits import regimen_dose_limits
+from ivig.core.phases import Phase
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
 from ivig.core.screening import (
@@ -61,11 +62,6 @@ EGFR_RANGE = (1.0, 200.0)
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 MAX_EARLIER_DOSE_G = 400.0  # 2 g/kg for 200 kg
 G_PER_KG_RANGE = (0.05, 4.0)
-
-
-class Phase(StrEnum):
-    induction = "induction"
-    maintenance = "maintenance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +132,7 @@ class Rounding:
     increment_g: float | None  # for this product; None: any whole-vial amount
     step_g: float  # one step: the smallest vial, or the smallest multiple of the increment
     change_pct: Sourced[float]  # a larger rounding change is a finding
+    fewer_vials_pct: Sourced[float]  # how much further from the total fewer vials may go
 
     @property
     def rule(self) -> str:
@@ -146,9 +143,10 @@ class Rounding:
             else f"whole vials, a multiple of {plain_number(self.increment_g, 2)} g"
         )
         return (
-            f"{made}; each dose less than one step ({step} g) from its prescribed share with "
-            "the fewest vials, then the course total nearest the prescribed total, never above "
-            f"the cap; the doses of a course at most {step} g apart, {LARGER_LAST_WHY}; a change "
+            f"{made}; each dose less than one step ({step} g) from its prescribed share, the "
+            "course total nearest the prescribed total, never above the cap, with the fewest "
+            f"vials among totals within {plain_number(self.fewer_vials_pct.value)} % of the "
+            f"nearest; the doses of a course at most {step} g apart, {LARGER_LAST_WHY}; a change "
             f"above {plain_number(self.change_pct.value)} % is a finding"
         )
 
@@ -162,6 +160,8 @@ class Rounding:
             "verified": self.increment.verified,
             "change_finding_pct": self.change_pct.value,
             "change_finding_source": self.change_pct.source.cite(),
+            "fewer_vials_within_pct": self.fewer_vials_pct.value,
+            "fewer_vials_source": self.fewer_vials_pct.source.cite(),
         }
 
 
@@ -552,9 +552,11 @@ def _unverified(
             (f"{indication.short_name} induction days", indication.induction_days),
         ]
     else:
-        used.append(
-            (f"{indication.short_name} maintenance interval", indication.maintenance_every_weeks)
-        )
+        name = indication.short_name
+        used += [
+            (f"{name} maintenance interval", indication.maintenance_every_weeks),
+            (f"{name} maintenance dose range", indication.maintenance_dose_g_per_kg),
+        ]
     if at_risk_cap is not None:
         used.append((f"{product.id} at-risk maximum rate", at_risk_cap))
     names = [name for name, value in used if not value.verified]
@@ -615,13 +617,20 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     sizes = product.vial_sizes_g.value
     increment_g = cat.protocol.increment_g(sizes)
     picks = round_course(
-        planned, counted, sizes, cap_g=cap_g, window_days=window_days, increment_g=increment_g
+        planned,
+        counted,
+        sizes,
+        cap_g=cap_g,
+        window_days=window_days,
+        increment_g=increment_g,
+        fewer_vials_within_pct=cat.protocol.fewer_vials_within_pct.value,
     )
     rounding = Rounding(
         cat.protocol.rounding_increment,
         increment_g,
         picks[0].step_g,
         cat.protocol.rounding_change_pct,
+        cat.protocol.fewer_vials_within_pct,
     )
 
     last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
@@ -670,6 +679,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
             )
         )
     findings += _start_rate_findings(schedule, product, dates, lowest)
+    findings += _usual_dose_findings(regimen, indication, len(dates))
     findings += _course_findings(
         product,
         schedule,
@@ -718,6 +728,20 @@ def _at_risk_cap_words(product: Product, cap: Sourced[float], maximum: float) ->
     if not cap.verified:
         return f"{words} (UNVERIFIED cap, not confirmed in the label text; {origin})"
     return f"{words} (the cap {origin})"
+
+
+def _usual_dose_findings(regimen: Regimen, indication: Indication, days: int) -> list[Finding]:
+    """The usual-dose rule of the drug library (``limits.regimen_dose_limits``, issue 14 item
+    11) as warnings: the same soft limits need an override when the course is ordered."""
+    return [
+        Finding(
+            limit.code,
+            Severity.warn,
+            f"{limit.message}; check the dose (ordering it needs a drug-library override)",
+            limit.source,
+        )
+        for limit in regimen_dose_limits(regimen, indication, days)
+    ]
 
 
 def _course_findings(
@@ -815,6 +839,7 @@ def _rounding_unverified(rounding: Rounding) -> tuple[str, ...]:
     used: list[tuple[str, Sourced[Any]]] = [
         ("rounding increment", rounding.increment),
         ("rounding change threshold", rounding.change_pct),
+        ("fewer-vials tolerance", rounding.fewer_vials_pct),
     ]
     return tuple(f"protocol {name}" for name, value in used if not value.verified)
 

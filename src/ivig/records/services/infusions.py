@@ -1134,7 +1134,9 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
     minutes = session.observation_minutes or observation_for(order).minutes
     if session.ended_at is not None:  # the real end, not the planned one
         steps = _until(steps, (session.ended_at - session.started_at).total_seconds() / 60)
-    schedule = vitals_schedule(steps, observation_minutes=minutes)
+    schedule = vitals_schedule(
+        steps, observation_minutes=minutes, label_maximum_ml_per_h=_label_max(order, steps)
+    )
     statuses = checks_due(
         schedule,
         started_at=session.started_at,
@@ -1144,7 +1146,7 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
     state["checkpoints"] = [
         {
             "minute": s.minute,
-            "reason": s.reason.value,
+            "reason": s.check.text,
             "due_at": s.due_at,
             "status": s.status.value,
             "recorded_at": s.recorded_at,

@@ -1,6 +1,6 @@
 """Outcome measures over time: each new value is classified against the patient's baseline
-(the first value of that measure) by the clinical core (3TUG 20 %, QMG and MG-ADL 3 points,
-MRC 2 points; sources in data/outcomes.toml)."""
+(the first value of that measure) by the clinical core (3TUG more than 20 %, QMG 3 points,
+MG-ADL and MRC 2 points; sources in data/outcomes.toml)."""
 
 from __future__ import annotations
 

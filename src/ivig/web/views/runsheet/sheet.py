@@ -148,11 +148,15 @@ def _checkpoints(
     if session is not None and session.started_at is not None:
         return list(state["checkpoints"]), False
     base = now.replace(second=0, microsecond=0)
-    schedule = vitals_schedule(steps_of(order), observation_minutes=observe_minutes)
+    schedule = vitals_schedule(
+        steps_of(order),
+        observation_minutes=observe_minutes,
+        label_maximum_ml_per_h=order.label_max_ml_per_h,
+    )
     rows = [
         {
             "minute": c.minute,
-            "reason": c.reason.value,
+            "reason": c.text,
             "due_at": base + dt.timedelta(minutes=c.minute),
             "status": "planned",
             "recorded_at": None,
