@@ -157,8 +157,10 @@ def users(db: None) -> dict[str, Any]:
 
 @pytest.fixture
 def patient(users: dict[str, Any], today: dt.date) -> Any:
-    """A LEMS patient: a man born 1966-05-01 (an adult on any date), 180 cm, 100 kg weighed
-    5 days ago (dosing weight 85.0 kg)."""
+    """A LEMS patient: a man born 1966-05-01 (an adult on any date), 190 cm, 86.4 kg weighed
+    5 days ago: dosing weight 85.0 kg (IBW 84.05 + 0.4 x 2.35), BMI 23.9, no risk, so the full
+    label ramp (the README's 180 cm, 100 kg man has the same dosing weight but a BMI of 30.9:
+    obesity, an at-risk cap since issue 14, item 4)."""
     from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
     record = create_patient(
@@ -169,11 +171,11 @@ def patient(users: dict[str, Any], today: dt.date) -> Any:
             given_name="Edward",
             date_of_birth=dt.date(1966, 5, 1),
             sex="male",
-            height_cm=180,
+            height_cm=190,
         ),
         today=today,
     )
-    add_weight(users["prescriber"], record.pk, today - dt.timedelta(days=5), 100, today=today)
+    add_weight(users["prescriber"], record.pk, today - dt.timedelta(days=5), 86.4, today=today)
     return record
 
 

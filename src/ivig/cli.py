@@ -27,6 +27,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.table import Table
@@ -169,7 +170,11 @@ class _Words:
 
 
 def _say(console: Console, markup: str) -> None:
-    """Print a line of words (console markup) wrapped at the console's width (:class:`_Words`)."""
+    """Print a line of words (console markup) wrapped at the console's width (:class:`_Words`).
+
+    Every value put into ``markup`` from the catalogue, the plan or the user goes through
+    :func:`escape` first: Rich would take "[than]" in a source's words for a tag and drop it.
+    """
     console.print(_Words(console.render_str(markup)))
 
 
@@ -310,9 +315,23 @@ def plan(
     pregnant: Annotated[
         bool, typer.Option("--pregnant", help="Pregnant (dosing uses actual weight).")
     ] = False,
+    weight_basis_reason: Annotated[
+        str,
+        typer.Option(
+            metavar="TEXT",
+            help="Clinical reason to insist on --weight-basis adjusted where the NBA rule "
+            "excludes it (the cap and rates are then checked on the actual weight too).",
+        ),
+    ] = "",
     first_infusion: Annotated[
-        bool, typer.Option(help="The first dose is the patient's first IVIG infusion.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--first-infusion/--no-first-infusion",
+            help="The first dose is the patient's first IVIG infusion (default: yes, unless "
+            "--history, --previous-product or --last-infusion show earlier infusions).",
+            show_default=False,
+        ),
+    ] = None,
     previous_product: Annotated[
         str | None,
         typer.Option(metavar="ID", help="Product of the last infusion, to flag a switch."),
@@ -363,6 +382,7 @@ def plan(
             count=count,
             until=_date(until, "until"),
             weight_basis=weight_basis,
+            weight_basis_reason=weight_basis_reason,
             first_infusion=first_infusion,
             history=_read_history(history) if history else (),
             previous_product=previous_product,
@@ -400,18 +420,19 @@ def _print_plan(console: Console, p: Plan) -> None:
     w = p.dosing_weight
     _say(
         console,
-        f"[bold]IVIG plan[/]: {p.indication.short_name} {p.phase.value}, "
-        f"{p.product.display_name} {plain_number(p.product.concentration / 10)}% "
-        f"[dim](catalogue {p.catalogue_version})[/]",
+        f"[bold]IVIG plan[/]: {escape(p.indication.short_name)} {p.phase.value}, "
+        f"{escape(p.product.display_name)} {plain_number(p.product.concentration / 10)}% "
+        f"[dim](catalogue {escape(p.catalogue_version)})[/]",
     )
     console.print()
     _say(console, f"[bold]Dosing weight {w.kg:.1f} kg[/] ({w.basis.value})")
-    _say(
-        console,
-        f"  actual {w.actual_kg:g} kg, ideal {w.ideal_kg:.1f} kg (Devine), "
-        f"adjusted {w.adjusted_kg:.1f} kg, BMI {w.bmi:.1f}",
+    ideal = (
+        f"ideal {w.ideal_kg:.1f} kg (Devine), adjusted {w.adjusted_kg:.1f} kg"
+        if w.ideal_kg is not None and w.adjusted_kg is not None
+        else "no ideal or adjusted weight under 152 cm (Devine)"
     )
-    _say(console, f"  why: {w.reason}")
+    _say(console, f"  actual {w.actual_kg:g} kg, {ideal}, BMI {w.bmi:.1f}")
+    _say(console, f"  why: {escape(w.reason)}")
     console.print()
 
     doses = Table(
@@ -450,11 +471,17 @@ def _print_plan(console: Console, p: Plan) -> None:
     console.print()
 
     label_use = "on-label" if p.on_label else f"off-label for {p.indication.short_name}"
+    below = "below " if p.maximum_exclusive else ""
+    on_weight = (
+        f"the dosing weight {w.kg:.1f} kg"
+        if w.checked_kg >= w.kg
+        else f"the actual weight {w.checked_kg:.1f} kg (below the dosing weight {w.kg:.1f} kg)"
+    )
     _say(
         console,
-        f"[bold]Rate steps[/]: {p.product.display_name}, {p.schedule.label} schedule "
-        f"({p.schedule.basis}, {label_use}); maximum {p.maximum_mg_per_kg_per_min:g} mg/kg/min; "
-        f"rates per kg on the dosing weight {w.kg:.1f} kg",
+        f"[bold]Rate steps[/]: {escape(p.product.display_name)}, {escape(p.schedule.label)} "
+        f"schedule ({escape(p.schedule.basis)}, {escape(label_use)}); maximum "
+        f"{below}{p.maximum_mg_per_kg_per_min:g} mg/kg/min; rates per kg on {on_weight}",
     )
     shown: list[tuple[int, tuple[Any, ...]]] = []
     for i, d in enumerate(p.doses, start=1):
@@ -464,7 +491,7 @@ def _print_plan(console: Console, p: Plan) -> None:
             continue
         shown.append((i, d.steps))
         table = Table(
-            title=f"Dose {i} ({d.date.isoformat()}), {plain_number(d.volume_ml, 2)} mL",
+            title=escape(f"Dose {i} ({d.date.isoformat()}), {plain_number(d.volume_ml, 2)} mL"),
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
@@ -478,7 +505,7 @@ def _print_plan(console: Console, p: Plan) -> None:
                 plain_number(s.rate_ml_per_h),
                 plain_number(s.rate_mg_per_kg_per_min, 3),
                 plain_number(s.volume_ml, 2),
-                s.basis,
+                escape(s.basis),
             )
         _print_table(console, table, "Step {}", squeeze=True)
         _say(console, f"  Total time {_minutes(d.duration_min)} ({d.duration_min:g} min).")
@@ -525,7 +552,7 @@ def products(
         _json(rows)
         return
     table = Table(
-        title=f"IVIG products (catalogue {catalogue.version})",
+        title=escape(f"IVIG products (catalogue {catalogue.version})"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -538,11 +565,11 @@ def products(
     _values(table, "Verified", right=False)
     for r, p in zip(rows, catalogue.products.values(), strict=True):
         table.add_row(
-            r["id"],
-            p.name + ("*" if p.status != "current" else ""),
+            escape(r["id"]),
+            escape(p.name) + ("*" if p.status != "current" else ""),
             plain_number(r["concentration_mg_per_ml"] / 10),
             " ".join(plain_number(s, 2) for s in r["vial_sizes_g"]),
-            " ".join(r["schedules"]) or "[red]none[/]",
+            escape(" ".join(r["schedules"])) or "[red]none[/]",
             "yes" if r["verified"] else "[yellow]no[/]",
         )
     console = _out()
@@ -601,13 +628,18 @@ def product(
             {
                 **_product_row(p),
                 "manufacturer": p.manufacturer,
+                "at_risk_max_exclusive": p.at_risk_max_exclusive,
                 "values": values,
                 "rate_schedules": schedules,
             }
         )
         return
     console = _out()
-    _say(console, f"[bold]{p.display_name}[/] ({p.id}), {p.manufacturer}, {p.status}")
+    _say(
+        console,
+        f"[bold]{escape(p.display_name)}[/] ({escape(p.id)}), {escape(p.manufacturer)}, "
+        f"{escape(p.status)}",
+    )
     for name, v in values.items():
         shown = v["value"]
         text = (
@@ -616,10 +648,12 @@ def product(
             else plain_number(shown, 3)
         )
         flag = "verified" if v["verified"] else "[yellow]UNVERIFIED[/]"
-        _say(console, f"\n[bold]{name}[/]: {text} ({flag})")
-        _say(console, f"  source: {v['source']}")
+        if name == "at_risk_max_mg_per_kg_min" and p.at_risk_max_exclusive:
+            text = f"below {text} (the pump rate stays below it)"
+        _say(console, f"\n[bold]{escape(name)}[/]: {escape(text)} ({flag})")
+        _say(console, f"  source: {escape(v['source'])}")
         if v["note"]:
-            _say(console, f"  note: {v['note']}")
+            _say(console, f"  note: {escape(v['note'])}")
     if not schedules:
         _say(console, "[red]No rate schedule is known: `ivig plan` refuses this product.[/]")
     for s in schedules:
@@ -632,8 +666,8 @@ def product(
         )
         _say(
             console,
-            f"\n[bold]Schedule {s['label']}[/] ({s['group']}, {s['basis']}"
-            f"{'' if s['verified'] else ', [yellow]UNVERIFIED[/]'}) in {s['unit']}: "
+            f"\n[bold]Schedule {escape(s['label'])}[/] ({escape(s['group'])}, {escape(s['basis'])}"
+            f"{'' if s['verified'] else ', [yellow]UNVERIFIED[/]'}) in {escape(s['unit'])}: "
             f"initial {s['initial']:g} for {s['initial_minutes'] or 'protocol'} min; "
             f"steps {steps} every {s['step_minutes'] or 'protocol'} min; maximum {s['maximum']:g}"
             + (
@@ -642,7 +676,11 @@ def product(
                 else ""
             ),
         )
-        _say(console, f"  source: {s['source']}" + (f"\n  note: {s['note']}" if s["note"] else ""))
+        _say(
+            console,
+            f"  source: {escape(s['source'])}"
+            + (f"\n  note: {escape(s['note'])}" if s["note"] else ""),
+        )
 
 
 @app.command(epilog="Example: ivig risks --json")

@@ -144,15 +144,17 @@ def test_plan_example_json_matches_the_contract(capsys: pytest.CaptureFixture[st
         assert dose["vials"] == [{"size_g": 40.0, "count": 2}, {"size_g": 5.0, "count": 1}]
         assert dose["volume_ml"] == 850.0
         steps = dose["steps"]
-        assert [s["rate_ml_per_h"] for s in steps] == [25.5, 51.0, 102.0, 204.0, 408.0]
-        assert [s["rate_mg_per_kg_per_min"] for s in steps] == [0.5, 1.0, 2.0, 4.0, 8.0]
-        assert [s["start_min"] for s in steps] == [0.0, 30.0, 60.0, 90.0, 120.0]
-        assert [s["end_min"] for s in steps] == [30.0, 60.0, 90.0, 120.0, 216.9]
-        assert [s["volume_ml"] for s in steps] == [12.75, 25.5, 51.0, 102.0, 658.75]
+        # BMI 30.9 is obesity (WHO), a thrombosis risk (EU core SmPC): the at-risk maximum of
+        # 3.3 mg/kg/min (protocol) ends the ramp (issue 14, item 4)
+        assert [s["rate_ml_per_h"] for s in steps] == [25.5, 51.0, 102.0, 168.3]
+        assert [s["rate_mg_per_kg_per_min"] for s in steps] == [0.5, 1.0, 2.0, 3.3]
+        assert [s["start_min"] for s in steps] == [0.0, 30.0, 60.0, 90.0]
+        assert [s["end_min"] for s in steps] == [30.0, 60.0, 90.0, 361.2]
+        assert [s["volume_ml"] for s in steps] == [12.75, 25.5, 51.0, 760.75]
         # Each step starts where the one before it ends.
         assert all(a["end_min"] == b["start_min"] for a, b in itertools.pairwise(steps))
         assert math.isclose(sum(s["volume_ml"] for s in steps), dose["volume_ml"], abs_tol=0.01)
-        assert dose["duration_min"] == 216.9
+        assert dose["duration_min"] == 361.2
 
     assert plan["total_g"] == 170.0
     assert plan["max_28d_g_per_kg"] == 2.0
@@ -183,9 +185,14 @@ def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> No
     assert "Rate steps" in out
     for header in ("Start min", "End min", "mL/h", "mg/kg/min", "Volume mL"):
         assert header in out
-    last_step = next(line for line in out.splitlines() if "658.75" in line)
-    assert re.search(r"\b120\s+216\.9\s+408\s+8\s+658\.75\b", last_step), last_step
-    assert "Total time 3 h 37 min (216.9 min)" in out
+    # At 80 columns the steps with the at-risk basis are stacked, "label: value" per line
+    last_step = out[out.index("Step 4") :]
+    assert re.search(
+        r"Start min: +90 *\n +End min: +361\.2 *\n +mL/h: +168\.3 *\n +mg/kg/min: +3\.3 *\n"
+        r" +Volume mL: +760\.75 *\n +Basis: +at-risk cap \(protocol\)",
+        last_step,
+    ), last_step
+    assert "Total time 6 h 02 min (361.2 min)" in out
     assert "Dose 2 (2026-12-02): the same steps as dose 1." in out
     # Then the screening findings.
     assert out.index("Screening findings") > out.index("Rate steps")
@@ -277,7 +284,7 @@ def test_age_over_65_alone_lowers_the_maximum_rate(capsys: pytest.CaptureFixture
 
 
 def test_no_risk_keeps_the_label_maximum(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv())
+    plan = run_json(capsys, plan_argv(weight_kg="75"))  # BMI 23.1: no risk
     assert max(step_rates(plan["doses"][0])) == 8.0
     assert "at-risk-maximum" not in codes(plan)
 
@@ -360,7 +367,13 @@ def test_maintenance_until_a_date(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_first_infusion_starts_at_the_subsequent_rate(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    later = run_json(capsys, plan_argv("--no-first-infusion", product="gammaplex-10"))
+    later = run_json(
+        capsys,
+        plan_argv(
+            "--no-first-infusion", product="gammaplex-10", previous_product="gammaplex-10",
+            last_infusion="2026-11-10",
+        ),
+    )  # fmt: skip
     assert step_rates(later["doses"][0])[0] == 1.0
     assert "first-infusion" not in codes(later)
 
@@ -873,3 +886,73 @@ def test_console_script_runs_and_never_imports_django() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+# --- issue 14 -------------------------------------------------------------------------------------
+
+
+def test_product_text_keeps_bracketed_source_words(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 14, item 15: Rich markup ate "[than]" from "less [than] 2 mg/kg/min"
+    code, out, _ = run(capsys, ["product", "bivigam"])
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "less [than] 2 mg/kg/min" in flat
+    assert "'[sugar free; contains polysorbate 80]'" in flat
+    assert "at_risk_max_mg_per_kg_min: below 2 (the pump rate stays below it) (UNVERIFIED)" in flat
+    assert run_json(capsys, ["product", "bivigam", "--json"])["at_risk_max_exclusive"] is True
+
+
+def test_first_infusion_is_not_assumed_with_a_history(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 14, item 9: --history, --previous-product or --last-infusion show earlier infusions
+    history = tmp_path / "history.json"
+    history.write_text('[{"date": "2026-11-03", "dose_g": 40}]')
+    for extra in (
+        ["--history", str(history)],
+        ["--previous-product", "gamunex-c"],
+        ["--last-infusion", "2026-11-03"],
+    ):
+        plan = run_json(capsys, plan_argv(*extra))
+        assert "first-infusion" not in codes(plan), extra
+    assert "first-infusion" in codes(run_json(capsys, plan_argv()))
+    code, _, err = run(capsys, plan_argv("--first-infusion", "--previous-product", "gamunex-c"))
+    assert code == 1
+    assert err.startswith("Error: --first-infusion: a first IVIG infusion cannot have")
+
+
+def test_gammaplex_after_a_switch_starts_at_the_lowest_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 14, item 6: 1 mg/kg/min only after a tolerated infusion of Gammaplex itself
+    switched = run_json(capsys, plan_argv(product="gammaplex-10", previous_product="privigen-us"))
+    assert step_rates(switched["doses"][0])[0] == 0.5
+    gap = run_json(
+        capsys,
+        plan_argv(
+            product="gammaplex-10", previous_product="gammaplex-10", last_infusion="2026-04-27"
+        ),
+    )
+    assert step_rates(gap["doses"][0])[0] == 0.5  # 218 days since the last infusion
+    assert codes(gap)["lowest-start-rate"] == "info"
+
+
+def test_an_excluded_weight_basis_is_refused_unless_insisted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 14, item 3: the 45 kg, 170 cm woman on adjusted weight (54.9 kg)
+    woman = {"sex": "female", "height_cm": "170", "weight_kg": "45", "age": "40"}
+    code, _, err = run(capsys, plan_argv("--weight-basis", "adjusted", **woman))
+    assert code == 1
+    assert err.startswith("Error: --weight-basis: adjusted weight is refused by the NBA")
+    plan = run_json(
+        capsys,
+        plan_argv(
+            "--weight-basis", "adjusted", "--weight-basis-reason", "team decision",
+            total_g_per_kg="1.6", **woman,
+        ),
+    )  # fmt: skip
+    assert plan["dosing_weight"]["kg"] == 54.9
+    assert plan["dosing_weight"]["checked_kg"] == 45.0
+    assert plan["dosing_weight"]["insisted"] == "team decision"
+    assert "adjusted-weight-not-recommended" in codes(plan)

@@ -41,6 +41,39 @@ def test_unverified_reference_values_stay_unverified(catalogue: Catalogue) -> No
     assert not catalogue.indication("lems").cap_g_per_kg.verified
 
 
+@pytest.mark.parametrize(
+    ("product_id", "cap", "exclusive", "verified"),
+    [
+        # Issue 14, item 12: "less than" is modelled, and an unverified cap stays unverified.
+        ("bivigam", 2, True, False),  # "less [than] 2 mg/kg/min" (Skyscape monograph)
+        ("gammagard-liquid", 3.3, True, False),  # "less than 3.3 mg/kg/min" (label copy)
+        ("octagam-5", 3.3, True, True),  # "less than 0.07 mL/kg/min [3.3 mg/kg/min]"
+        ("octagam-10", 3.3, False, True),  # "not to exceed 3.3 mg/kg/min"
+        ("panzyga", 3.3, False, True),  # "Do not exceed 3.3 mg/kg/min"
+    ],
+)
+def test_at_risk_caps_and_their_comparison(
+    catalogue: Catalogue, product_id: str, cap: float, exclusive: bool, verified: bool
+) -> None:
+    product = catalogue.product(product_id)
+    assert product.at_risk_max_mg_per_kg_min is not None
+    assert product.at_risk_max_mg_per_kg_min.value == cap
+    assert product.at_risk_max_mg_per_kg_min.verified is verified
+    assert product.at_risk_max_exclusive is exclusive
+
+
+def test_an_exclusive_flag_needs_a_cap(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    text = (folder / "products.toml").read_text()
+    old = 'status = "current"\n'  # the first product, Privigen US, has no at-risk cap
+    (folder / "products.toml").write_text(
+        text.replace(old, old + "at_risk_max_exclusive = true\n", 1)
+    )
+    with pytest.raises(CatalogueError) as caught:
+        read_catalogue(folder)
+    assert "needs an at_risk_max_mg_per_kg_min" in caught.value.message
+
+
 def test_lems_is_off_label_and_uses_cidp_else_pi(catalogue: Catalogue) -> None:
     lems = catalogue.indication("lems")
     assert catalogue.product("privigen-us").schedule_for(lems).group == "cidp"
@@ -96,6 +129,18 @@ def _copy(tmp_path: Path) -> Path:
             "positive",
         ),
         ("products.toml", "[[products]]", "[[products]", "not valid TOML"),
+        (
+            "products.toml",
+            "at_risk_max_exclusive = true",
+            'at_risk_max_exclusive = "yes"',
+            "wrong type",
+        ),
+        (
+            "risks.toml",
+            "from_bmi = { value = 30",
+            "from_bmi = { value = -30",
+            "positive",
+        ),
         (
             "protocol.toml",
             'rounding_increment = { value = "none"',

@@ -44,8 +44,10 @@ inductions = st.builds(
     total_g_per_kg=st.floats(0.4, 2.0),
     days=st.integers(2, 5),
     weight_basis=st.sampled_from(WeightBasis),
-    first_infusion=st.booleans(),
+    weight_basis_reason=st.sampled_from(["", "a clinical reason"]),
+    first_infusion=st.none() | st.booleans(),
     history=history,
+    previous_product=st.none() | st.sampled_from(PLANNABLE),
 )
 maintenances = st.builds(
     Regimen,
@@ -56,8 +58,9 @@ maintenances = st.builds(
     dose_g_per_kg=st.floats(0.2, 2.0),
     every_weeks=st.integers(2, 6),
     count=st.integers(1, 26),
-    first_infusion=st.booleans(),
+    first_infusion=st.none() | st.booleans(),
     history=history,
+    previous_product=st.none() | st.sampled_from(PLANNABLE),
 )
 
 
@@ -72,7 +75,11 @@ def _plan(patient: Patient, regimen: Regimen) -> Plan:
 
 
 def _check(plan: Plan) -> None:
-    weight = plan.dosing_weight.kg
+    # The cap and the rates hold on the dosing weight and never above the actual weight
+    # (an insisted adjusted weight above the actual one, issue 14 item 3).
+    weight = plan.dosing_weight.checked_kg
+    actual = plan.dosing_weight.actual_kg
+    assert weight <= plan.dosing_weight.kg
     # The cap: no 28 consecutive days holding a planned dose hold more than the cap,
     # earlier doses included.
     doses = [*plan.history, *(GivenDose(d.date, d.vials.total_g) for d in plan.doses)]
@@ -109,7 +116,11 @@ def _check(plan: Plan) -> None:
             )
         for step in dose.steps:
             assert step.rate_mg_per_kg_per_min <= top + 1e-9
-            assert step.rate_ml_per_h <= top * weight * 60 / plan.product.concentration + 1e-9
+            limit_ml_h = top * weight * 60 / plan.product.concentration
+            assert step.rate_ml_per_h <= limit_ml_h + 1e-9
+            assert step.rate_ml_per_h <= top * (actual + 0.05) * 60 / plan.product.concentration
+            if plan.maximum_exclusive:  # "less than" the at-risk cap: strictly below it
+                assert step.rate_ml_per_h < limit_ml_h - 1e-9
             assert step.volume_ml > 0
 
 

@@ -45,7 +45,7 @@ def _privigen(kg: float, *, at_risk: bool = False, dose_g: float | None = None) 
     product = catalogue.product("privigen-us")
     schedule = next(s for s in product.schedules if s.group == "cidp")
     ramp, _, _, _ = rate_ramp(
-        schedule, product, catalogue.protocol, at_risk=at_risk, first_infusion=True
+        schedule, product, catalogue.protocol, at_risk=at_risk, lowest_start=True
     )
     dose = dose_g if dose_g is not None else kg
     return list(

@@ -54,7 +54,7 @@ def _privigen_85kg(catalogue: Catalogue) -> tuple[RateStep, ...]:
     product = catalogue.product("privigen-us")
     schedule = product.schedule_for(catalogue.indication("lems"))
     ramp, _, _, _ = rate_ramp(
-        schedule, product, catalogue.protocol, at_risk=False, first_infusion=True
+        schedule, product, catalogue.protocol, at_risk=False, lowest_start=True
     )
     return rate_steps(ramp, dose_ml=850, weight_kg=85, concentration_mg_per_ml=100)
 
@@ -133,7 +133,7 @@ def _privigen_85kg_ramp(
 ) -> tuple[RateStep, ...]:
     product = catalogue.product("privigen-us")
     schedule = product.schedule_for(catalogue.indication("lems"))
-    ramp = rate_ramp(schedule, product, catalogue.protocol, at_risk=at_risk, first_infusion=True)
+    ramp = rate_ramp(schedule, product, catalogue.protocol, at_risk=at_risk, lowest_start=True)
     return rate_steps(ramp[0], dose_ml=dose_ml, weight_kg=85, concentration_mg_per_ml=100)
 
 

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from ivig.core.catalogue import Catalogue
+from ivig.core.catalogue import Catalogue, load_catalogue
 from ivig.core.dosing import GivenDose
-from ivig.core.plan import Patient, Phase, Regimen, plan_course
+from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import CapExceeded, InvalidInput, IvigError, NoRateSchedule, OutOfRange
 
@@ -44,7 +44,10 @@ def test_issue_example(catalogue: Catalogue) -> None:
     assert data["max_28d_g_per_kg"] == 2.0
     assert data["schedule"]["label"] == "US PI, CIDP"
     assert not data["schedule"]["on_label"]
-    assert data["doses"][0]["duration_min"] == 216.9
+    # BMI 30.9 is obesity (WHO, BMI 30 or more), a thrombosis risk in the EU core SmPC: the
+    # at-risk maximum of 3.3 mg/kg/min (protocol) applies (issue 14, item 4; was 216.9 at 8)
+    assert data["schedule"]["maximum_mg_per_kg_per_min"] == 3.3
+    assert data["doses"][0]["duration_min"] == 361.2
     assert not data["product"]["verified"]  # US vial sizes are inferred, not confirmed
 
 
@@ -230,10 +233,138 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
     assert plan.doses[0].steps[0].rate_mg_per_kg_per_min == 0.5
     assert plan.doses[1].steps[0].rate_mg_per_kg_per_min == 1.0
     finding = next(f for f in plan.findings if f.code == "later-start-rate")
-    assert "doses after the first start at 1 mg/kg/min" in finding.message
+    assert "dose 2 (2026-12-02) starts at 1 mg/kg/min" in finding.message
     assert "start at 0.5 mg/kg/min" in finding.message
+    lowest = next(f for f in plan.findings if f.code == "lowest-start-rate")
+    assert "dose 1 (2026-12-01) starts at the lowest rate" in lowest.message
+    assert "first IVIG infusion" in lowest.message
     assert not any(f.code == "later-start-rate" for f in
                    plan_course(MAN, _induction(), catalogue).findings)  # fmt: skip
+
+
+# --- issue 14, item 3: an explicit weight basis the NBA rule excludes ---------------------------
+
+THIN_WOMAN = Patient(sex=Sex.female, height_cm=170, weight_kg=45, age=40)  # BMI 15.6
+
+
+def test_an_excluded_adjusted_basis_is_refused_with_the_rule(catalogue: Catalogue) -> None:
+    # Issue 14, item 3: adjusted 54.9 kg above her actual 45 kg would give 2.44 g/kg and a top
+    # rate of 9.8 mg/kg/min of her real weight against the label maximum of 8
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(THIN_WOMAN, _induction(weight_basis=WeightBasis.adjusted), catalogue)
+    assert caught.value.field == "weight_basis"
+    assert "NBA exclusions from adjusted body weight dosing" in caught.value.message
+
+
+def test_an_insisted_basis_is_checked_on_the_actual_weight(catalogue: Catalogue) -> None:
+    insisted = {"weight_basis": WeightBasis.adjusted, "weight_basis_reason": "team decision"}
+    # 2 g/kg on 54.9 kg is 109.8 g: above the cap of 2 g/kg x 45 kg = 90 g: refused
+    with pytest.raises(CapExceeded):
+        plan_course(THIN_WOMAN, _induction(**insisted), catalogue)
+    # 1.6 g/kg on 54.9 kg = 87.8 g, 43.9 g a day: within the cap of 90 g (2 g/kg of 45 kg)
+    plan = plan_course(THIN_WOMAN, _induction(total_g_per_kg=1.6, **insisted), catalogue)
+    assert plan.dosing_weight.kg == 54.9
+    assert plan.cap_g == 90.0
+    assert plan.total_g <= 90.0
+    assert plan.max_28d_g_per_kg == pytest.approx(plan.total_g / 45)  # of her actual weight
+    for dose in plan.doses:
+        top = dose.steps[-1]
+        # every rate on the actual weight: 8 x 45 x 60 / 100 = 216 mL/h (not 263.5 on 54.9)
+        assert top.rate_ml_per_h == 216.0
+        assert top.rate_ml_per_h * 100 / (45 * 60) <= 8.0
+    finding = next(f for f in plan.findings if f.code == "adjusted-weight-not-recommended")
+    assert "team decision" in finding.message
+    assert "checked against the actual weight (45 kg)" in finding.message
+    assert "rates are computed on the actual weight, 45 kg" in finding.message
+
+
+# --- issue 14, items 6 and 9: start rates and the first-infusion flag --------------------------
+
+
+def _gammaplex(**changes: object) -> Plan:
+    return plan_course(MAN, _induction(product="gammaplex-10", **changes), load_catalogue())
+
+
+@pytest.mark.parametrize(
+    ("changes", "starts", "why"),
+    [
+        # gammaplex.com protocol: "patients who tolerated the first infusion ... could begin
+        # subsequent infusions at 0.01 mL/kg/min" (1 mg/kg/min); the EU SmPC: first infusion,
+        # product switch or long interval: start slowly (issue 14, item 6)
+        ({}, [0.5, 1.0], "first IVIG infusion"),
+        ({"previous_product": "privigen-us"}, [0.5, 1.0], "product switch from Privigen (US)"),
+        ({"previous_product": "gammaplex-10", "last_infusion": D(2026, 4, 27)}, [0.5, 1.0],
+         "218 days since the last infusion"),
+        ({"history": (GivenDose(D(2026, 11, 3), 85),)}, [0.5, 1.0],
+         "the product of the last infusion is not known"),
+        ({"previous_product": "gammaplex-10"}, [0.5, 1.0],
+         "the date of the last infusion is not known"),
+        ({"previous_product": "gammaplex-10", "last_infusion": D(2026, 11, 3),
+          "last_infusion_tolerated": False}, [0.5, 1.0], "a reaction was recorded"),
+        ({"previous_product": "gammaplex-10", "last_infusion": D(2026, 11, 3)}, [1.0, 1.0], ""),
+    ],
+)  # fmt: skip
+def test_later_start_rate_only_after_a_tolerated_infusion_of_the_same_product(
+    changes: dict[str, object], starts: list[float], why: str
+) -> None:
+    plan = _gammaplex(**changes)
+    assert [d.steps[0].rate_mg_per_kg_per_min for d in plan.doses] == starts
+    lowest = [f.message for f in plan.findings if f.code == "lowest-start-rate"]
+    if why:
+        assert len(lowest) == 1
+        assert why in lowest[0]
+    else:
+        assert not lowest
+
+
+@pytest.mark.parametrize(
+    ("changes", "first"),
+    [
+        ({}, True),
+        ({"history": (GivenDose(D(2026, 11, 3), 85),)}, False),
+        ({"previous_product": "privigen-us"}, False),
+        ({"last_infusion": D(2026, 11, 3)}, False),
+        ({"first_infusion": False}, False),
+    ],
+)
+def test_the_first_infusion_flag_follows_the_history(
+    catalogue: Catalogue, changes: dict[str, object], first: bool
+) -> None:
+    # Issue 14, item 9: never "first IVIG infusion" and "product switch" together
+    codes = {f.code for f in plan_course(MAN, _induction(**changes), catalogue).findings}
+    assert ("first-infusion" in codes) is first
+
+
+def test_a_first_infusion_with_earlier_infusions_is_refused(catalogue: Catalogue) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(MAN, _induction(first_infusion=True, previous_product="privigen-us"), catalogue)
+    assert caught.value.field == "first_infusion"
+
+
+# --- issue 14, item 12: an unverified at-risk cap says where it comes from ----------------------
+
+
+@pytest.mark.parametrize(
+    ("product", "words"),
+    [
+        ("bivigam", "below 2 mg/kg/min (UNVERIFIED cap, not confirmed in the label text; "
+                    "from Skyscape monograph"),
+        ("gammagard-liquid", "below 3.3 mg/kg/min (UNVERIFIED cap"),
+        ("octagam-10", "3.3 mg/kg/min (the cap from octagam 10% US label"),
+        ("privigen-us", "3.3 mg/kg/min (the service default, protocol)"),
+    ],
+)  # fmt: skip
+def test_the_at_risk_cap_names_its_source(catalogue: Catalogue, product: str, words: str) -> None:
+    plan = plan_course(
+        Patient(sex=Sex.male, height_cm=180, weight_kg=75, age=60, risks=frozenset({"diabetes"})),
+        _induction(product=product),
+        catalogue,
+    )
+    finding = next(f for f in plan.findings if f.code == "at-risk-maximum")
+    assert "the label's cap" not in finding.message
+    assert words in finding.message
+    exclusive = product in {"bivigam", "gammagard-liquid"}
+    assert plan.as_dict()["schedule"]["maximum_exclusive"] is exclusive
 
 
 def _one_patient(weight_kg: float) -> Patient:

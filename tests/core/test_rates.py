@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ivig.core.catalogue import Catalogue, RateSchedule
+from ivig.core.catalogue import Catalogue, RateSchedule, load_catalogue
 from ivig.core.rates import clock_times, rate_ramp, rate_steps
 
 
@@ -30,7 +32,7 @@ def _steps(
         product,
         catalogue.protocol,
         at_risk=at_risk,
-        first_infusion=first_infusion,
+        lowest_start=first_infusion,
     )
     steps = rate_steps(
         ramp,
@@ -128,12 +130,58 @@ def test_at_risk_cap_from_the_protocol_when_the_label_has_none(catalogue: Catalo
     product = catalogue.product("privigen-us")
     schedule = _schedule(catalogue, "privigen-us", "cidp")
     ramp, maximum, source, parts = rate_ramp(
-        schedule, product, catalogue.protocol, at_risk=True, first_infusion=True
+        schedule, product, catalogue.protocol, at_risk=True, lowest_start=True
     )
     assert maximum == 3.3
     assert source is catalogue.protocol.at_risk_max_mg_per_kg_min
     assert ramp[-1].basis == "at-risk cap (protocol)"
     assert any("at-risk maximum" in p for p in parts)
+
+
+@pytest.mark.parametrize(
+    ("product_id", "group", "kg", "last_ml_h", "basis"),
+    [
+        # Bivigam: "a maximum infusion rate of less [than] 2 mg/kg/min" (Skyscape monograph,
+        # UNVERIFIED; issue 14, item 12): 2 x 60 x 60 / 100 = 72 mL/h exactly, so the pump runs
+        # one 0.1 mL/h step under it: 71.9 mL/h, never 72
+        ("bivigam", "pi", 60, 71.9, "at-risk cap, stays below (UNVERIFIED)"),
+        # 61 kg: 2 x 61 x 60 / 100 = 73.2 mL/h, rounded down is 73.2 = the cap: 73.1
+        ("bivigam", "pi", 61, 73.1, "at-risk cap, stays below (UNVERIFIED)"),
+        # 60.5 kg: 72.6 mL/h exactly: 72.5
+        ("bivigam", "pi", 60.5, 72.5, "at-risk cap, stays below (UNVERIFIED)"),
+        # Gammagard Liquid: "less than 3.3 mg/kg/min (< 2 mL/kg/hr)" (UNVERIFIED label copy):
+        # 3.3 x 70 x 60 / 100 = 138.6 mL/h: 138.5
+        ("gammagard-liquid", "cidp", 70, 138.5, "at-risk cap, stays below (UNVERIFIED)"),
+        # Octagam 10%: "not to exceed 3.3 mg/kg/min" (verified label): up to 138.6 mL/h
+        ("octagam-10", "itp", 70, 138.6, "at-risk cap (label)"),
+    ],
+)
+def test_a_less_than_cap_keeps_the_pump_below_it(
+    catalogue: Catalogue, product_id: str, group: str, kg: float, last_ml_h: float, basis: str
+) -> None:
+    product = catalogue.product(product_id)
+    ramp, maximum, source, _ = rate_ramp(
+        _schedule(catalogue, product_id, group), product, catalogue.protocol,
+        at_risk=True, lowest_start=True,
+    )  # fmt: skip
+    assert source is product.at_risk_max_mg_per_kg_min
+    assert ramp[-1].basis == basis
+    steps = rate_steps(
+        ramp, dose_ml=500, weight_kg=kg, concentration_mg_per_ml=product.concentration
+    )
+    assert steps[-1].rate_ml_per_h == last_ml_h
+    cap_ml_h = maximum * kg * 60 / product.concentration
+    if product.at_risk_max_exclusive:
+        assert all(s.rate_ml_per_h < cap_ml_h for s in steps)
+    else:
+        assert all(s.rate_ml_per_h <= cap_ml_h + 1e-9 for s in steps)
+
+
+def test_a_later_start_only_when_the_caller_allows_it(catalogue: Catalogue) -> None:
+    # Gammaplex 10% protocol: 0.5 mg/kg/min first; 1 mg/kg/min for later infusions
+    lowest = _steps(catalogue, "gammaplex-10", "pi", kg=70, dose_g=70)
+    later = _steps(catalogue, "gammaplex-10", "pi", kg=70, dose_g=70, first_infusion=False)
+    assert (lowest[0][3], later[0][3]) == (0.5, 1.0)
 
 
 def test_small_dose_ends_before_the_maximum(catalogue: Catalogue) -> None:
@@ -150,3 +198,31 @@ def test_clock_times() -> None:
     steps = (RateStep(0, 30, 25.5, 0.5, 12.75, "label"), RateStep(30, 95.5, 51, 1, 55.6, "label"))
     times = clock_times(steps, dt.datetime(2026, 12, 1, 9, 0))
     assert times[1] == (dt.datetime(2026, 12, 1, 9, 30), dt.datetime(2026, 12, 1, 10, 35, 30))
+
+
+EXCLUSIVE = sorted(
+    p.id for p in load_catalogue().products.values() if p.at_risk_max_exclusive and p.schedules
+)
+
+
+@given(
+    product_id=st.sampled_from(EXCLUSIVE),
+    kg=st.floats(10, 250),
+    dose_g=st.floats(5, 150),
+)
+def test_a_less_than_cap_is_never_reached(product_id: str, kg: float, dose_g: float) -> None:
+    # "less than" (Bivigam, Gammagard Liquid, Octagam 5%): every pump rate stays below the cap
+    catalogue = load_catalogue()
+    product = catalogue.product(product_id)
+    for schedule in product.schedules:
+        ramp, maximum, _, _ = rate_ramp(
+            schedule, product, catalogue.protocol, at_risk=True, lowest_start=True
+        )
+        steps = rate_steps(
+            ramp,
+            dose_ml=dose_g * 1000 / product.concentration,
+            weight_kg=kg,
+            concentration_mg_per_ml=product.concentration,
+        )
+        cap_ml_h = maximum * kg * 60 / product.concentration
+        assert all(s.rate_ml_per_h < cap_ml_h for s in steps)

@@ -126,3 +126,84 @@ def test_unverified_values_are_named(catalogue: Catalogue) -> None:
     finding = next(f for f in plan.findings if f.code == "unverified-values")
     assert "flebogamma-10 rate schedule" in finding.message
     assert "LEMS cap" in finding.message
+
+
+# --- issue 14, item 4: the EU core SmPC risk lists, obesity from the BMI ----------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "groups"),
+    [
+        # EU core SmPC (EMA/CHMP/BPWP/94038/2007; clinical-rules.md section 7a'), acute renal
+        # failure: "pre-existing renal insufficiency, diabetes mellitus, hypovolaemia,
+        # overweight, concomitant nephrotoxic medicinal products or age over 65"
+        ("renal-insufficiency", {"renal"}),
+        ("diabetes", {"renal", "thrombosis"}),
+        ("volume-depletion", {"renal"}),
+        ("overweight", {"renal"}),
+        ("nephrotoxic-drugs", {"renal"}),
+        ("age-over-65", {"renal", "thrombosis"}),
+        # thromboembolism: "obese patients ... advanced age, hypertension, diabetes mellitus and
+        # a history of vascular disease or thrombotic episodes, ... thrombophilic disorders,
+        # ... prolonged periods of immobilisation, severely hypovolaemic patients, ... diseases
+        # which increase blood viscosity"
+        ("obesity", {"renal", "thrombosis"}),
+        ("hypertension", {"thrombosis"}),
+        ("vascular-disease", {"thrombosis"}),
+        ("thrombosis-history", {"thrombosis"}),
+        ("thrombophilia", {"thrombosis"}),
+        ("immobility", {"thrombosis"}),
+        ("severe-hypovolaemia", {"renal", "thrombosis"}),
+        ("hyperviscosity", {"thrombosis"}),
+    ],
+)
+def test_the_eu_core_smpc_lists_are_risk_codes(
+    catalogue: Catalogue, code: str, groups: set[str]
+) -> None:
+    assert set(catalogue.risks[code].groups) == groups
+    plan = _plan(catalogue, risks=frozenset({code}))
+    assert plan.risks.at_risk
+    # each risk brings in the at-risk maximum: 3.3 mg/kg/min (protocol) for Privigen's 8
+    assert plan.maximum_mg_per_kg_per_min == 3.3
+    assert max(s.rate_mg_per_kg_per_min for s in plan.doses[0].steps) == 3.3
+
+
+@pytest.mark.parametrize(
+    ("weight_kg", "obese"),
+    [
+        # WHO: obesity is a BMI of 30 or more (clinical-rules.md section 7a'); 165 cm:
+        (81.4, False),  # 81.4 / 1.65^2 = 29.90
+        (81.6, True),  # 29.97, shown as BMI 30.0: the BMI shown is the one compared
+        (81.7, True),  # 30.01
+        (117.1, True),  # 43.0: the issue's case (no renal or thrombosis finding before)
+    ],
+)
+def test_obesity_is_derived_from_the_bmi(
+    catalogue: Catalogue, weight_kg: float, obese: bool
+) -> None:
+    plan = plan_course(
+        Patient(sex=Sex.female, height_cm=165, weight_kg=weight_kg, age=50),
+        Regimen(
+            indication="lems", product="privigen-us", phase=Phase.induction,
+            start=dt.date(2026, 12, 1), days=2,
+        ),
+        catalogue,
+    )  # fmt: skip
+    assert ("obesity" in plan.risks.codes) is obese
+    found = _codes(plan)
+    assert ("renal-risk" in found and "thrombosis-risk" in found) is obese
+    assert plan.maximum_mg_per_kg_per_min == (3.3 if obese else 8.0)
+    if obese:
+        renal = next(f for f in plan.findings if f.code == "renal-risk")
+        assert "obesity (BMI 30 or more)" in renal.message
+        assert f"(BMI {plan.dosing_weight.bmi:.1f})" in renal.message
+
+
+def test_bmi_threshold_comes_from_the_catalogue(catalogue: Catalogue) -> None:
+    threshold = catalogue.risks["obesity"].from_bmi
+    assert threshold is not None
+    assert threshold.value == 30
+    assert threshold.source.key == "who-bmi"
+    risks = assess_risks((), age=40, egfr=None, catalogue=catalogue, bmi=30.0)
+    assert risks.from_bmi == ("obesity",)
+    assert assess_risks((), age=40, egfr=None, catalogue=catalogue, bmi=29.9).codes == set()

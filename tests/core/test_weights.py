@@ -75,7 +75,13 @@ def _weight(**changes: object) -> object:
         ({"weight_kg": 60}, WeightBasis.actual, 60.0, "below the adjusted weight"),
         # An explicit basis overrides the rule, and says so.
         ({"basis": WeightBasis.actual}, WeightBasis.actual, 100.0, "as prescribed"),
-        ({"basis": WeightBasis.adjusted, "age": 17}, WeightBasis.adjusted, 85.0, "not recommend"),
+        # An excluded basis is honoured only with the prescriber's reason (issue 14, item 3).
+        (
+            {"basis": WeightBasis.adjusted, "age": 17, "insist_reason": "policy"},
+            WeightBasis.adjusted,
+            85.0,
+            "the prescriber insists: policy",
+        ),
     ],
 )
 def test_dosing_weight_basis(
@@ -101,9 +107,63 @@ def test_explicit_adjusted_keeps_the_exclusion_for_screening() -> None:
         age=30,
         pregnant=True,
         basis=WeightBasis.adjusted,
+        insist_reason="a clinical reason",
     )
     assert w.basis is WeightBasis.adjusted
     assert w.exclusion == "the patient is pregnant"
+    assert w.insisted == "a clinical reason"
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        # Lifeblood, adjusted body weight Ig dosing from 1 July 2026 (clinical-rules.md 3b):
+        # "not recommended ... for patients who: are aged < 18 years; are < 152 cm in height;
+        # are pregnant, or have an actual body weight that is lower than their adjusted body
+        # weight". Issue 14, item 3: 45 kg, 170 cm woman: IBW 45.5 + 2.3 x (66.929 - 60) =
+        # 61.44 kg, adjusted 61.44 + 0.4 x (45 - 61.44) = 54.9 kg, above her 45 kg.
+        ({"sex": Sex.female, "height_cm": 170, "weight_kg": 45, "age": 40},
+         "actual weight is below the adjusted weight (adjusted 54.9 kg, actual 45 kg)"),
+        ({"age": 17}, "age 17 is under 18"),
+        ({"sex": Sex.female, "pregnant": True}, "the patient is pregnant"),
+        ({"height_cm": 150, "weight_kg": 80}, "height 150 cm is under 152 cm"),
+    ],
+)  # fmt: skip
+def test_an_excluded_adjusted_basis_is_refused_with_the_rule(
+    changes: dict[str, object], rule: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        _weight(basis=WeightBasis.adjusted, **changes)
+    assert caught.value.field == "weight_basis"
+    assert "the NBA exclusions from adjusted body weight dosing" in caught.value.message
+    assert rule in caught.value.message
+
+
+def test_an_insisted_adjusted_basis_is_checked_on_the_actual_weight() -> None:
+    # The 45 kg woman of issue 14, item 3: doses on 54.9 kg, the cap and rates on 45 kg
+    w = dosing_weight(
+        sex=Sex.female, height_cm=170, weight_kg=45, age=40,
+        basis=WeightBasis.adjusted, insist_reason="renal protection",
+    )  # fmt: skip
+    assert (w.kg, w.checked_kg) == (54.9, 45.0)
+
+
+@pytest.mark.parametrize("basis", [WeightBasis.auto, WeightBasis.actual])
+def test_no_ideal_weight_under_152_cm(basis: WeightBasis) -> None:
+    # Devine misbehaves under 60 in (clinical-rules.md 3c): a 100 cm boy would have an "ideal"
+    # 50 + 2.3 x (39.37 - 60) = 2.6 kg (issue 14, item 3); none is given, actual weight is used
+    w = dosing_weight(sex=Sex.male, height_cm=100, weight_kg=16, age=4, basis=basis)
+    assert (w.kg, w.basis, w.ideal_kg, w.adjusted_kg) == (16.0, WeightBasis.actual, None, None)
+    assert w.checked_kg == 16.0
+
+
+def test_no_adjusted_weight_under_152_cm_even_when_insisted() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        dosing_weight(
+            sex=Sex.male, height_cm=100, weight_kg=16, age=4,
+            basis=WeightBasis.adjusted, insist_reason="asked",
+        )  # fmt: skip
+    assert "not defined under 152 cm" in caught.value.message
 
 
 @pytest.mark.parametrize(

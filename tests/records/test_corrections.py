@@ -111,7 +111,7 @@ def test_each_correction_and_void_is_audited(users: dict[str, Any], patient: Any
     assert correct_event.patient_id == patient.pk
     assert correct_event.before is not None
     assert correct_event.after is not None
-    assert correct_event.before["weight_kg"] == 100
+    assert correct_event.before["weight_kg"] == 86.4
     assert correct_event.after["weight_kg"] == 91
     assert correct_event.after["supersedes_id"] == original.pk
     assert correct_event.reason == "typo"
@@ -211,7 +211,7 @@ def test_a_correction_is_checked_as_a_new_recording(users: dict[str, Any], patie
         corrections.correct(users["nurse"], "weight", original.pk, {"patient_id": 2}, "x")
     assert caught.value.field == "patient_id"
     with pytest.raises(InvalidInput) as caught:  # nothing changed
-        corrections.correct(users["nurse"], "weight", original.pk, {"weight_kg": 100}, "x")
+        corrections.correct(users["nurse"], "weight", original.pk, {"weight_kg": 86.4}, "x")
     assert caught.value.field == "values"
     with pytest.raises(InvalidInput) as caught:
         corrections.correct(users["nurse"], "weight", original.pk, {"weight_kg": "heavy"}, "x")

@@ -186,7 +186,7 @@ def test_verification_recomputes_the_plan_from_the_stored_inputs(
     confirm_weight(users["prescriber"], heavier.pk, "re-weighed: 120 kg", now=timezone.now())
     with pytest.raises(Conflict, match="recomputation") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
-    assert "dose 90 g, not 85 g" in caught.value.message
+    assert "dose 95 g, not 85 g" in caught.value.message  # 120 kg, 190 cm: 98.4 kg
     assert "re-plan" in caught.value.message
     assert Order.objects.get(pk=order.pk).status == "planned"
 

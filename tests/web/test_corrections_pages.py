@@ -33,7 +33,7 @@ def test_correct_a_weight_from_the_patient_page(
     form = html(nurse.get(url))
     assert 'name="reason"' in form
     assert 'name="idempotency_key"' in form
-    assert 'name="weight_kg" value="100"' in form  # as recorded, no trailing zero
+    assert 'name="weight_kg" value="86.4"' in form  # as recorded
     assert 'id="id_void-reason"' in form  # the two reasons apart
     done = nurse.post(
         url,
@@ -44,9 +44,9 @@ def test_correct_a_weight_from_the_patient_page(
     assert done["Location"] == f"/patients/{patient.pk}/"
     new = WeightRecord.objects.get(supersedes=original)
     assert (new.weight_kg, new.correction_reason) == (90, "scale not zeroed")
-    assert WeightRecord.objects.get(pk=original.pk).weight_kg == 100
+    assert WeightRecord.objects.get(pk=original.pk).weight_kg == 86.4
     page = html(nurse.get(f"/patients/{patient.pk}/"))
-    assert "<del>100 kg</del>" in page
+    assert "<del>86.4 kg</del>" in page
     assert "scale not zeroed" in page
     assert "90 kg on" in page  # the details show the weight in force
     history = html(nurse.get(url))

@@ -310,7 +310,7 @@ def test_verify_refuses_when_the_servers_recomputation_differs(
     assert page.status_code == 409
     html = page.content.decode()
     assert "recomputation of order" in html
-    assert "dose 90 g, not 85 g" in html
+    assert "dose 95 g, not 85 g" in html  # 120 kg, 190 cm: 98.4 kg
     assert Order.objects.get(pk=order.pk).status == "planned"
 
 

@@ -93,7 +93,7 @@ def test_the_preview_shows_the_plan_and_saves_nothing(prescriber: Client, patien
     page = text(preview)
     # The dosing weight and why.
     assert "85.0 kg (adjusted weight)" in page
-    assert "Actual 100.0 kg Ideal (Devine) 75.0 kg Adjusted 85.0 kg BMI 30.9 kg/m²" in page
+    assert "Actual 86.4 kg Ideal (Devine) 84.0 kg Adjusted 85.0 kg BMI 23.9 kg/m²" in page
     assert "Why: adjusted weight = IBW + 0.4 x (actual - IBW)" in page
     # Two doses of 85 g (prescribed 85 g, no change), each in 2 x 40 g + 1 x 5 g, 850 mL.
     rows = re.findall(r"<tr><td>(\d)</td><td[^>]*>([\d-]+)</td>(.*?)</tr>", markup(preview), re.S)

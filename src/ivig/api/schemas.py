@@ -146,6 +146,8 @@ class CourseIn(In):
     count: int | None = None
     until: dt.date | None = None
     weight_basis: str = "auto"
+    # The clinical reason to insist on an adjusted weight the NBA rule excludes (issue 14, 3).
+    weight_basis_reason: str = Field("", max_length=500)
     pregnant: bool = False
     egfr: float | None = None
 

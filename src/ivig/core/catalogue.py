@@ -117,6 +117,8 @@ class Product:
     iga_max_ug_per_ml: Sourced[float] | None
     at_risk_max_mg_per_kg_min: Sourced[float] | None
     schedules: tuple[RateSchedule, ...]
+    # The source says "less than" the at-risk cap: the pump rate stays below it (issue 14).
+    at_risk_max_exclusive: bool = False
 
     @property
     def display_name(self) -> str:
@@ -183,6 +185,7 @@ class Risk:
     meaning: str
     groups: tuple[str, ...]
     source: Source
+    from_bmi: Sourced[float] | None = None  # applies, without being given, at this BMI or above
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +432,10 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
         raise r.fail("schedules", "has two schedules for the same group")
     concentration = r.sourced_number("concentration_mg_per_ml")
     assert concentration is not None
+    at_risk = r.sourced_number("at_risk_max_mg_per_kg_min", optional=True)
+    exclusive = r.raw("at_risk_max_exclusive", bool, optional=True) or False
+    if exclusive and at_risk is None:
+        raise r.fail("at_risk_max_exclusive", "needs an at_risk_max_mg_per_kg_min")
     return Product(
         id=r.text("id"),
         name=r.text("name"),
@@ -443,8 +450,9 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
             tuple(excipients.value), excipients.source, excipients.verified, excipients.note
         ),
         iga_max_ug_per_ml=r.sourced_number("iga_max_ug_per_ml", optional=True),
-        at_risk_max_mg_per_kg_min=r.sourced_number("at_risk_max_mg_per_kg_min", optional=True),
+        at_risk_max_mg_per_kg_min=at_risk,
         schedules=schedules,
+        at_risk_max_exclusive=exclusive,
     )
 
 
@@ -526,7 +534,13 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
         groups = tuple(r.raw("groups", list))
         if not groups or any(g not in RISK_GROUPS for g in groups):
             raise r.fail("groups", f"must list groups from {', '.join(RISK_GROUPS)}")
-        risk = Risk(r.text("code"), r.text("meaning"), groups, r.source())
+        risk = Risk(
+            r.text("code"),
+            r.text("meaning"),
+            groups,
+            r.source(),
+            r.sourced_number("from_bmi", optional=True),
+        )
         if risk.code in risks:
             raise CatalogueError(f"catalogue: two risks have the code '{risk.code}'")
         risks[risk.code] = risk

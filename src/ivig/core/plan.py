@@ -9,6 +9,7 @@ inputs, calls the pure rules in ``weights``, ``dosing``, ``rates`` and ``screeni
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,13 +94,20 @@ class Regimen:
     count: int | None = None  # maintenance
     until: dt.date | None = None  # maintenance
     weight_basis: WeightBasis = WeightBasis.auto
-    first_infusion: bool = True
+    # The prescriber's clinical reason for a weight basis the NBA rule excludes (issue 14, 3).
+    weight_basis_reason: str = ""
+    # None: inferred: a first infusion unless ``history``, ``previous_product`` or
+    # ``last_infusion`` show earlier infusions (issue 14, item 9).
+    first_infusion: bool | None = None
     history: tuple[GivenDose, ...] = ()  # doses given before this course (before ``start``)
     # Doses of other courses already recorded or planned, on any date: they count toward the
     # cap like the history, but say nothing about the last infusion.
     other_doses: tuple[GivenDose, ...] = ()
     previous_product: str | None = None
     last_infusion: dt.date | None = None  # default: the latest date in ``history``
+    # Whether the last infusion was tolerated (None: not known; False: a reaction was
+    # recorded): a later-infusion start rate needs a tolerated infusion of the same product.
+    last_infusion_tolerated: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +194,16 @@ class Plan:
 
     @property
     def max_28d_g_per_kg(self) -> float:
-        return self.max_window_g / self.dosing_weight.kg
+        return self.max_window_g / self.dosing_weight.checked_kg
+
+    @property
+    def maximum_exclusive(self) -> bool:
+        """The maximum is an at-risk cap the pump rate stays below ("less than")."""
+        return (
+            self.at_risk_cap is not None
+            and self.at_risk_cap is self.product.at_risk_max_mg_per_kg_min
+            and self.product.at_risk_max_exclusive
+        )
 
     @property
     def blocked(self) -> bool:
@@ -208,6 +225,8 @@ class Plan:
                 "adjusted_kg": w.adjusted_kg,
                 "bmi": w.bmi,
                 "reason": w.reason,
+                "checked_kg": w.checked_kg,
+                "insisted": w.insisted,
             },
             "product": {
                 "id": p.id,
@@ -223,6 +242,7 @@ class Plan:
                 "source": self.schedule.source.cite(),
                 "verified": self.schedule.verified,
                 "maximum_mg_per_kg_per_min": _r(self.maximum_mg_per_kg_per_min, 3),
+                "maximum_exclusive": self.maximum_exclusive,
                 "protocol": list(self.protocol_parts),
             },
             "doses": [
@@ -397,6 +417,120 @@ def _course_dates(regimen: Regimen, indication: Indication) -> tuple[list[dt.dat
     return dates, dose, "dose_g_per_kg"
 
 
+def _first_infusion(regimen: Regimen) -> bool:
+    """The first-infusion flag: as given, or inferred from the earlier infusions shown; a
+    first infusion that earlier infusions contradict is refused (issue 14, item 9)."""
+    earlier = [
+        name
+        for name, shown in (
+            ("earlier doses", bool(regimen.history)),
+            ("a previous product", regimen.previous_product is not None),
+            ("a last infusion", regimen.last_infusion is not None),
+        )
+        if shown
+    ]
+    if regimen.first_infusion is None:
+        return not earlier
+    if regimen.first_infusion and earlier:
+        raise InvalidInput(
+            f"a first IVIG infusion cannot have {' and '.join(earlier)}: check the history",
+            field="first_infusion",
+        )
+    return regimen.first_infusion
+
+
+def _lowest_start(
+    regimen: Regimen,
+    first_infusion: bool,
+    product_id: str,
+    previous: Product | None,
+    last_infusion: dt.date | None,
+    dates: Sequence[dt.date],
+    cat: Catalogue,
+) -> list[str]:
+    """Per dose, why it starts at the label's lowest rate ("" where a later-infusion start
+    rate is allowed).
+
+    A later-infusion start rate (Gammaplex 10 %: 1 mg/kg/min) is allowed only after a tolerated
+    infusion of the same product without a long gap ("patients who tolerated the first
+    infusion ... could begin subsequent infusions at 0.01 mL/kg/min", gammaplex.com protocol).
+    After a first infusion, a product switch or a long interval the EU SmPC asks to start
+    slowly: every product starts at its lowest label rate (issue 14, item 6). Earlier doses of
+    the same course are the same product, their tolerance not yet known: the finding says so.
+    """
+    gap_days = cat.protocol.long_gap_weeks.value * 7
+    if first_infusion:
+        first = "this is the patient's first IVIG infusion"
+    elif previous is None:
+        first = "the product of the last infusion is not known"
+    elif previous.id != product_id:
+        first = f"product switch from {previous.display_name}"
+    elif last_infusion is None:
+        first = "the date of the last infusion is not known"
+    elif (dates[0] - last_infusion).days > gap_days:
+        first = f"{(dates[0] - last_infusion).days} days since the last infusion"
+    elif regimen.last_infusion_tolerated is False:
+        first = "a reaction was recorded at the last infusion"
+    else:
+        first = ""
+    out = [first]
+    for before, day in itertools.pairwise(dates):
+        gap = (day - before).days
+        out.append(f"{gap} days since the dose before" if gap > gap_days else "")
+    return out
+
+
+def _start_rate_findings(
+    schedule: RateSchedule, product: Product, dates: Sequence[dt.date], lowest: Sequence[str]
+) -> list[Finding]:
+    """Which doses start at the later-infusion rate, and why the others do not."""
+    if schedule.subsequent_initial is None:
+        return []
+    start_mg = schedule.mg_per_kg_per_min(schedule.subsequent_initial, product.concentration)
+    first_mg = schedule.mg_per_kg_per_min(schedule.initial, product.concentration)
+    later = [i for i, why in enumerate(lowest, start=1) if not why]
+    out = []
+    if later:
+        which = (
+            "every dose starts"
+            if len(later) == len(dates)
+            else f"{_dose_numbers(later, [dates[i - 1] for i in later])} "
+            f"start{'s' if len(later) == 1 else ''}"
+        )
+        out.append(
+            Finding.of(
+                "later-start-rate",
+                Severity.info,
+                f"{which} at {start_mg:g} mg/kg/min, as the {schedule.basis} allows after "
+                f"a tolerated infusion of {product.display_name}; if the infusion before was "
+                f"not tolerated, start at {first_mg:g} mg/kg/min",
+                schedule.source,
+            )
+        )
+    for i, why in enumerate(lowest, start=1):
+        if why:
+            out.append(
+                Finding.of(
+                    "lowest-start-rate",
+                    Severity.info,
+                    f"dose {i} ({dates[i - 1].isoformat()}) starts at the lowest rate, "
+                    f"{first_mg:g} mg/kg/min, not the later-infusion rate of {start_mg:g}: {why}",
+                    schedule.source,
+                )
+            )
+    return out
+
+
+def _unverified_risks(risks: RiskAssessment, cat: Catalogue) -> tuple[str, ...]:
+    """The BMI thresholds not yet verified that made a risk of this patient."""
+    out = []
+    for code in risks.from_bmi:
+        threshold = cat.risks[code].from_bmi
+        if threshold is not None and not threshold.verified:
+            out.append(f"{code} BMI threshold ({threshold.value:g})")
+    return tuple(out)
+
+
 def _unverified(
     product: Product,
     schedule: RateSchedule,
@@ -452,15 +586,19 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         age=patient.age,
         pregnant=patient.pregnant,
         basis=regimen.weight_basis,
+        insist_reason=regimen.weight_basis_reason,
     )
-    risks = assess_risks(patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat)
+    first_infusion = _first_infusion(regimen)
+    risks = assess_risks(
+        patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat, bmi=weight.bmi
+    )
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
     _check_other_doses(regimen)
     counted = (*history, *regimen.other_doses)
     _check_dates(regimen, dates[0])
 
-    cap_g = indication.cap_g_per_kg.value * weight.kg
+    cap_g = indication.cap_g_per_kg.value * weight.checked_kg  # never above the actual weight
     window_days = indication.cap_window_days.value
     planned = [GivenDose(d, g_per_kg * weight.kg) for d in dates]
     maintenance = regimen.phase is Phase.maintenance
@@ -468,7 +606,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         planned,
         counted,
         cap_g=cap_g,
-        weight_kg=weight.kg,
+        weight_kg=weight.checked_kg,
         window_days=window_days,
         field=cap_field,
         indication=indication.short_name,
@@ -495,23 +633,21 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         cat.protocol.fewer_vials_within_pct,
     )
 
-    first_ramp, maximum, cap_source, protocol_parts = rate_ramp(
-        schedule,
-        product,
-        cat.protocol,
-        at_risk=risks.at_risk,
-        first_infusion=regimen.first_infusion,
+    last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
+    lowest = _lowest_start(regimen, first_infusion, product.id, previous, last_infusion, dates, cat)
+    lowest_ramp, maximum, cap_source, protocol_parts = rate_ramp(
+        schedule, product, cat.protocol, at_risk=risks.at_risk, lowest_start=True
     )
     later_ramp: list[RampStep] = rate_ramp(
-        schedule, product, cat.protocol, at_risk=risks.at_risk, first_infusion=False
+        schedule, product, cat.protocol, at_risk=risks.at_risk, lowest_start=False
     )[0]
     doses = []
-    for i, (day, pick) in enumerate(zip(dates, picks, strict=True)):
+    for day, pick, why in zip(dates, picks, lowest, strict=True):
         volume = grams_to_ml(pick.total_g, product.concentration)
         steps = rate_steps(
-            first_ramp if i == 0 else later_ramp,
+            lowest_ramp if why else later_ramp,
             dose_ml=volume,
-            weight_kg=weight.kg,
+            weight_kg=weight.checked_kg,
             concentration_mg_per_ml=product.concentration,
         )
         doses.append(Dose(day, pick, volume, steps))
@@ -520,14 +656,14 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     # The fullest window that holds a planned dose (earlier windows are history, not plan).
     fullest = max(_worst_window(given, d.date, window_days).grams for d in doses)  # checked above
     history_peak = rolling_cap(history, window_days)
-    last_infusion = regimen.last_infusion or max((g.date for g in history), default=None)
     findings = screen(
         ScreeningInput(
-            risks, product, regimen.first_infusion, previous, last_infusion, dates[0], patient.sex
+            risks, product, first_infusion, previous, last_infusion, dates[0], patient.sex
         ),
         cat,
     )
     unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
+    unverified += _unverified_risks(risks, cat)
     unverified += _rounding_unverified(rounding)
     on_label = product.is_on_label(indication)
     if history_peak is not None and history_peak.grams > cap_g + 1e-6:
@@ -542,24 +678,7 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
                 indication.cap_g_per_kg.source,
             )
         )
-    later_start = schedule.subsequent_initial is not None and (
-        len(doses) > 1 or not regimen.first_infusion
-    )
-    if later_start:
-        assert schedule.subsequent_initial is not None
-        start_mg = schedule.mg_per_kg_per_min(schedule.subsequent_initial, product.concentration)
-        first_mg = schedule.mg_per_kg_per_min(schedule.initial, product.concentration)
-        which = "every dose" if not regimen.first_infusion else "doses after the first"
-        findings.append(
-            Finding.of(
-                "later-start-rate",
-                Severity.info,
-                f"{which} start at {start_mg:g} mg/kg/min, as the {schedule.basis} allows for "
-                "patients who tolerated their first infusion; if it was not tolerated, start "
-                f"at {first_mg:g} mg/kg/min",
-                schedule.source,
-            )
-        )
+    findings += _start_rate_findings(schedule, product, dates, lowest)
     findings += _usual_dose_findings(regimen, indication, len(dates))
     findings += _course_findings(
         product,
@@ -597,6 +716,20 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     )
 
 
+def _at_risk_cap_words(product: Product, cap: Sourced[float], maximum: float) -> str:
+    """The at-risk cap as a pharmacist should read it: its comparison, where it comes from,
+    and whether it is verified (issue 14, item 12: never "the label's cap" for a value from a
+    secondary monograph)."""
+    if cap is not product.at_risk_max_mg_per_kg_min:
+        return f"{maximum:g} mg/kg/min (the service default, protocol)"
+    below = product.at_risk_max_exclusive
+    words = f"{'below ' if below else ''}{maximum:g} mg/kg/min"
+    origin = f"from {cap.source.title}"
+    if not cap.verified:
+        return f"{words} (UNVERIFIED cap, not confirmed in the label text; {origin})"
+    return f"{words} (the cap {origin})"
+
+
 def _usual_dose_findings(regimen: Regimen, indication: Indication, days: int) -> list[Finding]:
     """The usual-dose rule of the drug library (``limits.regimen_dose_limits``, issue 14 item
     11) as warnings: the same soft limits need an override when the course is ordered."""
@@ -627,29 +760,31 @@ def _course_findings(
     """Findings about the plan itself: weight basis, label use, protocol, rounding, unverified."""
     src = cat.sources
     out: list[Finding] = []
-    if weight.exclusion and weight.basis is WeightBasis.adjusted:
+    if weight.insisted:
+        checked = (
+            f"; rates are computed on the actual weight, {weight.checked_kg:g} kg"
+            if weight.checked_kg < weight.kg
+            else ""
+        )
         out.append(
             Finding.of(
                 "adjusted-weight-not-recommended",
                 Severity.warn,
-                f"adjusted weight used as prescribed, but the NBA does not recommend it when "
-                f"{weight.exclusion}",
+                f"adjusted weight {weight.kg:g} kg used as the prescriber insists "
+                f"({weight.insisted}), although the NBA excludes it when {weight.exclusion}; "
+                f"the cap and every rate are checked against the actual weight "
+                f"({weight.actual_kg:g} kg) as well{checked}",
                 src["lifeblood-abw-2026"],
             )
         )
     if cap_source is not None:
-        basis = (
-            "the label's cap"
-            if cap_source is product.at_risk_max_mg_per_kg_min
-            else "the service default, protocol"
-        )
         label_max = schedule.mg_per_kg_per_min(schedule.maximum, product.concentration)
         out.append(
             Finding.of(
                 "at-risk-maximum",
                 Severity.warn,
-                f"maximum rate lowered to {maximum:g} mg/kg/min for a patient at risk "
-                f"({basis}; label maximum {label_max:g} mg/kg/min)",
+                f"maximum rate lowered to {_at_risk_cap_words(product, cap_source, maximum)} "
+                f"for a patient at risk (label maximum {label_max:g} mg/kg/min)",
                 cap_source.source,
             )
         )

@@ -4,8 +4,15 @@ Rules (issue 2; products.md; clinical-rules.md section 7):
 - The label schedule gives the initial rate, the step interval, the step rates and the maximum.
   Where the label says only "increase gradually", the service protocol doubles the rate every
   30 minutes up to the maximum, and the step says ``protocol``.
-- For patients at renal or thrombotic risk the maximum is the label's at-risk cap, or the
-  service default (3.3 mg/kg/min, protocol) where the label gives no number.
+- For patients at renal or thrombotic risk the maximum is the product's at-risk cap, or the
+  service default (3.3 mg/kg/min, protocol) where the label gives no number. A cap not verified
+  against its source says so in the step's basis ("UNVERIFIED"). Where the source says "less
+  than" (``at_risk_max_exclusive``: Bivigam "less than 2 mg/kg/min", Skyscape monograph;
+  Gammagard Liquid "less than 3.3 mg/kg/min"; Octagam 5% "less than 0.07 mL/kg/min
+  [3.3 mg/kg/min]"), the pump rate stays below the cap: one 0.1 mL/h step under it when the
+  cap itself is a whole number of 0.1 mL/h (issue 14, item 12).
+- The ramp starts at the label's initial rate; at the later-infusion rate only when the caller
+  says the patient may (:func:`rate_ramp`, ``lowest_start``; issue 14, item 6).
 - Pump rate: mL/h = mg/kg/min x kg x 60 / concentration, rounded down to 0.1 mL/h.
 - The last step runs until the dose volume is given; step volumes sum to the dose volume.
 """
@@ -61,7 +68,10 @@ class RampStep:
 
     mg_per_kg_per_min: float
     minutes: int | None  # None: the last step, which runs until the volume is given
-    basis: str  # "label", "protocol", "at-risk cap (label)", "at-risk cap (protocol)"
+    # "label", "protocol", "at-risk cap (label)", "at-risk cap (UNVERIFIED)",
+    # "at-risk cap (protocol)"; ", stays below" after "cap" where the source says "less than"
+    basis: str
+    below: bool = False  # the pump rate must stay below this rate, not reach it
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,27 +110,35 @@ def rate_ramp(
     protocol: Protocol,
     *,
     at_risk: bool,
-    first_infusion: bool,
+    lowest_start: bool,
 ) -> tuple[list[RampStep], float, Sourced[float] | None, tuple[str, ...]]:
     """The nominal ramp in mg/kg/min, its maximum, the at-risk cap used, and protocol parts.
 
-    Returns ``(steps, maximum, at_risk_source, protocol_parts)``.
+    ``lowest_start``: start at the label's initial rate even where the schedule lets later
+    infusions start higher (a first infusion, a product switch, a long gap, an unknown or
+    untolerated last infusion). Returns ``(steps, maximum, at_risk_source, protocol_parts)``.
     """
     concentration = product.concentration
     protocol_parts: list[str] = []
     label_max = schedule.mg_per_kg_per_min(schedule.maximum, concentration)
-    maximum, cap_source, cap_basis = label_max, None, ""
+    maximum, cap_source, cap_basis, below = label_max, None, "", False
     if at_risk:
         if product.at_risk_max_mg_per_kg_min is not None:
-            cap_source, cap_basis = product.at_risk_max_mg_per_kg_min, "at-risk cap (label)"
+            cap_source = product.at_risk_max_mg_per_kg_min
+            below = product.at_risk_max_exclusive
+            origin = "label" if cap_source.verified else "UNVERIFIED"
+            cap_basis = f"at-risk cap{', stays below' if below else ''} ({origin})"
         else:
             cap_source, cap_basis = protocol.at_risk_max_mg_per_kg_min, "at-risk cap (protocol)"
             protocol_parts.append(
                 f"at-risk maximum {cap_source.value:g} mg/kg/min (the label gives no number)"
             )
-        maximum = min(label_max, cap_source.value)
-        if maximum == label_max:
-            cap_source, cap_basis = None, ""
+        if cap_source.value < label_max - _TOLERANCE or (
+            below and cap_source.value <= label_max + _TOLERANCE
+        ):
+            maximum = cap_source.value
+        else:
+            cap_source, cap_basis, below = None, "", False
 
     if schedule.increase_from_label:
         increase_basis = "label"
@@ -139,7 +157,7 @@ def rate_ramp(
         protocol_parts.append(f"a step every {step_minutes} minutes")
 
     rates = _label_rates(schedule)
-    if not first_infusion and schedule.subsequent_initial is not None:
+    if not lowest_start and schedule.subsequent_initial is not None:
         start = schedule.subsequent_initial
         rates = [start] + [r for r in rates if r > start + _TOLERANCE]
 
@@ -148,13 +166,14 @@ def rate_ramp(
         mg = schedule.mg_per_kg_per_min(rate, concentration)
         basis = "label" if i == 0 else increase_basis
         if mg >= maximum - _TOLERANCE:
-            if mg > maximum + _TOLERANCE:
+            capped = below or mg > maximum + _TOLERANCE
+            if capped:
                 mg, basis = maximum, cap_basis or basis
-            ramp.append(RampStep(mg, None, basis))
+            ramp.append(RampStep(mg, None, basis, below=below))
             break
         ramp.append(RampStep(mg, first_minutes if i == 0 else step_minutes, basis))
     else:  # the label's last rate is below the at-risk cap: never happens, rates end at the max
-        ramp[-1] = RampStep(ramp[-1].mg_per_kg_per_min, None, ramp[-1].basis)
+        ramp[-1] = RampStep(ramp[-1].mg_per_kg_per_min, None, ramp[-1].basis, ramp[-1].below)
     return ramp, maximum, cap_source, tuple(protocol_parts)
 
 
@@ -190,7 +209,9 @@ def rate_steps(
     """Turn a ramp into pump steps for a dose of ``dose_ml`` and a patient of ``weight_kg``.
 
     The last step's end is rounded to 0.1 minute, but never to its own start: a last step
-    shorter than 0.1 minute ends 0.1 minute after it starts.
+    shorter than 0.1 minute ends 0.1 minute after it starts. A step that must stay ``below``
+    its rate runs one 0.1 mL/h under it when rounding down alone would reach it (its
+    mg/kg/min stays the cap it runs under, with the basis saying "stays below").
     """
     dose_ml = number(dose_ml, field="dose", what="the dose volume")
     if not 0 < dose_ml <= MAX_DOSE_ML:
@@ -205,11 +226,13 @@ def rate_steps(
     steps: list[RateStep] = []
     start, given = 0.0, 0.0
     for ramp_step in ramp:
-        ml_h = floor_to(
-            mg_per_kg_min_to_ml_per_h(
-                ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml
-            )
+        exact = mg_per_kg_min_to_ml_per_h(
+            ramp_step.mg_per_kg_per_min, weight_kg, concentration_mg_per_ml
         )
+        ml_h = floor_to(exact)
+        mg_per_kg_min = ramp_step.mg_per_kg_per_min  # a "below" step: the cap it stays under
+        if ramp_step.below and ml_h >= exact - _TOLERANCE:
+            ml_h = round(ml_h - 0.1, 1)
         if ml_h <= 0:
             raise InvalidInput(
                 f"a rate of {ramp_step.mg_per_kg_per_min:g} mg/kg/min is below 0.1 mL/h "
@@ -227,9 +250,7 @@ def rate_steps(
             end = round(start + minutes, 1)
             if end <= start:
                 end = round(start + 0.1, 1)
-            steps.append(
-                RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, left, ramp_step.basis)
-            )
+            steps.append(RateStep(start, end, ml_h, mg_per_kg_min, left, ramp_step.basis))
             return tuple(steps)
         if step_volume <= 0:
             raise InvalidInput(
@@ -237,9 +258,7 @@ def rate_steps(
                 field="ramp",
             )
         end = start + ramp_step.minutes
-        steps.append(
-            RateStep(start, end, ml_h, ramp_step.mg_per_kg_per_min, step_volume, ramp_step.basis)
-        )
+        steps.append(RateStep(start, end, ml_h, mg_per_kg_min, step_volume, ramp_step.basis))
         start, given = end, given + step_volume
     raise AssertionError("a ramp always ends with a step that runs to the end")  # pragma: no cover
 

@@ -7,7 +7,8 @@ products.md excipient table):
 - IgA deficiency with anti-IgA antibodies and a history of hypersensitivity: block (all labels);
 - excipient rules from the catalogue (proline, sorbitol, maltose, polysorbate 80);
 - first infusion, product switch, long gap since the last infusion: warn (SmPC);
-- renal and thrombosis risk: warn, with the lower maximum rate (FDA boxed warning);
+- renal and thrombosis risk: warn, with the lower maximum rate (FDA boxed warning; the EU core
+  SmPC lists in risks.toml, overweight and obesity also derived from the BMI: issue 14, item 4);
 - a live vaccine within 3 months: info (SmPC);
 - catalogue values not yet verified: warn.
 """
@@ -62,6 +63,8 @@ class RiskAssessment:
     renal: tuple[str, ...]
     thrombosis: tuple[str, ...]
     egfr: float | None
+    bmi: float | None = None
+    from_bmi: tuple[str, ...] = ()  # the codes that follow from the BMI
 
     @property
     def at_risk(self) -> bool:
@@ -82,21 +85,38 @@ def check_risk_codes(codes: Iterable[str], catalogue: Catalogue) -> frozenset[st
 
 
 def assess_risks(
-    codes: Iterable[str], *, age: int, egfr: float | None, catalogue: Catalogue
+    codes: Iterable[str],
+    *,
+    age: int,
+    egfr: float | None,
+    catalogue: Catalogue,
+    bmi: float | None = None,
 ) -> RiskAssessment:
-    """Add the risks that follow from age and eGFR to the codes given, and group them."""
+    """Add the risks that follow from age, eGFR and BMI to the codes given, and group them.
+
+    A risk with ``from_bmi`` in risks.toml applies at that BMI or above (obesity: BMI 30 or
+    more, WHO; the EU core SmPC names obesity and overweight without a number).
+    """
     given = set(check_risk_codes(codes, catalogue))
     protocol = catalogue.protocol
     if age > protocol.risk_age_years.value:
         given.add("age-over-65")
     if egfr is not None and egfr < protocol.egfr_threshold.value:
         given.add("egfr-below-60")
+    derived = tuple(
+        code
+        for code, risk in catalogue.risks.items()
+        if bmi is not None and risk.from_bmi is not None and bmi >= risk.from_bmi.value
+    )
+    given.update(derived)
     ordered = [code for code in catalogue.risks if code in given]
     return RiskAssessment(
         codes=frozenset(given),
         renal=tuple(c for c in ordered if "renal" in catalogue.risks[c].groups),
         thrombosis=tuple(c for c in ordered if "thrombosis" in catalogue.risks[c].groups),
         egfr=egfr,
+        bmi=bmi,
+        from_bmi=derived,
     )
 
 
@@ -166,13 +186,15 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
                 )
             )
     out.extend(_reaction_risk(data, catalogue))
+    bmi = _bmi_note(data.risks)
     if data.risks.renal:
         egfr = f" (eGFR {data.risks.egfr:.0f})" if data.risks.egfr is not None else ""
         out.append(
             Finding.of(
                 "renal-risk",
                 Severity.warn,
-                f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}. "
+                f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}"
+                f"{bmi if set(data.risks.renal) & set(data.risks.from_bmi) else ''}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
                 "check renal function and urine output",
                 src["ahfs-immune-globulin"],
@@ -183,7 +205,8 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
             Finding.of(
                 "thrombosis-risk",
                 Severity.warn,
-                f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}. "
+                f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}"
+                f"{bmi if set(data.risks.thrombosis) & set(data.risks.from_bmi) else ''}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
                 "watch for signs of thrombosis",
                 src["fda-boxed-warning"],
@@ -202,8 +225,13 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
     return out
 
 
+def _bmi_note(risks: RiskAssessment) -> str:
+    return f" (BMI {risks.bmi:.1f})" if risks.bmi is not None and risks.from_bmi else ""
+
+
 def _meanings(codes: tuple[str, ...], catalogue: Catalogue) -> str:
-    return "; ".join(catalogue.risks[c].meaning.lower() for c in codes)
+    meanings = (catalogue.risks[c].meaning for c in codes)
+    return "; ".join(m[:1].lower() + m[1:] for m in meanings)
 
 
 def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:

@@ -4,6 +4,13 @@ Sources: NBA BloodSTAR calculator (IBW by Devine with cm x 0.393701 in/cm; dose-
 weight = IBW + 0.4 x (actual - IBW)); Lifeblood, from 1 July 2026 adjusted weight is the default
 unless the patient is under 18, under 152 cm, pregnant, or weighs less than the adjusted weight
 (clinical-rules.md section 3; formulas-and-fhir.md section 1.1-1.3).
+
+Issue 14, item 3: an explicit ``adjusted`` basis that this rule excludes is refused with the
+rule's name, unless the prescriber insists with a clinical reason (Lifeblood: "If there is a
+clinical reason not to use adjusted body weight dosing, the clinician should ... provide a
+clinical justification"); then the cap and every rate are checked on the actual weight as well
+(:attr:`DosingWeight.checked_kg`). The Devine formula is not used under 152 cm (it misbehaves
+below 60 inches, clinical-rules.md section 3c: a 100 cm child would have an "ideal" 2.6 kg).
 """
 
 from __future__ import annotations
@@ -55,11 +62,18 @@ class DosingWeight:
     kg: float
     basis: WeightBasis  # actual or adjusted, never auto
     actual_kg: float
-    ideal_kg: float
-    adjusted_kg: float
+    ideal_kg: float | None  # None under 152 cm: the Devine formula is not used there
+    adjusted_kg: float | None
     bmi: float
     reason: str
     exclusion: str | None  # the rule that excludes adjusted weight, when one applies
+    insisted: str = ""  # the prescriber's clinical reason for a basis the rule excludes
+
+    @property
+    def checked_kg(self) -> float:
+        """The weight the cap and the rates are checked on: the dosing weight, but never more
+        than the actual weight (an insisted adjusted weight above the actual one)."""
+        return min(self.kg, round_half_up(self.actual_kg, 1))
 
 
 def bmi(weight_kg: float, height_cm: float) -> float:
@@ -69,7 +83,10 @@ def bmi(weight_kg: float, height_cm: float) -> float:
 
 
 def ideal_body_weight(sex: Sex, height_cm: float) -> float:
-    """Devine IBW: 50 (male) or 45.5 (female) + 2.3 x (height in inches - 60)."""
+    """Devine IBW: 50 (male) or 45.5 (female) + 2.3 x (height in inches - 60).
+
+    Meaningful from 152 cm (:data:`MIN_HEIGHT_CM`); :func:`dosing_weight` does not use it below.
+    """
     base = 50.0 if sex is Sex.male else 45.5
     return base + 2.3 * (height_cm * INCHES_PER_CM - 60.0)
 
@@ -93,6 +110,9 @@ def _exclusion(
     return None
 
 
+EXCLUSION_RULE = "the NBA exclusions from adjusted body weight dosing (Lifeblood, 1 July 2026)"
+
+
 def dosing_weight(
     *,
     sex: Sex,
@@ -101,13 +121,16 @@ def dosing_weight(
     age: int,
     pregnant: bool = False,
     basis: WeightBasis = WeightBasis.auto,
+    insist_reason: str = "",
 ) -> DosingWeight:
     """Choose the dosing weight by the Australian rule in force from 1 July 2026, or as asked.
 
     ``auto`` uses the adjusted weight unless an exclusion applies, then the actual weight.
-    An explicit ``adjusted`` is honoured even when an exclusion applies; the exclusion is kept
-    in ``exclusion`` so that screening can warn. The weight is rounded to 0.1 kg, and that
-    rounded figure is the one doses and rates are computed on.
+    An explicit ``adjusted`` that an exclusion applies to is refused naming the rule, unless
+    ``insist_reason`` gives the prescriber's clinical reason; the exclusion is kept in
+    ``exclusion`` and the reason in ``insisted`` so that the plan warns. Under 152 cm there is
+    no ideal or adjusted weight. The weight is rounded to 0.1 kg, and that rounded figure is
+    the one doses are computed on (rates and the cap on :attr:`DosingWeight.checked_kg`).
     """
     weight_kg = number_in_range(weight_kg, WEIGHT_RANGE_KG, field="weight_kg", unit="kg",
                                 what="weight")  # fmt: skip
@@ -123,26 +146,39 @@ def dosing_weight(
         )
     if pregnant and sex is Sex.male:
         raise InvalidInput("a male patient cannot be pregnant: check the sex", field="pregnant")
-    ideal = ideal_body_weight(sex, height_cm)
-    adjusted = adjusted_body_weight(weight_kg, ideal)
-    exclusion = _exclusion(age, height_cm, pregnant, weight_kg, adjusted)
+    insist_reason = insist_reason.strip()
+    defined = height_cm >= MIN_HEIGHT_CM
+    ideal = ideal_body_weight(sex, height_cm) if defined else None
+    adjusted = adjusted_body_weight(weight_kg, ideal) if ideal is not None else None
+    exclusion = _exclusion(
+        age, height_cm, pregnant, weight_kg, adjusted if adjusted is not None else weight_kg
+    )
     rule = "adjusted weight is the default (NBA/Lifeblood, from 1 July 2026)"
     if basis is WeightBasis.actual:
         chosen, kg = WeightBasis.actual, weight_kg
         reason = "actual weight, as prescribed (weight basis: actual)"
     elif basis is WeightBasis.adjusted:
-        if round_half_up(adjusted, 1) < WEIGHT_RANGE_KG[0]:
+        if adjusted is None:
             raise InvalidInput(
-                f"the adjusted weight is not defined for height {height_cm:g} cm "
-                f"(the Devine formula gives {adjusted:.1f} kg, below {WEIGHT_RANGE_KG[0]:g} kg); "
-                "use actual weight",
+                f"adjusted weight is refused by {EXCLUSION_RULE}: {exclusion}; the Devine ideal "
+                f"weight is not defined under {MIN_HEIGHT_CM} cm: use actual weight",
+                field="weight_basis",
+            )
+        if exclusion and not insist_reason:
+            raise InvalidInput(
+                f"adjusted weight is refused by {EXCLUSION_RULE}: {exclusion} "
+                f"(adjusted {adjusted:.1f} kg, actual {weight_kg:g} kg); use actual weight, or "
+                "give the clinical reason for insisting",
                 field="weight_basis",
             )
         chosen, kg = WeightBasis.adjusted, adjusted
         reason = "adjusted weight, as prescribed (weight basis: adjusted)"
         if exclusion:
-            reason += f", although the NBA does not recommend it here: {exclusion}"
-    elif exclusion:
+            reason += (
+                f", although {EXCLUSION_RULE} exclude it here: {exclusion}; the prescriber "
+                f"insists: {insist_reason}"
+            )
+    elif exclusion or adjusted is None:
         chosen, kg = WeightBasis.actual, weight_kg
         reason = f"actual weight: {rule}, but not recommended when {exclusion}"
     else:
@@ -152,9 +188,10 @@ def dosing_weight(
         kg=round_half_up(kg, 1),
         basis=chosen,
         actual_kg=weight_kg,
-        ideal_kg=round_half_up(ideal, 1),
-        adjusted_kg=round_half_up(adjusted, 1),
+        ideal_kg=round_half_up(ideal, 1) if ideal is not None else None,
+        adjusted_kg=round_half_up(adjusted, 1) if adjusted is not None else None,
         bmi=round_half_up(body_mass_index, 1),
         reason=reason,
         exclusion=exclusion,
+        insisted=insist_reason if chosen is WeightBasis.adjusted and exclusion else "",
     )

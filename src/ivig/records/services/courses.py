@@ -32,7 +32,7 @@ from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
 from ivig.records.library import current_catalogue
-from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Role
+from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import Override, hard_stops, require_override
@@ -81,6 +81,7 @@ class CourseInput:
     count: int | None = None
     until: dt.date | None = None
     weight_basis: str = WeightBasis.auto
+    weight_basis_reason: str = ""  # why the prescriber insists on an excluded basis
     pregnant: bool = False
     egfr: float | None = None
 
@@ -101,7 +102,10 @@ def _plan_inputs(
     patient: Patient, data: CourseInput, exclude_course: int | None
 ) -> tuple[PlanPatient, Regimen]:
     """The core's inputs for a recorded patient: latest weight, age at the start, recorded
-    risks, every counted order of the patient's other courses, and the infusion history."""
+    risks, every counted order of the patient's other courses, and the infusion history: the
+    first-infusion flag, the previous product, the last infusion and whether it was tolerated
+    (no reaction recorded) are read from the infusions given before the start, never typed in
+    (issue 14, items 6 and 9)."""
     if data.phase not in Phase.__members__:
         raise InvalidInput("phase must be induction or maintenance", field="phase")
     if data.place not in Place.values:
@@ -120,8 +124,9 @@ def _plan_inputs(
         .select_related("course")
         .defer("course__plan", "course__regimen", "steps", "vials")  # only dates, grams, product
     )
-    last = given.first()
-    earlier = [GivenDose(o.date, o.dose_g) for o in given if o.date < data.start]
+    before = [o for o in given if o.date < data.start]
+    last = before[0] if before else None
+    earlier = [GivenDose(o.date, o.dose_g) for o in before]
     others = [GivenDose(o.date, o.dose_g) for o in orders.exclude(status__in=GIVEN)]
     others += [GivenDose(o.date, o.dose_g) for o in given if o.date >= data.start]
     person = PlanPatient(
@@ -145,13 +150,26 @@ def _plan_inputs(
         count=data.count,
         until=data.until,
         weight_basis=WeightBasis(data.weight_basis),
+        weight_basis_reason=data.weight_basis_reason,
         first_infusion=last is None,
         history=tuple(earlier),
         other_doses=tuple(others),
         previous_product=last.course.product_id if last else None,
-        last_infusion=last.date if last and last.date < data.start else None,
+        last_infusion=last.date if last else None,
+        last_infusion_tolerated=_tolerated(last),
     )
     return person, regimen
+
+
+def _tolerated(order: Order | None) -> bool | None:
+    """Whether an infusion was tolerated: False when a reaction was recorded at it, True when it
+    was completed without one, None when not known (none given, or still running)."""
+    if order is None:
+        return None
+    reactions = Reaction.objects.filter(session__order=order)
+    if reactions.filter(superseded_by__isnull=True, entered_in_error=False).exists():
+        return False
+    return True if order.status == OrderStatus.completed else None
 
 
 def plan_with_limits(

@@ -98,10 +98,16 @@ def ml_per_h(value: float, unit: str, weight: float, concentration: float) -> fl
     return mg_per_kg_min_to_ml_per_h(_to_mg(value, unit, concentration), weight, concentration)
 
 
-def calculation(value: float, unit: str, weight: float, concentration: float) -> str:
+def calculation(
+    value: float, unit: str, weight: float, concentration: float, *, below: bool = False
+) -> str:
     """``0.5 mg/kg/min x 85.0 kg x 60 / 100 mg/mL = 25.5 -> 25.5 mL/h``: the inputs, the
-    formula, the unrounded result and the pump rate (rounded down to 0.1 mL/h)."""
+    formula, the unrounded result and the pump rate (rounded down to 0.1 mL/h; one 0.1 mL/h
+    lower for a cap the pump stays ``below`` when rounding down alone would reach it)."""
     raw = ml_per_h(value, unit, weight, concentration)
+    pump = floor_to(raw)
+    if below and pump >= raw - 1e-9:
+        pump = round(pump - 0.1, 1)
     if unit == MG:
         inputs = (
             f"{n(value)} {MG} {TIMES} {kg(weight)} kg {TIMES} 60 {DIVIDE} {n(concentration)} mg/mL"
@@ -110,7 +116,7 @@ def calculation(value: float, unit: str, weight: float, concentration: float) ->
         inputs = f"{n(value)} mL/kg/min {TIMES} {kg(weight)} kg {TIMES} 60"
     else:
         inputs = f"{n(value)} mL/kg/h {TIMES} {kg(weight)} kg"
-    return f"{inputs} = {n(round(raw, 4))} {ARROW} {n(floor_to(raw))} mL/h"
+    return f"{inputs} = {n(round(raw, 4))} {ARROW} {n(pump)} mL/h"
 
 
 def step_unit(step: dict[str, Any], schedule: RateSchedule | None) -> str:
@@ -148,7 +154,8 @@ def steps_basis(order: Order, course: Course, product: Product | None) -> list[d
                 row["conversion"] = (
                     f"{n(value)} {unit} {TIMES} {n(concentration)} mg/mL{factor} = {n(mg)} {MG}"
                 )
-            row["calculation"] = calculation(value, unit, weight, concentration)
+            below = "stays below" in str(step.get("basis", ""))
+            row["calculation"] = calculation(value, unit, weight, concentration, below=below)
         if last:
             row["volume"] = (
                 f"this step: the rest of the dose, {n(order.volume_ml)} {MINUS} "
