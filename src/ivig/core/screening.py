@@ -167,12 +167,11 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
             )
     out.extend(_reaction_risk(data, catalogue))
     if data.risks.renal:
-        egfr = f" (eGFR {data.risks.egfr:.0f})" if data.risks.egfr is not None else ""
         out.append(
             Finding.of(
                 "renal-risk",
                 Severity.warn,
-                f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}. "
+                f"risk of renal dysfunction: {_renal_reasons(data.risks, catalogue)}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
                 "check renal function and urine output",
                 src["ahfs-immune-globulin"],
@@ -204,6 +203,27 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
 
 def _meanings(codes: tuple[str, ...], catalogue: Catalogue) -> str:
     return "; ".join(catalogue.risks[c].meaning.lower() for c in codes)
+
+
+def _renal_reasons(risks: RiskAssessment, catalogue: Catalogue) -> str:
+    """The renal risks in words; a low eGFR as its value against the protocol's threshold,
+    marked UNVERIFIED while the threshold is (issue 14 item 15)."""
+    egfr = risks.egfr
+    threshold = catalogue.protocol.egfr_threshold
+    flag = "" if threshold.verified else ", UNVERIFIED"
+    reasons = []
+    for code in risks.renal:
+        if code == "egfr-below-60" and egfr is not None:
+            reasons.append(
+                f"eGFR {egfr:.0f} mL/min/1.73 m2, below the threshold of {threshold.value:g} "
+                f"(service protocol{flag})"
+            )
+        else:
+            reasons.append(catalogue.risks[code].meaning.lower())
+    text = "; ".join(reasons)
+    if egfr is not None and "egfr-below-60" not in risks.renal:
+        text += f" (eGFR {egfr:.0f} mL/min/1.73 m2)"
+    return text
 
 
 def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
