@@ -46,6 +46,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "patients/<int:patient_id>/": (STAFF, STAFF),
     "patients/<int:patient_id>/edit/": (frozenset({ADMIN, PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/outcomes/": (frozenset({PRESCRIBER, NURSE}),) * 2,
+    "patients/<int:patient_id>/creatinine/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
     "patients/<int:patient_id>/prescribe/": (frozenset({PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/prescribe/preview/": (NO, frozenset({PRESCRIBER})),
     "courses/<int:course_id>/replan/": (frozenset({PRESCRIBER}),) * 2,

@@ -32,6 +32,7 @@ log = logging.getLogger("ivig.audit")
 MEDICATION = "medication/infusion"
 DEMOGRAPHICS = "demographics"
 OUTCOMES = "outcomes"
+RESULTS = "results"  # serum creatinine results
 SUMMARY = "patient summary"  # the patient page: details, courses, outcomes, reactions
 
 
@@ -112,6 +113,7 @@ READS: dict[str, Read] = {
     "api/patients/<patient_id>/eligibility": Read("eligibility", "patient_id", _patient),
     "api/patients/<patient_id>/courses": Read(MEDICATION, "patient_id", _patient),
     "api/patients/<patient_id>/outcomes": Read(OUTCOMES, "patient_id", _patient),
+    "api/patients/<patient_id>/creatinine-results": Read(RESULTS, "patient_id", _patient),
     "api/patients/<patient_id>/fhir": Read("fhir export", "patient_id", _patient),
     "api/courses/<course_id>": Read(MEDICATION, "course_id", COURSE),
     "api/orders/<order_id>": Read(MEDICATION, "order_id", ORDER),
@@ -125,6 +127,7 @@ READS: dict[str, Read] = {
     # the pages
     "patients/<int:patient_id>/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/outcomes/": Read(SUMMARY, "patient_id", _patient),
+    "patients/<int:patient_id>/creatinine/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/edit/": Read(DEMOGRAPHICS, "patient_id", _patient),
     "patients/<int:patient_id>/prescribe/": Read(MEDICATION, "patient_id", _patient),
     "courses/<int:course_id>/replan/": Read(MEDICATION, "course_id", COURSE),

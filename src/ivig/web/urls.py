@@ -30,6 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("patients/<int:patient_id>/", patients.patient_page, name="patient"),
     path("patients/<int:patient_id>/edit/", patients.patient_edit, name="patient-edit"),
     path("patients/<int:patient_id>/outcomes/", patients.outcome_new, name="outcome-new"),
+    path("patients/<int:patient_id>/creatinine/", patients.creatinine_new, name="creatinine-new"),
     *prescribe.urlpatterns,
     *pharmacy.urlpatterns,
     *chairs.urlpatterns,
