@@ -164,6 +164,9 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/outcomes/{entry_id}/corrections": frozenset({P, N}),
     "POST /api/outcomes/{entry_id}/void": frozenset({P, N}),
     "GET /api/outcomes/{entry_id}/history": EVERYONE,
+    "POST /api/creatinine-results/{entry_id}/corrections": frozenset({P, N, A}),
+    "POST /api/creatinine-results/{entry_id}/void": frozenset({P, N, A}),
+    "GET /api/creatinine-results/{entry_id}/history": EVERYONE,
 }
 
 

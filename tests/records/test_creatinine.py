@@ -152,3 +152,22 @@ def test_a_result_older_than_the_service_limit_warns(
     plan = courses.plan_for(patient, _course(today))
     assert ("renal-function-old" in _codes(plan)) is old
     assert plan.as_dict()["renal"]["age_days"] == days_old
+
+
+def test_a_result_is_corrected_or_voided_never_overwritten(
+    users: dict[str, Any], patient: Any, today: dt.date
+) -> None:
+    from ivig.records.services import corrections
+
+    nurse = users["nurse"]
+    row = add_creatinine(nurse, patient.pk, today, 1.2, "mg/dL", today=today)
+    with pytest.raises(OutOfRange):  # the unit alone changed: 1.2 umol/L is implausible
+        corrections.correct(nurse, "creatinine", row.pk, {"unit": "umol/L"}, "unit")
+    fixed = corrections.correct(nurse, "creatinine", row.pk, {"value": 1.4}, "misread report")
+    assert (fixed.value, fixed.unit) == (1.4, "mg/dL")  # type: ignore[attr-defined]
+    assert latest_creatinine(patient) == fixed
+    row.refresh_from_db()
+    assert (row.value, row.unit) == (1.2, "mg/dL")  # the original is kept as it was
+    corrections.void(nurse, "creatinine", fixed.pk, "another patient's result")
+    assert latest_creatinine(patient) is None
+    assert "renal-function-missing" in _codes(courses.plan_for(patient, _course(today)))

@@ -97,3 +97,22 @@ def test_the_patient_page_records_a_result_with_its_unit(
     assert made.status_code == 302
     assert f"{day} 1.1 mg/dL" in text(nurse.get(f"/patients/{patient.pk}/"))
     assert client_for("pharmacist").post(url, {"measured_on": day}).status_code == 403
+
+
+def test_a_result_has_a_correction_page(
+    client_for: Callable[[str | None], Client], patient: Any, users: dict[str, Any]
+) -> None:
+    row = add_creatinine(users["nurse"], patient.pk, TODAY, 1.2, "mg/dL", today=TODAY)
+    nurse = client_for("nurse")
+    assert (
+        f"/corrections/creatinine/{row.pk}/"
+        in nurse.get(f"/patients/{patient.pk}/").content.decode()
+    )
+    page = nurse.get(f"/corrections/creatinine/{row.pk}/")
+    assert page.status_code == 200
+    corrected = nurse.post(
+        f"/corrections/creatinine/{row.pk}/",
+        {"measured_on": TODAY.isoformat(), "value": "106", "unit": "umol/L", "reason": "SI units"},
+    )
+    assert corrected.status_code == 302, text(corrected)
+    assert CreatinineResult.objects.filter(supersedes=row, unit="umol/L", value=106).exists()

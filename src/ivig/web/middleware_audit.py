@@ -90,6 +90,7 @@ ENTRY_CATEGORY = {
     "vitals": MEDICATION,
     "reaction": MEDICATION,
     "outcome": OUTCOMES,
+    "creatinine": RESULTS,
 }
 
 
@@ -124,6 +125,7 @@ READS: dict[str, Read] = {
     "api/vitals/<entry_id>/history": Read(MEDICATION, "entry_id", _entry("vitals")),
     "api/reactions/<entry_id>/history": Read(MEDICATION, "entry_id", _entry("reaction")),
     "api/outcomes/<entry_id>/history": Read(OUTCOMES, "entry_id", _entry("outcome")),
+    "api/creatinine-results/<entry_id>/history": Read(RESULTS, "entry_id", _entry("creatinine")),
     # the pages
     "patients/<int:patient_id>/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/outcomes/": Read(SUMMARY, "patient_id", _patient),
