@@ -27,7 +27,15 @@ from django.utils import timezone
 
 from ivig.api.api import api
 from ivig.errors import Forbidden
-from ivig.records.services import accounts, courses, infusions, orders, outcomes, patients
+from ivig.records.services import (
+    accounts,
+    courses,
+    infusions,
+    orders,
+    outcomes,
+    patients,
+    renal,
+)
 
 ROLES = ("admin", "prescriber", "pharmacist", "nurse")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -193,12 +201,16 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         users["nurse"], day.patient.pk, "qmg", 12, measured, today=now.date()
     )
     reaction = _reaction(day)
+    creatinine = renal.add_creatinine(
+        users["nurse"], day.patient.pk, measured, 1.1, "mg/dL", today=now.date()
+    )
     return {
         # corrections: one real entry of each kind (the path names the kind)
         "weights:entry_id": str(day.patient.weights.first().pk),
         "vitals:entry_id": str(signs.pk),
         "reactions:entry_id": str(reaction.pk),
         "outcomes:entry_id": str(outcome.pk),
+        "creatinine-results:entry_id": str(creatinine.pk),
         "task_id": str(task.pk),
         "patient_id": str(day.patient.pk),
         "course_id": str(day.course.pk),
