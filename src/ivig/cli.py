@@ -350,11 +350,16 @@ def plan(
         float | None, typer.Option(metavar="ML/MIN", help="eGFR, mL/min/1.73 m2.")
     ] = None,
     creatinine: Annotated[
-        float | None, typer.Option(metavar="VALUE", help="Serum creatinine, for CKD-EPI 2021.")
+        float | None,
+        typer.Option(
+            metavar="VALUE",
+            help="Serum creatinine, for the eGFR by CKD-EPI 2021; needs --creatinine-unit.",
+        ),
     ] = None,
     creatinine_unit: Annotated[
-        CreatinineUnit, typer.Option(help="Unit of --creatinine.")
-    ] = CreatinineUnit.umol_l,
+        CreatinineUnit | None,
+        typer.Option(help="Unit of --creatinine (required with it; never assumed)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
 ) -> None:
     """Plan an IVIG course: dosing weight, doses in whole vials, rate steps, findings."""
@@ -434,6 +439,7 @@ def _print_plan(console: Console, p: Plan) -> None:
     _say(console, f"  actual {w.actual_kg:g} kg, {ideal}, BMI {w.bmi:.1f}")
     _say(console, f"  why: {escape(w.reason)}")
     console.print()
+    _print_renal(console, p)
 
     doses = Table(
         title="Doses (vials: count x size)",
@@ -526,6 +532,32 @@ def _print_plan(console: Console, p: Plan) -> None:
     _print_table(console, findings)
     if p.blocked:
         _say(console, "[bold red]A BLOCK finding stands: do not start until it is resolved.[/]")
+
+
+def _print_renal(console: Console, p: Plan) -> None:
+    """The renal function the plan used: the eGFR, its formula, inputs and source."""
+    r = p.renal_dict()
+    if r["egfr"] is None:
+        _say(
+            console,
+            "[bold]Renal function: none given[/] (give --creatinine VALUE --creatinine-unit "
+            "mg/dL|umol/L, or --egfr)",
+        )
+    else:
+        _say(console, f"[bold]Renal function: eGFR {r['egfr']:.0f} {r['unit']}[/]")
+        _say(console, f"  {p.renal.how()}")
+        if r["source"]:
+            _say(console, f"  [dim]source: {escape(r['source'])}[/]")
+        threshold = r["threshold"]
+        if threshold is not None:
+            flag = "" if threshold["verified"] else ", UNVERIFIED"
+            side = "below" if threshold["below"] else "not below"
+            _say(
+                console,
+                f"  {side} the renal-risk threshold of {threshold['egfr']:g} "
+                f"(service protocol{flag})",
+            )
+    console.print()
 
 
 def _product_row(product: Product) -> dict[str, Any]:

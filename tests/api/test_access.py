@@ -27,7 +27,15 @@ from django.utils import timezone
 
 from ivig.api.api import api
 from ivig.errors import Forbidden
-from ivig.records.services import accounts, courses, infusions, orders, outcomes, patients
+from ivig.records.services import (
+    accounts,
+    courses,
+    infusions,
+    orders,
+    outcomes,
+    patients,
+    renal,
+)
 
 ROLES = ("admin", "prescriber", "pharmacist", "nurse")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -109,6 +117,7 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /api/patients/{patient_id}/eligibility": EVERYONE,
     "GET /api/patients/{patient_id}/courses": EVERYONE,
     "GET /api/patients/{patient_id}/outcomes": EVERYONE,
+    "GET /api/patients/{patient_id}/creatinine-results": EVERYONE,
     "GET /api/courses/{course_id}": EVERYONE,
     "GET /api/orders": EVERYONE,
     "GET /api/orders/{order_id}": EVERYONE,
@@ -117,6 +126,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/patients": frozenset({P, A}),
     "PUT /api/patients/{patient_id}": frozenset({P, A}),
     "POST /api/patients/{patient_id}/weights": frozenset({P, N, A}),
+    "POST /api/patients/{patient_id}/creatinine-results": frozenset({P, N, A}),
     "PUT /api/patients/{patient_id}/eligibility": frozenset({P}),
     "POST /api/patients/{patient_id}/courses": frozenset({P}),
     "POST /api/patients/{patient_id}/courses/preview": frozenset({P, PH}),
@@ -163,6 +173,9 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/outcomes/{entry_id}/corrections": frozenset({P, N}),
     "POST /api/outcomes/{entry_id}/void": frozenset({P, N}),
     "GET /api/outcomes/{entry_id}/history": EVERYONE,
+    "POST /api/creatinine-results/{entry_id}/corrections": frozenset({P, N, A}),
+    "POST /api/creatinine-results/{entry_id}/void": frozenset({P, N, A}),
+    "GET /api/creatinine-results/{entry_id}/history": EVERYONE,
 }
 
 
@@ -189,12 +202,16 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         users["nurse"], day.patient.pk, "qmg", 12, measured, today=now.date()
     )
     reaction = _reaction(day)
+    creatinine = renal.add_creatinine(
+        users["nurse"], day.patient.pk, measured, 1.1, "mg/dL", today=now.date()
+    )
     return {
         # corrections: one real entry of each kind (the path names the kind)
         "weights:entry_id": str(day.patient.weights.first().pk),
         "vitals:entry_id": str(signs.pk),
         "reactions:entry_id": str(reaction.pk),
         "outcomes:entry_id": str(outcome.pk),
+        "creatinine-results:entry_id": str(creatinine.pk),
         "task_id": str(task.pk),
         "patient_id": str(day.patient.pk),
         "course_id": str(day.course.pk),

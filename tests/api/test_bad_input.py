@@ -301,6 +301,20 @@ ROWS: list[Any] = [
     # a weight that needs no confirmation
     row("confirm-weight-unchanged", "prescriber", "POST /api/weights/{c.weight.pk}/confirm",
         {"reason": "re-weighed"}, CONFLICT, "weight"),
+    # --- POST /api/patients/{id}/creatinine-results (issue 14 items 2, 5) ---------------------
+    # no unit: never assumed
+    row("creatinine-no-unit", "nurse", "POST " + PATIENT + "/creatinine-results",
+        lambda c: {"measured_on": str(c.today), "value": 1.1, "unit": ""}, BAD, "unit"),
+    # 12 umol/L (0.14 mg/dL) is implausible; 12 mg/dL would be a dialysis value
+    row("creatinine-implausible-for-its-unit", "nurse", "POST " + PATIENT + "/creatinine-results",
+        lambda c: {"measured_on": str(c.today), "value": 12, "unit": "umol/L"}, RANGE, "value"),
+    # measured tomorrow
+    row("creatinine-in-the-future", "prescriber", "POST " + PATIENT + "/creatinine-results",
+        lambda c: {"measured_on": str(c.today + dt.timedelta(days=1)), "value": 1.1,
+                   "unit": "mg/dL"}, BAD, "measured_on"),
+    # no such patient
+    row("creatinine-unknown-patient", "nurse", "POST /api/patients/999999/creatinine-results",
+        lambda c: {"measured_on": str(c.today), "value": 1.1, "unit": "mg/dL"}, NOT_FOUND, None),
     # --- PUT /api/patients/{id}/eligibility ----------------------------------------------------
     # an antibody result that is not one of the choices
     row("eligibility-vgcc-maybe", "prescriber", "PUT " + PATIENT + "/eligibility",
@@ -719,6 +733,13 @@ ROWS: list[Any] = [
     # a void of no such outcome
     row("void-outcome-unknown", "nurse", "POST /api/outcomes/999999/void",
         {"reason": "wrong patient"}, NOT_FOUND, None),
+    # a creatinine correction without a reason
+    row("correct-creatinine-no-reason", "nurse",
+        "POST /api/creatinine-results/999999/corrections",
+        {"values": {"value": 1.2}, "reason": ""}, BAD, "reason"),
+    # a void of no such creatinine result
+    row("void-creatinine-unknown", "nurse", "POST /api/creatinine-results/999999/void",
+        {"reason": "wrong patient"}, NOT_FOUND, None),
     # --- users and tokens (admin) --------------------------------------------------------------
     # a role that does not exist
     row("user-unknown-role", "admin", "POST /api/users",
@@ -870,7 +891,9 @@ def _template(url: str) -> str:
     parts = url.split("/")
     names = {"patients": "patient_id", "orders": "order_id", "courses": "course_id"}
     names |= {"users": "user_id", "tokens": "token_id", "tasks": "task_id"}
-    names |= dict.fromkeys(("weights", "vitals", "reactions", "outcomes"), "entry_id")
+    names |= dict.fromkeys(
+        ("weights", "vitals", "reactions", "outcomes", "creatinine-results"), "entry_id"
+    )
     for i in range(1, len(parts)):
         previous = parts[i - 1]
         if previous in names and (parts[i][:1] == "{" or parts[i].isdigit() or parts[i] == "abc"):

@@ -197,7 +197,7 @@ def test_only_a_prescriber_re_plans_through_the_api(
     versions = set(Order.objects.values_list("catalogue_version", flat=True))
     if status == 200:
         body = response.json()
-        assert body["old_catalogue_version"] == "2026.11.0"
+        assert body["old_catalogue_version"] == "2026.12.1"
         assert body["new_catalogue_version"] == "2026.12.0"
         assert len(body["replanned"]) == 2
         assert body["kept"] == []
@@ -206,7 +206,7 @@ def test_only_a_prescriber_re_plans_through_the_api(
                          _shown(Order.objects.get(pk=order.pk)))  # fmt: skip
         assert verified.status_code == 200, verified.content
     else:
-        assert versions == {"2026.11.0"}
+        assert versions == {"2026.12.1"}
 
 
 # --- dispensing: lots ----------------------------------------------------------------------------

@@ -200,6 +200,63 @@ def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> No
     assert "BLOCK" not in out
 
 
+# --- renal function (issue 14 items 2, 5 and 15) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "egfr", "mg_dl"),
+    [
+        # issue 14 item 2: 12 mg/dL is a dialysis value: CKD-EPI 2021 (Inker 2021), male 60:
+        # 142 x (12/0.9)^-1.2 x 0.9938^60 = 4.4 mL/min/1.73 m2 (it was read as 12 umol/L, 173)
+        (("--creatinine", "12", "--creatinine-unit", "mg/dL"), 4.4, 12.0),
+        # 88.4 umol/L = 1.00 mg/dL (formulas-and-fhir.md 1.6): 142 x (1/0.9)^-1.2 x 0.9938^60
+        # = 142 x 0.8812 x 0.6886 = 86.2
+        (("--creatinine", "88.4", "--creatinine-unit", "umol/L"), 86.2, 1.0),
+    ],
+)
+def test_plan_shows_the_computed_egfr(
+    capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], egfr: float, mg_dl: float
+) -> None:
+    plan = run_json(capsys, plan_argv(*flags))
+    renal = plan["renal"]
+    assert renal["egfr"] == egfr
+    assert renal["formula"] == "CKD-EPI 2021"
+    assert "Inker" in renal["source"]
+    assert renal["inputs"]["creatinine"] == float(flags[1])
+    assert renal["inputs"]["creatinine_unit"] == flags[3]
+    assert renal["inputs"]["creatinine_mg_per_dl"] == mg_dl
+    assert (renal["inputs"]["age"], renal["inputs"]["sex"]) == (60, "male")
+    assert renal["threshold"]["egfr"] == 60
+    assert renal["threshold"]["below"] is (egfr < 60)
+    # the threshold of 60 is unverified in protocol.toml: it is listed when used (item 15)
+    assert "eGFR threshold for renal risk (60 mL/min/1.73 m2)" in plan["unverified"]
+    assert "renal-function-missing" not in codes(plan)
+    code, out, _ = run(capsys, plan_argv(*flags))
+    assert code == 0
+    assert f"Renal function: eGFR {egfr:.0f} mL/min/1.73 m2" in out
+    assert "by CKD-EPI 2021 from serum creatinine" in out
+    assert "UNVERIFIED" in out
+
+
+def test_plan_without_renal_function_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    plan = run_json(capsys, plan_argv())
+    assert codes(plan)["renal-function-missing"] == "warn"
+    assert plan["renal"]["egfr"] is None
+    assert plan["renal"]["basis"] == "none"
+    assert not any("eGFR threshold" in name for name in plan["unverified"])
+    _, out, _ = run(capsys, plan_argv())
+    assert "Renal function: none given" in out
+
+
+def test_renal_findings_carry_no_option_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """Findings are shown by the web and the API too: no CLI text in them (issue 14 item 15)."""
+    plan = run_json(capsys, plan_argv("--egfr", "45", age="70"))
+    renal = next(f for f in plan["findings"] if f["code"] == "renal-risk")
+    assert "eGFR 45 mL/min/1.73 m2, below the threshold of 60" in renal["message"]
+    assert "UNVERIFIED" in renal["message"]
+    assert not any("--" in f["message"] for f in plan["findings"])
+
+
 def test_plan_json_goes_to_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, plan_argv("--json"))
     assert code == 0
@@ -624,15 +681,35 @@ ERROR_CASES: list[Any] = [
         "invalid_input",
         ("last week",),
     ),
-    # creatinine 1.1 read as umol/L (the default) is implausible; the message suggests mg/dL
+    # a creatinine without its unit: never assumed (issue 14 item 2; was read as umol/L)
     (
         "creatinine-unit",
         {},
         ("--creatinine", "1.1"),
         None,
+        "creatinine_unit",
+        "invalid_input",
+        ("mg/dL", "umol/L", "never assumed"),
+    ),
+    # 12 umol/L is implausible (0.14 mg/dL); 12 mg/dL is a dialysis value: the message says so
+    (
+        "creatinine-implausible-for-unit",
+        {},
+        ("--creatinine", "12", "--creatinine-unit", "umol/L"),
+        None,
         "creatinine",
         "out_of_range",
-        ("mg/dL",),
+        ("18-2210 umol/L", "plausible in mg/dL"),
+    ),
+    # a unit without a creatinine
+    (
+        "creatinine-unit-alone",
+        {},
+        ("--creatinine-unit", "mg/dL"),
+        None,
+        "creatinine",
+        "invalid_input",
+        ("both or neither",),
     ),
     # --egfr and --creatinine together
     (

@@ -485,3 +485,71 @@ def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalo
     usual = plan_course(MAN, dataclasses.replace(regimen, dose_g_per_kg=1), catalogue)
     assert not [f for f in usual.findings if f.code.startswith("dose-")]
     assert "CIDP maintenance dose range" in usual.unverified  # the rule read it
+
+
+# --- renal function (issue 14 items 2, 5 and 15) ------------------------------------------------
+
+
+def test_a_creatinine_needs_its_unit(catalogue: Catalogue) -> None:
+    # was read as umol/L: 12 (a dialysis value in mg/dL) gave an eGFR of 173 (issue 14 item 2)
+    patient = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, creatinine=12)
+    with pytest.raises(InvalidInput) as caught:
+        plan_course(patient, _induction(), catalogue)
+    assert caught.value.field == "creatinine_unit"
+
+
+def test_no_renal_function_is_a_warning(catalogue: Catalogue) -> None:
+    # SmPC: "assess renal parameters prior to infusion" (clinical-rules.md section 7a)
+    plan = plan_course(MAN, _induction(), catalogue)
+    missing = [f for f in plan.findings if f.code == "renal-function-missing"]
+    assert [f.severity.value for f in missing] == ["warn"]
+    assert "--" not in missing[0].message
+    assert plan.as_dict()["renal"]["basis"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("measured_on", "limit", "old"),
+    [
+        # first dose 2026-12-01; the service's limit in days (records: IVIG_CREATININE_MAX_AGE_DAYS)
+        (D(2026, 9, 2), 90, False),  # 90 days old: within the limit
+        (D(2026, 9, 1), 90, True),  # 91 days old: older than the limit
+        (D(2026, 1, 1), None, False),  # no limit given: not checked
+    ],
+)
+def test_an_old_renal_function_is_a_warning(
+    catalogue: Catalogue, measured_on: dt.date, limit: int | None, old: bool
+) -> None:
+    from ivig.core.renal import CreatinineUnit
+
+    patient = Patient(
+        sex=Sex.male, height_cm=180, weight_kg=100, age=60, creatinine=1.0,
+        creatinine_unit=CreatinineUnit.mg_dl, renal_measured_on=measured_on,
+    )  # fmt: skip
+    plan = plan_course(patient, _induction(), catalogue, renal_max_age_days=limit)
+    found = [f for f in plan.findings if f.code == "renal-function-old"]
+    assert bool(found) is old
+    renal = plan.as_dict()["renal"]
+    assert renal["measured_on"] == measured_on.isoformat()
+    assert renal["age_days"] == (D(2026, 12, 1) - measured_on).days
+    assert renal["max_age_days"] == limit
+    if old:
+        assert "91 days old" in found[0].message
+        assert "limit of 90 days" in found[0].message
+
+
+def test_the_unverified_egfr_threshold_is_listed_when_used(catalogue: Catalogue) -> None:
+    # protocol.toml: egfr_threshold = 60, verified = false (issue 14 item 15)
+    name = "eGFR threshold for renal risk (60 mL/min/1.73 m2)"
+    with_egfr = plan_course(
+        Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, egfr=75),
+        _induction(),
+        catalogue,
+    )
+    assert name in with_egfr.unverified
+    assert with_egfr.as_dict()["renal"]["threshold"] == {
+        "egfr": 60,
+        "verified": False,
+        "source": catalogue.protocol.egfr_threshold.source.cite(),
+        "below": False,
+    }
+    assert name not in plan_course(MAN, _induction(), catalogue).unverified

@@ -124,7 +124,7 @@ def test_an_expired_lot_is_a_hard_limit_and_is_counted(users: dict[str, Any], pa
     assert (event.kind, event.rule, event.entity) == ("hard", "expired-lot", "lot")
     assert (event.order_id, event.patient_id) == (order.pk, patient.pk)
     assert (event.limit_value, event.attempted_value) == (0, -1)  # one day past its expiry
-    assert event.catalogue_version == "2026.11.0"
+    assert event.catalogue_version == "2026.12.1"
     assert event.user == users["pharmacist"]
     assert AuditEvent.objects.filter(action="hard-stop").count() == 1
 

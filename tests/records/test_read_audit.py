@@ -15,7 +15,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from ivig.records.models import AuditEvent, InfusionSession, Order, Outcome, Reaction, Vitals
+from ivig.records.models import (
+    AuditEvent,
+    CreatinineResult,
+    InfusionSession,
+    Order,
+    Outcome,
+    Reaction,
+    Vitals,
+)
 from ivig.records.services import accounts
 from ivig.web import middleware_audit
 from ivig.web.middleware_audit import EXEMPT, READS
@@ -80,6 +88,9 @@ def ids(users: dict[str, Any], patient: Any, dispensed: Order) -> dict[str, str]
     outcome = Outcome.objects.create(
         patient=patient, measure="3tug", value=20, measured_on=now.date(), recorded_by=nurse
     )
+    creatinine = CreatinineResult.objects.create(
+        patient=patient, measured_on=now.date(), value=1.0, unit="mg/dL", recorded_by=nurse
+    )
     return {
         "patient_id": str(patient.pk),
         "order_id": str(dispensed.pk),
@@ -92,11 +103,12 @@ def ids(users: dict[str, Any], patient: Any, dispensed: Order) -> dict[str, str]
         "entry/vitals": str(vitals.pk),
         "entry/reactions": str(reaction.pk),
         "entry/outcomes": str(outcome.pk),
+        "entry/creatinine-results": str(creatinine.pk),
     }
 
 
 def _url(route: str, ids: dict[str, str], patient: Any, order: Order) -> str:
-    kind = re.match(r"api/(\w+)/<entry_id>", route)
+    kind = re.match(r"api/([\w-]+)/<entry_id>", route)
     ids = {**ids, "entry_id": ids["entry/" + (kind.group(1) if kind else "weights")]}
     admin = ADMIN_RECORD.match(route)
     if admin:

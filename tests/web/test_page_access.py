@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     # issue 14 item 8: a weight by the roles that record one; its confirmation by a prescriber
     "patients/<int:patient_id>/weights/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
     "patients/<int:patient_id>/weights/<int:weight_id>/confirm/": (frozenset({PRESCRIBER}),) * 2,
+    "patients/<int:patient_id>/creatinine/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
     "patients/<int:patient_id>/prescribe/": (frozenset({PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/prescribe/preview/": (NO, frozenset({PRESCRIBER})),
     "courses/<int:course_id>/replan/": (frozenset({PRESCRIBER}),) * 2,

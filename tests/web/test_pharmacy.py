@@ -284,9 +284,9 @@ def test_verify_refuses_an_order_of_another_library_and_links_to_the_re_plan(
     library("2026.12.0")
     pharmacist = client_for("pharmacist")
     queue = pharmacist.get("/pharmacy/").content.decode()
-    assert "re-plan needed: library 2026.11.0" in queue
+    assert "re-plan needed: library 2026.12.1" in queue
     page = pharmacist.get(f"/pharmacy/orders/{order.pk}/verify/").content.decode()
-    assert "Re-plan needed: this order was planned with drug library 2026.11.0" in page
+    assert "Re-plan needed: this order was planned with drug library 2026.12.1" in page
     assert f'href="/courses/{order.course_id}/replan/"' in page
     _no_inline(page)
     refused = pharmacist.post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))

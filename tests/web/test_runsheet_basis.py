@@ -327,7 +327,7 @@ def test_every_rate_is_derived_again_from_the_printed_inputs(
         assert derived["kg"] == f"{order.course.dosing_weight_kg:.1f}"
         sheet = derived["sheet"]
         # the library (catalogue) version and the dosing-weight basis, printed
-        assert sheet.one("catalogue-version") == order.catalogue_version == "2026.11.0"
+        assert sheet.one("catalogue-version") == order.catalogue_version == "2026.12.1"
         assert sheet.one("weight-basis") == f"{order.course.weight_basis} weight"
         reason = order.course.plan["dosing_weight"]["reason"]
         assert reason

@@ -149,7 +149,28 @@ class CourseIn(In):
     # The clinical reason to insist on an adjusted weight the NBA rule excludes (issue 14, 3).
     weight_basis_reason: str = Field("", max_length=500)
     pregnant: bool = False
-    egfr: float | None = None
+    egfr: float | None = Field(None, description="mL/min/1.73 m2; or give a creatinine")
+    creatinine: float | None = Field(
+        None, description="serum creatinine, for the eGFR by CKD-EPI 2021; needs its unit"
+    )
+    creatinine_unit: str | None = Field(
+        None, description="mg/dL or umol/L: required with creatinine, never assumed"
+    )
+
+
+class CreatinineIn(In):
+    """A dated serum creatinine with its unit (no default: the plausible ranges overlap)."""
+
+    measured_on: dt.date
+    value: float
+    unit: str = Field(..., description="mg/dL or umol/L")
+
+
+class CreatinineOut(Schema):
+    id: int
+    measured_on: dt.date
+    value: float
+    unit: str
 
 
 class OverrideIn(In):

@@ -717,10 +717,18 @@ class ReactionAdvice:
     verified: bool
 
 
+# A pump rate outside this range is a typing error, not a rate (plausibility bounds against
+# runaway arithmetic, as core/checks.py; volumetric pumps run at 0.1 mL/h steps).
+PUMP_RATE_ML_PER_H = (0.1, 10_000.0)
+
+
 def _rate(value: float, field: str) -> float:
     rate = _finite(value, field, "a rate")
-    if rate <= 0:
-        raise InvalidInput(f"a rate must be above 0 mL/h (got {rate:g})", field=field)
+    low, high = PUMP_RATE_ML_PER_H
+    if not low <= rate <= high:
+        raise InvalidInput(
+            f"a rate must be from {low:g} to {high:,.0f} mL/h (got {rate:g})", field=field
+        )
     return rate
 
 

@@ -42,7 +42,7 @@ from ivig.core.dosing import (
 from ivig.core.limits import regimen_dose_limits
 from ivig.core.phases import Phase
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
-from ivig.core.renal import CreatinineUnit, ckd_epi_2021, creatinine_mg_dl
+from ivig.core.renal import EGFR_UNIT, CreatinineUnit, RenalFunction, renal_function
 from ivig.core.screening import (
     Finding,
     RiskAssessment,
@@ -58,7 +58,6 @@ from ivig.errors import InvalidInput, IvigError, NoRateSchedule, UnknownProduct
 
 __all__ = ["Dose", "Patient", "Phase", "Plan", "Regimen", "Rounding", "plan_course"]
 
-EGFR_RANGE = (1.0, 200.0)
 DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 MAX_EARLIER_DOSE_G = 400.0  # 2 g/kg for 200 kg
 G_PER_KG_RANGE = (0.05, 4.0)
@@ -76,7 +75,8 @@ class Patient:
     risks: frozenset[str] = frozenset()
     egfr: float | None = None
     creatinine: float | None = None
-    creatinine_unit: CreatinineUnit = CreatinineUnit.umol_l
+    creatinine_unit: CreatinineUnit | None = None  # required with a creatinine: never assumed
+    renal_measured_on: dt.date | None = None  # the date of the creatinine or eGFR, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +187,10 @@ class Plan:
     findings: tuple[Finding, ...]
     unverified: tuple[str, ...] = field(default=())
     rounding: Rounding | None = None
+    renal: RenalFunction = field(default=RenalFunction(egfr=None))
+    renal_max_age_days: int | None = None
+    egfr_threshold: Sourced[float] | None = None
+    ckd_epi_source: str = ""
 
     @property
     def total_g(self) -> float:
@@ -287,7 +291,45 @@ class Plan:
                 }
                 for f in self.findings
             ],
+            "renal": self.renal_dict(),
             "unverified": list(self.unverified),
+        }
+
+    def renal_dict(self) -> dict[str, Any]:
+        """The renal function the plan used (issue 14 item 2): the eGFR, how it was had (the
+        formula, its source and inputs), its date and age, and the threshold it was compared
+        with."""
+        r = self.renal
+        first = self.doses[0].date if self.doses else None
+        age_days = (first - r.measured_on).days if first and r.measured_on else None
+        threshold = self.egfr_threshold
+        return {
+            "egfr": None if r.egfr is None else _r(r.egfr, 1),
+            "unit": EGFR_UNIT,
+            "basis": r.basis,
+            "formula": r.formula,
+            "source": self.ckd_epi_source if r.formula else None,
+            "inputs": None
+            if r.creatinine is None
+            else {
+                "creatinine": r.creatinine,
+                "creatinine_unit": r.creatinine_unit.value if r.creatinine_unit else None,
+                "creatinine_mg_per_dl": _r(r.creatinine_mg_per_dl or 0.0, 3),
+                "age": r.age,
+                "sex": r.sex.value if r.sex else None,
+            },
+            "text": r.describe(),
+            "measured_on": r.measured_on.isoformat() if r.measured_on else None,
+            "age_days": age_days,
+            "max_age_days": self.renal_max_age_days,
+            "threshold": None
+            if threshold is None
+            else {
+                "egfr": threshold.value,
+                "verified": threshold.verified,
+                "source": threshold.source.cite(),
+                "below": r.egfr is not None and r.egfr < threshold.value,
+            },
         }
 
 
@@ -299,15 +341,48 @@ def _in_range(name: str, value: float, bounds: tuple[float, float], unit: str, w
     return number_in_range(value, bounds, field=name, unit=unit, what=what)
 
 
-def _egfr(patient: Patient) -> float | None:
-    if patient.egfr is not None and patient.creatinine is not None:
-        raise InvalidInput("give the eGFR or the serum creatinine, not both", field="creatinine")
-    if patient.egfr is not None:
-        return _in_range("egfr", patient.egfr, EGFR_RANGE, "mL/min/1.73m2", "eGFR")
-    if patient.creatinine is not None:
-        mg_dl = creatinine_mg_dl(patient.creatinine, patient.creatinine_unit)
-        return ckd_epi_2021(mg_dl, patient.age, patient.sex)
-    return None
+def _renal(patient: Patient) -> RenalFunction:
+    return renal_function(
+        egfr=patient.egfr,
+        creatinine=patient.creatinine,
+        unit=patient.creatinine_unit,
+        age=patient.age,
+        sex=patient.sex,
+        measured_on=patient.renal_measured_on,
+    )
+
+
+def _renal_findings(
+    renal: RenalFunction, first_dose: dt.date, max_age_days: int | None, cat: Catalogue
+) -> list[Finding]:
+    """No baseline renal function, or one older than the service's limit: warn (the SmPC:
+    "assess renal parameters prior to infusion & at appropriate intervals", clinical-rules.md
+    section 7a; issue 14 item 5). Worded for every channel: each edge adds its own hint."""
+    source = cat.sources["eu-smpc-ig"]
+    if renal.egfr is None:
+        return [
+            Finding.of(
+                "renal-function-missing",
+                Severity.warn,
+                "no baseline renal function: no serum creatinine or eGFR is known for this "
+                "plan; assess renal parameters before the infusion, as the SmPC asks",
+                source,
+            )
+        ]
+    if renal.measured_on is not None and max_age_days is not None:
+        age = (first_dose - renal.measured_on).days
+        if age > max_age_days:
+            return [
+                Finding.of(
+                    "renal-function-old",
+                    Severity.warn,
+                    f"the latest renal function ({renal.describe()}) is {age} days old at the "
+                    f"first dose, older than the service's limit of {max_age_days} days: assess "
+                    "renal parameters again before the infusion",
+                    source,
+                )
+            ]
+    return []
 
 
 def _check_date_range(regimen: Regimen) -> None:
@@ -565,8 +640,17 @@ def _unverified(
     return tuple(names)
 
 
-def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None = None) -> Plan:
-    """Plan a course; raise an :class:`~ivig.errors.IvigError` naming the field at fault."""
+def plan_course(
+    patient: Patient,
+    regimen: Regimen,
+    catalogue: Catalogue | None = None,
+    *,
+    renal_max_age_days: int | None = None,
+) -> Plan:
+    """Plan a course; raise an :class:`~ivig.errors.IvigError` naming the field at fault.
+
+    ``renal_max_age_days``: the service's limit on the age of the renal function at the first
+    dose (a setting of the records; ``None``: not checked)."""
     cat = catalogue or load_catalogue()
     indication = cat.indication(regimen.indication)
     product = cat.product(regimen.product)
@@ -589,8 +673,9 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         insist_reason=regimen.weight_basis_reason,
     )
     first_infusion = _first_infusion(regimen)
+    renal = _renal(patient)
     risks = assess_risks(
-        patient.risks, age=patient.age, egfr=_egfr(patient), catalogue=cat, bmi=weight.bmi
+        patient.risks, age=patient.age, egfr=renal.egfr, catalogue=cat, bmi=weight.bmi
     )
     dates, g_per_kg, cap_field = _course_dates(regimen, indication)
     history = tuple(regimen.history)
@@ -665,6 +750,10 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
     unverified = _unverified(product, schedule, indication, regimen.phase, cap_source)
     unverified += _unverified_risks(risks, cat)
     unverified += _rounding_unverified(rounding)
+    egfr_threshold = cat.protocol.egfr_threshold
+    if renal.egfr is not None and not egfr_threshold.verified:  # the threshold was used
+        unverified += (f"eGFR threshold for renal risk ({egfr_threshold.value:g} {EGFR_UNIT})",)
+    findings += _renal_findings(renal, dates[0], renal_max_age_days, cat)
     on_label = product.is_on_label(indication)
     if history_peak is not None and history_peak.grams > cap_g + 1e-6:
         findings.append(
@@ -713,6 +802,10 @@ def plan_course(patient: Patient, regimen: Regimen, catalogue: Catalogue | None 
         findings=sort_findings(findings),
         unverified=unverified,
         rounding=rounding,
+        renal=renal,
+        renal_max_age_days=renal_max_age_days,
+        egfr_threshold=egfr_threshold,
+        ckd_epi_source=cat.sources["ckd-epi-2021"].cite(),
     )
 
 

@@ -188,12 +188,11 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
     out.extend(_reaction_risk(data, catalogue))
     bmi = _bmi_note(data.risks)
     if data.risks.renal:
-        egfr = f" (eGFR {data.risks.egfr:.0f})" if data.risks.egfr is not None else ""
         out.append(
             Finding.of(
                 "renal-risk",
                 Severity.warn,
-                f"risk of renal dysfunction: {_meanings(data.risks.renal, catalogue)}{egfr}"
+                f"risk of renal dysfunction: {_renal_reasons(data.risks, catalogue)}"
                 f"{bmi if set(data.risks.renal) & set(data.risks.from_bmi) else ''}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
                 "check renal function and urine output",
@@ -232,6 +231,27 @@ def _bmi_note(risks: RiskAssessment) -> str:
 def _meanings(codes: tuple[str, ...], catalogue: Catalogue) -> str:
     meanings = (catalogue.risks[c].meaning for c in codes)
     return "; ".join(m[:1].lower() + m[1:] for m in meanings)
+
+
+def _renal_reasons(risks: RiskAssessment, catalogue: Catalogue) -> str:
+    """The renal risks in words; a low eGFR as its value against the protocol's threshold,
+    marked UNVERIFIED while the threshold is (issue 14 item 15)."""
+    egfr = risks.egfr
+    threshold = catalogue.protocol.egfr_threshold
+    flag = "" if threshold.verified else ", UNVERIFIED"
+    reasons = []
+    for code in risks.renal:
+        if code == "egfr-below-60" and egfr is not None:
+            reasons.append(
+                f"eGFR {egfr:.0f} mL/min/1.73 m2, below the threshold of {threshold.value:g} "
+                f"(service protocol{flag})"
+            )
+        else:
+            reasons.append(_meanings((code,), catalogue))
+    text = "; ".join(reasons)
+    if egfr is not None and "egfr-below-60" not in risks.renal:
+        text += f" (eGFR {egfr:.0f} mL/min/1.73 m2)"
+    return text
 
 
 def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:

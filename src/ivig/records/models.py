@@ -165,6 +165,30 @@ class WeightRecord(Correctable):
         ordering: ClassVar = ["-measured_on", "-id"]
 
 
+class CreatinineUnit(models.TextChoices):
+    """The unit of a serum creatinine: always recorded, never assumed (issue 14 item 2)."""
+
+    mg_dl = "mg/dL"
+    umol_l = "umol/L"
+
+
+class CreatinineResult(Correctable):
+    """A dated serum creatinine with its unit (issue 14 item 5): append-only like weights,
+    corrected only by a new entry; the latest in force is the plan's renal function."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="creatinine_results"
+    )
+    measured_on = models.DateField()
+    value = models.FloatField()
+    unit = models.CharField(max_length=10, choices=CreatinineUnit.choices)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["-measured_on", "-id"]
+
+
 class Eligibility(Versioned):
     """Why a patient qualifies for IVIG in an indication (NBA LEMS criteria, clinical-rules 1)."""
 

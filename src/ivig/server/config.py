@@ -11,6 +11,14 @@
 | ``IVIG_IDLE_MINUTES`` | sign a user out after this many minutes without a request | ``20`` |
 | ``IVIG_CATALOGUE_DIR`` | the site's drug library: a folder of the catalogue TOML files (a copy of ``src/ivig/data`` edited by pharmacy, its ``catalogue_version`` bumped) | the library shipped in the package |
 | ``IVIG_DOUBLE_CHECK`` | ``1``: the nurse who starts an infusion must not be its verifying pharmacist (independent double check, requirement 16) | ``1`` |
+| ``IVIG_CREATININE_MAX_AGE_DAYS`` | a plan warns when the latest serum creatinine is older than this many days at the first dose (1-3650) | ``90`` |
+
+``IVIG_CREATININE_MAX_AGE_DAYS``: the SmPC asks to "assess renal parameters prior to infusion &
+at appropriate intervals" without a number (clinical-rules.md section 7a). The default of 90
+days is a service choice, UNVERIFIED as a guideline value: a US infusion order set (Group
+Health, Gammagard Liquid therapy plan orders) asks for a baseline serum creatinine "drawn within
+3 months of initial treatment". A service that checks renal function before every infusion
+sets a shorter limit (e.g. 30 for a monthly course).
 
 A bad value stops the start with a message naming the variable.
 """
@@ -47,6 +55,7 @@ class Config:
     idle_minutes: int
     catalogue_dir: Path | None = None
     double_check: bool = True
+    creatinine_max_age_days: int = 90
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
@@ -107,6 +116,11 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     double = env.get("IVIG_DOUBLE_CHECK", "1")
     if double not in ("0", "1"):
         raise ConfigError("IVIG_DOUBLE_CHECK", "must be 0 or 1")
+    creatinine_days = env.get("IVIG_CREATININE_MAX_AGE_DAYS", "90")
+    if not creatinine_days.isdigit() or not 1 <= int(creatinine_days) <= 3650:
+        raise ConfigError(
+            "IVIG_CREATININE_MAX_AGE_DAYS", "must be a whole number of days from 1 to 3650"
+        )
     return Config(
         data_dir,
         url,
@@ -117,4 +131,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         int(idle),
         catalogue_dir,
         double == "1",
+        int(creatinine_days),
     )

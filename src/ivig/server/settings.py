@@ -22,6 +22,7 @@ ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
 IVIG_CATALOGUE_DIR = CONFIG.catalogue_dir
 # The nurse who starts an infusion must not be its verifying pharmacist (requirement 16).
 IVIG_DOUBLE_CHECK = CONFIG.double_check
+IVIG_CREATININE_MAX_AGE_DAYS = CONFIG.creatinine_max_age_days  # server/config.py: why 90
 
 INSTALLED_APPS = [
     "ivig.records",  # first: its templates override the admin's

@@ -51,6 +51,22 @@ class PatientForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
+# The unit of a serum creatinine: chosen every time, never defaulted (issue 14 item 2).
+CREATININE_UNITS = [("", "Choose the unit"), ("mg/dL", "mg/dL"), ("umol/L", "µmol/L")]
+
+
+class CreatinineForm(forms.Form):
+    """A dated serum creatinine with its unit (the latest is used by every plan)."""
+
+    measured_on = forms.DateField(label="Measured on", widget=DateInput)
+    value = forms.FloatField(label="Serum creatinine")
+    unit = forms.ChoiceField(
+        label="Unit",
+        choices=CREATININE_UNITS,
+        help_text="mg/dL or µmol/L as on the report: the ranges overlap, so it is never assumed.",
+    )
+
+
 class CourseForm(forms.Form):
     indication = forms.ChoiceField(label="Indication", choices=())
     phase = forms.ChoiceField(
@@ -81,6 +97,17 @@ class CourseForm(forms.Form):
     )
     pregnant = forms.BooleanField(label="Pregnant", required=False)
     egfr = forms.FloatField(label="eGFR (mL/min/1.73 m²)", required=False)
+    creatinine = forms.FloatField(
+        label="Serum creatinine",
+        required=False,
+        help_text="Or an eGFR; leave both empty to use the latest recorded creatinine result.",
+    )
+    creatinine_unit = forms.ChoiceField(
+        label="Creatinine unit",
+        required=False,
+        choices=CREATININE_UNITS,
+        help_text="Required with a creatinine: never assumed.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

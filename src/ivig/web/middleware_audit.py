@@ -32,6 +32,7 @@ log = logging.getLogger("ivig.audit")
 MEDICATION = "medication/infusion"
 DEMOGRAPHICS = "demographics"
 OUTCOMES = "outcomes"
+RESULTS = "results"  # serum creatinine results
 SUMMARY = "patient summary"  # the patient page: details, courses, outcomes, reactions
 
 
@@ -89,6 +90,7 @@ ENTRY_CATEGORY = {
     "vitals": MEDICATION,
     "reaction": MEDICATION,
     "outcome": OUTCOMES,
+    "creatinine": RESULTS,
 }
 
 
@@ -112,6 +114,7 @@ READS: dict[str, Read] = {
     "api/patients/<patient_id>/eligibility": Read("eligibility", "patient_id", _patient),
     "api/patients/<patient_id>/courses": Read(MEDICATION, "patient_id", _patient),
     "api/patients/<patient_id>/outcomes": Read(OUTCOMES, "patient_id", _patient),
+    "api/patients/<patient_id>/creatinine-results": Read(RESULTS, "patient_id", _patient),
     "api/patients/<patient_id>/fhir": Read("fhir export", "patient_id", _patient),
     "api/courses/<course_id>": Read(MEDICATION, "course_id", COURSE),
     "api/orders/<order_id>": Read(MEDICATION, "order_id", ORDER),
@@ -122,6 +125,7 @@ READS: dict[str, Read] = {
     "api/vitals/<entry_id>/history": Read(MEDICATION, "entry_id", _entry("vitals")),
     "api/reactions/<entry_id>/history": Read(MEDICATION, "entry_id", _entry("reaction")),
     "api/outcomes/<entry_id>/history": Read(OUTCOMES, "entry_id", _entry("outcome")),
+    "api/creatinine-results/<entry_id>/history": Read(RESULTS, "entry_id", _entry("creatinine")),
     # the pages
     "patients/<int:patient_id>/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/outcomes/": Read(SUMMARY, "patient_id", _patient),
@@ -129,6 +133,7 @@ READS: dict[str, Read] = {
     "patients/<int:patient_id>/weights/<int:weight_id>/confirm/": Read(
         SUMMARY, "patient_id", _patient
     ),
+    "patients/<int:patient_id>/creatinine/": Read(SUMMARY, "patient_id", _patient),
     "patients/<int:patient_id>/edit/": Read(DEMOGRAPHICS, "patient_id", _patient),
     "patients/<int:patient_id>/prescribe/": Read(MEDICATION, "patient_id", _patient),
     "courses/<int:course_id>/replan/": Read(MEDICATION, "course_id", COURSE),

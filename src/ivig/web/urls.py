@@ -36,6 +36,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         patients.weight_confirm,
         name="weight-confirm",
     ),
+    path("patients/<int:patient_id>/creatinine/", patients.creatinine_new, name="creatinine-new"),
     *prescribe.urlpatterns,
     *pharmacy.urlpatterns,
     *chairs.urlpatterns,

@@ -1,7 +1,7 @@
 """Corrections of recorded entries (requirements 11-13): a correction or a void is a new entry
 that supersedes the original, with a reason; nothing is overwritten or deleted.
 
-For each kind (weights, vitals, reactions, outcomes):
+For each kind (weights, vitals, reactions, outcomes, creatinine-results):
 
     POST /{kind}/{entry_id}/corrections   {values, reason}  -> 201 the new entry
     POST /{kind}/{entry_id}/void          {reason}          -> 201 the void
@@ -29,7 +29,13 @@ from ivig.records.services import corrections
 router = Router(tags=["corrections"])
 
 # The path of each kind (plural, as the URL says it).
-PATHS = {"weight": "weights", "vitals": "vitals", "reaction": "reactions", "outcome": "outcomes"}
+PATHS = {
+    "weight": "weights",
+    "vitals": "vitals",
+    "reaction": "reactions",
+    "outcome": "outcomes",
+    "creatinine": "creatinine-results",
+}
 
 
 class CorrectionIn(In):

@@ -1,4 +1,4 @@
-"""Patients, weights, eligibility, courses and outcomes of a patient."""
+"""Patients, weights, creatinine results, eligibility, courses and outcomes of a patient."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from ivig.api.schemas import (
     ConfirmWeightIn,
     CourseIn,
     CourseOut,
+    CreatinineIn,
+    CreatinineOut,
     EligibilityIn,
     EligibilityOut,
     Id,
@@ -26,7 +28,7 @@ from ivig.api.schemas import (
     override_of,
 )
 from ivig.records.models import Course, Eligibility, Patient, Role, WeightRecord
-from ivig.records.services import corrections, courses, patients
+from ivig.records.services import corrections, courses, patients, renal
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
@@ -121,6 +123,37 @@ def confirm_weight(request: HttpRequest, entry_id: Id, data: ConfirmWeightIn) ->
     409 when it needs no confirmation, has one, or was corrected or voided."""
     record = patients.confirm_weight(request.user, entry_id, data.reason, now=timezone.now())
     return weight_out(record)
+
+
+@router.get(
+    "/patients/{patient_id}/creatinine-results",
+    response=list[CreatinineOut],
+    **rule(*EVERYONE),
+)
+def list_creatinine(request: HttpRequest, patient_id: Id) -> list[Any]:
+    """The patient's serum creatinine results in force, the latest first (the latest is the
+    renal function of a plan made without an eGFR or creatinine of its own)."""
+    patient = get(Patient, patient_id, "patient")
+    return list(corrections.current(patient.creatinine_results.all()))
+
+
+@router.post(
+    "/patients/{patient_id}/creatinine-results",
+    response={201: CreatinineOut},
+    **rule(*renal.ROLES),
+)
+def add_creatinine(request: HttpRequest, patient_id: Id, data: CreatinineIn) -> Status[Any]:
+    """Record a serum creatinine with its unit (mg/dL or umol/L, never assumed): a value
+    implausible for its unit is refused (422), naming the unit it would fit."""
+    record = renal.add_creatinine(
+        request.user,
+        patient_id,
+        data.measured_on,
+        data.value,
+        data.unit,
+        today=timezone.localdate(),
+    )
+    return Status(201, record)
 
 
 @router.put("/patients/{patient_id}/eligibility", response=EligibilityOut, **rule(Role.prescriber))

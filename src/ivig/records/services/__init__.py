@@ -3,6 +3,7 @@ records and the audit event in one transaction, and raises an ``ivig.errors.Ivig
 
     access      roles and the one permission check
     patients    patients, weights, eligibility
+    renal       serum creatinine results: dated, with their unit; the latest is planned with
     courses     prescribe a course (plan + orders; the 28-day cap checked under a lock)
     orders      verify, dispense (lots), defer, cancel: the order status flow
     infusions   pre-infusion check, override, start, rate changes, vitals, reactions, end

@@ -1,12 +1,13 @@
 """Corrections never overwrite (requirements 11-13; OpenMRS ``saveObs`` void and link, 21 CFR
 11.10(e)).
 
-A clinical entry (a weight, a set of vital signs, a reaction, an outcome) is never updated or
-deleted once recorded. To correct it, a NEW entry is written: a copy of the original with the
-corrected values, checked exactly as a new recording would be (impossible vital signs are
-refused, a weight must be in its range...), linked to the original by ``supersedes`` and
-carrying the reason. To void an entry recorded in error, a new entry marked ``entered_in_error``
-supersedes it. The original row stays as it was, readable, and is then *superseded*.
+A clinical entry (a weight, a creatinine result, a set of vital signs, a reaction, an outcome)
+is never updated or deleted once recorded. To correct it, a NEW entry is written: a copy of the
+original with the corrected values, checked exactly as a new recording would be (impossible
+vital signs are refused, a weight must be in its range...), linked to the original by
+``supersedes`` and carrying the reason. To void an entry recorded in error, a new entry marked
+``entered_in_error`` supersedes it. The original row stays as it was, readable, and is then
+*superseded*.
 
 - no reason: :class:`~ivig.errors.InvalidInput` (422, field ``reason``);
 - an entry already corrected or voided (or a void itself): :class:`~ivig.errors.Conflict` (409);
@@ -14,8 +15,8 @@ supersedes it. The original row stays as it was, readable, and is then *supersed
 - each correction and void is audited (``correct`` / ``void``) with the original as ``before``,
   the new entry as ``after``, the reason and the patient, in the same transaction.
 
-Who corrects is who records: weights the prescriber, nurse or admin; vital signs and reactions
-the nurse; outcomes the prescriber or nurse.
+Who corrects is who records: weights and creatinine results the prescriber, nurse or admin;
+vital signs and reactions the nurse; outcomes the prescriber or nurse.
 
 Readers that show "the" weight or outcome use :func:`current` to skip superseded and voided
 entries; :func:`history` gives the whole chain of one entry, oldest first.
@@ -35,7 +36,15 @@ from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
 from ivig.core.outcomes import check_score, load_outcome_measures
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
-from ivig.records.models import Correctable, Outcome, Reaction, Role, Vitals, WeightRecord
+from ivig.records.models import (
+    Correctable,
+    CreatinineResult,
+    Outcome,
+    Reaction,
+    Role,
+    Vitals,
+    WeightRecord,
+)
 from ivig.records.services.access import require
 from ivig.records.services.common import CLOCK_SKEW, locked
 from ivig.records.services.weights import checked_weight
@@ -136,6 +145,18 @@ def _check_outcome(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str,
     return {"measure": key}
 
 
+def _check_creatinine(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """As ``renal.add_creatinine`` checks: the unit given and known, the value plausible for
+    it, the date neither in the future nor before birth; the unit as stored."""
+    from ivig.records.services.renal import check_creatinine
+
+    born = row.patient.date_of_birth
+    unit = check_creatinine(
+        new["value"], new["unit"], new["measured_on"], born, timezone.localdate(now)
+    )
+    return {"unit": unit}
+
+
 KINDS: dict[str, Kind] = {
     "weight": Kind(
         "weight",
@@ -171,6 +192,15 @@ KINDS: dict[str, Kind] = {
         (Role.prescriber, Role.nurse),
         ("measure", "value", "measured_on"),
         _check_outcome,
+        lambda row: row.patient_id,
+    ),
+    "creatinine": Kind(
+        "creatinine",
+        "creatinine result",
+        CreatinineResult,
+        (Role.prescriber, Role.nurse, Role.admin),
+        ("measured_on", "value", "unit"),
+        _check_creatinine,
         lambda row: row.patient_id,
     ),
 }

@@ -27,16 +27,19 @@ from ivig.core.dosing import GivenDose, check_under_cap
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
+from ivig.core.renal import creatinine_unit
 from ivig.core.units import floor_to
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
+from ivig.records.services import renal
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import Override, hard_stops, require_override
 from ivig.records.services.patients import age_on, screening_codes, weight_for_dosing
+from ivig.records.services.renal import latest_creatinine
 
 __all__ = [
     "CourseInput",
@@ -84,6 +87,8 @@ class CourseInput:
     weight_basis_reason: str = ""  # why the prescriber insists on an excluded basis
     pregnant: bool = False
     egfr: float | None = None
+    creatinine: float | None = None  # with its unit, never assumed (issue 14 item 2)
+    creatinine_unit: str | None = None
 
 
 def course_input(regimen: Mapping[str, Any]) -> CourseInput:
@@ -136,7 +141,7 @@ def _plan_inputs(
         age=age_on(patient.date_of_birth, data.start),
         pregnant=data.pregnant,
         risks=frozenset(screening_codes(patient)),
-        egfr=data.egfr,
+        **_renal_inputs(patient, data),
     )
     regimen = Regimen(
         indication=data.indication,
@@ -172,13 +177,31 @@ def _tolerated(order: Order | None) -> bool | None:
     return True if order.status == OrderStatus.completed else None
 
 
+def _renal_inputs(patient: Patient, data: CourseInput) -> dict[str, Any]:
+    """The plan's renal function: an eGFR or a creatinine (with its unit) given with the course,
+    else the patient's latest creatinine result in force, with its date (issue 14 item 5)."""
+    if data.egfr is not None or data.creatinine is not None or data.creatinine_unit:
+        unit = creatinine_unit(data.creatinine_unit) if data.creatinine_unit else None
+        return {"egfr": data.egfr, "creatinine": data.creatinine, "creatinine_unit": unit}
+    latest = latest_creatinine(patient)
+    if latest is None:
+        return {}
+    return {
+        "creatinine": latest.value,
+        "creatinine_unit": creatinine_unit(latest.unit),
+        "renal_measured_on": latest.measured_on,
+    }
+
+
 def plan_with_limits(
     patient: Patient, data: CourseInput, *, exclude_course: int | None = None
 ) -> tuple[Plan, tuple[SoftLimit, ...]]:
     """The plan with the drug library in service, and the soft limits it crosses (a dose
     outside the usual range, a product switch, a blocking finding: requirement 47)."""
     person, regimen = _plan_inputs(patient, data, exclude_course)
-    plan = plan_course(person, regimen, current_catalogue())
+    plan = plan_course(
+        person, regimen, current_catalogue(), renal_max_age_days=renal.max_age_days()
+    )
     return plan, course_soft_limits(plan, regimen)
 
 

@@ -5,9 +5,10 @@ recorded, a required reason) and a form to void it as entered in error (a requir
     /corrections/<kind>/<id>/        the page; POST: correct
     /corrections/<kind>/<id>/void/   POST: void
 
-Kinds: weight and outcome (linked from the patient page), vitals and reaction (from the run
-sheet). The forms always act on the version in force; the service refuses a second correction
-of the same version (409) and checks the values as a new recording (impossible vital signs...).
+Kinds: weight, creatinine and outcome (linked from the patient page), vitals and reaction (from
+the run sheet). The forms always act on the version in force; the service refuses a second
+correction of the same version (409) and checks the values as a new recording (impossible vital
+signs...).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ivig.errors import Conflict, Forbidden, IvigError
 from ivig.records.models import Correctable, Patient
 from ivig.records.services import corrections
 from ivig.records.services.access import has_role
-from ivig.web.forms import DateInput
+from ivig.web.forms import CREATININE_UNITS, DateInput
 from ivig.web.views.common import attach_error
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -115,6 +116,13 @@ class OutcomeCorrection(forms.Form):
         field.choices = [(key, m.name) for key, m in load_outcome_measures().items()]
 
 
+class CreatinineCorrection(forms.Form):
+    measured_on = forms.DateField(label="Measured on", widget=DateInput)
+    value = _number("Serum creatinine", required=True)
+    unit = forms.ChoiceField(label="Unit", choices=CREATININE_UNITS)
+    reason = _reason_field("Reason for the correction")
+
+
 class VoidForm(forms.Form):
     """The void's own reason (prefixed ``void-``: the correction form beside it has one too)."""
 
@@ -127,6 +135,7 @@ FORMS: dict[str, type[forms.Form]] = {
     "vitals": VitalsCorrection,
     "reaction": ReactionCorrection,
     "outcome": OutcomeCorrection,
+    "creatinine": CreatinineCorrection,
 }
 
 

@@ -19,7 +19,15 @@ from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
-from ivig.web.forms import ConfirmWeightForm, OutcomeForm, PatientForm, WeightForm, today
+from ivig.records.services.renal import max_age_days
+from ivig.web.forms import (
+    ConfirmWeightForm,
+    CreatinineForm,
+    OutcomeForm,
+    PatientForm,
+    WeightForm,
+    today,
+)
 from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, posted, roles_required
 
@@ -221,6 +229,32 @@ def outcome_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     return patient_page(request, patient_id, outcome_form=form)
 
 
+@roles_required("prescriber", "nurse", "admin")
+def creatinine_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Record a serum creatinine with its unit and date (the latest is used by every plan)."""
+    from ivig.records.services.renal import add_creatinine
+
+    patient = get(Patient, patient_id, "patient")
+    form = CreatinineForm(posted(request), initial={"measured_on": today()}, prefix="creatinine")
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            add_creatinine(
+                request.user,
+                patient.pk,
+                d["measured_on"],
+                d["value"],
+                d["unit"],
+                today=today(),
+            )
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, "Creatinine result recorded.")
+            return redirect("web:patient", patient_id=patient.pk)
+    return patient_page(request, patient_id, creatinine_form=form)
+
+
 def _entries(queryset: Any) -> list[dict[str, Any]]:
     """Recorded entries with how each stands (requirement 11: corrections never overwrite):
     in force, or superseded (struck through, with the reason and the kind of change). The void
@@ -277,6 +311,7 @@ def patient_page(
     weight_form: WeightForm | None = None,
     confirm_form: ConfirmWeightForm | None = None,
     confirm_id: int | None = None,
+    creatinine_form: CreatinineForm | None = None,
 ) -> HttpResponse:
     from ivig.records.services.outcomes import outcome_series
 
@@ -306,6 +341,12 @@ def patient_page(
             "chart": outcome_chart(series, completed),
             "outcomes": series,
             "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
+            "creatinine_results": _entries(
+                patient.creatinine_results.order_by("-measured_on", "-id")
+            ),
+            "creatinine_max_age_days": max_age_days(),
+            "creatinine_form": creatinine_form
+            or CreatinineForm(initial={"measured_on": today()}, prefix="creatinine"),
             "superseded_outcomes": [e for e in outcome_entries if not e["current"]],
             "reactions": reactions,
             "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),

@@ -92,6 +92,8 @@ def _input(form: CourseForm) -> courses.CourseInput:
         weight_basis=d["weight_basis"],
         pregnant=d["pregnant"],
         egfr=d["egfr"],
+        creatinine=d["creatinine"],
+        creatinine_unit=d["creatinine_unit"] or None,
     )
 
 
