@@ -232,6 +232,31 @@ def _patient_of(order_id: int) -> int | None:
 # --- the check and the override -----------------------------------------------------------------
 
 
+def _egfr_and_bmi(patient: Any, age: int) -> tuple[float | None, float | None]:
+    """The eGFR from the latest creatinine result in force and the BMI from the latest weight,
+    for the screening on the day as for the plan (issue 14 items 4 and 5); None when not known
+    or not computable (CKD-EPI is for adults: a child's eGFR is the prescriber's to give)."""
+    from ivig.core.renal import renal_function
+    from ivig.core.weights import bmi
+    from ivig.errors import IvigError
+    from ivig.records.services.patients import latest_weight
+    from ivig.records.services.renal import latest_creatinine
+
+    egfr = None
+    result = latest_creatinine(patient)
+    if result is not None:
+        try:
+            egfr = renal_function(
+                egfr=None, creatinine=result.value, unit=result.unit, age=age,
+                sex=Sex(patient.sex), measured_on=result.measured_on,
+            ).egfr  # fmt: skip
+        except IvigError:
+            egfr = None
+    weight = latest_weight(patient)
+    index = bmi(weight.weight_kg, patient.height_cm) if weight is not None else None
+    return egfr, index
+
+
 def pre_check(
     actor: Any, order_id: int, answers: CheckAnswers, *, now: dt.datetime
 ) -> InfusionSession:
@@ -249,9 +274,9 @@ def pre_check(
         if answers.fever:
             codes.add("fever")
         first, previous, last = _history(order)
-        risks = assess_risks(
-            codes, age=age_on(patient.date_of_birth, order.date), egfr=None, catalogue=catalogue
-        )
+        age = age_on(patient.date_of_birth, order.date)
+        egfr, bmi = _egfr_and_bmi(patient, age)
+        risks = assess_risks(codes, age=age, egfr=egfr, catalogue=catalogue, bmi=bmi)
         findings = screen(
             ScreeningInput(
                 risks=risks,
