@@ -489,3 +489,29 @@ def test_a_double_click_on_prescribe_saves_one_course(prescriber: Client, patien
     assert second.status_code == 302
     assert second["Idempotent-Replayed"] == "true"
     assert Course.objects.count() == 1
+
+
+def test_an_excluded_weight_basis_needs_a_reason_on_the_page(
+    users: dict[str, Any], prescriber: Client
+) -> None:
+    """Issue 14 item 3: the adjusted weight (54.9 kg) above her actual 45 kg is refused with the
+    NBA rule's name; with a reason the prescriber insists, and the cap and every rate are
+    checked on the actual weight too."""
+    from ivig.records.services.patients import PatientInput, add_weight, create_patient
+
+    thin = create_patient(
+        users["prescriber"],
+        PatientInput("MRN0045", "Reed", "Ann", dt.date(1986, 1, 2), "female", 170),
+        today=TODAY,
+    )
+    add_weight(users["prescriber"], thin.pk, TODAY, 45, today=TODAY)
+    asked = {**INDUCTION, "weight_basis": "adjusted", "total_g_per_kg": "1.6"}
+    refused = text(prescriber.post(url(thin, True), asked, headers=HTMX))
+    assert "NBA exclusions from adjusted body weight dosing" in refused
+    insisted = {**asked, "weight_basis_reason": "agreed at the MDT"}
+    preview = text(prescriber.post(url(thin, True), insisted, headers=HTMX))
+    assert "No plan" not in preview
+    assert "agreed at the MDT" in preview
+    assert "checked against the actual weight (45 kg)" in preview
+    # saving it also needs an override: 1.6 g/kg is not the indication's induction total
+    assert "override" in text(prescriber.post(url(thin), insisted)).lower()

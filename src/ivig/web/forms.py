@@ -95,6 +95,13 @@ class CourseForm(forms.Form):
             ("adjusted", "Adjusted weight"),
         ],
     )
+    weight_basis_reason = forms.CharField(
+        label="Why this dosing weight (when the rule excludes it)",
+        required=False,
+        max_length=500,
+        help_text="Only to insist on the adjusted weight where the NBA rule excludes it: the cap "
+        "and every rate are then checked on the actual weight too.",
+    )
     pregnant = forms.BooleanField(label="Pregnant", required=False)
     egfr = forms.FloatField(label="eGFR (mL/min/1.73 m²)", required=False)
     creatinine = forms.FloatField(

@@ -90,6 +90,7 @@ def _input(form: CourseForm) -> courses.CourseInput:
         every_weeks=pick("every_weeks", not induction),
         count=pick("count", not induction),
         weight_basis=d["weight_basis"],
+        weight_basis_reason=d["weight_basis_reason"].strip(),
         pregnant=d["pregnant"],
         egfr=d["egfr"],
         creatinine=d["creatinine"],
