@@ -156,27 +156,38 @@ def users(db: None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def patient(users: dict[str, Any], today: dt.date) -> Any:
-    """A LEMS patient: a man born 1966-05-01 (an adult on any date), 190 cm, 86.4 kg weighed
-    5 days ago: dosing weight 85.0 kg (IBW 84.05 + 0.4 x 2.35), BMI 23.9, no risk, so the full
-    label ramp (the README's 180 cm, 100 kg man has the same dosing weight but a BMI of 30.9:
-    obesity, an at-risk cap since issue 14, item 4)."""
+def make_patient(users: dict[str, Any], today: dt.date) -> Callable[..., Any]:
+    """``make_patient(height_cm, weight_kg)``: Lambert, Edward (MRN0001), a man born 1966-05-01
+    (an adult on any date), weighed 5 days before the suite's date."""
     from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
-    record = create_patient(
-        users["prescriber"],
-        PatientInput(
-            mrn="MRN0001",
-            family_name="Lambert",
-            given_name="Edward",
-            date_of_birth=dt.date(1966, 5, 1),
-            sex="male",
-            height_cm=190,
-        ),
-        today=today,
-    )
-    add_weight(users["prescriber"], record.pk, today - dt.timedelta(days=5), 86.4, today=today)
-    return record
+    def make(height_cm: float, weight_kg: float) -> Any:
+        record = create_patient(
+            users["prescriber"],
+            PatientInput(
+                mrn="MRN0001",
+                family_name="Lambert",
+                given_name="Edward",
+                date_of_birth=dt.date(1966, 5, 1),
+                sex="male",
+                height_cm=height_cm,
+            ),
+            today=today,
+        )
+        add_weight(
+            users["prescriber"], record.pk, today - dt.timedelta(days=5), weight_kg, today=today
+        )
+        return record
+
+    return make
+
+
+@pytest.fixture
+def patient(make_patient: Callable[..., Any]) -> Any:
+    """A LEMS patient: 190 cm, 86.4 kg: dosing weight 85.0 kg (IBW 84.05 + 0.4 x 2.35), BMI
+    23.9, no risk, so the full label ramp (the README's 180 cm, 100 kg man has the same dosing
+    weight but a BMI of 30.9: obesity, an at-risk cap since issue 14, item 4)."""
+    return make_patient(190, 86.4)
 
 
 @pytest.fixture

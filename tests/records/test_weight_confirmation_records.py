@@ -9,6 +9,7 @@ The ``patient`` fixture: born 1966-05-01, 180 cm, 100 kg weighed 5 days before t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,19 +27,9 @@ INDUCTION = courses.CourseInput(
 
 
 @pytest.fixture
-def patient(users: dict[str, Any], today: dt.date) -> Any:
-    """The suite's patient as these tests knew it: 180 cm, 100 kg weighed 5 days ago (the
-    shared fixture now weighs 86.4 kg at 190 cm; the 10 % examples are on 100 kg)."""
-    from ivig.records.services.patients import PatientInput, add_weight, create_patient
-
-    record = create_patient(
-        users["prescriber"],
-        PatientInput(mrn="MRN0001", family_name="Lambert", given_name="Edward",
-                     date_of_birth=dt.date(1966, 5, 1), sex="male", height_cm=180),
-        today=today,
-    )  # fmt: skip
-    add_weight(users["prescriber"], record.pk, today - dt.timedelta(days=5), 100, today=today)
-    return record
+def patient(make_patient: Callable[..., Any]) -> Any:
+    """The suite's patient as these tests knew it, 180 cm and 100 kg: the 10 % examples."""
+    return make_patient(180, 100)
 
 
 def test_an_implausible_weight_does_not_raise_the_cap(
