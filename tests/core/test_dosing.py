@@ -241,3 +241,22 @@ def test_maintenance_over_the_cap_says_what_a_prescriber_can_change() -> None:
     assert "1.2 g/kg fits every 4 weeks or longer" in error.message
     assert "this this" not in error.message
     assert (error.details["largest_g_per_kg"], error.details["fits_every_weeks"]) == (1.0, 4)
+
+
+@pytest.mark.parametrize(
+    ("room", "dose"),
+    [
+        # Found by Hypothesis (tests/core/test_hostile_input.py): a room of -1.8e307 g overflowed
+        # to -inf on the way to tenths of a gram; no room is no room, however negative.
+        (-1.797693134862316e307, None),
+        (0.0, None),
+        (0.5, 0.5),
+        (1e308, 1.0),  # any room beyond the largest dose is room enough
+    ],
+)
+def test_the_room_under_the_cap_may_be_any_finite_number(room: float, dose: float | None) -> None:
+    if dose is None:
+        with pytest.raises(InvalidInput, match="no whole vial fits"):
+            round_to_vials(1.0, [0.5], max_g=room)
+    else:
+        assert round_to_vials(1.0, [0.5], max_g=room).total_g == dose

@@ -474,6 +474,9 @@ def round_to_vials(
     increment_g = _check_increment(increment_g)
     if max_g is not None:
         max_g = number(max_g, field="dose", what="the most this dose may be")
+        # No room below 0 g; and room beyond twice the largest dose allows every amount considered
+        # (each is at most one step above the dose): the same answer without float overflow.
+        max_g = min(max(max_g, 0.0), 2 * MAX_DOSE_G)
     vials = _Vials.of(sizes_g, increment_g)
     step = vials.step()
     share = prescribed_g * _TENTHS / vials.unit
