@@ -288,33 +288,34 @@ def _prepared(order: Order, verified: dt.datetime, dispensed: dt.datetime) -> No
 def test_a_backdated_start_is_refused_and_the_ramp_counts_from_the_real_start(
     users: dict[str, Any], dispensed: Order
 ) -> None:
-    """Issue 14 item 7, as reported: the check at 01:50, a start typed as 00:00 was accepted and
-    the next increase allowed seven seconds later. Now 00:00 is refused (before the check); the
-    real start, 01:50, entered at 02:00, is a late entry; an increase seven seconds after the
-    entry is refused: 25.5 mL/h has run 10 of its 30 minutes."""
+    """Issue 14 item 7, as reported (the check at 01:50, a start typed as 00:00 was accepted and
+    the next increase allowed seven seconds later), four hours later so that every time exists
+    on the days the clocks change: 04:00 is refused (before the check at 05:50); the real start,
+    05:50, entered at 06:00, is a late entry; an increase seven seconds after the entry is
+    refused: 25.5 mL/h has run 10 of its 30 minutes."""
     day = dispensed.date
-    _prepared(dispensed, _local(day, 0, 0) - dt.timedelta(hours=2), _local(day, 0, 30))
+    _prepared(dispensed, _local(day, 4, 0) - dt.timedelta(hours=2), _local(day, 4, 30))
     nurse = users["nurse"]
-    infusions.pre_check(nurse, dispensed.pk, WELL, now=_local(day, 1, 50))
+    infusions.pre_check(nurse, dispensed.pk, WELL, now=_local(day, 5, 50))
     version = Order.objects.get(pk=dispensed.pk).version
-    entered = _local(day, 2, 0)
+    entered = _local(day, 6, 0)
 
     def start(at: dt.datetime) -> Any:
         return infusions.start_infusion(
             nurse, dispensed.pk, version, at, visual_inspection_ok=True, now=entered
         )
 
-    with pytest.raises(InvalidTime, match=r"00:00 is before the pre-infusion check \(01:50\)"):
-        start(_local(day, 0, 0))
-    session = start(_local(day, 1, 50))
+    with pytest.raises(InvalidTime, match=r"04:00 is before the pre-infusion check \(05:50\)"):
+        start(_local(day, 4, 0))
+    session = start(_local(day, 5, 50))
     assert (session.start_late_entry, session.start_recorded_at) == (True, entered)
     event = AuditEvent.objects.filter(action="start", entity="infusion").get()
-    assert event.reason == "late entry: started 01:50, recorded 02:00 (10 min later)"
+    assert event.reason == "late entry: started 05:50, recorded 06:00 (10 min later)"
     later = entered + dt.timedelta(seconds=7)
     infusions.record_vitals(nurse, dispensed.pk, later, infusions.VitalsInput(**NORMAL), now=later)
     with pytest.raises(Conflict, match="has run 10 of the 30 minutes") as caught:
         infusions.record_rate(nurse, dispensed.pk, session.version, later, 51, now=later)
-    assert "may increase from 02:20" in caught.value.message
+    assert "may increase from 06:20" in caught.value.message
 
 
 @pytest.mark.parametrize(
