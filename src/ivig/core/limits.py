@@ -178,17 +178,21 @@ def read_limits(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Limit
     )
 
 
-@functools.cache
-def load_limits() -> LimitRules:
-    """The limits shipped in the package (read once per process)."""
+def packaged_limits_toml() -> dict[str, Any]:
+    """The data of limits.toml as shipped in the package (its readers cache what they build)."""
     try:
         with resources.files("ivig").joinpath("data", "limits.toml").open("rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
         raise CatalogueError("catalogue file limits.toml is missing") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError(f"catalogue file limits.toml is not valid TOML: {exc}") from None
-    return read_limits(data, load_catalogue().sources)
+
+
+@functools.cache
+def load_limits() -> LimitRules:
+    """The limits shipped in the package (read once per process)."""
+    return read_limits(packaged_limits_toml(), load_catalogue().sources)
 
 
 def label_maximum_ml_per_h(plan: Plan) -> float:

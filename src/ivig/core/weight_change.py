@@ -12,14 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from ivig.core.catalogue import Source, Sourced, load_catalogue
-from ivig.core.limits import _sourced
+from ivig.core.limits import _sourced, packaged_limits_toml
 from ivig.errors import CatalogueError, InvalidInput
 
 __all__ = [
@@ -94,11 +92,4 @@ def read_weight_rule(data: Mapping[str, Any], sources: Mapping[str, Source]) -> 
 @functools.cache
 def load_weight_rule() -> Sourced[float]:
     """The rule shipped in the package (read once per process)."""
-    try:
-        with resources.files("ivig").joinpath("data", "limits.toml").open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError("catalogue file limits.toml is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file limits.toml is not valid TOML: {exc}") from None
-    return read_weight_rule(data, load_catalogue().sources)
+    return read_weight_rule(packaged_limits_toml(), load_catalogue().sources)
