@@ -1,10 +1,13 @@
 """The drug library in service: the site's own copy (``IVIG_CATALOGUE_DIR``) or the one
 shipped in the package (requirement 46).
 
-Every plan and order stores the ``catalogue_version`` it was made with. When pharmacy changes
-the library (and bumps the version), existing orders keep their numbers: verification refuses
-an order made with another version until a prescriber re-plans it (an audited action), and the
-pharmacist's verification recomputes the plan from the stored inputs (requirement 56).
+Every edge (the prescribe form, the API, the run sheet, the pharmacy pages, the services) reads
+the library through :func:`current_library`, so a product or a limit a site adds is offered,
+planned, checked and shown alike. Every plan and order stores the ``catalogue_version`` it was
+made with. When pharmacy changes the library (and bumps the version), existing orders keep their
+numbers: verification refuses an order made with another version until a prescriber re-plans it
+(an audited action), and the pharmacist's verification recomputes the plan from the stored
+inputs (requirement 56).
 """
 
 from __future__ import annotations
@@ -14,19 +17,46 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ivig.core.catalogue import Catalogue, load_catalogue, read_catalogue
+from ivig.core.catalogue import Catalogue
+from ivig.core.library import Library, packaged_library, read_library
 
-__all__ = ["current_catalogue"]
+__all__ = ["current_catalogue", "current_library"]
+
+_FILES = (
+    "products.toml",
+    "indications.toml",
+    "risks.toml",
+    "protocol.toml",
+    "sources.toml",
+    "limits.toml",
+    "monitoring.toml",
+    "outcomes.toml",
+)
 
 
 @functools.cache
-def _read(folder: str, stamp: float) -> Catalogue:
-    return read_catalogue(Path(folder))
+def _read(folder: str, stamp: tuple[float, ...]) -> Library:
+    return read_library(Path(folder))
+
+
+def _stamp(folder: Path) -> tuple[float, ...]:
+    out = []
+    for name in _FILES:
+        try:
+            out.append((folder / name).stat().st_mtime)
+        except FileNotFoundError:
+            out.append(-1.0)  # read_library reports the missing file
+    return tuple(out)
+
+
+def current_library() -> Library:
+    """The library in service now (re-read when any of the site's files changes)."""
+    folder: Path | None = getattr(settings, "IVIG_CATALOGUE_DIR", None)
+    if folder is None:
+        return packaged_library()
+    return _read(str(folder), _stamp(Path(folder)))
 
 
 def current_catalogue() -> Catalogue:
-    """The library in service now (re-read when the site's products.toml changes)."""
-    folder: Path | None = getattr(settings, "IVIG_CATALOGUE_DIR", None)
-    if folder is None:
-        return load_catalogue()
-    return _read(str(folder), (Path(folder) / "products.toml").stat().st_mtime)
+    """The catalogue of :func:`current_library`."""
+    return current_library().catalogue

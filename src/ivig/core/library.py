@@ -1,0 +1,86 @@
+"""The drug library: every data file a plan, a check or a run sheet reads, from one folder.
+
+A :class:`Library` holds the catalogue (products, indications, risks, the protocol), the
+drug-library limits (``limits.toml``: soft and hard limits, override reasons, the weight-change
+rule), the monitoring protocol (``monitoring.toml``) and the outcome measures
+(``outcomes.toml``), all read from the same folder and citing the same ``sources.toml``. Its
+:attr:`~Library.version` is the catalogue's ``catalogue_version`` (requirement 46): a site
+that edits any file bumps it.
+
+:func:`packaged_library` is the folder shipped in the package; a site's own folder is read
+with :func:`read_library` (the records layer chooses which is in service).
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from ivig.core.catalogue import Catalogue, Protocol, Sourced, read_catalogue
+from ivig.core.limits import LimitRules, read_limits
+from ivig.core.monitoring import MonitoringProtocol, read_monitoring_protocol
+from ivig.core.outcomes import OutcomeMeasure, read_outcome_measures
+from ivig.core.weight_change import read_weight_rule
+from ivig.errors import CatalogueError
+
+__all__ = ["Library", "packaged_library", "read_library"]
+
+
+@dataclass(frozen=True)
+class Library:
+    """One drug library: the catalogue and the rules read with it from one folder."""
+
+    catalogue: Catalogue
+    limits: LimitRules
+    monitoring: MonitoringProtocol
+    outcomes: Mapping[str, OutcomeMeasure]
+    weight_rule: Sourced[float]
+
+    @property
+    def version(self) -> str:
+        """The catalogue's ``catalogue_version``: the version of the whole library."""
+        return self.catalogue.version
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.catalogue.protocol
+
+
+def _toml(folder: Traversable | Path, name: str) -> dict[str, Any]:
+    try:
+        with folder.joinpath(name).open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise CatalogueError(f"catalogue file {name} is missing") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"catalogue file {name} is not valid TOML: {exc}") from None
+
+
+def read_library(folder: Traversable | Path) -> Library:
+    """Read and check every file of the library in ``folder``; raise :class:`CatalogueError`."""
+    catalogue = read_catalogue(folder)
+    sources = catalogue.sources
+    limits_data = _toml(folder, "limits.toml")
+    return Library(
+        catalogue=catalogue,
+        limits=read_limits(limits_data, sources),
+        monitoring=read_monitoring_protocol(
+            _toml(folder, "monitoring.toml"),
+            sources=sources,
+            long_gap_weeks=catalogue.protocol.long_gap_weeks,
+        ),
+        outcomes=read_outcome_measures(_toml(folder, "outcomes.toml"), sources=sources),
+        weight_rule=read_weight_rule(limits_data, sources),
+    )
+
+
+@functools.cache
+def packaged_library() -> Library:
+    """The library shipped in the package (read once per process)."""
+    return read_library(resources.files("ivig").joinpath("data"))
