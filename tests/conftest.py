@@ -141,6 +141,37 @@ def catalogue() -> Catalogue:
     return load_catalogue()
 
 
+# --- the ivig command, in-process ---------------------------------------------------------------
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], tuple[int, str, str]]:
+    """``run(argv)``: ``ivig ARGV`` in-process through :func:`ivig.cli.main` (it returns the
+    exit code); (exit code, standard output, standard error), as printed."""
+    from ivig.cli import main
+
+    def invoke(argv: list[str]) -> tuple[int, str, str]:
+        code = main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
+def demo(db: None, run: Callable[[list[str]], tuple[int, str, str]]) -> dict[str, Any]:
+    """The demo loaded on the test database (``ivig demo``: three fictional patients with their
+    history); its users by role (``demo["nurse"]``)."""
+    from django.contrib.auth.models import User
+
+    code, _, err = run(["demo"])
+    assert code == 0, err
+    return {
+        u.username.removeprefix("demo-"): u
+        for u in User.objects.filter(username__startswith="demo-")
+    }
+
+
 # --- the records: users per role, a patient, API clients ----------------------------------------
 
 PASSWORD = "infusion-chair-42-Xq"

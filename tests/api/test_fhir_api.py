@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from django.test import Client
 from fhir.resources.R4B.bundle import Bundle
 
-from ivig.cli import main
 from ivig.records.models import AuditEvent, Order, Patient, Reaction
 from ivig.records.services import accounts
 
@@ -21,10 +20,8 @@ ROLES = ("admin", "prescriber", "pharmacist", "nurse")
 
 
 @pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> Patient:
-    """The demo loaded; the patient with a reaction."""
-    assert main(["demo"]) == 0, capsys.readouterr().err
-    capsys.readouterr()
+def demo(demo: dict[str, Any]) -> Patient:
+    """The demo's patient with a reaction (the demo loaded by tests/conftest.py's ``demo``)."""
     patient: Patient = Reaction.objects.get().session.order.patient
     return patient
 

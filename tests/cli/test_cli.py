@@ -1,9 +1,9 @@
 """The ``ivig`` command line: output, JSON contract, help examples and error translation.
 
-Everything runs in-process through :func:`ivig.cli.main` (it returns the exit code) and is
-captured with ``capsys``; one test runs the installed console script as a subprocess. Every plan
+Everything runs in-process through :func:`ivig.cli.main` (the ``run`` fixture,
+tests/conftest.py); one test runs the installed console script as a subprocess. Every plan
 passes ``--start`` so that dates never depend on today. Rich output is pinned to 80 columns with
-no colour so that the text is the same on every machine.
+no colour (tests/cli/conftest.py) so that the text is the same on every machine.
 
 """
 
@@ -14,18 +14,21 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer.rich_utils
+import typer
 
-from ivig.cli import main
+from ivig.cli import app
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
+RunJson = Callable[[list[str]], Any]
 
 # The example from the issue: 100 kg, 180 cm man, 60 years, Privigen US, LEMS induction over 2 days.
 EXAMPLE = {
@@ -62,17 +65,6 @@ ALL_PRODUCT_IDS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _plain_80_column_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich output as a pipe sees it: 80 columns, no colour, whatever the CI sets."""
-    for name in ("FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "80")
-    # Typer's help console reads TERMINAL_WIDTH / GITHUB_ACTIONS / FORCE_COLOR at import time.
-    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", None, raising=False)
-    monkeypatch.setattr(typer.rich_utils, "FORCE_TERMINAL", None, raising=False)
-
-
 def plan_argv(*flags: str, **options: str | None) -> list[str]:
     """``ivig plan`` with the issue's example, some options replaced (``None`` drops one)."""
     values: dict[str, str | None] = {**EXAMPLE, **options}
@@ -83,19 +75,18 @@ def plan_argv(*flags: str, **options: str | None) -> list[str]:
     return argv + list(flags)
 
 
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    """Run ``ivig ARGV`` in-process; return (exit code, stdout, stderr) with ANSI codes removed."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, ANSI.sub("", out), ANSI.sub("", err)
+@pytest.fixture
+def run_json(run: Run) -> RunJson:
+    """``run_json(argv)``: ``ivig ARGV --json``; it must succeed with valid (strict) JSON and
+    nothing on stderr."""
 
+    def invoke(argv: list[str]) -> Any:
+        code, out, err = run([*argv, "--json"])
+        assert code == 0, err
+        assert err == ""
+        return json.loads(out, parse_constant=_reject_constant)
 
-def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Any:
-    """Run ``ivig ARGV --json``; it must succeed with valid (strict) JSON and nothing on stderr."""
-    code, out, err = run(capsys, [*argv, "--json"])
-    assert code == 0, err
-    assert err == ""
-    return json.loads(out, parse_constant=_reject_constant)
+    return invoke
 
 
 def _reject_constant(name: str) -> Any:
@@ -119,8 +110,8 @@ def write_history(path: Path, entries: list[dict[str, Any]]) -> str:
 # --- ivig plan: the issue's example --------------------------------------------------------------
 
 
-def test_plan_example_json_matches_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv())
+def test_plan_example_json_matches_the_contract(run_json: RunJson) -> None:
+    plan = run_json(plan_argv())
 
     weight = plan["dosing_weight"]
     assert {"kg", "basis", "actual_kg", "ideal_kg", "bmi", "reason"} <= weight.keys()
@@ -164,8 +155,8 @@ def test_plan_example_json_matches_the_contract(capsys: pytest.CaptureFixture[st
     assert "block" not in codes(plan).values()
 
 
-def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, plan_argv())
+def test_plan_example_text_is_readable(run: Run) -> None:
+    code, out, err = run(plan_argv())
     assert code == 0
     assert err == ""
     # The dosing weight and why.
@@ -215,9 +206,9 @@ def test_plan_example_text_is_readable(capsys: pytest.CaptureFixture[str]) -> No
     ],
 )
 def test_plan_shows_the_computed_egfr(
-    capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], egfr: float, mg_dl: float
+    run: Run, run_json: RunJson, flags: tuple[str, ...], egfr: float, mg_dl: float
 ) -> None:
-    plan = run_json(capsys, plan_argv(*flags))
+    plan = run_json(plan_argv(*flags))
     renal = plan["renal"]
     assert renal["egfr"] == egfr
     assert renal["formula"] == "CKD-EPI 2021"
@@ -231,34 +222,34 @@ def test_plan_shows_the_computed_egfr(
     # the threshold of 60 is unverified in protocol.toml: it is listed when used (item 15)
     assert "eGFR threshold for renal risk (60 mL/min/1.73 m2)" in plan["unverified"]
     assert "renal-function-missing" not in codes(plan)
-    code, out, _ = run(capsys, plan_argv(*flags))
+    code, out, _ = run(plan_argv(*flags))
     assert code == 0
     assert f"Renal function: eGFR {egfr:.0f} mL/min/1.73 m2" in out
     assert "by CKD-EPI 2021 from serum creatinine" in out
     assert "UNVERIFIED" in out
 
 
-def test_plan_without_renal_function_warns(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv())
+def test_plan_without_renal_function_warns(run: Run, run_json: RunJson) -> None:
+    plan = run_json(plan_argv())
     assert codes(plan)["renal-function-missing"] == "warn"
     assert plan["renal"]["egfr"] is None
     assert plan["renal"]["basis"] == "none"
     assert not any("eGFR threshold" in name for name in plan["unverified"])
-    _, out, _ = run(capsys, plan_argv())
+    _, out, _ = run(plan_argv())
     assert "Renal function: none given" in out
 
 
-def test_renal_findings_carry_no_option_names(capsys: pytest.CaptureFixture[str]) -> None:
+def test_renal_findings_carry_no_option_names(run_json: RunJson) -> None:
     """Findings are shown by the web and the API too: no CLI text in them (issue 14 item 15)."""
-    plan = run_json(capsys, plan_argv("--egfr", "45", age="70"))
+    plan = run_json(plan_argv("--egfr", "45", age="70"))
     renal = next(f for f in plan["findings"] if f["code"] == "renal-risk")
     assert "eGFR 45 mL/min/1.73 m2, below the threshold of 60" in renal["message"]
     assert "UNVERIFIED" in renal["message"]
     assert not any("--" in f["message"] for f in plan["findings"])
 
 
-def test_plan_json_goes_to_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, plan_argv("--json"))
+def test_plan_json_goes_to_stdout_only(run: Run) -> None:
+    code, out, err = run(plan_argv("--json"))
     assert code == 0
     assert err == ""
     assert out.lstrip().startswith("{")
@@ -266,15 +257,15 @@ def test_plan_json_goes_to_stdout_only(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_plan_shows_a_single_day_2_g_per_kg_maintenance_dose(
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
 ) -> None:
     # Issue 14 item 11: the drug library's usual-dose rule is a finding in the text and JSON
     # (LEMS maintenance 0.4-1 g/kg, UNVERIFIED; at most 1 g/kg a day, Privigen US PI).
     argv = plan_argv(phase="maintenance", days=None, dose_g_per_kg="2", every_weeks="4", count="1")
-    code, out, _ = run(capsys, argv)
+    code, out, _ = run(argv)
     assert code == 0
     assert "dose-outside-usual-range" in out
-    code, out, _ = run(capsys, [*argv, "--json"])
+    code, out, _ = run([*argv, "--json"])
     [finding] = [f for f in json.loads(out)["findings"] if f["code"] == "dose-outside-usual-range"]
     assert finding["severity"] == "warn"
     assert "above the usual 0.4-1 g/kg for LEMS maintenance (UNVERIFIED)" in finding["message"]
@@ -283,37 +274,31 @@ def test_plan_shows_a_single_day_2_g_per_kg_maintenance_dose(
 # --- ivig plan: history and the rolling cap ------------------------------------------------------
 
 
-def test_history_inside_the_window_counts_toward_the_cap(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_history_inside_the_window_counts_toward_the_cap(run: Run, tmp_path: Path) -> None:
     history = write_history(
         tmp_path / "history.json",
         [{"date": "2026-11-20", "dose_g": 85}, {"date": "2026-11-21", "dose_g": 85}],
     )
-    code, out, err = run(capsys, plan_argv("--json", history=history))
+    code, out, err = run(plan_argv("--json", history=history))
     assert code == 1
     assert json.loads(out)["error"]["code"] == "cap_exceeded"
     assert err.startswith("Error: ")
     assert "2 g/kg" in err
 
 
-def test_history_outside_the_window_passes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_history_outside_the_window_passes(run_json: RunJson, tmp_path: Path) -> None:
     history = write_history(
         tmp_path / "history.json",
         [{"date": "2026-10-01", "dose_g": 85}, {"date": "2026-10-02", "dose_g": 85}],
     )
-    plan = run_json(capsys, plan_argv(history=history))
+    plan = run_json(plan_argv(history=history))
     assert [d["dose_g"] for d in plan["doses"]] == [85.0, 85.0]
     assert plan["max_28d_g_per_kg"] == 2.0
 
 
-def test_history_is_mentioned_in_the_text_cap_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_history_is_mentioned_in_the_text_cap_line(run: Run, tmp_path: Path) -> None:
     history = write_history(tmp_path / "history.json", [{"date": "2026-10-01", "dose_g": 85}])
-    code, out, _ = run(capsys, plan_argv(history=history))
+    code, out, _ = run(plan_argv(history=history))
     assert code == 0
     assert "(with earlier doses)" in out
 
@@ -321,8 +306,8 @@ def test_history_is_mentioned_in_the_text_cap_line(
 # --- ivig plan: risks lower the maximum rate; screening findings ---------------------------------
 
 
-def test_renal_risk_lowers_the_maximum_rate(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv("--risk", "diabetes"))
+def test_renal_risk_lowers_the_maximum_rate(run_json: RunJson) -> None:
+    plan = run_json(plan_argv("--risk", "diabetes"))
     for dose in plan["doses"]:
         assert max(step_rates(dose)) == 3.3
     found = codes(plan)
@@ -331,8 +316,8 @@ def test_renal_risk_lowers_the_maximum_rate(capsys: pytest.CaptureFixture[str]) 
     assert plan["schedule"]["maximum_mg_per_kg_per_min"] == 3.3
 
 
-def test_age_over_65_alone_lowers_the_maximum_rate(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv(age="70"))
+def test_age_over_65_alone_lowers_the_maximum_rate(run_json: RunJson) -> None:
+    plan = run_json(plan_argv(age="70"))
     for dose in plan["doses"]:
         assert max(step_rates(dose)) == 3.3
     found = codes(plan)
@@ -340,18 +325,18 @@ def test_age_over_65_alone_lowers_the_maximum_rate(capsys: pytest.CaptureFixture
     assert "at-risk-maximum" in found
 
 
-def test_no_risk_keeps_the_label_maximum(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv(weight_kg="75"))  # BMI 23.1: no risk
+def test_no_risk_keeps_the_label_maximum(run_json: RunJson) -> None:
+    plan = run_json(plan_argv(weight_kg="75"))  # BMI 23.1: no risk
     assert max(step_rates(plan["doses"][0])) == 8.0
     assert "at-risk-maximum" not in codes(plan)
 
 
-def test_fever_blocks_but_the_plan_is_still_shown(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv("--risk", "fever"))
+def test_fever_blocks_but_the_plan_is_still_shown(run: Run, run_json: RunJson) -> None:
+    plan = run_json(plan_argv("--risk", "fever"))
     assert "block" in codes(plan).values()
     assert len(plan["doses"]) == 2
 
-    code, out, err = run(capsys, plan_argv("--risk", "fever"))
+    code, out, err = run(plan_argv("--risk", "fever"))
     assert code == 0
     assert err == ""
     assert "BLOCK" in out
@@ -359,44 +344,44 @@ def test_fever_blocks_but_the_plan_is_still_shown(capsys: pytest.CaptureFixture[
     assert "Rate steps" in out  # the plan is still shown
 
 
-def test_octagam_10_corn_allergy_blocks(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv("--risk", "corn-allergy", product="octagam-10"))
+def test_octagam_10_corn_allergy_blocks(run_json: RunJson) -> None:
+    plan = run_json(plan_argv("--risk", "corn-allergy", product="octagam-10"))
     found = codes(plan)
     assert found["corn-allergy-maltose"] == "block"
     assert found["maltose-glucometer"] == "warn"
 
 
-def test_octagam_10_always_warns_about_glucometers(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv(product="octagam-10"))
+def test_octagam_10_always_warns_about_glucometers(run_json: RunJson) -> None:
+    plan = run_json(plan_argv(product="octagam-10"))
     assert codes(plan)["maltose-glucometer"] == "warn"
     assert "block" not in codes(plan).values()
 
 
-def test_privigen_hyperprolinaemia_blocks(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv("--risk", "hyperprolinaemia"))
+def test_privigen_hyperprolinaemia_blocks(run_json: RunJson) -> None:
+    plan = run_json(plan_argv("--risk", "hyperprolinaemia"))
     assert "block" in codes(plan).values()
 
 
 # --- ivig plan: the dosing weight basis ----------------------------------------------------------
 
 
-def test_weight_basis_actual(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = run_json(capsys, plan_argv("--weight-basis", "actual"))
+def test_weight_basis_actual(run_json: RunJson) -> None:
+    plan = run_json(plan_argv("--weight-basis", "actual"))
     assert plan["dosing_weight"]["basis"] == "actual"
     assert plan["dosing_weight"]["kg"] == 100.0
     assert [d["dose_g"] for d in plan["doses"]] == [100.0, 100.0]
 
 
-def test_under_18_uses_actual_weight(capsys: pytest.CaptureFixture[str]) -> None:
-    weight = run_json(capsys, plan_argv(age="17"))["dosing_weight"]
+def test_under_18_uses_actual_weight(run_json: RunJson) -> None:
+    weight = run_json(plan_argv(age="17"))["dosing_weight"]
     assert weight["basis"] == "actual"
     assert weight["kg"] == 100.0
     assert "under 18" in weight["reason"]
 
 
-def test_pregnant_uses_actual_weight(capsys: pytest.CaptureFixture[str]) -> None:
+def test_pregnant_uses_actual_weight(run_json: RunJson) -> None:
     argv = plan_argv("--pregnant", sex="female", height_cm="165", age="30")
-    weight = run_json(capsys, argv)["dosing_weight"]
+    weight = run_json(argv)["dosing_weight"]
     assert weight["basis"] == "actual"
     assert weight["kg"] == 100.0
     assert "pregnant" in weight["reason"]
@@ -405,27 +390,26 @@ def test_pregnant_uses_actual_weight(capsys: pytest.CaptureFixture[str]) -> None
 # --- ivig plan: maintenance and the first-infusion start rate ------------------------------------
 
 
-def test_maintenance_every_4_weeks(capsys: pytest.CaptureFixture[str]) -> None:
+def test_maintenance_every_4_weeks(run_json: RunJson) -> None:
     argv = plan_argv(phase="maintenance", days=None, dose_g_per_kg="1", every_weeks="4", count="3")
-    plan = run_json(capsys, argv)
+    plan = run_json(argv)
     assert [d["date"] for d in plan["doses"]] == ["2026-12-01", "2026-12-29", "2027-01-26"]
     assert [d["dose_g"] for d in plan["doses"]] == [85.0, 85.0, 85.0]
     assert plan["total_g"] == 255.0
 
 
-def test_maintenance_until_a_date(capsys: pytest.CaptureFixture[str]) -> None:
+def test_maintenance_until_a_date(run_json: RunJson) -> None:
     argv = plan_argv(
         phase="maintenance", days=None, dose_g_per_kg="1", every_weeks="4", until="2027-01-26"
     )
-    plan = run_json(capsys, argv)
+    plan = run_json(argv)
     assert [d["date"] for d in plan["doses"]] == ["2026-12-01", "2026-12-29", "2027-01-26"]
 
 
 def test_no_first_infusion_starts_at_the_subsequent_rate(
-    capsys: pytest.CaptureFixture[str],
+    run_json: RunJson,
 ) -> None:
     later = run_json(
-        capsys,
         plan_argv(
             "--no-first-infusion", product="gammaplex-10", previous_product="gammaplex-10",
             last_infusion="2026-11-10",
@@ -434,7 +418,7 @@ def test_no_first_infusion_starts_at_the_subsequent_rate(
     assert step_rates(later["doses"][0])[0] == 1.0
     assert "first-infusion" not in codes(later)
 
-    first = run_json(capsys, plan_argv(product="gammaplex-10"))
+    first = run_json(plan_argv(product="gammaplex-10"))
     assert step_rates(first["doses"][0])[0] == 0.5
     assert codes(first)["first-infusion"] == "warn"
 
@@ -442,8 +426,8 @@ def test_no_first_infusion_starts_at_the_subsequent_rate(
 # --- ivig products / product / risks -------------------------------------------------------------
 
 
-def test_products_json(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = run_json(capsys, ["products"])
+def test_products_json(run_json: RunJson) -> None:
+    rows = run_json(["products"])
     assert isinstance(rows, list)
     for row in rows:
         assert {
@@ -462,8 +446,8 @@ def test_products_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(ids) >= ALL_PRODUCT_IDS
 
 
-def test_products_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["products"])
+def test_products_text(run: Run) -> None:
+    code, out, err = run(["products"])
     assert code == 0
     assert err == ""
     assert "IVIG products" in out
@@ -472,8 +456,8 @@ def test_products_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "none:" in out  # products with no rate schedule say "none: cannot be planned"
 
 
-def test_product_text_shows_sources(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["product", "octagam-10"])
+def test_product_text_shows_sources(run: Run) -> None:
+    code, out, err = run(["product", "octagam-10"])
     assert code == 0
     assert err == ""
     assert "Octagam 10%" in out
@@ -482,8 +466,8 @@ def test_product_text_shows_sources(capsys: pytest.CaptureFixture[str]) -> None:
     assert "source:" in out
 
 
-def test_product_json_shows_sources(capsys: pytest.CaptureFixture[str]) -> None:
-    entry = run_json(capsys, ["product", "octagam-10"])
+def test_product_json_shows_sources(run_json: RunJson) -> None:
+    entry = run_json(["product", "octagam-10"])
     assert entry["id"] == "octagam-10"
     assert {"name", "region", "concentration_mg_per_ml", "vial_sizes_g", "verified"} <= set(entry)
     assert entry["values"]
@@ -495,18 +479,19 @@ def test_product_json_shows_sources(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_product_without_rate_schedule_says_it_cannot_be_planned(
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
+    run_json: RunJson,
 ) -> None:
-    code, out, _ = run(capsys, ["product", "yimmugo"])
+    code, out, _ = run(["product", "yimmugo"])
     assert code == 0
     assert "No rate schedule is known" in out
-    assert run_json(capsys, ["product", "yimmugo"])["rate_schedules"] == []
+    assert run_json(["product", "yimmugo"])["rate_schedules"] == []
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
-def test_unknown_product_id_is_an_error(capsys: pytest.CaptureFixture[str], as_json: bool) -> None:
+def test_unknown_product_id_is_an_error(run: Run, as_json: bool) -> None:
     argv = ["product", "no-such-product"] + (["--json"] if as_json else [])
-    code, out, err = run(capsys, argv)
+    code, out, err = run(argv)
     assert code == 1
     assert len(err.splitlines()) == 1
     assert err.startswith("Error: ")
@@ -518,8 +503,8 @@ def test_unknown_product_id_is_an_error(capsys: pytest.CaptureFixture[str], as_j
         assert out == ""
 
 
-def test_risks_json_is_exactly_code_and_meaning(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = run_json(capsys, ["risks"])
+def test_risks_json_is_exactly_code_and_meaning(run_json: RunJson) -> None:
+    rows = run_json(["risks"])
     assert isinstance(rows, list)
     assert rows
     for row in rows:
@@ -530,8 +515,8 @@ def test_risks_json_is_exactly_code_and_meaning(capsys: pytest.CaptureFixture[st
     assert {"diabetes", "fever", "corn-allergy", "hyperprolinaemia"} <= found
 
 
-def test_risks_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["risks"])
+def test_risks_text(run: Run) -> None:
+    code, out, err = run(["risks"])
     assert code == 0
     assert err == ""
     for risk_code in ("diabetes", "fever", "corn-allergy", "hyperprolinaemia", "age-over-65"):
@@ -541,35 +526,49 @@ def test_risks_text(capsys: pytest.CaptureFixture[str]) -> None:
 # --- help, version ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("argv", "command"),
-    [
-        (["--help"], "ivig"),
-        (["plan", "--help"], "ivig plan"),
-        (["products", "--help"], "ivig products"),
-        (["product", "--help"], "ivig product"),
-        (["risks", "--help"], "ivig risks"),
-    ],
-    ids=["ivig", "plan", "products", "product", "risks"],
-)
-def test_help_has_an_example(
-    capsys: pytest.CaptureFixture[str], argv: list[str], command: str
-) -> None:
-    code, out, _ = run(capsys, argv)
+def _commands() -> dict[tuple[str, ...], Any]:
+    """Every command of the ``ivig`` Typer app by its path, groups too (``()`` is ``ivig``
+    itself), read from the app so that a new command is covered without a new line here."""
+    found: dict[tuple[str, ...], Any] = {}
+
+    def walk(command: Any, path: tuple[str, ...]) -> None:
+        if not command.hidden:
+            found[path] = command
+            for name, sub in getattr(command, "commands", {}).items():
+                walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+COMMANDS = _commands()
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=lambda p: " ".join(("ivig", *p)))
+def test_help_has_an_example(run: Run, path: tuple[str, ...]) -> None:
+    """``ivig ... --help`` ends with ``Example: ivig ...``: a command to run (for a group, one
+    of its own) with options that command has."""
+    code, out, _ = run([*path, "--help"])
     assert code == 0
-    example = out[out.index("Example") :]
-    assert " ".join(example.split()).startswith(f"Example: {command}")
+    example = " ".join(out[out.index("Example: ") :].split())
+    words = shlex.split(example.removeprefix("Example: "))
+    assert words[0] == "ivig", example
+    runs = max((p for p in COMMANDS if p == tuple(words[1 : len(p) + 1])), key=len)
+    assert runs[: len(path)] == path, example
+    assert not getattr(COMMANDS[runs], "commands", None), example  # a command, not a group
+    options = {o for p in COMMANDS[runs].params for o in (*p.opts, *p.secondary_opts)}
+    assert {w for w in words if w.startswith("--")} <= options, example
 
 
-def test_no_arguments_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, [])
+def test_no_arguments_shows_help(run: Run) -> None:
+    code, out, _ = run([])
     assert code == 0
     assert "Usage" in out
     assert "plan" in out
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, ["--version"])
+def test_version(run: Run) -> None:
+    code, out, _ = run(["--version"])
     assert code == 0
     assert re.fullmatch(r"ivig \d+\.\d+\.\d+\S*\n", out)
 
@@ -742,7 +741,7 @@ def _error_argv(
     [pytest.param(*case[1:], id=case[0]) for case in ERROR_CASES],
 )
 def test_error_is_one_line_naming_the_field(
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
     tmp_path: Path,
     options: dict[str, str | None],
     flags: tuple[str, ...],
@@ -755,7 +754,7 @@ def test_error_is_one_line_naming_the_field(
     option = "--" + field.replace("_", "-")
 
     # Text: exit 1, nothing on stdout, one line "Error: --option: ..." on stderr.
-    exit_code, out, err = run(capsys, argv)
+    exit_code, out, err = run(argv)
     assert exit_code == 1
     assert "Traceback" not in out + err
     assert out == ""
@@ -766,7 +765,7 @@ def test_error_is_one_line_naming_the_field(
         assert fragment in err
 
     # JSON: the same line on stderr, and {"error": {"code", "message", "field"}} on stdout.
-    exit_code, out, err_json = run(capsys, [*argv, "--json"])
+    exit_code, out, err_json = run([*argv, "--json"])
     assert exit_code == 1
     assert "Traceback" not in out + err_json
     assert err_json == err
@@ -777,16 +776,16 @@ def test_error_is_one_line_naming_the_field(
     assert error["message"] in err
 
 
-def test_unknown_command_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["nosuch"])
+def test_unknown_command_is_one_error_line(run: Run) -> None:
+    code, out, err = run(["nosuch"])
     assert code == 1
     assert out == ""
     assert len(err.splitlines()) == 1
     assert err.startswith("Error: ")
 
 
-def test_extra_argument_with_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["risks", "extra", "--json"])
+def test_extra_argument_with_json(run: Run) -> None:
+    code, out, err = run(["risks", "extra", "--json"])
     assert code == 1
     assert err.startswith("Error: ")
     assert len(err.splitlines()) == 1
@@ -797,9 +796,9 @@ def test_extra_argument_with_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_previous_product_names_previous_product(
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
 ) -> None:
-    code, out, err = run(capsys, plan_argv("--previous-product", "nope", "--json"))
+    code, out, err = run(plan_argv("--previous-product", "nope", "--json"))
     assert code == 1
     assert json.loads(out)["error"]["field"] == "previous_product"
     assert err.startswith("Error: --previous-product")
@@ -812,10 +811,8 @@ def test_unknown_previous_product_names_previous_product(
         pytest.param(["product", "nope"], id="unknown-id"),  # "Error: --product: unknown ..."
     ],
 )
-def test_product_errors_do_not_name_a_missing_option(
-    capsys: pytest.CaptureFixture[str], argv: list[str]
-) -> None:
-    code, _, err = run(capsys, argv)
+def test_product_errors_do_not_name_a_missing_option(run: Run, argv: list[str]) -> None:
+    code, _, err = run(argv)
     assert code == 1
     assert err.startswith("Error: ")
     assert "--product" not in err
@@ -830,13 +827,11 @@ def test_product_errors_do_not_name_a_missing_option(
         pytest.param("2026-11-01", id="before-window"),
     ],
 )
-def test_history_nan_dose_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, day: str
-) -> None:
+def test_history_nan_dose_is_refused(run: Run, tmp_path: Path, day: str) -> None:
     path = tmp_path / "history.json"
     # JSON written by Python can hold NaN; an unknown amount must be refused, not planned around.
     path.write_text(f'[{{"date": "{day}", "dose_g": NaN}}]', encoding="utf-8")
-    code, out, err = run(capsys, plan_argv("--json", history=str(path)))
+    code, out, err = run(plan_argv("--json", history=str(path)))
     assert code == 1, "a NaN earlier dose was accepted"
     assert err.startswith("Error: --history")
     assert json.loads(out)["error"]["field"] == "history"
@@ -852,11 +847,11 @@ def test_history_nan_dose_is_refused(
     ],
 )
 def test_history_odd_files_give_one_error_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str, encoding: str
+    run: Run, tmp_path: Path, content: str, encoding: str
 ) -> None:
     path = tmp_path / "history.json"
     path.write_text(content, encoding=encoding)
-    code, out, err = run(capsys, plan_argv("--json", history=str(path)))
+    code, out, err = run(plan_argv("--json", history=str(path)))
     assert code == 1
     assert err.startswith("Error: --history")
     assert json.loads(out)["error"]["field"] == "history"
@@ -869,19 +864,17 @@ def test_history_odd_files_give_one_error_line(
         pytest.param("0001-01-01", id="start-of-calendar"),  # the rolling window overflows
     ],
 )
-def test_start_at_the_calendar_edge_gives_one_error_line(
-    capsys: pytest.CaptureFixture[str], start: str
-) -> None:
-    code, out, err = run(capsys, plan_argv("--json", start=start))
+def test_start_at_the_calendar_edge_gives_one_error_line(run: Run, start: str) -> None:
+    code, out, err = run(plan_argv("--json", start=start))
     assert code == 1
     assert err.startswith("Error: --start")
     assert json.loads(out)["error"]["field"] == "start"
 
 
-def test_no_vial_fits_names_a_real_option(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_vial_fits_names_a_real_option(run: Run) -> None:
     # 3 kg at 2 g/kg over 2 days: 3 g a day, less than the smallest 5 g Privigen vial.
     argv = plan_argv("--json", weight_kg="3", height_cm="50", age="0")
-    code, out, err = run(capsys, argv)
+    code, out, err = run(argv)
     assert code == 1
     assert err.startswith("Error: ")
     assert not err.startswith("Error: --dose:"), err
@@ -898,10 +891,8 @@ def test_no_vial_fits_names_a_real_option(capsys: pytest.CaptureFixture[str]) ->
         pytest.param(["plan", "--help"], id="plan-help"),  # "--previous-prod…", "--no-first-inf…"
     ],
 )
-def test_text_output_is_never_cut_at_80_columns(
-    capsys: pytest.CaptureFixture[str], argv: list[str]
-) -> None:
-    code, out, _ = run(capsys, argv)
+def test_text_output_is_never_cut_at_80_columns(run: Run, argv: list[str]) -> None:
+    code, out, _ = run(argv)
     assert code == 0
     assert "…" not in out
 
@@ -968,19 +959,19 @@ def test_console_script_runs_and_never_imports_django() -> None:
 # --- issue 14 -------------------------------------------------------------------------------------
 
 
-def test_product_text_keeps_bracketed_source_words(capsys: pytest.CaptureFixture[str]) -> None:
+def test_product_text_keeps_bracketed_source_words(run: Run, run_json: RunJson) -> None:
     # Issue 14, item 15: Rich markup ate "[than]" from "less [than] 2 mg/kg/min"
-    code, out, _ = run(capsys, ["product", "bivigam"])
+    code, out, _ = run(["product", "bivigam"])
     assert code == 0
     flat = " ".join(out.split())
     assert "less [than] 2 mg/kg/min" in flat
     assert "'[sugar free; contains polysorbate 80]'" in flat
     assert "at_risk_max_mg_per_kg_min: below 2 (the pump rate stays below it) (UNVERIFIED)" in flat
-    assert run_json(capsys, ["product", "bivigam", "--json"])["at_risk_max_exclusive"] is True
+    assert run_json(["product", "bivigam", "--json"])["at_risk_max_exclusive"] is True
 
 
 def test_first_infusion_is_not_assumed_with_a_history(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    run: Run, run_json: RunJson, tmp_path: Path
 ) -> None:
     # Issue 14, item 9: --history, --previous-product or --last-infusion show earlier infusions
     history = tmp_path / "history.json"
@@ -990,22 +981,21 @@ def test_first_infusion_is_not_assumed_with_a_history(
         ["--previous-product", "gamunex-c"],
         ["--last-infusion", "2026-11-03"],
     ):
-        plan = run_json(capsys, plan_argv(*extra))
+        plan = run_json(plan_argv(*extra))
         assert "first-infusion" not in codes(plan), extra
-    assert "first-infusion" in codes(run_json(capsys, plan_argv()))
-    code, _, err = run(capsys, plan_argv("--first-infusion", "--previous-product", "gamunex-c"))
+    assert "first-infusion" in codes(run_json(plan_argv()))
+    code, _, err = run(plan_argv("--first-infusion", "--previous-product", "gamunex-c"))
     assert code == 1
     assert err.startswith("Error: --first-infusion: a first IVIG infusion cannot have")
 
 
 def test_gammaplex_after_a_switch_starts_at_the_lowest_rate(
-    capsys: pytest.CaptureFixture[str],
+    run_json: RunJson,
 ) -> None:
     # Issue 14, item 6: 1 mg/kg/min only after a tolerated infusion of Gammaplex itself
-    switched = run_json(capsys, plan_argv(product="gammaplex-10", previous_product="privigen-us"))
+    switched = run_json(plan_argv(product="gammaplex-10", previous_product="privigen-us"))
     assert step_rates(switched["doses"][0])[0] == 0.5
     gap = run_json(
-        capsys,
         plan_argv(
             product="gammaplex-10", previous_product="gammaplex-10", last_infusion="2026-04-27"
         ),
@@ -1015,15 +1005,15 @@ def test_gammaplex_after_a_switch_starts_at_the_lowest_rate(
 
 
 def test_an_excluded_weight_basis_is_refused_unless_insisted(
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
+    run_json: RunJson,
 ) -> None:
     # Issue 14, item 3: the 45 kg, 170 cm woman on adjusted weight (54.9 kg)
     woman = {"sex": "female", "height_cm": "170", "weight_kg": "45", "age": "40"}
-    code, _, err = run(capsys, plan_argv("--weight-basis", "adjusted", **woman))
+    code, _, err = run(plan_argv("--weight-basis", "adjusted", **woman))
     assert code == 1
     assert err.startswith("Error: --weight-basis: adjusted weight is refused by the NBA")
     plan = run_json(
-        capsys,
         plan_argv(
             "--weight-basis", "adjusted", "--weight-basis-reason", "team decision",
             total_g_per_kg="1.6", **woman,

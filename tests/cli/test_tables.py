@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from ivig.cli import main
-
 WIDTHS = [60, 80, 120]
+Printed = Callable[[int, list[str]], str]  # the ``printed`` fixture below
 
 PATIENT = ["--sex", "male", "--height-cm", "180", "--age", "60", "--start", "2026-12-01"]
 PLANS = {
@@ -56,20 +56,19 @@ PLANS = {
 SPLIT = re.compile(r"\d[ │]*\n[ │]*(g|kg|mL|min|h|mg/kg/min|mL/kg/min|g/kg|mL/h)(?![\w/:])")
 
 
-@pytest.fixture(autouse=True)
-def _plain_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FORCE_COLOR", "PY_COLORS", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "LINES"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture
+def printed(
+    run: Callable[[list[str]], tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> Printed:
+    """``printed(width, argv)``: what ``ivig ARGV`` prints at ``width`` columns; it succeeds."""
 
+    def at(width: int, argv: list[str]) -> str:
+        monkeypatch.setenv("COLUMNS", str(width))
+        code, out, err = run(argv)
+        assert code == 0, err
+        return out
 
-def run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int, argv: list[str]
-) -> str:
-    monkeypatch.setenv("COLUMNS", str(width))
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return out
+    return at
 
 
 def number(value: float, places: int) -> str:
@@ -132,12 +131,10 @@ def step_rows(plan: dict[str, Any]) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", list(PLANS))
-def test_plan_values_are_whole_at_every_width(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str, width: int
-) -> None:
+def test_plan_values_are_whole_at_every_width(printed: Printed, name: str, width: int) -> None:
     argv = ["plan", *PLANS[name]]
-    plan = json.loads(run(capsys, monkeypatch, width, [*argv, "--json"]))
-    out = run(capsys, monkeypatch, width, argv)
+    plan = json.loads(printed(width, [*argv, "--json"]))
+    out = printed(width, argv)
     assert "…" not in out
     assert "..." not in out
     rows = dose_rows(plan) + step_rows(plan)
@@ -155,30 +152,26 @@ def test_plan_values_are_whole_at_every_width(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_plan_doses_have_no_trailing_zeros(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
-) -> None:
-    out = run(capsys, monkeypatch, width, ["plan", *PLANS["readme"]])
+def test_plan_doses_have_no_trailing_zeros(printed: Printed, width: int) -> None:
+    out = printed(width, ["plan", *PLANS["readme"]])
     assert "85.00" not in out
     assert "85 g" in out
     assert re.search(r"\b2x40 \+ 1x5 g\b", out)
-    out = run(capsys, monkeypatch, width, ["plan", *PLANS["maintenance"]])
+    out = printed(width, ["plan", *PLANS["maintenance"]])
     assert "42.5 g" in out  # a decimal that means something stays
     assert "42.50" not in out
 
 
-def test_the_narrow_terminal_stacks_and_the_wide_one_does_not(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    narrow = run(capsys, monkeypatch, 60, ["plan", *PLANS["readme"]])
+def test_the_narrow_terminal_stacks_and_the_wide_one_does_not(printed: Printed) -> None:
+    narrow = printed(60, ["plan", *PLANS["readme"]])
     assert re.search(r"^Dose 1\n  Date: +2026-12-01 *$", narrow, re.M)
     assert re.search(r"^  Vials: +2x40 \+ 1x5 g *$", narrow, re.M)
     assert re.search(r"^Step 4\n(  .*\n)*  mL/h: +168\.3 *$", narrow, re.M)
-    wide = run(capsys, monkeypatch, 120, ["plan", *PLANS["readme"]])
+    wide = printed(120, ["plan", *PLANS["readme"]])
     assert "Date:" not in wide
     assert re.search(r"2026-12-01 +85 g +85 g +\+0\.0% +2x40 \+ 1x5 g +850 mL +6:02", wide)
     # The issue's case: at 80 columns the three vial sizes fit (one space less between columns).
-    three = run(capsys, monkeypatch, 80, ["plan", *PLANS["three-vial-sizes"]])
+    three = printed(80, ["plan", *PLANS["three-vial-sizes"]])
     assert re.search(r"2026-12-01 +65 g +65 g +\+0\.0% +1x40 \+ 1x20 \+ 1x5 g +650 mL +3:37", three)
 
 
@@ -189,11 +182,9 @@ def product_ids() -> list[str]:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_products_show_every_vial_list_whole(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
-) -> None:
-    rows = json.loads(run(capsys, monkeypatch, width, ["products", "--json"]))
-    out = run(capsys, monkeypatch, width, ["products"])
+def test_products_show_every_vial_list_whole(printed: Printed, width: int) -> None:
+    rows = json.loads(printed(width, ["products", "--json"]))
+    out = printed(width, ["products"])
     assert "…" not in out
     lines = out.splitlines()
     for r in rows:
@@ -207,11 +198,9 @@ def test_products_show_every_vial_list_whole(
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_risks_show_every_code_whole(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
-) -> None:
-    codes = [r["code"] for r in json.loads(run(capsys, monkeypatch, width, ["risks", "--json"]))]
-    out = run(capsys, monkeypatch, width, ["risks"])
+def test_risks_show_every_code_whole(printed: Printed, width: int) -> None:
+    codes = [r["code"] for r in json.loads(printed(width, ["risks", "--json"]))]
+    out = printed(width, ["risks"])
     assert "…" not in out
     for code in codes:
         assert re.search(rf"(^|[\s│]){re.escape(code)}([\s│]|$)", out, re.M), code
@@ -220,13 +209,12 @@ def test_risks_show_every_code_whole(
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("product_id", product_ids())
 def test_product_is_never_cut(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    printed: Printed,
     width: int,
     product_id: str,
 ) -> None:
-    entry = json.loads(run(capsys, monkeypatch, width, ["product", product_id, "--json"]))
-    out = run(capsys, monkeypatch, width, ["product", product_id])
+    entry = json.loads(printed(width, ["product", product_id, "--json"]))
+    out = printed(width, ["product", product_id])
     assert "…" not in out
     assert not SPLIT.search(out), out
     for s in entry["rate_schedules"]:

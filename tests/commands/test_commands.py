@@ -33,55 +33,19 @@ import pytest
 import typer
 
 from ivig import __version__
-from ivig.cli import main
 
 PASSWORD = "infusion-chair-42-Xq"
 DEMO_NAMES = {"demo-admin", "demo-prescriber", "demo-pharmacist", "demo-nurse"}
 
 
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-# --- help --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("argv", "command"),
-    [
-        (["serve", "--help"], "ivig serve"),
-        (["user", "--help"], "ivig user create"),
-        (["user", "create", "--help"], "ivig user create"),
-        (["user", "token", "--help"], "ivig user token"),
-        (["user", "unlock", "--help"], "ivig user unlock"),
-        (["audit", "--help"], "ivig audit verify"),
-        (["audit", "verify", "--help"], "ivig audit verify"),
-        (["backup", "--help"], "ivig backup"),
-        (["restore", "--help"], "ivig restore"),
-        (["demo", "--help"], "ivig demo"),
-    ],
-    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
-)
-def test_help_has_an_example(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    argv: list[str],
-    command: str,
-) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    code, out, _ = run(capsys, argv)
-    assert code == 0
-    example = out[out.index("Example") :]
-    assert " ".join(example.split()).startswith(f"Example: {command}")
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
 
 
 # --- ivig user -----------------------------------------------------------------------------------
 
 
 def test_user_create_reads_the_password_from_stdin(
-    db: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: None, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.contrib.auth.models import User
 
@@ -89,7 +53,6 @@ def test_user_create_reads_the_password_from_stdin(
 
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     code, out, err = run(
-        capsys,
         ["user", "create", "alice", "--role", "admin", "--role", "prescriber", "--password-stdin"],
     )
     assert (code, err) == (0, "")
@@ -104,12 +67,12 @@ def test_user_create_reads_the_password_from_stdin(
 
 
 def test_user_create_refuses_a_weak_password(
-    db: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: None, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.contrib.auth.models import User
 
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    code, out, err = run(capsys, ["user", "create", "bob", "--role", "nurse", "--password-stdin"])
+    code, out, err = run(["user", "create", "bob", "--role", "nurse", "--password-stdin"])
     assert code == 1
     assert out == ""
     assert err.startswith("Error: --password: This password is too short.")
@@ -118,27 +81,27 @@ def test_user_create_refuses_a_weak_password(
 
 
 def test_user_create_names_a_wrong_role_and_a_taken_name(
-    db: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: None, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ivig.records.services.accounts import create_user
 
     create_user(None, "alice", PASSWORD, ["nurse"], system=True)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    code, _, err = run(capsys, ["user", "create", "carol", "--role", "surgeon", "--password-stdin"])
+    code, _, err = run(["user", "create", "carol", "--role", "surgeon", "--password-stdin"])
     assert code == 1
     assert err == (
         "Error: --role: unknown role surgeon; roles: admin, prescriber, pharmacist, nurse\n"
     )
-    code, _, err = run(capsys, ["user", "create", "alice", "--role", "nurse", "--password-stdin"])
+    code, _, err = run(["user", "create", "alice", "--role", "nurse", "--password-stdin"])
     assert code == 1
     assert err == "Error: USERNAME: the user name alice is taken\n"
-    code, _, err = run(capsys, ["user", "create", "dan", "--password-stdin"])
+    code, _, err = run(["user", "create", "dan", "--password-stdin"])
     assert code == 1
     assert err == "Error: --role: this option is required\n"
 
 
 def test_user_create_asks_twice_without_echo(
-    db: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db: None, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.contrib.auth.models import User
 
@@ -149,19 +112,19 @@ def test_user_create_asks_twice_without_echo(
         return PASSWORD
 
     monkeypatch.setattr(typer, "prompt", prompt)
-    code, out, _ = run(capsys, ["user", "create", "dora", "--role", "nurse"])
+    code, out, _ = run(["user", "create", "dora", "--role", "nurse"])
     assert code == 0
     assert out == "created user dora with roles nurse\n"
     assert asked == [("Password", {"hide_input": True, "confirmation_prompt": True})]
     assert User.objects.get(username="dora").check_password(PASSWORD)
 
 
-def test_user_token_is_printed_once(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_token_is_printed_once(db: None, run: Run) -> None:
     from ivig.records.models import ApiToken
     from ivig.records.services.accounts import create_user
 
     create_user(None, "robot-owner", PASSWORD, ["pharmacist"], system=True)
-    code, out, err = run(capsys, ["user", "token", "robot-owner", "--name", "pharmacy-robot"])
+    code, out, err = run(["user", "token", "robot-owner", "--name", "pharmacy-robot"])
     assert code == 0
     raw = out.strip()
     assert out == raw + "\n"
@@ -173,22 +136,22 @@ def test_user_token_is_printed_once(db: None, capsys: pytest.CaptureFixture[str]
     assert (token.name, token.user.username) == ("pharmacy-robot", "robot-owner")
     assert raw not in (token.prefix, token.key_hash)
 
-    code, again, _ = run(capsys, ["user", "token", "robot-owner", "--name", "pharmacy-robot"])
+    code, again, _ = run(["user", "token", "robot-owner", "--name", "pharmacy-robot"])
     assert code == 0
     assert again != out
     assert ApiToken.objects.count() == 2
 
-    code, _, err = run(capsys, ["user", "token", "nobody", "--name", "x"])
+    code, _, err = run(["user", "token", "nobody", "--name", "x"])
     assert (code, err) == (1, "Error: no user nobody\n")
 
 
-def test_user_token_is_audited(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_token_is_audited(db: None, run: Run) -> None:
     """Requirement 5: the command line writes its audit rows (actor "system") like the app."""
     from ivig.records.models import ApiToken, AuditEvent
     from ivig.records.services.accounts import create_user
 
     create_user(None, "carol", PASSWORD, ["nurse"], system=True)
-    code, _, _ = run(capsys, ["user", "token", "carol", "--name", "ward tablet"])
+    code, _, _ = run(["user", "token", "carol", "--name", "ward tablet"])
     assert code == 0
     token = ApiToken.objects.get()
     event = AuditEvent.objects.get(entity="api-token")
@@ -196,9 +159,7 @@ def test_user_token_is_audited(db: None, capsys: pytest.CaptureFixture[str]) -> 
     assert event.after == {"user_id": token.user_id, "name": "ward tablet", "prefix": token.prefix}
 
 
-def test_user_unlock_lifts_a_lockout_and_is_audited(
-    db: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_user_unlock_lifts_a_lockout_and_is_audited(db: None, run: Run) -> None:
     """The only administrator locked out signs in again after ``ivig user unlock`` on the
     server (requirement 21: the unlock is audited, actor "system")."""
     from django.test import Client
@@ -211,13 +172,13 @@ def test_user_unlock_lifts_a_lockout_and_is_audited(
     for _ in range(5):
         client.post("/signin/", {"username": "alice", "password": "wrong-password"})
     assert client.post("/signin/", {"username": "alice", "password": PASSWORD}).status_code == 429
-    code, out, _ = run(capsys, ["user", "unlock", "alice"])
+    code, out, _ = run(["user", "unlock", "alice"])
     assert (code, out) == (0, "unlocked alice: 6 failed sign-in(s) cleared\n")  # with the 429
     assert client.post("/signin/", {"username": "alice", "password": PASSWORD}).status_code == 302
     event = AuditEvent.objects.filter(action="unlock").get()
     assert (event.actor, event.entity, event.entity_id) == ("system", "sign-in", "alice")
     assert event.before == {"username": "alice", "failed_attempts": 6}
-    code, _, err = run(capsys, ["user", "unlock", "alice"])
+    code, _, err = run(["user", "unlock", "alice"])
     assert (code, err) == (1, "Error: USERNAME: no failed sign-in is recorded for alice: nothing "
                               "to unlock\n")  # fmt: skip
 
@@ -225,9 +186,7 @@ def test_user_unlock_lifts_a_lockout_and_is_audited(
 # --- ivig audit verify -------------------------------------------------------------------------
 
 
-def test_audit_verify_passes_then_names_the_edited_event(
-    db: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_audit_verify_passes_then_names_the_edited_event(db: None, run: Run) -> None:
     from django.db import connection
 
     from ivig.records import triggers
@@ -236,7 +195,7 @@ def test_audit_verify_passes_then_names_the_edited_event(
 
     for name in ("ann", "ben", "cy"):
         create_user(None, name, PASSWORD, ["nurse"], system=True)
-    code, out, err = run(capsys, ["audit", "verify"])
+    code, out, err = run(["audit", "verify"])
     assert (code, out, err) == (0, "audit chain ok: 3 events\n", "")
 
     # Inside the test's transaction (rolled back at the end): drop the append-only triggers and
@@ -245,7 +204,7 @@ def test_audit_verify_passes_then_names_the_edited_event(
         for sql in triggers.statements(connection.vendor, drop=True):
             cursor.execute(sql)
     assert AuditEvent.objects.filter(seq=2).update(reason="edited afterwards") == 1
-    code, out, err = run(capsys, ["audit", "verify"])
+    code, out, err = run(["audit", "verify"])
     assert code == 1
     assert out == ""
     assert err == "audit chain BROKEN at event 2: event 2 was changed after it was written\n"
@@ -254,9 +213,7 @@ def test_audit_verify_passes_then_names_the_edited_event(
 # --- ivig demo -----------------------------------------------------------------------------------
 
 
-def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(
-    db: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(db: None, run: Run) -> None:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
@@ -264,7 +221,7 @@ def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(
     from ivig.records.models import AuditEvent, Lot, OrderStatus, Patient, Reaction
     from ivig.records.services.infusions import session_state
 
-    code, out, err = run(capsys, ["demo"])
+    code, out, err = run(["demo"])
     assert code == 0, err
     passwords = dict(re.findall(r"^  (demo-\w+) +\w+ +(\S+)$", out, re.M))
     assert set(passwords) == DEMO_NAMES
@@ -307,19 +264,17 @@ def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(
     assert report.ok
     assert f"Audit chain ok: {report.checked} events." in out
 
-    code, _, err = run(capsys, ["demo"])
+    code, _, err = run(["demo"])
     assert code == 1
     assert err.startswith("Error: the demo users exist already (demo-admin, ")
     assert Patient.objects.count() == 3
     assert verify_chain().checked == report.checked
 
 
-def test_demo_never_mixes_with_real_patients(
-    patient: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_never_mixes_with_real_patients(patient: Any, run: Run) -> None:
     from django.contrib.auth.models import User
 
-    code, _, err = run(capsys, ["demo"])
+    code, _, err = run(["demo"])
     assert code == 1
     assert err.startswith("Error: the database holds patients already")
     assert not User.objects.filter(username__in=DEMO_NAMES).exists()
@@ -328,12 +283,12 @@ def test_demo_never_mixes_with_real_patients(
 # --- ivig serve (in-process: refusals before anything starts) ----------------------------------
 
 
-def test_serve_refuses_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_refuses_a_port_in_use(run: Run) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out, err = run(capsys, ["serve", "--port", str(port)])
+        code, out, err = run(["serve", "--port", str(port)])
     assert code == 1
     assert out == ""
     assert err.startswith(f"Error: --port: cannot listen on 127.0.0.1:{port}: ")

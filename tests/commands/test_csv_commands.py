@@ -5,66 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from ivig.cli import main
 from ivig.interop import csv_io
 
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> None:
-    # A fixed password: the demo's random ones are now and then refused as "too similar to
-    # the username" (seen twice in a few dozen runs; reported to the lead).
-    import importlib
-
-    demo_command = importlib.import_module("ivig.commands.demo")  # the function shadows it
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo_command.secrets, "token_urlsafe", lambda _n: "infusion-chair-42-Xq")
-        code = main(["demo"])
-    assert code == 0, capsys.readouterr().err
-    capsys.readouterr()
-
-
-@pytest.mark.parametrize(
-    ("argv", "command"),
-    [
-        (["export", "csv", "--help"], "ivig export csv"),
-        (["import", "patients", "--help"], "ivig import patients"),
-        (["import", "--help"], "ivig import patients"),
-    ],
-    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
-)
-def test_help_has_an_example(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    argv: list[str],
-    command: str,
-) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    code, out, _ = run(capsys, argv)
-    assert code == 0
-    example = out[out.index("Example") :]
-    assert " ".join(example.split()).startswith(f"Example: {command}")
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
 
 
 # --- ivig export csv -----------------------------------------------------------------------------
 
 
-def test_export_infusions_to_a_new_file(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_export_infusions_to_a_new_file(demo: None, run: Run, tmp_path: Path) -> None:
     from ivig.records.models import AuditEvent, InfusionSession
 
     target = tmp_path / "infusions.csv"
-    code, out, err = run(capsys, ["export", "csv", "infusions", "--out", str(target)])
+    code, out, err = run(["export", "csv", "infusions", "--out", str(target)])
     assert code == 0, err
     assert out == ""
     assert err.strip() == f"exported 6 infusion rows (3 patients) to {target}"
@@ -81,21 +39,19 @@ def test_export_infusions_to_a_new_file(
     assert summary.reason.endswith(f" on the server to {target}")
     assert AuditEvent.objects.filter(action="export", patient_id__isnull=False).count() == 3
 
-    code, _, err = run(capsys, ["export", "csv", "infusions", "--out", str(target)])
+    code, _, err = run(["export", "csv", "infusions", "--out", str(target)])
     assert code == 1
     assert err == f"Error: --out: {target} exists already; an export never overwrites a file\n"
 
 
-def test_export_outcomes_to_stdout_for_a_period_as_a_user(
-    demo: None, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_export_outcomes_to_stdout_for_a_period_as_a_user(demo: None, run: Run) -> None:
     from ivig.records.models import AuditEvent, Outcome
 
     first = Outcome.objects.order_by("measured_on").first()
     assert first is not None
     day = first.measured_on.isoformat()
     argv = ["export", "csv", "outcomes", "--from", day, "--to", day, "--as", "demo-pharmacist"]
-    code, out, err = run(capsys, argv)
+    code, out, err = run(argv)
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out, newline="")))
     assert len(rows) == Outcome.objects.filter(measured_on=first.measured_on).count() > 0
@@ -120,12 +76,10 @@ def test_export_outcomes_to_stdout_for_a_period_as_a_user(
         (["--as", "nobody"], "Error: no user nobody; the user given with --as must exist"),
     ],
 )
-def test_export_refusals(
-    demo: None, capsys: pytest.CaptureFixture[str], argv: list[str], error: str
-) -> None:
+def test_export_refusals(demo: None, run: Run, argv: list[str], error: str) -> None:
     from ivig.records.models import AuditEvent
 
-    code, out, err = run(capsys, ["export", "csv", "infusions", *argv])
+    code, out, err = run(["export", "csv", "infusions", *argv])
     assert code == 1
     assert out == ""
     assert err.strip() == error
@@ -146,13 +100,13 @@ CSV-5,Ok,Olga,1980-01-01,female,170,,diabetes,
 
 
 def test_import_reports_each_bad_row_and_keeps_the_good(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    demo: None, run: Run, tmp_path: Path
 ) -> None:
     from ivig.records.models import AuditEvent, Patient
 
     file = tmp_path / "patients.csv"
     file.write_text(GOOD_AND_BAD, encoding="utf-8")
-    code, out, err = run(capsys, ["import", "patients", str(file), "--as", "demo-prescriber"])
+    code, out, err = run(["import", "patients", str(file), "--as", "demo-prescriber"])
     assert code == 1
     assert out.splitlines() == [
         "row 3, date_of_birth: '1960-13-01' is not a date (YYYY-MM-DD)",
@@ -178,9 +132,7 @@ def test_import_reports_each_bad_row_and_keeps_the_good(
         assert event.actor == "demo-prescriber"
 
 
-def test_import_all_good_exits_0(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_import_all_good_exits_0(demo: None, run: Run, tmp_path: Path) -> None:
     from ivig.records.models import Patient
 
     file = tmp_path / "patients.csv"
@@ -189,22 +141,20 @@ def test_import_all_good_exits_0(
         "CSV-9,Good,Gina,1971-07-07,female,168\n",
         encoding="utf-8",
     )
-    code, out, err = run(capsys, ["import", "patients", str(file), "--as", "demo-admin"])
+    code, out, err = run(["import", "patients", str(file), "--as", "demo-admin"])
     assert code == 0, err
     assert out == "imported 1 of 1 row\n"
     assert Patient.objects.filter(mrn="CSV-9").exists()
 
 
-def test_a_dry_run_saves_nothing(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_a_dry_run_saves_nothing(demo: None, run: Run, tmp_path: Path) -> None:
     from ivig.records.models import AuditEvent, Patient
 
     file = tmp_path / "patients.csv"
     file.write_text(GOOD_AND_BAD, encoding="utf-8")
     events = AuditEvent.objects.count()
     argv = ["import", "patients", str(file), "--as", "demo-prescriber", "--dry-run"]
-    code, out, err = run(capsys, argv)
+    code, out, err = run(argv)
     assert code == 1
     assert "Checking patients" in err
     assert out.splitlines()[-1] == (
@@ -238,7 +188,7 @@ def test_a_dry_run_saves_nothing(
 )
 def test_import_refused_before_any_row(
     demo: None,
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
     tmp_path: Path,
     text: str,
     user: str,
@@ -249,7 +199,7 @@ def test_import_refused_before_any_row(
     file = tmp_path / "patients.csv"
     file.write_text(text, encoding="latin-1" if "\xff" in text else "utf-8")
     before = Patient.objects.count()
-    code, out, err = run(capsys, ["import", "patients", str(file), "--as", user])
+    code, out, err = run(["import", "patients", str(file), "--as", user])
     assert code == 1
     assert out == ""
     assert err.startswith(error)
@@ -257,9 +207,7 @@ def test_import_refused_before_any_row(
     assert Patient.objects.count() == before
 
 
-def test_import_of_a_missing_file(
-    db: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    code, _, err = run(capsys, ["import", "patients", str(tmp_path / "no.csv"), "--as", "x"])
+def test_import_of_a_missing_file(db: None, run: Run, tmp_path: Path) -> None:
+    code, _, err = run(["import", "patients", str(tmp_path / "no.csv"), "--as", "x"])
     assert code == 1
     assert err == f"Error: FILE: there is no file {tmp_path / 'no.csv'}\n"

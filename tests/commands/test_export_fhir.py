@@ -5,40 +5,19 @@ unwritable file is one error line and no audit event."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from ivig.cli import main
 from ivig.records.models import AuditEvent, Patient
 
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
 
 
-@pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, ["demo"])
-    assert code == 0, err
-
-
-def test_help_has_an_example(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    code, out, _ = run(capsys, ["export", "fhir", "--help"])
-    assert code == 0
-    example = out[out.index("Example") :]
-    assert " ".join(example.split()).startswith("Example: ivig export fhir DEMO-0001")
-
-
-def test_to_standard_output_by_mrn(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_to_standard_output_by_mrn(demo: None, run: Run) -> None:
     patient = Patient.objects.get(mrn="DEMO-0002")
-    code, out, err = run(capsys, ["export", "fhir", "demo-0002"])
+    code, out, err = run(["export", "fhir", "demo-0002"])
     assert (code, err) == (0, "")
     bundle = Bundle.model_validate_json(out)
     entries = bundle.entry or []
@@ -53,10 +32,10 @@ def test_to_standard_output_by_mrn(demo: None, capsys: pytest.CaptureFixture[str
     assert sum(event.after["resources"].values()) == len(entries)
 
 
-def test_into_a_file_by_id(demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_into_a_file_by_id(demo: None, run: Run, tmp_path: Path) -> None:
     patient = Patient.objects.get(mrn="DEMO-0003")
     target = tmp_path / "bundle.json"
-    code, out, err = run(capsys, ["export", "fhir", str(patient.pk), "--out", str(target)])
+    code, out, err = run(["export", "fhir", str(patient.pk), "--out", str(target)])
     assert (code, out) == (0, "")
     bundle = Bundle.model_validate_json(target.read_text(encoding="utf-8"))
     assert err == f"{len(bundle.entry or [])} resource(s) written to {target}\n"
@@ -69,18 +48,16 @@ def test_into_a_file_by_id(demo: None, capsys: pytest.CaptureFixture[str], tmp_p
     assert AuditEvent.objects.filter(action="export", patient_id=patient.pk).count() == 1
 
 
-def test_an_unknown_patient(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, ["export", "fhir", "NOPE-1"])
+def test_an_unknown_patient(demo: None, run: Run) -> None:
+    code, out, err = run(["export", "fhir", "NOPE-1"])
     assert (code, out) == (1, "")
     assert err == "Error: no patient NOPE-1\n"
     assert not AuditEvent.objects.filter(action="export").exists()
 
 
-def test_an_unwritable_file_writes_no_audit_event(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_an_unwritable_file_writes_no_audit_event(demo: None, run: Run, tmp_path: Path) -> None:
     target = tmp_path / "missing-folder" / "bundle.json"
-    code, out, err = run(capsys, ["export", "fhir", "DEMO-0001", "--out", str(target)])
+    code, out, err = run(["export", "fhir", "DEMO-0001", "--out", str(target)])
     assert (code, out) == (1, "")
     assert err.startswith(f"Error: --out: cannot write {target}")
     assert not target.exists()

@@ -3,34 +3,12 @@ or into a file, parsed back; the export audited; errors in one line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from icalendar import Calendar
 
-from ivig.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    capsys.readouterr()
-
-
-def test_help_has_an_example(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
-    code, out, _ = run(capsys, ["export", "ics", "--help"])
-    assert code == 0
-    example = out[out.index("Example") :]
-    assert " ".join(example.split()).startswith("Example: ivig export ics DEMO-0001")
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
 
 
 def _expected(mrn: str) -> list[tuple[str, object, str]]:
@@ -52,10 +30,10 @@ def _events(body: bytes | str) -> list[tuple[str, object, str]]:
     ]
 
 
-def test_to_standard_output_by_mrn(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_to_standard_output_by_mrn(demo: None, run: Run) -> None:
     from ivig.records.models import AuditEvent, Patient
 
-    code, out, err = run(capsys, ["export", "ics", "DEMO-0003"])
+    code, out, err = run(["export", "ics", "DEMO-0003"])
     assert code == 0, err
     assert out.startswith("BEGIN:VCALENDAR")
     assert _events(out) == _expected("DEMO-0003")
@@ -66,35 +44,33 @@ def test_to_standard_output_by_mrn(demo: None, capsys: pytest.CaptureFixture[str
     assert event.after == {"events": 3, "format": "ics", "via": "cli"}
 
 
-def test_into_a_file_by_id(demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_into_a_file_by_id(demo: None, run: Run, tmp_path: Path) -> None:
     from ivig.records.models import Patient
 
     patient = Patient.objects.get(mrn="DEMO-0002")
     target = tmp_path / "infusions.ics"
-    code, out, err = run(capsys, ["export", "ics", str(patient.pk), "--out", str(target)])
+    code, out, err = run(["export", "ics", str(patient.pk), "--out", str(target)])
     assert code == 0, err
     assert out == ""
     assert err == f"3 infusion(s) written to {target}\n"
     assert _events(target.read_bytes()) == _expected("DEMO-0002")
 
 
-def test_an_unknown_patient(demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_patient(demo: None, run: Run) -> None:
     from ivig.records.models import AuditEvent
 
-    code, out, err = run(capsys, ["export", "ics", "NOPE-1"])
+    code, out, err = run(["export", "ics", "NOPE-1"])
     assert code == 1
     assert out == ""
     assert err == "Error: no patient NOPE-1\n"
     assert not AuditEvent.objects.filter(action="export").exists()
 
 
-def test_an_unwritable_file_writes_no_audit_event(
-    demo: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_an_unwritable_file_writes_no_audit_event(demo: None, run: Run, tmp_path: Path) -> None:
     from ivig.records.models import AuditEvent
 
     target = tmp_path / "missing-folder" / "x.ics"
-    code, _, err = run(capsys, ["export", "ics", "DEMO-0001", "--out", str(target)])
+    code, _, err = run(["export", "ics", "DEMO-0001", "--out", str(target)])
     assert code == 1
     assert err == f"Error: --out: cannot write {target}: No such file or directory\n"
     assert not AuditEvent.objects.filter(action="export").exists()

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pypdf
 import pytest
 
-from ivig.cli import main
-
 pytestmark = pytest.mark.database
 
 
-def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+Run = Callable[[list[str]], tuple[int, str, str]]  # the ``run`` fixture (tests/conftest.py)
 
 
 def text_of(pdf: bytes) -> str:
@@ -29,12 +25,12 @@ def text_of(pdf: bytes) -> str:
 
 
 def test_print_writes_the_run_sheet_and_says_where(
-    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    dispensed: Any, tmp_path: Path, run: Run
 ) -> None:
     from ivig.records.models import AuditEvent
 
     target = tmp_path / "sheet.pdf"
-    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    code, out, err = run(["print", str(dispensed.pk), "--out", str(target)])
     assert code == 0, err
     assert str(target) in out
     assert "MRN0001" in out
@@ -52,10 +48,10 @@ def test_print_writes_the_run_sheet_and_says_where(
 
 
 def test_print_names_the_file_after_the_patient_and_date(
-    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+    dispensed: Any, tmp_path: Path, run: Run, monkeypatch: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, ["print", str(dispensed.pk)])
+    code, out, err = run(["print", str(dispensed.pk)])
     assert code == 0, err
     expected = tmp_path / f"run-sheet-MRN0001-{dispensed.date:%Y-%m-%d}.pdf"
     assert expected.read_bytes().startswith(b"%PDF-")
@@ -63,24 +59,16 @@ def test_print_names_the_file_after_the_patient_and_date(
 
 
 def test_print_refuses_an_unknown_order_and_a_missing_folder(
-    dispensed: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    dispensed: Any, tmp_path: Path, run: Run
 ) -> None:
     from ivig.records.models import AuditEvent
 
-    code, _, err = run(capsys, ["print", "999999", "--out", str(tmp_path / "x.pdf")])
+    code, _, err = run(["print", "999999", "--out", str(tmp_path / "x.pdf")])
     assert (code, err) == (1, "Error: no order 999999\n")
-    code, _, err = run(
-        capsys, ["print", str(dispensed.pk), "--out", str(tmp_path / "nowhere" / "x.pdf")]
-    )
+    code, _, err = run(["print", str(dispensed.pk), "--out", str(tmp_path / "nowhere" / "x.pdf")])
     assert code == 1
     assert err.startswith("Error: --out: the folder ")
     assert not AuditEvent.objects.filter(action="print").exists()
-
-
-def test_print_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, ["print", "--help"])
-    assert code == 0
-    assert "ivig print 12 --out run-sheet.pdf" in out
 
 
 # --- a broken installation: one error line, never a traceback ------------------------------------
@@ -89,7 +77,7 @@ def test_print_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
 def test_print_without_its_template_is_one_error_line(
     dispensed: Any,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A package built without its templates (issue 13): ``TemplateDoesNotExist`` becomes one
@@ -99,7 +87,7 @@ def test_print_without_its_template_is_one_error_line(
 
     monkeypatch.setattr(ivig.web.views.runsheet.pdf, "TEMPLATE", "web/no_such_runsheet.html")
     target = tmp_path / "sheet.pdf"
-    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    code, out, err = run(["print", str(dispensed.pk), "--out", str(target)])
     assert code == 1
     assert out == ""
     assert err == (
@@ -113,7 +101,7 @@ def test_print_without_its_template_is_one_error_line(
 def test_print_failing_inside_weasyprint_is_one_line_and_a_log(
     dispensed: Any,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    run: Run,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Any other failure (a font WeasyPrint cannot read, say) is the internal-error line, its
@@ -127,7 +115,7 @@ def test_print_failing_inside_weasyprint_is_one_line_and_a_log(
     monkeypatch.setenv("IVIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("IVIG_DEBUG", raising=False)
     target = tmp_path / "sheet.pdf"
-    code, out, err = run(capsys, ["print", str(dispensed.pk), "--out", str(target)])
+    code, out, err = run(["print", str(dispensed.pk), "--out", str(target)])
     log = tmp_path / "data" / "errors.log"
     assert code == 2
     assert out == ""
@@ -138,7 +126,7 @@ def test_print_failing_inside_weasyprint_is_one_line_and_a_log(
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
     assert not target.exists()
 
-    code, _, err = run(capsys, ["--debug", "print", str(dispensed.pk), "--out", str(target)])
+    code, _, err = run(["--debug", "print", str(dispensed.pk), "--out", str(target)])
     assert code == 2
     assert err.startswith("Traceback (most recent call last)")
     assert err.endswith(f"; details in {log}\n")

@@ -16,7 +16,6 @@ from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from ivig.cli import main
 from ivig.interop import fhir
 from ivig.records.models import (
     InfusionSession,
@@ -36,9 +35,8 @@ LOINC = "http://loinc.org"
 
 
 @pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> list[Patient]:
-    assert main(["demo"]) == 0, capsys.readouterr().err
-    capsys.readouterr()
+def demo(demo: dict[str, Any]) -> list[Patient]:
+    """The demo's patients (loaded by tests/conftest.py's ``demo``), by MRN."""
     return list(Patient.objects.order_by("mrn"))
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
-import pytest
 from icalendar import Calendar
 
-from ivig.cli import main
 from ivig.interop.handout import Infusion, PatientPlan
 from ivig.interop.ics import calendar_bytes, uid
 
@@ -50,7 +49,7 @@ def test_no_infusions_no_events() -> None:
     assert Calendar.from_ical(body)["PRODID"] == "-//ivig//IVIG infusion plan//EN"
 
 
-def test_demo_calendars_match_the_orders(db: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
     """Each demo patient's .ics: an event per order from today on that is not cancelled,
     deferred or given, at the order's date, lasting the order's rate steps plus the
     observation, at the course's place; nothing clinical beyond that (no dose, product)."""
@@ -62,8 +61,6 @@ def test_demo_calendars_match_the_orders(db: None, capsys: pytest.CaptureFixture
     from ivig.records.models import Order, OrderStatus, Patient
     from ivig.records.services import orders as order_service
 
-    assert main(["demo"]) == 0
-    capsys.readouterr()
     today = timezone.localdate()
     zone = timezone.get_current_timezone()
     places = {"hospital": "Hospital", "infusion-centre": "Infusion centre"}

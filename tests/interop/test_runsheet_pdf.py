@@ -40,15 +40,15 @@ def _given_order() -> Any:
     return order
 
 
-def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(db: None) -> None:
+def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(
+    demo: dict[str, Any],
+) -> None:
     from django.utils import timezone
 
-    from ivig.cli import main
     from ivig.records.models import AuditEvent
     from ivig.web.views.runsheet.pdf import runsheet_pdf
     from ivig.web.views.runsheet.sheet import steps_of
 
-    assert main(["demo"]) == 0
     order = _given_order()
     patient, session = order.patient, order.session
     before = AuditEvent.objects.filter(action="print").count()

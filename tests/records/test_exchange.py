@@ -11,30 +11,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ivig.cli import main
 from ivig.errors import Forbidden, InvalidInput
 from ivig.interop import csv_io
-
-
-@pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    """The demo's records (``ivig demo``); its users by role."""
-    import importlib
-
-    from django.contrib.auth.models import User
-
-    # A fixed password: the demo's random ones are now and then refused as "too similar to
-    # the username" (seen twice in a few dozen runs; reported to the lead).
-    demo_command = importlib.import_module("ivig.commands.demo")  # the function shadows it
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(demo_command.secrets, "token_urlsafe", lambda _n: "infusion-chair-42-Xq")
-        code = main(["demo"])
-    assert code == 0, capsys.readouterr().err
-    capsys.readouterr()
-    return {
-        u.username.removeprefix("demo-"): u
-        for u in User.objects.filter(username__startswith="demo-")
-    }
 
 
 def _parse(columns: tuple[str, ...], rows: list[dict[str, str]]) -> list[dict[str, str]]:

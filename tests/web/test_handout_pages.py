@@ -11,19 +11,16 @@ import pytest
 from django.test import Client
 from icalendar import Calendar
 
-from ivig.cli import main
 from ivig.interop.handout import duration_words, long_date
 
 ROLES = ("admin", "prescriber", "pharmacist", "nurse")
 
 
 @pytest.fixture
-def demo(db: None, capsys: pytest.CaptureFixture[str]) -> Any:
-    """The demo data; the first demo patient."""
+def demo(demo: dict[str, Any]) -> Any:
+    """The first patient of the demo data (loaded by tests/conftest.py's ``demo``)."""
     from ivig.records.models import Patient
 
-    assert main(["demo"]) == 0
-    capsys.readouterr()
     return Patient.objects.get(mrn="DEMO-0001")
 
 
