@@ -188,26 +188,27 @@ def users(db: None) -> dict[str, Any]:
 
 @pytest.fixture
 def make_patient(users: dict[str, Any], today: dt.date) -> Callable[..., Any]:
-    """``make_patient(height_cm, weight_kg)``: Lambert, Edward (MRN0001), a man born 1966-05-01
-    (an adult on any date), weighed 5 days before the suite's date."""
+    """``make_patient(height_cm, weight_kg, **identity)``: a patient made by the prescriber and
+    weighed (``weighed``: 5 days before the suite's date unless given): Lambert, Edward
+    (MRN0001), a man born 1966-05-01 (an adult on any date), unless ``identity`` names another
+    (``mrn``, ``family_name``, ``given_name``, ``date_of_birth``, ``sex``, ``risk_codes``)."""
     from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
-    def make(height_cm: float, weight_kg: float) -> Any:
-        record = create_patient(
-            users["prescriber"],
-            PatientInput(
-                mrn="MRN0001",
-                family_name="Lambert",
-                given_name="Edward",
-                date_of_birth=dt.date(1966, 5, 1),
-                sex="male",
-                height_cm=height_cm,
-            ),
-            today=today,
-        )
-        add_weight(
-            users["prescriber"], record.pk, today - dt.timedelta(days=5), weight_kg, today=today
-        )
+    def make(
+        height_cm: float, weight_kg: float, *, weighed: dt.date | None = None, **identity: Any
+    ) -> Any:
+        who: dict[str, Any] = {
+            "mrn": "MRN0001",
+            "family_name": "Lambert",
+            "given_name": "Edward",
+            "date_of_birth": dt.date(1966, 5, 1),
+            "sex": "male",
+            **identity,
+        }
+        prescriber = users["prescriber"]
+        record = create_patient(prescriber, PatientInput(height_cm=height_cm, **who), today=today)
+        when = today - dt.timedelta(days=5) if weighed is None else weighed
+        add_weight(prescriber, record.pk, when, weight_kg, today=today)
         return record
 
     return make

@@ -40,25 +40,22 @@ def lots_for(order: Any, *, lot: str = "L1", expiry: str = "2099-12-31") -> list
 
 
 @pytest.fixture
-def day(users: dict[str, Any], patient: Any) -> Day:
-    from ivig.records.services import courses, infusions, orders, patients
+def day(users: dict[str, Any], patient: Any, make_patient: Callable[..., Any]) -> Day:
+    from ivig.records.services import courses, infusions, orders
 
     prescriber, pharmacist, nurse = users["prescriber"], users["pharmacist"], users["nurse"]
     today = timezone.localdate()
     now = timezone.now()
-    second = patients.create_patient(
-        prescriber,
-        patients.PatientInput(
-            mrn="MRN0002",
-            family_name="Rooke",
-            given_name="Mary",
-            date_of_birth=dt.date(1970, 2, 3),
-            sex="female",
-            height_cm=165,
-        ),
-        today=today,
+    second = make_patient(
+        165,
+        70,
+        weighed=today,
+        mrn="MRN0002",
+        family_name="Rooke",
+        given_name="Mary",
+        date_of_birth=dt.date(1970, 2, 3),
+        sex="female",
     )
-    patients.add_weight(prescriber, second.pk, today, 70, today=today)
     course = courses.prescribe(
         prescriber,
         second.pk,

@@ -455,21 +455,20 @@ def test_a_legitimate_doubling_to_the_next_planned_step_is_accepted(chair: Chair
 
 @pytest.fixture
 def at_risk(
-    users: dict[str, Any], chair_now: dt.datetime, start_chair: Callable[..., Any]
+    users: dict[str, Any],
+    chair_now: dt.datetime,
+    start_chair: Callable[..., Any],
+    make_patient: Callable[..., Any],
 ) -> Chair:
     """A diabetic patient (renal risk): Privigen capped at 3.3 mg/kg/min, so the plan's steps
     are 25.5, 51, 102 and 168.3 mL/h (85 kg) under a label maximum of 408 mL/h; started at
     13:00."""
     prescriber, pharmacist = users["prescriber"], users["pharmacist"]
     today = timezone.localdate()
-    person = patients.create_patient(
-        prescriber,
-        patients.PatientInput(mrn="RISK1", family_name="Sugar", given_name="Sam",
-                              date_of_birth=dt.date(1966, 5, 1), sex="male", height_cm=180,
-                              risk_codes=("diabetes",)),
-        today=today,
+    person = make_patient(
+        180, 100, weighed=today, mrn="RISK1", family_name="Sugar", given_name="Sam",
+        risk_codes=("diabetes",),
     )  # fmt: skip
-    patients.add_weight(prescriber, person.pk, today, 100, today=today)
     course = courses.prescribe(
         prescriber, person.pk,
         courses.CourseInput(indication="lems", phase="induction", product="privigen-us",

@@ -6,6 +6,7 @@ patient-reported outcome. Every write is audited."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,7 +27,6 @@ from ivig.records.models import (
 )
 from ivig.records.services import courses
 from ivig.records.services import patient_reports as reports
-from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
 NO = {q.key: False for q in reports.CHECK_QUESTIONS}
 
@@ -55,18 +55,13 @@ def tomorrow_order(dispensed: Order) -> Order:
 
 
 @pytest.fixture
-def other(users: dict[str, Any]) -> Order:
+def other(users: dict[str, Any], make_patient: Callable[..., Any]) -> Order:
     """Another patient's order dated tomorrow."""
     today = timezone.localdate()
-    someone = create_patient(
-        users["prescriber"],
-        PatientInput(
-            mrn="MRN0002", family_name="Other", given_name="Olive",
-            date_of_birth=dt.date(1970, 1, 1), sex="female", height_cm=165,
-        ),
-        today=today,
+    someone = make_patient(
+        165, 70, weighed=today, mrn="MRN0002", family_name="Other", given_name="Olive",
+        date_of_birth=dt.date(1970, 1, 1), sex="female",
     )  # fmt: skip
-    add_weight(users["prescriber"], someone.pk, today, 70, today=today)
     course = courses.prescribe(
         users["prescriber"],
         someone.pk,

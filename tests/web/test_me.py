@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,7 +24,6 @@ from ivig.interop import ics
 from ivig.interop.handout import duration_words, long_date
 from ivig.records.models import AuditEvent, PatientAccount, PatientInvitation
 from ivig.records.services import courses, portal
-from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
 GOOD = "blue-kettle-river-93"
 
@@ -60,21 +60,17 @@ def _last() -> int:
 
 
 @pytest.fixture
-def other(users: dict[str, Any]) -> Any:
+def other(users: dict[str, Any], make_patient: Callable[..., Any]) -> Any:
     """A second patient with a planned course (their name and MRN must never show)."""
-    record = create_patient(
-        users["prescriber"],
-        PatientInput(
-            mrn="OTHER-777",
-            family_name="Zebedee",
-            given_name="Quentin",
-            date_of_birth=dt.date(1970, 2, 3),
-            sex="male",
-            height_cm=175,
-        ),
-        today=timezone.localdate(),
+    record = make_patient(
+        175,
+        80,
+        weighed=timezone.localdate(),
+        mrn="OTHER-777",
+        family_name="Zebedee",
+        given_name="Quentin",
+        date_of_birth=dt.date(1970, 2, 3),
     )
-    add_weight(users["prescriber"], record.pk, timezone.localdate(), 80, today=timezone.localdate())
     courses.prescribe(
         users["prescriber"],
         record.pk,

@@ -29,7 +29,6 @@ from django.utils import timezone
 from ivig.core.library import packaged_library
 from ivig.records.models import Order
 from ivig.records.services import courses
-from ivig.records.services.patients import PatientInput, add_weight, create_patient
 
 TIMES, DIVIDE, ARROW, MINUS = "\u00d7", "\u00f7", "\u2192", "\u2212"
 PACKAGED = packaged_library().version  # the drug library the package ships
@@ -269,19 +268,6 @@ def check_sheet(text: str, *, started: bool = False) -> dict[str, Any]:
 # --- the orders --------------------------------------------------------------------------------
 
 
-def _patient(users: dict[str, Any], mrn: str, weight: float, risks: list[str]) -> Any:
-    prescriber = users["prescriber"]
-    today = timezone.localdate()
-    record = create_patient(
-        prescriber,
-        PatientInput(mrn=mrn, family_name="Basis", given_name=mrn, sex="female",
-                     date_of_birth=dt.date(1970, 3, 1), height_cm=165, risk_codes=tuple(risks)),
-        today=today,
-    )  # fmt: skip
-    add_weight(prescriber, record.pk, today, weight, today=today)
-    return record
-
-
 CASES = [  # product (its label unit), the patient's weight, risks
     ("privigen-us", 70, []),  # mg/kg/min, 10 %
     ("gammagard-liquid", 63.3, ["diabetes"]),  # mL/kg/h; the at-risk cap in mg/kg/min
@@ -293,9 +279,16 @@ CASES = [  # product (its label unit), the patient's weight, risks
 
 
 @pytest.fixture
-def orders_for(users: dict[str, Any]) -> Callable[[str, float, list[str]], Order]:
+def orders_for(
+    users: dict[str, Any], make_patient: Callable[..., Any]
+) -> Callable[[str, float, list[str]], Order]:
     def make(product: str, weight: float, risks: list[str]) -> Order:
-        patient = _patient(users, f"B-{product}", weight, risks)
+        mrn = f"B-{product}"
+        patient = make_patient(
+            165, weight, weighed=timezone.localdate(), mrn=mrn, family_name="Basis",
+            given_name=mrn, sex="female", date_of_birth=dt.date(1970, 3, 1),
+            risk_codes=tuple(risks),
+        )  # fmt: skip
         course = courses.prescribe(
             users["prescriber"],
             patient.pk,
