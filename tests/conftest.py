@@ -223,6 +223,18 @@ def patient(make_patient: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
+def me(patient: Any) -> Any:
+    """``patient``'s own account (user name edward), as the portal's pages (/me/) know them."""
+    from django.contrib.auth.models import User
+
+    from ivig.records.models import PatientAccount
+
+    user = User.objects.create_user("edward", password=PASSWORD)
+    PatientAccount.objects.create(user=user, patient=patient)
+    return user
+
+
+@pytest.fixture
 def dispensed(users: dict[str, Any], patient: Any) -> Any:
     """Day 1 of a 2-day Privigen (US) induction for ``patient``, verified and dispensed with
     lots at the start of the day (local midnight: a start is never before them, issue 14),

@@ -22,7 +22,6 @@ from ivig.records.models import (
     Order,
     OrderStatus,
     Outcome,
-    PatientAccount,
     RateChange,
 )
 from ivig.records.services import courses
@@ -37,13 +36,6 @@ def _events(after: int, action: str) -> list[AuditEvent]:
 
 def _last() -> int:
     return int(AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0)
-
-
-@pytest.fixture
-def me(patient: Any) -> User:
-    user = User.objects.create_user("edward", password="infusion-chair-42-Xq")
-    PatientAccount.objects.create(user=user, patient=patient)
-    return user
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from ivig.records.models import (
     Order,
     OrderStatus,
     Outcome,
-    PatientAccount,
 )
 from ivig.records.services import patient_reports as reports
 
@@ -32,11 +31,10 @@ NONE = dict.fromkeys(reports.SYMPTOMS, "none")
 
 
 @pytest.fixture
-def me(patient: Any) -> Client:
-    user = User.objects.create_user("edward", password="infusion-chair-42-Xq")
-    PatientAccount.objects.create(user=user, patient=patient)
+def me(me: User) -> Client:
+    """The patient's own client, signed in (``me``: their account, tests/conftest.py)."""
     client = Client()
-    client.force_login(user)
+    client.force_login(me)
     return client
 
 

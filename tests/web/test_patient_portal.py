@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from ivig.api.api import api
 from ivig.errors import Conflict
-from ivig.records.models import AuditEvent, PatientAccount
+from ivig.records.models import AuditEvent
 from ivig.records.services import accounts
 from ivig.web.middleware import PATIENT_PATHS
 
@@ -43,19 +43,19 @@ def _fill(route: str, ids: dict[str, Any]) -> str | None:
 
 
 @pytest.fixture
-def portal(users: dict[str, Any], patient: Any, dispensed: Any) -> tuple[Client, dict[str, Any]]:
+def portal(
+    users: dict[str, Any], patient: Any, me: User, dispensed: Any
+) -> tuple[Client, dict[str, Any]]:
     """A patient's own signed-in client, and the ids of their record (an order with lots)."""
-    user = User.objects.create_user("edward", password=PASSWORD)
-    PatientAccount.objects.create(user=user, patient=patient)
     client = Client()
-    client.force_login(user)
+    client.force_login(me)
     lot = dispensed.lots.first()
     ids = {
         "patient_id": patient.pk,
         "order_id": dispensed.pk,
         "course_id": dispensed.course_id,
         "lot_number": lot.lot_number,
-        "user_id": user.pk,
+        "user_id": me.pk,
         "entry_id": 1,
         "task_id": 1,
         "token_id": 1,
@@ -101,14 +101,12 @@ def test_no_api_route_is_reachable(portal: tuple[Client, dict[str, Any]]) -> Non
             assert response.json()["error"]["code"] == "not_found"
 
 
-def test_a_patient_account_gets_no_staff_role_or_token(users: dict[str, Any], patient: Any) -> None:
-    user = User.objects.create_user("edward", password=PASSWORD)
-    PatientAccount.objects.create(user=user, patient=patient)
+def test_a_patient_account_gets_no_staff_role_or_token(users: dict[str, Any], me: User) -> None:
     with pytest.raises(Conflict):
-        accounts.set_roles(users["admin"], user.pk, ["nurse"])
+        accounts.set_roles(users["admin"], me.pk, ["nurse"])
     with pytest.raises(Conflict):
-        accounts.create_token(users["admin"], user.pk, "phone")
-    assert not user.groups.exists()
+        accounts.create_token(users["admin"], me.pk, "phone")
+    assert not me.groups.exists()
 
 
 def test_staff_are_not_confined(client_for: Any, patient: Any) -> None:

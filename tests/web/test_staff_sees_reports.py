@@ -19,19 +19,11 @@ from ivig.records.models import (
     InfusionSession,
     Order,
     OrderStatus,
-    PatientAccount,
     RateChange,
 )
 from ivig.records.services import patient_reports as reports
 
 NO = {q.key: False for q in reports.CHECK_QUESTIONS}
-
-
-@pytest.fixture
-def me(patient: Any) -> User:
-    user = User.objects.create_user("edward", password="infusion-chair-42-Xq")
-    PatientAccount.objects.create(user=user, patient=patient)
-    return user
 
 
 @pytest.fixture
