@@ -15,9 +15,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.records.models import AuditEvent, Course, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 PASSWORD = "infusion-chair-42-Xq"  # tests/conftest.py
 TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
@@ -197,7 +200,7 @@ def test_only_a_prescriber_re_plans_through_the_api(
     versions = set(Order.objects.values_list("catalogue_version", flat=True))
     if status == 200:
         body = response.json()
-        assert body["old_catalogue_version"] == "2026.12.1"
+        assert body["old_catalogue_version"] == PACKAGED
         assert body["new_catalogue_version"] == "2026.12.0"
         assert len(body["replanned"]) == 2
         assert body["kept"] == []
@@ -206,7 +209,7 @@ def test_only_a_prescriber_re_plans_through_the_api(
                          _shown(Order.objects.get(pk=order.pk)))  # fmt: skip
         assert verified.status_code == 200, verified.content
     else:
-        assert versions == {"2026.12.1"}
+        assert versions == {PACKAGED}
 
 
 # --- dispensing: lots ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.errors import Conflict, Forbidden, InvalidInput, StaleVersion
 from ivig.records.models import AuditEvent, Order
 from ivig.records.services import courses, orders
@@ -27,7 +28,7 @@ LOTS = [
 ]
 # Privigen (US), CIDP schedule: pharmacy lowers the maximum from 8 to 6 mg/kg/min.
 SLOWER = {"initial = 0.5\nmaximum = 8\n": "initial = 0.5\nmaximum = 6\n"}
-PACKAGED = "2026.12.1"
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 
 def _orders(course: Any) -> list[Order]:
@@ -69,7 +70,7 @@ def test_verification_refuses_an_order_of_another_library_version(
     with pytest.raises(Conflict, match="re-plan needed") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
     assert caught.value.field == "catalogue_version"
-    assert "2026.12.1" in caught.value.message
+    assert PACKAGED in caught.value.message
     assert "2026.12.0" in caught.value.message
     assert Order.objects.get(pk=order.pk).status == "planned"
     assert AuditEvent.objects.count() == audit_rows
@@ -103,7 +104,7 @@ def test_replan_plans_open_orders_again_and_leaves_dispensed_ones_alone(
 
     assert [o.pk for o in done.replanned] == [day2.pk]
     assert [o.pk for o in done.kept] == [day1.pk]
-    assert (done.old_version, done.new_version) == ("2026.12.1", "2026.12.0")
+    assert (done.old_version, done.new_version) == (PACKAGED, "2026.12.0")
     assert "left as they were" in done.summary
     assert "dispensed" in done.summary
     day1.refresh_from_db()
@@ -120,12 +121,12 @@ def test_replan_plans_open_orders_again_and_leaves_dispensed_ones_alone(
     # audited per order: before and after, the reason, the old and the new version
     event = AuditEvent.objects.get(action="replan", entity="order")
     assert event.entity_id == str(day2.pk)
-    assert event.before["catalogue_version"] == "2026.12.1"
+    assert event.before["catalogue_version"] == PACKAGED
     assert event.after["catalogue_version"] == "2026.12.0"
     assert event.before["status"] == "verified"
     assert event.after["status"] == "planned"
     assert "library 2026.12.0" in event.reason
-    assert "2026.12.1 -> 2026.12.0" in event.reason
+    assert f"{PACKAGED} -> 2026.12.0" in event.reason
     assert AuditEvent.objects.filter(action="replan", entity="course").count() == 1
     # and it can be verified again now
     again = orders.verify(users["pharmacist"], day2.pk, day2.version)

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.errors import CapExceeded, Conflict, Forbidden, HardLimit, InvalidInput, StaleVersion
 from ivig.records.models import AuditEvent, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
 START = TODAY + dt.timedelta(days=5)
@@ -124,7 +127,7 @@ def test_an_expired_lot_is_a_hard_limit_and_is_counted(users: dict[str, Any], pa
     assert (event.kind, event.rule, event.entity) == ("hard", "expired-lot", "lot")
     assert (event.order_id, event.patient_id) == (order.pk, patient.pk)
     assert (event.limit_value, event.attempted_value) == (0, -1)  # one day past its expiry
-    assert event.catalogue_version == "2026.12.1"
+    assert event.catalogue_version == PACKAGED
     assert event.user == users["pharmacist"]
     assert AuditEvent.objects.filter(action="hard-stop").count() == 1
 

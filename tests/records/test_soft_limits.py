@@ -13,12 +13,15 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.errors import CapExceeded, Forbidden, InvalidInput, OverrideRequired
 from ivig.records.models import AuditEvent, Course, LimitEvent, Order
 from ivig.records.services import courses
 from ivig.records.services.accounts import create_user
 from ivig.records.services.limits import Override
 from ivig.records.services.patients import PatientInput, update_patient
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 PASSWORD = "infusion-chair-42-Xq"  # tests/conftest.py
 TODAY = timezone.localdate()  # the suite's date (tests/conftest.py, TEST_NOW)
@@ -66,7 +69,7 @@ def test_a_signed_override_saves_it_and_is_audited(users: dict[str, Any], patien
     assert event.kind == "soft"
     assert event.rule == "dose-outside-usual-range"
     assert (event.limit_value, event.attempted_value, event.unit) == (1.0, 1.2, "g/kg")
-    assert event.catalogue_version == "2026.12.1"
+    assert event.catalogue_version == PACKAGED
     assert event.reason_code == "prescriber-order"
     assert event.reason_text == "higher dose agreed at the neurology MDT"
     assert event.user == users["prescriber"]
@@ -76,7 +79,7 @@ def test_a_signed_override_saves_it_and_is_audited(users: dict[str, Any], patien
     assert audit_row.entity == "limit"
     assert audit_row.entity_id == str(event.pk)
     assert audit_row.reason == "prescriber-order: higher dose agreed at the neurology MDT"
-    assert audit_row.after["catalogue_version"] == "2026.12.1"
+    assert audit_row.after["catalogue_version"] == PACKAGED
     assert audit_row.after["limit_value"] == 1.0
     assert PASSWORD not in str(audit_row.after)
 
@@ -171,7 +174,7 @@ def test_the_cap_is_a_hard_limit_no_override_passes_and_it_is_counted(
     assert event.rule == "rolling-cap"
     assert event.entity == "course"
     assert (event.limit_value, event.attempted_value, event.unit) == (2.0, 3.0, "g/kg")
-    assert event.catalogue_version == "2026.12.1"
+    assert event.catalogue_version == PACKAGED
     assert event.patient_id == patient.pk
     assert event.user == users["prescriber"]
     assert AuditEvent.objects.filter(action="hard-stop", entity="limit").count() == 2
@@ -197,8 +200,8 @@ def test_a_re_plan_holds_the_soft_limits_too(
     library("2026.12.0")
     with pytest.raises(OverrideRequired):
         courses.replan(users["prescriber"], course.pk, course.version, "new library")
-    assert {o.catalogue_version for o in course.orders.all()} == {"2026.12.1"}
+    assert {o.catalogue_version for o in course.orders.all()} == {PACKAGED}
     courses.replan(users["prescriber"], course.pk, course.version, "new library", override=SIGNED)
     assert {o.catalogue_version for o in course.orders.all()} == {"2026.12.0"}
     versions = list(LimitEvent.objects.values_list("catalogue_version", flat=True))
-    assert versions == ["2026.12.1", "2026.12.0"]
+    assert versions == [PACKAGED, "2026.12.0"]

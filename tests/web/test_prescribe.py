@@ -13,7 +13,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.records.models import AuditEvent, Course, Order
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 HTMX = {"HX-Request": "true"}
 X, DASH = "\u00d7", "\u2013"  # as the page writes vials (2 x 40 g) and minutes (0-30)
@@ -118,7 +121,7 @@ def test_the_preview_shows_the_plan_and_saves_nothing(prescriber: Client, patien
     # The findings (with their source), the catalogue version, the unverified values.
     assert "warn first-infusion : first IVIG infusion: reactions are most likely" in page
     assert "Source: EU SmPC wording" in page
-    assert "catalogue version 2026.12.1" in page
+    assert f"catalogue version {PACKAGED}" in page
     assert "Unverified This plan uses catalogue values not yet verified" in page
     assert "privigen-us vial sizes" in page
     assert "BLOCK" not in page
@@ -429,8 +432,8 @@ def test_the_re_plan_page_shows_what_changes_and_re_plans(
     page = prescriber.get(replan)
     assert page.status_code == 200
     words = text(page)
-    assert "Planned with drug library 2026.12.1 ; the library in service is 2026.12.0" in words
-    assert f"1 {day(0)} planned 2026.12.1 85 g 850 mL 85 g 850 mL" in words
+    assert f"Planned with drug library {PACKAGED} ; the library in service is 2026.12.0" in words
+    assert f"1 {day(0)} planned {PACKAGED} 85 g 850 mL 85 g 850 mL" in words
     assert words.count("planned again") == 2
     content = markup(page)
     assert '<label for="id_reason">' in content
@@ -443,8 +446,9 @@ def test_the_re_plan_page_shows_what_changes_and_re_plans(
     assert done.status_code == 302
     assert done["Location"] == f"/patients/{patient.pk}/"
     assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.0"}
-    assert "re-planned with drug library 2026.12.0 (was 2026.12.1): 2 orders planned again" in text(
-        prescriber.get(done["Location"])
+    assert (
+        f"re-planned with drug library 2026.12.0 (was {PACKAGED}): 2 orders planned again"
+        in text(prescriber.get(done["Location"]))
     )
     assert AuditEvent.objects.filter(action="replan", entity="order").count() == 2
     stale = prescriber.post(replan, {"version": course.version, "reason": "again"})
@@ -468,7 +472,7 @@ def test_a_re_plan_outside_a_soft_limit_needs_the_override(
     reason = {"version": course.version, "reason": "library 2026.12.0"}
     first = prescriber.post(replan, reason)
     assert "Re-plan with this override" in text(first)
-    assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.1"}
+    assert set(Order.objects.values_list("catalogue_version", flat=True)) == {PACKAGED}
     done = prescriber.post(replan, {**reason, **_signed(first)})
     assert done.status_code == 302
     assert set(Order.objects.values_list("catalogue_version", flat=True)) == {"2026.12.0"}

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 
+from ivig.core.library import packaged_library
 from ivig.records.models import (
     AuditEvent,
     InfusionSession,
@@ -26,6 +27,8 @@ from ivig.records.models import (
     Vitals,
 )
 from ivig.records.services import courses, infusions, orders
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
 
 EXPIRY = timezone.localdate() + dt.timedelta(days=730)  # the suite's date (tests/conftest.py)
 HTMX = {"HX-Request": "true"}
@@ -177,7 +180,7 @@ def test_the_sheet_renders_for_every_role(
             "850 mL",
             "25.5 mL/h",
             "provisional",  # not started: clock times from now
-            "2026.12.1",  # the library version, on screen too
+            PACKAGED,  # the library version, on screen too
         ):
             assert expected in text, (role, expected)
         assert ('id="check-form"' in text) == (role == "nurse")
@@ -511,7 +514,7 @@ def test_a_rate_above_the_ceiling_needs_an_audited_override(
         200,
     )
     assert event.reason_code == "tolerated-before"
-    assert event.catalogue_version == "2026.12.1"
+    assert event.catalogue_version == PACKAGED
     assert event.user == nurse_user
     assert AuditEvent.objects.filter(action="override", entity="limit").count() == 1
 
@@ -867,7 +870,7 @@ def test_the_print_view(client_for: Callable[[str | None], Client], ready: Order
             "Nurse administering",
             "Signature",
             "Printed snapshot",
-            "2026.12.1",  # the drug library version
+            PACKAGED,  # the drug library version
             "Vials inspected: <strong>clear, no particles, within expiry</strong>",
             'state-running">running',
             # issue 14 item 7: the late entry marked on the printed sheet too

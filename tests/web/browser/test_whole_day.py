@@ -37,6 +37,10 @@ if os.environ.get("CI", "").strip().lower() in ("", "0", "false", "no"):
 
 from playwright.sync_api import FloatRect, Locator, Page, expect
 
+from ivig.core.library import packaged_library
+
+PACKAGED = packaged_library().version  # the catalogue_version shipped
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "infusion-chair-42-Xq"
@@ -438,7 +442,7 @@ def nurse_changes_rates(page: Page, shots: Any, start: dt.datetime, violations: 
         180,
     )
     assert (soft.reason_code, soft.user.username) == ("prescriber-order", STAFF["nurse"])
-    assert soft.catalogue_version == "2026.12.1"
+    assert soft.catalogue_version == PACKAGED
     audit = AuditEvent.objects.get(action="override", entity="limit")
     assert audit.entity_id == str(soft.pk)
     assert audit.actor == STAFF["nurse"]
@@ -536,7 +540,7 @@ def step_4_nurse(
     expect(page.locator("table.steps")).to_contain_text(
         f"0.5 mg/kg/min {per_kg} = 25.5 {ARROW} 25.5 mL/h"
     )
-    expect(page.locator("#library")).to_contain_text("drug library (catalogue) 2026.12.1")
+    expect(page.locator("#library")).to_contain_text(f"drug library (catalogue) {PACKAGED}")
     violations += axe()
 
     nurse_starts(page, shots, start, violations, axe)
