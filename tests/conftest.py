@@ -149,12 +149,6 @@ def catalogue(packaged: Library) -> Catalogue:
     return packaged.catalogue
 
 
-@pytest.fixture(scope="session")
-def packaged_version(packaged: Library) -> str:
-    """The packaged library's ``catalogue_version``, which every order planned with it stores."""
-    return packaged.version
-
-
 # --- the records: users per role, a patient, API clients ----------------------------------------
 
 PASSWORD = "infusion-chair-42-Xq"

@@ -321,6 +321,19 @@ def test_a_broken_limits_file_is_refused(catalogue: Catalogue, edit: Any, messag
         read_limits(data, catalogue.sources)
 
 
+def test_the_soft_limits_cite_the_librarys_own_source(catalogue: Catalogue) -> None:
+    """A soft limit without a source of its own (a rate above the plan, a product switch) cites
+    the ISMP guideline of the library's sources.toml; a library without it is refused."""
+    [above] = check_rate_entry(
+        150, steps=AT_RISK, planned_ml_per_h=138.6, previous_ml_per_h=138.6, weight_kg=70,
+        concentration_mg_per_ml=CONCENTRATION, label_max_ml_per_h=LABEL_MAX, rules=RULES,
+    )  # fmt: skip
+    assert above.source == catalogue.sources["ismp-drug-library"].cite()
+    sources = {k: v for k, v in catalogue.sources.items() if k != "ismp-drug-library"}
+    with pytest.raises(CatalogueError, match="'ismp-drug-library', which is missing"):
+        read_limits(_shipped(), sources)
+
+
 # --- the usual dose: one rule for the plan, the preview and the order (issue 14 item 11) -------
 
 M, IND = Phase.maintenance, Phase.induction
