@@ -18,7 +18,8 @@ Rules (issue 5; safety-security-requirements.md items 47-50, 60; ISMP smart-pump
   consecutive days and maintenance of 1 g/kg in 1-2 infusions; ``limits.toml``).
 
 The numbers (fold multiples, tolerances, minimum step share, the day's usual maximum, the
-reasons) are in ``data/limits.toml``; every one is a sourced value.
+reasons) are in the library's ``limits.toml`` (:func:`read_limits`); every one is a sourced value,
+and every check takes the rules in service as its ``rules`` argument (``Library.limits``).
 """
 
 from __future__ import annotations
