@@ -12,7 +12,7 @@ import datetime as dt
 import platform
 import time
 
-from ivig import GivenDose, Patient, Phase, Regimen, Sex, load_catalogue, plan_course
+from ivig import GivenDose, Patient, Phase, Regimen, Sex, packaged_library, plan_course
 
 START = dt.date(2026, 12, 29)
 INDUCTION = (GivenDose(dt.date(2026, 12, 1), 85), GivenDose(dt.date(2026, 12, 2), 85))
@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="time per scenario")
     args = parser.parse_args()
-    catalogue = load_catalogue()
+    library = packaged_library()
     patient = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60)
     at_risk = Patient(
         sex=Sex.male, height_cm=180, weight_kg=100, age=70, risks=frozenset({"diabetes"})
@@ -46,10 +46,10 @@ def main() -> None:
     )
     for name, regimen in SCENARIOS.items():
         who = at_risk if "at risk" in name else patient
-        plan = plan_course(who, regimen, catalogue)  # warm the caches once
+        plan = plan_course(who, regimen, library)  # warm the caches once
         count, began = 0, time.perf_counter()
         while (elapsed := time.perf_counter() - began) < args.seconds:
-            plan_course(who, regimen, catalogue)
+            plan_course(who, regimen, library)
             count += 1
         print(
             f"{name}: {count / elapsed:,.0f} plans/s, {elapsed / count * 1000:.2f} ms/plan, "

@@ -132,9 +132,9 @@ class Plans:
     computed once per combination."""
 
     def __init__(self) -> None:
-        from ivig import Patient, load_catalogue
+        from ivig import Patient, packaged_library
 
-        self.catalogue = load_catalogue()
+        self.library = packaged_library()
         self.patient = Patient
         self.cache: dict[tuple[str, int, int, dt.date], dict[str, Any]] = {}
 
@@ -156,7 +156,7 @@ class Plans:
                 first_infusion=False,
             )
             who = self.patient(sex=Sex(sex), height_cm=height, weight_kg=weight, age=45)
-            plan = plan_course(who, regimen, self.catalogue)
+            plan = plan_course(who, regimen, self.library)
             as_dict = plan.as_dict()
             regimen_json = {
                 "indication": "lems", "phase": "maintenance", "product": "privigen-us",

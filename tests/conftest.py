@@ -1,4 +1,4 @@
-"""Shared test set-up: Hypothesis profiles and the shipped catalogue."""
+"""Shared test set-up: Hypothesis profiles and the shipped drug library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 from hypothesis import HealthCheck, settings
 
-from ivig.core.catalogue import Catalogue, load_catalogue
+from ivig.core.catalogue import Catalogue
+from ivig.core.library import Library, packaged_library
 
 # CI runs on a 2-core machine: no per-example deadline, a fixed number of examples.
 settings.register_profile(
@@ -137,8 +138,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session")
-def catalogue() -> Catalogue:
-    return load_catalogue()
+def packaged() -> Library:
+    """The drug library shipped in the package (the one in service unless a test sets a site's
+    with ``library``)."""
+    return packaged_library()
+
+
+@pytest.fixture(scope="session")
+def catalogue(packaged: Library) -> Catalogue:
+    return packaged.catalogue
 
 
 # --- the ivig command, in-process ---------------------------------------------------------------
@@ -371,31 +379,48 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
 
 @pytest.fixture
 def library(tmp_path: Any, settings: Any) -> Callable[..., str]:
-    """``library(version, {old: new, ...})`` puts a site drug library in service (setting
-    ``IVIG_CATALOGUE_DIR``, requirement 46): a copy of the packaged one with its
-    ``catalogue_version`` bumped to ``version`` and each ``old`` text of products.toml
-    replaced by ``new``. Returns the version."""
+    """``library(version, {old: new, ...}, files={name: {old: new}}, add={name: text})`` puts a
+    site drug library in service (setting ``IVIG_CATALOGUE_DIR``, requirement 46): a copy of the
+    packaged one with its ``catalogue_version`` bumped to ``version``, each ``old`` text of
+    products.toml (or of the file ``name``: limits.toml, monitoring.toml...) replaced by
+    ``new``, and ``text`` added at the end of the file ``name`` (a site's own product, say).
+    Returns the version."""
     import re
     import shutil
     from pathlib import Path
 
     import ivig
 
-    def switch(version: str, edits: dict[str, str] | None = None) -> str:
-        folder = tmp_path / f"library-{version}"
-        shutil.copytree(Path(ivig.__file__).parent / "data", folder)
-        products = folder / "products.toml"
-        text = re.sub(
-            r'^catalogue_version = "[^"]*"',
-            f'catalogue_version = "{version}"',
-            products.read_text(),
-            count=1,
-            flags=re.M,
-        )
-        for old, new in (edits or {}).items():
+    def edit(path: Path, replacements: dict[str, str], added: str) -> None:
+        text = path.read_text()
+        for old, new in replacements.items():
             assert old in text, old
             text = text.replace(old, new, 1)
-        products.write_text(text)
+        path.write_text(text + added)
+
+    def switch(
+        version: str,
+        edits: dict[str, str] | None = None,
+        *,
+        files: dict[str, dict[str, str]] | None = None,
+        add: dict[str, str] | None = None,
+    ) -> str:
+        folder = tmp_path / f"library-{version}"
+        shutil.copytree(Path(ivig.__file__).parent / "data", folder)
+        replaced = dict(files or {})
+        replaced["products.toml"] = {**replaced.get("products.toml", {}), **(edits or {})}
+        products = folder / "products.toml"
+        products.write_text(
+            re.sub(
+                r'^catalogue_version = "[^"]*"',
+                f'catalogue_version = "{version}"',
+                products.read_text(),
+                count=1,
+                flags=re.M,
+            )
+        )
+        for name in {*replaced, *(add or {})}:
+            edit(folder / name, replaced.get(name, {}), (add or {}).get(name, ""))
         settings.IVIG_CATALOGUE_DIR = folder
         return version
 

@@ -3,19 +3,21 @@
 The clinical core is pure Python: it imports no web, database or CLI library and reads no
 environment variable. Its public API::
 
-    from ivig import Patient, Regimen, Phase, Sex, plan_course
+    from ivig import Patient, Regimen, Phase, Sex, packaged_library, plan_course
     plan = plan_course(
         Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60),
         Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
                 start=datetime.date(2026, 12, 1), days=2),
+        packaged_library(),  # or read_library(folder): a site's own drug library
     )
 
 Errors are :class:`ivig.errors.IvigError` and its children (the tree is drawn in
 ``ivig.errors``).
 """
 
-from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule, load_catalogue
+from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule
 from ivig.core.dosing import GivenDose, VialPick, rolling_cap, round_to_vials
+from ivig.core.library import Library, packaged_library, read_library
 from ivig.core.plan import Dose, Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, cockcroft_gault
@@ -54,6 +56,7 @@ __all__ = [
     "Indication",
     "InvalidInput",
     "IvigError",
+    "Library",
     "NoRateSchedule",
     "OutOfRange",
     "Patient",
@@ -75,10 +78,11 @@ __all__ = [
     "cockcroft_gault",
     "dosing_weight",
     "ideal_body_weight",
-    "load_catalogue",
+    "packaged_library",
     "plan_course",
     "rate_ramp",
     "rate_steps",
+    "read_library",
     "rolling_cap",
     "round_to_vials",
 ]

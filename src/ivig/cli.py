@@ -35,8 +35,9 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from ivig import __version__, commands
-from ivig.core.catalogue import Product, Sourced, load_catalogue
+from ivig.core.catalogue import Product, Sourced
 from ivig.core.dosing import GivenDose
+from ivig.core.library import packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
 from ivig.core.screening import Severity
@@ -393,6 +394,7 @@ def plan(
             previous_product=previous_product,
             last_infusion=_date(last_infusion, "last_infusion"),
         ),
+        packaged_library(),
     )
     if as_json:
         _json(result.as_dict())
@@ -578,7 +580,7 @@ def products(
     as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ) -> None:
     """List the product catalogue (the drug library)."""
-    catalogue = load_catalogue()
+    catalogue = packaged_library().catalogue
     rows = [_product_row(p) for p in catalogue.products.values()]
     if as_json:
         _json(rows)
@@ -631,7 +633,7 @@ def product(
 ) -> None:
     """Show one product with every value's source and verified flag."""
     try:
-        p = load_catalogue().product(product_id)
+        p = packaged_library().catalogue.product(product_id)
     except UnknownProduct as exc:
         exc.field = "product_id"
         raise
@@ -720,7 +722,7 @@ def risks(
     as_json: Annotated[bool, typer.Option("--json", help="Print the codes as JSON.")] = False,
 ) -> None:
     """List the risk and screening codes accepted by `ivig plan --risk`."""
-    catalogue = load_catalogue()
+    catalogue = packaged_library().catalogue
     if as_json:
         _json([{"code": r.code, "meaning": r.meaning} for r in catalogue.risks.values()])
         return

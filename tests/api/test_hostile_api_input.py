@@ -29,9 +29,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
+from ivig.core.library import packaged_library
 
-CATALOGUE = load_catalogue()
+CATALOGUE = packaged_library().catalogue
 PRODUCTS = sorted(CATALOGUE.products)
 INDICATIONS = sorted(CATALOGUE.indications)
 TODAY = dt.date.today()

@@ -176,9 +176,9 @@ def test_the_narrow_terminal_stacks_and_the_wide_one_does_not(printed: Printed) 
 
 
 def product_ids() -> list[str]:
-    from ivig.core.catalogue import load_catalogue
+    from ivig.core.library import packaged_library
 
-    return list(load_catalogue().products)
+    return list(packaged_library().catalogue.products)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -26,7 +26,6 @@ from typing import Any, TypeVar
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
 from ivig.core.dosing import (
     MAX_DOSES,
     GivenDose,
@@ -38,11 +37,11 @@ from ivig.core.dosing import (
     round_to_vials,
     worst_window,
 )
+from ivig.core.library import packaged_library
 from ivig.core.limits import (
     check_rate_entry,
     course_soft_limits,
     label_maximum_ml_per_h,
-    load_limits,
 )
 from ivig.core.monitoring import (
     check_vitals,
@@ -61,7 +60,9 @@ from ivig.errors import IvigError
 
 T = TypeVar("T")
 
-CATALOGUE = load_catalogue()
+LIBRARY = packaged_library()
+CATALOGUE = LIBRARY.catalogue
+PROTOCOL = LIBRARY.monitoring
 PRODUCTS = sorted(CATALOGUE.products)
 PLANNABLE = sorted(p.id for p in CATALOGUE.products.values() if p.schedules)
 INDICATIONS = sorted(CATALOGUE.indications)
@@ -244,10 +245,10 @@ def check_plan(plan: Plan) -> None:
 def test_any_patient_and_regimen_plans_safely_or_is_refused(
     patient: Patient, regimen: Regimen
 ) -> None:
-    plan = outcome(plan_course, patient, regimen, CATALOGUE)
+    plan = outcome(plan_course, patient, regimen, LIBRARY)
     if plan is not None:
         check_plan(plan)
-        soft = outcome(course_soft_limits, plan, regimen)
+        soft = outcome(course_soft_limits, plan, regimen, LIBRARY.limits)
         for limit in soft or ():
             json.dumps(limit.as_dict(), allow_nan=False)
         top = outcome(label_maximum_ml_per_h, plan)
@@ -302,7 +303,7 @@ def test_absurd_regimens_are_refused_or_planned_safely() -> None:
         args: dict[str, Any] = {
             "indication": "cidp", "product": "privigen-us", "start": D(2026, 12, 1), **changes
         }  # fmt: skip
-        plan = outcome(plan_course, ADULT, Regimen(**args), CATALOGUE)
+        plan = outcome(plan_course, ADULT, Regimen(**args), LIBRARY)
         if plan is not None:
             check_plan(plan)
 
@@ -324,7 +325,7 @@ def test_a_long_history_is_handled_in_bounded_time() -> None:
             indication="cidp", product="privigen-us", start=start, history=history,
             other_doses=history[:2000:7], **phase_args,  # type: ignore[arg-type]
         )  # fmt: skip
-        plan = outcome(plan_course, ADULT, regimen, CATALOGUE)
+        plan = outcome(plan_course, ADULT, regimen, LIBRARY)
         if plan is not None:
             check_plan(plan)
 
@@ -544,7 +545,7 @@ _REFERENCE = plan_course(
     Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60),
     Regimen(indication="lems", product="privigen-us", phase=Phase.induction,
             start=D(2026, 12, 1), days=2),
-    CATALOGUE,
+    LIBRARY,
 )  # fmt: skip
 _STEPS = _REFERENCE.doses[0].steps
 _LABEL_MAX = label_maximum_ml_per_h(_REFERENCE)
@@ -572,7 +573,7 @@ def test_rate_entry(
     soft = outcome(
         check_rate_entry, rate, steps=_STEPS, planned_ml_per_h=planned,
         previous_ml_per_h=previous, weight_kg=weight, concentration_mg_per_ml=concentration,
-        label_max_ml_per_h=label_max,
+        label_max_ml_per_h=label_max, rules=LIBRARY.limits,
     )  # fmt: skip
     if soft is not None:
         # accepted: a finite positive rate, never above the label's maximum
@@ -580,7 +581,7 @@ def test_rate_entry(
         assert 0 < rate <= label_max + 1e-6
         for limit in soft:
             json.dumps(limit.as_dict(), allow_nan=False)
-    outcome(load_limits().reason, reason)
+    outcome(LIBRARY.limits.reason, reason)
 
 
 # --- monitoring -------------------------------------------------------------------------------
@@ -634,26 +635,29 @@ def test_monitoring(
     recorded: list[dt.datetime],
     grace: float | None,
 ) -> None:
-    flags = outcome(check_vitals, **values)
+    flags = outcome(check_vitals, **values, protocol=PROTOCOL)
     for flag in flags or ():
         assert flag.message
     advice = outcome(
         recommended_action, severity, current_rate_ml_per_h=current,
-        last_tolerated_ml_per_h=tolerated, reactions_today=today,
+        last_tolerated_ml_per_h=tolerated, reactions_today=today, protocol=PROTOCOL,
     )  # fmt: skip
     if advice is not None and advice.restart_max_ml_per_h is not None:
         assert 0 < advice.restart_max_ml_per_h <= current
-    outcome(classify_symptoms, symptoms)
-    period = outcome(observation_minutes, first_infusion=first, product_switch=switch, gap_days=gap)
+    outcome(classify_symptoms, symptoms, protocol=PROTOCOL)
+    period = outcome(
+        observation_minutes, first_infusion=first, product_switch=switch, gap_days=gap,
+        protocol=PROTOCOL,
+    )  # fmt: skip
     if period is not None:
         assert period.minutes > 0
-    schedule = outcome(vitals_schedule, _STEPS, observation_minutes=observe)
+    schedule = outcome(vitals_schedule, _STEPS, observation_minutes=observe, protocol=PROTOCOL)
     if schedule is not None:
         minutes = [c.minute for c in schedule]
         assert minutes == sorted(minutes)
         assert all(math.isfinite(m) and m >= 0 for m in minutes)
         outcome(checks_due, schedule, started_at=started, recorded=recorded, now=now,
-                grace_minutes=grace)  # fmt: skip
+                grace_minutes=grace, protocol=PROTOCOL)  # fmt: skip
     times = outcome(clock_times, _STEPS, started)
     if times is not None:
         assert all(begin < end for begin, end in times)

@@ -10,13 +10,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
 from ivig.core.dosing import GivenDose, round_to_vials, worst_window
+from ivig.core.library import packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import IvigError
 
-CATALOGUE = load_catalogue()
+LIBRARY = packaged_library()
+CATALOGUE = LIBRARY.catalogue
 PLANNABLE = sorted(p.id for p in CATALOGUE.products.values() if p.schedules)
 RISK_CODES = sorted(CATALOGUE.risks)
 
@@ -66,7 +67,7 @@ maintenances = st.builds(
 
 def _plan(patient: Patient, regimen: Regimen) -> Plan:
     try:
-        return plan_course(patient, regimen, CATALOGUE)
+        return plan_course(patient, regimen, LIBRARY)
     except IvigError as exc:  # a clear refusal is an allowed outcome, with a message
         refused = exc
     assert refused.message

@@ -21,12 +21,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import Catalogue, load_catalogue
+from ivig.core.catalogue import Catalogue
+from ivig.core.library import packaged_library
 from ivig.core.limits import (
     SoftLimit,
     check_rate_entry,
     course_soft_limits,
-    load_limits,
     read_limits,
     usual_dose_limits,
 )
@@ -38,10 +38,12 @@ from ivig.core.weights import Sex
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
 CONCENTRATION = 100.0  # Privigen 10 %
+LIBRARY = packaged_library()
+RULES = LIBRARY.limits
 
 
 def _privigen(kg: float, *, at_risk: bool = False, dose_g: float | None = None) -> list[RateStep]:
-    catalogue = load_catalogue()
+    catalogue = LIBRARY.catalogue
     product = catalogue.product("privigen-us")
     schedule = next(s for s in product.schedules if s.group == "cidp")
     ramp, _, _, _ = rate_ramp(
@@ -86,6 +88,7 @@ def _check(
         weight_kg=70,
         concentration_mg_per_ml=CONCENTRATION,
         label_max_ml_per_h=LABEL_MAX,
+        rules=RULES,
     )
 
 
@@ -203,6 +206,7 @@ def _guard(rate: float, steps: list[RateStep], planned: float, previous: float |
         weight_kg=70,
         concentration_mg_per_ml=CONCENTRATION,
         label_max_ml_per_h=label,
+        rules=RULES,
     )
 
 
@@ -261,7 +265,7 @@ def _shipped() -> dict[str, Any]:
 def test_the_shipped_limits_load(catalogue: Catalogue) -> None:
     rules = read_limits(_shipped(), catalogue.sources)
     assert rules.fold_multiples.value == (2, 5, 10)
-    assert rules == load_limits()
+    assert rules == RULES
     assert rules.reason("clinical-need").label
     with pytest.raises(InvalidInput) as caught:
         rules.reason("because")
@@ -317,6 +321,19 @@ def test_a_broken_limits_file_is_refused(catalogue: Catalogue, edit: Any, messag
         read_limits(data, catalogue.sources)
 
 
+def test_the_soft_limits_cite_the_librarys_own_source(catalogue: Catalogue) -> None:
+    """A soft limit without a source of its own (a rate above the plan, a product switch) cites
+    the ISMP guideline of the library's sources.toml; a library without it is refused."""
+    [above] = check_rate_entry(
+        150, steps=AT_RISK, planned_ml_per_h=138.6, previous_ml_per_h=138.6, weight_kg=70,
+        concentration_mg_per_ml=CONCENTRATION, label_max_ml_per_h=LABEL_MAX, rules=RULES,
+    )  # fmt: skip
+    assert above.source == catalogue.sources["ismp-drug-library"].cite()
+    sources = {k: v for k, v in catalogue.sources.items() if k != "ismp-drug-library"}
+    with pytest.raises(CatalogueError, match="'ismp-drug-library', which is missing"):
+        read_limits(_shipped(), sources)
+
+
 # --- the usual dose: one rule for the plan, the preview and the order (issue 14 item 11) -------
 
 M, IND = Phase.maintenance, Phase.induction
@@ -343,12 +360,14 @@ def test_usual_dose_worked_examples(
     catalogue: Catalogue, indication: str, phase: Phase, g_per_kg: float, days: int,
     code: str | None, limit: float | None, value: float | None,
 ) -> None:  # fmt: skip
-    found = usual_dose_limits(catalogue.indication(indication), phase, g_per_kg, days=days)
+    found = usual_dose_limits(
+        catalogue.indication(indication), phase, g_per_kg, days=days, rules=RULES
+    )
     assert [(f.code, f.limit, f.value) for f in found] == ([(code, limit, value)] if code else [])
 
 
 def test_a_single_day_2_g_per_kg_says_why(catalogue: Catalogue) -> None:
-    [limit] = usual_dose_limits(catalogue.indication("cidp"), M, 2.0)
+    [limit] = usual_dose_limits(catalogue.indication("cidp"), M, 2.0, rules=RULES)
     assert limit.message == (
         "2 g/kg per infusion is above the usual 0.4-1 g/kg for CIDP maintenance (UNVERIFIED), and "
         "more than the 1 g/kg a day the labels give: divide it over consecutive days"
@@ -367,12 +386,12 @@ def test_the_day_maximum_holds_where_a_service_allows_2_g_per_kg(catalogue: Cata
             cidp.maintenance_dose_g_per_kg, value=(0.4, 2.0)
         ),
     )
-    [limit] = usual_dose_limits(wide, M, 2.0)
+    [limit] = usual_dose_limits(wide, M, 2.0, rules=RULES)
     assert (limit.code, limit.limit, limit.value, limit.unit) == (
         "dose-above-usual-day", 1.0, 2.0, "g/kg a day",
     )  # fmt: skip
     assert limit.message.startswith("2 g/kg in one infusion is more than the 1 g/kg a day")
-    assert usual_dose_limits(wide, M, 1.0) == ()
+    assert usual_dose_limits(wide, M, 1.0, rules=RULES) == ()
 
 
 @given(
@@ -382,10 +401,10 @@ def test_the_day_maximum_holds_where_a_service_allows_2_g_per_kg(catalogue: Cata
 def test_a_maintenance_dose_is_flagged_exactly_outside_the_usual_range(
     dose: float, indication: str
 ) -> None:
-    ind = load_catalogue().indication(indication)
+    ind = LIBRARY.catalogue.indication(indication)
     low, high = ind.maintenance_dose_g_per_kg.value
-    day = load_limits().day_maximum_g_per_kg.value
-    found = usual_dose_limits(ind, M, dose)
+    day = RULES.day_maximum_g_per_kg.value
+    found = usual_dose_limits(ind, M, dose, rules=RULES)
     assert bool(found) == (not low - 1e-9 <= dose <= high + 1e-9 or dose > day + 1e-9)
     assert len(found) <= 1
 
@@ -402,9 +421,9 @@ def test_the_plan_and_the_order_share_the_rule(dose: float, indication: str, wei
         indication=indication, product="privigen-us", phase=M, start=dt.date(2026, 12, 1),
         dose_g_per_kg=dose, every_weeks=6, count=1,
     )  # fmt: skip
-    plan = plan_course(patient, regimen, load_catalogue())
+    plan = plan_course(patient, regimen, LIBRARY)
     usual = {"dose-outside-usual-range", "dose-above-usual-day"}
     in_plan = [f.code for f in plan.findings if f.code in usual]
-    in_order = [s.code for s in course_soft_limits(plan, regimen) if s.code in usual]
+    in_order = [s.code for s in course_soft_limits(plan, regimen, RULES) if s.code in usual]
     assert in_plan == in_order
     assert bool(in_plan) == (not 0.4 <= dose <= 1.0)

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import Catalogue, load_catalogue
+from ivig.core.catalogue import Catalogue
+from ivig.core.library import packaged_library
 from ivig.core.monitoring import (
     CheckReason,
     CheckState,
@@ -27,7 +28,6 @@ from ivig.core.monitoring import (
     check_vitals,
     checks_due,
     classify_symptoms,
-    load_monitoring_protocol,
     observation_minutes,
     read_monitoring_protocol,
     recommended_action,
@@ -36,7 +36,8 @@ from ivig.core.monitoring import (
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
 
-PROTOCOL = load_monitoring_protocol()
+LIBRARY = packaged_library()
+PROTOCOL = LIBRARY.monitoring
 R = CheckReason
 
 
@@ -70,7 +71,7 @@ def test_privigen_85_kg_schedule(catalogue: Catalogue) -> None:
     # AHS (clinical-rules.md 7e): every 15 min until the maximum rate (reached at 120), a check
     # before every rate increase (item 60), hourly at the maximum (180), at the end (216.9), and
     # at the end of the 20-minute observation (SmPC, 7d): 236.9.
-    schedule = vitals_schedule(steps, observation_minutes=20)
+    schedule = vitals_schedule(steps, observation_minutes=20, protocol=PROTOCOL)
     assert [(c.minute, c.reason) for c in schedule] == [
         (0, R.baseline),
         (15, R.ramp),
@@ -86,7 +87,7 @@ def test_privigen_85_kg_schedule(catalogue: Catalogue) -> None:
         (236.9, R.end_of_observation),
     ]
     # A first infusion: 60 minutes' observation (item 63), the last check at 276.9.
-    assert vitals_schedule(steps, observation_minutes=60)[-1] == VitalsCheck(
+    assert vitals_schedule(steps, observation_minutes=60, protocol=PROTOCOL)[-1] == VitalsCheck(
         276.9, R.end_of_observation
     )
 
@@ -124,7 +125,7 @@ def test_privigen_85_kg_schedule(catalogue: Catalogue) -> None:
 def test_schedule_shapes(
     bounds: tuple[float, ...], expected: list[tuple[float, CheckReason]]
 ) -> None:
-    schedule = vitals_schedule(_steps(*bounds), observation_minutes=20)
+    schedule = vitals_schedule(_steps(*bounds), observation_minutes=20, protocol=PROTOCOL)
     assert [(c.minute, c.reason) for c in schedule] == expected
 
 
@@ -155,12 +156,14 @@ def test_the_top_rate_checkpoint_says_which_step_it_is(
 ) -> None:
     # Issue 14 item 15: "at maximum rate" was said of a last step below the label maximum.
     steps = _privigen_85kg_ramp(catalogue, at_risk=at_risk, dose_ml=dose_ml)
-    schedule = vitals_schedule(steps, observation_minutes=20, label_maximum_ml_per_h=408)
+    schedule = vitals_schedule(
+        steps, observation_minutes=20, label_maximum_ml_per_h=408, protocol=PROTOCOL
+    )
     [top] = [c for c in schedule if c.reason is R.maximum]
     assert top.minute == steps[-1].start_min
     assert top.text == words
     assert all(c.text == str(c.reason) for c in schedule if c is not top)
-    unknown = vitals_schedule(steps, observation_minutes=20)
+    unknown = vitals_schedule(steps, observation_minutes=20, protocol=PROTOCOL)
     assert next(c.text for c in unknown if c.reason is R.maximum).endswith(
         "the top rate of this infusion"
     )
@@ -191,7 +194,7 @@ def test_reasons_read_as_words() -> None:
 )
 def test_schedule_refuses(steps: tuple[RateStep, ...], observe: float, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        vitals_schedule(steps, observation_minutes=observe)
+        vitals_schedule(steps, observation_minutes=observe, protocol=PROTOCOL)
     assert caught.value.field == field
 
 
@@ -209,7 +212,7 @@ def infusions(draw: st.DrawFn) -> tuple[tuple[RateStep, ...], float]:
 @given(infusions())
 def test_schedule_invariants(infusion: tuple[tuple[RateStep, ...], float]) -> None:
     steps, observe = infusion
-    schedule = vitals_schedule(steps, observation_minutes=observe)
+    schedule = vitals_schedule(steps, observation_minutes=observe, protocol=PROTOCOL)
     minutes = [c.minute for c in schedule]
     end = steps[-1].end_min
     assert minutes == sorted(set(minutes))  # sorted, no two checks on one minute
@@ -238,12 +241,13 @@ def _states(statuses: list[Any]) -> list[tuple[float, CheckState]]:
 
 def test_checks_due_on_the_ward(catalogue: Catalogue) -> None:
     # Privigen 85 kg started at 09:00; vitals recorded at 08:58, 09:16, 09:31; it is 10:10.
-    schedule = vitals_schedule(_privigen_85kg(catalogue), observation_minutes=20)
+    schedule = vitals_schedule(_privigen_85kg(catalogue), observation_minutes=20, protocol=PROTOCOL)
     statuses = checks_due(
         schedule,
         started_at=START,
         recorded=[_at(9, 31), _at(8, 58), _at(9, 16)],  # any order
         now=_at(10, 10),
+        protocol=PROTOCOL,
     )
     assert _states(statuses)[:8] == [
         (0, CheckState.done),  # 08:58, within 15 minutes of 09:00
@@ -272,17 +276,26 @@ def test_checks_due_on_the_ward(catalogue: Catalogue) -> None:
 )
 def test_checks_due_boundaries(now: dt.datetime, state: CheckState) -> None:
     schedule = [VitalsCheck(60, R.rate_increase)]  # due at 10:00
-    assert checks_due(schedule, started_at=START, recorded=[], now=now)[0].status is state
+    assert (
+        checks_due(schedule, started_at=START, recorded=[], now=now, protocol=PROTOCOL)[0].status
+        is state
+    )
 
 
 def test_a_recording_does_one_check() -> None:
     # 09:22 fits both the 09:15 and the 09:30 windows; it does the earlier one only.
     schedule = [VitalsCheck(15, R.ramp), VitalsCheck(30, R.rate_increase)]
-    statuses = checks_due(schedule, started_at=START, recorded=[_at(9, 22)], now=_at(9, 40))
+    statuses = checks_due(
+        schedule, started_at=START, recorded=[_at(9, 22)], now=_at(9, 40), protocol=PROTOCOL
+    )
     assert _states(statuses) == [(15, CheckState.done), (30, CheckState.due)]
     # Two recordings do both; one at the window's edge (09:45 for 09:30) counts.
     statuses = checks_due(
-        schedule, started_at=START, recorded=[_at(9, 45), _at(9, 22)], now=_at(9, 50)
+        schedule,
+        started_at=START,
+        recorded=[_at(9, 45), _at(9, 22)],
+        now=_at(9, 50),
+        protocol=PROTOCOL,
     )
     assert _states(statuses) == [(15, CheckState.done), (30, CheckState.done)]
     assert statuses[1].recorded_at == _at(9, 45)
@@ -291,12 +304,22 @@ def test_a_recording_does_one_check() -> None:
 def test_grace_window_is_configurable() -> None:
     schedule = [VitalsCheck(15, R.ramp)]
     late: dict[str, Any] = {"started_at": START, "recorded": [_at(9, 40)], "now": _at(9, 50)}
-    assert checks_due(schedule, **late)[0].status is CheckState.overdue  # 25 min > 15
-    assert checks_due(schedule, **late, grace_minutes=30)[0].status is CheckState.done
+    assert (
+        checks_due(schedule, **late, protocol=PROTOCOL)[0].status is CheckState.overdue
+    )  # 25 min > 15
+    assert (
+        checks_due(schedule, **late, grace_minutes=30, protocol=PROTOCOL)[0].status
+        is CheckState.done
+    )
     # Grace 0: only a recording on the minute does it.
     assert (
         checks_due(
-            schedule, started_at=START, recorded=[_at(9, 15)], now=_at(9, 15), grace_minutes=0
+            schedule,
+            started_at=START,
+            recorded=[_at(9, 15)],
+            now=_at(9, 15),
+            grace_minutes=0,
+            protocol=PROTOCOL,
         )[0].status
         is CheckState.done
     )
@@ -316,14 +339,16 @@ def test_checks_due_refuses(kwargs: dict[str, Any], field: str) -> None:
     args: dict[str, Any] = {"started_at": START, "recorded": [], "now": _at(10, 0)}
     args.update(kwargs)
     with pytest.raises(InvalidInput) as caught:
-        checks_due([VitalsCheck(0, R.baseline)], **args)
+        checks_due([VitalsCheck(0, R.baseline)], **args, protocol=PROTOCOL)
     assert caught.value.field == field
 
 
 def test_checks_due_with_timezones() -> None:
     start = START.replace(tzinfo=dt.UTC)
     recorded = [dt.datetime(2026, 12, 1, 10, 14, tzinfo=dt.timezone(dt.timedelta(hours=1)))]
-    statuses = checks_due([VitalsCheck(15, R.ramp)], started_at=start, recorded=recorded, now=start)
+    statuses = checks_due(
+        [VitalsCheck(15, R.ramp)], started_at=start, recorded=recorded, now=start, protocol=PROTOCOL
+    )
     assert statuses[0].status is CheckState.done  # 10:14 +01:00 is 09:14 UTC
 
 
@@ -348,7 +373,9 @@ def test_checks_due_with_timezones() -> None:
 def test_observation_minutes(
     first: bool, switch: bool, gap: int | None, minutes: int, reason: str, verified: bool
 ) -> None:
-    period = observation_minutes(first_infusion=first, product_switch=switch, gap_days=gap)
+    period = observation_minutes(
+        first_infusion=first, product_switch=switch, gap_days=gap, protocol=PROTOCOL
+    )
     assert (period.minutes, period.reason, period.verified) == (minutes, reason, verified)
     assert period.basis == "protocol"
     assert period.source
@@ -360,12 +387,14 @@ def test_observation_minutes(
 )
 def test_observation_refuses(first: bool, gap: int) -> None:
     with pytest.raises(InvalidInput) as caught:
-        observation_minutes(first_infusion=first, product_switch=False, gap_days=gap)
+        observation_minutes(
+            first_infusion=first, product_switch=False, gap_days=gap, protocol=PROTOCOL
+        )
     assert caught.value.field == "gap_days"
 
 
 def test_observation_long_gap_follows_the_catalogue() -> None:
-    assert PROTOCOL.long_gap_weeks == load_catalogue().protocol.long_gap_weeks
+    assert PROTOCOL.long_gap_weeks == LIBRARY.protocol.long_gap_weeks
 
 
 # --- reactions --------------------------------------------------------------------------------
@@ -408,6 +437,7 @@ def test_reaction_rules(
         current_rate_ml_per_h=current,
         last_tolerated_ml_per_h=tolerated,
         reactions_today=today,
+        protocol=PROTOCOL,
     )
     assert (advice.action, advice.restart_max_ml_per_h, advice.call_prescriber) == (
         action,
@@ -431,6 +461,7 @@ def test_reaction_messages_say_what_to_do() -> None:
             current_rate_ml_per_h=102,
             last_tolerated_ml_per_h=51,
             reactions_today=today,
+            protocol=PROTOCOL,
         ).message
 
     assert message(Severity.mild).startswith("Mild reaction: pause the infusion")
@@ -444,12 +475,20 @@ def test_reaction_messages_say_what_to_do() -> None:
 
 def test_the_shipped_reaction_protocol_is_sourced() -> None:
     advice = recommended_action(
-        "severe", current_rate_ml_per_h=102, last_tolerated_ml_per_h=51, reactions_today=0
+        "severe",
+        current_rate_ml_per_h=102,
+        last_tolerated_ml_per_h=51,
+        reactions_today=0,
+        protocol=PROTOCOL,
     )
     assert "NHS Borders" in advice.source
     assert advice.verified
     advice = recommended_action(
-        "mild", current_rate_ml_per_h=25.5, last_tolerated_ml_per_h=None, reactions_today=0
+        "mild",
+        current_rate_ml_per_h=25.5,
+        last_tolerated_ml_per_h=None,
+        reactions_today=0,
+        protocol=PROTOCOL,
     )
     # The half rate comes from a lower-reliability summary: the advice says it is unverified.
     assert "Alberta" in advice.source
@@ -503,7 +542,7 @@ def test_reaction_refuses(kwargs: dict[str, Any], field: str) -> None:
     args.update(kwargs)
     severity = args.pop("severity")
     with pytest.raises(InvalidInput) as caught:
-        recommended_action(severity, **args)
+        recommended_action(severity, **args, protocol=PROTOCOL)
     assert caught.value.field == field
 
 
@@ -521,6 +560,7 @@ def test_restart_never_above_the_last_tolerated_rate(
         current_rate_ml_per_h=current,
         last_tolerated_ml_per_h=tolerated,
         reactions_today=today,
+        protocol=PROTOCOL,
     )
     if severity is Severity.severe or today >= 1:
         assert advice.action is ReactionAction.stop_no_restart
@@ -547,13 +587,13 @@ def test_restart_never_above_the_last_tolerated_rate(
     ],
 )
 def test_classify_symptoms(symptoms: list[str], severity: Severity) -> None:
-    assert classify_symptoms(symptoms) is severity
+    assert classify_symptoms(symptoms, protocol=PROTOCOL) is severity
 
 
 @pytest.mark.parametrize("symptoms", [[], ["itchy elbow"], ["headache", "toothache"]])
 def test_classify_symptoms_refuses(symptoms: list[str]) -> None:
     with pytest.raises(InvalidInput) as caught:
-        classify_symptoms(symptoms)
+        classify_symptoms(symptoms, protocol=PROTOCOL)
     assert caught.value.field == "symptoms"
 
 
@@ -569,10 +609,11 @@ def test_normal_vitals_have_no_flags() -> None:
             diastolic_mm_hg=78,
             respiratory_rate_per_min=16,
             spo2_percent=98,
+            protocol=PROTOCOL,
         )
         == []
     )
-    assert check_vitals(spo2_percent=100) == []  # 100% is possible
+    assert check_vitals(spo2_percent=100, protocol=PROTOCOL) == []  # 100% is possible
 
 
 @pytest.mark.parametrize(
@@ -593,13 +634,13 @@ def test_normal_vitals_have_no_flags() -> None:
 )
 def test_impossible_vitals_are_refused(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
-        check_vitals(**kwargs)
+        check_vitals(**kwargs, protocol=PROTOCOL)
     assert caught.value.field == field
 
 
 def test_out_of_range_says_check_the_reading() -> None:
     with pytest.raises(OutOfRange) as caught:
-        check_vitals(temperature_c=60)
+        check_vitals(temperature_c=60, protocol=PROTOCOL)
     assert caught.value.message == (
         "temperature 60 °C is outside the accepted range 25-45 °C; "
         "not physiologically possible: check the reading"
@@ -627,7 +668,7 @@ def test_out_of_range_says_check_the_reading() -> None:
     ],
 )
 def test_abnormal_vitals_are_flagged(kwargs: dict[str, Any], flags: list[tuple[str, str]]) -> None:
-    found = check_vitals(**kwargs)
+    found = check_vitals(**kwargs, protocol=PROTOCOL)
     assert [f.field for f in found] == [field for field, _ in flags]
     for flag, (_, words) in zip(found, flags, strict=True):
         assert isinstance(flag, VitalFlag)
@@ -644,7 +685,7 @@ def _raw() -> dict[str, Any]:
 
 
 def _read(data: dict[str, Any]) -> MonitoringProtocol:
-    catalogue = load_catalogue()
+    catalogue = LIBRARY.catalogue
     return read_monitoring_protocol(
         data, sources=catalogue.sources, long_gap_weeks=catalogue.protocol.long_gap_weeks
     )

@@ -12,16 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
+from ivig.core.library import packaged_library
 from ivig.core.outcomes import (
     Direction,
     classify_change,
-    load_outcome_measures,
     read_outcome_measures,
 )
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
 
 IMPROVED, WORSENED, SAME = Direction.improved, Direction.worsened, Direction.no_meaningful_change
+
+LIBRARY = packaged_library()
+MEASURES = LIBRARY.outcomes
 
 
 @pytest.mark.parametrize(
@@ -57,7 +59,7 @@ def test_worked_examples(
     change: float,
     percent: float,
 ) -> None:
-    result = classify_change(measure, baseline, current)
+    result = classify_change(measure, baseline, current, measures=MEASURES)
     assert result.direction is direction
     assert result.change == pytest.approx(change)
     assert result.percent_change == pytest.approx(percent, abs=0.05)
@@ -92,11 +94,11 @@ def test_worked_examples(
 def test_threshold_boundaries(
     measure: str, baseline: float, current: float, direction: Direction
 ) -> None:
-    assert classify_change(measure, baseline, current).direction is direction
+    assert classify_change(measure, baseline, current, measures=MEASURES).direction is direction
 
 
 def test_result_carries_threshold_source_and_caveat() -> None:
-    tug = classify_change("3tug", 30, 23)
+    tug = classify_change("3tug", 30, 23, measures=MEASURES)
     assert (tug.threshold, tug.threshold_kind, tug.unit, tug.better) == (
         20,
         "percent",
@@ -109,26 +111,26 @@ def test_result_carries_threshold_source_and_caveat() -> None:
     assert tug.message.startswith("triple timed up-and-go (3TUG): 30 -> 23 s, -7 s (-23.3%)")
     assert tug.message.count("improved") == 1
     assert "the change is more than the threshold of 20% of the baseline" in tug.message
-    noise = classify_change("3tug", 30, 24).message
+    noise = classify_change("3tug", 30, 24, measures=MEASURES).message
     assert "-6 s (-20.0%); the change is not more than the threshold of 20%" in noise
 
-    qmg = classify_change("QMG", 14, 12)
+    qmg = classify_change("QMG", 14, 12, measures=MEASURES)
     assert (qmg.measure, qmg.threshold, qmg.threshold_kind) == ("qmg", 3, "absolute")
     assert "Katzberg" in qmg.source
     assert "not LEMS" in qmg.caveat
     assert "is below the threshold of 3 points" in qmg.message
 
-    mrc = classify_change("MRC sum", 50, 52)
+    mrc = classify_change("MRC sum", 50, 52, measures=MEASURES)
     assert mrc.better == "higher"
     assert "Practical Neurology" in mrc.source
     assert "LEMS is not in the source table" in mrc.caveat
 
-    assert classify_change("qmg", 0, 0).percent_change is None
+    assert classify_change("qmg", 0, 0, measures=MEASURES).percent_change is None
 
 
 @pytest.mark.parametrize("name", ["3TUG", " mg adl ", "MG_ADL", "mrc-sum", "Mrc Sum"])
 def test_measure_names_are_forgiving(name: str) -> None:
-    assert classify_change(name, 10, 10).direction is SAME
+    assert classify_change(name, 10, 10, measures=MEASURES).direction is SAME
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,7 @@ def test_measure_names_are_forgiving(name: str) -> None:
 )
 def test_out_of_range_is_refused(measure: str, baseline: float, current: float, field: str) -> None:
     with pytest.raises(OutOfRange) as caught:
-        classify_change(measure, baseline, current)
+        classify_change(measure, baseline, current, measures=MEASURES)
     assert caught.value.field == field
 
 
@@ -163,12 +165,12 @@ def test_invalid_input_is_refused(
     measure: str, baseline: float, current: float, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        classify_change(measure, baseline, current)
+        classify_change(measure, baseline, current, measures=MEASURES)
     assert caught.value.field == field
 
 
 def test_decimal_3tug_times_are_accepted() -> None:
-    assert classify_change("3tug", 31.4, 24.9).direction is IMPROVED  # 20.7%
+    assert classify_change("3tug", 31.4, 24.9, measures=MEASURES).direction is IMPROVED  # 20.7%
 
 
 @given(
@@ -178,7 +180,10 @@ def test_decimal_3tug_times_are_accepted() -> None:
 )
 def test_swapping_points_swaps_the_direction(measure: str, a: int, b: int) -> None:
     # Point thresholds are symmetric: a -> b improved exactly when b -> a worsened.
-    forward, back = classify_change(measure, a, b), classify_change(measure, b, a)
+    forward, back = (
+        classify_change(measure, a, b, measures=MEASURES),
+        classify_change(measure, b, a, measures=MEASURES),
+    )
     swap = {IMPROVED: WORSENED, WORSENED: IMPROVED, SAME: SAME}
     assert back.direction is swap[forward.direction]
     assert (forward.direction is SAME) == (abs(b - a) < forward.threshold)
@@ -189,7 +194,7 @@ def test_3tug_meaningful_only_beyond_20_percent(baseline: float, factor: float) 
     current = baseline * factor
     if not 0 < current < 600:
         return
-    result = classify_change("3tug", baseline, current)
+    result = classify_change("3tug", baseline, current, measures=MEASURES)
     if abs(factor - 1) >= 0.2 + 1e-6:
         assert result.direction is (IMPROVED if factor < 1 else WORSENED)
     elif abs(factor - 1) <= 0.2 - 1e-6:
@@ -208,7 +213,7 @@ def test_3tug_exactly_20_percent_is_noise(tenths: int, sign: int, extra: int) ->
     current = (tenths * 10 + sign * (tenths * 2 + extra)) / 100  # baseline +-20%, +-0.01 s
     if not 0 < current < 600:
         return
-    result = classify_change("3tug", baseline, current)
+    result = classify_change("3tug", baseline, current, measures=MEASURES)
     if extra > 0:
         assert result.direction is (IMPROVED if sign < 0 else WORSENED)
     else:
@@ -219,7 +224,7 @@ def test_3tug_exactly_20_percent_is_noise(tenths: int, sign: int, extra: int) ->
 
 
 def test_shipped_measures() -> None:
-    measures = load_outcome_measures()
+    measures = MEASURES
     assert list(measures) == ["3tug", "qmg", "mg-adl", "mrc-sum"]
     assert [(m.low, m.high, m.range_inclusive) for m in measures.values()] == [
         (0, 600, False),
@@ -266,10 +271,10 @@ def test_broken_outcomes_file(measure: str, key: str, value: Any, complaint: str
     data = copy.deepcopy(_raw())
     data["measures"][measure][key] = value
     with pytest.raises(CatalogueError) as caught:
-        read_outcome_measures(data, sources=load_catalogue().sources)
+        read_outcome_measures(data, sources=LIBRARY.catalogue.sources)
     assert complaint in caught.value.message
 
 
 def test_empty_outcomes_file() -> None:
     with pytest.raises(CatalogueError):
-        read_outcome_measures({}, sources=load_catalogue().sources)
+        read_outcome_measures({}, sources=LIBRARY.catalogue.sources)

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ivig.core.catalogue import Catalogue, load_catalogue
 from ivig.core.dosing import GivenDose
+from ivig.core.library import Library, packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import CapExceeded, InvalidInput, IvigError, NoRateSchedule, OutOfRange
@@ -26,13 +26,13 @@ def _induction(**changes: object) -> Regimen:
     return Regimen(**args)  # type: ignore[arg-type]
 
 
-def test_issue_example(catalogue: Catalogue) -> None:
+def test_issue_example(packaged: Library) -> None:
     # ivig plan --sex male --height-cm 180 --weight-kg 100 --age 60 --product privigen-us
     #           --indication lems --phase induction --days 2 --start 2026-12-01
     plan = plan_course(
         MAN,
         _induction(),
-        catalogue,
+        packaged,
     )  # fmt: skip
     data = plan.as_dict()
     assert data["dosing_weight"]["kg"] == 85.0
@@ -51,38 +51,38 @@ def test_issue_example(catalogue: Catalogue) -> None:
     assert not data["product"]["verified"]  # US vial sizes are inferred, not confirmed
 
 
-def test_default_induction_total_and_days_come_from_the_indication(catalogue: Catalogue) -> None:
+def test_default_induction_total_and_days_come_from_the_indication(packaged: Library) -> None:
     plan = plan_course(
         MAN,
         _induction(product="gamunex-c", days=None),
-        catalogue,
+        packaged,
     )  # fmt: skip
     assert len(plan.doses) == 2  # the shortest course the indication allows
     assert plan.total_g == 170  # 2 g/kg x 85 kg
 
 
-def test_maintenance_with_history(catalogue: Catalogue) -> None:
+def test_maintenance_with_history(packaged: Library) -> None:
     history = (GivenDose(D(2026, 12, 1), 85), GivenDose(D(2026, 12, 2), 85))
     regimen = Regimen(
         indication="lems", product="privigen-us", phase=Phase.maintenance,
         start=D(2026, 12, 29), dose_g_per_kg=1, every_weeks=4, until=D(2027, 12, 31),
         history=history, first_infusion=False,
     )  # fmt: skip
-    plan = plan_course(MAN, regimen, catalogue)
+    plan = plan_course(MAN, regimen, packaged)
     assert len(plan.doses) == 14
     assert all(d.vials.total_g == 85 for d in plan.doses)
     # 2 Dec (85 g) and 29 Dec (85 g) share a window: exactly the cap
     assert plan.max_28d_g_per_kg == pytest.approx(2.0)
 
 
-def test_maintenance_too_soon_after_induction_is_refused(catalogue: Catalogue) -> None:
+def test_maintenance_too_soon_after_induction_is_refused(packaged: Library) -> None:
     history = (GivenDose(D(2026, 12, 1), 85), GivenDose(D(2026, 12, 2), 85))
     regimen = Regimen(
         indication="lems", product="privigen-us", phase=Phase.maintenance,
         start=D(2026, 12, 15), dose_g_per_kg=1, every_weeks=4, count=3, history=history,
     )  # fmt: skip
     with pytest.raises(CapExceeded) as caught:
-        plan_course(MAN, regimen, catalogue)
+        plan_course(MAN, regimen, packaged)
     # The maintenance doses alone fit: the start date is at fault, and the earliest start that
     # fits is suggested (1 Dec leaves the window on 29 Dec).
     assert caught.value.earliest_allowed == D(2026, 12, 29)
@@ -90,14 +90,14 @@ def test_maintenance_too_soon_after_induction_is_refused(catalogue: Catalogue) -
     assert "course may start is 2026-12-29" in caught.value.message
 
 
-def test_maintenance_interval_too_short_for_the_dose_is_refused(catalogue: Catalogue) -> None:
+def test_maintenance_interval_too_short_for_the_dose_is_refused(packaged: Library) -> None:
     # 1.2 g/kg every 2 weeks: 2.4 g/kg in 1-28 Dec whatever the start date
     regimen = Regimen(
         indication="lems", product="privigen-us", phase=Phase.maintenance,
         start=D(2026, 12, 1), dose_g_per_kg=1.2, every_weeks=2, count=3,
     )  # fmt: skip
     with pytest.raises(CapExceeded) as caught:
-        plan_course(MAN, regimen, catalogue)
+        plan_course(MAN, regimen, packaged)
     assert caught.value.field == "dose_g_per_kg"
     assert caught.value.reached_g_per_kg == pytest.approx(2.4)
     assert caught.value.earliest_allowed == D(2026, 12, 29)
@@ -116,10 +116,10 @@ def test_maintenance_interval_too_short_for_the_dose_is_refused(catalogue: Catal
     ],
 )
 def test_refusals(
-    catalogue: Catalogue, changes: dict[str, object], error: type[Exception], field: str
+    packaged: Library, changes: dict[str, object], error: type[Exception], field: str
 ) -> None:
     with pytest.raises(error) as caught:
-        plan_course(MAN, _induction(**changes), catalogue)
+        plan_course(MAN, _induction(**changes), packaged)
     assert caught.value.field == field  # type: ignore[attr-defined]
 
 
@@ -133,18 +133,18 @@ def test_refusals(
         ({"count": None}, "count"),
     ],
 )
-def test_maintenance_refusals(catalogue: Catalogue, changes: dict[str, object], field: str) -> None:
+def test_maintenance_refusals(packaged: Library, changes: dict[str, object], field: str) -> None:
     args: dict[str, object] = {
         "indication": "lems", "product": "privigen-us", "phase": Phase.maintenance,
         "start": D(2026, 12, 1), "dose_g_per_kg": 0.5, "every_weeks": 4, "count": 3,
     }  # fmt: skip
     args.update(changes)
     with pytest.raises(InvalidInput) as caught:
-        plan_course(MAN, Regimen(**args), catalogue)  # type: ignore[arg-type]
+        plan_course(MAN, Regimen(**args), packaged)  # type: ignore[arg-type]
     assert caught.value.field == field
 
 
-def test_egfr_from_creatinine(catalogue: Catalogue) -> None:
+def test_egfr_from_creatinine(packaged: Library) -> None:
     from ivig.core.renal import CreatinineUnit
 
     patient = Patient(
@@ -154,38 +154,38 @@ def test_egfr_from_creatinine(catalogue: Catalogue) -> None:
     plan = plan_course(
         patient,
         _induction(),
-        catalogue,
+        packaged,
     )  # fmt: skip
     assert plan.risks.egfr is not None
     assert plan.risks.egfr < 60
     assert plan.maximum_mg_per_kg_per_min == 3.3
 
 
-def test_egfr_and_creatinine_together_are_refused(catalogue: Catalogue) -> None:
+def test_egfr_and_creatinine_together_are_refused(packaged: Library) -> None:
     patient = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, egfr=50, creatinine=90)
     with pytest.raises(InvalidInput) as caught:
         plan_course(
             patient,
             _induction(),
-            catalogue,
+            packaged,
         )  # fmt: skip
     assert caught.value.field == "creatinine"
 
 
-def test_other_indications_by_data(catalogue: Catalogue) -> None:
+def test_other_indications_by_data(packaged: Library) -> None:
     for indication in ("cidp", "mg", "mmn"):
         plan = plan_course(
             MAN,
             Regimen(indication=indication, product="gammagard-liquid", phase=Phase.induction,
                     start=D(2026, 12, 1), days=5),
-            catalogue,
+            packaged,
         )  # fmt: skip
         assert plan.total_g <= plan.cap_g
     mmn = plan_course(
         MAN,
         Regimen(indication="mmn", product="gammagard-liquid", phase=Phase.induction,
                 start=D(2026, 12, 1), days=5),
-        catalogue,
+        packaged,
     )  # fmt: skip
     assert mmn.schedule.group == "mmn"
     assert mmn.on_label
@@ -211,25 +211,25 @@ def test_other_indications_by_data(catalogue: Catalogue) -> None:
     ],
 )  # fmt: skip
 def test_impossible_input_is_refused(
-    catalogue: Catalogue, patient: Patient, regimen: Regimen, field: str
+    packaged: Library, patient: Patient, regimen: Regimen, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        plan_course(patient, regimen, catalogue)
+        plan_course(patient, regimen, packaged)
     assert caught.value.field == field
 
 
-def test_history_over_the_cap_is_reported_not_blamed_on_the_plan(catalogue: Catalogue) -> None:
+def test_history_over_the_cap_is_reported_not_blamed_on_the_plan(packaged: Library) -> None:
     # 250 g in one week of October: 2.94 g/kg, long before this course
     history = (GivenDose(D(2026, 10, 1), 125), GivenDose(D(2026, 10, 2), 125))
-    plan = plan_course(MAN, _induction(history=history), catalogue)
+    plan = plan_course(MAN, _induction(history=history), packaged)
     finding = next(f for f in plan.findings if f.code == "history-over-cap")
     assert "2.94 g/kg" in finding.message
     assert plan.max_28d_g_per_kg == pytest.approx(2.0)  # windows holding a planned dose
 
 
-def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
+def test_later_start_rate_is_explained(packaged: Library) -> None:
     # Gammaplex 10%: doses after the first may start at 1 mg/kg/min if the first was tolerated
-    plan = plan_course(MAN, _induction(product="gammaplex-10"), catalogue)
+    plan = plan_course(MAN, _induction(product="gammaplex-10"), packaged)
     assert plan.doses[0].steps[0].rate_mg_per_kg_per_min == 0.5
     assert plan.doses[1].steps[0].rate_mg_per_kg_per_min == 1.0
     finding = next(f for f in plan.findings if f.code == "later-start-rate")
@@ -239,7 +239,7 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
     assert "dose 1 (2026-12-01) starts at the lowest rate" in lowest.message
     assert "first IVIG infusion" in lowest.message
     assert not any(f.code == "later-start-rate" for f in
-                   plan_course(MAN, _induction(), catalogue).findings)  # fmt: skip
+                   plan_course(MAN, _induction(), packaged).findings)  # fmt: skip
 
 
 # --- issue 14, item 3: an explicit weight basis the NBA rule excludes ---------------------------
@@ -247,22 +247,22 @@ def test_later_start_rate_is_explained(catalogue: Catalogue) -> None:
 THIN_WOMAN = Patient(sex=Sex.female, height_cm=170, weight_kg=45, age=40)  # BMI 15.6
 
 
-def test_an_excluded_adjusted_basis_is_refused_with_the_rule(catalogue: Catalogue) -> None:
+def test_an_excluded_adjusted_basis_is_refused_with_the_rule(packaged: Library) -> None:
     # Issue 14, item 3: adjusted 54.9 kg above her actual 45 kg would give 2.44 g/kg and a top
     # rate of 9.8 mg/kg/min of her real weight against the label maximum of 8
     with pytest.raises(InvalidInput) as caught:
-        plan_course(THIN_WOMAN, _induction(weight_basis=WeightBasis.adjusted), catalogue)
+        plan_course(THIN_WOMAN, _induction(weight_basis=WeightBasis.adjusted), packaged)
     assert caught.value.field == "weight_basis"
     assert "NBA exclusions from adjusted body weight dosing" in caught.value.message
 
 
-def test_an_insisted_basis_is_checked_on_the_actual_weight(catalogue: Catalogue) -> None:
+def test_an_insisted_basis_is_checked_on_the_actual_weight(packaged: Library) -> None:
     insisted = {"weight_basis": WeightBasis.adjusted, "weight_basis_reason": "team decision"}
     # 2 g/kg on 54.9 kg is 109.8 g: above the cap of 2 g/kg x 45 kg = 90 g: refused
     with pytest.raises(CapExceeded):
-        plan_course(THIN_WOMAN, _induction(**insisted), catalogue)
+        plan_course(THIN_WOMAN, _induction(**insisted), packaged)
     # 1.6 g/kg on 54.9 kg = 87.8 g, 43.9 g a day: within the cap of 90 g (2 g/kg of 45 kg)
-    plan = plan_course(THIN_WOMAN, _induction(total_g_per_kg=1.6, **insisted), catalogue)
+    plan = plan_course(THIN_WOMAN, _induction(total_g_per_kg=1.6, **insisted), packaged)
     assert plan.dosing_weight.kg == 54.9
     assert plan.cap_g == 90.0
     assert plan.total_g <= 90.0
@@ -282,7 +282,7 @@ def test_an_insisted_basis_is_checked_on_the_actual_weight(catalogue: Catalogue)
 
 
 def _gammaplex(**changes: object) -> Plan:
-    return plan_course(MAN, _induction(product="gammaplex-10", **changes), load_catalogue())
+    return plan_course(MAN, _induction(product="gammaplex-10", **changes), packaged_library())
 
 
 @pytest.mark.parametrize(
@@ -328,16 +328,16 @@ def test_later_start_rate_only_after_a_tolerated_infusion_of_the_same_product(
     ],
 )
 def test_the_first_infusion_flag_follows_the_history(
-    catalogue: Catalogue, changes: dict[str, object], first: bool
+    packaged: Library, changes: dict[str, object], first: bool
 ) -> None:
     # Issue 14, item 9: never "first IVIG infusion" and "product switch" together
-    codes = {f.code for f in plan_course(MAN, _induction(**changes), catalogue).findings}
+    codes = {f.code for f in plan_course(MAN, _induction(**changes), packaged).findings}
     assert ("first-infusion" in codes) is first
 
 
-def test_a_first_infusion_with_earlier_infusions_is_refused(catalogue: Catalogue) -> None:
+def test_a_first_infusion_with_earlier_infusions_is_refused(packaged: Library) -> None:
     with pytest.raises(InvalidInput) as caught:
-        plan_course(MAN, _induction(first_infusion=True, previous_product="privigen-us"), catalogue)
+        plan_course(MAN, _induction(first_infusion=True, previous_product="privigen-us"), packaged)
     assert caught.value.field == "first_infusion"
 
 
@@ -354,11 +354,11 @@ def test_a_first_infusion_with_earlier_infusions_is_refused(catalogue: Catalogue
         ("privigen-us", "3.3 mg/kg/min (the service default, protocol)"),
     ],
 )  # fmt: skip
-def test_the_at_risk_cap_names_its_source(catalogue: Catalogue, product: str, words: str) -> None:
+def test_the_at_risk_cap_names_its_source(packaged: Library, product: str, words: str) -> None:
     plan = plan_course(
         Patient(sex=Sex.male, height_cm=180, weight_kg=75, age=60, risks=frozenset({"diabetes"})),
         _induction(product=product),
-        catalogue,
+        packaged,
     )
     finding = next(f for f in plan.findings if f.code == "at-risk-maximum")
     assert "the label's cap" not in finding.message
@@ -396,9 +396,9 @@ def _one_patient(weight_kg: float) -> Patient:
     ],
 )  # fmt: skip
 def test_course_rounded_as_a_whole(
-    catalogue: Catalogue, patient: Patient, changes: dict[str, object], doses: list[float]
+    packaged: Library, patient: Patient, changes: dict[str, object], doses: list[float]
 ) -> None:
-    plan = plan_course(patient, _induction(**changes), catalogue)
+    plan = plan_course(patient, _induction(**changes), packaged)
     data = plan.as_dict()
     assert [d["dose_g"] for d in data["doses"]] == doses
     assert data["rounding"]["larger_doses"] == "last"
@@ -407,20 +407,20 @@ def test_course_rounded_as_a_whole(
     assert all(d["rounding"]["why"] for d in data["doses"])
 
 
-def test_bivigam_doses_say_why(catalogue: Catalogue) -> None:
+def test_bivigam_doses_say_why(packaged: Library) -> None:
     patient = Patient(sex=Sex.male, height_cm=165.1, weight_kg=111, age=20)
-    dose = plan_course(patient, _induction(product="bivigam", days=5), catalogue).doses[0]
+    dose = plan_course(patient, _induction(product="bivigam", days=5), packaged).doses[0]
     # 30, 30, 30, 35, 35 g: a first dose of 35 g would take the course (165 g) past the cap
     assert dose.vials.why == "30 g: the nearer 35 g would pass the cap"
 
 
-def test_a_rounding_change_above_ten_percent_is_a_finding(catalogue: Catalogue) -> None:
+def test_a_rounding_change_above_ten_percent_is_a_finding(packaged: Library) -> None:
     # Issue 14 item 10: 2 g/kg over 5 days for 62.1 kg of Privigen US is 24.84 g a day, cap
     # 124.2 g: 25 g a day would pass it (125 g), so the first dose is 20 g (-19.5 %), the rest
     # 25 g (smaller doses first). The finding names the dose and what would bring it closer:
     # the nearer vial mix (here blocked by the cap), or a product with smaller vials.
     regimen = _induction(days=5, weight_basis=WeightBasis.actual)
-    plan = plan_course(_one_patient(62.1), regimen, catalogue)
+    plan = plan_course(_one_patient(62.1), regimen, packaged)
     assert [d.vials.total_g for d in plan.doses] == [20, 25, 25, 25, 25]
     finding = next(f for f in plan.findings if f.code == "rounding-change")
     assert finding.message.startswith(
@@ -430,16 +430,18 @@ def test_a_rounding_change_above_ten_percent_is_a_finding(catalogue: Catalogue) 
     assert "Gammagard Liquid (US) 24 g (1x20 + 4x1 g, -3.4 %)" in finding.message
     assert "protocol rounding change threshold" in plan.unverified
     # 68.6 kg: 25 g (-8.9 %) and 30 g (+9.3 %) are within the threshold: no finding
-    plain = plan_course(_one_patient(68.6), regimen, catalogue)
+    plain = plan_course(_one_patient(68.6), regimen, packaged)
     assert not any(f.code == "rounding-change" for f in plain.findings)
 
 
-def test_a_service_rounding_increment_is_used_and_named(catalogue: Catalogue) -> None:
+def test_a_service_rounding_increment_is_used_and_named(packaged: Library) -> None:
     protocol = dataclasses.replace(
-        catalogue.protocol,
-        rounding_increment=dataclasses.replace(catalogue.protocol.rounding_increment, value=5.0),
+        packaged.protocol,
+        rounding_increment=dataclasses.replace(packaged.protocol.rounding_increment, value=5.0),
     )
-    coarse = dataclasses.replace(catalogue, protocol=protocol)
+    coarse = dataclasses.replace(
+        packaged, catalogue=dataclasses.replace(packaged.catalogue, protocol=protocol)
+    )
     # Gamunex-C 80.5 g a day, rounded to a multiple of 5 g: 80 g (2 x 40 g)
     plan = plan_course(
         _one_patient(80.5), _induction(product="gamunex-c", weight_basis=WeightBasis.actual), coarse
@@ -451,14 +453,14 @@ def test_a_service_rounding_increment_is_used_and_named(catalogue: Catalogue) ->
     assert "a multiple of 5 g" in data["rounding"]["rule"]
 
 
-def test_maintenance_over_the_cap_suggests_a_dose_or_an_interval(catalogue: Catalogue) -> None:
+def test_maintenance_over_the_cap_suggests_a_dose_or_an_interval(packaged: Library) -> None:
     # Issue 14 item 14: 1.2 g/kg every 2 weeks breaks the cap; the refusal says what fits.
     regimen = Regimen(
         indication="lems", product="privigen-us", phase=Phase.maintenance,
         start=D(2026, 12, 1), dose_g_per_kg=1.2, every_weeks=2, count=3,
     )  # fmt: skip
     with pytest.raises(CapExceeded) as caught:
-        plan_course(MAN, regimen, catalogue)
+        plan_course(MAN, regimen, packaged)
     message = caught.value.message
     assert message.endswith(
         "every 2 weeks, the largest dose that fits is 1 g/kg; 1.2 g/kg fits every 4 weeks or longer"
@@ -466,7 +468,7 @@ def test_maintenance_over_the_cap_suggests_a_dose_or_an_interval(catalogue: Cata
     assert "this this" not in message
 
 
-def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalogue) -> None:
+def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(packaged: Library) -> None:
     # Issue 14 item 11: the usual-dose rule (limits.usual_dose_limits) shows in the plan, as in
     # the order: CIDP maintenance is 0.4-1 g/kg (NBA Criteria V3 pattern, UNVERIFIED) and the
     # labels give at most 1 g/kg a day (Privigen US PI: 2 g/kg over 2-5 consecutive days).
@@ -474,7 +476,7 @@ def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalo
         indication="cidp", product="privigen-us", phase=Phase.maintenance,
         start=D(2026, 12, 1), dose_g_per_kg=2, every_weeks=4, count=1,
     )  # fmt: skip
-    plan = plan_course(MAN, regimen, catalogue)
+    plan = plan_course(MAN, regimen, packaged)
     [finding] = [f for f in plan.as_dict()["findings"] if f["code"] == "dose-outside-usual-range"]
     assert finding["severity"] == "warn"
     assert finding["message"].startswith(
@@ -482,7 +484,7 @@ def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalo
         "and more than the 1 g/kg a day the labels give"
     )
     assert "CIDP maintenance dose range" in plan.unverified
-    usual = plan_course(MAN, dataclasses.replace(regimen, dose_g_per_kg=1), catalogue)
+    usual = plan_course(MAN, dataclasses.replace(regimen, dose_g_per_kg=1), packaged)
     assert not [f for f in usual.findings if f.code.startswith("dose-")]
     assert "CIDP maintenance dose range" in usual.unverified  # the rule read it
 
@@ -490,17 +492,17 @@ def test_a_single_day_2_g_per_kg_maintenance_dose_is_a_finding(catalogue: Catalo
 # --- renal function (issue 14 items 2, 5 and 15) ------------------------------------------------
 
 
-def test_a_creatinine_needs_its_unit(catalogue: Catalogue) -> None:
+def test_a_creatinine_needs_its_unit(packaged: Library) -> None:
     # was read as umol/L: 12 (a dialysis value in mg/dL) gave an eGFR of 173 (issue 14 item 2)
     patient = Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, creatinine=12)
     with pytest.raises(InvalidInput) as caught:
-        plan_course(patient, _induction(), catalogue)
+        plan_course(patient, _induction(), packaged)
     assert caught.value.field == "creatinine_unit"
 
 
-def test_no_renal_function_is_a_warning(catalogue: Catalogue) -> None:
+def test_no_renal_function_is_a_warning(packaged: Library) -> None:
     # SmPC: "assess renal parameters prior to infusion" (clinical-rules.md section 7a)
-    plan = plan_course(MAN, _induction(), catalogue)
+    plan = plan_course(MAN, _induction(), packaged)
     missing = [f for f in plan.findings if f.code == "renal-function-missing"]
     assert [f.severity.value for f in missing] == ["warn"]
     assert "--" not in missing[0].message
@@ -517,7 +519,7 @@ def test_no_renal_function_is_a_warning(catalogue: Catalogue) -> None:
     ],
 )
 def test_an_old_renal_function_is_a_warning(
-    catalogue: Catalogue, measured_on: dt.date, limit: int | None, old: bool
+    packaged: Library, measured_on: dt.date, limit: int | None, old: bool
 ) -> None:
     from ivig.core.renal import CreatinineUnit
 
@@ -525,7 +527,7 @@ def test_an_old_renal_function_is_a_warning(
         sex=Sex.male, height_cm=180, weight_kg=100, age=60, creatinine=1.0,
         creatinine_unit=CreatinineUnit.mg_dl, renal_measured_on=measured_on,
     )  # fmt: skip
-    plan = plan_course(patient, _induction(), catalogue, renal_max_age_days=limit)
+    plan = plan_course(patient, _induction(), packaged, renal_max_age_days=limit)
     found = [f for f in plan.findings if f.code == "renal-function-old"]
     assert bool(found) is old
     renal = plan.as_dict()["renal"]
@@ -537,19 +539,19 @@ def test_an_old_renal_function_is_a_warning(
         assert "limit of 90 days" in found[0].message
 
 
-def test_the_unverified_egfr_threshold_is_listed_when_used(catalogue: Catalogue) -> None:
+def test_the_unverified_egfr_threshold_is_listed_when_used(packaged: Library) -> None:
     # protocol.toml: egfr_threshold = 60, verified = false (issue 14 item 15)
     name = "eGFR threshold for renal risk (60 mL/min/1.73 m2)"
     with_egfr = plan_course(
         Patient(sex=Sex.male, height_cm=180, weight_kg=100, age=60, egfr=75),
         _induction(),
-        catalogue,
+        packaged,
     )
     assert name in with_egfr.unverified
     assert with_egfr.as_dict()["renal"]["threshold"] == {
         "egfr": 60,
         "verified": False,
-        "source": catalogue.protocol.egfr_threshold.source.cite(),
+        "source": packaged.protocol.egfr_threshold.source.cite(),
         "below": False,
     }
-    assert name not in plan_course(MAN, _induction(), catalogue).unverified
+    assert name not in plan_course(MAN, _induction(), packaged).unverified

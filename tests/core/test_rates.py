@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import Catalogue, RateSchedule, load_catalogue
+from ivig.core.catalogue import Catalogue, RateSchedule
+from ivig.core.library import packaged_library
 from ivig.core.rates import clock_times, rate_ramp, rate_steps
 
 
@@ -201,7 +202,9 @@ def test_clock_times() -> None:
 
 
 EXCLUSIVE = sorted(
-    p.id for p in load_catalogue().products.values() if p.at_risk_max_exclusive and p.schedules
+    p.id
+    for p in packaged_library().catalogue.products.values()
+    if p.at_risk_max_exclusive and p.schedules
 )
 
 
@@ -212,7 +215,7 @@ EXCLUSIVE = sorted(
 )
 def test_a_less_than_cap_is_never_reached(product_id: str, kg: float, dose_g: float) -> None:
     # "less than" (Bivigam, Gammagard Liquid, Octagam 5%): every pump rate stays below the cap
-    catalogue = load_catalogue()
+    catalogue = packaged_library().catalogue
     product = catalogue.product(product_id)
     for schedule in product.schedules:
         ramp, maximum, _, _ = rate_ramp(

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from ivig.core.catalogue import Catalogue
+from ivig.core.library import Library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.screening import Severity, assess_risks
 from ivig.core.weights import Sex
@@ -14,7 +15,7 @@ from ivig.errors import InvalidInput
 
 
 def _plan(
-    catalogue: Catalogue,
+    packaged: Library,
     *,
     product: str = "privigen-us",
     risks: frozenset[str] = frozenset(),
@@ -31,7 +32,7 @@ def _plan(
             days=2,
             **regimen,  # type: ignore[arg-type]
         ),
-        catalogue,
+        packaged,
     )
 
 
@@ -62,33 +63,33 @@ def _codes(plan: Plan) -> dict[str, Severity]:
     ],
 )  # fmt: skip
 def test_condition_findings(
-    catalogue: Catalogue, product: str, risk: str, code: str, severity: Severity
+    packaged: Library, product: str, risk: str, code: str, severity: Severity
 ) -> None:
-    plan = _plan(catalogue, product=product, risks=frozenset({risk}))
+    plan = _plan(packaged, product=product, risks=frozenset({risk}))
     assert _codes(plan)[code] is severity
     assert all(f.source for f in plan.findings)
 
 
-def test_excipient_rule_without_the_condition_does_not_fire(catalogue: Catalogue) -> None:
-    codes = _codes(_plan(catalogue, product="privigen-us"))
+def test_excipient_rule_without_the_condition_does_not_fire(packaged: Library) -> None:
+    codes = _codes(_plan(packaged, product="privigen-us"))
     assert "hyperprolinaemia-proline" not in codes
     # but the maltose glucometer warning applies to every patient on a maltose product
-    assert _codes(_plan(catalogue, product="octagam-10"))["maltose-glucometer"] is Severity.warn
+    assert _codes(_plan(packaged, product="octagam-10"))["maltose-glucometer"] is Severity.warn
 
 
-def test_unverified_excipient_says_so(catalogue: Catalogue) -> None:
+def test_unverified_excipient_says_so(packaged: Library) -> None:
     # Gammaplex 5% sorbitol is UNVERIFIED in products.md
     plan = _plan(
-        catalogue, product="gammaplex-5", risks=frozenset({"hereditary-fructose-intolerance"})
+        packaged, product="gammaplex-5", risks=frozenset({"hereditary-fructose-intolerance"})
     )
     finding = next(f for f in plan.findings if f.code == "fructose-intolerance-sorbitol")
     assert "UNVERIFIED" in finding.message
 
 
-def test_first_infusion_switch_and_long_gap(catalogue: Catalogue) -> None:
-    assert _codes(_plan(catalogue))["first-infusion"] is Severity.warn
+def test_first_infusion_switch_and_long_gap(packaged: Library) -> None:
+    assert _codes(_plan(packaged))["first-infusion"] is Severity.warn
     later = _plan(
-        catalogue,
+        packaged,
         first_infusion=False,
         previous_product="gamunex-c",
         last_infusion=dt.date(2026, 9, 1),
@@ -97,12 +98,12 @@ def test_first_infusion_switch_and_long_gap(catalogue: Catalogue) -> None:
     assert "first-infusion" not in codes
     assert codes["product-switch"] is Severity.warn
     assert codes["long-gap"] is Severity.warn  # 91 days > 8 weeks (protocol)
-    recent = _plan(catalogue, first_infusion=False, last_infusion=dt.date(2026, 11, 10))
+    recent = _plan(packaged, first_infusion=False, last_infusion=dt.date(2026, 11, 10))
     assert "long-gap" not in _codes(recent)
 
 
-def test_block_findings_come_first(catalogue: Catalogue) -> None:
-    plan = _plan(catalogue, risks=frozenset({"fever", "diabetes"}))
+def test_block_findings_come_first(packaged: Library) -> None:
+    plan = _plan(packaged, risks=frozenset({"fever", "diabetes"}))
     severities = [f.severity for f in plan.findings]
     assert severities == sorted(severities, key=["block", "warn", "info"].index)
     assert plan.blocked
@@ -121,8 +122,8 @@ def test_unknown_risk_code(catalogue: Catalogue) -> None:
     assert caught.value.field == "risk"
 
 
-def test_unverified_values_are_named(catalogue: Catalogue) -> None:
-    plan = _plan(catalogue, product="flebogamma-10")
+def test_unverified_values_are_named(packaged: Library) -> None:
+    plan = _plan(packaged, product="flebogamma-10")
     finding = next(f for f in plan.findings if f.code == "unverified-values")
     assert "flebogamma-10 rate schedule" in finding.message
     assert "LEMS cap" in finding.message
@@ -158,10 +159,10 @@ def test_unverified_values_are_named(catalogue: Catalogue) -> None:
     ],
 )
 def test_the_eu_core_smpc_lists_are_risk_codes(
-    catalogue: Catalogue, code: str, groups: set[str]
+    packaged: Library, code: str, groups: set[str]
 ) -> None:
-    assert set(catalogue.risks[code].groups) == groups
-    plan = _plan(catalogue, risks=frozenset({code}))
+    assert set(packaged.catalogue.risks[code].groups) == groups
+    plan = _plan(packaged, risks=frozenset({code}))
     assert plan.risks.at_risk
     # each risk brings in the at-risk maximum: 3.3 mg/kg/min (protocol) for Privigen's 8
     assert plan.maximum_mg_per_kg_per_min == 3.3
@@ -178,16 +179,14 @@ def test_the_eu_core_smpc_lists_are_risk_codes(
         (117.1, True),  # 43.0: the case (no renal or thrombosis finding before)
     ],
 )
-def test_obesity_is_derived_from_the_bmi(
-    catalogue: Catalogue, weight_kg: float, obese: bool
-) -> None:
+def test_obesity_is_derived_from_the_bmi(packaged: Library, weight_kg: float, obese: bool) -> None:
     plan = plan_course(
         Patient(sex=Sex.female, height_cm=165, weight_kg=weight_kg, age=50),
         Regimen(
             indication="lems", product="privigen-us", phase=Phase.induction,
             start=dt.date(2026, 12, 1), days=2,
         ),
-        catalogue,
+        packaged,
     )  # fmt: skip
     assert ("obesity" in plan.risks.codes) is obese
     found = _codes(plan)

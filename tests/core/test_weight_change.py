@@ -14,18 +14,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
+from ivig.core.library import packaged_library
 from ivig.core.weight_change import (
     check_measured_on,
-    load_weight_rule,
     read_weight_rule,
     weight_change,
 )
 from ivig.errors import CatalogueError, InvalidInput
 
+LIBRARY = packaged_library()
+RULE = LIBRARY.weight_rule
+
 
 def test_the_rule_is_sourced_and_verified() -> None:
-    rule = load_weight_rule()
+    rule = RULE
     assert rule.value == 10
     assert rule.verified is True
     assert "10% or more" in rule.source.title
@@ -46,13 +48,13 @@ def test_the_rule_is_sourced_and_verified() -> None:
     ],
 )
 def test_worked_examples(previous: float, new: float, percent: float, needs: bool) -> None:
-    change = weight_change(previous, new)
+    change = weight_change(previous, new, rule=RULE)
     assert change.percent == pytest.approx(percent)
     assert change.needs_confirmation is needs
 
 
 def test_the_words_of_a_change() -> None:
-    assert weight_change(100, 250).describe() == "250 kg is +150 % from 100 kg"
+    assert weight_change(100, 250, rule=RULE).describe() == "250 kg is +150 % from 100 kg"
 
 
 @given(
@@ -64,7 +66,7 @@ def test_a_change_needs_confirmation_exactly_at_10_percent_or_more(
 ) -> None:
     """Property: confirmation iff |new - previous| >= 10 % of previous (to 9 decimals)."""
     new = previous * ratio
-    change = weight_change(previous, new)
+    change = weight_change(previous, new, rule=RULE)
     relative = abs(new - previous) / previous * 100
     if relative >= 10 + 1e-6:
         assert change.needs_confirmation
@@ -75,7 +77,7 @@ def test_a_change_needs_confirmation_exactly_at_10_percent_or_more(
 
 def test_a_weight_of_zero_is_refused() -> None:
     with pytest.raises(InvalidInput):
-        weight_change(0, 70)
+        weight_change(0, 70, rule=RULE)
 
 
 @pytest.mark.parametrize(
@@ -104,11 +106,11 @@ def test_a_broken_rule_is_a_catalogue_error(value: Any) -> None:
     data = copy.deepcopy(_limits())
     data["weight_change"]["confirm_percent"]["value"] = value
     with pytest.raises(CatalogueError, match="confirm_percent"):
-        read_weight_rule(data, load_catalogue().sources)
+        read_weight_rule(data, LIBRARY.catalogue.sources)
 
 
 def test_a_missing_rule_is_a_catalogue_error() -> None:
     data = copy.deepcopy(_limits())
     del data["weight_change"]
     with pytest.raises(CatalogueError, match="confirm_percent"):
-        read_weight_rule(data, load_catalogue().sources)
+        read_weight_rule(data, LIBRARY.catalogue.sources)

@@ -9,6 +9,7 @@ from typing import Any
 
 from icalendar import Calendar
 
+from ivig.core.library import packaged_library
 from ivig.interop.handout import Infusion, PatientPlan
 from ivig.interop.ics import calendar_bytes, uid
 
@@ -91,7 +92,12 @@ def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
             assert (start.astimezone(zone).hour, start.minute) == (9, 0)
             # each maintenance dose follows the one before within 8 weeks, same product
             gap = 28 if n else (order.date - today).days + 30
-            observe = observation_minutes(first_infusion=False, product_switch=False, gap_days=gap)
+            observe = observation_minutes(
+                first_infusion=False,
+                product_switch=False,
+                gap_days=gap,
+                protocol=packaged_library().monitoring,
+            )
             assert observe.minutes == 20
             pump = float(order.steps[-1]["end_min"])
             assert event.decoded("DURATION") == dt.timedelta(minutes=round(pump + observe.minutes))

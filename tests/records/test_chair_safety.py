@@ -23,7 +23,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivig.core.catalogue import load_catalogue
+from ivig.core.library import packaged_library
 from ivig.core.monitoring import Severity, check_vitals, read_monitoring_protocol
 from ivig.errors import (
     Conflict,
@@ -979,18 +979,21 @@ def test_vital_sign_ranges_are_configuration() -> None:
     verdict without code."""
     with resources.files("ivig").joinpath("data", "monitoring.toml").open("rb") as f:
         data = tomllib.load(f)
-    catalogue = load_catalogue()
+    packaged = packaged_library()
+    catalogue = packaged.catalogue
 
     def protocol() -> Any:
         return read_monitoring_protocol(
             data, sources=catalogue.sources, long_gap_weeks=catalogue.protocol.long_gap_weeks
         )
 
-    assert [f.field for f in check_vitals(systolic_mm_hg=190)] == ["systolic_mm_hg"]
+    assert [f.field for f in check_vitals(systolic_mm_hg=190, protocol=packaged.monitoring)] == [
+        "systolic_mm_hg"
+    ]
     data["vitals"]["systolic_mm_hg"]["abnormal_above"]["value"] = 200.0
     assert check_vitals(systolic_mm_hg=190, protocol=protocol()) == []
     with pytest.raises(OutOfRange):
-        check_vitals(spo2_percent=101)
+        check_vitals(spo2_percent=101, protocol=packaged.monitoring)
     data["vitals"]["spo2_percent"]["possible"]["value"] = [0.0, 105.0]
     assert check_vitals(spo2_percent=101, protocol=protocol()) is not None
 

@@ -1,17 +1,20 @@
 """The versioned drug library (requirement 46), the server's recomputation at verification
-(requirement 56) and segregation of duties at verification (requirement 16), on the services."""
+(requirement 56) and segregation of duties at verification (requirement 16), on the services;
+the library in service read again when any of its files changes (issue 15)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from ivig.core.library import packaged_library
-from ivig.errors import Conflict, Forbidden, InvalidInput, StaleVersion
+from ivig.errors import CatalogueError, Conflict, Forbidden, InvalidInput, StaleVersion
+from ivig.records.library import current_library
 from ivig.records.models import AuditEvent, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
@@ -28,7 +31,39 @@ LOTS = [
 ]
 # Privigen (US), CIDP schedule: pharmacy lowers the maximum from 8 to 6 mg/kg/min.
 SLOWER = {"initial = 0.5\nmaximum = 8\n": "initial = 0.5\nmaximum = 6\n"}
-PACKAGED = packaged_library().version  # the drug library the package ships
+PACKAGED = packaged_library().version  # the catalogue_version shipped
+
+
+# --- the library in service (issue 15) ------------------------------------------------------------
+
+
+def test_the_library_in_service_is_read_again_when_limits_toml_changes(
+    library: Callable[..., str], settings: Any
+) -> None:
+    """Every file of the site's folder is watched, not only products.toml: a changed limit is in
+    service at the next call; an unchanged folder is not read again."""
+    library("2026.12.0")
+    before = current_library()
+    assert current_library() is before
+    assert before.limits.vitals_within_minutes.value == 15
+    limits = Path(settings.IVIG_CATALOGUE_DIR) / "limits.toml"
+    old = "vitals_within_minutes = { value = 15,"
+    limits.write_text(limits.read_text().replace(old, "vitals_within_minutes = { value = 120,"))
+    after = current_library()
+    assert after.limits.vitals_within_minutes.value == 120
+    assert after.version == "2026.12.0"  # the version is the site's to bump
+
+
+def test_without_a_site_folder_the_packaged_library_is_in_service(settings: Any) -> None:
+    settings.IVIG_CATALOGUE_DIR = None
+    assert current_library() is packaged_library()
+
+
+def test_a_broken_file_of_the_site_is_refused_naming_it(library: Callable[..., str]) -> None:
+    window = "late_window_minutes = { value = 15"
+    library("2026.12.0", files={"monitoring.toml": {window: "late_window_minutes = { value = 0"}})
+    with pytest.raises(CatalogueError, match=r"monitoring\.toml \[checkpoints\]: 'late_window"):
+        current_library()
 
 
 def _orders(course: Any) -> list[Order]:

@@ -30,6 +30,8 @@ from ivig.core.library import packaged_library
 from ivig.records.models import Order
 from ivig.records.services import courses
 
+PACKAGED = packaged_library().version  # the catalogue_version shipped
+
 TIMES, DIVIDE, ARROW, MINUS = "\u00d7", "\u00f7", "\u2192", "\u2212"
 PACKAGED = packaged_library().version  # the drug library the package ships
 NUMBER = r"\d+(?:\.\d+)?"

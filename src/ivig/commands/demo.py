@@ -157,9 +157,11 @@ def _give(
     restarted at the last tolerated rate), ended, observed, closed."""
     from ivig.core.monitoring import CheckReason, Severity, recommended_action, vitals_schedule
     from ivig.core.rates import RateStep
+    from ivig.records.library import current_library
     from ivig.records.models import InfusionSession, Order
     from ivig.records.services import infusions, orders
 
+    protocol = current_library().monitoring
     pharmacist, nurse = users["pharmacist"], users["nurse"]
     order = Order.objects.get(pk=order_id)
     order = orders.verify(pharmacist, order.pk, order.version, now=start - dt.timedelta(hours=2))
@@ -218,6 +220,7 @@ def _give(
             current_rate_ml_per_h=planned[k][1],
             last_tolerated_ml_per_h=planned[k - 1][1],
             reactions_today=0,
+            protocol=protocol,
         )
         slower = advice.restart_max_ml_per_h or planned[k - 1][1]
         segments = [*planned[: k + 1], (at + 2, slower)]
@@ -240,7 +243,7 @@ def _give(
 
     checks = {
         round(c.minute)
-        for c in vitals_schedule(steps(segments, end), observation_minutes=60)
+        for c in vitals_schedule(steps(segments, end), observation_minutes=60, protocol=protocol)
         if c.reason is not CheckReason.end_of_observation
     }
     # The planned steps as they ran until the real end (as the run sheet's checkpoints:
@@ -248,7 +251,9 @@ def _give(
     begun = [(minute, rate) for minute, rate in planned if minute < end] or planned[:1]
     checks |= {
         round(c.minute)
-        for c in vitals_schedule(steps(begun, end), observation_minutes=60 if first else 20)
+        for c in vitals_schedule(
+            steps(begun, end), observation_minutes=60 if first else 20, protocol=protocol
+        )
         if c.minute < end
     }
     events += [(float(minute), 0, "vitals", 0.0) for minute in checks]
@@ -309,7 +314,7 @@ def _demo_patient(
     """One patient with the history of an induction and a planned maintenance course."""
     from django.utils import timezone
 
-    from ivig.core.catalogue import load_catalogue
+    from ivig.records.library import current_catalogue
     from ivig.records.services import courses, orders, outcomes, patients
 
     prescriber, nurse = users["prescriber"], users["nurse"]
@@ -392,7 +397,7 @@ def _demo_patient(
     if data.next_verified:
         first = upcoming[0]
         orders.verify(users["pharmacist"], first.pk, first.version)
-    product = load_catalogue().product(data.product).display_name
+    product = current_catalogue().product(data.product).display_name
     last_day = first_day + dt.timedelta(days=1)
     return (
         f"{data.mrn}  {data.family_name}, {data.given_name}: {product}; induction 2 g/kg given "

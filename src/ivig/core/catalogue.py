@@ -1,22 +1,21 @@
 """The drug library: products, rate schedules, indications, risk codes and the service protocol.
 
-Loaded from the TOML files in ``ivig/data`` (schema in ``ivig/data/README.md``). Every number
-carries its :class:`Source` and a ``verified`` flag: values that the reference notes mark
-UNVERIFIED stay ``verified=False`` and every plan that uses one says so.
+Read by :func:`read_catalogue` from a library folder: the one shipped in ``ivig/data`` or a
+site's own (``ivig.core.library``; schema in ``ivig/data/README.md``). Every number carries its
+:class:`Source` and a ``verified`` flag: values that the reference notes mark UNVERIFIED stay
+``verified=False`` and every plan that uses one says so.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from ivig.core.sourced import Reader, Source, Sourced, read_toml
 from ivig.errors import CatalogueError, NoRateSchedule, UnknownIndication, UnknownProduct
 
 __all__ = [
@@ -29,44 +28,14 @@ __all__ = [
     "Risk",
     "Source",
     "Sourced",
-    "load_catalogue",
+    "read_catalogue",
 ]
-
-T = TypeVar("T")
 
 RATE_UNITS = ("mg/kg/min", "mL/kg/min", "mL/kg/h")
 SCHEDULE_GROUPS = ("cidp", "pi", "itp", "mmn", "dm", "general")
 SEVERITIES = ("block", "warn", "info")
 RISK_GROUPS = ("renal", "thrombosis", "screening")
 NO_INCREMENT, SMALLEST_VIAL = "none", "smallest vial"
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where a value comes from: a label, guideline or the service protocol."""
-
-    key: str
-    title: str
-    url: str
-    ref: str
-
-    @property
-    def is_protocol(self) -> bool:
-        return self.key == "service-protocol"
-
-    def cite(self) -> str:
-        """One line naming the source, with its address when it has one."""
-        return f"{self.title} <{self.url}>" if self.url else self.title
-
-
-@dataclass(frozen=True, slots=True)
-class Sourced(Generic[T]):
-    """A catalogue value with its source and whether it is verified against that source."""
-
-    value: T
-    source: Source
-    verified: bool
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,134 +221,10 @@ class Catalogue:
 # --- loading ----------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Reads one table of a data file, naming the file and key in every error."""
-
-    def __init__(self, table: Mapping[str, Any], where: str, sources: Mapping[str, Source]):
-        self.table = table
-        self.where = where
-        self.sources = sources
-
-    def fail(self, key: str, problem: str) -> CatalogueError:
-        return CatalogueError(f"catalogue {self.where}: '{key}' {problem}", field=key)
-
-    def raw(self, key: str, kinds: type | tuple[type, ...], *, optional: bool = False) -> Any:
-        if key not in self.table:
-            if optional:
-                return None
-            raise self.fail(key, "is missing")
-        value = self.table[key]
-        if isinstance(value, bool) and bool not in (
-            kinds if isinstance(kinds, tuple) else (kinds,)
-        ):
-            raise self.fail(key, f"must not be a boolean (got {value!r})")
-        if not isinstance(value, kinds):
-            raise self.fail(key, f"has the wrong type ({type(value).__name__})")
-        return value
-
-    def text(self, key: str, *, optional: bool = False, choices: Iterable[str] = ()) -> Any:
-        value = self.raw(key, str, optional=optional)
-        allowed = tuple(choices)
-        if value is not None and allowed and value not in allowed:
-            raise self.fail(key, f"must be one of {', '.join(allowed)} (got '{value}')")
-        return value
-
-    def number(self, key: str, *, optional: bool = False, positive: bool = True) -> float | None:
-        value = self.raw(key, (int, float), optional=optional)
-        if value is None:
-            return None
-        if positive and value <= 0:
-            raise self.fail(key, f"must be positive (got {value})")
-        return float(value)
-
-    def required_number(self, key: str) -> float:
-        value = self.number(key)
-        if value is None:  # pragma: no cover - number() raises for a missing key
-            raise self.fail(key, "is missing")
-        return value
-
-    def integer(self, key: str, *, optional: bool = False) -> int | None:
-        value = self.raw(key, int, optional=optional)
-        if value is not None and value <= 0:
-            raise self.fail(key, f"must be positive (got {value})")
-        return value  # type: ignore[no-any-return]
-
-    def numbers(self, key: str, *, optional: bool = False) -> tuple[float, ...] | None:
-        value = self.raw(key, list, optional=optional)
-        if value is None:
-            return None
-        if not value or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value
-        ):
-            raise self.fail(key, "must be a non-empty list of positive numbers")
-        return tuple(float(v) for v in value)
-
-    def source(self, key: str = "source") -> Source:
-        name = self.text(key)
-        if name not in self.sources:
-            raise self.fail(key, f"names an unknown source '{name}' (see sources.toml)")
-        return self.sources[name]
-
-    def sourced(self, key: str, *, optional: bool = False) -> Sourced[Any] | None:
-        table = self.raw(key, dict, optional=optional)
-        if table is None:
-            return None
-        inner = _Reader(table, f"{self.where}.{key}", self.sources)
-        if "value" not in table:
-            raise inner.fail("value", "is missing")
-        verified = inner.raw("verified", bool)
-        return Sourced(
-            table["value"], inner.source(), verified, inner.text("note", optional=True) or ""
-        )
-
-    def sourced_number(self, key: str, *, optional: bool = False) -> Sourced[float] | None:
-        value = self.sourced(key, optional=optional)
-        if value is None:
-            return None
-        v = value.value
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise self.fail(key, "value must be a positive number")
-        return Sourced(float(v), value.source, value.verified, value.note)
-
-    def required_sourced_number(self, key: str) -> Sourced[float]:
-        value = self.sourced_number(key)
-        if value is None:  # pragma: no cover - sourced() raises for a missing key
-            raise self.fail(key, "is missing")
-        return value
-
-    def sourced_int(self, key: str) -> Sourced[int]:
-        value = self.sourced(key)
-        assert value is not None
-        if isinstance(value.value, bool) or not isinstance(value.value, int) or value.value <= 0:
-            raise self.fail(key, "value must be a positive whole number")
-        return value
-
-    def sourced_range(self, key: str, kind: type) -> Sourced[Any]:
-        value = self.sourced(key)
-        assert value is not None
-        v = value.value
-        ok = (
-            isinstance(v, list)
-            and len(v) == 2
-            and all(isinstance(x, kind | int) and not isinstance(x, bool) for x in v)
-            and 0 < v[0] <= v[1]
-        )
-        if not ok:
-            raise self.fail(key, "value must be [low, high] with 0 < low <= high")
-        return Sourced((kind(v[0]), kind(v[1])), value.source, value.verified, value.note)
-
-    def sourced_list(self, key: str, item: type) -> Sourced[Any]:
-        value = self.sourced(key)
-        assert value is not None
-        if not isinstance(value.value, list) or not all(isinstance(x, item) for x in value.value):
-            raise self.fail(key, f"value must be a list of {item.__name__}")
-        return value
-
-
 def _read_schedule(
     table: Mapping[str, Any], where: str, sources: Mapping[str, Source]
 ) -> RateSchedule:
-    r = _Reader(table, where, sources)
+    r = Reader(table, where, sources)
     initial = r.required_number("initial")
     maximum = r.required_number("maximum")
     if initial > maximum:
@@ -411,9 +256,8 @@ def _read_schedule(
 
 
 def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, Source]) -> Product:
-    r = _Reader(table, where, sources)
-    sizes = r.sourced("vial_sizes_g")
-    assert sizes is not None
+    r = Reader(table, where, sources)
+    sizes = r.required("vial_sizes_g")
     if (
         not isinstance(sizes.value, list)
         or not sizes.value
@@ -430,8 +274,7 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
     groups = [s.group for s in schedules]
     if len(groups) != len(set(groups)):
         raise r.fail("schedules", "has two schedules for the same group")
-    concentration = r.sourced_number("concentration_mg_per_ml")
-    assert concentration is not None
+    concentration = r.required_sourced_number("concentration_mg_per_ml")
     at_risk = r.sourced_number("at_risk_max_mg_per_kg_min", optional=True)
     exclusive = r.raw("at_risk_max_exclusive", bool, optional=True) or False
     if exclusive and at_risk is None:
@@ -459,7 +302,7 @@ def _read_product(table: Mapping[str, Any], where: str, sources: Mapping[str, So
 def _read_indication(
     table: Mapping[str, Any], where: str, sources: Mapping[str, Source]
 ) -> Indication:
-    r = _Reader(table, where, sources)
+    r = Reader(table, where, sources)
     preference = tuple(r.raw("schedule_preference", list))
     on_label = tuple(r.raw("on_label_groups", list))
     for g in (*preference, *on_label):
@@ -482,16 +325,6 @@ def _read_indication(
     )
 
 
-def _load_toml(folder: Traversable, name: str) -> dict[str, Any]:
-    try:
-        with folder.joinpath(name).open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError(f"catalogue file {name} is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file {name} is not valid TOML: {exc}") from None
-
-
 def _unique(items: Iterable[Any], key: str, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -506,9 +339,9 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
     """Read and check the drug library in ``folder``; raise :class:`CatalogueError` if broken."""
     sources = {
         key: Source(key, str(t.get("title", "")), str(t.get("url", "")), str(t.get("ref", "")))
-        for key, t in _load_toml(folder, "sources.toml").get("sources", {}).items()
+        for key, t in read_toml(folder, "sources.toml").get("sources", {}).items()
     }
-    products_file = _load_toml(folder, "products.toml")
+    products_file = read_toml(folder, "products.toml")
     version = products_file.get("catalogue_version")
     if not isinstance(version, str) or not version:
         raise CatalogueError("catalogue products.toml: 'catalogue_version' is missing")
@@ -523,14 +356,14 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
     indications = _unique(
         (
             _read_indication(t, f"indications.toml indications[{i}]", sources)
-            for i, t in enumerate(_load_toml(folder, "indications.toml").get("indications", []))
+            for i, t in enumerate(read_toml(folder, "indications.toml").get("indications", []))
         ),
         "id",
         "indications",
     )
     risks: dict[str, Risk] = {}
-    for i, t in enumerate(_load_toml(folder, "risks.toml").get("risks", [])):
-        r = _Reader(t, f"risks.toml risks[{i}]", sources)
+    for i, t in enumerate(read_toml(folder, "risks.toml").get("risks", [])):
+        r = Reader(t, f"risks.toml risks[{i}]", sources)
         groups = tuple(r.raw("groups", list))
         if not groups or any(g not in RISK_GROUPS for g in groups):
             raise r.fail("groups", f"must list groups from {', '.join(RISK_GROUPS)}")
@@ -546,7 +379,7 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
         risks[risk.code] = risk
     rules = []
     for i, t in enumerate(products_file.get("excipient_rules", [])):
-        r = _Reader(t, f"products.toml excipient_rules[{i}]", sources)
+        r = Reader(t, f"products.toml excipient_rules[{i}]", sources)
         condition = r.text("condition", optional=True)
         if condition is not None and condition not in risks:
             raise r.fail("condition", f"names an unknown risk code '{condition}'")
@@ -560,7 +393,7 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
                 r.source(),
             )
         )
-    p = _Reader(_load_toml(folder, "protocol.toml").get("protocol", {}), "protocol.toml", sources)
+    p = Reader(read_toml(folder, "protocol.toml").get("protocol", {}), "protocol.toml", sources)
     at_risk = p.required_sourced_number("at_risk_max_mg_per_kg_min")
     egfr = p.required_sourced_number("egfr_threshold")
     protocol = Protocol(
@@ -577,11 +410,10 @@ def read_catalogue(folder: Traversable | Path) -> Catalogue:
     return Catalogue(version, products, indications, risks, tuple(rules), protocol, sources)
 
 
-def _rounding_increment(p: _Reader) -> Sourced[float | str | None]:
+def _rounding_increment(p: Reader) -> Sourced[float | str | None]:
     """``rounding_increment``: "none", "smallest vial", or a positive number of grams in whole
     tenths."""
-    value = p.sourced("rounding_increment")
-    assert value is not None
+    value = p.required("rounding_increment")
     v = value.value
     if v == NO_INCREMENT:
         return Sourced(None, value.source, value.verified, value.note)
@@ -595,9 +427,3 @@ def _rounding_increment(p: _Reader) -> Sourced[float | str | None]:
             f"(got {v!r})",
         )
     return Sourced(float(v), value.source, value.verified, value.note)
-
-
-@functools.cache
-def load_catalogue() -> Catalogue:
-    """The drug library shipped in the package (read once per process)."""
-    return read_catalogue(resources.files("ivig").joinpath("data"))

@@ -8,26 +8,28 @@ rule), the monitoring protocol (``monitoring.toml``) and the outcome measures
 that edits any file bumps it.
 
 :func:`packaged_library` is the folder shipped in the package; a site's own folder is read
-with :func:`read_library` (the records layer chooses which is in service).
+with :func:`read_library` (the records layer chooses which is in service:
+``ivig.records.library.current_library``). The core functions that apply the library's rules
+take them as an argument (``plan_course`` the library, ``check_rate_entry`` its limits, the
+monitoring checks its protocol, ...), never falling back to the packaged copy; the Django-free
+commands (``ivig plan``, ``products``, ``risks``) pass :func:`packaged_library`.
 """
 
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
 
-from ivig.core.catalogue import Catalogue, Protocol, Sourced, read_catalogue
+from ivig.core.catalogue import Catalogue, Protocol, read_catalogue
 from ivig.core.limits import LimitRules, read_limits
 from ivig.core.monitoring import MonitoringProtocol, read_monitoring_protocol
 from ivig.core.outcomes import OutcomeMeasure, read_outcome_measures
+from ivig.core.sourced import Sourced, read_toml
 from ivig.core.weight_change import read_weight_rule
-from ivig.errors import CatalogueError
 
 __all__ = ["Library", "packaged_library", "read_library"]
 
@@ -52,30 +54,20 @@ class Library:
         return self.catalogue.protocol
 
 
-def _toml(folder: Traversable | Path, name: str) -> dict[str, Any]:
-    try:
-        with folder.joinpath(name).open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError(f"catalogue file {name} is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file {name} is not valid TOML: {exc}") from None
-
-
 def read_library(folder: Traversable | Path) -> Library:
     """Read and check every file of the library in ``folder``; raise :class:`CatalogueError`."""
     catalogue = read_catalogue(folder)
     sources = catalogue.sources
-    limits_data = _toml(folder, "limits.toml")
+    limits_data = read_toml(folder, "limits.toml")
     return Library(
         catalogue=catalogue,
         limits=read_limits(limits_data, sources),
         monitoring=read_monitoring_protocol(
-            _toml(folder, "monitoring.toml"),
+            read_toml(folder, "monitoring.toml"),
             sources=sources,
             long_gap_weeks=catalogue.protocol.long_gap_weeks,
         ),
-        outcomes=read_outcome_measures(_toml(folder, "outcomes.toml"), sources=sources),
+        outcomes=read_outcome_measures(read_toml(folder, "outcomes.toml"), sources=sources),
         weight_rule=read_weight_rule(limits_data, sources),
     )
 

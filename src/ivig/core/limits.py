@@ -18,23 +18,22 @@ Rules (issue 5; safety-security-requirements.md items 47-50, 60; ISMP smart-pump
   consecutive days and maintenance of 1 g/kg in 1-2 infusions; ``limits.toml``).
 
 The numbers (fold multiples, tolerances, minimum step share, the day's usual maximum, the
-reasons) are in ``data/limits.toml``; every one is a sourced value.
+reasons) are in the library's ``limits.toml`` (:func:`read_limits`); every one is a sourced value,
+and every check takes the rules in service as its ``rules`` argument (``Library.limits``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ivig.core.catalogue import Indication, Source, Sourced, load_catalogue
+from ivig.core.catalogue import Indication
 from ivig.core.checks import number
 from ivig.core.phases import Phase
 from ivig.core.rates import RateStep, weight_and_concentration
+from ivig.core.sourced import Reader, Source, Sourced
 from ivig.core.units import mg_per_kg_min_to_ml_per_h
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
@@ -48,7 +47,6 @@ __all__ = [
     "check_rate_entry",
     "course_soft_limits",
     "label_maximum_ml_per_h",
-    "load_limits",
     "read_limits",
     "regimen_dose_limits",
     "usual_dose_limits",
@@ -84,6 +82,9 @@ class OverrideReason:
     label: str
 
 
+_SOFT_LIMIT_SOURCE = "ismp-drug-library"
+
+
 @dataclass(frozen=True, slots=True)
 class LimitRules:
     """The guards of ``limits.toml``."""
@@ -96,6 +97,7 @@ class LimitRules:
     clock_leeway_minutes: Sourced[int]
     day_maximum_g_per_kg: Sourced[float]
     reasons: tuple[OverrideReason, ...]
+    soft_limit_source: Source  # what a soft limit without its own source cites (ISMP)
 
     def reason(self, code: str) -> OverrideReason:
         for r in self.reasons:
@@ -107,30 +109,12 @@ class LimitRules:
         )
 
 
-def _sourced(table: Mapping[str, Any], where: str, key: str, sources: Mapping[str, Source]) -> Any:
-    entry = table.get(key)
-    if not isinstance(entry, dict) or "value" not in entry:
-        raise CatalogueError(f"limits.toml [{where}]: '{key}' is missing or has no value")
-    name = entry.get("source")
-    if not isinstance(name, str) or name not in sources:
-        raise CatalogueError(f"limits.toml [{where}]: '{key}' names an unknown source '{name}'")
-    if not isinstance(entry.get("verified"), bool):
-        raise CatalogueError(f"limits.toml [{where}]: '{key}' must say verified = true or false")
-    return Sourced(entry["value"], sources[name], entry["verified"], str(entry.get("note", "")))
-
-
-def _positive(s: Sourced[Any], where: str) -> Sourced[Any]:
-    v = s.value
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
-        raise CatalogueError(f"limits.toml {where}: value must be a positive number")
-    return s
-
-
 def read_limits(data: Mapping[str, Any], sources: Mapping[str, Source]) -> LimitRules:
     """Check the parsed ``limits.toml``; raise :class:`~ivig.errors.CatalogueError`."""
-    entry = data.get("rate_entry", {})
-    increase = data.get("rate_increase", {})
-    folds = _sourced(entry, "rate_entry", "fold_multiples", sources)
+    entry = Reader.of(data, "rate_entry", "limits.toml", sources)
+    increase = Reader.of(data, "rate_increase", "limits.toml", sources)
+    usual = Reader.of(data, "usual_dose", "limits.toml", sources)
+    folds = entry.required("fold_multiples")
     if not (
         isinstance(folds.value, list)
         and folds.value
@@ -138,61 +122,37 @@ def read_limits(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Limit
             isinstance(x, int | float) and not isinstance(x, bool) and x > 1 for x in folds.value
         )
     ):
-        raise CatalogueError("limits.toml fold_multiples: value must list numbers above 1")
-    wrong_field = _sourced(entry, "rate_entry", "wrong_field_check", sources)
-    if not isinstance(wrong_field.value, bool):
-        raise CatalogueError("limits.toml wrong_field_check: value must be true or false")
-    tolerance = _positive(_sourced(entry, "rate_entry", "match_tolerance", sources), "tolerance")
-    share = _positive(_sourced(increase, "rate_increase", "minimum_step_share", sources), "share")
-    within = _positive(
-        _sourced(increase, "rate_increase", "vitals_within_minutes", sources), "vitals window"
-    )
-    leeway = _sourced(increase, "rate_increase", "clock_leeway_minutes", sources)
+        raise entry.fail("fold_multiples", "value must list numbers above 1")
+    leeway = increase.required("clock_leeway_minutes")
     if isinstance(leeway.value, bool) or not isinstance(leeway.value, int) or leeway.value < 0:
-        raise CatalogueError("limits.toml clock_leeway_minutes: value must be 0 or more")
-    day_maximum = _positive(
-        _sourced(data.get("usual_dose", {}), "usual_dose", "day_maximum_g_per_kg", sources),
-        "day_maximum_g_per_kg",
-    )
+        raise increase.fail("clock_leeway_minutes", "value must be 0 or more")
     reasons = []
     for i, r in enumerate(data.get("override_reasons", [])):
         code, label = r.get("code"), r.get("label")
         if not (isinstance(code, str) and code and isinstance(label, str) and label):
-            raise CatalogueError(f"limits.toml override_reasons[{i}]: needs a code and a label")
+            raise CatalogueError(
+                f"catalogue limits.toml override_reasons[{i}]: needs a code and a label"
+            )
         reasons.append(OverrideReason(code, label))
     if not reasons:
-        raise CatalogueError("limits.toml: list at least one [[override_reasons]]")
+        raise CatalogueError("catalogue limits.toml: list at least one [[override_reasons]]")
+    if _SOFT_LIMIT_SOURCE not in sources:
+        raise CatalogueError(
+            f"catalogue sources.toml: the soft limits cite '{_SOFT_LIMIT_SOURCE}', which is missing"
+        )
     return LimitRules(
         fold_multiples=Sourced(
             tuple(float(x) for x in folds.value), folds.source, folds.verified, folds.note
         ),
-        match_tolerance=tolerance,
-        wrong_field_check=wrong_field,
-        vitals_within_minutes=within,
-        minimum_step_share=share,
+        match_tolerance=entry.required_sourced_number("match_tolerance"),
+        wrong_field_check=entry.sourced_flag("wrong_field_check"),
+        vitals_within_minutes=increase.sourced_positive("vitals_within_minutes"),
+        minimum_step_share=increase.required_sourced_number("minimum_step_share"),
         clock_leeway_minutes=leeway,
-        day_maximum_g_per_kg=Sourced(
-            float(day_maximum.value), day_maximum.source, day_maximum.verified, day_maximum.note
-        ),
+        day_maximum_g_per_kg=usual.required_sourced_number("day_maximum_g_per_kg"),
         reasons=tuple(reasons),
+        soft_limit_source=sources[_SOFT_LIMIT_SOURCE],
     )
-
-
-def packaged_limits_toml() -> dict[str, Any]:
-    """The data of limits.toml as shipped in the package (its readers cache what they build)."""
-    try:
-        with resources.files("ivig").joinpath("data", "limits.toml").open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError("catalogue file limits.toml is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file limits.toml is not valid TOML: {exc}") from None
-
-
-@functools.cache
-def load_limits() -> LimitRules:
-    """The limits shipped in the package (read once per process)."""
-    return read_limits(packaged_limits_toml(), load_catalogue().sources)
 
 
 def label_maximum_ml_per_h(plan: Plan) -> float:
@@ -202,10 +162,6 @@ def label_maximum_ml_per_h(plan: Plan) -> float:
     s = plan.schedule
     mg = s.mg_per_kg_per_min(s.maximum, plan.product.concentration)
     return mg_per_kg_min_to_ml_per_h(mg, plan.dosing_weight.kg, plan.product.concentration)
-
-
-def _ismp() -> str:
-    return load_catalogue().sources["ismp-drug-library"].cite()
 
 
 def _near(value: float, target: float, tolerance: float) -> bool:
@@ -228,16 +184,16 @@ def check_rate_entry(
     weight_kg: float,
     concentration_mg_per_ml: float,
     label_max_ml_per_h: float,
-    rules: LimitRules | None = None,
+    rules: LimitRules,
 ) -> tuple[SoftLimit, ...]:
     """Check a pump rate typed by the nurse against the order (items 48-50, 47).
 
     ``planned_ml_per_h`` is the planned step's rate at the time of the change;
     ``previous_ml_per_h`` the rate on the pump before it. Raises HardLimit (field
     ``rate_ml_per_h``) for an implausible or over-the-label rate; returns the soft limits
-    crossed (a rate above the plan's ceiling, the highest planned step).
+    crossed (a rate above the plan's ceiling, the highest planned step). ``rules``: the
+    library's limits.
     """
-    r = rules or load_limits()
     rate_ml_per_h = number(rate_ml_per_h, field="rate_ml_per_h", what="the rate")
     if rate_ml_per_h <= 0:
         raise InvalidInput(
@@ -256,7 +212,7 @@ def check_rate_entry(
     )
     if not steps:
         raise InvalidInput("the order has no rate steps", field="steps")
-    tol = r.match_tolerance.value
+    tol = rules.match_tolerance.value
     planned_rates = [s.rate_ml_per_h for s in steps]
     is_planned = any(_near(rate_ml_per_h, p, tol) for p in planned_rates)
     field = "rate_ml_per_h"
@@ -270,7 +226,7 @@ def check_rate_entry(
             value=rate_ml_per_h,
             unit="mL/h",
         )
-    if r.wrong_field_check.value and rate_ml_per_h < min(planned_rates) * (1 - tol):
+    if rules.wrong_field_check.value and rate_ml_per_h < min(planned_rates) * (1 - tol):
         for s in steps:
             per_kg = {
                 "mg/kg/min": s.rate_mg_per_kg_per_min,
@@ -294,7 +250,7 @@ def check_rate_entry(
         if previous_ml_per_h is not None:
             bases.append(("the rate before it", previous_ml_per_h))
         for what, base in bases:
-            for k in r.fold_multiples.value:
+            for k in rules.fold_multiples.value:
                 if _near(rate_ml_per_h, base * k, tol):
                     raise HardLimit(
                         f"{rate_ml_per_h:g} mL/h is {k:g} times {what} ({base:g} mL/h) and is "
@@ -316,7 +272,7 @@ def check_rate_entry(
                 ceiling,
                 rate_ml_per_h,
                 "mL/h",
-                _ismp(),
+                rules.soft_limit_source.cite(),
             ),
         )
     return ()
@@ -332,7 +288,7 @@ def usual_dose_limits(
     g_per_kg: float,
     *,
     days: int = 1,
-    rules: LimitRules | None = None,
+    rules: LimitRules,
 ) -> tuple[SoftLimit, ...]:
     """The usual-dose soft limit a prescription crosses, if any (issue 14 item 11; item 47).
 
@@ -342,9 +298,9 @@ def usual_dose_limits(
     indication's (2 g/kg); more than ``day_maximum_g_per_kg`` on one day (1 g/kg: the labels
     give 2 g/kg over 2-5 days, never in one). One row: a dose above its usual range and above
     the day's maximum is one limit saying both. A value UNVERIFIED in the catalogue says so.
+    ``rules``: the library's limits (``day_maximum_g_per_kg``).
     """
-    r = rules or load_limits()
-    most = r.day_maximum_g_per_kg
+    most = rules.day_maximum_g_per_kg
     per_day = g_per_kg / days if phase is Phase.induction else g_per_kg
     over_day = per_day > most.value + 1e-9
     usual: Sourced[Any]
@@ -390,7 +346,7 @@ def usual_dose_limits(
 
 
 def regimen_dose_limits(
-    regimen: Regimen, indication: Indication, days: int
+    regimen: Regimen, indication: Indication, days: int, rules: LimitRules
 ) -> tuple[SoftLimit, ...]:
     """:func:`usual_dose_limits` for what a prescriber asked: the maintenance dose, or the
     induction total (the indication's when none was given) over ``days`` days."""
@@ -401,14 +357,14 @@ def regimen_dose_limits(
         asked = indication.induction_total_g_per_kg.value if asked is None else asked
     if asked is None:  # no maintenance dose: the planner refuses it
         return ()
-    return usual_dose_limits(indication, regimen.phase, asked, days=days)
+    return usual_dose_limits(indication, regimen.phase, asked, days=days, rules=rules)
 
 
-def course_soft_limits(plan: Plan, regimen: Regimen) -> tuple[SoftLimit, ...]:
+def course_soft_limits(plan: Plan, regimen: Regimen, rules: LimitRules) -> tuple[SoftLimit, ...]:
     """The soft limits a prescription crosses (item 47): the usual dose
     (:func:`regimen_dose_limits`, the rule the plan shows as findings), a product switch, and
     each blocking screening finding."""
-    out = list(regimen_dose_limits(regimen, plan.indication, len(plan.doses)))
+    out = list(regimen_dose_limits(regimen, plan.indication, len(plan.doses), rules))
     if regimen.previous_product and regimen.previous_product != plan.product.id:
         out.append(
             SoftLimit(
@@ -417,7 +373,7 @@ def course_soft_limits(plan: Plan, regimen: Regimen) -> tuple[SoftLimit, ...]:
                 None,
                 None,
                 "",
-                _ismp(),
+                rules.soft_limit_source.cite(),
             )
         )
     for f in plan.findings:

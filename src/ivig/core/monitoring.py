@@ -1,7 +1,8 @@
 """Monitoring an infusion: vital-sign checkpoints, observation, reactions, vital-sign checks.
 
-Every rule here is service protocol, read from ``data/monitoring.toml`` with its source and a
-verified flag (see :func:`load_monitoring_protocol`):
+Every rule here is service protocol, read from the library's ``monitoring.toml`` with its source
+and a verified flag (:func:`read_monitoring_protocol`; every function takes the protocol in
+service, ``Library.monitoring``):
 
 - vital signs at baseline, every 15 minutes until the top rate is reached, before every rate
   increase, hourly at the top rate (the label maximum, or this infusion's lower last step), at
@@ -20,18 +21,15 @@ verified flag (see :func:`load_monitoring_protocol`):
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import resources
 from typing import Any, NamedTuple
 
-from ivig.core.catalogue import Source, Sourced, load_catalogue
 from ivig.core.checks import number, whole_in_range
 from ivig.core.rates import RateStep
+from ivig.core.sourced import Reader, Source, Sourced
 from ivig.core.units import floor_to
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
 
@@ -52,7 +50,6 @@ __all__ = [
     "check_vitals",
     "checks_due",
     "classify_symptoms",
-    "load_monitoring_protocol",
     "observation_minutes",
     "read_monitoring_protocol",
     "recommended_action",
@@ -217,78 +214,12 @@ class MonitoringProtocol:
     vitals: Mapping[str, VitalRange]
 
 
-class _Table:
-    """Reads one table of monitoring.toml, naming the table and key in every error."""
-
-    def __init__(self, data: Mapping[str, Any], key: str, sources: Mapping[str, Source]):
-        table = data.get(key)
-        if not isinstance(table, dict):
-            raise CatalogueError(f"monitoring.toml: the table [{key}] is missing", field=key)
-        self.table: Mapping[str, Any] = table
-        self.where = key
-        self.sources = sources
-
-    def fail(self, key: str, problem: str) -> CatalogueError:
-        return CatalogueError(f"monitoring.toml [{self.where}]: '{key}' {problem}", field=key)
-
-    def text(self, key: str) -> str:
-        value = self.table.get(key)
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, "must be a non-empty string")
-        return value
-
-    def sourced(self, key: str) -> Sourced[Any]:
-        entry = self.table.get(key)
-        if not isinstance(entry, dict):
-            raise self.fail(key, "is missing or not a { value, source, verified } table")
-        if "value" not in entry:
-            raise self.fail(key, "has no value")
-        name = entry.get("source")
-        if not isinstance(name, str) or name not in self.sources:
-            raise self.fail(key, f"names an unknown source '{name}' (see sources.toml)")
-        verified = entry.get("verified")
-        if not isinstance(verified, bool):
-            raise self.fail(key, "must say verified = true or false")
-        note = entry.get("note", "")
-        if not isinstance(note, str):
-            raise self.fail(key, "has a note that is not text")
-        return Sourced(entry["value"], self.sources[name], verified, note)
-
-    def whole_minutes(self, key: str) -> Sourced[int]:
-        s = self.sourced(key)
-        if isinstance(s.value, bool) or not isinstance(s.value, int) or s.value <= 0:
-            raise self.fail(key, "value must be a positive whole number")
-        return s
-
-    def number(self, key: str, *, below_one: bool = False) -> Sourced[float]:
-        s = self.sourced(key)
-        v = s.value
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
-            raise self.fail(key, "value must be a positive number")
-        if below_one and v >= 1:
-            raise self.fail(key, "value must be below 1")
-        return Sourced(float(v), s.source, s.verified, s.note)
-
-    def choice(self, key: str, choices: Sequence[str]) -> Sourced[Any]:
-        s = self.sourced(key)
-        if s.value not in choices:
-            raise self.fail(key, f"value must be one of {', '.join(choices)} (got {s.value!r})")
-        return s
-
-    def flag(self, key: str) -> Sourced[bool]:
-        s = self.sourced(key)
-        if not isinstance(s.value, bool):
-            raise self.fail(key, "value must be true or false")
-        return s
-
-
-def _read_vital(table: _Table, field: str) -> VitalRange:
-    entry = table.table.get(field)
+def _read_vital(vitals: Reader, field: str) -> VitalRange:
+    entry = vitals.table.get(field)
     if not isinstance(entry, dict):
-        raise table.fail(field, "is missing")
-    inner = _Table({field: entry}, field, table.sources)
-    inner.where = f"vitals.{field}"
-    possible = inner.sourced("possible")
+        raise vitals.fail(field, "is missing")
+    inner = Reader(entry, f"monitoring.toml [vitals.{field}]", vitals.sources)
+    possible = inner.required("possible")
     v = possible.value
     if not (
         isinstance(v, list)
@@ -301,7 +232,7 @@ def _read_vital(table: _Table, field: str) -> VitalRange:
     limits = []
     for key, relation in _RELATIONS.items():
         if key in entry:
-            limit = inner.number(key)
+            limit = inner.required_sourced_number(key)
             if not low <= limit.value <= high:
                 raise inner.fail(key, f"must lie within the possible range {low:g}-{high:g}")
             limits.append(VitalLimit(relation, limit))
@@ -321,71 +252,64 @@ def read_monitoring_protocol(
     data: Mapping[str, Any], *, sources: Mapping[str, Source], long_gap_weeks: Sourced[int]
 ) -> MonitoringProtocol:
     """Check the parsed ``monitoring.toml`` and build the protocol; raise CatalogueError."""
-    checkpoints = _Table(data, "checkpoints", sources)
-    observation = _Table(data, "observation", sources)
-    default = observation.whole_minutes("default_minutes")
-    extended = observation.whole_minutes("extended_minutes")
+
+    def table(key: str) -> Reader:
+        return Reader.of(data, key, "monitoring.toml", sources)
+
+    checkpoints = table("checkpoints")
+    observation = table("observation")
+    default = observation.sourced_int("default_minutes")
+    extended = observation.sourced_int("extended_minutes")
     if extended.value < default.value:
         raise observation.fail("extended_minutes", "must not be shorter than default_minutes")
 
-    r = _Table(data, "reactions", sources)
+    r = table("reactions")
 
     def action(key: str) -> Sourced[ReactionAction]:
-        s = r.choice(key, [str(a) for a in _ALLOWED_ACTIONS[key]])
+        s = r.sourced_choice(key, [str(a) for a in _ALLOWED_ACTIONS[key]])
         return Sourced(ReactionAction(s.value), s.source, s.verified, s.note)
 
+    fraction = r.required_sourced_number("lower_rate_fraction")
+    if fraction.value >= 1:
+        raise r.fail("lower_rate_fraction", "value must be below 1")
     reactions = ReactionProtocol(
         mild=action("mild"),
         moderate=action("moderate"),
         severe=action("severe"),
         second_reaction=action("second_reaction"),
-        restart_at_most=r.choice("restart_at_most", ["last tolerated rate"]),
-        mild_call_prescriber=r.flag("mild_call_prescriber"),
-        lower_rate_fraction=r.number("lower_rate_fraction", below_one=True),
+        restart_at_most=r.sourced_choice("restart_at_most", ["last tolerated rate"]),
+        mild_call_prescriber=r.sourced_flag("mild_call_prescriber"),
+        lower_rate_fraction=fraction,
     )
 
-    s = _Table(data, "symptoms", sources)
+    s = table("symptoms")
     symptoms: dict[str, Sourced[Severity]] = {}
     for name in s.table:
         if name != _symptom_key(name):
             raise s.fail(name, "must be lowercase words joined by hyphens")
-        entry = s.choice(name, [str(v) for v in Severity])
+        entry = s.sourced_choice(name, [str(v) for v in Severity])
         symptoms[name] = Sourced(Severity(entry.value), entry.source, entry.verified, entry.note)
     if not symptoms:
-        raise CatalogueError("monitoring.toml: [symptoms] lists no symptom", field="symptoms")
+        raise CatalogueError(
+            "catalogue monitoring.toml: [symptoms] lists no symptom", field="symptoms"
+        )
 
-    v = _Table(data, "vitals", sources)
+    v = table("vitals")
     unknown = set(v.table) - set(VITAL_FIELDS)
     if unknown:
         raise v.fail(sorted(unknown)[0], f"is not a vital sign ({', '.join(VITAL_FIELDS)})")
     vitals = {field: _read_vital(v, field) for field in VITAL_FIELDS}
 
     return MonitoringProtocol(
-        ramp_interval_minutes=checkpoints.whole_minutes("ramp_interval_minutes"),
-        maximum_rate_interval_minutes=checkpoints.whole_minutes("maximum_rate_interval_minutes"),
-        late_window_minutes=checkpoints.whole_minutes("late_window_minutes"),
+        ramp_interval_minutes=checkpoints.sourced_int("ramp_interval_minutes"),
+        maximum_rate_interval_minutes=checkpoints.sourced_int("maximum_rate_interval_minutes"),
+        late_window_minutes=checkpoints.sourced_int("late_window_minutes"),
         observation_minutes=default,
         extended_observation_minutes=extended,
         long_gap_weeks=long_gap_weeks,
         reactions=reactions,
         symptoms=symptoms,
         vitals=vitals,
-    )
-
-
-@functools.cache
-def load_monitoring_protocol() -> MonitoringProtocol:
-    """The monitoring protocol shipped in the package (read once per process)."""
-    catalogue = load_catalogue()
-    try:
-        with resources.files("ivig").joinpath("data", "monitoring.toml").open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError("catalogue file monitoring.toml is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file monitoring.toml is not valid TOML: {exc}") from None
-    return read_monitoring_protocol(
-        data, sources=catalogue.sources, long_gap_weeks=catalogue.protocol.long_gap_weeks
     )
 
 
@@ -455,7 +379,7 @@ def vitals_schedule(
     steps: Sequence[RateStep],
     *,
     observation_minutes: float,
-    protocol: MonitoringProtocol | None = None,
+    protocol: MonitoringProtocol,
     label_maximum_ml_per_h: float | None = None,
 ) -> list[VitalsCheck]:
     """The vital-sign checkpoints of one infusion, in minutes from its start.
@@ -471,10 +395,9 @@ def vitals_schedule(
     The top-rate checkpoint says its rate and, given ``label_maximum_ml_per_h``, whether it is
     the label maximum or below it (never "maximum" for a lower last step).
     """
-    p = protocol or load_monitoring_protocol()
     _check_steps(steps)
     observe = _finite(observation_minutes, "observation_minutes", "the observation time")
-    minimum = p.observation_minutes
+    minimum = protocol.observation_minutes
     if observe > MAX_OBSERVATION_MINUTES:
         raise InvalidInput(
             f"the observation after the infusion lasts at most {MAX_OBSERVATION_MINUTES} "
@@ -487,8 +410,8 @@ def vitals_schedule(
             f"(got {observe:g}; {minimum.source.title})",
             field="observation_minutes",
         )
-    every = p.ramp_interval_minutes.value
-    hourly = p.maximum_rate_interval_minutes.value
+    every = protocol.ramp_interval_minutes.value
+    hourly = protocol.maximum_rate_interval_minutes.value
     top, end = steps[-1].start_min, steps[-1].end_min
 
     found: dict[float, CheckReason] = {}
@@ -547,7 +470,7 @@ def checks_due(
     recorded: Iterable[dt.datetime],
     now: dt.datetime,
     grace_minutes: float | None = None,
-    protocol: MonitoringProtocol | None = None,
+    protocol: MonitoringProtocol,
 ) -> list[CheckStatus]:
     """Each checkpoint's clock time and state at ``now``, for an infusion started at ``started_at``.
 
@@ -558,9 +481,8 @@ def checks_due(
     yet in its window. Grace default: 15 minutes (item 61, ``late_window_minutes``). All times
     must be all timezone-aware or all naive.
     """
-    p = protocol or load_monitoring_protocol()
     if grace_minutes is None:
-        grace = float(p.late_window_minutes.value)
+        grace = float(protocol.late_window_minutes.value)
     else:
         grace = _finite(grace_minutes, "grace_minutes", "the grace window")
         if not 0 <= grace <= MAX_GRACE_MINUTES:
@@ -634,7 +556,7 @@ def observation_minutes(
     first_infusion: bool,
     product_switch: bool,
     gap_days: int | None,
-    protocol: MonitoringProtocol | None = None,
+    protocol: MonitoringProtocol,
 ) -> ObservationPeriod:
     """The observation after the infusion: 20 minutes, or 60 after a first infusion, a product
     switch, or a gap of more than 8 weeks since the last infusion.
@@ -644,7 +566,6 @@ def observation_minutes(
     UNVERIFIED; item 63 extends it to switches and long gaps. ``gap_days``: days since the last
     infusion, ``None`` when there is none (a first infusion has no gap).
     """
-    p = protocol or load_monitoring_protocol()
     if gap_days is not None:
         whole_in_range(
             gap_days, (0, MAX_GAP_DAYS), field="gap_days", what="the days since the last infusion",
@@ -660,11 +581,11 @@ def observation_minutes(
         reasons.append("first infusion")
     if product_switch:
         reasons.append("product switch")
-    weeks = p.long_gap_weeks
+    weeks = protocol.long_gap_weeks
     if gap_days is not None and gap_days > weeks.value * 7:
         reasons.append(f"{gap_days} days since the last infusion (more than {weeks.value} weeks)")
         used.append(weeks)
-    chosen = p.extended_observation_minutes if reasons else p.observation_minutes
+    chosen = protocol.extended_observation_minutes if reasons else protocol.observation_minutes
     used.insert(0, chosen)
     reason = "; ".join(reasons) if reasons else "after every infusion"
     return ObservationPeriod(
@@ -682,26 +603,23 @@ def _symptom_key(symptom: str) -> str:
     return "-".join(symptom.strip().lower().replace("_", " ").replace("-", " ").split())
 
 
-def classify_symptoms(
-    symptoms: Iterable[str], *, protocol: MonitoringProtocol | None = None
-) -> Severity:
+def classify_symptoms(symptoms: Iterable[str], *, protocol: MonitoringProtocol) -> Severity:
     """The highest default severity among the symptoms (``[symptoms]`` in monitoring.toml).
 
     Names are matched ignoring case, spaces, hyphens and underscores ("Back pain" is
     ``back-pain``). The grading is local protocol; the nurse may grade higher.
     """
-    p = protocol or load_monitoring_protocol()
     given = [_symptom_key(s) for s in symptoms]
     if not given:
         raise InvalidInput("name at least one symptom", field="symptoms")
-    unknown = [s for s in given if s not in p.symptoms]
+    unknown = [s for s in given if s not in protocol.symptoms]
     if unknown:
         raise InvalidInput(
             f"unknown symptom {', '.join(repr(u) for u in unknown)}; known symptoms: "
-            f"{', '.join(p.symptoms)}; grade any other reaction as mild, moderate or severe",
+            f"{', '.join(protocol.symptoms)}; grade any other reaction as mild, moderate or severe",
             field="symptoms",
         )
-    return max((p.symptoms[s].value for s in given), key=_SEVERITY_RANK.__getitem__)
+    return max((protocol.symptoms[s].value for s in given), key=_SEVERITY_RANK.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -738,7 +656,7 @@ def recommended_action(
     current_rate_ml_per_h: float,
     last_tolerated_ml_per_h: float | None,
     reactions_today: int,
-    protocol: MonitoringProtocol | None = None,
+    protocol: MonitoringProtocol,
 ) -> ReactionAdvice:
     """What to do about a reaction during an infusion (service protocol, ``[reactions]``).
 
@@ -756,7 +674,7 @@ def recommended_action(
     ``last_tolerated_ml_per_h``: the highest rate given without a reaction (usually the previous
     step's), ``None`` when the reaction came during the first step.
     """
-    p = (protocol or load_monitoring_protocol()).reactions
+    p = protocol.reactions
     try:
         grade = Severity(severity.strip().lower() if isinstance(severity, str) else severity)
     except ValueError:
@@ -866,7 +784,7 @@ def check_vitals(
     diastolic_mm_hg: float | None = None,
     respiratory_rate_per_min: float | None = None,
     spo2_percent: float | None = None,
-    protocol: MonitoringProtocol | None = None,
+    protocol: MonitoringProtocol,
 ) -> list[VitalFlag]:
     """Check one set of vital signs: refuse the impossible, flag the abnormal (item 34).
 
@@ -876,7 +794,6 @@ def check_vitals(
     °C or more, pulse above 120) is accepted and returned as a flag. The ranges are protocol, in
     ``[vitals]`` of monitoring.toml, without a clinical source (unverified).
     """
-    p = protocol or load_monitoring_protocol()
     values = {
         "temperature_c": temperature_c,
         "pulse_per_min": pulse_per_min,
@@ -890,7 +807,7 @@ def check_vitals(
         raise InvalidInput("no vital sign was given", field="vitals")
     checked: dict[str, float] = {}
     for field, raw in given.items():
-        vital = p.vitals[field]
+        vital = protocol.vitals[field]
         value = _finite(raw, field, vital.name)
         low, high = vital.possible.value
         if not low <= value <= high:
@@ -907,7 +824,7 @@ def check_vitals(
         )
     flags = []
     for field, value in checked.items():
-        vital = p.vitals[field]
+        vital = protocol.vitals[field]
         for limit in vital.abnormal:
             if limit.crossed(value):
                 caveat = "" if limit.limit.verified else " (protocol limit, unverified)"

@@ -1,7 +1,7 @@
 """Outcome measures: has a patient improved, worsened, or not changed meaningfully?
 
-The measures and their thresholds are data (``data/outcomes.toml``), each threshold with its
-source, verified flag and caveat (clinical-rules.md section 6):
+The measures and their thresholds are data (the library's ``outcomes.toml``), each threshold
+with its source, verified flag and caveat (clinical-rules.md section 6):
 
 - 3TUG (seconds, lower is better): a change of MORE than 20% of the baseline is outside
   test-retest noise (Sanders 2019 calls a difference of <= 0.2 acceptable, 6a); NOT a formal
@@ -19,17 +19,14 @@ percentage is of the baseline time.
 
 from __future__ import annotations
 
-import functools
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from importlib import resources
 from typing import Any
 
-from ivig.core.catalogue import Source, Sourced, load_catalogue
+from ivig.core.sourced import Reader, Source, Sourced
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
 
 __all__ = [
@@ -38,7 +35,6 @@ __all__ = [
     "OutcomeMeasure",
     "check_score",
     "classify_change",
-    "load_outcome_measures",
     "read_outcome_measures",
 ]
 
@@ -99,72 +95,29 @@ class OutcomeChange:
     message: str
 
 
-def _fail(where: str, key: str, problem: str) -> CatalogueError:
-    return CatalogueError(f"outcomes.toml [measures.{where}]: '{key}' {problem}", field=key)
-
-
-def _read_measure(
-    measure_id: str, table: Mapping[str, Any], sources: Mapping[str, Source]
-) -> OutcomeMeasure:
-    def text(key: str, choices: tuple[str, ...] = ()) -> str:
-        value = table.get(key)
-        if not isinstance(value, str) or not value:
-            raise _fail(measure_id, key, "must be a non-empty string")
-        if choices and value not in choices:
-            raise _fail(measure_id, key, f"must be one of {', '.join(choices)} (got '{value}')")
-        return value
-
-    def number(key: str) -> float:
-        value = table.get(key)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise _fail(measure_id, key, "must be a number")
-        return float(value)
-
-    def flag(key: str) -> bool:
-        value = table.get(key)
-        if not isinstance(value, bool):
-            raise _fail(measure_id, key, "must be true or false")
-        return value
-
-    low, high = number("low"), number("high")
+def _read_measure(measure_id: str, r: Reader) -> OutcomeMeasure:
+    low = r.required_number("low", positive=False)
+    high = r.required_number("high", positive=False)
     if low >= high:
-        raise _fail(measure_id, "high", f"must be above low ({low:g})")
-    entry = table.get("threshold")
-    if not isinstance(entry, dict):
-        raise _fail(
-            measure_id, "threshold", "is missing or not a { value, source, verified } table"
-        )
-    value, name, verified = entry.get("value"), entry.get("source"), entry.get("verified")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise _fail(measure_id, "threshold", "value must be a positive number")
-    if not isinstance(name, str) or name not in sources:
-        raise _fail(measure_id, "threshold", f"names an unknown source '{name}' (see sources.toml)")
-    if not isinstance(verified, bool):
-        raise _fail(measure_id, "threshold", "must say verified = true or false")
-    note = entry.get("note", "")
-    if not isinstance(note, str):
-        raise _fail(measure_id, "threshold", "has a note that is not text")
-    kind = text("threshold_kind", ("absolute", "percent"))
-    counts = text("threshold_counts", ("reached", "exceeded"))
-    inclusive = flag("range_inclusive")
+        raise r.fail("high", f"must be above low ({low:g})")
+    threshold = r.required_sourced_number("threshold")
+    kind = r.text("threshold_kind", choices=("absolute", "percent"))
+    counts = r.text("threshold_counts", choices=("reached", "exceeded"))
+    inclusive = r.flag("range_inclusive")
     if kind == "percent" and (low < 0 or (low == 0 and inclusive)):
-        raise _fail(measure_id, "low", "must leave out 0 and below for a percent threshold")
+        raise r.fail("low", "must leave out 0 and below for a percent threshold")
     return OutcomeMeasure(
         id=measure_id,
-        name=text("name"),
-        unit=text("unit"),
-        better=text("better", ("lower", "higher")),
+        name=r.text("name"),
+        unit=r.text("unit"),
+        better=r.text("better", choices=("lower", "higher")),
         low=low,
         high=high,
         range_inclusive=inclusive,
-        whole_numbers=flag("whole_numbers"),
-        threshold=Sourced(float(value), sources[name], verified, note),
+        whole_numbers=r.flag("whole_numbers"),
+        threshold=threshold,
         threshold_kind=kind,
-        caveat=text("caveat"),
+        caveat=r.text("caveat"),
         threshold_counts=counts,
     )
 
@@ -175,32 +128,32 @@ def read_outcome_measures(
     """Check the parsed ``outcomes.toml`` and build the measures; raise CatalogueError."""
     measures = data.get("measures")
     if not isinstance(measures, dict) or not measures:
-        raise CatalogueError("outcomes.toml: [measures] lists no measure", field="measures")
+        raise CatalogueError(
+            "catalogue outcomes.toml: [measures] lists no measure", field="measures"
+        )
     out = {}
     for measure_id, table in measures.items():
         if not isinstance(table, dict):
-            raise CatalogueError(f"outcomes.toml: measures.{measure_id} is not a table")
+            raise CatalogueError(f"catalogue outcomes.toml: measures.{measure_id} is not a table")
+        r = Reader(table, f"outcomes.toml [measures.{measure_id}]", sources)
         if measure_id != measure_id.lower():
-            raise _fail(measure_id, "id", "must be lowercase")
-        out[measure_id] = _read_measure(measure_id, table, sources)
+            raise r.fail("id", "must be lowercase")
+        out[measure_id] = _read_measure(measure_id, r)
     return out
-
-
-@functools.cache
-def load_outcome_measures() -> Mapping[str, OutcomeMeasure]:
-    """The outcome measures shipped in the package (read once per process)."""
-    try:
-        with resources.files("ivig").joinpath("data", "outcomes.toml").open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise CatalogueError("catalogue file outcomes.toml is missing") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogueError(f"catalogue file outcomes.toml is not valid TOML: {exc}") from None
-    return read_outcome_measures(data, sources=load_catalogue().sources)
 
 
 def _measure_key(measure: str) -> str:
     return "-".join(measure.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _measure(measure: str, measures: Mapping[str, OutcomeMeasure]) -> OutcomeMeasure:
+    m = measures.get(_measure_key(measure)) if isinstance(measure, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"unknown outcome measure {measure!r}; known measures: {', '.join(measures)}",
+            field="measure",
+        )
+    return m
 
 
 def _score(value: float, field: str, m: OutcomeMeasure) -> float:
@@ -220,17 +173,10 @@ def _score(value: float, field: str, m: OutcomeMeasure) -> float:
     return score
 
 
-def check_score(
-    measure: str, value: float, *, measures: Mapping[str, OutcomeMeasure] | None = None
-) -> float:
-    """Refuse a value outside the measure's range (field ``value``); return it as a float."""
-    known = measures if measures is not None else load_outcome_measures()
-    m = known.get(_measure_key(measure)) if isinstance(measure, str) else None
-    if m is None:
-        raise InvalidInput(
-            f"unknown outcome measure {measure!r}; known measures: {', '.join(known)}",
-            field="measure",
-        )
+def check_score(measure: str, value: float, *, measures: Mapping[str, OutcomeMeasure]) -> float:
+    """Refuse a value outside the measure's range (field ``value``); return it as a float.
+    ``measures``: the library's (``Library.outcomes``)."""
+    m = _measure(measure, measures)
     return _score(value, "value", m)
 
 
@@ -257,7 +203,7 @@ def classify_change(
     baseline: float,
     current: float,
     *,
-    measures: Mapping[str, OutcomeMeasure] | None = None,
+    measures: Mapping[str, OutcomeMeasure],
 ) -> OutcomeChange:
     """Improved, worsened or no meaningful change, from ``baseline`` to ``current``.
 
@@ -265,15 +211,9 @@ def classify_change(
     spaces and underscores are ignored). The change counts when its size reaches the threshold
     (or, for a measure whose threshold must be exceeded, passes it); its sign and the measure's
     better direction say which way. Values outside the measure's range are refused naming
-    ``baseline`` or ``current``.
+    ``baseline`` or ``current``. ``measures``: the library's (``Library.outcomes``).
     """
-    known = measures if measures is not None else load_outcome_measures()
-    m = known.get(_measure_key(measure)) if isinstance(measure, str) else None
-    if m is None:
-        raise InvalidInput(
-            f"unknown outcome measure {measure!r}; known measures: {', '.join(known)}",
-            field="measure",
-        )
+    m = _measure(measure, measures)
     before = _score(baseline, "baseline", m)
     after = _score(current, "current", m)
     change = after - before

@@ -14,14 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ivig.core.catalogue import (
-    Catalogue,
-    Indication,
-    Product,
-    RateSchedule,
-    Sourced,
-    load_catalogue,
-)
+from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule, Sourced
 from ivig.core.checks import number, number_in_range, shown
 from ivig.core.dosing import (
     DOSE_DATES,
@@ -39,7 +32,8 @@ from ivig.core.dosing import (
     round_course,
     round_to_vials,
 )
-from ivig.core.limits import regimen_dose_limits
+from ivig.core.library import Library
+from ivig.core.limits import LimitRules, regimen_dose_limits
 from ivig.core.phases import Phase
 from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import EGFR_UNIT, CreatinineUnit, RenalFunction, renal_function
@@ -643,15 +637,16 @@ def _unverified(
 def plan_course(
     patient: Patient,
     regimen: Regimen,
-    catalogue: Catalogue | None = None,
+    library: Library,
     *,
     renal_max_age_days: int | None = None,
 ) -> Plan:
-    """Plan a course; raise an :class:`~ivig.errors.IvigError` naming the field at fault.
+    """Plan a course with ``library`` (the drug library in service: its catalogue and its
+    usual-dose limit); raise an :class:`~ivig.errors.IvigError` naming the field at fault.
 
     ``renal_max_age_days``: the service's limit on the age of the renal function at the first
     dose (a setting of the records; ``None``: not checked)."""
-    cat = catalogue or load_catalogue()
+    cat = library.catalogue
     indication = cat.indication(regimen.indication)
     product = cat.product(regimen.product)
     previous = None
@@ -768,7 +763,7 @@ def plan_course(
             )
         )
     findings += _start_rate_findings(schedule, product, dates, lowest)
-    findings += _usual_dose_findings(regimen, indication, len(dates))
+    findings += _usual_dose_findings(regimen, indication, len(dates), library.limits)
     findings += _course_findings(
         product,
         schedule,
@@ -823,7 +818,9 @@ def _at_risk_cap_words(product: Product, cap: Sourced[float], maximum: float) ->
     return f"{words} (the cap {origin})"
 
 
-def _usual_dose_findings(regimen: Regimen, indication: Indication, days: int) -> list[Finding]:
+def _usual_dose_findings(
+    regimen: Regimen, indication: Indication, days: int, rules: LimitRules
+) -> list[Finding]:
     """The usual-dose rule of the drug library (``limits.regimen_dose_limits``, issue 14 item
     11) as warnings: the same soft limits need an override when the course is ordered."""
     return [
@@ -833,7 +830,7 @@ def _usual_dose_findings(regimen: Regimen, indication: Indication, days: int) ->
             f"{limit.message}; check the dose (ordering it needs a drug-library override)",
             limit.source,
         )
-        for limit in regimen_dose_limits(regimen, indication, days)
+        for limit in regimen_dose_limits(regimen, indication, days, rules)
     ]
 
 

@@ -10,20 +10,17 @@ dose is not planned on it. A weight is never dated before the date of birth or i
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ivig.core.catalogue import Source, Sourced, load_catalogue
-from ivig.core.limits import _sourced, packaged_limits_toml
-from ivig.errors import CatalogueError, InvalidInput
+from ivig.core.sourced import Reader, Source, Sourced
+from ivig.errors import InvalidInput
 
 __all__ = [
     "WeightChange",
     "check_measured_on",
-    "load_weight_rule",
     "read_weight_rule",
     "weight_change",
 ]
@@ -49,16 +46,13 @@ class WeightChange:
         return f"{self.weight_kg:g} kg is {self.percent:+.0f} % from {self.previous_kg:g} kg"
 
 
-def weight_change(
-    previous_kg: float, weight_kg: float, rule: Sourced[float] | None = None
-) -> WeightChange:
-    """The change from ``previous_kg`` to ``weight_kg`` (both above 0), against the rule in
-    ``limits.toml`` (or ``rule``)."""
+def weight_change(previous_kg: float, weight_kg: float, rule: Sourced[float]) -> WeightChange:
+    """The change from ``previous_kg`` to ``weight_kg`` (both above 0), against ``rule``: the
+    library's ``[weight_change] confirm_percent`` (:func:`read_weight_rule`)."""
     if not (previous_kg > 0 and weight_kg > 0):
         raise InvalidInput("weights must be above 0 kg", field="weight_kg")
-    threshold = rule or load_weight_rule()
     percent = (weight_kg - previous_kg) / previous_kg * 100
-    return WeightChange(previous_kg, weight_kg, percent, threshold)
+    return WeightChange(previous_kg, weight_kg, percent, rule)
 
 
 def check_measured_on(measured_on: dt.date, *, born: dt.date, today: dt.date) -> None:
@@ -80,16 +74,11 @@ def check_measured_on(measured_on: dt.date, *, born: dt.date, today: dt.date) ->
 def read_weight_rule(data: Mapping[str, Any], sources: Mapping[str, Source]) -> Sourced[float]:
     """``[weight_change] confirm_percent`` of the parsed ``limits.toml``: a percentage above 0
     and below 100."""
-    entry = _sourced(data.get("weight_change", {}), "weight_change", "confirm_percent", sources)
+    table = Reader(data.get("weight_change", {}), "limits.toml [weight_change]", sources)
+    entry = table.required("confirm_percent")
     v = entry.value
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise CatalogueError("limits.toml confirm_percent: value must be a number")
+        raise table.fail("confirm_percent", "value must be a number")
     if not 0 < v < 100:
-        raise CatalogueError("limits.toml confirm_percent: value must be above 0 and below 100")
+        raise table.fail("confirm_percent", "value must be above 0 and below 100")
     return Sourced(float(v), entry.source, entry.verified, entry.note)
-
-
-@functools.cache
-def load_weight_rule() -> Sourced[float]:
-    """The rule shipped in the package (read once per process)."""
-    return read_weight_rule(packaged_limits_toml(), load_catalogue().sources)

@@ -40,8 +40,8 @@ from typing import Any
 from django.db import transaction
 from fhir.resources.R4B.bundle import Bundle
 
-from ivig.core.outcomes import load_outcome_measures
 from ivig.records import audit
+from ivig.records.library import current_library
 from ivig.records.models import (
     Course,
     InfusionSession,
@@ -442,7 +442,7 @@ def weight_observation(weight: WeightRecord) -> dict[str, Any]:
 def outcome_observation(outcome: Outcome) -> dict[str, Any]:
     """An outcome score: a text code (no LOINC code is claimed), its unit (seconds in UCUM;
     points as the UCUM annotation ``{score}``)."""
-    measure = load_outcome_measures().get(outcome.measure)
+    measure = current_library().outcomes.get(outcome.measure)
     name = measure.name if measure else outcome.measure
     unit = measure.unit if measure else ""
     if unit == "s":

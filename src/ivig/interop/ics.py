@@ -55,6 +55,7 @@ def patient_plan(patient: Any, *, today: dt.date) -> PatientPlan:
     """The patient's planned infusions from today on (see the module), with the observation
     each will need."""
     from ivig.core.monitoring import observation_minutes
+    from ivig.records.library import current_library
     from ivig.records.models import Order, OrderStatus
 
     given = (OrderStatus.completed, OrderStatus.in_progress)
@@ -72,6 +73,7 @@ def patient_plan(patient: Any, *, today: dt.date) -> PatientPlan:
             first_infusion=last is None,
             product_switch=last is not None and last.course.product_id != order.course.product_id,
             gap_days=(order.date - last.date).days if last else None,
+            protocol=current_library().monitoring,
         )
         siblings = sorted(
             o.sequence

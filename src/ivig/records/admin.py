@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
-from ivig.core.catalogue import load_catalogue
 from ivig.records import audit, models
+from ivig.records.library import current_catalogue
 
 
 class IvigAdminSite(admin.AdminSite):
@@ -29,7 +29,7 @@ class IvigAdminSite(admin.AdminSite):
 
     def catalogue(self, request: HttpRequest) -> HttpResponse:
         """Every product with each value's source and verified flag (read-only)."""
-        catalogue = load_catalogue()
+        catalogue = current_catalogue()
         products = [
             {
                 "product": p,

@@ -34,18 +34,21 @@ _FILES = (
 )
 
 
-@functools.cache
-def _read(folder: str, stamp: tuple[float, ...]) -> Library:
+@functools.lru_cache(maxsize=8)
+def _read(folder: str, stamp: tuple[tuple[int, int], ...]) -> Library:
     return read_library(Path(folder))
 
 
-def _stamp(folder: Path) -> tuple[float, ...]:
+def _stamp(folder: Path) -> tuple[tuple[int, int], ...]:
+    """Each file's modification time (ns) and size: a change to either is a new library."""
     out = []
     for name in _FILES:
         try:
-            out.append((folder / name).stat().st_mtime)
+            info = (folder / name).stat()
         except FileNotFoundError:
-            out.append(-1.0)  # read_library reports the missing file
+            out.append((-1, -1))  # read_library reports the missing file
+        else:
+            out.append((info.st_mtime_ns, info.st_size))
     return tuple(out)
 
 

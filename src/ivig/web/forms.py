@@ -8,13 +8,12 @@ from typing import Any
 
 from django import forms
 
-from ivig.core.catalogue import load_catalogue
-from ivig.core.limits import load_limits
+from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import IgaStatus, Place, Sex
 
 
 def _risk_choices() -> list[tuple[str, str]]:
-    return [(r.code, f"{r.code}: {r.meaning}") for r in load_catalogue().risks.values()]
+    return [(r.code, f"{r.code}: {r.meaning}") for r in current_catalogue().risks.values()]
 
 
 class DateInput(forms.DateInput):
@@ -118,7 +117,7 @@ class CourseForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        catalogue = load_catalogue()
+        catalogue = current_catalogue()
         indication = self.fields["indication"]
         product = self.fields["product"]
         assert isinstance(indication, forms.ChoiceField)
@@ -167,7 +166,7 @@ class ReasonForm(forms.Form):
 
 
 def _override_reasons() -> list[tuple[str, str]]:
-    return [("", "Choose a reason"), *((r.code, r.label) for r in load_limits().reasons)]
+    return [("", "Choose a reason"), *((r.code, r.label) for r in current_library().limits.reasons)]
 
 
 class OverrideForm(forms.Form):

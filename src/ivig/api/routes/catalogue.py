@@ -1,4 +1,4 @@
-"""The drug library, read-only: products, indications, risk codes."""
+"""The drug library in service, read-only: products, indications, risk codes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from django.http import HttpRequest
 from ninja import Router
 
 from ivig.api.auth import EVERYONE, rule
-from ivig.core.catalogue import load_catalogue
+from ivig.records.library import current_catalogue
 
 router = Router(tags=["catalogue"])
 
 
 @router.get("/products", **rule(*EVERYONE))
 def products(request: HttpRequest) -> list[dict[str, Any]]:
-    catalogue = load_catalogue()
+    catalogue = current_catalogue()
     return [
         {
             "id": p.id,
@@ -35,5 +35,5 @@ def products(request: HttpRequest) -> list[dict[str, Any]]:
 def risks(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {"code": r.code, "meaning": r.meaning, "groups": list(r.groups)}
-        for r in load_catalogue().risks.values()
+        for r in current_catalogue().risks.values()
     ]

@@ -33,9 +33,10 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
-from ivig.core.outcomes import check_score, load_outcome_measures
+from ivig.core.outcomes import check_score
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
+from ivig.records.library import current_library
 from ivig.records.models import (
     Correctable,
     CreatinineResult,
@@ -111,7 +112,8 @@ def _check_vitals(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str, 
     values = {name: new[name] for name in VITALS}
     if all(v is None for v in values.values()):
         raise InvalidInput("record at least one vital sign", field="temperature_c")
-    flags = check_vitals(**values)  # impossible values: 422, abnormal ones: flagged
+    # impossible values: 422, abnormal ones: flagged
+    flags = check_vitals(**values, protocol=current_library().monitoring)
     return {"flags": [{"field": f.field, "message": f.message} for f in flags]}
 
 
@@ -134,12 +136,13 @@ def _check_reaction(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str
 
 def _check_outcome(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     key = "-".join(str(new["measure"]).strip().lower().replace("_", " ").split())
-    if key not in load_outcome_measures():
-        known = ", ".join(load_outcome_measures())
+    measures = current_library().outcomes
+    if key not in measures:
+        known = ", ".join(measures)
         raise InvalidInput(
             f"unknown outcome measure '{new['measure']}'; known: {known}", field="measure"
         )
-    check_score(key, float(new["value"]))
+    check_score(key, float(new["value"]), measures=measures)
     if new["measured_on"] > timezone.localdate(now):
         raise InvalidInput("an outcome cannot be measured in the future", field="measured_on")
     return {"measure": key}

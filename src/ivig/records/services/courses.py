@@ -32,7 +32,7 @@ from ivig.core.units import floor_to
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
-from ivig.records.library import current_catalogue
+from ivig.records.library import current_library
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
 from ivig.records.services import renal
 from ivig.records.services.access import require
@@ -199,10 +199,9 @@ def plan_with_limits(
     """The plan with the drug library in service, and the soft limits it crosses (a dose
     outside the usual range, a product switch, a blocking finding: requirement 47)."""
     person, regimen = _plan_inputs(patient, data, exclude_course)
-    plan = plan_course(
-        person, regimen, current_catalogue(), renal_max_age_days=renal.max_age_days()
-    )
-    return plan, course_soft_limits(plan, regimen)
+    library = current_library()
+    plan = plan_course(person, regimen, library, renal_max_age_days=renal.max_age_days())
+    return plan, course_soft_limits(plan, regimen, library.limits)
 
 
 def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:

@@ -37,8 +37,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ivig.core.catalogue import load_catalogue
-from ivig.core.limits import check_rate_entry, load_limits
+from ivig.core.limits import check_rate_entry
 from ivig.core.monitoring import (
     ObservationPeriod,
     ReactionAction,
@@ -56,7 +55,7 @@ from ivig.core.screening import ScreeningInput, assess_risks, screen
 from ivig.core.weights import Sex
 from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, InvalidTime, StaleVersion
 from ivig.records import audit
-from ivig.records.library import current_catalogue
+from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import (
     InfusionSession,
     Order,
@@ -145,6 +144,7 @@ def observation_for(order: Order) -> ObservationPeriod:
         first_infusion=first,
         product_switch=previous is not None and previous != order.course.product_id,
         gap_days=(order.date - last).days if last else None,
+        protocol=current_library().monitoring,
     )
 
 
@@ -267,7 +267,7 @@ def pre_check(
         if order.status != OrderStatus.dispensed:
             raise Conflict(f"order {order.pk} is {order.status}: check a dispensed order")
         patient = order.patient
-        catalogue = load_catalogue()
+        catalogue = current_catalogue()
         codes = screening_codes(patient)
         if answers.infection:
             codes.add("active-infection")
@@ -510,7 +510,7 @@ def _step_at(steps: tuple[RateStep, ...], minute: float) -> int:
 def _step_of_rate(steps: tuple[RateStep, ...], rate: float) -> int:
     """The planned step the pump is on at ``rate``: the step of that rate (within the library's
     match tolerance), else the highest step below it, else the first."""
-    tolerance = load_limits().match_tolerance.value
+    tolerance = current_library().limits.match_tolerance.value
     for i, step in enumerate(steps):
         if abs(step.rate_ml_per_h - rate) <= tolerance * step.rate_ml_per_h:
             return i
@@ -568,6 +568,7 @@ def reaction_advice(session: InfusionSession, grade: Severity) -> ReactionAdvice
         current_rate_ml_per_h=current,
         last_tolerated_ml_per_h=max(earlier) if earlier else None,
         reactions_today=_current_reactions(session).count(),
+        protocol=current_library().monitoring,
     )
 
 
@@ -584,6 +585,7 @@ def _restart_limit(session: InfusionSession, advice: ReactionAdvice) -> float:
         current_rate_ml_per_h=current,
         last_tolerated_ml_per_h=max(earlier) if earlier else None,
         reactions_today=0,
+        protocol=current_library().monitoring,
     )
     assert fallback.restart_max_ml_per_h is not None
     return fallback.restart_max_ml_per_h
@@ -645,7 +647,7 @@ def _increase_from(
     row = _running_row(session)
     if row is None:
         return None
-    rules = load_limits()
+    rules = current_library().limits
     minutes = _step_minutes(steps, _step_of_rate(steps, row.rate_ml_per_h))
     wait = minutes * rules.minimum_step_share.value
     return row.at + dt.timedelta(minutes=max(wait, 0)), minutes, row.rate_ml_per_h
@@ -653,7 +655,7 @@ def _increase_from(
 
 def _vitals_before(session: InfusionSession, at: dt.datetime) -> Vitals | None:
     """The latest standing vital signs within the window before ``at`` (60)."""
-    rules = load_limits()
+    rules = current_library().limits
     earliest = at - dt.timedelta(minutes=rules.vitals_within_minutes.value)
     latest = at + dt.timedelta(minutes=rules.clock_leeway_minutes.value)
     return _current_vitals(session).filter(at__gte=earliest, at__lte=latest).order_by("-at").first()
@@ -679,7 +681,7 @@ def _check_increase(
             field="at",
         )
     if _vitals_before(session, at) is None and not vitals_missing_reason.strip():
-        within = load_limits().vitals_within_minutes.value
+        within = current_library().limits.vitals_within_minutes.value
         raise Conflict(
             f"record the vital signs before increasing the rate (none in the {within} minutes "
             f"before {_clock(at)}), or say why they were not taken",
@@ -733,6 +735,7 @@ def record_rate(
             weight_kg=order.course.dosing_weight_kg,
             concentration_mg_per_ml=_concentration(order),
             label_max_ml_per_h=_label_max(order, steps),
+            rules=current_library().limits,
         )
         tolerated = last_tolerated_rate(session)
         if tolerated is not None and rate_ml_per_h > tolerated + 1e-9:
@@ -785,7 +788,11 @@ def record_reaction(
         raise InvalidInput("say what was done", field="action_taken")
     if severity and severity not in Severity.__members__:
         raise InvalidInput("severity must be mild, moderate or severe", field="severity")
-    grade = Severity(severity) if severity else classify_symptoms(symptoms)
+    grade = (
+        Severity(severity)
+        if severity
+        else classify_symptoms(symptoms, protocol=current_library().monitoring)
+    )
     with transaction.atomic():
         order, session = _open(order_id)
         _fresh(session, session_version, order)
@@ -914,6 +921,7 @@ def resume_infusion(
             weight_kg=order.course.dosing_weight_kg,
             concentration_mg_per_ml=_concentration(order),
             label_max_ml_per_h=_label_max(order, steps),
+            rules=current_library().limits,
         )
         limit = restart_limit(session)
         why = (
@@ -1050,7 +1058,7 @@ def record_vitals(
     fields = asdict(values)
     if all(v is None for v in fields.values()):
         raise InvalidInput("record at least one vital sign", field="temperature_c")
-    flags = check_vitals(**fields)
+    flags = check_vitals(**fields, protocol=current_library().monitoring)
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         session = InfusionSession.objects.filter(order=order).first()
@@ -1152,7 +1160,7 @@ def _may_increase(session: InfusionSession, steps: tuple[RateStep, ...]) -> dict
         "from": due[0] if due else None,
         "step_minutes": due[1] if due else None,
         "vitals_at": latest.at if latest else None,
-        "vitals_within_minutes": load_limits().vitals_within_minutes.value,
+        "vitals_within_minutes": current_library().limits.vitals_within_minutes.value,
         "at_most_ml_per_h": last_tolerated_rate(session),
     }
 
@@ -1201,13 +1209,17 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
     if session.ended_at is not None:  # the real end, not the planned one
         steps = _until(steps, (session.ended_at - session.started_at).total_seconds() / 60)
     schedule = vitals_schedule(
-        steps, observation_minutes=minutes, label_maximum_ml_per_h=_label_max(order, steps)
+        steps,
+        observation_minutes=minutes,
+        label_maximum_ml_per_h=_label_max(order, steps),
+        protocol=current_library().monitoring,
     )
     statuses = checks_due(
         schedule,
         started_at=session.started_at,
         recorded=[v.at for v in _current_vitals(session)],
         now=now,
+        protocol=current_library().monitoring,
     )
     state["checkpoints"] = [
         {

@@ -22,10 +22,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from ivig.core.limits import SoftLimit, load_limits
+from ivig.core.limits import SoftLimit
 from ivig.errors import Forbidden, HardLimit, InvalidInput, OverrideRequired
 from ivig.records import audit
-from ivig.records.library import current_catalogue
+from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import LimitEvent, LimitKind
 
 __all__ = ["Override", "hard_stops", "may_override", "require_override"]
@@ -128,7 +128,7 @@ def require_override(
     if override is None:
         raise OverrideRequired([limit.as_dict() for limit in limits])
     signer = _signer(actor, override)
-    reason = load_limits().reason(override.reason_code.strip())
+    reason = current_library().limits.reason(override.reason_code.strip())
     note = override.reason_text.strip()
     if not note:
         raise InvalidInput("say why in a note as well as the coded reason", field="reason_text")

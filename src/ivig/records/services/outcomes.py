@@ -1,6 +1,6 @@
 """Outcome measures over time: each new value is classified against the patient's baseline
 (the first value of that measure) by the clinical core (3TUG more than 20 %, QMG 3 points,
-MG-ADL and MRC 2 points; sources in data/outcomes.toml)."""
+MG-ADL and MRC 2 points; sources in the library's outcomes.toml)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 
 from django.db import transaction
 
-from ivig.core.outcomes import check_score, classify_change, load_outcome_measures
+from ivig.core.outcomes import check_score, classify_change
 from ivig.errors import InvalidInput
 from ivig.records import audit
+from ivig.records.library import current_library
 from ivig.records.models import Outcome, Patient, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
@@ -23,8 +24,9 @@ __all__ = ["outcome_series", "record_outcome"]
 
 def _measure(measure: str) -> str:
     key = "-".join(measure.strip().lower().replace("_", " ").split())
-    if key not in load_outcome_measures():
-        known = ", ".join(load_outcome_measures())
+    measures = current_library().outcomes
+    if key not in measures:
+        known = ", ".join(measures)
         raise InvalidInput(f"unknown outcome measure '{measure}'; known: {known}", field="measure")
     return key
 
@@ -42,7 +44,7 @@ def record_outcome(
     key = _measure(measure)
     if measured_on > today:
         raise InvalidInput("an outcome cannot be measured in the future", field="measured_on")
-    check_score(key, value)
+    check_score(key, value, measures=current_library().outcomes)
     with transaction.atomic():
         patient = get(Patient, patient_id, "patient")
         row = Outcome.objects.create(
@@ -57,9 +59,10 @@ def outcome_series(patient: Patient) -> list[dict[str, Any]]:
     requirement 11), each with its change against the measure's baseline."""
     out: list[dict[str, Any]] = []
     baseline: dict[str, Outcome] = {}
+    measures = current_library().outcomes
     for row in current(patient.outcomes.all()).order_by("measured_on", "id"):
         first = baseline.setdefault(row.measure, row)
-        change = classify_change(row.measure, first.value, row.value)
+        change = classify_change(row.measure, first.value, row.value, measures=measures)
         out.append(
             {
                 "id": row.pk,

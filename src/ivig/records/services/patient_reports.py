@@ -31,6 +31,7 @@ from django.utils import timezone
 from ivig.core.outcomes import check_score
 from ivig.errors import Forbidden, InvalidInput, NotFound
 from ivig.records import audit
+from ivig.records.library import current_library
 from ivig.records.models import (
     DayBeforeCheck,
     DiaryEntry,
@@ -459,7 +460,7 @@ def checkin(actor: Any, answers: dict[str, int], *, today: dt.date) -> Outcome:
     if any(not isinstance(v, int) or not 0 <= v <= 3 for v in answers.values()):
         raise InvalidInput("each answer scores 0 to 3", field="answers")
     total = float(sum(answers.values()))
-    check_score("mg-adl", total)
+    check_score("mg-adl", total, measures=current_library().outcomes)
     with transaction.atomic():
         row = Outcome.objects.create(
             patient=patient,

@@ -10,12 +10,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower, Upper
 
-from ivig.core.catalogue import load_catalogue
 from ivig.core.screening import check_risk_codes
-from ivig.core.weight_change import load_weight_rule
 from ivig.core.weights import HEIGHT_RANGE_CM
 from ivig.errors import Conflict, InvalidInput, OutOfRange
 from ivig.records import audit
+from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import Eligibility, IgaStatus, Patient, Role, Sex, WeightRecord
 from ivig.records.services.access import require
 from ivig.records.services.common import locked, save_versioned
@@ -74,7 +73,7 @@ def _check(data: PatientInput, today: dt.date) -> dict[str, Any]:
     if not dt.date(1900, 1, 1) <= data.date_of_birth <= today:
         raise InvalidInput("the date of birth must be a past date", field="date_of_birth")
     try:
-        check_risk_codes(data.risk_codes, load_catalogue())
+        check_risk_codes(data.risk_codes, current_catalogue())
     except InvalidInput as exc:
         exc.field = "risk_codes"
         raise
@@ -196,7 +195,7 @@ def awaiting_text(record: WeightRecord) -> str:
         if previous is not None and record.change_percent is not None
         else "a change of 10 % or more"
     )
-    rule = load_weight_rule()
+    rule = current_library().weight_rule
     return (
         f"the latest weight, {record.weight_kg:g} kg on {record.measured_on.isoformat()}, is "
         f"{change} ({rule.value:g} % or more: {rule.source.title.split(':')[0]}): a prescriber "
@@ -293,7 +292,7 @@ class EligibilityInput:
 def record_eligibility(actor: Any, patient_id: int, data: EligibilityInput) -> Eligibility:
     """Record (or replace) the patient's eligibility for an indication (NBA LEMS entry)."""
     require(actor, "recording eligibility", Role.prescriber)
-    load_catalogue().indication(data.indication)
+    current_catalogue().indication(data.indication)
     choices = {
         "vgcc_antibodies": ("positive", "negative", "not-tested"),
         "electrophysiology": ("consistent", "not-consistent", "not-done"),

@@ -27,8 +27,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from ivig.core.monitoring import load_monitoring_protocol
 from ivig.errors import InvalidInput
+from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, LimitEvent, LimitKind, Place, Role
 from ivig.records.services.access import require
 from ivig.records.services.infusions import session_state
@@ -89,7 +89,7 @@ def _late(checkpoint: dict[str, Any], window: dt.timedelta) -> bool | None:
 
 
 def _checkpoints(sessions: list[InfusionSession], now: dt.datetime) -> dict[str, Any]:
-    window_minutes = int(load_monitoring_protocol().late_window_minutes.value)
+    window_minutes = int(current_library().monitoring.late_window_minutes.value)
     window = dt.timedelta(minutes=window_minutes)
     late = counted = 0
     for session in sessions:

@@ -15,6 +15,7 @@ from django.db.models import Q
 from ivig.core.weight_change import check_measured_on, weight_change
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import OutOfRange
+from ivig.records.library import current_library
 from ivig.records.models import Patient, WeightRecord
 
 __all__ = ["checked_weight", "weight_in_use"]
@@ -56,7 +57,7 @@ def checked_weight(
         "confirmation_reason": "",
     }
     if previous is not None:
-        change = weight_change(previous.weight_kg, weight_kg)
+        change = weight_change(previous.weight_kg, weight_kg, current_library().weight_rule)
         fields["change_percent"] = round(change.percent, 1)
         fields["needs_confirmation"] = change.needs_confirmation
     return fields

@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from ivig.core.catalogue import load_catalogue
+from ivig.records.library import current_catalogue
 from ivig.records.models import Order, OrderStatus
 from ivig.records.services import infusions, patient_reports
 
@@ -104,7 +104,7 @@ def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str,
 
 
 def _row(order: Order, now: dt.datetime) -> dict[str, Any]:
-    catalogue = load_catalogue()
+    catalogue = current_catalogue()
     product = catalogue.products.get(order.course.product_id)
     row: dict[str, Any] = {
         "order": order,

@@ -25,9 +25,9 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ivig.core.monitoring import Severity, load_monitoring_protocol
-from ivig.core.outcomes import load_outcome_measures
+from ivig.core.monitoring import Severity
 from ivig.errors import Conflict, Forbidden, IvigError
+from ivig.records.library import current_library
 from ivig.records.models import Correctable, Patient
 from ivig.records.services import corrections
 from ivig.records.services.access import has_role
@@ -96,7 +96,7 @@ class ReactionCorrection(forms.Form):
 
     def __init__(self, *args: Any, symptoms: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        names = list(load_monitoring_protocol().symptoms)
+        names = list(current_library().monitoring.symptoms)
         names += [s for s in symptoms or [] if s not in names]  # a symptom typed in as such
         field = self.fields["symptoms"]
         assert isinstance(field, forms.MultipleChoiceField)
@@ -113,7 +113,7 @@ class OutcomeCorrection(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["measure"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [(key, m.name) for key, m in load_outcome_measures().items()]
+        field.choices = [(key, m.name) for key, m in current_library().outcomes.items()]
 
 
 class CreatinineCorrection(forms.Form):

@@ -13,8 +13,8 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ivig.core.limits import load_limits
-from ivig.core.monitoring import VITAL_FIELDS, Severity, load_monitoring_protocol
+from ivig.core.monitoring import VITAL_FIELDS, Severity
+from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
 
@@ -220,7 +220,7 @@ class RateForm(_Timed):
 
 
 def reason_choices() -> list[tuple[str, str]]:
-    return [(r.code, r.label) for r in load_limits().reasons]
+    return [(r.code, r.label) for r in current_library().limits.reasons]
 
 
 class ResumeForm(_Timed):
@@ -275,7 +275,7 @@ def symptom_name(key: str) -> str:
 def _symptom_choices() -> list[tuple[str, str]]:
     return [
         (key, f"{symptom_name(key)} ({grade.value.value})")
-        for key, grade in load_monitoring_protocol().symptoms.items()
+        for key, grade in current_library().monitoring.symptoms.items()
     ]
 
 

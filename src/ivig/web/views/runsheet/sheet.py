@@ -15,18 +15,16 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
-from ivig.core.limits import load_limits
 from ivig.core.monitoring import (
     ReactionAction,
     ReactionAdvice,
     Severity,
     classify_symptoms,
-    load_monitoring_protocol,
     vitals_schedule,
 )
 from ivig.core.rates import RateStep, clock_times
 from ivig.errors import IvigError
-from ivig.records.library import current_catalogue
+from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import (
     AuditEvent,
     InfusionSession,
@@ -152,6 +150,7 @@ def _checkpoints(
         steps_of(order),
         observation_minutes=observe_minutes,
         label_maximum_ml_per_h=order.label_max_ml_per_h,
+        protocol=current_library().monitoring,
     )
     rows = [
         {
@@ -198,7 +197,7 @@ def _superseded(model: type[Vitals] | type[Reaction], session: InfusionSession) 
 def _vitals_rows(session: InfusionSession | None) -> list[dict[str, Any]]:
     if session is None:
         return []
-    protocol = load_monitoring_protocol().vitals
+    protocol = current_library().monitoring.vitals
     superseded = _superseded(Vitals, session)
     rows = []
     for v in session.vitals.select_related("recorded_by").order_by("at", "id"):
@@ -224,7 +223,7 @@ def _vitals_rows(session: InfusionSession | None) -> list[dict[str, Any]]:
 
 
 def _vital_columns() -> list[dict[str, str]]:
-    protocol = load_monitoring_protocol().vitals
+    protocol = current_library().monitoring.vitals
     return [
         {"field": name, "name": protocol[name].name, "unit": protocol[name].unit} for name in VITALS
     ]
@@ -546,7 +545,7 @@ def context(
             "diary": patient_reports.mild_since_last(order),
             "may_review": prescriber or has_role(user, "nurse"),
         },
-        "vitals_within": load_limits().vitals_within_minutes.value,
+        "vitals_within": current_library().limits.vitals_within_minutes.value,
         "section": "chairs",
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
         **form_context,
@@ -605,7 +604,7 @@ ACTION_WORDS = {
 def reaction_protocol() -> dict[str, Any]:
     """The service protocol's reaction actions (``monitoring.toml`` ``[reactions]``), in words,
     each with its source: what the printed sheet tells the nurse to do."""
-    p = load_monitoring_protocol().reactions
+    p = current_library().monitoring.reactions
     rows = [
         {
             "severity": name,
@@ -654,7 +653,11 @@ def reaction_advice(
     if session is None or session.started_at is None:
         return {"error": "the infusion has not started: there is no current rate"}
     try:
-        grade = Severity(severity) if severity else classify_symptoms(symptoms)
+        grade = (
+            Severity(severity)
+            if severity
+            else classify_symptoms(symptoms, protocol=current_library().monitoring)
+        )
         current = infusions.current_rate(session)
         advice: ReactionAdvice = infusions.reaction_advice(session, grade)
     except (IvigError, ValueError) as exc:
