@@ -67,6 +67,15 @@ def read_library(folder: Traversable | Path) -> Library:
     catalogue = read_catalogue(folder)
     sources = catalogue.sources
     limits_data = _toml(folder, "limits.toml")
+    outcomes = read_outcome_measures(_toml(folder, "outcomes.toml"), sources=sources)
+    for indication in catalogue.indications.values():  # each names measures of outcomes.toml
+        unknown = [m for m in indication.outcome_measures if m not in outcomes]
+        if unknown:
+            raise CatalogueError(
+                f"catalogue indications.toml [{indication.id}]: 'outcome_measures' names "
+                f"{', '.join(unknown)}, not in outcomes.toml (known: {', '.join(outcomes)})",
+                field="outcome_measures",
+            )
     return Library(
         catalogue=catalogue,
         limits=read_limits(limits_data, sources),
@@ -75,7 +84,7 @@ def read_library(folder: Traversable | Path) -> Library:
             sources=sources,
             long_gap_weeks=catalogue.protocol.long_gap_weeks,
         ),
-        outcomes=read_outcome_measures(_toml(folder, "outcomes.toml"), sources=sources),
+        outcomes=outcomes,
         weight_rule=read_weight_rule(limits_data, sources),
     )
 
