@@ -530,6 +530,21 @@ def test_risks_json_is_exactly_code_and_meaning(capsys: pytest.CaptureFixture[st
     assert {"diabetes", "fever", "corn-allergy", "hyperprolinaemia"} <= found
 
 
+def test_indications_from_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 15: the indications are the drug library's, each with its outcome measures."""
+    rows = run_json(capsys, ["indications"])
+    assert [r["id"] for r in rows] == ["lems", "cidp", "mg", "mmn"]
+    assert rows[2] == {
+        "id": "mg",
+        "short_name": "MG",
+        "name": "Myasthenia gravis",
+        "outcome_measures": ["mg-adl", "qmg"],
+    }
+    code, out, _ = run(capsys, ["indications"])
+    assert code == 0
+    assert "(CIDP)" in out
+
+
 def test_risks_text(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, ["risks"])
     assert code == 0
@@ -549,8 +564,9 @@ def test_risks_text(capsys: pytest.CaptureFixture[str]) -> None:
         (["products", "--help"], "ivig products"),
         (["product", "--help"], "ivig product"),
         (["risks", "--help"], "ivig risks"),
+        (["indications", "--help"], "ivig indications"),
     ],
-    ids=["ivig", "plan", "products", "product", "risks"],
+    ids=["ivig", "plan", "products", "product", "risks", "indications"],
 )
 def test_help_has_an_example(
     capsys: pytest.CaptureFixture[str], argv: list[str], command: str
@@ -602,6 +618,18 @@ ERROR_CASES: list[Any] = [
     ("unknown-risk", {}, ("--risk", "nope"), None, "risk", "invalid_input", ("nope",)),
     # a required option left out
     ("missing-weight", {"weight_kg": None}, (), None, "weight_kg", "invalid_input", ()),
+    # the indication is chosen: no default (issue 15)
+    ("missing-indication", {"indication": None}, (), None, "indication", "invalid_input", ()),
+    # an indication not in `ivig indications`
+    (
+        "unknown-indication",
+        {"indication": "gbs"},
+        (),
+        None,
+        "indication",
+        "unknown_indication",
+        ("gbs", "cidp, lems, mg, mmn"),
+    ),
     # an option that does not exist
     ("unknown-option", {}, ("--bogus",), None, "bogus", "invalid_input", ("--bogus",)),
     # a listed product whose label rates were not found
@@ -894,6 +922,7 @@ def test_no_vial_fits_names_a_real_option(capsys: pytest.CaptureFixture[str]) ->
         pytest.param(["products"], id="products"),  # ids cut: "privigen…", "gammaple…"
         pytest.param(["product", "octagam-10"], id="product"),  # source URLs cut
         pytest.param(["risks"], id="risks"),  # codes cut: "hereditary-fructose-intole…"
+        pytest.param(["indications"], id="indications"),
         pytest.param(plan_argv(), id="plan"),  # a finding's source URL cut
         pytest.param(["plan", "--help"], id="plan-help"),  # "--previous-prod…", "--no-first-inf…"
     ],
