@@ -327,17 +327,20 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
 
 @pytest.fixture
 def library(tmp_path: Any, settings: Any) -> Callable[..., str]:
-    """``library(version, {old: new, ...})`` puts a site drug library in service (setting
-    ``IVIG_CATALOGUE_DIR``, requirement 46): a copy of the packaged one with its
-    ``catalogue_version`` bumped to ``version`` and each ``old`` text of products.toml
-    replaced by ``new``. Returns the version."""
+    """``library(version, {old: new, ...}, append={file: text})`` puts a site drug library in
+    service (setting ``IVIG_CATALOGUE_DIR``, requirement 46): a copy of the packaged one with
+    its ``catalogue_version`` bumped to ``version``, each ``old`` text of products.toml replaced
+    by ``new``, and ``text`` added at the end of each ``file`` (a fifth indication at the end of
+    indications.toml). Returns the version."""
     import re
     import shutil
     from pathlib import Path
 
     import ivig
 
-    def switch(version: str, edits: dict[str, str] | None = None) -> str:
+    def switch(
+        version: str, edits: dict[str, str] | None = None, *, append: dict[str, str] | None = None
+    ) -> str:
         folder = tmp_path / f"library-{version}"
         shutil.copytree(Path(ivig.__file__).parent / "data", folder)
         products = folder / "products.toml"
@@ -352,6 +355,9 @@ def library(tmp_path: Any, settings: Any) -> Callable[..., str]:
             assert old in text, old
             text = text.replace(old, new, 1)
         products.write_text(text)
+        for name, extra in (append or {}).items():
+            path = folder / name
+            path.write_text(path.read_text() + "\n" + extra)
         settings.IVIG_CATALOGUE_DIR = folder
         return version
 
