@@ -12,6 +12,7 @@ from django import forms
 from ivig.core.catalogue import load_catalogue
 from ivig.core.limits import load_limits
 from ivig.core.outcomes import OutcomeMeasure
+from ivig.records.library import current_library
 from ivig.records.models import IgaStatus, Place, Sex
 
 
@@ -127,7 +128,7 @@ class CourseForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        catalogue = load_catalogue()
+        catalogue = current_library().catalogue  # the site's library: its indications too
         indication = self.fields["indication"]
         product = self.fields["product"]
         assert isinstance(indication, forms.ChoiceField)
