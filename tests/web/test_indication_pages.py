@@ -193,3 +193,16 @@ def test_a_lems_course_names_lems(
     course = prescribe(users, patient, "lems", today)
     handout = _pages(client_for, patient, course)[0]
     assert "You have Lambert-Eaton myasthenic syndrome. Its short name is LEMS." in handout
+
+
+def test_the_outcome_correction_offers_the_indications_measures_and_its_own(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], patient: Any, today: dt.date
+) -> None:
+    """Correcting an outcome offers the measures of the patient's indications, and the
+    measure the entry was recorded with (so a wrong measure can be corrected)."""
+    from ivig.records.services.outcomes import record_outcome
+
+    entry = record_outcome(users["nurse"], patient.pk, "qmg", 12, today, today=today)
+    prescribe(users, patient, "cidp", today)
+    page = client_for("nurse").get(f"/corrections/outcome/{entry.pk}/").content.decode()
+    assert [v for v, _ in options(page, "measure")] == ["mrc-sum", "qmg"]
