@@ -14,8 +14,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from ivig.errors import Conflict
 from ivig.records.models import Course, PatientAccount
-from ivig.records.services import courses, patients
+from ivig.records.services import courses, patient_reports, patients
 
 LEMS_WORDS = ("LEMS", "Lambert-Eaton")  # the fixture patient's family name is Lambert
 
@@ -206,3 +207,25 @@ def test_the_outcome_correction_offers_the_indications_measures_and_its_own(
     prescribe(users, patient, "cidp", today)
     page = client_for("nurse").get(f"/corrections/outcome/{entry.pk}/").content.decode()
     assert [v for v, _ in options(page, "measure")] == ["mrc-sum", "qmg"]
+
+
+@pytest.mark.parametrize(("indication", "offered"), [("cidp", False), ("mg", True)])
+def test_the_patients_check_in_only_where_their_indication_measures_it(
+    users: dict[str, Any], patient: Any, today: dt.date, indication: str, offered: bool
+) -> None:
+    """The patient's own MG-ADL check-in: asked of MG (and LEMS) patients, not of CIDP or MMN
+    ones, whose indications do not measure it; the service refuses it too."""
+    prescribe(users, patient, indication, today)
+    user = User.objects.create_user("edward.l", password="blue-kettle-river-93")
+    PatientAccount.objects.create(user=user, patient=patient)
+    own = Client()
+    own.force_login(user)
+    page = own.get("/me/outcomes/").content.decode()
+    assert ('class="me-form"' in page) is offered
+    answers = {key: "0" for key, _, _ in patient_reports.MGADL_ITEMS}
+    own.post("/me/outcomes/", answers)
+    assert patient.outcomes.filter(measure="mg-adl").exists() is offered
+    if not offered:
+        assert "does not use this check-in for your condition" in page
+        with pytest.raises(Conflict):
+            patient_reports.checkin(user, dict.fromkeys(answers, 0), today=today)
