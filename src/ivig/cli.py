@@ -279,8 +279,8 @@ def plan(
     age: Annotated[int, typer.Option(metavar="YEARS", help="Age in years.")],
     product: Annotated[str, typer.Option(metavar="ID", help="Product id (`ivig products`).")],
     indication: Annotated[
-        str, typer.Option(metavar="ID", help="Indication id: lems, cidp, mg, mmn.")
-    ] = "lems",
+        str, typer.Option(metavar="ID", help="Indication id (`ivig indications`); no default.")
+    ],
     phase: Annotated[Phase, typer.Option(help="Induction or maintenance.")] = Phase.induction,
     start: Annotated[
         str | None, typer.Option(metavar=DATE, help="Date of the first dose (default: today).")
@@ -731,6 +731,37 @@ def risks(
     _words(table, "Meaning", "Counts as")
     for r in catalogue.risks.values():
         table.add_row(r.code, _Words(Text(r.meaning)), _Words(Text(", ".join(r.groups))))
+    _print_table(_out(), table)
+
+
+@app.command(epilog="Example: ivig indications --json")
+def indications(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the indications as JSON.")] = False,
+) -> None:
+    """List the indications accepted by `ivig plan --indication` (indications.toml)."""
+    catalogue = packaged_library().catalogue
+    if as_json:
+        _json(
+            [
+                {
+                    "id": i.id,
+                    "short_name": i.short_name,
+                    "name": i.name,
+                    "outcome_measures": list(i.outcome_measures),
+                }
+                for i in catalogue.indications.values()
+            ]
+        )
+        return
+    table = Table(title="Indications (--indication ID)", title_justify="left")
+    _values(table, "ID", right=False)
+    _words(table, "Name", "Outcome measures")
+    for i in catalogue.indications.values():
+        table.add_row(
+            i.id,
+            _Words(Text(f"{i.name} ({i.short_name})")),
+            _Words(Text(", ".join(i.outcome_measures))),
+        )
     _print_table(_out(), table)
 
 

@@ -111,6 +111,7 @@ P, PH, N, A = "prescriber", "pharmacist", "nurse", "admin"
 POLICY: dict[str, frozenset[str]] = {
     "GET /api/products": EVERYONE,
     "GET /api/risks": EVERYONE,
+    "GET /api/indications": EVERYONE,
     "GET /api/me": EVERYONE,
     "GET /api/patients": EVERYONE,
     "GET /api/patients/{patient_id}": EVERYONE,
@@ -364,9 +365,11 @@ def _eligibility(**changes: Any) -> patients.EligibilityInput:
     fields: dict[str, Any] = {
         "indication": "lems",
         "diagnosed_by_neurologist": True,
-        "vgcc_antibodies": "positive",
-        "electrophysiology": "consistent",
-        "severity_measure": "adl",
+        "answers": {
+            "vgcc_antibodies": "positive",
+            "electrophysiology": "consistent",
+            "severity_measure": "adl",
+        },
         "alternative_therapy_failed": True,
         "review_date": timezone.localdate() + dt.timedelta(days=180),
     }

@@ -99,20 +99,28 @@ def weight(kg: Any, on: str = MEASURED) -> dict[str, Any]:
 
 
 def course_body(**changes: Any) -> dict[str, Any]:
-    body = {"phase": "induction", "product": "privigen-us", "start": START, "days": 2}
+    body = {"indication": "lems", "phase": "induction", "product": "privigen-us", "start": START,
+            "days": 2}  # fmt: skip
     return {**body, **changes}
 
 
-def eligibility_body(**changes: Any) -> dict[str, Any]:
+LEMS_ANSWERS = {"vgcc_antibodies": "positive", "electrophysiology": "consistent",
+                "severity_measure": "adl"}  # fmt: skip
+
+
+def eligibility_body(answers: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
     body = {
+        "indication": "lems",
         "diagnosed_by_neurologist": True,
-        "vgcc_antibodies": "positive",
-        "electrophysiology": "consistent",
-        "severity_measure": "adl",
+        "answers": {**LEMS_ANSWERS, **(answers or {})},
         "alternative_therapy_failed": True,
         "review_date": REVIEW,
     }
     return {**body, **changes}
+
+
+def without(body: dict[str, Any], name: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != name}
 
 
 def lots(order: Any, **changes: Any) -> list[dict[str, Any]]:
@@ -318,19 +326,36 @@ ROWS: list[Any] = [
     # --- PUT /api/patients/{id}/eligibility ----------------------------------------------------
     # an antibody result that is not one of the choices
     row("eligibility-vgcc-maybe", "prescriber", "PUT " + PATIENT + "/eligibility",
-        eligibility_body(vgcc_antibodies="maybe"), BAD, "vgcc_antibodies"),
+        eligibility_body({"vgcc_antibodies": "maybe"}), BAD, "answers.vgcc_antibodies"),
     # an unknown severity measure
     row("eligibility-unknown-measure", "prescriber", "PUT " + PATIENT + "/eligibility",
-        eligibility_body(severity_measure="vibes"), BAD, "severity_measure"),
+        eligibility_body({"severity_measure": "vibes"}), BAD, "answers.severity_measure"),
+    # a required criterion of the indication left unanswered (issue 15)
+    row("eligibility-required-answer-missing", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body({"electrophysiology": None}), BAD, "answers.electrophysiology"),
+    # a question the indication does not ask
+    row("eligibility-unknown-criterion", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body({"mood": "fine"}), BAD, "answers.mood"),
+    # a word for a yes/no criterion (CIDP: other causes ruled out)
+    row("eligibility-yes-no-word", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body(indication="cidp", answers=None) | {"answers": {
+            "nerve_conduction": "consistent", "other_causes_excluded": "yes",
+            "severity_measure": "mrc"}}, BAD, "answers.other_causes_excluded"),
+    # answers that are not an object
+    row("eligibility-answers-a-list", "prescriber", "PUT " + PATIENT + "/eligibility",
+        eligibility_body() | {"answers": ["positive"]}, BAD, "answers"),
     # an unknown indication
     row("eligibility-unknown-indication", "prescriber", "PUT " + PATIENT + "/eligibility",
         eligibility_body(indication="xyz"), UNKNOWN_INDICATION, "indication"),
+    # no indication: there is no default (issue 15)
+    row("eligibility-no-indication", "prescriber", "PUT " + PATIENT + "/eligibility",
+        without(eligibility_body(), "indication"), BAD, "indication"),
     # a word for a yes/no answer
     row("eligibility-bool-string", "prescriber", "PUT " + PATIENT + "/eligibility",
         eligibility_body(diagnosed_by_neurologist="perhaps"), BAD, "diagnosed_by_neurologist"),
     # no review date
     row("eligibility-no-review-date", "prescriber", "PUT " + PATIENT + "/eligibility",
-        {k: v for k, v in eligibility_body().items() if k != "review_date"}, BAD, "review_date"),
+        without(eligibility_body(), "review_date"), BAD, "review_date"),
     # --- POST /api/patients/{id}/courses -------------------------------------------------------
     # LEMS induction is 2 to 5 days
     row("course-7-days", "prescriber", "POST " + PATIENT + "/courses",
@@ -356,6 +381,11 @@ ROWS: list[Any] = [
     # an unknown indication
     row("course-unknown-indication", "prescriber", "POST " + PATIENT + "/courses",
         course_body(indication="xyz"), UNKNOWN_INDICATION, "indication"),
+    # no indication: there is no default (issue 15)
+    row("course-no-indication", "prescriber", "POST " + PATIENT + "/courses",
+        without(course_body(), "indication"), BAD, "indication"),
+    row("preview-no-indication", "prescriber", "POST " + PATIENT + "/courses/preview",
+        without(course_body(), "indication"), BAD, "indication"),
     # a phase that is not induction or maintenance
     row("course-unknown-phase", "prescriber", "POST " + PATIENT + "/courses",
         course_body(phase="loading"), BAD, "phase"),

@@ -48,7 +48,8 @@ def test_a_result_without_its_unit_or_implausible_for_it_is_refused(
 
 def test_the_preview_carries_the_renal_block(client_for: Any, patient: Any) -> None:
     start = (timezone.localdate() + dt.timedelta(days=5)).isoformat()
-    course = {"phase": "induction", "product": "privigen-us", "start": start, "days": 2}
+    course = {"indication": "lems", "phase": "induction", "product": "privigen-us",
+              "start": start, "days": 2}  # fmt: skip
     url = f"/api/patients/{patient.pk}/courses/preview"
     prescriber = client_for("prescriber")
     without = _post(prescriber, url, course)

@@ -29,6 +29,7 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
         prescriber,
         f"/api/patients/{patient.pk}/courses",
         {
+            "indication": "lems",
             "phase": "induction",
             "product": "privigen-us",
             "days": 2,

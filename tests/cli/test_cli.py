@@ -515,6 +515,21 @@ def test_risks_json_is_exactly_code_and_meaning(run_json: RunJson) -> None:
     assert {"diabetes", "fever", "corn-allergy", "hyperprolinaemia"} <= found
 
 
+def test_indications_from_the_library(run: Run, run_json: RunJson) -> None:
+    """Issue 15: the indications are the drug library's, each with its outcome measures."""
+    rows = run_json(["indications"])
+    assert [r["id"] for r in rows] == ["lems", "cidp", "mg", "mmn"]
+    assert rows[2] == {
+        "id": "mg",
+        "short_name": "MG",
+        "name": "Myasthenia gravis",
+        "outcome_measures": ["mg-adl", "qmg"],
+    }
+    code, out, _ = run(["indications"])
+    assert code == 0
+    assert "(CIDP)" in out
+
+
 def test_risks_text(run: Run) -> None:
     code, out, err = run(["risks"])
     assert code == 0
@@ -601,6 +616,18 @@ ERROR_CASES: list[Any] = [
     ("unknown-risk", {}, ("--risk", "nope"), None, "risk", "invalid_input", ("nope",)),
     # a required option left out
     ("missing-weight", {"weight_kg": None}, (), None, "weight_kg", "invalid_input", ()),
+    # the indication is chosen: no default (issue 15)
+    ("missing-indication", {"indication": None}, (), None, "indication", "invalid_input", ()),
+    # an indication not in `ivig indications`
+    (
+        "unknown-indication",
+        {"indication": "gbs"},
+        (),
+        None,
+        "indication",
+        "unknown_indication",
+        ("gbs", "cidp, lems, mg, mmn"),
+    ),
     # an option that does not exist
     ("unknown-option", {}, ("--bogus",), None, "bogus", "invalid_input", ("--bogus",)),
     # a listed product whose label rates were not found
@@ -887,6 +914,7 @@ def test_no_vial_fits_names_a_real_option(run: Run) -> None:
         pytest.param(["products"], id="products"),  # ids cut: "privigen…", "gammaple…"
         pytest.param(["product", "octagam-10"], id="product"),  # source URLs cut
         pytest.param(["risks"], id="risks"),  # codes cut: "hereditary-fructose-intole…"
+        pytest.param(["indications"], id="indications"),
         pytest.param(plan_argv(), id="plan"),  # a finding's source URL cut
         pytest.param(["plan", "--help"], id="plan-help"),  # "--previous-prod…", "--no-first-inf…"
     ],

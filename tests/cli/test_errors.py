@@ -36,6 +36,8 @@ PLAN = [
     "60",
     "--product",
     "privigen-us",
+    "--indication",
+    "lems",
     "--start",
     "2026-12-01",
 ]

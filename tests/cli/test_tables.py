@@ -20,7 +20,10 @@ import pytest
 WIDTHS = [60, 80, 120]
 Printed = Callable[[int, list[str]], str]  # the ``printed`` fixture below
 
-PATIENT = ["--sex", "male", "--height-cm", "180", "--age", "60", "--start", "2026-12-01"]
+PATIENT = [
+    *("--sex", "male", "--height-cm", "180", "--age", "60", "--start", "2026-12-01"),
+    *("--indication", "lems"),
+]
 PLANS = {
     # The README's example: 85 g = 2x40 + 1x5 g a day.
     "readme": [*PATIENT, "--weight-kg", "100", "--product", "privigen-us", "--days", "2"],

@@ -236,7 +236,7 @@ def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(db: None, r
     for patient in Patient.objects.all():
         assert patient.mrn in out
         assert patient.weights.count() == 2
-        assert patient.eligibility.get(indication="lems").vgcc_antibodies == "positive"
+        assert patient.eligibility.get(indication="lems").answers["vgcc_antibodies"] == "positive"
         assert sorted(patient.outcomes.values_list("measure", flat=True)) == sorted(
             ["3tug", "qmg", "mrc-sum"] * 2
         )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import textstat
 
+from ivig.core.library import packaged_library
 from ivig.interop.handout import (
     Infusion,
     PatientPlan,
@@ -40,8 +41,12 @@ def infusion(n: int, **changes: Any) -> Infusion:
     return Infusion(**values)
 
 
-def plan(*infusions: Infusion, every_weeks: int | None = 4) -> PatientPlan:
-    return PatientPlan("Margaret", "Hartley", infusions, every_weeks, TODAY)
+def plan(
+    *infusions: Infusion, every_weeks: int | None = 4, indications: tuple[str, ...] = ("lems",)
+) -> PatientPlan:
+    catalogue = packaged_library().catalogue
+    chosen = tuple(catalogue.indication(i) for i in indications)
+    return PatientPlan("Margaret", "Hartley", infusions, every_weeks, TODAY, chosen)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +112,63 @@ def test_one_step_only() -> None:
 def test_nothing_planned() -> None:
     text = handout_text(build_handout(plan(every_weeks=None)))
     assert "You have no infusions planned right now." in text
-    assert "every 3 to 4 weeks" in text
+    assert "Most people with LEMS who get IVIG have it every 3 to 4 weeks." in text
+    assert "Your doctor will tell you how often you need it." in text
+
+
+@pytest.mark.parametrize("indication", ["cidp", "mg", "mmn"])
+def test_no_usual_interval_without_a_source(indication: str) -> None:
+    """Only LEMS's source gives a usual interval: the others leave it to the doctor."""
+    text = handout_text(build_handout(plan(every_weeks=None, indications=(indication,))))
+    assert "Your doctor will tell you how often you need it." in text
+    assert "Most people" not in text
+    assert "weeks" not in text.split("How often.")[1].split("Side effects.")[0]
+
+
+# Each indication's name in a sentence, with its short name, and a phrase of its own words.
+NAMED = {
+    "lems": ("Lambert-Eaton myasthenic syndrome", "LEMS", "attack the ends of your nerves"),
+    "cidp": ("chronic inflammatory demyelinating polyneuropathy", "CIDP", "coating"),
+    "mg": ("myasthenia gravis", "MG", "block the signals from your nerves"),
+    "mmn": ("multifocal motor neuropathy", "MMN", "movement more than feeling"),
+}
+
+
+@pytest.mark.parametrize("indication", sorted(NAMED))
+def test_the_handout_names_the_patients_own_indication(indication: str) -> None:
+    """Issue 15: the handout says the patient's own condition, from indications.toml, and no
+    other; every indication's words read at grade 8 or below like the rest."""
+    name, short, words = NAMED[indication]
+    text = handout_text(build_handout(plan(infusion(1), indications=(indication,))))
+    assert f"You have {name}. Its short name is {short}." in text
+    assert words in text
+    for other, (other_name, other_short, other_words) in NAMED.items():
+        if other != indication:
+            assert other_name.lower() not in text.lower()
+            assert f" {other_short} " not in f" {text} ".replace(".", " ")
+            assert other_words not in text
+    if indication != "lems":
+        assert "LEMS" not in text
+        assert "Lambert" not in text
+    assert grade(text) <= 8.0
+    assert textstat.words_per_sentence(text) <= 12
+
+
+def test_two_indications_each_in_its_words() -> None:
+    text = handout_text(build_handout(plan(infusion(1), indications=("mg", "lems"))))
+    assert text.index("You have myasthenia gravis.") < text.index(
+        "You have Lambert-Eaton myasthenic syndrome."
+    )
+
+
+def test_no_indication_names_no_condition() -> None:
+    """A patient without a course (or whose indication the library no longer lists) is told
+    nothing wrong: the doctor explains."""
+    text = handout_text(build_handout(plan(every_weeks=None, indications=())))
+    assert "Your doctor will tell you why IVIG may help you." in text
+    assert "You have " not in text.replace("You have no infusions", "")
+    for name, _, _ in NAMED.values():
+        assert name.lower() not in text.lower()
 
 
 def test_what_the_issue_asks_to_say() -> None:

@@ -115,26 +115,66 @@ class PatientOut(Schema):
     weights: list[WeightOut]
 
 
+INDICATION = "an indication id (GET /api/indications); always given, there is no default"
+
+
 class EligibilityIn(In):
-    indication: str = "lems"
+    """Why a patient qualifies in an indication: what every indication asks, and ``answers``
+    to the indication's own criteria (``GET /api/indications``: yes/no questions answered
+    ``true`` or ``false``, a choice by its option's value)."""
+
+    indication: str = Field(..., description=INDICATION)
     diagnosed_by_neurologist: bool
     neurologist: str = ""
-    vgcc_antibodies: str
-    electrophysiology: str
-    severity_measure: str
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the indication's criteria: key -> true/false or an option's value",
+    )
     severity_detail: str = ""
     alternative_therapy_failed: bool
     alternative_therapy: str = ""
     review_date: dt.date
 
 
-class EligibilityOut(EligibilityIn):
+class EligibilityOut(Schema):
     id: int
     version: int
+    indication: str
+    diagnosed_by_neurologist: bool
+    neurologist: str
+    answers: dict[str, bool | str]
+    severity_detail: str
+    alternative_therapy_failed: bool
+    alternative_therapy: str
+    review_date: dt.date
+
+
+class OptionOut(Schema):
+    value: str
+    label: str
+
+
+class CriterionOut(Schema):
+    key: str
+    question: str
+    kind: str = Field(..., description="yes-no (answered true or false) or choice")
+    options: list[OptionOut]
+    required: bool
+    source: str = Field(..., description="the source's title (sources.toml)")
+    verified: bool
+
+
+class IndicationOut(Schema):
+    id: str
+    name: str
+    short_name: str
+    outcome_measures: list[str] = Field(..., description="ids of the outcome measures that apply")
+    criteria: list[CriterionOut] = Field(..., description="the eligibility questions")
+    catalogue_version: str
 
 
 class CourseIn(In):
-    indication: str = "lems"
+    indication: str = Field(..., description=INDICATION)
     phase: str = Field(..., pattern="^(induction|maintenance)$")
     product: str
     place: str = Place.hospital.value

@@ -345,9 +345,11 @@ def _demo_patient(
             indication="lems",
             diagnosed_by_neurologist=True,
             neurologist="Dr Demo Neurologist",
-            vgcc_antibodies="positive",
-            electrophysiology="consistent",
-            severity_measure=data.severity_measure,
+            answers={
+                "vgcc_antibodies": "positive",
+                "electrophysiology": "consistent",
+                "severity_measure": data.severity_measure,
+            },
             severity_detail=data.severity_detail,
             alternative_therapy_failed=True,
             alternative_therapy="amifampridine 20 mg three times a day for 3 months and "

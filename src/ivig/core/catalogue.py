@@ -9,18 +9,21 @@ site's own (``ivig.core.library``; schema in ``ivig/data/README.md``). Every num
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from ivig.core.eligibility import Criterion, CriterionKind, Option
 from ivig.core.sourced import Reader, Source, Sourced, read_toml
 from ivig.errors import CatalogueError, NoRateSchedule, UnknownIndication, UnknownProduct
 
 __all__ = [
     "Catalogue",
     "ExcipientRule",
+    "HandoutWords",
     "Indication",
     "Product",
     "Protocol",
@@ -130,8 +133,27 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
+class HandoutWords:
+    """What the patient handout says of an indication, in plain words (``[indications.handout]``).
+
+    ``plain_name`` is the name as it reads in a sentence ("myasthenia gravis"); ``about`` says
+    what the condition is and ``how_ivig_helps`` how IVIG may help; ``usual_interval`` is how
+    often most people have IVIG, said only where a source gives it (else empty)."""
+
+    plain_name: str
+    about: str
+    how_ivig_helps: str
+    usual_interval: str
+    source: Source
+    verified: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Indication:
-    """An indication and its dose rules (induction, maintenance, rolling cap)."""
+    """An indication: its dose rules (induction, maintenance, rolling cap), its plain words
+    for the handout, its eligibility criteria and the outcome measures that apply to it (ids
+    of ``outcomes.toml``)."""
 
     id: str
     name: str
@@ -144,6 +166,9 @@ class Indication:
     maintenance_dose_g_per_kg: Sourced[tuple[float, float]]
     cap_g_per_kg: Sourced[float]
     cap_window_days: Sourced[int]
+    handout: HandoutWords
+    criteria: tuple[Criterion, ...]
+    outcome_measures: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +335,30 @@ def _read_indication(
             raise r.fail("schedule_preference", f"names an unknown schedule group '{g}'")
     cap = r.required_sourced_number("cap_g_per_kg")
     total = r.required_sourced_number("induction_total_g_per_kg")
+    measures = r.raw("outcome_measures", list)
+    if not measures or not all(isinstance(m, str) and m for m in measures):
+        raise r.fail("outcome_measures", "must list outcome measure ids (outcomes.toml)")
+    if len(set(measures)) != len(measures):
+        raise r.fail("outcome_measures", "names a measure twice")
+    tables = r.raw("criteria", list, optional=True) or []
+    if not all(isinstance(t, dict) for t in tables):
+        raise r.fail("criteria", "must be a list of tables ([[indications.criteria]])")
+    criteria = tuple(
+        _read_criterion(t, f"{where}.criteria[{i}]", sources) for i, t in enumerate(tables)
+    )
+    keys = [c.key for c in criteria]
+    if len(set(keys)) != len(keys):
+        raise r.fail("criteria", "has two criteria with the same key")
+    h = Reader(r.raw("handout", dict), f"{where}.handout", sources)
+    handout = HandoutWords(
+        plain_name=h.text("plain_name"),
+        about=h.text("about"),
+        how_ivig_helps=h.text("how_ivig_helps"),
+        usual_interval=h.text("usual_interval", optional=True) or "",
+        source=h.source(),
+        verified=h.raw("verified", bool),
+        note=h.text("note", optional=True) or "",
+    )
     return Indication(
         id=r.text("id"),
         name=r.text("name"),
@@ -322,6 +371,49 @@ def _read_indication(
         maintenance_dose_g_per_kg=r.sourced_range("maintenance_dose_g_per_kg", float),
         cap_g_per_kg=cap,
         cap_window_days=r.sourced_int("cap_window_days"),
+        handout=handout,
+        criteria=criteria,
+        outcome_measures=tuple(measures),
+    )
+
+
+_KEY = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _read_criterion(
+    table: Mapping[str, Any], where: str, sources: Mapping[str, Source]
+) -> Criterion:
+    """One eligibility criterion of an indication (``[[indications.criteria]]``)."""
+    r = Reader(table, where, sources)
+    key = r.text("key")
+    if not _KEY.fullmatch(key):
+        raise r.fail("key", f"must be lowercase letters, digits and '_' (got '{key}')")
+    kind = CriterionKind(r.text("kind", choices=[k.value for k in CriterionKind]))
+    options: tuple[Option, ...] = ()
+    if kind is CriterionKind.choice:
+        raw = r.raw("options", list)
+        ok = bool(raw) and all(
+            isinstance(o, dict)
+            and set(o) == {"value", "label"}
+            and all(isinstance(v, str) and v for v in o.values())
+            for o in raw
+        )
+        if not ok:
+            raise r.fail("options", "must list { value = ..., label = ... } tables of text")
+        options = tuple(Option(o["value"], o["label"]) for o in raw)
+        if len({o.value for o in options}) != len(options):
+            raise r.fail("options", "has two options with the same value")
+    elif "options" in table:
+        raise r.fail("options", "is only for a choice")
+    return Criterion(
+        key=key,
+        question=r.text("question"),
+        kind=kind,
+        required=r.raw("required", bool),
+        source=r.source(),
+        verified=r.raw("verified", bool),
+        options=options,
+        note=r.text("note", optional=True) or "",
     )
 
 

@@ -30,6 +30,7 @@ from ivig.core.monitoring import MonitoringProtocol, read_monitoring_protocol
 from ivig.core.outcomes import OutcomeMeasure, read_outcome_measures
 from ivig.core.sourced import Sourced, read_toml
 from ivig.core.weight_change import read_weight_rule
+from ivig.errors import CatalogueError
 
 __all__ = ["Library", "packaged_library", "read_library"]
 
@@ -59,6 +60,15 @@ def read_library(folder: Traversable | Path) -> Library:
     catalogue = read_catalogue(folder)
     sources = catalogue.sources
     limits_data = read_toml(folder, "limits.toml")
+    outcomes = read_outcome_measures(read_toml(folder, "outcomes.toml"), sources=sources)
+    for indication in catalogue.indications.values():  # each names measures of outcomes.toml
+        unknown = [m for m in indication.outcome_measures if m not in outcomes]
+        if unknown:
+            raise CatalogueError(
+                f"catalogue indications.toml [{indication.id}]: 'outcome_measures' names "
+                f"{', '.join(unknown)}, not in outcomes.toml (known: {', '.join(outcomes)})",
+                field="outcome_measures",
+            )
     return Library(
         catalogue=catalogue,
         limits=read_limits(limits_data, sources),
@@ -67,7 +77,7 @@ def read_library(folder: Traversable | Path) -> Library:
             sources=sources,
             long_gap_weeks=catalogue.protocol.long_gap_weeks,
         ),
-        outcomes=read_outcome_measures(read_toml(folder, "outcomes.toml"), sources=sources),
+        outcomes=outcomes,
         weight_rule=read_weight_rule(limits_data, sources),
     )
 

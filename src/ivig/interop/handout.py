@@ -5,11 +5,14 @@ Pure functions over plain data (:class:`PatientPlan`, :class:`Infusion`); no Dja
 is tested on its own. ``ivig.interop.ics.patient_plan`` reads the records into this data.
 
 What the text says comes from the references only: the founding article
-(``reference/000_*.txt``: what IVIG is, how it helps in LEMS, the rate raised every 30 minutes,
-how often, side effects mostly mild and rate-related, reactions most likely in the first
-infusions, check before treatment when unwell or with an infection, tell the doctor about other
-conditions) and ``clinical-rules.md`` (observation after the infusion 7d, hydration 7a, reaction:
-slow or stop the drip 8, thrombosis and kidney risks 7a-7b, live vaccines 3 months after 7g).
+(``reference/000_*.txt``: what IVIG is, the rate raised every 30 minutes, side effects mostly
+mild and rate-related, reactions most likely in the first infusions, check before treatment when
+unwell or with an infection, tell the doctor about other conditions) and ``clinical-rules.md``
+(observation after the infusion 7d, hydration 7a, reaction: slow or stop the drip 8, thrombosis
+and kidney risks 7a-7b, live vaccines 3 months after 7g). Why the patient gets IVIG (the
+condition, how IVIG may help, how often most people have it) is the words of the patient's own
+indication in the drug library (``[indications.handout]`` in ``indications.toml``, with their
+source): the handout names no condition the patient's courses do not.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+
+from ivig.core.catalogue import Indication
 
 __all__ = [
     "PLACES",
@@ -70,6 +75,8 @@ class PatientPlan:
     infusions: tuple[Infusion, ...]  # planned, date order
     every_weeks: int | None  # the maintenance interval of the next course, if one is planned
     today: dt.date
+    # the indications of the planned courses (else of the latest course): why IVIG is given
+    indications: tuple[Indication, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +210,8 @@ def _how_often(plan: PatientPlan) -> Section:
             )
         )
     if not blocks:
-        blocks.append(
-            Block(
-                "Most people with LEMS who get IVIG have it every 3 to 4 weeks. "
-                "Your doctor will tell you how often you need it."
-            )
-        )
+        usual = [i.handout.usual_interval for i in plan.indications if i.handout.usual_interval]
+        blocks.append(Block(" ".join([*usual, "Your doctor will tell you how often you need it."])))
     blocks.append(
         Block("Your doctor will check how well it works for you and may change the plan.")
     )
@@ -278,25 +281,26 @@ WHAT_IS = Section(
     ),
 )
 
-WHY = Section(
-    "Why you are getting IVIG",
-    (
-        Block(
-            "You have Lambert-Eaton myasthenic syndrome. "
-            "Its short name is LEMS. "
-            "In LEMS, your body makes antibodies that attack the ends of your nerves by mistake. "
-            "Then your nerves cannot tell your muscles to work as well as they should. "
-            "This makes your muscles weak."
-        ),
-        Block(
-            "IVIG may help in a few ways. "
-            "It may make your body make fewer of the harmful antibodies. "
-            "It may stop them from reaching your nerve endings. "
-            "It may also water them down in your blood. "
-            "The help does not last forever, so IVIG is given again."
-        ),
-    ),
-)
+
+def _why(plan: PatientPlan) -> Section:
+    """Why IVIG: each of the patient's indications in its own plain words (indications.toml)."""
+    blocks = []
+    for indication in plan.indications:
+        words = indication.handout
+        name = f"You have {words.plain_name}."
+        if words.plain_name.casefold() != indication.short_name.casefold():
+            name += f" Its short name is {indication.short_name}."
+        blocks.append(Block(f"{name} {words.about}"))
+        blocks.append(Block(words.how_ivig_helps))
+    if not blocks:
+        blocks.append(
+            Block(
+                "Your doctor will tell you why IVIG may help you. "
+                "Ask them if anything is not clear."
+            )
+        )
+    return Section("Why you are getting IVIG", tuple(blocks))
+
 
 SIDE_EFFECTS = Section(
     "Side effects",
@@ -393,7 +397,7 @@ def build_handout(plan: PatientPlan) -> Handout:
         ),
         sections=(
             WHAT_IS,
-            WHY,
+            _why(plan),
             _dates(plan),
             _how_long(plan),
             _how_often(plan),

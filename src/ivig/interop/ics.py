@@ -53,7 +53,8 @@ def _step_minutes(steps: list[dict[str, Any]]) -> int:
 
 def patient_plan(patient: Any, *, today: dt.date) -> PatientPlan:
     """The patient's planned infusions from today on (see the module), with the observation
-    each will need."""
+    each will need, and the indications they are for (those of the planned courses, else of
+    the latest course; one the drug library no longer lists is left out)."""
     from ivig.core.monitoring import observation_minutes
     from ivig.records.library import current_library
     from ivig.records.models import Order, OrderStatus
@@ -98,12 +99,18 @@ def patient_plan(patient: Any, *, today: dt.date) -> PatientPlan:
         )
     maintenance = [o for o in coming if o.course.phase == "maintenance"]
     every = maintenance[0].course.regimen.get("every_weeks") if maintenance else None
+    ids = [o.course.indication for o in coming]
+    if not ids:
+        latest = patient.courses.order_by("-start", "-id").first()
+        ids = [latest.indication] if latest is not None else []
+    known = current_library().catalogue.indications
     return PatientPlan(
         given_name=patient.given_name,
         family_name=patient.family_name,
         infusions=tuple(infusions),
         every_weeks=int(every) if every else None,
         today=today,
+        indications=tuple(known[i] for i in dict.fromkeys(ids) if i in known),
     )
 
 

@@ -190,32 +190,17 @@ class CreatinineResult(Correctable):
 
 
 class Eligibility(Versioned):
-    """Why a patient qualifies for IVIG in an indication (NBA LEMS criteria, clinical-rules 1)."""
+    """Why a patient qualifies for IVIG in an indication (clinical-rules 1): what every
+    indication asks, in columns, and the answers to the indication's own criteria
+    (``[[indications.criteria]]`` in ``indications.toml``, checked by
+    ``ivig.core.eligibility.check_answers``) in ``answers``: ``{key: true/false or an option's
+    value}``."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="eligibility")
     indication = models.CharField(max_length=20)
     diagnosed_by_neurologist = models.BooleanField()
     neurologist = models.CharField(max_length=200, blank=True)
-    vgcc_antibodies = models.CharField(
-        max_length=20,
-        choices=[("positive", "positive"), ("negative", "negative"), ("not-tested", "not tested")],
-    )
-    electrophysiology = models.CharField(
-        max_length=20,
-        choices=[
-            ("consistent", "consistent with LEMS"),
-            ("not-consistent", "not consistent"),
-            ("not-done", "not done"),
-        ],
-    )
-    severity_measure = models.CharField(
-        max_length=10,
-        choices=[
-            ("adl", "activities of daily living"),
-            ("qms", "quantitative muscle score"),
-            ("mrc", "MRC"),
-        ],
-    )
+    answers = models.JSONField(default=dict, blank=True)
     severity_detail = models.TextField(blank=True)
     alternative_therapy_failed = models.BooleanField()
     alternative_therapy = models.TextField(blank=True)

@@ -4,10 +4,12 @@ to the field at fault."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
+from ivig.core.outcomes import OutcomeMeasure
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import IgaStatus, Place, Sex
 
@@ -67,7 +69,11 @@ class CreatinineForm(forms.Form):
 
 
 class CourseForm(forms.Form):
-    indication = forms.ChoiceField(label="Indication", choices=())
+    indication = forms.ChoiceField(
+        label="Indication",
+        choices=(),
+        error_messages={"required": "Choose the indication: there is no default."},
+    )
     phase = forms.ChoiceField(
         label="Phase", choices=[("induction", "Induction"), ("maintenance", "Maintenance")]
     )
@@ -75,7 +81,10 @@ class CourseForm(forms.Form):
     place = forms.ChoiceField(label="Place", choices=Place.choices)
     start = forms.DateField(label="First dose", widget=DateInput)
     days = forms.IntegerField(
-        label="Induction: consecutive days", required=False, initial=2, help_text="2 to 5 for LEMS."
+        label="Induction: consecutive days",
+        required=False,
+        initial=2,
+        help_text="Within the indication's range (the preview says so if not).",
     )
     total_g_per_kg = forms.FloatField(
         label="Induction: total (g/kg)",
@@ -117,7 +126,7 @@ class CourseForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        catalogue = current_catalogue()
+        catalogue = current_library().catalogue  # the site's library: its indications too
         indication = self.fields["indication"]
         product = self.fields["product"]
         assert isinstance(indication, forms.ChoiceField)
@@ -147,17 +156,21 @@ class ConfirmWeightForm(forms.Form):
 
 
 class OutcomeForm(forms.Form):
-    measure = forms.ChoiceField(
-        label="Measure",
-        choices=[
-            ("3tug", "Triple timed up-and-go (3TUG), seconds"),
-            ("qmg", "Quantitative MG score (QMG), points"),
-            ("mrc-sum", "MRC sum score, points"),
-            ("mg-adl", "MG-ADL, points"),
-        ],
-    )
+    """An outcome of one of ``measures``: those that apply to the patient's indications
+    (``records.services.outcomes.measures_for``)."""
+
+    measure = forms.ChoiceField(label="Measure", choices=())
     value = forms.FloatField(label="Value (seconds or points)")
     measured_on = forms.DateField(label="Measured on", widget=DateInput)
+
+    def __init__(self, *args: Any, measures: Mapping[str, OutcomeMeasure], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["measure"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [
+            (key, f"{m.name[:1].upper()}{m.name[1:]}, {'seconds' if m.unit == 's' else m.unit}")
+            for key, m in measures.items()
+        ]
 
 
 class ReasonForm(forms.Form):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ivig.core.outcomes import check_score, classify_change
+from ivig.core.outcomes import OutcomeMeasure, check_score, classify_change
 from ivig.errors import InvalidInput
 from ivig.records import audit
 from ivig.records.library import current_library
@@ -19,7 +19,7 @@ from ivig.records.services.access import require
 from ivig.records.services.common import get
 from ivig.records.services.corrections import current
 
-__all__ = ["outcome_series", "record_outcome"]
+__all__ = ["measures_for", "outcome_series", "record_outcome"]
 
 
 def _measure(measure: str) -> str:
@@ -52,6 +52,25 @@ def record_outcome(
         )
         audit.created(actor, "outcome", row, patient_id=patient.pk)
     return row
+
+
+def measures_for(patient: Patient) -> dict[str, OutcomeMeasure]:
+    """The outcome measures that apply to the patient: those of the indications of their
+    courses (the latest first) and of their eligibility (``outcome_measures`` in
+    ``indications.toml``), in order; every measure of the library when neither names an
+    indication it lists (a baseline may be measured before the first course)."""
+    library = current_library()
+    indications = library.catalogue.indications
+    ids = [
+        *patient.courses.order_by("-start", "-id").values_list("indication", flat=True),
+        *patient.eligibility.order_by("id").values_list("indication", flat=True),
+    ]
+    wanted = [
+        m for i in dict.fromkeys(ids) if i in indications for m in indications[i].outcome_measures
+    ]
+    if not wanted:
+        return dict(library.outcomes)
+    return {m: library.outcomes[m] for m in dict.fromkeys(wanted) if m in library.outcomes}
 
 
 def outcome_series(patient: Patient) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ivig.core.outcomes import check_score
-from ivig.errors import Forbidden, InvalidInput, NotFound
+from ivig.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ivig.records import audit
 from ivig.records.library import current_library
 from ivig.records.models import (
@@ -44,6 +44,7 @@ from ivig.records.models import (
 )
 from ivig.records.services.access import patient_of, require
 from ivig.records.services.common import locked
+from ivig.records.services.outcomes import measures_for
 
 __all__ = [
     "CHECK_QUESTIONS",
@@ -54,6 +55,7 @@ __all__ = [
     "SYMPTOMS",
     "acknowledge_entry",
     "checkin",
+    "checkin_offered",
     "day_before_check",
     "diary_entry",
     "diary_order",
@@ -450,9 +452,18 @@ def symptoms_by_rate(patient: Patient) -> list[dict[str, Any]]:
 # --- outcome check-ins ---------------------------------------------------------------------------
 
 
+def checkin_offered(patient: Patient) -> bool:
+    """Whether the MG-ADL check-in is one of the outcome measures of the patient's indications
+    (``outcome_measures`` in indications.toml: MG and LEMS, not CIDP or MMN)."""
+    return "mg-adl" in measures_for(patient)
+
+
 def checkin(actor: Any, answers: dict[str, int], *, today: dt.date) -> Outcome:
-    """The patient's MG-ADL: eight items 0-3, the total saved as a patient-reported outcome."""
+    """The patient's MG-ADL: eight items 0-3, the total saved as a patient-reported outcome;
+    only for a patient whose indications measure it (``checkin_offered``)."""
     patient = _own_patient(actor)
+    if not checkin_offered(patient):
+        raise Conflict("the MG-ADL check-in is not a measure of your treatment", field="measure")
     keys = [key for key, _, _ in MGADL_ITEMS]
     missing = [k for k in keys if k not in answers]
     if missing or set(answers) - set(keys):

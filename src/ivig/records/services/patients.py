@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower, Upper
 
+from ivig.core.eligibility import check_answers
 from ivig.core.screening import check_risk_codes
 from ivig.core.weights import HEIGHT_RANGE_CM
 from ivig.errors import Conflict, InvalidInput, OutOfRange
@@ -277,36 +279,29 @@ def latest_weight(patient: Patient) -> WeightRecord | None:
 
 @dataclass(frozen=True, slots=True)
 class EligibilityInput:
+    """What every indication asks, and ``answers`` to the indication's own criteria
+    (``indications.toml``): ``{key: True/False or an option's value}``."""
+
     indication: str
     diagnosed_by_neurologist: bool
-    vgcc_antibodies: str
-    electrophysiology: str
-    severity_measure: str
     alternative_therapy_failed: bool
     review_date: dt.date
+    answers: Mapping[str, object] = field(default_factory=dict)
     neurologist: str = ""
     severity_detail: str = ""
     alternative_therapy: str = ""
 
 
 def record_eligibility(actor: Any, patient_id: int, data: EligibilityInput) -> Eligibility:
-    """Record (or replace) the patient's eligibility for an indication (NBA LEMS entry)."""
+    """Record (or replace) the patient's eligibility for an indication: its answers checked
+    against the indication's criteria in the drug library in service (the core names the answer
+    at fault), audited as a create or an update."""
     require(actor, "recording eligibility", Role.prescriber)
-    current_catalogue().indication(data.indication)
-    choices = {
-        "vgcc_antibodies": ("positive", "negative", "not-tested"),
-        "electrophysiology": ("consistent", "not-consistent", "not-done"),
-        "severity_measure": ("adl", "qms", "mrc"),
-    }
-    for name, allowed in choices.items():
-        if getattr(data, name) not in allowed:
-            raise InvalidInput(f"{name} must be one of {', '.join(allowed)}", field=name)
+    indication = current_library().catalogue.indication(data.indication)
     fields = {
         "diagnosed_by_neurologist": data.diagnosed_by_neurologist,
         "neurologist": data.neurologist,
-        "vgcc_antibodies": data.vgcc_antibodies,
-        "electrophysiology": data.electrophysiology,
-        "severity_measure": data.severity_measure,
+        "answers": check_answers(indication, data.answers),
         "severity_detail": data.severity_detail,
         "alternative_therapy_failed": data.alternative_therapy_failed,
         "alternative_therapy": data.alternative_therapy,

@@ -14,6 +14,7 @@ signs...).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -31,6 +32,7 @@ from ivig.records.library import current_library
 from ivig.records.models import Correctable, Patient
 from ivig.records.services import corrections
 from ivig.records.services.access import has_role
+from ivig.records.services.outcomes import measures_for
 from ivig.web.forms import CREATININE_UNITS, DateInput
 from ivig.web.views.common import attach_error
 
@@ -109,11 +111,15 @@ class OutcomeCorrection(forms.Form):
     measured_on = forms.DateField(label="Measured on", widget=DateInput)
     reason = _reason_field("Reason for the correction")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, measures: Iterable[str] = (), **kwargs: Any) -> None:
+        """``measures``: the ids offered (the patient's indications' and the entry's own);
+        none given: every measure."""
         super().__init__(*args, **kwargs)
         field = self.fields["measure"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [(key, m.name) for key, m in current_library().outcomes.items()]
+        known = current_library().outcomes
+        wanted = [m for m in measures if m in known] or list(known)
+        field.choices = [(key, known[key].name) for key in dict.fromkeys(wanted)]
 
 
 class CreatinineCorrection(forms.Form):
@@ -162,6 +168,9 @@ def _form(spec: corrections.Kind, row: Correctable, data: Any = None) -> forms.F
     cls = FORMS[spec.name]
     if cls is ReactionCorrection:
         return ReactionCorrection(data, initial=_shown(spec, row), symptoms=row.symptoms)  # type: ignore[attr-defined]
+    if cls is OutcomeCorrection:  # the measures of the patient's indications, and its own
+        mine = [*measures_for(row.patient), row.measure]  # type: ignore[attr-defined]
+        return OutcomeCorrection(data, initial=_shown(spec, row), measures=mine)
     return cls(data, initial=_shown(spec, row))
 
 

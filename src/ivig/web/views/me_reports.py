@@ -174,9 +174,10 @@ class CheckinForm(forms.Form):
 @patient_required
 def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
     _, today = reports.now_and_today()
+    offered = reports.checkin_offered(patient)
     form = CheckinForm(posted(request))
     result = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and offered and form.is_valid():
         try:
             result = reports.checkin(request.user, dict(form.cleaned_data), today=today)
         except IvigError as exc:
@@ -194,7 +195,7 @@ def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
         {
             "title": "What you can do",
             "me": "outcomes",
-            "form": form,
+            "form": form if offered else None,
             "result": result,
             "chart": outcome_chart(series, completed),
             "series": series,

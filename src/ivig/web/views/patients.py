@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ivig.errors import IvigError, NotFound
+from ivig.records.library import current_library
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
@@ -211,10 +212,12 @@ def weight_confirm(request: HttpRequest, patient_id: int, weight_id: int) -> Htt
 @roles_required("prescriber", "nurse")
 def outcome_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Record an outcome (3TUG, QMG, MRC, MG-ADL); it is classified against the baseline."""
-    from ivig.records.services.outcomes import record_outcome
+    from ivig.records.services.outcomes import measures_for, record_outcome
 
     patient = get(Patient, patient_id, "patient")
-    form = OutcomeForm(posted(request), initial={"measured_on": today()})
+    form = OutcomeForm(
+        posted(request), initial={"measured_on": today()}, measures=measures_for(patient)
+    )
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -303,6 +306,25 @@ def _timeline(orders: list[Order]) -> list[dict[str, Any]]:
     return groups
 
 
+def _eligibility(patient: Patient) -> list[dict[str, Any]]:
+    """Each recorded eligibility with its answers in words: the indication's questions and
+    option labels from the drug library (an answer it no longer asks: as recorded)."""
+    known = current_library().catalogue.indications
+    rows = []
+    for row in patient.eligibility.order_by("indication"):
+        indication = known.get(row.indication)
+        criteria = {c.key: c for c in indication.criteria} if indication else {}
+        answers = [
+            (criteria[key].question, criteria[key].words(value))
+            if key in criteria
+            else (key.replace("_", " "), str(value))
+            for key, value in row.answers.items()
+        ]
+        name = indication.short_name if indication else row.indication.upper()
+        rows.append({"row": row, "name": name, "answers": answers})
+    return rows
+
+
 @login_required
 def patient_page(
     request: HttpRequest,
@@ -313,7 +335,7 @@ def patient_page(
     confirm_id: int | None = None,
     creatinine_form: CreatinineForm | None = None,
 ) -> HttpResponse:
-    from ivig.records.services.outcomes import outcome_series
+    from ivig.records.services.outcomes import measures_for, outcome_series
 
     patient = get(Patient, patient_id, "patient")
     completed = list(
@@ -334,7 +356,7 @@ def patient_page(
             "section": "patients",
             "title": str(patient),
             "weight": service.latest_weight(patient),
-            "eligibility": patient.eligibility.all(),
+            "eligibility": _eligibility(patient),
             "timeline": _timeline(list(infusions)),
             "infusions": infusions,
             "gauge": _cap_gauge(patient),
@@ -349,7 +371,8 @@ def patient_page(
             or CreatinineForm(initial={"measured_on": today()}, prefix="creatinine"),
             "superseded_outcomes": [e for e in outcome_entries if not e["current"]],
             "reactions": reactions,
-            "outcome_form": outcome_form or OutcomeForm(initial={"measured_on": today()}),
+            "outcome_form": outcome_form
+            or OutcomeForm(initial={"measured_on": today()}, measures=measures_for(patient)),
             "weight_form": weight_form
             or WeightForm(initial={"measured_on": today()}, prefix="weight"),
             "confirm_form": confirm_form,

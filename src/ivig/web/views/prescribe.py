@@ -49,24 +49,25 @@ OVERRIDE_FIELDS = frozenset({"reason_code", "reason_text", "password"})
 
 
 def _form(patient: Patient, data: Any = None) -> CourseForm:
-    """The course form; the product must be chosen (no silent default), the last course's
-    product is offered first."""
+    """The course form; the indication and the product must be chosen (no silent default):
+    the last course's are offered first."""
     last = patient.courses.order_by("-start", "-id").first()
     form = CourseForm(
         data,
         initial={
-            "indication": last.indication if last else "lems",
+            "indication": last.indication if last else "",
             "phase": "induction",
             "product": last.product_id if last else "",
             "place": last.place if last else "hospital",
             "start": today(),
         },
     )
-    product = form.fields["product"]
-    assert isinstance(product, forms.ChoiceField)
-    choices = product.choices
-    assert isinstance(choices, list)
-    product.choices = [("", "Choose a product"), *choices]
+    for name, choose in (("indication", "Choose an indication"), ("product", "Choose a product")):
+        field = form.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        choices = field.choices
+        assert isinstance(choices, list)
+        field.choices = [("", choose), *choices]
     return form
 
 
