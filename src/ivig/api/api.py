@@ -97,7 +97,7 @@ def _answer(
 
 @api.exception_handler(IvigError)
 def _ivig_error(request: HttpRequest, exc: IvigError) -> HttpResponse:
-    return api.create_response(request, {"error": exc.as_dict()}, status=exc.http_status)
+    return api.create_response(request, exc.body(), status=exc.http_status)
 
 
 @api.exception_handler(ValidationError)
