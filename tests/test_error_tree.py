@@ -106,3 +106,42 @@ def test_no_ivig_error_is_defined_outside_errors_py() -> None:
         if isinstance(node, ast.ClassDef) and _bases(node) & tree_names
     ]
     assert elsewhere == []
+
+
+def test_the_error_body() -> None:
+    assert errors.error_body("not_found", "no such page") == {
+        "error": {"code": "not_found", "message": "no such page", "field": None}
+    }
+    assert errors.NotFound("order", 7).body() == {
+        "error": {"code": "not_found", "message": "no order 7", "field": None}
+    }
+    limit: dict[str, object] = {"code": "max-rate", "message": "above the rate"}
+    body = errors.OverrideRequired([limit]).body()["error"]
+    assert isinstance(body, dict)
+    assert (body["code"], body["field"], body["details"]) == (
+        "override_required",
+        "override",
+        {"limits": [limit]},
+    )
+
+
+def _writes_a_body(node: ast.AST) -> bool:
+    """A dict display ``{"error": {...}}``: an error body written by hand."""
+    return isinstance(node, ast.Dict) and any(
+        isinstance(key, ast.Constant) and key.value == "error" and isinstance(value, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+    )
+
+
+def test_one_function_writes_the_error_body() -> None:
+    """Every edge answers ``error_body`` (or ``IvigError.body``): no other ``{"error": {...}}``
+    written by hand in the package."""
+    by_hand = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in sorted(SRC.rglob("*.py"))
+        if path != SRC / "errors.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _writes_a_body(node)
+    ]
+    assert by_hand == []
+    assert _writes_a_body(ast.parse('{"error": {"code": "x"}}', mode="eval").body)

@@ -42,7 +42,7 @@ from ivig.core.renal import CreatinineUnit
 from ivig.core.screening import Severity
 from ivig.core.units import plain_number
 from ivig.core.weights import Sex, WeightBasis
-from ivig.errors import InvalidInput, IvigError, UnknownProduct
+from ivig.errors import InvalidInput, IvigError, UnknownProduct, error_body
 
 __all__ = ["app", "main"]
 
@@ -766,7 +766,7 @@ def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:
         where = f"--{field.replace('_', '-')}: "
     sys.stderr.write(f"Error: {where}{message}\n")
     if want_json:
-        _json({"error": {"code": code, "message": message, "field": field}})
+        _json(error_body(code, message, field))
     return 1
 
 
@@ -880,16 +880,7 @@ def _internal_error(
     message = f"internal error in {where}: {what}; {saved}"
     sys.stderr.write(f"Error: {message}\n")
     if want_json:
-        _json(
-            {
-                "error": {
-                    "code": "internal_error",
-                    "message": message,
-                    "field": None,
-                    "log": str(path) if path else None,
-                }
-            }
-        )
+        _json(error_body("internal_error", message, log=str(path) if path else None))
     return 2
 
 
@@ -899,7 +890,7 @@ _INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 def _interrupted(want_json: bool) -> int:
     sys.stderr.write("Error: interrupted\n")
     if want_json:
-        _json({"error": {"code": "interrupted", "message": "interrupted", "field": None}})
+        _json(error_body("interrupted", "interrupted"))
     return _INTERRUPTED
 
 

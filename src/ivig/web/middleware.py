@@ -38,7 +38,7 @@ from django.http import (
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
-from ivig.errors import IvigError, NotFound
+from ivig.errors import IvigError, NotFound, error_body
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -97,7 +97,7 @@ class PatientPortal:
         elif request.path.startswith(PATIENT_PATHS):
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            return _error(request, 404, "not_found", "no such page")
+            return _error(request, 404, "not_found", "no such page", None)
         raise Http404("no such page")
 
 
@@ -160,8 +160,7 @@ class NoHardDelete:
             return self.get_response(request)
         if request.path.startswith("/api/"):
             response: HttpResponse = JsonResponse(
-                {"error": {"code": "method_not_allowed", "message": self.message, "field": None}},
-                status=405,
+                error_body("method_not_allowed", self.message), status=405
             )
             response["Allow"] = ", ".join(_api_methods(request.path_info)) or "GET"
             return response
@@ -181,12 +180,12 @@ KEPT_HEADERS = ("location",)  # with every HX-* header
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, field: str | None
+) -> HttpResponse:
+    """A refusal by a middleware: the API's error body under ``/api/``, else plain text."""
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"error": {"code": code, "message": message, "field": IDEMPOTENCY_FIELD}},
-            status=status,
-        )
+        return JsonResponse(error_body(code, message, field), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
@@ -250,8 +249,7 @@ class NoNulCharacters:
             return None
         message = "text may not contain a NUL character"
         if request.path.startswith("/api/"):
-            body = {"error": {"code": "invalid_input", "message": message, "field": field}}
-            return JsonResponse(body, status=422)  # as the API's other invalid input
+            return _error(request, 422, "invalid_input", message, field)  # as the API does
         from django.shortcuts import render
 
         context = {"title": "Not done", "message": message, "field": field}
@@ -304,7 +302,7 @@ class Idempotent:
         key = key.strip()
         if not 1 <= len(key) <= 100 or not key.isprintable():
             return _error(request, 422, "invalid_input", "the idempotency key must be 1-100 "
-                          "printable characters")  # fmt: skip
+                          "printable characters", IDEMPOTENCY_FIELD)  # fmt: skip
         path = request.get_full_path()
         digest = hashlib.sha256(f"{request.method}\n{path}\n".encode() + body).hexdigest()
         return self._claim(request, user, key, path[:300], digest)
@@ -362,6 +360,7 @@ class Idempotent:
                 return _error(
                     request, 422, "invalid_input",
                     "this idempotency key was used for a different request: use a new key",
+                    IDEMPOTENCY_FIELD,
                 )  # fmt: skip
             if row.status != IN_PROGRESS:
                 return self._replay(row)
@@ -372,6 +371,7 @@ class Idempotent:
                 return _error(
                     request, 409, "conflict",
                     "the same submission is still being processed: reload in a moment",
+                    IDEMPOTENCY_FIELD,
                 )  # fmt: skip
             time.sleep(0.1)
 
