@@ -38,7 +38,8 @@ from django.http import (
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
-from ivig.errors import IvigError, NotFound, error_body
+from ivig.errors import IvigError, error_body
+from ivig.web.errors import error_page, page_for
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -102,10 +103,9 @@ class PatientPortal:
 
 
 class ErrorPages:
-    """The web's one place for an ``IvigError`` that a view let through: a record the services
-    cannot find is Django's 404 page; any other is a short page with the error's status (400,
-    403, 409, 422) and its message, never a 500 with a traceback. (Forms show their own errors
-    next to the field; this is the safety net.) API paths have their own handler."""
+    """An ``IvigError`` that a view let through is a page (``ivig.web.errors.page_for``: a
+    record not found is the 404 page, any other its status and message), never a 500. API
+    paths have their own handler."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -116,12 +116,7 @@ class ErrorPages:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, IvigError) or request.path.startswith("/api/"):
             return None
-        if isinstance(exception, NotFound):
-            raise Http404(exception.message)
-        from django.shortcuts import render
-
-        context = {"title": "Not done", "message": exception.message, "field": exception.field}
-        return render(request, "web/error.html", context, status=exception.http_status)
+        return page_for(request, exception)
 
 
 # --- no hard delete (requirement 13) -----------------------------------------------------------
@@ -250,10 +245,7 @@ class NoNulCharacters:
         message = "text may not contain a NUL character"
         if request.path.startswith("/api/"):
             return _error(request, 422, "invalid_input", message, field)  # as the API does
-        from django.shortcuts import render
-
-        context = {"title": "Not done", "message": message, "field": field}
-        return render(request, "web/error.html", context, status=400)
+        return error_page(request, message, field=field, status=400)
 
 
 class Idempotent:

@@ -31,8 +31,8 @@ from ivig.errors import Conflict, Forbidden, IvigError
 from ivig.records.models import Correctable, Patient
 from ivig.records.services import corrections
 from ivig.records.services.access import has_role
+from ivig.web.errors import attach_error
 from ivig.web.forms import CREATININE_UNITS, DateInput
-from ivig.web.views.common import attach_error
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 

@@ -44,8 +44,9 @@ from ivig.records.models import Patient
 from ivig.records.services import portal
 from ivig.records.services.access import patient_of
 from ivig.records.services.common import get
+from ivig.web.errors import attach_error
 from ivig.web.forms import today
-from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.common import posted, roles_required
 from ivig.web.views.handout import handout_context
 
 __all__ = [
