@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import (
     Http404,
@@ -328,7 +329,7 @@ class Idempotent:
     # -- the claim, a repeat, and the stored answer
 
     def _claim(
-        self, request: HttpRequest, user: Any, key: str, path: str, digest: str
+        self, request: HttpRequest, user: User, key: str, path: str, digest: str
     ) -> HttpResponse | None:
         from ivig.records.models import IdempotencyKey
 

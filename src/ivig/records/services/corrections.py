@@ -36,6 +36,7 @@ from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
 from ivig.core.outcomes import check_score, load_outcome_measures
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import (
     Correctable,
     CreatinineResult,
@@ -324,7 +325,7 @@ def _open(kind: Kind, entry_id: object) -> Correctable:
 
 
 def _supersede(
-    actor: Any,
+    actor: Actor,
     kind: Kind,
     entry_id: object,
     reason: str,
@@ -358,7 +359,7 @@ def _supersede(
 
 
 def correct(
-    actor: Any,
+    actor: Actor,
     kind: str,
     entry_id: object,
     values: dict[str, Any],
@@ -368,7 +369,7 @@ def correct(
 ) -> Correctable:
     """Correct an entry: a new entry with ``values`` applied supersedes it (requirement 11)."""
     spec = kind_of(kind)
-    require(actor, f"correcting a {spec.label}", *spec.roles)
+    actor = require(actor, f"correcting a {spec.label}", *spec.roles)
     text = _reason(reason)
     moment = now or timezone.now()
 
@@ -383,12 +384,12 @@ def correct(
 
 
 def void(
-    actor: Any, kind: str, entry_id: object, reason: str, *, now: dt.datetime | None = None
+    actor: Actor, kind: str, entry_id: object, reason: str, *, now: dt.datetime | None = None
 ) -> Correctable:
     """Void an entry recorded in error: a new entry marked ``entered_in_error`` supersedes it
     (requirements 11-13; never a delete)."""
     spec = kind_of(kind)
-    require(actor, f"voiding a {spec.label}", *spec.roles)
+    actor = require(actor, f"voiding a {spec.label}", *spec.roles)
     text = _reason(reason)
 
     def make(original: Correctable) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from ivig.core.limits import load_limits
 from ivig.core.monitoring import VITAL_FIELDS, Severity, load_monitoring_protocol
+from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
 
@@ -362,7 +363,7 @@ def build(
     now: dt.datetime,
     data: Any = None,
     *,
-    user: Any = None,
+    user: Actor | None = None,
     initial: dict[str, Any] | None = None,
     prefix_id: str | None = None,
 ) -> forms.Form:

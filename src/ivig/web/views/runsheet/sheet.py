@@ -26,6 +26,7 @@ from ivig.core.monitoring import (
 )
 from ivig.core.rates import RateStep, clock_times
 from ivig.errors import IvigError
+from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
 from ivig.records.models import (
     AuditEvent,
@@ -353,7 +354,7 @@ def _tasks(session: InfusionSession | None) -> list[PrescriberTask]:
 
 
 def _forms_shown(
-    user: Any,
+    user: Actor,
     stage: str,
     infusion_state: str,
     session: InfusionSession | None,
