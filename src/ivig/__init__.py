@@ -19,7 +19,7 @@ from ivig.core.dosing import GivenDose, VialPick, rolling_cap, round_to_vials
 from ivig.core.plan import Dose, Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, cockcroft_gault
-from ivig.core.screening import Finding, Severity
+from ivig.core.screening import Finding, FindingSeverity
 from ivig.core.weights import (
     DosingWeight,
     Sex,
@@ -50,6 +50,7 @@ __all__ = [
     "Dose",
     "DosingWeight",
     "Finding",
+    "FindingSeverity",
     "GivenDose",
     "Indication",
     "InvalidInput",
@@ -63,7 +64,6 @@ __all__ = [
     "RateSchedule",
     "RateStep",
     "Regimen",
-    "Severity",
     "Sex",
     "UnknownIndication",
     "UnknownProduct",

@@ -39,7 +39,7 @@ from ivig.core.catalogue import Product, Sourced, load_catalogue
 from ivig.core.dosing import GivenDose
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
-from ivig.core.screening import Severity
+from ivig.core.screening import FindingSeverity
 from ivig.core.units import plain_number
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import InvalidInput, IvigError, UnknownProduct, error_body
@@ -64,9 +64,9 @@ app = typer.Typer(
 )
 
 _SEVERITY_STYLE = {
-    Severity.block: "bold white on red",
-    Severity.warn: "bold yellow",
-    Severity.info: "cyan",
+    FindingSeverity.block: "bold white on red",
+    FindingSeverity.warn: "bold yellow",
+    FindingSeverity.info: "cyan",
 }
 
 

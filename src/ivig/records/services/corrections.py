@@ -32,7 +32,7 @@ from typing import Any, TypeVar, cast
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
+from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity, check_vitals
 from ivig.core.outcomes import check_score, load_outcome_measures
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
@@ -126,7 +126,7 @@ def _check_reaction(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str
         raise InvalidInput("symptoms must be a list of names", field="symptoms")
     if not [s for s in symptoms if s.strip()]:
         raise InvalidInput("name at least one symptom", field="symptoms")
-    if new["severity"] not in Severity.__members__:
+    if new["severity"] not in ReactionSeverity.__members__:
         raise InvalidInput("severity must be mild, moderate or severe", field="severity")
     if not str(new["action_taken"]).strip():
         raise InvalidInput("say what was done", field="action_taken")

@@ -43,7 +43,6 @@ from ivig.core.monitoring import (
     ObservationPeriod,
     ReactionAction,
     ReactionAdvice,
-    Severity,
     check_vitals,
     checks_due,
     classify_symptoms,
@@ -51,6 +50,7 @@ from ivig.core.monitoring import (
     recommended_action,
     vitals_schedule,
 )
+from ivig.core.monitoring import ReactionSeverity as Severity
 from ivig.core.rates import RateStep
 from ivig.core.screening import ScreeningInput, assess_risks, screen
 from ivig.core.weights import Sex

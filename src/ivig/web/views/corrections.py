@@ -25,7 +25,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ivig.core.monitoring import Severity, load_monitoring_protocol
+from ivig.core.monitoring import ReactionSeverity, load_monitoring_protocol
 from ivig.core.outcomes import load_outcome_measures
 from ivig.errors import Conflict, Forbidden, IvigError
 from ivig.records.models import Correctable, Patient
@@ -86,7 +86,7 @@ class ReactionCorrection(forms.Form):
     at = forms.DateTimeField(label="Time", widget=DateTimeLocalInput)
     symptoms = forms.MultipleChoiceField(label="Symptoms", widget=forms.CheckboxSelectMultiple)
     severity = forms.ChoiceField(
-        label="Severity", choices=[(s.value, s.value.capitalize()) for s in Severity]
+        label="Severity", choices=[(s.value, s.value.capitalize()) for s in ReactionSeverity]
     )
     action_taken = forms.CharField(label="Action taken", widget=forms.Textarea(attrs={"rows": 2}))
     medicines_given = forms.CharField(

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from ivig.core.limits import load_limits
-from ivig.core.monitoring import VITAL_FIELDS, Severity, load_monitoring_protocol
+from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity, load_monitoring_protocol
 from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
@@ -282,7 +282,7 @@ def _symptom_choices() -> list[tuple[str, str]]:
 
 SEVERITY_CHOICES = [
     ("", "From the symptoms (protocol grading)"),
-    *((s.value, s.value.capitalize()) for s in Severity),
+    *((s.value, s.value.capitalize()) for s in ReactionSeverity),
 ]
 
 

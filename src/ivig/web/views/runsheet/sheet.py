@@ -19,7 +19,7 @@ from ivig.core.limits import load_limits
 from ivig.core.monitoring import (
     ReactionAction,
     ReactionAdvice,
-    Severity,
+    ReactionSeverity,
     classify_symptoms,
     load_monitoring_protocol,
     vitals_schedule,
@@ -655,7 +655,7 @@ def reaction_advice(
     if session is None or session.started_at is None:
         return {"error": "the infusion has not started: there is no current rate"}
     try:
-        grade = Severity(severity) if severity else classify_symptoms(symptoms)
+        grade = ReactionSeverity(severity) if severity else classify_symptoms(symptoms)
         current = infusions.current_rate(session)
         advice: ReactionAdvice = infusions.reaction_advice(session, grade)
     except (IvigError, ValueError) as exc:
