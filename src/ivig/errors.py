@@ -32,12 +32,13 @@ The tree (name, ``code``, ``http_status``; tests/test_error_tree.py checks it ag
     ├── DatabaseProblem         database_error        422  no usable ivig database (commands)
     └── ToolFailed              tool_failed           422  pg_dump or pg_restore failed
 
-Who raises what: the core the first nine (input, library, limits); the records services
-``NotFound``, ``Forbidden``, ``Conflict``, ``StaleVersion`` and ``OverrideRequired``; the web
-edges ``DatabaseUnavailable`` when the database is down; ``ivig.interop.pdf``
-``PdfUnavailable``; ``ivig.server.config`` ``ConfigError``, at start (the server's, or any
-database command's); the database commands (``ivig.commands``) ``DatabaseProblem`` and
-``ToolFailed``. The last three never reach the API: their status is the base's.
+Who raises what: the core, the errors of input, of the library and of its limits; the records
+services, those too (``InvalidTime`` only they) and ``OverrideRequired``, ``NotFound``,
+``Forbidden``, ``Conflict`` and ``StaleVersion``; the web edges, ``DatabaseUnavailable`` when
+the database is down; ``ivig.interop.pdf``, ``PdfUnavailable``; ``ivig.server.config``,
+``ConfigError`` at start (the server's, or any database command's); the database commands
+(``ivig.commands``), ``DatabaseProblem`` and ``ToolFailed``. The last three never reach the
+API: their status is the base's.
 """
 
 from __future__ import annotations
