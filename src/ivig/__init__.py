@@ -21,7 +21,7 @@ from ivig.core.library import Library, packaged_library, read_library
 from ivig.core.plan import Dose, Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.rates import RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, cockcroft_gault
-from ivig.core.screening import Finding, Severity
+from ivig.core.screening import Finding, FindingSeverity
 from ivig.core.weights import (
     DosingWeight,
     Sex,
@@ -52,6 +52,7 @@ __all__ = [
     "Dose",
     "DosingWeight",
     "Finding",
+    "FindingSeverity",
     "GivenDose",
     "Indication",
     "InvalidInput",
@@ -66,7 +67,6 @@ __all__ = [
     "RateSchedule",
     "RateStep",
     "Regimen",
-    "Severity",
     "Sex",
     "UnknownIndication",
     "UnknownProduct",

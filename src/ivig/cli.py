@@ -40,10 +40,10 @@ from ivig.core.dosing import GivenDose
 from ivig.core.library import packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
-from ivig.core.screening import Severity
+from ivig.core.screening import FindingSeverity
 from ivig.core.units import plain_number
 from ivig.core.weights import Sex, WeightBasis
-from ivig.errors import InvalidInput, IvigError, UnknownProduct
+from ivig.errors import InvalidInput, IvigError, UnknownProduct, error_body
 
 __all__ = ["app", "main"]
 
@@ -65,9 +65,9 @@ app = typer.Typer(
 )
 
 _SEVERITY_STYLE = {
-    Severity.block: "bold white on red",
-    Severity.warn: "bold yellow",
-    Severity.info: "cyan",
+    FindingSeverity.block: "bold white on red",
+    FindingSeverity.warn: "bold yellow",
+    FindingSeverity.info: "cyan",
 }
 
 
@@ -799,7 +799,7 @@ def _fail(code: str, message: str, field: str | None, want_json: bool) -> int:
         where = f"--{field.replace('_', '-')}: "
     sys.stderr.write(f"Error: {where}{message}\n")
     if want_json:
-        _json({"error": {"code": code, "message": message, "field": field}})
+        _json(error_body(code, message, field))
     return 1
 
 
@@ -913,16 +913,7 @@ def _internal_error(
     message = f"internal error in {where}: {what}; {saved}"
     sys.stderr.write(f"Error: {message}\n")
     if want_json:
-        _json(
-            {
-                "error": {
-                    "code": "internal_error",
-                    "message": message,
-                    "field": None,
-                    "log": str(path) if path else None,
-                }
-            }
-        )
+        _json(error_body("internal_error", message, log=str(path) if path else None))
     return 2
 
 
@@ -932,7 +923,7 @@ _INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 def _interrupted(want_json: bool) -> int:
     sys.stderr.write("Error: interrupted\n")
     if want_json:
-        _json({"error": {"code": "interrupted", "message": "interrupted", "field": None}})
+        _json(error_body("interrupted", "interrupted"))
     return _INTERRUPTED
 
 

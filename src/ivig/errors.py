@@ -1,34 +1,44 @@
-"""The exceptions the clinical core raises.
+"""The errors ivig raises for a user to act on: the tree of :class:`IvigError`.
 
-Every error the core raises is an :class:`IvigError`. Each carries a stable ``code`` (for machines),
-the ``field`` at fault (the input a user must change, or ``None``) and a plain ``message`` written
-for the clinician. Edges translate the tree in one place each: the CLI prints ``Error: <message>``
-and exits with ``exit_code``; the API answers JSON 4xx naming the field; a web form shows the
-message next to the field.
+Every such error is an :class:`IvigError`, and every class of the tree lives here. Each carries
+a stable ``code`` (for machines), the ``field`` at fault (the input a user must change, or
+``None``), a plain ``message`` written for the clinician, the ``http_status`` the API answers
+with and the ``exit_code`` of the command line; ``details`` (when not empty) is extra data for
+machines, e.g. the soft limits an override must name. Edges translate the tree in one place
+each: the CLI prints ``Error: <message>`` and exits with ``exit_code`` (``ivig.cli.main``); the
+API answers :func:`error_body` with ``http_status`` (``ivig.api.api``); a page shows the message
+next to the field, or an error page (``ivig.web.errors``).
 
-    IvigError                    code="error"
-    ├── InvalidInput             code="invalid_input"      a value a user typed is unusable
-    │   └── OutOfRange           code="out_of_range"       a number outside its plausible range
-    ├── CatalogueError           code="catalogue_error"    the drug library data file is broken
-    ├── UnknownProduct           code="unknown_product"    no such product id in the catalogue
-    ├── UnknownIndication        code="unknown_indication" no such indication id in the catalogue
-    │   └── InvalidTime          code="invalid_time"       a clinical time outside its window (400)
-    ├── NoRateSchedule           code="no_rate_schedule"   listed, but no rate schedule is known
-    ├── HardLimit                code="hard_limit"         a library hard limit: no one may save it
-    │   └── CapExceeded          code="cap_exceeded"       a plan would break the rolling dose cap
-    ├── OverrideRequired         code="override_required"  a soft limit: needs a coded override,
-    │                                                      re-authenticated, by a user allowed to
-    ├── NotFound                 code="not_found"          no such record (or not yours to see)
-    ├── Forbidden                code="forbidden"          your role may not do this
-    ├── Conflict                 code="conflict"           the record is in the wrong state
-    │   └── StaleVersion         code="stale_version"      someone saved a newer version first
-    └── DatabaseUnavailable      code="database_unavailable" the database cannot be reached (503)
+The tree (name, ``code``, ``http_status``; tests/test_error_tree.py checks it against the code):
 
-The records services raise ``NotFound``, ``Forbidden``, ``Conflict``, ``StaleVersion`` and
-``OverrideRequired``; the web edges answer ``DatabaseUnavailable`` (``ivig.web.middleware_db``)
-when the database is down; the core raises the others.
-``http_status`` is what the API answers with; ``details`` (when not empty) is extra data for
-machines, e.g. the soft limits an override must name.
+    IvigError                   error                 422  the base
+    ├── InvalidInput            invalid_input         422  a value a user typed is unusable
+    │   ├── OutOfRange          out_of_range          422  a number outside its accepted range
+    │   └── InvalidTime         invalid_time          400  a clinical time outside its window
+    ├── CatalogueError          catalogue_error       422  the drug library's data is broken
+    ├── UnknownProduct          unknown_product       422  no such product id in the library
+    ├── UnknownIndication       unknown_indication    422  no such indication id in the library
+    ├── NoRateSchedule          no_rate_schedule      422  listed, but no rate schedule is known
+    ├── HardLimit               hard_limit            422  a library hard limit: no one may save
+    │   └── CapExceeded         cap_exceeded          422  over the rolling dose cap
+    ├── OverrideRequired        override_required     422  a soft limit: needs a coded override
+    ├── NotFound                not_found             404  no such record (or not yours to see)
+    ├── Forbidden               forbidden             403  your role may not do this
+    ├── Conflict                conflict              409  the record is in the wrong state
+    │   └── StaleVersion        stale_version         409  someone saved a newer version first
+    ├── DatabaseUnavailable     database_unavailable  503  the database cannot be reached
+    ├── PdfUnavailable          pdf_unavailable       503  WeasyPrint's libraries are missing
+    ├── ConfigError             config_error          422  a setting in the environment is wrong
+    ├── DatabaseProblem         database_error        422  no usable ivig database (commands)
+    └── ToolFailed              tool_failed           422  pg_dump or pg_restore failed
+
+Who raises what: the core, the errors of input, of the library and of its limits; the records
+services, those too (``InvalidTime`` only they) and ``OverrideRequired``, ``NotFound``,
+``Forbidden``, ``Conflict`` and ``StaleVersion``; the web edges, ``DatabaseUnavailable`` when
+the database is down; ``ivig.interop.pdf``, ``PdfUnavailable``; ``ivig.server.config``,
+``ConfigError`` at start (the server's, or any database command's); the database commands
+(``ivig.commands``), ``DatabaseProblem`` and ``ToolFailed``. The last three never reach the
+API: their status is the base's.
 """
 
 from __future__ import annotations
@@ -38,7 +48,9 @@ import datetime as dt
 __all__ = [
     "CapExceeded",
     "CatalogueError",
+    "ConfigError",
     "Conflict",
+    "DatabaseProblem",
     "DatabaseUnavailable",
     "Forbidden",
     "HardLimit",
@@ -49,14 +61,28 @@ __all__ = [
     "NotFound",
     "OutOfRange",
     "OverrideRequired",
+    "PdfUnavailable",
     "StaleVersion",
+    "ToolFailed",
     "UnknownIndication",
     "UnknownProduct",
+    "error_body",
 ]
 
 
+def error_body(
+    code: str, message: str, field: str | None = None, **extra: object
+) -> dict[str, object]:
+    """The JSON body of every error answer, at every edge (the API, JSON answers under
+    ``/api/`` outside it, the CLI's ``--json``): ``{"error": {"code", "message", "field"}}``,
+    plus ``extra`` keys (``details``, data for machines; the CLI's ``log``).
+
+    The API declares the shape as ``ivig.api.schemas.ErrorOut``."""
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
+
+
 class IvigError(Exception):
-    """Base of every error the clinical core raises."""
+    """Base of every error ivig raises for a user to act on."""
 
     code = "error"
     exit_code = 1
@@ -74,13 +100,10 @@ class IvigError(Exception):
         self.args = (self.message,)
         return self
 
-    def as_dict(self) -> dict[str, object]:
-        """The error as the JSON contract's ``{"code", "message", "field"}`` (plus
-        ``"details"`` when the error carries any)."""
-        out: dict[str, object] = {"code": self.code, "message": self.message, "field": self.field}
-        if self.details:
-            out["details"] = self.details
-        return out
+    def body(self) -> dict[str, object]:
+        """The error's JSON answer (:func:`error_body`), with ``"details"`` when it carries any."""
+        extra: dict[str, object] = {"details": self.details} if self.details else {}
+        return error_body(self.code, self.message, self.field, **extra)
 
 
 class InvalidInput(IvigError):
@@ -356,3 +379,36 @@ class DatabaseUnavailable(IvigError):
             "try again in a moment",
             field=None,
         )
+
+
+class PdfUnavailable(IvigError):
+    """WeasyPrint cannot run here: its system libraries (Pango) are missing
+    (``ivig.interop.pdf``)."""
+
+    code = "pdf_unavailable"
+    http_status = 503
+
+
+class ConfigError(IvigError):
+    """A setting in the environment is missing or wrong (``ivig.server.config``): the message
+    starts with the variable's name, also in ``variable``. ``field`` stays ``None``: a variable
+    is not an option of the command that met it."""
+
+    code = "config_error"
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}", field=None)
+        self.variable = variable
+
+
+class DatabaseProblem(IvigError):
+    """A database command found no usable ivig database: missing, unreachable, or not
+    ivig's (``ivig.commands``)."""
+
+    code = "database_error"
+
+
+class ToolFailed(IvigError):
+    """An external tool (pg_dump, pg_restore) failed (``ivig.commands.backup``)."""
+
+    code = "tool_failed"

@@ -180,7 +180,7 @@ def outcome(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         assert isinstance(refused.field, str)
         assert refused.field.strip(), (refused.field, refused.message)
         assert str(refused) == refused.message
-        json.dumps(refused.as_dict(), allow_nan=False)  # the API can send it
+        json.dumps(refused.body(), allow_nan=False)  # the API can send it
     elapsed = time.perf_counter() - started
     assert elapsed < SLOWEST_CALL_S, f"{call.__name__} took {elapsed:.1f} s: unbounded work"
     return result

@@ -22,7 +22,7 @@ from ivig.core.monitoring import (
     CheckState,
     MonitoringProtocol,
     ReactionAction,
-    Severity,
+    ReactionSeverity,
     VitalFlag,
     VitalsCheck,
     check_vitals,
@@ -455,7 +455,7 @@ def test_reaction_rules(
 
 
 def test_reaction_messages_say_what_to_do() -> None:
-    def message(severity: Severity, today: int = 0) -> str:
+    def message(severity: ReactionSeverity, today: int = 0) -> str:
         return recommended_action(
             severity,
             current_rate_ml_per_h=102,
@@ -464,13 +464,15 @@ def test_reaction_messages_say_what_to_do() -> None:
             protocol=PROTOCOL,
         ).message
 
-    assert message(Severity.mild).startswith("Mild reaction: pause the infusion")
-    assert "restart at no more than 51 mL/h" in message(Severity.mild)
-    assert "Tell the prescriber" in message(Severity.mild)
-    assert message(Severity.moderate).startswith(
+    assert message(ReactionSeverity.mild).startswith("Mild reaction: pause the infusion")
+    assert "restart at no more than 51 mL/h" in message(ReactionSeverity.mild)
+    assert "Tell the prescriber" in message(ReactionSeverity.mild)
+    assert message(ReactionSeverity.moderate).startswith(
         "Moderate reaction: stop the infusion and call the prescriber"
     )
-    assert message(Severity.mild, today=1).startswith("Mild reaction, reaction 2 today: stop")
+    assert message(ReactionSeverity.mild, today=1).startswith(
+        "Mild reaction, reaction 2 today: stop"
+    )
 
 
 def test_the_shipped_reaction_protocol_is_sourced() -> None:
@@ -509,7 +511,7 @@ def test_a_service_can_pause_every_reaction() -> None:
     # NHS Borders: "the infusion should be paused regardless of the severity".
     protocol = _with_reactions(mild=ReactionAction.pause, mild_call_prescriber=False)
     advice = recommended_action(
-        Severity.mild,
+        ReactionSeverity.mild,
         current_rate_ml_per_h=102,
         last_tolerated_ml_per_h=51,
         reactions_today=0,
@@ -547,13 +549,13 @@ def test_reaction_refuses(kwargs: dict[str, Any], field: str) -> None:
 
 
 @given(
-    severity=st.sampled_from(Severity),
+    severity=st.sampled_from(ReactionSeverity),
     current=st.floats(1, 1000),
     tolerated=st.none() | st.floats(1, 1000),
     today=st.integers(0, 3),
 )
 def test_restart_never_above_the_last_tolerated_rate(
-    severity: Severity, current: float, tolerated: float | None, today: int
+    severity: ReactionSeverity, current: float, tolerated: float | None, today: int
 ) -> None:
     advice = recommended_action(
         severity,
@@ -562,7 +564,7 @@ def test_restart_never_above_the_last_tolerated_rate(
         reactions_today=today,
         protocol=PROTOCOL,
     )
-    if severity is Severity.severe or today >= 1:
+    if severity is ReactionSeverity.severe or today >= 1:
         assert advice.action is ReactionAction.stop_no_restart
         assert advice.restart_max_ml_per_h is None
         return
@@ -575,18 +577,18 @@ def test_restart_never_above_the_last_tolerated_rate(
 @pytest.mark.parametrize(
     ("symptoms", "severity"),
     [
-        (["headache"], Severity.mild),
-        (["nausea", "Back pain", "chills", "flushing"], Severity.mild),
-        (["headache", "fever"], Severity.moderate),
-        (["rash", "HIVES"], Severity.moderate),
-        (["flushing", "wheeze"], Severity.severe),  # wheeze: possible bronchospasm
-        (["breathing_difficulty"], Severity.severe),
-        (["chest pain"], Severity.severe),
-        (["hypotension"], Severity.severe),
-        (["swelling of face or lips"], Severity.severe),
+        (["headache"], ReactionSeverity.mild),
+        (["nausea", "Back pain", "chills", "flushing"], ReactionSeverity.mild),
+        (["headache", "fever"], ReactionSeverity.moderate),
+        (["rash", "HIVES"], ReactionSeverity.moderate),
+        (["flushing", "wheeze"], ReactionSeverity.severe),  # wheeze: possible bronchospasm
+        (["breathing_difficulty"], ReactionSeverity.severe),
+        (["chest pain"], ReactionSeverity.severe),
+        (["hypotension"], ReactionSeverity.severe),
+        (["swelling of face or lips"], ReactionSeverity.severe),
     ],
 )
-def test_classify_symptoms(symptoms: list[str], severity: Severity) -> None:
+def test_classify_symptoms(symptoms: list[str], severity: ReactionSeverity) -> None:
     assert classify_symptoms(symptoms, protocol=PROTOCOL) is severity
 
 

@@ -9,7 +9,7 @@ import pytest
 from ivig.core.catalogue import Catalogue
 from ivig.core.library import Library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
-from ivig.core.screening import Severity, assess_risks
+from ivig.core.screening import FindingSeverity, assess_risks
 from ivig.core.weights import Sex
 from ivig.errors import InvalidInput
 
@@ -36,7 +36,7 @@ def _plan(
     )
 
 
-def _codes(plan: Plan) -> dict[str, Severity]:
+def _codes(plan: Plan) -> dict[str, FindingSeverity]:
     return {f.code: f.severity for f in plan.findings}
 
 
@@ -44,26 +44,26 @@ def _codes(plan: Plan) -> dict[str, Severity]:
     ("product", "risk", "code", "severity"),
     [
         # Active infection or fever: defer a day or two (founding article; SmPC risk group)
-        ("privigen-us", "active-infection", "active-infection", Severity.block),
-        ("privigen-us", "fever", "fever", Severity.block),
+        ("privigen-us", "active-infection", "active-infection", FindingSeverity.block),
+        ("privigen-us", "fever", "fever", FindingSeverity.block),
         # All labels: IgA deficiency with anti-IgA antibodies and hypersensitivity
-        ("privigen-us", "iga-deficiency-anti-iga", "iga-deficiency", Severity.block),
+        ("privigen-us", "iga-deficiency-anti-iga", "iga-deficiency", FindingSeverity.block),
         # Excipients (products.md "Excipient-driven rules"): proline, sorbitol, maltose
-        ("privigen-us", "hyperprolinaemia", "hyperprolinaemia-proline", Severity.block),
+        ("privigen-us", "hyperprolinaemia", "hyperprolinaemia-proline", FindingSeverity.block),
         ("flebogamma-5", "hereditary-fructose-intolerance", "fructose-intolerance-sorbitol",
-         Severity.block),
-        ("octagam-10", "corn-allergy", "corn-allergy-maltose", Severity.block),
+         FindingSeverity.block),
+        ("octagam-10", "corn-allergy", "corn-allergy-maltose", FindingSeverity.block),
         ("bivigam", "polysorbate-80-hypersensitivity", "polysorbate-80-hypersensitivity",
-         Severity.block),
+         FindingSeverity.block),
         # SmPC: 3 months before live attenuated virus vaccines
-        ("privigen-us", "live-vaccine-3-months", "live-vaccine", Severity.info),
+        ("privigen-us", "live-vaccine-3-months", "live-vaccine", FindingSeverity.info),
         # Boxed warning: renal and thrombosis risk factors
-        ("privigen-us", "diabetes", "renal-risk", Severity.warn),
-        ("privigen-us", "malignancy", "thrombosis-risk", Severity.warn),
+        ("privigen-us", "diabetes", "renal-risk", FindingSeverity.warn),
+        ("privigen-us", "malignancy", "thrombosis-risk", FindingSeverity.warn),
     ],
 )  # fmt: skip
 def test_condition_findings(
-    packaged: Library, product: str, risk: str, code: str, severity: Severity
+    packaged: Library, product: str, risk: str, code: str, severity: FindingSeverity
 ) -> None:
     plan = _plan(packaged, product=product, risks=frozenset({risk}))
     assert _codes(plan)[code] is severity
@@ -74,7 +74,9 @@ def test_excipient_rule_without_the_condition_does_not_fire(packaged: Library) -
     codes = _codes(_plan(packaged, product="privigen-us"))
     assert "hyperprolinaemia-proline" not in codes
     # but the maltose glucometer warning applies to every patient on a maltose product
-    assert _codes(_plan(packaged, product="octagam-10"))["maltose-glucometer"] is Severity.warn
+    assert (
+        _codes(_plan(packaged, product="octagam-10"))["maltose-glucometer"] is FindingSeverity.warn
+    )
 
 
 def test_unverified_excipient_says_so(packaged: Library) -> None:
@@ -87,7 +89,7 @@ def test_unverified_excipient_says_so(packaged: Library) -> None:
 
 
 def test_first_infusion_switch_and_long_gap(packaged: Library) -> None:
-    assert _codes(_plan(packaged))["first-infusion"] is Severity.warn
+    assert _codes(_plan(packaged))["first-infusion"] is FindingSeverity.warn
     later = _plan(
         packaged,
         first_infusion=False,
@@ -96,8 +98,8 @@ def test_first_infusion_switch_and_long_gap(packaged: Library) -> None:
     )
     codes = _codes(later)
     assert "first-infusion" not in codes
-    assert codes["product-switch"] is Severity.warn
-    assert codes["long-gap"] is Severity.warn  # 91 days > 8 weeks (protocol)
+    assert codes["product-switch"] is FindingSeverity.warn
+    assert codes["long-gap"] is FindingSeverity.warn  # 91 days > 8 weeks (protocol)
     recent = _plan(packaged, first_infusion=False, last_infusion=dt.date(2026, 11, 10))
     assert "long-gap" not in _codes(recent)
 

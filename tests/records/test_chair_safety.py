@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivig.core.library import packaged_library
-from ivig.core.monitoring import Severity, check_vitals, read_monitoring_protocol
+from ivig.core.monitoring import ReactionSeverity, check_vitals, read_monitoring_protocol
 from ivig.errors import (
     Conflict,
     Forbidden,
@@ -721,7 +721,7 @@ def test_any_reaction_pauses_the_pump(chair: Chair) -> None:
         chair.rate(45, 25.5)
     assert infusions.current_rate(session) == 51
     assert infusions.last_tolerated_rate(session) == 25.5
-    advice = infusions.reaction_advice(session, Severity.mild)  # a second one: stop
+    advice = infusions.reaction_advice(session, ReactionSeverity.mild)  # a second one: stop
     assert advice.action.value == "stop-no-restart"
     state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
     assert (state["state"], state["restart_max_ml_per_h"]) == ("paused", 25.5)
@@ -850,7 +850,9 @@ def test_a_voided_reaction_does_not_count(chair: Chair) -> None:
     corrections.void(chair.users["nurse"], "reaction", first.pk, "another patient", now=chair.now)
     session = chair.session()
     assert infusions.last_tolerated_rate(session) is None
-    assert infusions.reaction_advice(session, Severity.mild).action.value != "stop-no-restart"
+    assert (
+        infusions.reaction_advice(session, ReactionSeverity.mild).action.value != "stop-no-restart"
+    )
 
 
 # --- observation and closing (63) --------------------------------------------------------------

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ivig.server.config import ConfigError, load_config
+from ivig.errors import ConfigError
+from ivig.server.config import load_config
 
 KEY = "k" * 40
 

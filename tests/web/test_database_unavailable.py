@@ -26,7 +26,7 @@ def _api_error(response: Any) -> dict[str, Any]:
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert response["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
-    assert body == {"error": DatabaseUnavailable().as_dict()}
+    assert body == DatabaseUnavailable().body()
     assert body["error"]["code"] == "database_unavailable"
     assert body["error"]["message"].startswith("The database is not reachable")
     assert body["error"]["field"] is None

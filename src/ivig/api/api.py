@@ -1,11 +1,12 @@
 """The API object: every router, and the one place errors become JSON.
 
-Every error answer is ``{"error": {"code", "message", "field"}}`` (plus ``"details"`` when the
-error carries data for machines, e.g. the soft limits an override must cover) with the status
-that fits: 400 a clinical time outside its window, 422 bad input or a drug-library limit (hard:
-no one may save it; ``override_required``: a soft limit), 401 not signed in, 403 role, 404 no
-such record, 409 conflict (a stale version, a wrong state), 503 the database cannot be reached
-(``database_unavailable``, with ``Retry-After``). No stack trace ever reaches a client.
+Every error answer is ``ivig.errors.error_body``: ``{"error": {"code", "message", "field"}}``
+(plus ``"details"`` when the error carries data for machines, e.g. the soft limits an override
+must cover) with the status that fits: 400 a clinical time outside its window, 422 bad input or
+a drug-library limit (hard: no one may save it; ``override_required``: a soft limit), 401 not
+signed in, 403 role, 404 no such record, 409 conflict (a stale version, a wrong state), 503 the
+database cannot be reached (``database_unavailable``, with ``Retry-After``). No stack trace ever
+reaches a client.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from ivig.errors import IvigError
+from ivig.errors import IvigError, error_body
 
-__all__ = ["ERRORS", "api", "error_body", "error_responses"]
+__all__ = ["ERRORS", "api", "error_responses"]
 
 log = logging.getLogger("ivig.api")
 
@@ -85,10 +86,6 @@ api = _Api(
 )
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
-
-
 def _answer(
     request: HttpRequest, status: int, code: str, message: str, field: str | None = None
 ) -> HttpResponse:
@@ -97,7 +94,7 @@ def _answer(
 
 @api.exception_handler(IvigError)
 def _ivig_error(request: HttpRequest, exc: IvigError) -> HttpResponse:
-    return api.create_response(request, {"error": exc.as_dict()}, status=exc.http_status)
+    return api.create_response(request, exc.body(), status=exc.http_status)
 
 
 @api.exception_handler(ValidationError)

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
@@ -36,7 +37,7 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _check(request: HttpRequest, user: Any, roles: tuple[str, ...]) -> Any:
+def _check(request: HttpRequest, user: User, roles: tuple[str, ...]) -> User:
     if not roles_of(user) & set(roles):
         raise Forbidden(f"{request.method} {request.path}", roles)
     request.user = user

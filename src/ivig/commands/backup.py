@@ -21,7 +21,6 @@ from urllib.parse import quote
 import typer
 
 from ivig.commands.common import (
-    ToolFailed,
     apply_migrations,
     count_records,
     database_label,
@@ -34,7 +33,7 @@ from ivig.commands.common import (
     require_records,
     sqlite_file,
 )
-from ivig.errors import Conflict, InvalidInput
+from ivig.errors import Conflict, InvalidInput, ToolFailed
 
 # --- backup and restore: SQLite ------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What the database commands share: errors, Django set up on demand, counts."""
+"""What the database commands share: Django set up on demand, the database, counts (their
+errors, ``DatabaseProblem`` and ``ToolFailed``, are in ``ivig.errors``)."""
 
 from __future__ import annotations
 
@@ -9,46 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ivig.errors import InvalidInput, IvigError
-
-
-class SettingsError(IvigError):
-    """A setting in the environment is wrong (``ivig.server.config.ConfigError``); the message
-    starts with the variable's name."""
-
-    code = "config_error"
-
-
-class DatabaseProblem(IvigError):
-    """The database is missing, unreachable, or not an ivig database."""
-
-    code = "database_error"
-
-
-class ToolFailed(IvigError):
-    """An external tool (pg_dump, pg_restore) failed."""
-
-    code = "tool_failed"
-
+from ivig.errors import DatabaseProblem, InvalidInput
 
 # --- Django, on demand ---------------------------------------------------------------------------
 
 
 def setup_django() -> None:
-    """Set Django up with ivig's settings (from the environment); a bad setting is an error
-    naming the variable."""
+    """Set Django up with ivig's settings (from the environment); a bad setting is a
+    :class:`ivig.errors.ConfigError` naming the variable."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ivig.server.settings")
     import django
     from django.apps import apps
 
-    from ivig.server.config import ConfigError
-
     if apps.ready:
         return
-    try:
-        django.setup()
-    except ConfigError as exc:
-        raise SettingsError(str(exc)) from None
+    django.setup()
 
 
 def first_line(exc: BaseException) -> str:

@@ -155,7 +155,12 @@ def _give(
     dispensed with lots, checked, started, rate steps and vital signs on the protocol's
     checkpoints, (a mild headache: paused, paracetamol (a task the prescriber acknowledges),
     restarted at the last tolerated rate), ended, observed, closed."""
-    from ivig.core.monitoring import CheckReason, Severity, recommended_action, vitals_schedule
+    from ivig.core.monitoring import (
+        CheckReason,
+        ReactionSeverity,
+        recommended_action,
+        vitals_schedule,
+    )
     from ivig.core.rates import RateStep
     from ivig.records.library import current_library
     from ivig.records.models import InfusionSession, Order
@@ -216,7 +221,7 @@ def _give(
     if reaction and k >= 1 and planned[k][0] + 12 < float(order.steps[k]["end_min"]):
         at = planned[k][0] + 10
         advice = recommended_action(
-            Severity.mild,
+            ReactionSeverity.mild,
             current_rate_ml_per_h=planned[k][1],
             last_tolerated_ml_per_h=planned[k - 1][1],
             reactions_today=0,

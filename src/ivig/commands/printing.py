@@ -12,8 +12,7 @@ from typing import Annotated
 import typer
 
 from ivig.commands.common import open_database, operator, require_records, write_file
-from ivig.errors import InvalidInput, NotFound
-from ivig.interop.pdf import PdfUnavailable
+from ivig.errors import InvalidInput, NotFound, PdfUnavailable
 
 
 def print_order(

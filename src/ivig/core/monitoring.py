@@ -42,7 +42,7 @@ __all__ = [
     "ReactionAction",
     "ReactionAdvice",
     "ReactionProtocol",
-    "Severity",
+    "ReactionSeverity",
     "VitalFlag",
     "VitalLimit",
     "VitalRange",
@@ -79,15 +79,19 @@ _RELATIONS = {
 }
 
 
-class Severity(StrEnum):
-    """The severity of an infusion reaction."""
+class ReactionSeverity(StrEnum):
+    """The severity of an infusion reaction (not a screening finding's: ``FindingSeverity``)."""
 
     mild = "mild"
     moderate = "moderate"
     severe = "severe"
 
 
-_SEVERITY_RANK = {Severity.mild: 0, Severity.moderate: 1, Severity.severe: 2}
+_SEVERITY_RANK = {
+    ReactionSeverity.mild: 0,
+    ReactionSeverity.moderate: 1,
+    ReactionSeverity.severe: 2,
+}
 
 
 class CheckReason(StrEnum):
@@ -210,7 +214,7 @@ class MonitoringProtocol:
     extended_observation_minutes: Sourced[int]
     long_gap_weeks: Sourced[int]
     reactions: ReactionProtocol
-    symptoms: Mapping[str, Sourced[Severity]]
+    symptoms: Mapping[str, Sourced[ReactionSeverity]]
     vitals: Mapping[str, VitalRange]
 
 
@@ -283,12 +287,14 @@ def read_monitoring_protocol(
     )
 
     s = table("symptoms")
-    symptoms: dict[str, Sourced[Severity]] = {}
+    symptoms: dict[str, Sourced[ReactionSeverity]] = {}
     for name in s.table:
         if name != _symptom_key(name):
             raise s.fail(name, "must be lowercase words joined by hyphens")
-        entry = s.sourced_choice(name, [str(v) for v in Severity])
-        symptoms[name] = Sourced(Severity(entry.value), entry.source, entry.verified, entry.note)
+        entry = s.sourced_choice(name, [str(v) for v in ReactionSeverity])
+        symptoms[name] = Sourced(
+            ReactionSeverity(entry.value), entry.source, entry.verified, entry.note
+        )
     if not symptoms:
         raise CatalogueError(
             "catalogue monitoring.toml: [symptoms] lists no symptom", field="symptoms"
@@ -603,7 +609,7 @@ def _symptom_key(symptom: str) -> str:
     return "-".join(symptom.strip().lower().replace("_", " ").replace("-", " ").split())
 
 
-def classify_symptoms(symptoms: Iterable[str], *, protocol: MonitoringProtocol) -> Severity:
+def classify_symptoms(symptoms: Iterable[str], *, protocol: MonitoringProtocol) -> ReactionSeverity:
     """The highest default severity among the symptoms (``[symptoms]`` in monitoring.toml).
 
     Names are matched ignoring case, spaces, hyphens and underscores ("Back pain" is
@@ -651,7 +657,7 @@ def _rate(value: float, field: str) -> float:
 
 
 def recommended_action(
-    severity: Severity | str,
+    severity: ReactionSeverity | str,
     *,
     current_rate_ml_per_h: float,
     last_tolerated_ml_per_h: float | None,
@@ -676,7 +682,9 @@ def recommended_action(
     """
     p = protocol.reactions
     try:
-        grade = Severity(severity.strip().lower() if isinstance(severity, str) else severity)
+        grade = ReactionSeverity(
+            severity.strip().lower() if isinstance(severity, str) else severity
+        )
     except ValueError:
         raise InvalidInput(
             f"unknown reaction severity {severity!r}; use mild, moderate or severe",
@@ -693,13 +701,13 @@ def recommended_action(
         what="the reactions earlier today",
     )  # fmt: skip
 
-    second = reactions_today >= 1 and grade is not Severity.severe
-    if grade is Severity.severe:
+    second = reactions_today >= 1 and grade is not ReactionSeverity.severe
+    if grade is ReactionSeverity.severe:
         chosen = p.severe
     elif second:
         chosen = p.second_reaction
     else:
-        chosen = p.mild if grade is Severity.mild else p.moderate
+        chosen = p.mild if grade is ReactionSeverity.mild else p.moderate
     action = chosen.value
     used: list[Sourced[Any]] = [chosen]
     heading = f"{grade.value.capitalize()} reaction"
@@ -710,7 +718,7 @@ def recommended_action(
         emergency = (
             " Call the emergency response team and the prescriber, and treat the reaction under "
             "the hypersensitivity (anaphylaxis) protocol."
-            if grade is Severity.severe
+            if grade is ReactionSeverity.severe
             else " Call the prescriber."
         )
         return ReactionAdvice(
@@ -734,7 +742,7 @@ def recommended_action(
         how = f"{fraction.value:.0%} of the current rate: no lower rate has been tolerated"
         used.append(fraction)
     rate = f"{lower:g} mL/h ({how})"
-    if action is ReactionAction.stop or grade is not Severity.mild:
+    if action is ReactionAction.stop or grade is not ReactionSeverity.mild:
         call = True
     else:
         call = p.mild_call_prescriber.value

@@ -39,9 +39,9 @@ from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import EGFR_UNIT, CreatinineUnit, RenalFunction, renal_function
 from ivig.core.screening import (
     Finding,
+    FindingSeverity,
     RiskAssessment,
     ScreeningInput,
-    Severity,
     assess_risks,
     screen,
     sort_findings,
@@ -205,7 +205,7 @@ class Plan:
 
     @property
     def blocked(self) -> bool:
-        return any(f.severity is Severity.block for f in self.findings)
+        return any(f.severity is FindingSeverity.block for f in self.findings)
 
     def as_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data (the contract of ``ivig plan --json``)."""
@@ -357,7 +357,7 @@ def _renal_findings(
         return [
             Finding.of(
                 "renal-function-missing",
-                Severity.warn,
+                FindingSeverity.warn,
                 "no baseline renal function: no serum creatinine or eGFR is known for this "
                 "plan; assess renal parameters before the infusion, as the SmPC asks",
                 source,
@@ -369,7 +369,7 @@ def _renal_findings(
             return [
                 Finding.of(
                     "renal-function-old",
-                    Severity.warn,
+                    FindingSeverity.warn,
                     f"the latest renal function ({renal.describe()}) is {age} days old at the "
                     f"first dose, older than the service's limit of {max_age_days} days: assess "
                     "renal parameters again before the infusion",
@@ -569,7 +569,7 @@ def _start_rate_findings(
         out.append(
             Finding.of(
                 "later-start-rate",
-                Severity.info,
+                FindingSeverity.info,
                 f"{which} at {start_mg:g} mg/kg/min, as the {schedule.basis} allows after "
                 f"a tolerated infusion of {product.display_name}; if the infusion before was "
                 f"not tolerated, start at {first_mg:g} mg/kg/min",
@@ -581,7 +581,7 @@ def _start_rate_findings(
             out.append(
                 Finding.of(
                     "lowest-start-rate",
-                    Severity.info,
+                    FindingSeverity.info,
                     f"dose {i} ({dates[i - 1].isoformat()}) starts at the lowest rate, "
                     f"{first_mg:g} mg/kg/min, not the later-infusion rate of {start_mg:g}: {why}",
                     schedule.source,
@@ -754,7 +754,7 @@ def plan_course(
         findings.append(
             Finding.of(
                 "history-over-cap",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"the earlier doses already held {history_peak.grams / weight.kg:.2f} g/kg in "
                 f"{history_peak.start.isoformat()} to {history_peak.end.isoformat()}, above the "
                 f"cap of {indication.cap_g_per_kg.value:g} g/kg (on today's dosing weight); "
@@ -826,7 +826,7 @@ def _usual_dose_findings(
     return [
         Finding(
             limit.code,
-            Severity.warn,
+            FindingSeverity.warn,
             f"{limit.message}; check the dose (ordering it needs a drug-library override)",
             limit.source,
         )
@@ -859,7 +859,7 @@ def _course_findings(
         out.append(
             Finding.of(
                 "adjusted-weight-not-recommended",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"adjusted weight {weight.kg:g} kg used as the prescriber insists "
                 f"({weight.insisted}), although the NBA excludes it when {weight.exclusion}; "
                 f"the cap and every rate are checked against the actual weight "
@@ -872,7 +872,7 @@ def _course_findings(
         out.append(
             Finding.of(
                 "at-risk-maximum",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"maximum rate lowered to {_at_risk_cap_words(product, cap_source, maximum)} "
                 f"for a patient at risk (label maximum {label_max:g} mg/kg/min)",
                 cap_source.source,
@@ -882,7 +882,7 @@ def _course_findings(
     out.append(
         Finding.of(
             "rate-schedule",
-            Severity.info,
+            FindingSeverity.info,
             f"rates follow the {schedule.label} schedule of {product.display_name} "
             f"({schedule.basis}; {label_use})" + (f"; {schedule.note}" if schedule.note else ""),
             schedule.source,
@@ -892,7 +892,7 @@ def _course_findings(
         out.append(
             Finding.of(
                 "protocol-steps",
-                Severity.info,
+                FindingSeverity.info,
                 "the label does not say how to increase the rate; "
                 "service protocol used (not label): " + "; ".join(protocol_parts),
                 cat.protocol.step_minutes.source,
@@ -903,7 +903,7 @@ def _course_findings(
             out.append(
                 Finding.of(
                     "rounded-down-for-cap",
-                    Severity.info,
+                    FindingSeverity.info,
                     f"dose on {dose.date.isoformat()} rounded down to {dose.vials.total_g:g} g "
                     f"(prescribed {dose.vials.prescribed_g:.2f} g): the nearer "
                     f"{dose.vials.nearest_g:g} g would pass the cap of "
@@ -915,7 +915,7 @@ def _course_findings(
         out.append(
             Finding.of(
                 "unverified-values",
-                Severity.warn,
+                FindingSeverity.warn,
                 "this plan uses catalogue values not yet verified against a label or guideline "
                 f"(check them before use): {', '.join(unverified)}",
                 src["reference-notes"],
@@ -1024,5 +1024,7 @@ def _rounding_findings(
             text += "; products whose vials come closer: " + "; ".join(products)
         else:
             text += f"; no other product's vials come within {plain_number(limit)} %"
-        out.append(Finding.of("rounding-change", Severity.warn, text, rounding.change_pct.source))
+        out.append(
+            Finding.of("rounding-change", FindingSeverity.warn, text, rounding.change_pct.source)
+        )
     return out

@@ -24,16 +24,19 @@ from ivig.core.catalogue import Catalogue, Product, Source
 from ivig.core.weights import Sex
 from ivig.errors import InvalidInput
 
-__all__ = ["Finding", "RiskAssessment", "Severity", "assess_risks", "check_risk_codes"]
+__all__ = ["Finding", "FindingSeverity", "RiskAssessment", "assess_risks", "check_risk_codes"]
 
 
-class Severity(StrEnum):
+class FindingSeverity(StrEnum):
+    """How much a finding weighs: ``block`` (no infusion until it is resolved), ``warn`` (a
+    prescriber decides), ``info`` (to know). Not a reaction's grade (``ReactionSeverity``)."""
+
     block = "block"
     warn = "warn"
     info = "info"
 
 
-_ORDER = {Severity.block: 0, Severity.warn: 1, Severity.info: 2}
+_ORDER = {FindingSeverity.block: 0, FindingSeverity.warn: 1, FindingSeverity.info: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,12 @@ class Finding:
     """One screening finding."""
 
     code: str
-    severity: Severity
+    severity: FindingSeverity
     message: str
     source: str
 
     @classmethod
-    def of(cls, code: str, severity: Severity, message: str, source: Source) -> Finding:
+    def of(cls, code: str, severity: FindingSeverity, message: str, source: Source) -> Finding:
         return cls(code, severity, message, source.cite())
 
 
@@ -144,7 +147,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
             out.append(
                 Finding.of(
                     code,
-                    Severity.block,
+                    FindingSeverity.block,
                     f"{catalogue.risks[code].meaning}: defer the infusion a day or two and review "
                     "before starting (UNVERIFIED as a rule: described as common practice; the SmPC "
                     "names untreated infection as a risk for reactions)",
@@ -161,7 +164,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "iga-deficiency",
-                Severity.block,
+                FindingSeverity.block,
                 "IgA deficiency with antibodies against IgA and a history of hypersensitivity: "
                 f"contraindicated for every IVIG product{content}",
                 src["ivig-class-iga"],
@@ -174,7 +177,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
             out.append(
                 Finding.of(
                     rule.code,
-                    Severity(rule.severity),
+                    FindingSeverity(rule.severity),
                     f"{product.display_name} {rule.message}"
                     + (
                         ""
@@ -191,7 +194,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "renal-risk",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"risk of renal dysfunction: {_renal_reasons(data.risks, catalogue)}"
                 f"{bmi if set(data.risks.renal) & set(data.risks.from_bmi) else ''}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
@@ -203,7 +206,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "thrombosis-risk",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"risk of thrombosis: {_meanings(data.risks.thrombosis, catalogue)}"
                 f"{bmi if set(data.risks.thrombosis) & set(data.risks.from_bmi) else ''}. "
                 "Give the minimum dose and rate practicable; hydrate before the infusion; "
@@ -215,7 +218,7 @@ def screen(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "live-vaccine",
-                Severity.info,
+                FindingSeverity.info,
                 "IVIG can weaken the response to live attenuated virus vaccines: leave 3 months "
                 "between the infusion and such a vaccine",
                 src["eu-smpc-live-vaccines"],
@@ -266,7 +269,7 @@ def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "first-infusion",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"first IVIG infusion: reactions are most likely; {advice}",
                 src,
             )
@@ -276,7 +279,7 @@ def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
         out.append(
             Finding.of(
                 "product-switch",
-                Severity.warn,
+                FindingSeverity.warn,
                 f"product switch from {previous.display_name} to {data.product.display_name}: "
                 f"products are not interchangeable; {advice}",
                 src,
@@ -289,7 +292,7 @@ def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
             out.append(
                 Finding.of(
                     "long-gap",
-                    Severity.warn,
+                    FindingSeverity.warn,
                     f"{gap} days since the last infusion ({data.last_infusion.isoformat()}), "
                     "more than "
                     f"{gap_weeks.value} weeks (protocol, UNVERIFIED threshold): {advice}",

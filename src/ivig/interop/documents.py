@@ -15,6 +15,7 @@ from typing import Any
 
 from ivig import __version__
 from ivig.interop.pdf import html_to_pdf
+from ivig.records.actors import Actor
 
 __all__ = ["PDF_BASE", "PRINT_CSS", "document_context", "render_pdf"]
 
@@ -66,7 +67,7 @@ figcaption { font-size: 7.5pt; color: #333; }
 """
 
 
-def document_context(user: Any, now: dt.datetime) -> dict[str, Any]:
+def document_context(user: Actor | None, now: dt.datetime) -> dict[str, Any]:
     """What every PDF's footer says: the software version, when and by whom it was made."""
     return {
         "pdf": True,

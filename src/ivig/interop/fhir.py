@@ -37,10 +37,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from fhir.resources.R4B.bundle import Bundle
 
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import (
     Course,
@@ -152,7 +154,7 @@ def _instant(value: dt.datetime) -> str:
     return value.isoformat()
 
 
-def _who(user: Any) -> str:
+def _who(user: User | None) -> str:
     if user is None:
         return ""
     return str(user.get_full_name() or user.username)
@@ -560,7 +562,7 @@ def counts(bundle: dict[str, Any]) -> dict[str, int]:
 
 
 def export_bundle(
-    actor: Any, patient: Patient, *, now: dt.datetime, channel: str
+    actor: Actor | None, patient: Patient, *, now: dt.datetime, channel: str
 ) -> dict[str, Any]:
     """The Bundle, with its ``export`` audit event (the patient, the resources sent and the
     channel: ``api`` or ``cli``) written before it is handed out."""

@@ -9,16 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ivig.errors import IvigError
+from ivig.errors import PdfUnavailable
 
-__all__ = ["PdfUnavailable", "html_to_pdf"]
-
-
-class PdfUnavailable(IvigError):
-    """WeasyPrint cannot run here: its system libraries (Pango) are missing."""
-
-    code = "pdf_unavailable"
-    http_status = 503
+__all__ = ["html_to_pdf"]
 
 
 def _weasyprint() -> Any:

@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from ivig.records.actors import Actor, group_names
 from ivig.records.models import AuditEvent, AuditHead
 
 __all__ = [
@@ -96,17 +97,8 @@ def _hash(event: AuditEvent) -> str:
     return hashlib.sha256(event.prev_hash.encode() + canonical(_fields(event))).hexdigest()
 
 
-def _roles(actor: Any) -> Iterable[str]:
-    """The actor's roles: those already read for this request's role check, else the database's
-    (the same rows: a request's roles do not change under it)."""
-    cached = getattr(actor, "_ivig_roles", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    return actor.groups.values_list("name", flat=True)  # type: ignore[no-any-return]
-
-
 def record(
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor | None,
     action: str,
     entity: str,
     entity_id: object,
@@ -120,9 +112,10 @@ def record(
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the write's transaction")
     head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
-    user_id = getattr(actor, "pk", None)
-    name = getattr(actor, "username", "") or SYSTEM
-    roles = sorted(_roles(actor)) if user_id else []
+    user = actor if isinstance(actor, User) else None  # None: the system, or nobody signed in
+    user_id = user.pk if user is not None else None
+    name = user.username if user is not None else SYSTEM
+    roles = sorted(group_names(user)) if user is not None else []
     event = AuditEvent(
         seq=head.seq + 1,
         at=timezone.now(),
@@ -144,7 +137,9 @@ def record(
     return event
 
 
-def created(actor: Any, entity: str, row: models.Model, *, patient_id: int | None) -> AuditEvent:
+def created(
+    actor: Actor | None, entity: str, row: models.Model, *, patient_id: int | None
+) -> AuditEvent:
     """The audit event of a new row: ``create``, with the row as ``after``."""
     return record(actor, "create", entity, row.pk, patient_id=patient_id, after=snapshot(row))
 

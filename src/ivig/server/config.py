@@ -33,15 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["Config", "ConfigError", "load_config"]
+from ivig.errors import ConfigError
 
-
-class ConfigError(Exception):
-    """A setting in the environment is missing or wrong."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
+__all__ = ["Config", "load_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +71,8 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
-    """Read and check every setting; raise :class:`ConfigError` naming the first bad one."""
+    """Read and check every setting; raise :class:`ivig.errors.ConfigError` naming the first
+    bad one."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("IVIG_DATA_DIR") or _default_data_dir(env)).expanduser()
     try:

@@ -7,11 +7,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
 from django.views.defaults import page_not_found
 
+from ivig.errors import error_body
+
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
-        body = {"error": {"code": "not_found", "message": "no such address", "field": None}}
-        return JsonResponse(body, status=404)
+        return JsonResponse(error_body("not_found", "no such address"), status=404)
     return page_not_found(request, exception)
 
 

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import (
     Http404,
@@ -38,7 +39,8 @@ from django.http import (
 from django.http.request import RawPostDataException
 from django.utils import timezone
 
-from ivig.errors import IvigError, NotFound
+from ivig.errors import IvigError, error_body
+from ivig.web.errors import error_page, page_for
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -97,15 +99,14 @@ class PatientPortal:
         elif request.path.startswith(PATIENT_PATHS):
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            return _error(request, 404, "not_found", "no such page")
+            return _error(request, 404, "not_found", "no such page", None)
         raise Http404("no such page")
 
 
 class ErrorPages:
-    """The web's one place for an ``IvigError`` that a view let through: a record the services
-    cannot find is Django's 404 page; any other is a short page with the error's status (400,
-    403, 409, 422) and its message, never a 500 with a traceback. (Forms show their own errors
-    next to the field; this is the safety net.) API paths have their own handler."""
+    """An ``IvigError`` that a view let through is a page (``ivig.web.errors.page_for``: a
+    record not found is the 404 page, any other its status and message), never a 500. API
+    paths have their own handler."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -116,12 +117,7 @@ class ErrorPages:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, IvigError) or request.path.startswith("/api/"):
             return None
-        if isinstance(exception, NotFound):
-            raise Http404(exception.message)
-        from django.shortcuts import render
-
-        context = {"title": "Not done", "message": exception.message, "field": exception.field}
-        return render(request, "web/error.html", context, status=exception.http_status)
+        return page_for(request, exception)
 
 
 # --- no hard delete (requirement 13) -----------------------------------------------------------
@@ -160,8 +156,7 @@ class NoHardDelete:
             return self.get_response(request)
         if request.path.startswith("/api/"):
             response: HttpResponse = JsonResponse(
-                {"error": {"code": "method_not_allowed", "message": self.message, "field": None}},
-                status=405,
+                error_body("method_not_allowed", self.message), status=405
             )
             response["Allow"] = ", ".join(_api_methods(request.path_info)) or "GET"
             return response
@@ -181,12 +176,12 @@ KEPT_HEADERS = ("location",)  # with every HX-* header
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, code: str, message: str, field: str | None
+) -> HttpResponse:
+    """A refusal by a middleware: the API's error body under ``/api/``, else plain text."""
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"error": {"code": code, "message": message, "field": IDEMPOTENCY_FIELD}},
-            status=status,
-        )
+        return JsonResponse(error_body(code, message, field), status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
@@ -250,12 +245,8 @@ class NoNulCharacters:
             return None
         message = "text may not contain a NUL character"
         if request.path.startswith("/api/"):
-            body = {"error": {"code": "invalid_input", "message": message, "field": field}}
-            return JsonResponse(body, status=422)  # as the API's other invalid input
-        from django.shortcuts import render
-
-        context = {"title": "Not done", "message": message, "field": field}
-        return render(request, "web/error.html", context, status=400)
+            return _error(request, 422, "invalid_input", message, field)  # as the API does
+        return error_page(request, message, field=field, status=400)
 
 
 class Idempotent:
@@ -304,7 +295,7 @@ class Idempotent:
         key = key.strip()
         if not 1 <= len(key) <= 100 or not key.isprintable():
             return _error(request, 422, "invalid_input", "the idempotency key must be 1-100 "
-                          "printable characters")  # fmt: skip
+                          "printable characters", IDEMPOTENCY_FIELD)  # fmt: skip
         path = request.get_full_path()
         digest = hashlib.sha256(f"{request.method}\n{path}\n".encode() + body).hexdigest()
         return self._claim(request, user, key, path[:300], digest)
@@ -338,7 +329,7 @@ class Idempotent:
     # -- the claim, a repeat, and the stored answer
 
     def _claim(
-        self, request: HttpRequest, user: Any, key: str, path: str, digest: str
+        self, request: HttpRequest, user: User, key: str, path: str, digest: str
     ) -> HttpResponse | None:
         from ivig.records.models import IdempotencyKey
 
@@ -362,6 +353,7 @@ class Idempotent:
                 return _error(
                     request, 422, "invalid_input",
                     "this idempotency key was used for a different request: use a new key",
+                    IDEMPOTENCY_FIELD,
                 )  # fmt: skip
             if row.status != IN_PROGRESS:
                 return self._replay(row)
@@ -372,6 +364,7 @@ class Idempotent:
                 return _error(
                     request, 409, "conflict",
                     "the same submission is still being processed: reload in a moment",
+                    IDEMPOTENCY_FIELD,
                 )  # fmt: skip
             time.sleep(0.1)
 

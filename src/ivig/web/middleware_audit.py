@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from ivig.records import audit
+from ivig.records.actors import Actor
 
 __all__ = ["EXEMPT", "READS", "Read", "ReadAudit"]
 
@@ -196,7 +196,7 @@ class ReadAudit:
             return response
         if request.headers.get("X-Ivig-Poll"):
             return response
-        user: Any = getattr(request, "user", None)
+        user: Actor | None = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return response
         try:

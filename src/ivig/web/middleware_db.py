@@ -79,10 +79,10 @@ def _headers(response: HttpResponse) -> HttpResponse:
 
 
 def api_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
-    """The API's 503: ``{"error": DatabaseUnavailable().as_dict()}`` with ``Retry-After``."""
+    """The API's 503: ``DatabaseUnavailable().body()`` with ``Retry-After``."""
     _log(request, exc)
     error = DatabaseUnavailable()
-    return _headers(JsonResponse({"error": error.as_dict()}, status=error.http_status))
+    return _headers(JsonResponse(error.body(), status=error.http_status))
 
 
 def page_response(request: HttpRequest, exc: BaseException) -> HttpResponse:

@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from django.contrib.auth.models import User
 
 from ivig.errors import Forbidden
-from ivig.records.models import Role
+from ivig.records.actors import Actor, group_names
+from ivig.records.models import Patient, Role
 
 __all__ = ["has_role", "patient_of", "require", "roles_of"]
 
 
-def roles_of(user: Any) -> frozenset[str]:
+def roles_of(user: Actor | None) -> frozenset[str]:
     """The user's roles (group names); none for an anonymous or inactive user."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not isinstance(user, User) or not user.is_active:
         return frozenset()
-    cached: frozenset[str] | None = getattr(user, "_ivig_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._ivig_roles = cached
-    return cached
+    return group_names(user)
 
 
-def has_role(user: Any, *roles: Role | str) -> bool:
+def has_role(user: Actor | None, *roles: Role | str) -> bool:
     return bool(roles_of(user) & {str(r) for r in roles})
 
 
-def require(user: Any, action: str, *roles: Role | str) -> None:
-    """Raise :class:`Forbidden` unless the user holds one of ``roles``."""
-    if not has_role(user, *roles):
+def require(user: Actor | None, action: str, *roles: Role | str) -> User:
+    """Raise :class:`Forbidden` unless the user holds one of ``roles``; the user, signed in (a
+    service writes it as who did it: ``actor = require(actor, ...)``)."""
+    if not isinstance(user, User) or not has_role(user, *roles):
         raise Forbidden(action, tuple(str(r) for r in roles))
+    return user
 
 
-def patient_of(user: Any) -> Any:
+def patient_of(user: Actor | None) -> Patient | None:
     """The patient whose own account ``user`` is (issue 7), or ``None`` for staff and anyone
     else. A user holding a staff role is never treated as a patient."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+    if user is None or not user.is_authenticated or not user.is_active:
         return None
     if roles_of(user):
         return None

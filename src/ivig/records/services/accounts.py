@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
@@ -58,7 +59,7 @@ def _snapshot(user: User) -> dict[str, Any]:
 
 
 def create_user(
-    actor: Any,
+    actor: Actor | None,
     username: str,
     password: str,
     roles: list[str],
@@ -97,8 +98,8 @@ def create_user(
     return user
 
 
-def set_roles(actor: Any, user_id: int, roles: list[str]) -> User:
-    require(actor, "changing roles", Role.admin)
+def set_roles(actor: Actor, user_id: int, roles: list[str]) -> User:
+    actor = require(actor, "changing roles", Role.admin)
     groups = _roles(roles)
     with transaction.atomic():
         user = get(User, user_id, "user")
@@ -111,8 +112,8 @@ def set_roles(actor: Any, user_id: int, roles: list[str]) -> User:
     return user
 
 
-def set_active(actor: Any, user_id: int, active: bool) -> User:
-    require(actor, "enabling or disabling users", Role.admin)
+def set_active(actor: Actor, user_id: int, active: bool) -> User:
+    actor = require(actor, "enabling or disabling users", Role.admin)
     with transaction.atomic():
         user = get(User, user_id, "user")
         before = _snapshot(user)
@@ -130,7 +131,7 @@ def set_active(actor: Any, user_id: int, active: bool) -> User:
 
 
 def create_token(
-    actor: Any, user_id: int, name: str, *, system: bool = False
+    actor: Actor | None, user_id: int, name: str, *, system: bool = False
 ) -> tuple[ApiToken, str]:
     """A new API token for a user; the raw key is returned once and never stored."""
     from ivig.api.auth import hash_token, new_token
@@ -156,8 +157,8 @@ def create_token(
     return token, raw
 
 
-def revoke_token(actor: Any, token_id: int) -> ApiToken:
-    require(actor, "revoking API tokens", Role.admin)
+def revoke_token(actor: Actor, token_id: int) -> ApiToken:
+    actor = require(actor, "revoking API tokens", Role.admin)
     with transaction.atomic():
         token = get(ApiToken, token_id, "API token")
         if token.revoked_at is not None:
@@ -198,7 +199,7 @@ def record_lockout(
         )  # fmt: skip
 
 
-def unlock(actor: Any, username: str, *, system: bool = False) -> int:
+def unlock(actor: Actor | None, username: str, *, system: bool = False) -> int:
     """Lift a sign-in lockout before its 15 minutes are up: the failed attempts recorded for
     ``username`` are cleared (audited, with their number); returns that number. ``system``:
     from the server's own command line (``ivig user unlock``), for when no administrator can

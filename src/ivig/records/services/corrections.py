@@ -32,10 +32,11 @@ from typing import Any, TypeVar, cast
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from ivig.core.monitoring import VITAL_FIELDS, Severity, check_vitals
+from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity, check_vitals
 from ivig.core.outcomes import check_score
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import (
     Correctable,
@@ -127,7 +128,7 @@ def _check_reaction(row: Any, new: dict[str, Any], now: dt.datetime) -> dict[str
         raise InvalidInput("symptoms must be a list of names", field="symptoms")
     if not [s for s in symptoms if s.strip()]:
         raise InvalidInput("name at least one symptom", field="symptoms")
-    if new["severity"] not in Severity.__members__:
+    if new["severity"] not in ReactionSeverity.__members__:
         raise InvalidInput("severity must be mild, moderate or severe", field="severity")
     if not str(new["action_taken"]).strip():
         raise InvalidInput("say what was done", field="action_taken")
@@ -327,7 +328,7 @@ def _open(kind: Kind, entry_id: object) -> Correctable:
 
 
 def _supersede(
-    actor: Any,
+    actor: Actor,
     kind: Kind,
     entry_id: object,
     reason: str,
@@ -361,7 +362,7 @@ def _supersede(
 
 
 def correct(
-    actor: Any,
+    actor: Actor,
     kind: str,
     entry_id: object,
     values: dict[str, Any],
@@ -371,7 +372,7 @@ def correct(
 ) -> Correctable:
     """Correct an entry: a new entry with ``values`` applied supersedes it (requirement 11)."""
     spec = kind_of(kind)
-    require(actor, f"correcting a {spec.label}", *spec.roles)
+    actor = require(actor, f"correcting a {spec.label}", *spec.roles)
     text = _reason(reason)
     moment = now or timezone.now()
 
@@ -386,12 +387,12 @@ def correct(
 
 
 def void(
-    actor: Any, kind: str, entry_id: object, reason: str, *, now: dt.datetime | None = None
+    actor: Actor, kind: str, entry_id: object, reason: str, *, now: dt.datetime | None = None
 ) -> Correctable:
     """Void an entry recorded in error: a new entry marked ``entered_in_error`` supersedes it
     (requirements 11-13; never a delete)."""
     spec = kind_of(kind)
-    require(actor, f"voiding a {spec.label}", *spec.roles)
+    actor = require(actor, f"voiding a {spec.label}", *spec.roles)
     text = _reason(reason)
 
     def make(original: Correctable) -> dict[str, Any]:

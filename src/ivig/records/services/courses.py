@@ -32,6 +32,7 @@ from ivig.core.units import floor_to
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
 from ivig.records.services import renal
@@ -224,7 +225,7 @@ def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prescribe(
-    actor: Any, patient_id: int, data: CourseInput, *, override: Override | None = None
+    actor: Actor, patient_id: int, data: CourseInput, *, override: Override | None = None
 ) -> Course:
     """Plan and save a course with its orders.
 
@@ -232,7 +233,7 @@ def prescribe(
     counted (requirement 48); a soft limit (requirement 47) is saved only with ``override``
     (a coded reason, a note and the prescriber's password: ``OverrideRequired`` without one),
     and the override is audited with the limit and the library version."""
-    require(actor, "prescribing", Role.prescriber)
+    actor = require(actor, "prescribing", Role.prescriber)
     with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
         plan, limits = plan_with_limits(patient, data)
@@ -330,14 +331,14 @@ def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
 
 
 def replan(
-    actor: Any, course_id: int, version: int, reason: str, *, override: Override | None = None
+    actor: Actor, course_id: int, version: int, reason: str, *, override: Override | None = None
 ) -> Replan:
     """Plan a course again with the drug library in service (requirement 46): every order still
     planned or verified gets the new numbers and the new library version (a verified one goes
     back to planned); dispensed, in-progress and completed orders are left alone. Audited per
     order (before, after, the reason, the old and new library version); the limits hold as at
     prescribing (hard: refused and counted; soft: an override)."""
-    require(actor, "re-planning a course", Role.prescriber)
+    actor = require(actor, "re-planning a course", Role.prescriber)
     why = reason.strip()
     if not why:
         raise InvalidInput("a reason is required", field="reason")
@@ -398,7 +399,7 @@ def replan(
 
 
 def _replan_order(
-    actor: Any, order: Order, plan: Plan, doses: Mapping[str, Any], why: str, note: str
+    actor: Actor, order: Order, plan: Plan, doses: Mapping[str, Any], why: str, note: str
 ) -> None:
     """One order planned again from the dose of the same date; audited with before and after."""
     dose = doses.get(order.date.isoformat())
@@ -431,9 +432,9 @@ def _replan_order(
     )
 
 
-def cancel_course(actor: Any, course_id: int, version: int, reason: str) -> Course:
+def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Course:
     """Cancel a course and every order of it not yet started."""
-    require(actor, "cancelling a course", Role.prescriber)
+    actor = require(actor, "cancelling a course", Role.prescriber)
     if not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
     with transaction.atomic():

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -28,6 +29,7 @@ from django.utils import timezone
 from ivig.errors import InvalidInput, IvigError
 from ivig.interop.csv_io import ParsedPatient, RowError, parse_patient_row
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Outcome, Reaction, Role
 from ivig.records.services import patients
 from ivig.records.services.access import require
@@ -61,7 +63,7 @@ def _num(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else str(round(float(value), 3))
 
 
-def _user(user: Any) -> str:
+def _user(user: User | None) -> str:
     return "" if user is None else str(user.username)
 
 
@@ -198,7 +200,7 @@ def outcome_rows(
 
 
 def _export(
-    actor: Any,
+    actor: Actor | None,
     what: str,
     rows_of: Callable[..., list[dict[str, str]]],
     *,
@@ -245,7 +247,7 @@ def _export(
 
 
 def export_infusions(
-    actor: Any,
+    actor: Actor | None,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -269,7 +271,7 @@ def export_infusions(
 
 
 def export_outcomes(
-    actor: Any,
+    actor: Actor | None,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -323,7 +325,7 @@ def _column(name: str | None) -> str | None:
     return _COLUMN.get(name, name)
 
 
-def _import_row(actor: Any, parsed: ParsedPatient, today: dt.date, dry_run: bool) -> int:
+def _import_row(actor: Actor, parsed: ParsedPatient, today: dt.date, dry_run: bool) -> int:
     with transaction.atomic():
         patient = patients.create_patient(actor, parsed.patient, today=today)
         if parsed.weight_kg is not None:
@@ -336,7 +338,7 @@ def _import_row(actor: Any, parsed: ParsedPatient, today: dt.date, dry_run: bool
 
 
 def import_patients(
-    actor: Any,
+    actor: Actor,
     rows: Sequence[tuple[int, dict[str, str]]] | Iterable[tuple[int, dict[str, str]]],
     *,
     today: dt.date,
@@ -347,7 +349,7 @@ def import_patients(
     own transaction; a bad row is reported with its column and creates nothing. ``on_row`` is
     told after each row (its number and its error, or ``None``), for a progress bar. A dry run
     checks every row with the same services and keeps nothing."""
-    require(actor, "importing patients", *IMPORT_ROLES)
+    actor = require(actor, "importing patients", *IMPORT_ROLES)
     report = ImportReport(dry_run=dry_run)
     for number, row in rows:
         report.rows += 1

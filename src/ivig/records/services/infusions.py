@@ -42,7 +42,6 @@ from ivig.core.monitoring import (
     ObservationPeriod,
     ReactionAction,
     ReactionAdvice,
-    Severity,
     check_vitals,
     checks_due,
     classify_symptoms,
@@ -50,6 +49,7 @@ from ivig.core.monitoring import (
     recommended_action,
     vitals_schedule,
 )
+from ivig.core.monitoring import ReactionSeverity as Severity
 from ivig.core.rates import RateStep
 from ivig.core.screening import ScreeningInput, assess_risks, screen
 from ivig.core.weights import Sex

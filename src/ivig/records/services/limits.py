@@ -17,14 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from ivig.core.limits import SoftLimit
 from ivig.errors import Forbidden, HardLimit, InvalidInput, OverrideRequired
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import LimitEvent, LimitKind
 
@@ -47,13 +48,13 @@ class Override:
     signed_by: str = ""
 
 
-def may_override(user: Any) -> bool:
-    return bool(getattr(user, "is_active", False) and user.has_perm(PERMISSION))
+def may_override(user: Actor) -> bool:
+    return user.is_active and user.has_perm(PERMISSION)
 
 
 @contextmanager
 def hard_stops(
-    actor: Any, entity: str, *, patient_id: int | None = None, order_id: int | None = None
+    actor: Actor, entity: str, *, patient_id: int | None = None, order_id: int | None = None
 ) -> Iterator[None]:
     """Count every hard-limit refusal raised inside (requirement 57: hard-stop attempts)."""
     try:
@@ -61,7 +62,7 @@ def hard_stops(
     except HardLimit as exc:
         with transaction.atomic():
             event = LimitEvent.objects.create(
-                user=actor if getattr(actor, "pk", None) else None,
+                user=actor if isinstance(actor, User) else None,
                 kind=LimitKind.hard,
                 rule=exc.rule,
                 message=exc.message,
@@ -86,13 +87,13 @@ def hard_stops(
         raise
 
 
-def _signer(actor: Any, override: Override) -> Any:
+def _signer(actor: Actor, override: Override) -> User:
     """Who signs the override, re-authenticated by their password (ASVS 3.7.1): the actor, or
     the colleague named in ``signed_by``. The same message for an unknown name and a wrong
     password (no user enumeration)."""
     name = override.signed_by.strip()
     if not name or name == actor.get_username():
-        if not may_override(actor):
+        if not isinstance(actor, User) or not may_override(actor):
             raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
         if not override.password or not actor.check_password(override.password):
             raise InvalidInput("enter your password again to sign the override", field="password")
@@ -112,7 +113,7 @@ def _signer(actor: Any, override: Override) -> Any:
 
 
 def require_override(
-    actor: Any,
+    actor: Actor,
     limits: Sequence[SoftLimit],
     override: Override | None,
     *,

@@ -18,12 +18,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
 from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError, StaleVersion
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
 from ivig.records.models import Lot, Order, OrderStatus, Role
 from ivig.records.services import courses
@@ -57,7 +59,7 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def transition(
-    actor: Any,
+    actor: Actor,
     order_id: int,
     to: str,
     version: int | None,
@@ -93,13 +95,14 @@ def transition(
     return order
 
 
-def _may(actor: Any, to: str, action: str) -> None:
-    """The role check first, before anything about the order is looked at (requirement 15)."""
+def _may(actor: Actor, to: str, action: str) -> User:
+    """The role check first, before anything about the order is looked at (requirement 15);
+    the user, signed in."""
     roles = {r for (_, target), allowed in TRANSITIONS.items() if target == to for r in allowed}
-    require(actor, action, *sorted(roles))
+    return require(actor, action, *sorted(roles))
 
 
-def _segregation(actor: Any, order: Order) -> None:
+def _segregation(actor: Actor, order: Order) -> None:
     """The pharmacist who verifies an order is not the prescriber of its course (requirement
     16; ASVS 4.3.3): a user holding both roles verifies only other prescribers' orders."""
     if order.course.prescribed_by_id == getattr(actor, "pk", None):
@@ -200,7 +203,7 @@ def _vials_text(vials: list[dict[str, Any]]) -> str:
 
 
 def verify(
-    actor: Any,
+    actor: Actor,
     order_id: int,
     version: int,
     *,
@@ -217,7 +220,7 @@ def verify(
     page send them) are not the order's; the vials do not make the dose or the steps the
     volume; or the server's recomputation of the plan from the stored inputs differs from the
     order in the dose, vials, volume or step rates."""
-    _may(actor, S.verified, "verifying an order")
+    actor = _may(actor, S.verified, "verifying an order")
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         if order.status != S.planned:
@@ -332,7 +335,7 @@ def _wrong_product(i: int, lot: LotInput, product: Product) -> IvigError:
 
 
 def dispense(
-    actor: Any,
+    actor: Actor,
     order_id: int,
     version: int,
     lots: list[LotInput],
@@ -343,7 +346,7 @@ def dispense(
     exactly the ordered vials, of the ordered product, none expired on the infusion day. An
     expired lot or a lot of another product is a hard limit, refused for every role and counted
     (requirements 48, 64)."""
-    _may(actor, S.dispensed, "dispensing an order")
+    actor = _may(actor, S.dispensed, "dispensing an order")
     patient_id = get(Order, order_id, "order").patient_id
     with (
         hard_stops(actor, "lot", patient_id=patient_id, order_id=order_id),
@@ -384,11 +387,11 @@ def _reason(reason: str) -> str:
     return reason.strip()
 
 
-def defer(actor: Any, order_id: int, version: int, reason: str) -> Order:
-    _may(actor, S.deferred, "deferring an order")
+def defer(actor: Actor, order_id: int, version: int, reason: str) -> Order:
+    actor = _may(actor, S.deferred, "deferring an order")
     return transition(actor, order_id, S.deferred, version, reason=_reason(reason))
 
 
-def cancel(actor: Any, order_id: int, version: int, reason: str) -> Order:
-    _may(actor, S.cancelled, "cancelling an order")
+def cancel(actor: Actor, order_id: int, version: int, reason: str) -> Order:
+    actor = _may(actor, S.cancelled, "cancelling an order")
     return transition(actor, order_id, S.cancelled, version, reason=_reason(reason))

@@ -13,6 +13,7 @@ from django.db import transaction
 from ivig.core.outcomes import OutcomeMeasure, check_score, classify_change
 from ivig.errors import InvalidInput
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import Outcome, Patient, Role
 from ivig.records.services.access import require
@@ -32,7 +33,7 @@ def _measure(measure: str) -> str:
 
 
 def record_outcome(
-    actor: Any,
+    actor: Actor,
     patient_id: int,
     measure: str,
     value: float,
@@ -40,7 +41,7 @@ def record_outcome(
     *,
     today: dt.date,
 ) -> Outcome:
-    require(actor, "recording an outcome", Role.prescriber, Role.nurse)
+    actor = require(actor, "recording an outcome", Role.prescriber, Role.nurse)
     key = _measure(measure)
     if measured_on > today:
         raise InvalidInput("an outcome cannot be measured in the future", field="measured_on")

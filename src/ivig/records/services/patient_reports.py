@@ -24,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -31,6 +32,7 @@ from django.utils import timezone
 from ivig.core.outcomes import check_score
 from ivig.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import (
     DayBeforeCheck,
@@ -206,11 +208,13 @@ MGADL_ITEMS: tuple[tuple[str, str, tuple[str, str, str, str]], ...] = (
 OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
 
 
-def _own_patient(actor: Any) -> Patient:
+def _own_patient(actor: Actor) -> tuple[User, Patient]:
+    """The patient reporting with their own account (issue 7): the user, signed in, and the
+    patient; ``Forbidden`` for anyone else."""
     patient = patient_of(actor)
-    if patient is None:
+    if patient is None or not isinstance(actor, User):
         raise Forbidden("reporting as a patient", ("patient",))
-    return patient  # type: ignore[no-any-return]
+    return actor, patient
 
 
 # --- the day before ------------------------------------------------------------------------------
@@ -227,11 +231,11 @@ def next_order(patient: Patient, today: dt.date) -> Order | None:
 
 
 def day_before_check(
-    actor: Any, order_id: int, answers: dict[str, bool], *, today: dt.date, now: dt.datetime
+    actor: Actor, order_id: int, answers: dict[str, bool], *, today: dt.date, now: dt.datetime
 ) -> DayBeforeCheck:
     """The patient's answers for their next infusion. A yes that calls for it flags the order
     for review before starting; the order itself is not touched."""
-    patient = _own_patient(actor)
+    actor, patient = _own_patient(actor)
     with transaction.atomic():
         order = Order.objects.filter(pk=order_id, patient=patient).first()
         if order is None:
@@ -268,9 +272,9 @@ def latest_check(order: Order) -> DayBeforeCheck | None:
     )
 
 
-def review_check(actor: Any, check_id: int, note: str, *, now: dt.datetime) -> DayBeforeCheck:
+def review_check(actor: Actor, check_id: int, note: str, *, now: dt.datetime) -> DayBeforeCheck:
     """A nurse or prescriber has reviewed the patient's answers (the infusion may start)."""
-    require(actor, "reviewing a day-before check", Role.nurse, Role.prescriber)
+    actor = require(actor, "reviewing a day-before check", Role.nurse, Role.prescriber)
     note = note.strip()
     if not note:
         raise InvalidInput("say what you found or did", field="note")
@@ -320,7 +324,7 @@ def serious(symptoms: dict[str, str]) -> bool:
 
 
 def diary_entry(
-    actor: Any,
+    actor: Actor,
     day: dt.date,
     symptoms: dict[str, str],
     note: str = "",
@@ -329,7 +333,7 @@ def diary_entry(
     now: dt.datetime,
 ) -> DiaryEntry:
     """The patient's symptoms on ``day`` (the infusion day or up to 7 days after it)."""
-    patient = _own_patient(actor)
+    actor, patient = _own_patient(actor)
     unknown = set(symptoms) - set(SYMPTOMS)
     if unknown:
         raise InvalidInput(f"unknown symptom: {', '.join(sorted(unknown))}", field="symptoms")
@@ -359,9 +363,9 @@ def diary_entry(
     return row
 
 
-def acknowledge_entry(actor: Any, entry_id: int, *, now: dt.datetime) -> DiaryEntry:
+def acknowledge_entry(actor: Actor, entry_id: int, *, now: dt.datetime) -> DiaryEntry:
     """A nurse or prescriber has seen a serious diary entry (and acted): the alert goes."""
-    require(actor, "acknowledging a diary alert", Role.nurse, Role.prescriber)
+    actor = require(actor, "acknowledging a diary alert", Role.nurse, Role.prescriber)
     with transaction.atomic():
         row = locked(DiaryEntry, entry_id, "diary entry")
         if row.acknowledged_at is not None:
@@ -458,10 +462,10 @@ def checkin_offered(patient: Patient) -> bool:
     return "mg-adl" in measures_for(patient)
 
 
-def checkin(actor: Any, answers: dict[str, int], *, today: dt.date) -> Outcome:
+def checkin(actor: Actor, answers: dict[str, int], *, today: dt.date) -> Outcome:
     """The patient's MG-ADL: eight items 0-3, the total saved as a patient-reported outcome;
     only for a patient whose indications measure it (``checkin_offered``)."""
-    patient = _own_patient(actor)
+    actor, patient = _own_patient(actor)
     if not checkin_offered(patient):
         raise Conflict("the MG-ADL check-in is not a measure of your treatment", field="measure")
     keys = [key for key, _, _ in MGADL_ITEMS]

@@ -16,6 +16,7 @@ from ivig.core.screening import check_risk_codes
 from ivig.core.weights import HEIGHT_RANGE_CM
 from ivig.errors import Conflict, InvalidInput, OutOfRange
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import Eligibility, IgaStatus, Patient, Role, Sex, WeightRecord
 from ivig.records.services.access import require
@@ -94,8 +95,8 @@ def _check(data: PatientInput, today: dt.date) -> dict[str, Any]:
     }
 
 
-def create_patient(actor: Any, data: PatientInput, *, today: dt.date) -> Patient:
-    require(actor, "creating a patient", *WRITE_ROLES)
+def create_patient(actor: Actor, data: PatientInput, *, today: dt.date) -> Patient:
+    actor = require(actor, "creating a patient", *WRITE_ROLES)
     fields = _check(data, today)
     try:
         with transaction.atomic():
@@ -107,9 +108,9 @@ def create_patient(actor: Any, data: PatientInput, *, today: dt.date) -> Patient
 
 
 def update_patient(
-    actor: Any, patient_id: int, version: int, data: PatientInput, *, today: dt.date
+    actor: Actor, patient_id: int, version: int, data: PatientInput, *, today: dt.date
 ) -> Patient:
-    require(actor, "editing a patient", *WRITE_ROLES)
+    actor = require(actor, "editing a patient", *WRITE_ROLES)
     fields = _check(data, today)
     try:
         with transaction.atomic():
@@ -131,13 +132,13 @@ def update_patient(
 
 
 def add_weight(
-    actor: Any, patient_id: int, measured_on: dt.date, weight_kg: float, *, today: dt.date
+    actor: Actor, patient_id: int, measured_on: dt.date, weight_kg: float, *, today: dt.date
 ) -> WeightRecord:
     """Record a weight: in range, dated between the date of birth and today (issue 14 item 8).
     One that differs by 10 % or more from the weight in use is kept, marked as needing a
     prescriber's confirmation (:func:`confirm_weight`); until then no dose is planned on it
     (:func:`weight_for_dosing`)."""
-    require(actor, "recording a weight", Role.prescriber, Role.nurse, Role.admin)
+    actor = require(actor, "recording a weight", Role.prescriber, Role.nurse, Role.admin)
     with transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
         fields = checked_weight(patient, measured_on, weight_kg, today=today)
@@ -152,12 +153,12 @@ def add_weight(
     return record
 
 
-def confirm_weight(actor: Any, weight_id: int, reason: str, *, now: dt.datetime) -> WeightRecord:
+def confirm_weight(actor: Actor, weight_id: int, reason: str, *, now: dt.datetime) -> WeightRecord:
     """A prescriber confirms a weight that changed by 10 % or more, with the reason (issue 14
     item 8; Group Health nursing orders: the physician is told of such a change). Audited
     (``confirm``, before and after). Only a weight in force that awaits confirmation: a
     mistyped weight is corrected or voided instead (``corrections``)."""
-    require(actor, "confirming a changed weight", Role.prescriber)
+    actor = require(actor, "confirming a changed weight", Role.prescriber)
     text = (reason or "").strip()
     if not text:
         raise InvalidInput(
@@ -292,11 +293,11 @@ class EligibilityInput:
     alternative_therapy: str = ""
 
 
-def record_eligibility(actor: Any, patient_id: int, data: EligibilityInput) -> Eligibility:
+def record_eligibility(actor: Actor, patient_id: int, data: EligibilityInput) -> Eligibility:
     """Record (or replace) the patient's eligibility for an indication: its answers checked
     against the indication's criteria in the drug library in service (the core names the answer
     at fault), audited as a create or an update."""
-    require(actor, "recording eligibility", Role.prescriber)
+    actor = require(actor, "recording eligibility", Role.prescriber)
     indication = current_library().catalogue.indication(data.indication)
     fields = {
         "diagnosed_by_neurologist": data.diagnosed_by_neurologist,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
@@ -24,6 +23,7 @@ from django.db import IntegrityError, transaction
 
 from ivig.errors import Conflict, InvalidInput, NotFound
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import Patient, PatientAccount, PatientInvitation, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
@@ -67,11 +67,11 @@ def pending(patient_id: int, *, now: dt.datetime) -> PatientInvitation | None:
     )
 
 
-def invite(actor: Any, patient_id: int, *, now: dt.datetime) -> tuple[PatientInvitation, str]:
+def invite(actor: Actor, patient_id: int, *, now: dt.datetime) -> tuple[PatientInvitation, str]:
     """A new one-time link for the patient; returns the invitation and the raw token (shown
     once, never stored). Earlier pending invitations are revoked. :class:`Conflict` when the
     patient already has an account."""
-    require(actor, "inviting a patient", *INVITE_ROLES)
+    actor = require(actor, "inviting a patient", *INVITE_ROLES)
     raw = secrets.token_urlsafe(32)
     with transaction.atomic():
         patient = locked(Patient, patient_id, "patient")

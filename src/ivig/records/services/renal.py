@@ -10,7 +10,6 @@ is none, or when it is older at the first dose than the service's limit
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.db import transaction
 from ivig.core.renal import creatinine_mg_dl, creatinine_unit
 from ivig.errors import InvalidInput
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import CreatinineResult, Patient, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
@@ -59,7 +59,7 @@ def check_creatinine(
 
 
 def add_creatinine(
-    actor: Any,
+    actor: Actor,
     patient_id: int,
     measured_on: dt.date,
     value: float,
@@ -68,7 +68,7 @@ def add_creatinine(
     today: dt.date,
 ) -> CreatinineResult:
     """Record a serum creatinine with its unit and date (audited: ``create creatinine``)."""
-    require(actor, "recording a creatinine result", *ROLES)
+    actor = require(actor, "recording a creatinine result", *ROLES)
     with transaction.atomic():
         patient = get(Patient, patient_id, "patient")
         stored = check_creatinine(value, unit, measured_on, patient.date_of_birth, today)

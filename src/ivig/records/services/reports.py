@@ -28,6 +28,7 @@ from typing import Any
 from django.utils import timezone
 
 from ivig.errors import InvalidInput
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, LimitEvent, LimitKind, Place, Role
 from ivig.records.services.access import require
@@ -106,11 +107,11 @@ def _unit(event: LimitEvent) -> str:
 
 
 def safety_report(
-    actor: Any, *, start: dt.date, end: dt.date, now: dt.datetime | None = None
+    actor: Actor, *, start: dt.date, end: dt.date, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """The safety report of the infusions started from ``start`` to ``end`` (both included);
     for the admin and the pharmacist."""
-    require(actor, "the safety report", Role.admin, Role.pharmacist)
+    actor = require(actor, "the safety report", Role.admin, Role.pharmacist)
     low, high = _bounds(start, end)
     moment = now or timezone.now()
     sessions = list(

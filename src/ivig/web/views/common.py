@@ -1,5 +1,5 @@
-"""What the views share: the role rule of a page, and turning a service's error into a form
-error next to the field at fault (the web's one place for ``IvigError``)."""
+"""What the views share: the role rule of a page, and the form data of a POST (a service's
+error is shown by ``ivig.web.errors``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 
-from ivig.errors import IvigError
 from ivig.records.services.access import has_role
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
@@ -37,13 +35,3 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         return login_required(wrapped)  # type: ignore[return-value]
 
     return decorate
-
-
-def attach_error(form: forms.Form, exc: IvigError, aliases: dict[str, str] | None = None) -> None:
-    """Show a service's error on the form: next to its field when the form has that field
-    (``aliases`` maps service field names to form field names), else above the form."""
-    name = (aliases or {}).get(exc.field or "", exc.field)
-    if name and name in form.fields:
-        form.add_error(name, exc.message)
-    else:
-        form.add_error(None, exc.message)

@@ -26,15 +26,15 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ivig.core.monitoring import Severity
+from ivig.core.monitoring import ReactionSeverity
 from ivig.errors import Conflict, Forbidden, IvigError
 from ivig.records.library import current_library
 from ivig.records.models import Correctable, Patient
 from ivig.records.services import corrections
 from ivig.records.services.access import has_role
 from ivig.records.services.outcomes import measures_for
+from ivig.web.errors import attach_error
 from ivig.web.forms import CREATININE_UNITS, DateInput
-from ivig.web.views.common import attach_error
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -88,7 +88,7 @@ class ReactionCorrection(forms.Form):
     at = forms.DateTimeField(label="Time", widget=DateTimeLocalInput)
     symptoms = forms.MultipleChoiceField(label="Symptoms", widget=forms.CheckboxSelectMultiple)
     severity = forms.ChoiceField(
-        label="Severity", choices=[(s.value, s.value.capitalize()) for s in Severity]
+        label="Severity", choices=[(s.value, s.value.capitalize()) for s in ReactionSeverity]
     )
     action_taken = forms.CharField(label="Action taken", widget=forms.Textarea(attrs={"rows": 2}))
     medicines_given = forms.CharField(

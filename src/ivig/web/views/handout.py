@@ -16,9 +16,10 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from ivig.errors import PdfUnavailable
 from ivig.interop import ics
 from ivig.interop.handout import build_handout
-from ivig.interop.pdf import PdfUnavailable, html_to_pdf
+from ivig.interop.pdf import html_to_pdf
 from ivig.records import audit
 from ivig.records.models import Order, OrderStatus, Patient
 from ivig.records.services.common import get

@@ -23,8 +23,9 @@ from ivig.errors import IvigError
 from ivig.records.models import OrderStatus, Patient
 from ivig.records.services import patient_reports as reports
 from ivig.records.services.outcomes import outcome_series
+from ivig.web.errors import attach_error, flash_error
 from ivig.web.views.charts import outcome_chart
-from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.common import posted, roles_required
 from ivig.web.views.portal import patient_required, read_own
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
@@ -225,7 +226,7 @@ def review_check(request: HttpRequest, check_id: int) -> HttpResponse:
     try:
         row = reports.review_check(request.user, check_id, request.POST.get("note") or "", now=now)
     except IvigError as exc:
-        messages.error(request, f"Not saved: {exc.message}.")
+        flash_error(request, exc)
         return redirect(_back(request, f"/orders/{found[0]}/runsheet/"))
     messages.success(request, "Marked reviewed: the infusion may start.")
     return redirect(_back(request, f"/orders/{row.order_id}/runsheet/"))
@@ -243,7 +244,7 @@ def acknowledge_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
     try:
         reports.acknowledge_entry(request.user, entry_id, now=now)
     except IvigError as exc:
-        messages.error(request, f"Not saved: {exc.message}.")
+        flash_error(request, exc)
     else:
         messages.success(request, "Diary alert acknowledged.")
     return redirect(_back(request, f"/patients/{entry.patient_id}/"))

@@ -21,6 +21,7 @@ from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.records.services.renal import max_age_days
+from ivig.web.errors import attach_error
 from ivig.web.forms import (
     ConfirmWeightForm,
     CreatinineForm,
@@ -30,7 +31,7 @@ from ivig.web.forms import (
     today,
 )
 from ivig.web.views.charts import outcome_chart
-from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.common import posted, roles_required
 
 SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term narrows it
 INFUSIONS_PER_PAGE = 25  # the patient page's courses and infusions, newest course first

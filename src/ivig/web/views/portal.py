@@ -29,7 +29,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ivig.errors import IvigError, NotFound
+from ivig.errors import IvigError, NotFound, PdfUnavailable
 from ivig.interop import ics
 from ivig.interop.handout import (
     PatientPlan,
@@ -38,14 +38,15 @@ from ivig.interop.handout import (
     long_date,
     place_words,
 )
-from ivig.interop.pdf import PdfUnavailable, html_to_pdf
+from ivig.interop.pdf import html_to_pdf
 from ivig.records import audit
 from ivig.records.models import Patient
 from ivig.records.services import portal
 from ivig.records.services.access import patient_of
 from ivig.records.services.common import get
+from ivig.web.errors import attach_error
 from ivig.web.forms import today
-from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.common import posted, roles_required
 from ivig.web.views.handout import handout_context
 
 __all__ = [

@@ -29,8 +29,9 @@ from ivig.records.models import Course, OrderStatus, Patient
 from ivig.records.services import courses
 from ivig.records.services.limits import Override, may_override
 from ivig.records.services.patients import latest_weight
+from ivig.web.errors import attach_error
 from ivig.web.forms import CourseForm, OverrideForm, ReasonForm, today
-from ivig.web.views.common import attach_error, posted, roles_required
+from ivig.web.views.common import posted, roles_required
 
 __all__ = [
     "limits_view",

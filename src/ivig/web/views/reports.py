@@ -14,8 +14,9 @@ from django.urls import URLPattern, path
 from ivig.errors import IvigError
 from ivig.records.models import Place
 from ivig.records.services import reports
+from ivig.web.errors import attach_error
 from ivig.web.forms import DateInput, today
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.views.common import roles_required
 
 DEFAULT_DAYS = 30
 

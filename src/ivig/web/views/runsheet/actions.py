@@ -29,7 +29,8 @@ from django_htmx.http import reswap, retarget
 from ivig.errors import Conflict, Forbidden, HardLimit, IvigError, OverrideRequired, StaleVersion
 from ivig.records.models import InfusionSession, Order, PrescriberTask
 from ivig.records.services import infusions
-from ivig.web.views.common import attach_error, roles_required
+from ivig.web.errors import attach_error
+from ivig.web.views.common import roles_required
 from ivig.web.views.runsheet.forms import VITALS, Keyed, RateForm, build
 from ivig.web.views.runsheet.sheet import context
 
@@ -112,7 +113,7 @@ def action(
             try:
                 said = act(request, order, form, now)
             except Forbidden:
-                raise  # a 403 page with the reason (ivig.web.middleware.ErrorPages)
+                raise  # a 403 page with the reason (ivig.web.errors.page_for)
             except IvigError as exc:
                 show_error(form, exc)
             else:
@@ -333,7 +334,7 @@ def acknowledge(request: HttpRequest, order_id: int) -> HttpResponse:
         try:
             infusions.acknowledge_task(request.user, task.pk, form.cleaned_data["note"], now=now)
         except Forbidden:
-            raise  # a 403 page with the reason (ivig.web.middleware.ErrorPages)
+            raise  # a 403 page with the reason (ivig.web.errors.page_for)
         except IvigError as exc:
             show_error(form, exc)
         else:

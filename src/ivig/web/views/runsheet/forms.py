@@ -13,7 +13,8 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ivig.core.monitoring import VITAL_FIELDS, Severity
+from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity
+from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
@@ -281,7 +282,7 @@ def _symptom_choices() -> list[tuple[str, str]]:
 
 SEVERITY_CHOICES = [
     ("", "From the symptoms (protocol grading)"),
-    *((s.value, s.value.capitalize()) for s in Severity),
+    *((s.value, s.value.capitalize()) for s in ReactionSeverity),
 ]
 
 
@@ -362,7 +363,7 @@ def build(
     now: dt.datetime,
     data: Any = None,
     *,
-    user: Any = None,
+    user: Actor | None = None,
     initial: dict[str, Any] | None = None,
     prefix_id: str | None = None,
 ) -> forms.Form:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from ivig.interop.documents import document_context, render_pdf
 from ivig.records import audit
+from ivig.records.actors import Actor
 from ivig.records.models import Order
 from ivig.web.views.runsheet.actions import order_or_404
 from ivig.web.views.runsheet.sheet import context, reaction_protocol
@@ -45,7 +46,9 @@ def file_name(order: Order) -> str:
     return f"run-sheet-{mrn}-{order.date:%Y-%m-%d}.pdf"
 
 
-def runsheet_pdf(order: Order, user: Any, now: dt.datetime, *, via: str, reason: str = "") -> bytes:
+def runsheet_pdf(
+    order: Order, user: Actor | None, now: dt.datetime, *, via: str, reason: str = ""
+) -> bytes:
     """The run sheet's PDF, printing audited (``user``: ``None`` for the command line)."""
     request = HttpRequest()
     request.user = user if user is not None else AnonymousUser()

@@ -18,12 +18,13 @@ from ivig.core.catalogue import Product
 from ivig.core.monitoring import (
     ReactionAction,
     ReactionAdvice,
-    Severity,
+    ReactionSeverity,
     classify_symptoms,
     vitals_schedule,
 )
 from ivig.core.rates import RateStep, clock_times
 from ivig.errors import IvigError
+from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import (
     AuditEvent,
@@ -352,7 +353,7 @@ def _tasks(session: InfusionSession | None) -> list[PrescriberTask]:
 
 
 def _forms_shown(
-    user: Any,
+    user: Actor,
     stage: str,
     infusion_state: str,
     session: InfusionSession | None,
@@ -654,7 +655,7 @@ def reaction_advice(
         return {"error": "the infusion has not started: there is no current rate"}
     try:
         grade = (
-            Severity(severity)
+            ReactionSeverity(severity)
             if severity
             else classify_symptoms(symptoms, protocol=current_library().monitoring)
         )
