@@ -45,8 +45,8 @@ def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(db: None) -
 
     from ivig.cli import main
     from ivig.records.models import AuditEvent
+    from ivig.records.services.infusions import steps_of
     from ivig.web.views.runsheet.pdf import runsheet_pdf
-    from ivig.web.views.runsheet.sheet import steps_of
 
     assert main(["demo"]) == 0
     order = _given_order()

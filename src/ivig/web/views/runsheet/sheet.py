@@ -24,7 +24,7 @@ from ivig.core.monitoring import (
     load_monitoring_protocol,
     vitals_schedule,
 )
-from ivig.core.rates import RateStep, clock_times
+from ivig.core.rates import clock_times
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import (
@@ -50,20 +50,6 @@ RATE_TOLERANCE = 0.05  # mL/h: a recorded rate "is" a planned step's rate within
 S = SessionState
 
 
-def steps_of(order: Order) -> tuple[RateStep, ...]:
-    return tuple(
-        RateStep(
-            float(s["start_min"]),
-            float(s["end_min"]),
-            float(s["rate_ml_per_h"]),
-            float(s["rate_mg_per_kg_per_min"]),
-            float(s["volume_ml"]),
-            str(s.get("basis", "label")),
-        )
-        for s in order.steps
-    )
-
-
 def planned_step(order: Order, session: InfusionSession | None, now: dt.datetime) -> int | None:
     """The index of the step the plan is on at ``now`` (the last one once past the plan)."""
     if session is None or session.started_at is None or session.ended_at is not None:
@@ -86,7 +72,7 @@ def _step_rows(
     """The rate-step table: clock times from the actual start (from now, provisional, before
     it), cumulative volumes, the actual start of each step, the current and the next step,
     and the basis of each number (``basis.steps_basis``)."""
-    steps = steps_of(order)
+    steps = infusions.steps_of(order)
     started = session.started_at if session is not None else None
     base = started or now.replace(second=0, microsecond=0)
     times = clock_times(steps, base)
@@ -149,7 +135,7 @@ def _checkpoints(
         return list(state["checkpoints"]), False
     base = now.replace(second=0, microsecond=0)
     schedule = vitals_schedule(
-        steps_of(order),
+        infusions.steps_of(order),
         observation_minutes=observe_minutes,
         label_maximum_ml_per_h=order.label_max_ml_per_h,
     )
