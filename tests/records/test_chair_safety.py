@@ -375,7 +375,8 @@ def test_a_start_entered_more_than_the_clock_skew_after_it_is_a_late_entry(
     )
     assert (session.start_late_entry, session.start_recorded_at) == (late, entered)
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=entered)
-    assert state["session"]["start_late_entry"] is late  # the API's and the run sheet's view
+    assert state.session is not None
+    assert state.session["start_late_entry"] is late  # the API's and the run sheet's view
 
 
 @given(
@@ -596,7 +597,7 @@ def test_voided_vitals_do_not_do_a_checkpoint(chair: Chair) -> None:
 
     def status() -> str:
         state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
-        return str(state["checkpoints"][0]["status"])
+        return state.checkpoints[0].status
 
     assert status() == "done"
     corrections.void(chair.users["nurse"], "vitals", baseline.pk, "wrong chair", now=chair.now)
@@ -725,7 +726,7 @@ def test_any_reaction_pauses_the_pump(chair: Chair) -> None:
     advice = infusions.reaction_advice(session, Severity.mild)  # a second one: stop
     assert advice.action.value == "stop-no-restart"
     state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
-    assert (state["state"], state["restart_max_ml_per_h"]) == ("paused", 25.5)
+    assert (state.state, state.restart_max_ml_per_h) == ("paused", 25.5)
 
 
 def test_a_restart_is_only_at_or_below_the_last_tolerated_rate(chair: Chair) -> None:
@@ -777,7 +778,7 @@ def test_a_second_reaction_stops_the_day_until_a_prescriber_orders_a_restart(
         25.5,
     )
     state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
-    assert (state["state"], state["restart_max_ml_per_h"]) == ("stopped", 25.5)
+    assert (state.state, state.restart_max_ml_per_h) == ("stopped", 25.5)
     with pytest.raises(HardLimit):
         chair.resume(100, 30)
     chair.resume(100, 25.5)
@@ -841,7 +842,7 @@ def test_protocol_medicines_make_a_task_for_the_prescriber(
         infusions.acknowledge_task(users["prescriber"], task.pk, "again", now=chair.now)
     assert infusions.open_tasks(users["prescriber"]) == []
     state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
-    assert [(t["id"], t["acknowledged_at"]) for t in state["tasks"]] == [(task.pk, chair.now)]
+    assert [(t.id, t.acknowledged_at) for t in state.tasks] == [(task.pk, chair.now)]
 
 
 def test_a_voided_reaction_does_not_count(chair: Chair) -> None:
@@ -1031,9 +1032,10 @@ def test_the_session_state_says_what_is_allowed(chair: Chair) -> None:
     """The run sheet's hints: the state, the session version, the label maximum and the plan's
     ceiling, from when the rate may increase."""
     state = infusions.session_state(Order.objects.get(pk=chair.order.pk), now=chair.now)
-    assert state["state"] == "running"
-    assert state["version"] == chair.version()
-    assert (state["label_max_ml_per_h"], state["ceiling_ml_per_h"]) == (408, 408)
-    assert state["restart_max_ml_per_h"] is None
-    assert state["may_increase"]["from"] == chair.at(30)  # the whole step (issue 14 item 7)
-    assert state["may_increase"]["vitals_within_minutes"] == 15
+    assert state.state == "running"
+    assert state.version == chair.version()
+    assert (state.label_max_ml_per_h, state.ceiling_ml_per_h) == (408, 408)
+    assert state.restart_max_ml_per_h is None
+    assert state.may_increase is not None
+    assert state.may_increase.since == chair.at(30)  # the whole step (issue 14 item 7)
+    assert state.may_increase.vitals_within_minutes == 15

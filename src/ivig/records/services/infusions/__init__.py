@@ -56,12 +56,26 @@ from ivig.records.services.infusions.start import (
     late_entry_text,
     start_infusion,
 )
-from ivig.records.services.infusions.state import session_state
-from ivig.records.services.infusions.tasks import acknowledge_task, open_tasks, task_dict
+from ivig.records.services.infusions.state import (
+    Checkpoint,
+    IncreaseHint,
+    SessionView,
+    session_state,
+)
+from ivig.records.services.infusions.tasks import (
+    TaskView,
+    acknowledge_task,
+    open_tasks,
+    task_view,
+)
 from ivig.records.services.infusions.vitals import VitalsInput, record_vitals
 
 __all__ = [
     "CheckAnswers",
+    "Checkpoint",
+    "IncreaseHint",
+    "SessionView",
+    "TaskView",
     "VitalsInput",
     "acknowledge_task",
     "current_rate",
@@ -84,5 +98,5 @@ __all__ = [
     "session_state",
     "start_infusion",
     "steps_of",
-    "task_dict",
+    "task_view",
 ]

@@ -1,9 +1,11 @@
-"""The session as the run sheet, the chairs board, the reports and the API read it."""
+"""The session as the run sheet, the chairs board, the reports and the API read it: a typed
+view (``SessionView``) of its state and version, the rates allowed now, the prescriber's tasks
+and the vital-sign checkpoints (requirements 60-62)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ivig.core.limits import load_limits
@@ -20,9 +22,59 @@ from ivig.records.services.infusions.pump import (
     steps_of,
 )
 from ivig.records.services.infusions.reactions import restart_limit
-from ivig.records.services.infusions.tasks import task_dict
+from ivig.records.services.infusions.tasks import TaskView, task_view
 
-__all__ = ["session_state"]
+__all__ = ["Checkpoint", "IncreaseHint", "SessionView", "session_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A vital-sign checkpoint on the clock (``core.monitoring.checks_due``): ``status`` is
+    done, due, overdue or upcoming (``planned`` on a sheet before the start)."""
+
+    minute: float
+    reason: str
+    due_at: dt.datetime
+    status: str
+    recorded_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncreaseHint:
+    """When the running rate may increase (60): from ``since`` (the step's minimum time after
+    the rate began; ``from`` in the API), with vital signs from the ``vitals_within_minutes``
+    before it (the latest standing ones at ``vitals_at``), and never above ``at_most_ml_per_h``
+    after a reaction."""
+
+    since: dt.datetime | None
+    step_minutes: float | None
+    vitals_at: dt.datetime | None
+    vitals_within_minutes: int
+    at_most_ml_per_h: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """An order's infusion now. ``state`` is the session's (``SessionState``; not-started
+    before the check) and ``version`` the one a change must name (``None`` before the check);
+    the rates allowed: the label's maximum, the plan's ceiling (the top step), a resume's
+    highest rate (``restart_max_ml_per_h``), the last tolerated rate after a reaction and when
+    an increase may come; ``session`` is the stored record (JSON-ready, as audited) with its
+    pump rows, vital signs and reactions, each of the last two marked ``current`` when in
+    force."""
+
+    order_id: int
+    status: str
+    state: str
+    version: int | None
+    label_max_ml_per_h: float
+    ceiling_ml_per_h: float
+    restart_max_ml_per_h: float | None = None
+    last_tolerated_ml_per_h: float | None = None
+    may_increase: IncreaseHint | None = None
+    tasks: tuple[TaskView, ...] = ()
+    session: dict[str, Any] | None = None
+    checkpoints: tuple[Checkpoint, ...] = ()
 
 
 def _until(steps: tuple[RateStep, ...], minute: float) -> tuple[RateStep, ...]:
@@ -33,46 +85,27 @@ def _until(steps: tuple[RateStep, ...], minute: float) -> tuple[RateStep, ...]:
     return (*begun[:-1], replace(begun[-1], end_min=round(end, 1)))
 
 
-def _may_increase(session: InfusionSession, steps: tuple[RateStep, ...]) -> dict[str, Any] | None:
+def _may_increase(session: InfusionSession, steps: tuple[RateStep, ...]) -> IncreaseHint | None:
     """Hints for the run sheet (60): from when the rate may increase, the latest standing
     vital signs, the window they must fall in, and the cap after a reaction."""
     if session.state != S.running:
         return None
     due = increase_from(session, steps)
     latest = standing_vitals(session).order_by("-at", "-id").first()
-    return {
-        "from": due[0] if due else None,
-        "step_minutes": due[1] if due else None,
-        "vitals_at": latest.at if latest else None,
-        "vitals_within_minutes": load_limits().vitals_within_minutes.value,
-        "at_most_ml_per_h": last_tolerated_rate(session),
-    }
+    return IncreaseHint(
+        since=due[0] if due else None,
+        step_minutes=due[1] if due else None,
+        vitals_at=latest.at if latest else None,
+        vitals_within_minutes=load_limits().vitals_within_minutes.value,
+        at_most_ml_per_h=last_tolerated_rate(session),
+    )
 
 
-def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
-    """The session as the run sheet needs it: its state and version, the rates allowed now,
-    the prescriber's tasks, and the vitals checkpoints due or overdue (standing vitals only)."""
-    session = InfusionSession.objects.filter(order=order).first()
-    steps = steps_of(order)
-    state: dict[str, Any] = {
-        "order_id": order.pk,
-        "status": order.status,
-        "state": session.state if session else S.not_started.value,
-        "version": session.version if session else None,
-        "label_max_ml_per_h": label_max(order, steps),
-        "ceiling_ml_per_h": max(s.rate_ml_per_h for s in steps),
-        "restart_max_ml_per_h": None,
-        "last_tolerated_ml_per_h": None,
-        "may_increase": None,
-        "tasks": [],
-        "session": None,
-        "checkpoints": [],
-    }
-    if session is None:
-        return state
+def _record(session: InfusionSession) -> dict[str, Any]:
+    """The session as stored, with its pump rows, vital signs and reactions (JSON-ready)."""
     vitals_in_force = set(standing_vitals(session).values_list("pk", flat=True))
     reactions_in_force = set(standing_reactions(session).values_list("pk", flat=True))
-    state["session"] = {
+    return {
         **audit.snapshot(session),
         "rate_changes": [audit.snapshot(r) for r in session.rate_changes.all()],
         "vitals": [
@@ -83,12 +116,13 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
             for r in session.reactions.all()
         ],
     }
-    state["tasks"] = [task_dict(t) for t in session.tasks.select_related("session")]
-    if session.started_at is None:
-        return state
-    state["restart_max_ml_per_h"] = restart_limit(session)
-    state["last_tolerated_ml_per_h"] = last_tolerated_rate(session)
-    state["may_increase"] = _may_increase(session, steps)
+
+
+def _checkpoints(
+    order: Order, session: InfusionSession, steps: tuple[RateStep, ...], now: dt.datetime
+) -> tuple[Checkpoint, ...]:
+    """The vital-sign checkpoints of a started infusion at ``now`` (standing vitals only)."""
+    assert session.started_at is not None
     minutes = session.observation_minutes or observation_for(order).minutes
     if session.ended_at is not None:  # the real end, not the planned one
         steps = _until(steps, (session.ended_at - session.started_at).total_seconds() / 60)
@@ -101,14 +135,44 @@ def session_state(order: Order, *, now: dt.datetime) -> dict[str, Any]:
         recorded=[v.at for v in standing_vitals(session)],
         now=now,
     )
-    state["checkpoints"] = [
-        {
-            "minute": s.minute,
-            "reason": s.check.text,
-            "due_at": s.due_at,
-            "status": s.status.value,
-            "recorded_at": s.recorded_at,
-        }
+    return tuple(
+        Checkpoint(
+            minute=s.minute,
+            reason=s.check.text,
+            due_at=s.due_at,
+            status=s.status.value,
+            recorded_at=s.recorded_at,
+        )
         for s in statuses
-    ]
-    return state
+    )
+
+
+def session_state(order: Order, *, now: dt.datetime) -> SessionView:
+    """The session as the run sheet needs it: its state and version, the rates allowed now,
+    the prescriber's tasks, and the vitals checkpoints due or overdue (standing vitals only)."""
+    session = InfusionSession.objects.filter(order=order).first()
+    steps = steps_of(order)
+    view = SessionView(
+        order_id=order.pk,
+        status=order.status,
+        state=session.state if session else S.not_started.value,
+        version=session.version if session else None,
+        label_max_ml_per_h=label_max(order, steps),
+        ceiling_ml_per_h=max(s.rate_ml_per_h for s in steps),
+    )
+    if session is None:
+        return view
+    view = replace(
+        view,
+        session=_record(session),
+        tasks=tuple(task_view(t) for t in session.tasks.select_related("session")),
+    )
+    if session.started_at is None:
+        return view
+    return replace(
+        view,
+        restart_max_ml_per_h=restart_limit(session),
+        last_tolerated_ml_per_h=last_tolerated_rate(session),
+        may_increase=_may_increase(session, steps),
+        checkpoints=_checkpoints(order, session, steps, now),
+    )

@@ -4,6 +4,7 @@ prescriber acknowledges it once, with a note."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +16,7 @@ from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.services.infusions._common import clock
 
-__all__ = ["MEDICINES_TASK", "acknowledge_task", "open_tasks", "task_dict"]
+__all__ = ["MEDICINES_TASK", "TaskView", "acknowledge_task", "open_tasks", "task_view"]
 
 
 MEDICINES_TASK = "reaction-medicines"
@@ -38,20 +39,36 @@ def medicines_task(actor: Any, session: InfusionSession, order: Order, reaction:
     audit.created(actor, "task", task, patient_id=order.patient_id)
 
 
-def task_dict(task: PrescriberTask) -> dict[str, Any]:
-    """A prescriber task as JSON-ready data."""
-    return {
-        "id": task.pk,
-        "kind": task.kind,
-        "message": task.message,
-        "patient_id": task.patient_id,
-        "order_id": task.session.order_id,
-        "reaction_id": task.reaction_id,
-        "created_at": task.created_at,
-        "acknowledged_by": task.acknowledged_by_id,
-        "acknowledged_at": task.acknowledged_at,
-        "acknowledgement": task.acknowledgement,
-    }
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A prescriber task as the run sheet, the chairs board and the API read it."""
+
+    id: int
+    kind: str
+    message: str
+    patient_id: int
+    order_id: int
+    reaction_id: int | None
+    created_at: dt.datetime
+    acknowledged_by: int | None
+    acknowledged_at: dt.datetime | None
+    acknowledgement: str
+
+
+def task_view(task: PrescriberTask) -> TaskView:
+    """The task's view (its session's order and the acknowledging user as their ids)."""
+    return TaskView(
+        id=task.pk,
+        kind=task.kind,
+        message=task.message,
+        patient_id=task.patient_id,
+        order_id=task.session.order_id,
+        reaction_id=task.reaction_id,
+        created_at=task.created_at,
+        acknowledged_by=task.acknowledged_by_id,
+        acknowledged_at=task.acknowledged_at,
+        acknowledgement=task.acknowledgement,
+    )
 
 
 def open_tasks(actor: Any) -> list[PrescriberTask]:

@@ -25,6 +25,7 @@ from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order
+from ivig.records.services.infusions import SessionView
 
 MG = "mg/kg/min"
 TIMES, DIVIDE, ARROW, MINUS = "\u00d7", "\u00f7", "\u2192", "\u2212"
@@ -224,14 +225,14 @@ def dose_basis(order: Order, course: Course, product: Product | None) -> dict[st
 
 
 def limits_basis(
-    order: Order, course: Course, product: Product | None, state: dict[str, Any]
+    order: Order, course: Course, product: Product | None, state: SessionView
 ) -> dict[str, Any]:
     """The two rate limits at the chair, in mL/h with their basis: the label's maximum (a hard
     limit, stored with the order) and the plan's ceiling, its highest step (a soft limit)."""
     weight = course.dosing_weight_kg
     concentration = _concentration(course, product)
     schedule = schedule_of(course, product)
-    stored = state.get("label_max_ml_per_h", order.label_max_ml_per_h)
+    stored: float | None = state.label_max_ml_per_h
     label: dict[str, Any] = {"value": stored, "calculation": "", "source": ""}
     if schedule is not None and concentration:
         raw = ml_per_h(schedule.maximum, schedule.unit, weight, concentration)
@@ -249,7 +250,7 @@ def limits_basis(
             label["source"] = f"{schedule.label} ({schedule.basis}): {schedule.source.cite()}"
     steps = list(order.steps)
     top = max(range(len(steps)), key=lambda i: float(steps[i]["rate_ml_per_h"]), default=None)
-    ceiling: dict[str, Any] = {"value": state.get("ceiling_ml_per_h"), "step": None}
+    ceiling: dict[str, Any] = {"value": state.ceiling_ml_per_h, "step": None}
     if top is not None:
         ceiling.update(
             value=float(steps[top]["rate_ml_per_h"]),
