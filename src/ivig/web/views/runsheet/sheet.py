@@ -26,6 +26,7 @@ from ivig.core.monitoring import (
     vitals_schedule,
 )
 from ivig.core.rates import clock_times
+from ivig.core.units import grams_to_ml
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import (
@@ -238,8 +239,9 @@ def product_of(order: Order) -> Product | None:
 def _lots(order: Order, product: Product | None) -> list[dict[str, Any]]:
     rows = []
     for lot in order.lots.order_by("id"):
-        volume = lot.vial_size_g * lot.count * 1000 / product.concentration if product else None
-        rows.append({"lot": lot, "grams": lot.vial_size_g * lot.count, "volume_ml": volume})
+        grams = lot.vial_size_g * lot.count
+        volume = grams_to_ml(grams, product.concentration) if product else None
+        rows.append({"lot": lot, "grams": grams, "volume_ml": volume})
     return rows
 
 
