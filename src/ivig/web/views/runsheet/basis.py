@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from ivig.core.catalogue import Product, RateSchedule
+from ivig.core.dosing import vial_label
 from ivig.core.units import (
     MG_PER_KG_MIN,
     floor_to,
@@ -179,7 +180,7 @@ def dose_basis(order: Order, course: Course, product: Product | None) -> dict[st
     weight = course.dosing_weight_kg
     concentration = _concentration(course, product)
     per_kg = order.prescribed_g / weight if weight else None
-    vials = " + ".join(f"{v['count']} {TIMES} {n(float(v['size_g']))} g" for v in order.vials)
+    vials = vial_label(order.vials, sign=TIMES)
     difference = (
         (order.dose_g - order.prescribed_g) / order.prescribed_g * 100
         if order.prescribed_g
