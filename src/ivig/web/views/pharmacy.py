@@ -168,8 +168,8 @@ def _check(order: Order) -> dict[str, Any]:
         "vial_total_g": vial_total,
         "vials_ok": math.isclose(vial_total, order.dose_g, abs_tol=1e-6),
         "deviation_pct": deviation,
-        "weight_kg": weight.get("kg", order.course.dosing_weight_kg),
-        "weight_basis": weight.get("basis", order.course.weight_basis),
+        "weight_kg": order.course.dosing_weight_kg,
+        "weight_basis": order.course.weight_basis,
         "weight_reason": weight.get("reason", ""),
         "actual_kg": weight.get("actual_kg"),
         "g_per_kg": order.prescribed_g / order.course.dosing_weight_kg
