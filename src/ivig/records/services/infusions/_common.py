@@ -4,8 +4,11 @@ row changed at a version and audited (32), the rows in force (11-13) and the his
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -21,6 +24,7 @@ from ivig.records.models import (
 )
 from ivig.records.services.common import CLOCK_SKEW, locked, save_versioned
 from ivig.records.services.corrections import current
+from ivig.records.services.limits import hard_stops
 
 S = SessionState
 
@@ -117,6 +121,22 @@ def patient_of(order_id: int) -> int | None:
         Order.objects.filter(pk=order_id).values_list("patient_id", flat=True).first()
     )
     return found
+
+
+@contextmanager
+def guarded(
+    actor: Any, entity: str, order_id: int, session_version: int
+) -> Iterator[tuple[Order, InfusionSession]]:
+    """A change to a running infusion in one transaction: the order locked and its open
+    session at ``session_version`` (32); a hard limit raised inside is counted as ``entity``
+    outside the transaction it rolls back (48-50)."""
+    with (
+        hard_stops(actor, entity, patient_id=patient_of(order_id), order_id=order_id),
+        transaction.atomic(),
+    ):
+        order, session = open_session(order_id)
+        fresh(session, session_version, order)
+        yield order, session
 
 
 def open_session(order_id: int) -> tuple[Order, InfusionSession]:

@@ -51,7 +51,7 @@ def end_infusion(
         order, session = open_session(order_id)
         check_pump_time(session, at)
         if session.state == S.running:
-            pump_row(actor, session, order, at, RateAction.stop, "end of infusion")
+            pump_row(actor, session, order, at, RateAction.stop, note="end of infusion")
         period = observation_for(order)
         session = change(
             actor, "end", session, order,

@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
-
 from ivig.core.limits import SoftLimit, check_rate_entry, load_limits
 from ivig.core.rates import RateStep
 from ivig.errors import Conflict, HardLimit
@@ -20,14 +18,12 @@ from ivig.records.services.infusions._common import (
     S,
     clinical_time,
     clock,
-    fresh,
+    guarded,
     not_before,
-    open_session,
-    patient_of,
     standing_reactions,
     standing_vitals,
 )
-from ivig.records.services.limits import Override, hard_stops, require_override
+from ivig.records.services.limits import Override, require_override
 
 __all__ = ["current_rate", "last_tolerated_rate", "record_rate", "steps_of"]
 
@@ -151,11 +147,24 @@ def check_pump_time(session: InfusionSession, at: dt.datetime) -> None:
 
 
 def pump_row(
-    actor: Any, session: InfusionSession, order: Order, at: dt.datetime, action: str, note: str
+    actor: Any,
+    session: InfusionSession,
+    order: Order,
+    at: dt.datetime,
+    action: str,
+    *,
+    rate_ml_per_h: float = 0.0,
+    note: str = "",
 ) -> RateChange:
-    """A pause or stop of the pump: a row at 0 mL/h (CLIF; A3.8)."""
+    """A row of the pump, audited: a start, change or resume at its rate; a pause or stop at
+    0 mL/h (CLIF; A3.8)."""
     row = RateChange.objects.create(
-        session=session, at=at, rate_ml_per_h=0.0, action=action, note=note, recorded_by=actor
+        session=session,
+        at=at,
+        rate_ml_per_h=rate_ml_per_h,
+        action=action,
+        note=note,
+        recorded_by=actor,
     )
     audit.created(actor, "rate-change", row, patient_id=order.patient_id)
     return row
@@ -251,12 +260,7 @@ def record_rate(
     a soft-limit override; an increase needs the step's minimum time and vital signs (60)."""
     require(actor, "changing the rate", Role.nurse)
     at = clinical_time(at, now)
-    with (
-        hard_stops(actor, "rate-change", patient_id=patient_of(order_id), order_id=order_id),
-        transaction.atomic(),
-    ):
-        order, session = open_session(order_id)
-        fresh(session, session_version, order)
+    with guarded(actor, "rate-change", order_id, session_version) as (order, session):
         if session.state == S.paused:
             raise Conflict(
                 "the infusion is paused after a reaction: resume it (at or below the last "
@@ -287,13 +291,6 @@ def record_rate(
         )  # fmt: skip
         save_versioned(session, session_version, f"the infusion of order {order.pk}")
         note = vitals_missing_reason.strip() if increase else ""
-        rate = RateChange.objects.create(
-            session=session,
-            at=at,
-            rate_ml_per_h=rate_ml_per_h,
-            action=RateAction.change,
-            note=note,
-            recorded_by=actor,
+        return pump_row(
+            actor, session, order, at, RateAction.change, rate_ml_per_h=rate_ml_per_h, note=note
         )
-        audit.created(actor, "rate-change", rate, patient_id=order.patient_id)
-    return rate

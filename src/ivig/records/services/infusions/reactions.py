@@ -24,8 +24,8 @@ from ivig.records.services.infusions._common import (
     change,
     clinical_time,
     fresh,
+    guarded,
     open_session,
-    patient_of,
     standing_reactions,
 )
 from ivig.records.services.infusions.pump import (
@@ -38,7 +38,6 @@ from ivig.records.services.infusions.pump import (
     steps_of,
 )
 from ivig.records.services.infusions.tasks import medicines_task
-from ivig.records.services.limits import hard_stops
 
 __all__ = [
     "order_restart",
@@ -130,10 +129,12 @@ def record_reaction(
         audit.created(actor, "reaction", row, patient_id=order.patient_id)
         changes: dict[str, Any] = {"state": session.state}
         if stops and session.state in (S.running, S.paused):
-            pump_row(actor, session, order, at, RateAction.stop, "reaction: stopped for the day")
+            pump_row(
+                actor, session, order, at, RateAction.stop, note="reaction: stopped for the day"
+            )
             changes["state"] = S.stopped
         elif session.state == S.running:
-            pump_row(actor, session, order, at, RateAction.pause, "reaction: paused")
+            pump_row(actor, session, order, at, RateAction.pause, note="reaction: paused")
             changes["state"] = S.paused
         if changes["state"] == S.stopped:  # a restart order made before this one is void
             changes["restart_max_ml_per_h"] = None
@@ -178,12 +179,7 @@ def resume_infusion(
     its maximum. Above either is a hard limit (counted). The library's rate guards apply."""
     require(actor, "resuming an infusion", Role.nurse)
     at = clinical_time(at, now)
-    with (
-        hard_stops(actor, "rate-change", patient_id=patient_of(order_id), order_id=order_id),
-        transaction.atomic(),
-    ):
-        order, session = open_session(order_id)
-        fresh(session, session_version, order)
+    with guarded(actor, "rate-change", order_id, session_version) as (order, session):
         if session.state == S.running:
             raise Conflict("the infusion is running: change the rate instead", field="state")
         if session.state == S.stopped and not _restart_order_stands(session):
@@ -201,14 +197,7 @@ def resume_infusion(
         )
         if limit is not None and rate_ml_per_h > limit + 1e-9:
             raise above_tolerated(rate_ml_per_h, limit, why)
-        row = RateChange.objects.create(
-            session=session,
-            at=at,
-            rate_ml_per_h=rate_ml_per_h,
-            action=RateAction.resume,
-            recorded_by=actor,
-        )
-        audit.created(actor, "rate-change", row, patient_id=order.patient_id)
+        row = pump_row(actor, session, order, at, RateAction.resume, rate_ml_per_h=rate_ml_per_h)
         used: dict[str, Any] = {"restart_max_ml_per_h": None} if session.state == S.stopped else {}
         change(actor, "resume", session, order, version=session_version, state=S.running,
                 **used)  # fmt: skip
@@ -231,12 +220,7 @@ def order_restart(
         raise InvalidInput("say why the infusion may restart", field="reason")
     if not max_rate_ml_per_h > 0:
         raise InvalidInput("the maximum rate must be above 0 mL/h", field="max_rate_ml_per_h")
-    with (
-        hard_stops(actor, "restart-order", patient_id=patient_of(order_id), order_id=order_id),
-        transaction.atomic(),
-    ):
-        order, session = open_session(order_id)
-        fresh(session, session_version, order)
+    with guarded(actor, "restart-order", order_id, session_version) as (order, session):
         if session.state != S.stopped:
             raise Conflict(
                 f"the infusion is {session.state}: only a stopped infusion needs a restart order",

@@ -12,8 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ivig.errors import Conflict, Forbidden, InvalidInput
-from ivig.records import audit
-from ivig.records.models import InfusionSession, Order, OrderStatus, RateAction, RateChange, Role
+from ivig.records.models import InfusionSession, Order, OrderStatus, RateAction, Role
 from ivig.records.services.access import has_role, require
 from ivig.records.services.common import CLOCK_SKEW, locked
 from ivig.records.services.infusions._common import (
@@ -24,6 +23,7 @@ from ivig.records.services.infusions._common import (
     clock,
     not_before,
 )
+from ivig.records.services.infusions.pump import pump_row
 from ivig.records.services.orders import transition
 
 __all__ = ["is_late_entry", "late_entry_text", "start_infusion"]
@@ -155,12 +155,5 @@ def start_infusion(
             reason=late_entry_text(at, now),
         )  # fmt: skip
         first_rate = float(order.steps[0]["rate_ml_per_h"])
-        rate = RateChange.objects.create(
-            session=session,
-            at=at,
-            rate_ml_per_h=first_rate,
-            action=RateAction.start,
-            recorded_by=actor,
-        )
-        audit.created(actor, "rate-change", rate, patient_id=order.patient_id)
+        pump_row(actor, session, order, at, RateAction.start, rate_ml_per_h=first_rate)
     return session
