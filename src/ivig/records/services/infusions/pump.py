@@ -158,14 +158,8 @@ def pump_row(
 ) -> RateChange:
     """A row of the pump, audited: a start, change or resume at its rate; a pause or stop at
     0 mL/h (CLIF; A3.8)."""
-    row = RateChange.objects.create(
-        session=session,
-        at=at,
-        rate_ml_per_h=rate_ml_per_h,
-        action=action,
-        note=note,
-        recorded_by=actor,
-    )
+    row = RateChange.objects.create(session=session, at=at, rate_ml_per_h=rate_ml_per_h,
+                                    action=action, note=note, recorded_by=actor)  # fmt: skip
     audit.created(actor, "rate-change", row, patient_id=order.patient_id)
     return row
 
