@@ -58,8 +58,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "course": (
         "id", "version", "created_at", "updated_at", "patient_id", "indication", "phase",
-        "product_id", "place", "start", "regimen", "catalogue_version", "dosing_weight_kg",
-        "weight_basis", "plan", "prescribed_by_id", "cancelled_reason",
+        "product_id", "place", "start", "regimen", "catalogue_version", "plan",
+        "prescribed_by_id", "cancelled_reason",
     ),
     "order": (
         "id", "version", "created_at", "updated_at", "course_id", "patient_id", "sequence",
@@ -168,8 +168,6 @@ class Plans:
                 "plan": json.dumps(as_dict),
                 "regimen": json.dumps(regimen_json),
                 "version": plan.catalogue_version,
-                "dosing_kg": plan.dosing_weight.kg,
-                "basis": plan.dosing_weight.basis.value,
                 "label_max": floor_to(label_maximum_ml_per_h(plan)),
                 "doses": [
                     (
@@ -221,8 +219,8 @@ def _rows(
         cid = ids["course"] = ids["course"] + 1
         out["course"].append(
             (cid, 1, now, now, pid, "lems", "maintenance", "privigen-us", "infusion-centre",
-             start.isoformat(), template["regimen"], template["version"], template["dosing_kg"],
-             template["basis"], template["plan"], prescriber, "")
+             start.isoformat(), template["regimen"], template["version"], template["plan"],
+             prescriber, "")
         )  # fmt: skip
         doses = template["doses"]
         for seq in range(per_patient):

@@ -36,7 +36,7 @@ from typer.core import TyperGroup
 
 from ivig import __version__, commands
 from ivig.core.catalogue import Product, Sourced
-from ivig.core.dosing import GivenDose
+from ivig.core.dosing import GivenDose, vial_label
 from ivig.core.library import packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
 from ivig.core.renal import CreatinineUnit
@@ -462,7 +462,7 @@ def _print_plan(console: Console, p: Plan) -> None:
             f"{plain_number(d.vials.prescribed_g, 2)} g",
             f"{plain_number(d.vials.total_g, 2)} g",
             f"{d.vials.deviation_pct:+.1f}%",
-            " + ".join(f"{n}x{plain_number(s, 2)}" for s, n in d.vials.vials) + " g",
+            vial_label(d.vials.vials, compact=True),
             f"{plain_number(d.volume_ml, 2)} mL",
             _minutes(d.duration_min, compact=True),
         )

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.serializers.json import DjangoJSONEncoder
 from django.test import Client
 from django.utils import timezone
 
 from ivig.records.models import LimitEvent, Order, RateChange
 from ivig.records.services import courses, infusions, orders, patients
 from ivig.records.services.accounts import create_user
+from ivig.records.services.infusions import SessionView
 
 PASSWORD = "infusion-chair-42-Xq"
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
@@ -223,6 +225,26 @@ def test_the_session_version_and_state_guard_every_change(running: Running) -> N
     assert (resumed.json()["action"], resumed.json()["state"]) == ("resume", "running")
     state = running.nurse.get(f"{running.url}/session").json()
     assert (state["state"], state["last_tolerated_ml_per_h"]) == ("running", 25.5)
+
+
+def test_the_session_answer_is_the_services_view(running: Running) -> None:
+    """The session's answer is ``infusions.session_state`` field by field (``SessionOut``
+    mirrors ``SessionView``), the earliest increase under its key ``from``, with a task."""
+    running.up(30, 51)
+    assert running.reaction(40, "headache", medicines_given="paracetamol 1 g").status_code == 201
+    assert running.resume(50, 25.5).status_code == 201
+    answer = running.nurse.get(f"{running.url}/session").json()
+    view = infusions.session_state(Order.objects.get(pk=running.order.pk), now=timezone.now())
+    assert set(answer) == set(SessionView.__dataclass_fields__)
+    assert view.may_increase is not None
+    since = DjangoJSONEncoder().default(view.may_increase.since)
+    assert answer["may_increase"]["from"] == since
+    assert answer["may_increase"]["at_most_ml_per_h"] == view.may_increase.at_most_ml_per_h
+    assert (answer["state"], answer["version"]) == (view.state, view.version)
+    [task] = answer["tasks"]
+    assert (task["id"], task["order_id"]) == (view.tasks[0].id, running.order.pk)
+    assert [c["status"] for c in answer["checkpoints"]] == [c.status for c in view.checkpoints]
+    assert answer["session"]["id"] == (view.session or {})["id"]
 
 
 def test_a_stopped_infusion_restarts_only_on_a_prescribers_order(

@@ -248,9 +248,9 @@ def test_demo_loads_a_user_per_role_three_patients_and_a_sound_chain(db: None, r
             assert Lot.objects.filter(order=order).exists()
             assert order.session.observation_ended_at is not None
             assert order.session.observation_ended_at < now
-            checks = session_state(order, now=now)["checkpoints"]
+            checks = session_state(order, now=now).checkpoints
             assert checks
-            assert {c["status"] for c in checks} == {"done"}
+            assert {c.status for c in checks} == {"done"}
         maintenance = patient.courses.get(phase="maintenance")
         assert maintenance.orders.count() == 3
         assert all(o.date > today for o in maintenance.orders.all())

@@ -16,6 +16,8 @@ from ivig.core.dosing import (
     rolling_cap,
     round_course,
     round_to_vials,
+    vial_counts,
+    vial_label,
     worst_window,
 )
 from ivig.errors import CapExceeded, InvalidInput
@@ -260,3 +262,19 @@ def test_the_room_under_the_cap_may_be_any_finite_number(room: float, dose: floa
             round_to_vials(1.0, [0.5], max_g=room)
     else:
         assert round_to_vials(1.0, [0.5], max_g=room).total_g == dose
+
+
+def test_the_vial_label_is_written_one_way_everywhere() -> None:
+    """One label for a dose's vials (issue 15): largest first, sizes without trailing zeros, a
+    size given twice added up; the pages' sign and no-break space, the command's compact form."""
+    pick = round_to_vials(85, (40, 20, 10, 5))
+    assert vial_label(pick.vials) == "2 x 40 g + 1 x 5 g"
+    rows = [{"size_g": 5.0, "count": 1}, {"size_g": 40.0, "count": 1}, {"size_g": 40, "count": 1}]
+    assert vial_counts(rows) == {40.0: 2, 5.0: 1}
+    assert vial_label(rows) == "2 x 40 g + 1 x 5 g"
+    assert vial_label(rows, sign="\u00d7", space="\u00a0") == (
+        "2\u00a0\u00d7\u00a040\u00a0g + 1\u00a0\u00d7\u00a05\u00a0g"
+    )
+    assert vial_label(pick.vials, compact=True) == "2x40 + 1x5 g"
+    assert vial_label([(2.5, 3)]) == "3 x 2.5 g"
+    assert vial_label([]) == vial_label([], compact=True) == ""

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from ivig.core.units import (
+    RATE_UNITS,
     floor_to,
+    from_mg_per_kg_min,
     grams_to_ml,
     mg_per_kg_min_to_ml_per_h,
     ml_per_h_to_mg_per_kg_min,
     plain_number,
+    rate_to_ml_per_h,
     round_half_up,
+    to_mg_per_kg_min,
 )
+from ivig.errors import InvalidInput
 
 
 @pytest.mark.parametrize(
@@ -54,6 +59,34 @@ def test_pump_rate(mg_per_kg_min: float, kg: float, concentration: float, ml_per
     assert mg_per_kg_min_to_ml_per_h(mg_per_kg_min, kg, concentration) == pytest.approx(ml_per_h)
     back = ml_per_h_to_mg_per_kg_min(ml_per_h, kg, concentration)
     assert back == pytest.approx(mg_per_kg_min)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "concentration", "mg_per_kg_min", "ml_per_h_85_kg"),
+    [
+        # products.md "Unit conversions": a label's rate in its own unit
+        (0.5, "mg/kg/min", 100, 0.5, 25.5),  # Privigen: mg/kg/min as written
+        (0.01, "mL/kg/min", 100, 1.0, 51),  # Gamunex-C 10 %: mL/kg/min x mg/mL
+        (0.07, "mL/kg/min", 50, 3.5, 357),  # Octagam 5 %: 0.07 mL/kg/min = 3.5 mg/kg/min
+        (0.3, "mL/kg/h", 100, 0.5, 25.5),  # 0.3 mL/kg/h at 10 % = 0.5 mg/kg/min
+        (5, "mL/kg/h", 50, 25 / 6, 425),  # 5 mL/kg/h at 5 %: mL/h = mL/kg/h x kg
+    ],
+)
+def test_a_labels_rate_in_its_own_unit(
+    value: float, unit: str, concentration: float, mg_per_kg_min: float, ml_per_h_85_kg: float
+) -> None:
+    assert to_mg_per_kg_min(value, unit, concentration) == pytest.approx(mg_per_kg_min)
+    assert from_mg_per_kg_min(mg_per_kg_min, unit, concentration) == pytest.approx(value)
+    assert rate_to_ml_per_h(value, unit, 85, concentration) == pytest.approx(ml_per_h_85_kg)
+
+
+def test_every_rate_unit_converts_both_ways_and_no_other() -> None:
+    for unit in RATE_UNITS:
+        assert from_mg_per_kg_min(to_mg_per_kg_min(2.5, unit, 50), unit, 50) == pytest.approx(2.5)
+    for convert in (to_mg_per_kg_min, from_mg_per_kg_min):
+        with pytest.raises(InvalidInput) as caught:
+            convert(1, "mL/h", 100)
+        assert caught.value.field == "unit"
 
 
 def test_floor_to_never_rounds_up_and_ignores_float_noise() -> None:

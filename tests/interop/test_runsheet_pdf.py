@@ -46,8 +46,8 @@ def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(
     from django.utils import timezone
 
     from ivig.records.models import AuditEvent
+    from ivig.records.services.infusions import steps_of
     from ivig.web.views.runsheet.pdf import runsheet_pdf
-    from ivig.web.views.runsheet.sheet import steps_of
 
     order = _given_order()
     patient, session = order.patient, order.session

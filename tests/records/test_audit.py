@@ -219,3 +219,68 @@ def test_the_0003_data_step_audits_what_it_changes(live_records: None) -> None:
         assert audit.verify_chain().ok
     finally:
         _migrate(executor, latest)
+
+
+def test_the_0009_step_keeps_the_dosing_weight_once_in_the_plan(live_records: None) -> None:
+    """Issue 15 (and requirements 5, 42): the dosing weight is stored once, in the plan. A plan
+    without it takes the column's; where the column disagreed, the plan's (what every dose and
+    rate was computed on) stands; each is an audit event by ``system``. Backwards, the columns
+    are filled from the plans."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    before_0009 = [("records", "0007_creatinine_results")]
+    old = _migrate(executor, before_0009)
+    try:
+        user = old.get_model("auth", "User").objects.create(username="before-0009")
+        patient = old.get_model("records", "Patient").objects.create(
+            mrn="OLD9", family_name="Old", given_name="Ann", date_of_birth=dt.date(1960, 1, 1),
+            sex="female", height_cm=160,
+        )  # fmt: skip
+
+        def course(kg: float, basis: str, plan: dict[str, Any]) -> Any:
+            return old.get_model("records", "Course").objects.create(
+                patient=patient, indication="lems", phase="maintenance", place="hospital",
+                product_id="privigen-us", start=TODAY, regimen={}, catalogue_version="2026.11.0",
+                dosing_weight_kg=kg, weight_basis=basis, plan=plan, prescribed_by=user,
+            )  # fmt: skip
+
+        agreed = course(85, "adjusted", {"dosing_weight": {"kg": 85.0, "basis": "adjusted"}})
+        bare = course(60, "actual", {})
+        differs = course(70, "actual", {"dosing_weight": {"kg": 72.5, "basis": "actual"}})
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        new = _migrate(executor, [("records", "0009_dosing_weight_once")])
+        model = new.get_model("records", "Course")
+        assert [
+            model.objects.get(pk=c.pk).plan["dosing_weight"] for c in (agreed, bare, differs)
+        ] == [
+            {"kg": 85.0, "basis": "adjusted"},
+            {"kg": 60.0, "basis": "actual"},
+            {"kg": 72.5, "basis": "actual"},
+        ]
+        assert not {"dosing_weight_kg", "weight_basis"} & {f.name for f in model._meta.fields}
+        events = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq"))
+        assert [(e.action, e.entity, e.entity_id, e.actor) for e in events] == [
+            ("migrate", "course", str(bare.pk), "system"),
+            ("migrate", "course", str(differs.pk), "system"),
+        ]
+        assert (events[0].before, events[0].after) == (
+            {"dosing_weight": {"kg": None, "basis": None}},
+            {"dosing_weight": {"kg": 60.0, "basis": "actual"}},
+        )
+        assert (events[1].before, events[1].after) == (
+            {
+                "dosing_weight": {"kg": 72.5, "basis": "actual"},
+                "columns": {"dosing_weight_kg": 70.0},
+            },
+            {"dosing_weight": {"kg": 72.5, "basis": "actual"}},
+        )
+        assert "the plan's stands" in events[1].reason
+        assert audit.verify_chain().ok
+        back = _migrate(executor, before_0009).get_model("records", "Course")
+        assert [(c.dosing_weight_kg, c.weight_basis) for c in back.objects.order_by("pk")] == [
+            (85.0, "adjusted"), (60.0, "actual"), (72.5, "actual"),
+        ]  # fmt: skip
+    finally:
+        _migrate(executor, latest)

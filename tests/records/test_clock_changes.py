@@ -73,7 +73,8 @@ def test_entries_across_the_clock_change_keep_their_real_order(
         )  # fmt: skip
     state = infusions.session_state(changeover_order, now=now)
     listed = [
-        (dt.datetime.fromisoformat(v["at"]), v["pulse_per_min"]) for v in state["session"]["vitals"]
+        (dt.datetime.fromisoformat(v["at"]), v["pulse_per_min"])
+        for v in (state.session or {})["vitals"]
     ]
     assert [pulse for _, pulse in listed] == [72, 80]
     assert [at.utcoffset() for at, _ in listed] == [dt.timedelta(0)] * 2  # stored in UTC

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from ivig.core.library import packaged_library
 from ivig.errors import CapExceeded, Conflict, Forbidden, HardLimit, InvalidInput, StaleVersion
-from ivig.records.models import AuditEvent, LimitEvent, Lot, Order
+from ivig.records import audit
+from ivig.records.models import AuditEvent, Course, LimitEvent, Lot, Order
 from ivig.records.services import courses, orders
 
 PACKAGED = packaged_library().version  # the drug library the package ships
@@ -23,6 +24,20 @@ LOTS = [
     orders.LotInput("P123", EXPIRY, 40, 2),
     orders.LotInput("P124", EXPIRY, 5, 1),
 ]
+
+
+def test_the_dosing_weight_is_stored_once_in_the_plan(users: dict[str, Any], patient: Any) -> None:
+    """Issue 15: the course's dosing weight and its basis are the plan's (what every dose and
+    rate was computed on), read there; no column repeats them, so none can disagree."""
+    course = courses.prescribe(users["prescriber"], patient.pk, INDUCTION)
+    weight = course.plan["dosing_weight"]
+    assert (course.dosing_weight_kg, course.weight_basis) == (weight["kg"], weight["basis"])
+    assert course.dosing_weight_kg == 85.0
+    assert not {"dosing_weight_kg", "weight_basis"} & set(audit.snapshot(course))
+    Course.objects.filter(pk=course.pk).update(plan={**course.plan, "dosing_weight": {
+        **weight, "kg": 84.9, "basis": "actual"}})  # fmt: skip
+    course.refresh_from_db()
+    assert (course.dosing_weight_kg, course.weight_basis) == (84.9, "actual")
 
 
 def test_prescribe_makes_dated_orders_from_the_core_plan(

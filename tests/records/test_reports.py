@@ -42,8 +42,8 @@ def _infusion(users: dict[str, Any], patient: Any, place: str, day: dt.date,
     observed 20 minutes, with vital signs at the given minutes."""
     course = Course.objects.create(
         patient=patient, indication="lems", phase="maintenance", product_id="privigen-us",
-        place=place, start=day, regimen={}, catalogue_version="test", dosing_weight_kg=85,
-        weight_basis="adjusted", plan={}, prescribed_by=users["prescriber"],
+        place=place, start=day, regimen={}, catalogue_version="test",
+        plan={"dosing_weight": {"kg": 85, "basis": "adjusted"}}, prescribed_by=users["prescriber"],
     )  # fmt: skip
     order = Order.objects.create(
         course=course, patient=patient, sequence=1, date=day, prescribed_g=10, dose_g=10,

@@ -18,6 +18,7 @@ from typing import Any
 
 from ivig.core.eligibility import Criterion, CriterionKind, Option
 from ivig.core.sourced import Reader, Source, Sourced, read_toml
+from ivig.core.units import RATE_UNITS, to_mg_per_kg_min
 from ivig.errors import CatalogueError, NoRateSchedule, UnknownIndication, UnknownProduct
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "read_catalogue",
 ]
 
-RATE_UNITS = ("mg/kg/min", "mL/kg/min", "mL/kg/h")
 SCHEDULE_GROUPS = ("cidp", "pi", "itp", "mmn", "dm", "general")
 SEVERITIES = ("block", "warn", "info")
 RISK_GROUPS = ("renal", "thrombosis", "screening")
@@ -61,12 +61,8 @@ class RateSchedule:
     subsequent_initial: float | None = None
 
     def mg_per_kg_per_min(self, value: float, concentration_mg_per_ml: float) -> float:
-        """``value`` in this schedule's unit, in mg/kg/min (products.md, "Unit conversions")."""
-        if self.unit == "mg/kg/min":
-            return value
-        if self.unit == "mL/kg/min":
-            return value * concentration_mg_per_ml
-        return value * concentration_mg_per_ml / 60.0  # mL/kg/h
+        """``value`` in this schedule's unit, in mg/kg/min (``units.to_mg_per_kg_min``)."""
+        return to_mg_per_kg_min(value, self.unit, concentration_mg_per_ml)
 
     @property
     def increase_from_label(self) -> bool:

@@ -18,9 +18,10 @@ import bisect
 import datetime as dt
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ivig.core.checks import date_in_range, number, number_in_range, shown, whole_in_range
 from ivig.core.units import plain_number
@@ -41,6 +42,8 @@ __all__ = [
     "rolling_cap",
     "round_course",
     "round_to_vials",
+    "vial_counts",
+    "vial_label",
     "worst_window",
 ]
 
@@ -290,6 +293,34 @@ class VialPick:
 
 def _vials_word(count: int) -> str:
     return f"{count} vial" if count == 1 else f"{count} vials"
+
+
+Vials = Iterable[tuple[float, int]] | Iterable[Mapping[str, Any]]
+"""Vials as ``(size_g, count)`` pairs (``VialPick.vials``) or as the plan's JSON rows
+(``{"size_g": 40, "count": 2}``: an order's ``vials``)."""
+
+
+def vial_counts(vials: Vials) -> dict[float, int]:
+    """How many vials of each size (g), largest first; two rows of one size add up."""
+    counts: dict[float, int] = {}
+    for vial in vials:
+        size, count = (vial["size_g"], vial["count"]) if isinstance(vial, Mapping) else vial
+        counts[float(size)] = counts.get(float(size), 0) + int(count)
+    return dict(sorted(counts.items(), reverse=True))
+
+
+def vial_label(vials: Vials, *, sign: str = "x", space: str = " ", compact: bool = False) -> str:
+    """A dose's vials in words, largest first: ``2 x 40 g + 1 x 5 g``; the pages write ``sign``
+    "\u00d7" (with a no-break ``space`` where a size must not break); ``compact``, for the
+    command's tables: ``2x40 + 1x5 g``. Empty for no vials."""
+    counts = vial_counts(vials)
+    if not counts:
+        return ""
+    if compact:
+        return " + ".join(f"{n}x{plain_number(s, 2)}" for s, n in counts.items()) + " g"
+    return " + ".join(
+        f"{n}{space}{sign}{space}{plain_number(s, 2)}{space}g" for s, n in counts.items()
+    )
 
 
 @dataclass(frozen=True, slots=True)

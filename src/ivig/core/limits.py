@@ -34,7 +34,11 @@ from ivig.core.checks import number
 from ivig.core.phases import Phase
 from ivig.core.rates import RateStep, weight_and_concentration
 from ivig.core.sourced import Reader, Source, Sourced
-from ivig.core.units import mg_per_kg_min_to_ml_per_h
+from ivig.core.units import (
+    RATE_UNITS,
+    from_mg_per_kg_min,
+    rate_to_ml_per_h,
+)
 from ivig.errors import CatalogueError, HardLimit, InvalidInput
 
 if TYPE_CHECKING:  # the planner calls usual_dose_limits, so this module cannot import it
@@ -160,8 +164,7 @@ def label_maximum_ml_per_h(plan: Plan) -> float:
     at the chair; the plan's own top step may be lower: the at-risk or first-infusion
     ceiling)."""
     s = plan.schedule
-    mg = s.mg_per_kg_per_min(s.maximum, plan.product.concentration)
-    return mg_per_kg_min_to_ml_per_h(mg, plan.dosing_weight.kg, plan.product.concentration)
+    return rate_to_ml_per_h(s.maximum, s.unit, plan.dosing_weight.kg, plan.product.concentration)
 
 
 def _near(value: float, target: float, tolerance: float) -> bool:
@@ -228,12 +231,8 @@ def check_rate_entry(
         )
     if rules.wrong_field_check.value and rate_ml_per_h < min(planned_rates) * (1 - tol):
         for s in steps:
-            per_kg = {
-                "mg/kg/min": s.rate_mg_per_kg_per_min,
-                "mL/kg/min": s.rate_mg_per_kg_per_min / concentration_mg_per_ml,
-                "mL/kg/h": s.rate_mg_per_kg_per_min * 60 / concentration_mg_per_ml,
-            }
-            for unit, figure in per_kg.items():
+            for unit in RATE_UNITS:
+                figure = from_mg_per_kg_min(s.rate_mg_per_kg_per_min, unit, concentration_mg_per_ml)
                 if _near(rate_ml_per_h, figure, tol):
                     raise HardLimit(
                         f"{rate_ml_per_h:g} mL/h looks like the step's {figure:g} {unit} typed "

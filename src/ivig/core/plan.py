@@ -31,6 +31,7 @@ from ivig.core.dosing import (
     rolling_cap,
     round_course,
     round_to_vials,
+    vial_label,
 )
 from ivig.core.library import Library
 from ivig.core.limits import LimitRules, regimen_dose_limits
@@ -943,10 +944,6 @@ def _dose_numbers(numbers: Sequence[int], dates: Sequence[dt.date]) -> str:
     return f"doses {which} ({dates[0].isoformat()} to {dates[-1].isoformat()})"
 
 
-def _vial_mix(vials: Sequence[tuple[float, int]]) -> str:
-    return " + ".join(f"{n}x{plain_number(s, 2)}" for s, n in vials) + " g"
-
-
 def _closer_products(
     share_g: float, room_g: float, limit_pct: float, product: Product, indication: Indication,
     cat: Catalogue,
@@ -970,7 +967,7 @@ def _closer_products(
                 (
                     abs(pick.deviation_pct),
                     f"{other.display_name} {plain_number(pick.total_g, 2)} g "
-                    f"({_vial_mix(pick.vials)}, {pick.deviation_pct:+.1f} %)",
+                    f"({vial_label(pick.vials, compact=True)}, {pick.deviation_pct:+.1f} %)",
                 )
             )
     return [text for _, text in sorted(found)[:3]]
@@ -1008,8 +1005,9 @@ def _rounding_findings(
             f"prescribed {share} g, more than the {plain_number(limit)} % the service allows "
             "without comment"
         )
+        mix = vial_label(pick.nearest_vials, compact=True)
         nearer = (
-            f"the nearer {plain_number(pick.nearest_g, 2)} g ({_vial_mix(pick.nearest_vials)}, "
+            f"the nearer {plain_number(pick.nearest_g, 2)} g ({mix}, "
             f"{(pick.nearest_g - pick.prescribed_g) / pick.prescribed_g * 100:+.1f} %)"
         )
         if reason is RoundingReason.fewer_vials:

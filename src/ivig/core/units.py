@@ -1,7 +1,10 @@
 """Rate and volume arithmetic (formulas-and-fhir.md section 1.7; products.md "Unit conversions").
 
-mL/h  = mg/kg/min x kg x 60 / concentration (mg/mL)
-mL    = g x 1000 / concentration (mg/mL)
+mL/h      = mg/kg/min x kg x 60 / concentration (mg/mL)
+mg/kg/min = mL/kg/min x mg/mL = mL/kg/h x mg/mL / 60 (a label's rate in its own unit)
+mL        = g x 1000 / concentration (mg/mL)
+
+The one home of these conversions and of the way a number is printed (``plain_number``).
 """
 
 from __future__ import annotations
@@ -9,14 +12,25 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+from ivig.errors import InvalidInput
+
 __all__ = [
+    "MG_PER_KG_MIN",
+    "RATE_UNITS",
     "floor_to",
+    "from_mg_per_kg_min",
     "grams_to_ml",
     "mg_per_kg_min_to_ml_per_h",
     "ml_per_h_to_mg_per_kg_min",
     "plain_number",
+    "rate_to_ml_per_h",
     "round_half_up",
+    "to_mg_per_kg_min",
 ]
+
+MG_PER_KG_MIN = "mg/kg/min"
+RATE_UNITS = (MG_PER_KG_MIN, "mL/kg/min", "mL/kg/h")
+"""The units a label writes an infusion rate in (products.md, "Unit conversions")."""
 
 # Tolerance for float noise before rounding down: 0.3 mL/kg/h is 0.5 mg/kg/min, which floats
 # hold as 0.49999...; without it, 25.5 mL/h would round down to 25.4.
@@ -47,6 +61,37 @@ def ml_per_h_to_mg_per_kg_min(
 ) -> float:
     """The inverse: the mg/kg/min a pump rate delivers."""
     return ml_per_h * concentration_mg_per_ml / (weight_kg * 60.0)
+
+
+def to_mg_per_kg_min(value: float, unit: str, concentration_mg_per_ml: float) -> float:
+    """A rate in a label's ``unit`` (``RATE_UNITS``), in mg/kg/min: mL/kg/min x mg/mL, or
+    mL/kg/h x mg/mL / 60."""
+    if unit == "mL/kg/min":
+        return value * concentration_mg_per_ml
+    if unit == "mL/kg/h":
+        return value * concentration_mg_per_ml / 60.0
+    if unit == MG_PER_KG_MIN:
+        return value
+    raise InvalidInput(f"unknown rate unit {unit!r}: one of {', '.join(RATE_UNITS)}", field="unit")
+
+
+def from_mg_per_kg_min(mg_per_kg_min: float, unit: str, concentration_mg_per_ml: float) -> float:
+    """The inverse: a rate in mg/kg/min in a label's ``unit``."""
+    if unit == "mL/kg/min":
+        return mg_per_kg_min / concentration_mg_per_ml
+    if unit == "mL/kg/h":
+        return mg_per_kg_min * 60 / concentration_mg_per_ml
+    if unit == MG_PER_KG_MIN:
+        return mg_per_kg_min
+    raise InvalidInput(f"unknown rate unit {unit!r}: one of {', '.join(RATE_UNITS)}", field="unit")
+
+
+def rate_to_ml_per_h(
+    value: float, unit: str, weight_kg: float, concentration_mg_per_ml: float
+) -> float:
+    """A rate in a label's ``unit`` as a pump rate in mL/h, unrounded."""
+    mg_per_kg_min = to_mg_per_kg_min(value, unit, concentration_mg_per_ml)
+    return mg_per_kg_min_to_ml_per_h(mg_per_kg_min, weight_kg, concentration_mg_per_ml)
 
 
 def grams_to_ml(grams: float, concentration_mg_per_ml: float) -> float:

@@ -41,6 +41,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from fhir.resources.R4B.bundle import Bundle
 
+from ivig.core.dosing import vial_label
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
@@ -256,7 +257,7 @@ def medication_request(order: Order, course: Course) -> dict[str, Any]:
     notes = [
         f"{course.phase} course, infusion {order.sequence}: {order.dose_g:g} g "
         f"(prescribed {order.prescribed_g:g} g), {order.volume_ml:g} mL; vials "
-        + ", ".join(f"{v['count']} x {float(v['size_g']):g} g" for v in order.vials),
+        + vial_label(order.vials),
         f"dosing weight {course.dosing_weight_kg:g} kg ({course.weight_basis})"
         + (f": {weight['reason']}" if weight.get("reason") else ""),
         f"drug library {order.catalogue_version or course.catalogue_version}",

@@ -214,7 +214,9 @@ class Eligibility(Versioned):
 
 
 class Course(Versioned):
-    """A course of IVIG: what the prescriber ordered, and the plan the core made of it."""
+    """A course of IVIG: what the prescriber ordered, and the plan the core made of it. The
+    dosing weight is stored once, in the plan (issue 15): every dose and rate was computed on
+    it; ``dosing_weight_kg`` and ``weight_basis`` read it there."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
     indication = models.CharField(max_length=20)
@@ -224,11 +226,19 @@ class Course(Versioned):
     start = models.DateField()
     regimen = models.JSONField()  # the prescriber's inputs, as given
     catalogue_version = models.CharField(max_length=40)
-    dosing_weight_kg = models.FloatField()
-    weight_basis = models.CharField(max_length=20)
     plan = models.JSONField()  # the core's plan (Plan.as_dict()) at the time of ordering
     prescribed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     cancelled_reason = models.TextField(blank=True)
+
+    @property
+    def dosing_weight_kg(self) -> float:
+        """The dosing weight of the plan (kg, to 0.1): ``plan["dosing_weight"]["kg"]``."""
+        return float(self.plan["dosing_weight"]["kg"])
+
+    @property
+    def weight_basis(self) -> str:
+        """Which weight the plan doses on (actual, ideal or adjusted): its ``basis``."""
+        return str(self.plan["dosing_weight"]["basis"])
 
 
 class Order(Versioned):

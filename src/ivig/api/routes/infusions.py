@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Status
+from ninja import Field, Router, Schema, Status
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import Id, In, Versioned, override_of
@@ -21,6 +21,7 @@ from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
 from ivig.records.services import infusions, outcomes
 from ivig.records.services.common import get
+from ivig.records.services.infusions import SessionView, TaskView
 
 router = Router(tags=["infusions"])
 
@@ -109,32 +110,96 @@ class OutcomeIn(In):
     measured_on: dt.date
 
 
-def _state(order_id: Id) -> dict[str, Any]:
+class CheckpointOut(Schema):
+    """A vital-sign checkpoint: done, due, overdue or upcoming."""
+
+    minute: float = Field(..., description="minutes after the start")
+    reason: str
+    due_at: dt.datetime
+    status: str
+    recorded_at: dt.datetime | None
+
+
+class IncreaseOut(Schema):
+    """When the running rate may increase (requirement 60)."""
+
+    since: dt.datetime | None = Field(
+        ...,
+        validation_alias="since",
+        serialization_alias="from",
+        description="the earliest time of an increase (the step's minimum time)",
+    )
+    step_minutes: float | None
+    vitals_at: dt.datetime | None = Field(..., description="the latest vital signs in force")
+    vitals_within_minutes: int = Field(..., description="vital signs this long before it")
+    at_most_ml_per_h: float | None = Field(..., description="mL/h: the last tolerated rate")
+
+
+class TaskOut(Schema):
+    """A prescriber task (protocol medicines given for a reaction)."""
+
+    id: int
+    kind: str
+    message: str
+    patient_id: int
+    order_id: int
+    reaction_id: int | None
+    created_at: dt.datetime
+    acknowledged_by: int | None = Field(..., description="the user id")
+    acknowledged_at: dt.datetime | None
+    acknowledgement: str
+
+
+class SessionOut(Schema):
+    """An order's infusion now (``infusions.SessionView``): ``version`` is the one the
+    session's changes name (``null`` before the check)."""
+
+    order_id: int
+    status: str = Field(..., description="the order's status")
+    state: str = Field(..., description="not-started, running, paused, stopped, ended, closed")
+    version: int | None
+    label_max_ml_per_h: float = Field(..., description="mL/h: the hard limit")
+    ceiling_ml_per_h: float = Field(..., description="mL/h: the plan's top step (soft limit)")
+    restart_max_ml_per_h: float | None = Field(..., description="mL/h: a resume's highest")
+    last_tolerated_ml_per_h: float | None = Field(..., description="mL/h, after a reaction")
+    may_increase: IncreaseOut | None
+    tasks: list[TaskOut]
+    session: dict[str, Any] | None = Field(
+        ..., description="the session as stored, with its pump rows, vital signs and reactions"
+    )
+    checkpoints: list[CheckpointOut]
+
+
+STATE: dict[str, Any] = {"response": SessionOut, "by_alias": True}
+"""The routes that answer with the session's state (``may_increase.from`` by its alias)."""
+
+
+def _state(order_id: Id) -> SessionView:
     return infusions.session_state(get(Order, order_id, "order"), now=timezone.now())
 
 
-@router.get("/orders/{order_id}/session", **rule(*EVERYONE))
-def session(request: HttpRequest, order_id: Id) -> dict[str, Any]:
+@router.get("/orders/{order_id}/session", **STATE, **rule(*EVERYONE))
+def session(request: HttpRequest, order_id: Id) -> SessionView:
     """The infusion session with the vitals checkpoints done, due, overdue or upcoming."""
     return _state(order_id)
 
 
-@router.post("/orders/{order_id}/check", **rule(Role.nurse))
-def check(request: HttpRequest, order_id: Id, data: CheckIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/check", **STATE, **rule(Role.nurse))
+def check(request: HttpRequest, order_id: Id, data: CheckIn) -> SessionView:
     infusions.pre_check(
         request.user, order_id, infusions.CheckAnswers(**data.dict()), now=timezone.now()
     )
     return _state(order_id)
 
 
-@router.post("/orders/{order_id}/override", **rule(Role.prescriber))
-def override(request: HttpRequest, order_id: Id, data: OverrideIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/override", **STATE, **rule(Role.prescriber))
+def override(request: HttpRequest, order_id: Id, data: OverrideIn) -> SessionView:
     infusions.override(request.user, order_id, data.reason, now=timezone.now())
     return _state(order_id)
 
 
-@router.post("/orders/{order_id}/start", **rule(Role.nurse))
-def start(request: HttpRequest, order_id: Id, data: StartIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/start", **STATE, **rule(Role.nurse))
+def start(request: HttpRequest, order_id: Id, data: StartIn) -> SessionView:
     infusions.start_infusion(
         request.user,
         order_id,
@@ -182,8 +247,8 @@ def resume(request: HttpRequest, order_id: Id, data: ResumeIn) -> Status[dict[st
     return Status(201, _pump(row))
 
 
-@router.post("/orders/{order_id}/restart-order", **rule(Role.prescriber))
-def restart_order(request: HttpRequest, order_id: Id, data: RestartOrderIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/restart-order", **STATE, **rule(Role.prescriber))
+def restart_order(request: HttpRequest, order_id: Id, data: RestartOrderIn) -> SessionView:
     """A prescriber's new order to restart a stopped infusion today, with its maximum rate."""
     infusions.order_restart(
         request.user,
@@ -227,27 +292,27 @@ def reaction(request: HttpRequest, order_id: Id, data: ReactionIn) -> Status[dic
     )
 
 
-@router.get("/tasks", **rule(Role.prescriber))
-def tasks(request: HttpRequest) -> list[dict[str, Any]]:
+@router.get("/tasks", response=list[TaskOut], **rule(Role.prescriber))
+def tasks(request: HttpRequest) -> list[TaskView]:
     """The prescriber's tasks not yet acknowledged (reaction medicines given under protocol)."""
-    return [infusions.task_dict(t) for t in infusions.open_tasks(request.user)]
+    return [infusions.task_view(t) for t in infusions.open_tasks(request.user)]
 
 
-@router.post("/tasks/{task_id}/acknowledge", **rule(Role.prescriber))
-def acknowledge(request: HttpRequest, task_id: Id, data: AcknowledgeIn) -> dict[str, Any]:
+@router.post("/tasks/{task_id}/acknowledge", response=TaskOut, **rule(Role.prescriber))
+def acknowledge(request: HttpRequest, task_id: Id, data: AcknowledgeIn) -> TaskView:
     """Acknowledge a task, with a note (once: 409 after)."""
     task = infusions.acknowledge_task(request.user, task_id, data.note, now=timezone.now())
-    return infusions.task_dict(task)
+    return infusions.task_view(task)
 
 
-@router.post("/orders/{order_id}/end", **rule(Role.nurse))
-def end(request: HttpRequest, order_id: Id, data: AtIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/end", **STATE, **rule(Role.nurse))
+def end(request: HttpRequest, order_id: Id, data: AtIn) -> SessionView:
     infusions.end_infusion(request.user, order_id, data.at, now=timezone.now())
     return _state(order_id)
 
 
-@router.post("/orders/{order_id}/observation", **rule(Role.nurse))
-def observation(request: HttpRequest, order_id: Id, data: ObservationIn) -> dict[str, Any]:
+@router.post("/orders/{order_id}/observation", **STATE, **rule(Role.nurse))
+def observation(request: HttpRequest, order_id: Id, data: ObservationIn) -> SessionView:
     infusions.finish_observation(
         request.user, order_id, data.version, data.at, data.notes, now=timezone.now()
     )

@@ -254,8 +254,6 @@ def prescribe(
             start=data.start,
             regimen=audit.snapshot_value(asdict(data)),
             catalogue_version=plan.catalogue_version,
-            dosing_weight_kg=plan.dosing_weight.kg,
-            weight_basis=plan.dosing_weight.basis.value,
             plan=plan.as_dict(),
             prescribed_by=actor,
         )
@@ -382,8 +380,6 @@ def replan(
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
             plan=plan.as_dict(),
-            dosing_weight_kg=plan.dosing_weight.kg,
-            weight_basis=plan.dosing_weight.basis.value,
         )
         audit.record(
             actor,

@@ -26,6 +26,8 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from ivig.core.dosing import vial_label
+from ivig.core.units import plain_number
 from ivig.errors import InvalidInput, IvigError
 from ivig.interop.csv_io import ParsedPatient, RowError, parse_patient_row
 from ivig.records import audit
@@ -58,20 +60,12 @@ def _time(value: dt.datetime | None) -> str:
 
 
 def _num(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(round(float(value), 3))
+    """A number to 3 decimals without trailing zeros (``core.units.plain_number``)."""
+    return "" if value is None else plain_number(value, 3)
 
 
 def _user(user: User | None) -> str:
     return "" if user is None else str(user.username)
-
-
-def _vials(vials: list[dict[str, Any]]) -> str:
-    counts: Counter[float] = Counter()
-    for v in vials:
-        counts[float(v["size_g"])] += int(v["count"])
-    return " + ".join(f"{n} x {s:g} g" for s, n in sorted(counts.items(), reverse=True))
 
 
 def _check_period(start: dt.date | None, end: dt.date | None) -> None:
@@ -147,7 +141,7 @@ def infusion_rows(
                 "date": order.date.isoformat(),
                 "dose_g": _num(order.dose_g),
                 "volume_ml": _num(order.volume_ml),
-                "vials": _vials(order.vials),
+                "vials": vial_label(order.vials),
                 "lots": lots,
                 "started_at": _time(session.started_at),
                 "ended_at": _time(session.ended_at),

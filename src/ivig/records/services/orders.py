@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
+from ivig.core.dosing import vial_counts, vial_label
 from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError, StaleVersion
 from ivig.records import audit
 from ivig.records.actors import Actor
@@ -173,8 +174,8 @@ def recomputed_differences(order: Order) -> list[str]:
     out = []
     if not math.isclose(dose["dose_g"], order.dose_g, abs_tol=1e-6):
         out.append(f"dose {dose['dose_g']:g} g, not {order.dose_g:g} g")
-    if _vial_counts(dose["vials"]) != _vial_counts(order.vials):
-        out.append(f"vials {_vials_text(dose['vials'])}, not {_vials_text(order.vials)}")
+    if vial_counts(dose["vials"]) != vial_counts(order.vials):
+        out.append(f"vials {vial_label(dose['vials'])}, not {vial_label(order.vials)}")
     if not math.isclose(dose["volume_ml"], order.volume_ml, abs_tol=0.01):
         out.append(f"volume {dose['volume_ml']:g} mL, not {order.volume_ml:g} mL")
     new = [(s["rate_ml_per_h"], s["volume_ml"]) for s in dose["steps"]]
@@ -191,15 +192,6 @@ def recomputed_differences(order: Order) -> list[str]:
             + " mL/h"
         )
     return out
-
-
-def _vial_counts(vials: list[dict[str, Any]]) -> dict[float, int]:
-    return {float(v["size_g"]): int(v["count"]) for v in vials}
-
-
-def _vials_text(vials: list[dict[str, Any]]) -> str:
-    counts = _vial_counts(vials)
-    return " + ".join(f"{n} x {s:g} g" for s, n in sorted(counts.items(), reverse=True))
 
 
 def verify(
@@ -360,9 +352,8 @@ def dispense(
         for i, lot in enumerate(lots, start=1):
             _check_lot(i, lot, order, product)
             given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
-        ordered = _vial_counts(order.vials)
-        if given != ordered:
-            want = " + ".join(f"{n} x {s:g} g" for s, n in sorted(ordered.items(), reverse=True))
+        if given != vial_counts(order.vials):
+            want = vial_label(order.vials)
             raise InvalidInput(f"the lots must hold the ordered vials: {want}", field="lots")
         order = transition(
             actor, order_id, S.dispensed, version, dispensed_by=actor,

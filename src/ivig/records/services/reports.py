@@ -32,7 +32,7 @@ from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, LimitEvent, LimitKind, Place, Role
 from ivig.records.services.access import require
-from ivig.records.services.infusions import session_state
+from ivig.records.services.infusions import Checkpoint, session_state
 
 __all__ = ["NO_UNIT", "Figure", "safety_report"]
 
@@ -78,15 +78,14 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return low, high
 
 
-def _late(checkpoint: dict[str, Any], window: dt.timedelta) -> bool | None:
+def _late(checkpoint: Checkpoint, window: dt.timedelta) -> bool | None:
     """Late (True), on time (False), or not yet counted (None: upcoming or still due)."""
-    status = checkpoint["status"]
-    if status == "overdue":
+    if checkpoint.status == "overdue":
         return True
-    if status != "done":
+    if checkpoint.status != "done":
         return None
-    recorded, due = checkpoint.get("recorded_at"), checkpoint["due_at"]
-    return recorded is not None and recorded - due > window
+    recorded = checkpoint.recorded_at
+    return recorded is not None and recorded - checkpoint.due_at > window
 
 
 def _checkpoints(sessions: list[InfusionSession], now: dt.datetime) -> dict[str, Any]:
@@ -94,7 +93,7 @@ def _checkpoints(sessions: list[InfusionSession], now: dt.datetime) -> dict[str,
     window = dt.timedelta(minutes=window_minutes)
     late = counted = 0
     for session in sessions:
-        for checkpoint in session_state(session.order, now=now)["checkpoints"]:
+        for checkpoint in session_state(session.order, now=now).checkpoints:
             verdict = _late(checkpoint, window)
             if verdict is not None:
                 counted += 1

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ivig.records.library import current_catalogue
 from ivig.records.models import Order, OrderStatus
 from ivig.records.services import infusions, patient_reports
+from ivig.records.services.infusions import SessionView
 
 S = OrderStatus
 # The day's orders on the board, in this order: running first, then ready, then the rest.
@@ -60,9 +61,9 @@ def _step_at_minute(steps: list[dict[str, Any]], minute: float) -> int | None:
     return None
 
 
-def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def _running(order: Order, state: SessionView, now: dt.datetime) -> dict[str, Any]:
     """Who is on which step: the rate of the latest change against the plan's steps."""
-    session = state["session"] or {}
+    session = state.session or {}
     started = _when(session.get("started_at"))
     ended = _when(session.get("ended_at"))
     steps = list(order.steps)
@@ -76,12 +77,12 @@ def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str,
     duration = float(steps[-1]["end_min"]) if steps else None
     observation = session.get("observation_minutes")
     observe_until = ended + dt.timedelta(minutes=observation) if ended and observation else None
-    checkpoints = state["checkpoints"]
-    next_check = next((c for c in checkpoints if c["status"] == "upcoming"), None)
-    tasks = [t for t in state.get("tasks") or [] if not t.get("acknowledged_at")]
+    checkpoints = state.checkpoints
+    next_check = next((c for c in checkpoints if c.status == "upcoming"), None)
+    tasks = [t for t in state.tasks if not t.acknowledged_at]
     return {
-        "state": str(state.get("state") or session.get("state") or ""),
-        "restart_max": state.get("restart_max_ml_per_h"),
+        "state": state.state,
+        "restart_max": state.restart_max_ml_per_h,
         "open_tasks": len(tasks),
         "started": started,
         "ended": ended,
@@ -97,8 +98,8 @@ def _running(order: Order, state: dict[str, Any], now: dt.datetime) -> dict[str,
         "past_plan": minute is not None and duration is not None and minute >= duration,
         "duration": duration,
         "observe_until": observe_until,
-        "due": sum(1 for c in checkpoints if c["status"] == "due"),
-        "overdue": sum(1 for c in checkpoints if c["status"] == "overdue"),
+        "due": sum(1 for c in checkpoints if c.status == "due"),
+        "overdue": sum(1 for c in checkpoints if c.status == "overdue"),
         "next_check": next_check,
     }
 
@@ -115,7 +116,7 @@ def _row(order: Order, now: dt.datetime) -> dict[str, Any]:
     }
     if order.status in (S.in_progress, S.completed):
         state = infusions.session_state(order, now=now)
-        if state["session"] is not None:
+        if state.session is not None:
             row["running"] = _running(order, state, now)
     elif order.status == S.dispensed:
         session = getattr(order, "session", None)

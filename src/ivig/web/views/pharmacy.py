@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path
 
 from ivig.core.catalogue import Product
+from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
 from ivig.records.library import current_catalogue
 from ivig.records.models import Lot, Order, OrderStatus
@@ -126,10 +127,9 @@ def _queue(status: str) -> QuerySet[Order]:
 
 
 def _num(value: Any, places: int) -> str:
-    """A number as a pharmacist reads it: rounded, without trailing zeros (0.5, not 0.500)."""
-    if value is None:
-        return ""
-    return f"{round(float(value), places):g}"
+    """A number as a pharmacist reads it: rounded, without trailing zeros (0.5, not 0.500;
+    ``core.units.plain_number``); empty when there is none."""
+    return "" if value is None else plain_number(float(value), places)
 
 
 def _check(order: Order) -> dict[str, Any]:
@@ -168,8 +168,8 @@ def _check(order: Order) -> dict[str, Any]:
         "vial_total_g": vial_total,
         "vials_ok": math.isclose(vial_total, order.dose_g, abs_tol=1e-6),
         "deviation_pct": deviation,
-        "weight_kg": weight.get("kg", order.course.dosing_weight_kg),
-        "weight_basis": weight.get("basis", order.course.weight_basis),
+        "weight_kg": order.course.dosing_weight_kg,
+        "weight_basis": order.course.weight_basis,
         "weight_reason": weight.get("reason", ""),
         "actual_kg": weight.get("actual_kg"),
         "g_per_kg": order.prescribed_g / order.course.dosing_weight_kg

@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from ivig.core.dosing import vial_label
 from ivig.core.limits import SoftLimit
 from ivig.core.plan import Plan
 from ivig.core.units import plain_number
@@ -32,6 +33,8 @@ from ivig.records.services.patients import latest_weight
 from ivig.web.errors import attach_error
 from ivig.web.forms import CourseForm, OverrideForm, ReasonForm, today
 from ivig.web.views.common import posted, roles_required
+
+TIMES, NBSP = "\u00d7", "\u00a0"  # 2 x 40 g, a size never broken across lines
 
 __all__ = [
     "limits_view",
@@ -124,10 +127,7 @@ def _duration(minutes: float) -> str:
 
 def _vials(vials: list[dict[str, float]]) -> str:
     """'2 x 40 g + 1 x 5 g' (with the multiplication sign), broken only between sizes."""
-    nbsp = "\u00a0"
-    return " + ".join(
-        f"{v['count']:g}{nbsp}\u00d7{nbsp}{plain_number(v['size_g'], 2)}{nbsp}g" for v in vials
-    )
+    return vial_label(vials, sign=TIMES, space=NBSP)
 
 
 def _plan_view(plan: Plan) -> dict[str, Any]:

@@ -21,12 +21,21 @@ import math
 from typing import Any
 
 from ivig.core.catalogue import Product, RateSchedule
-from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
+from ivig.core.dosing import vial_label
+from ivig.core.units import (
+    MG_PER_KG_MIN,
+    floor_to,
+    from_mg_per_kg_min,
+    plain_number,
+    rate_to_ml_per_h,
+    to_mg_per_kg_min,
+)
 from ivig.errors import IvigError
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Order
+from ivig.records.services.infusions import SessionView
 
-MG = "mg/kg/min"
+MG = MG_PER_KG_MIN
 TIMES, DIVIDE, ARROW, MINUS = "\u00d7", "\u00f7", "\u2192", "\u2212"
 FORMULA = {
     MG: f"mL/h = mg/kg/min {TIMES} kg {TIMES} 60 {DIVIDE} mg/mL",
@@ -40,11 +49,10 @@ VIAL_RULE = (
 )
 
 
-def n(value: float, places: int | None = None) -> str:
-    """A number as the sheet prints it: ``places`` decimals, else the shortest (``25.5``)."""
-    if places is not None:
-        return f"{value:.{places}f}"
-    return f"{value:g}" if abs(value) < 1e6 else f"{value:.0f}"
+def n(value: float) -> str:
+    """A number as the sheet prints it, the shortest (``25.5``; ``core.units.plain_number``):
+    its figures are rounded before (a calculation's result to 4 decimals), or stored so."""
+    return plain_number(value, 6)
 
 
 def kg(value: float) -> str:
@@ -64,38 +72,28 @@ def schedule_of(course: Course, product: Product | None) -> RateSchedule | None:
     return next((s for s in product.schedules if s.group == group), None)
 
 
-def _to_unit(mg: float, unit: str, concentration: float) -> float:
-    if unit == "mL/kg/min":
-        return mg / concentration
-    if unit == "mL/kg/h":
-        return mg * 60 / concentration
-    return mg
-
-
-def _to_mg(value: float, unit: str, concentration: float) -> float:
-    if unit == "mL/kg/min":
-        return value * concentration
-    if unit == "mL/kg/h":
-        return value * concentration / 60
-    return value
-
-
 def in_unit(mg: float, unit: str, concentration: float) -> float:
     """The step's rate in the schedule's unit, as the label writes it: the shortest decimal
     that gives back the stored mg/kg/min (kept to 3 decimals with the order)."""
     if unit == MG:
         return mg
-    exact = _to_unit(mg, unit, concentration)
+    exact = from_mg_per_kg_min(mg, unit, concentration)
     for places in range(1, 7):
         value = round(exact, places)
-        if math.isclose(_to_mg(value, unit, concentration), mg, abs_tol=5e-4 + 1e-12):
+        if math.isclose(to_mg_per_kg_min(value, unit, concentration), mg, abs_tol=5e-4 + 1e-12):
             return value
     return exact
 
 
-def ml_per_h(value: float, unit: str, weight: float, concentration: float) -> float:
-    """The pump rate before rounding (``core.units``: mg/kg/min x kg x 60 / mg/mL)."""
-    return mg_per_kg_min_to_ml_per_h(_to_mg(value, unit, concentration), weight, concentration)
+def _inputs(value: float, unit: str, weight: float, concentration: float) -> str:
+    """The left side of a rate's calculation in the label's ``unit``: ``FORMULA`` filled in."""
+    if unit == MG:
+        return (
+            f"{n(value)} {MG} {TIMES} {kg(weight)} kg {TIMES} 60 {DIVIDE} {n(concentration)} mg/mL"
+        )
+    if unit == "mL/kg/min":
+        return f"{n(value)} mL/kg/min {TIMES} {kg(weight)} kg {TIMES} 60"
+    return f"{n(value)} mL/kg/h {TIMES} {kg(weight)} kg"
 
 
 def calculation(
@@ -104,18 +102,11 @@ def calculation(
     """``0.5 mg/kg/min x 85.0 kg x 60 / 100 mg/mL = 25.5 -> 25.5 mL/h``: the inputs, the
     formula, the unrounded result and the pump rate (rounded down to 0.1 mL/h; one 0.1 mL/h
     lower for a cap the pump stays ``below`` when rounding down alone would reach it)."""
-    raw = ml_per_h(value, unit, weight, concentration)
+    raw = rate_to_ml_per_h(value, unit, weight, concentration)
     pump = floor_to(raw)
     if below and pump >= raw - 1e-9:
         pump = round(pump - 0.1, 1)
-    if unit == MG:
-        inputs = (
-            f"{n(value)} {MG} {TIMES} {kg(weight)} kg {TIMES} 60 {DIVIDE} {n(concentration)} mg/mL"
-        )
-    elif unit == "mL/kg/min":
-        inputs = f"{n(value)} mL/kg/min {TIMES} {kg(weight)} kg {TIMES} 60"
-    else:
-        inputs = f"{n(value)} mL/kg/h {TIMES} {kg(weight)} kg"
+    inputs = _inputs(value, unit, weight, concentration)
     return f"{inputs} = {n(round(raw, 4))} {ARROW} {n(pump)} mL/h"
 
 
@@ -189,7 +180,7 @@ def dose_basis(order: Order, course: Course, product: Product | None) -> dict[st
     weight = course.dosing_weight_kg
     concentration = _concentration(course, product)
     per_kg = order.prescribed_g / weight if weight else None
-    vials = " + ".join(f"{v['count']} {TIMES} {n(float(v['size_g']))} g" for v in order.vials)
+    vials = vial_label(order.vials, sign=TIMES)
     difference = (
         (order.dose_g - order.prescribed_g) / order.prescribed_g * 100
         if order.prescribed_g
@@ -224,32 +215,27 @@ def dose_basis(order: Order, course: Course, product: Product | None) -> dict[st
 
 
 def limits_basis(
-    order: Order, course: Course, product: Product | None, state: dict[str, Any]
+    order: Order, course: Course, product: Product | None, state: SessionView
 ) -> dict[str, Any]:
     """The two rate limits at the chair, in mL/h with their basis: the label's maximum (a hard
     limit, stored with the order) and the plan's ceiling, its highest step (a soft limit)."""
     weight = course.dosing_weight_kg
     concentration = _concentration(course, product)
     schedule = schedule_of(course, product)
-    stored = state.get("label_max_ml_per_h", order.label_max_ml_per_h)
+    stored: float | None = state.label_max_ml_per_h
     label: dict[str, Any] = {"value": stored, "calculation": "", "source": ""}
     if schedule is not None and concentration:
-        raw = ml_per_h(schedule.maximum, schedule.unit, weight, concentration)
+        raw = rate_to_ml_per_h(schedule.maximum, schedule.unit, weight, concentration)
         if stored is None:
             stored = floor_to(raw)
         if -1e-9 <= raw - float(stored) < 0.1:  # stored with the order, rounded down to 0.1 mL/h
             label["value"] = float(stored)
-            inputs = {
-                MG: f"{n(schedule.maximum)} {MG} {TIMES} {kg(weight)} kg {TIMES} 60 {DIVIDE} "
-                f"{n(concentration)} mg/mL",
-                "mL/kg/min": f"{n(schedule.maximum)} mL/kg/min {TIMES} {kg(weight)} kg {TIMES} 60",
-                "mL/kg/h": f"{n(schedule.maximum)} mL/kg/h {TIMES} {kg(weight)} kg",
-            }[schedule.unit]
+            inputs = _inputs(schedule.maximum, schedule.unit, weight, concentration)
             label["calculation"] = f"{inputs} = {n(round(raw, 4))} {ARROW} {n(float(stored))} mL/h"
             label["source"] = f"{schedule.label} ({schedule.basis}): {schedule.source.cite()}"
     steps = list(order.steps)
     top = max(range(len(steps)), key=lambda i: float(steps[i]["rate_ml_per_h"]), default=None)
-    ceiling: dict[str, Any] = {"value": state.get("ceiling_ml_per_h"), "step": None}
+    ceiling: dict[str, Any] = {"value": state.ceiling_ml_per_h, "step": None}
     if top is not None:
         ceiling.update(
             value=float(steps[top]["rate_ml_per_h"]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import asdict
 from typing import Any
 
 from django import forms
@@ -22,7 +23,8 @@ from ivig.core.monitoring import (
     classify_symptoms,
     vitals_schedule,
 )
-from ivig.core.rates import RateStep, clock_times
+from ivig.core.rates import clock_times
+from ivig.core.units import grams_to_ml
 from ivig.errors import IvigError
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
@@ -39,6 +41,7 @@ from ivig.records.models import (
 )
 from ivig.records.services import infusions, patient_reports
 from ivig.records.services.access import has_role
+from ivig.records.services.infusions import Checkpoint, SessionView
 from ivig.records.services.limits import may_override
 from ivig.records.services.patients import age_on, latest_weight
 from ivig.web.views.charts import rate_chart
@@ -47,20 +50,6 @@ from ivig.web.views.runsheet.forms import QUESTIONS, VITALS, build, symptom_name
 
 RATE_TOLERANCE = 0.05  # mL/h: a recorded rate "is" a planned step's rate within this
 S = SessionState
-
-
-def steps_of(order: Order) -> tuple[RateStep, ...]:
-    return tuple(
-        RateStep(
-            float(s["start_min"]),
-            float(s["end_min"]),
-            float(s["rate_ml_per_h"]),
-            float(s["rate_mg_per_kg_per_min"]),
-            float(s["volume_ml"]),
-            str(s.get("basis", "label")),
-        )
-        for s in order.steps
-    )
 
 
 def planned_step(order: Order, session: InfusionSession | None, now: dt.datetime) -> int | None:
@@ -85,7 +74,7 @@ def _step_rows(
     """The rate-step table: clock times from the actual start (from now, provisional, before
     it), cumulative volumes, the actual start of each step, the current and the next step,
     and the basis of each number (``basis.steps_basis``)."""
-    steps = steps_of(order)
+    steps = infusions.steps_of(order)
     started = session.started_at if session is not None else None
     base = started or now.replace(second=0, microsecond=0)
     times = clock_times(steps, base)
@@ -138,29 +127,23 @@ def _step_rows(
 def _checkpoints(
     order: Order,
     session: InfusionSession | None,
-    state: dict[str, Any],
+    state: SessionView,
     observe_minutes: int,
     now: dt.datetime,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[Checkpoint], bool]:
     """The vital-sign checkpoints (``session_state``) once started; before that, the planned
     ones on the clock from now (provisional)."""
     if session is not None and session.started_at is not None:
-        return list(state["checkpoints"]), False
+        return list(state.checkpoints), False
     base = now.replace(second=0, microsecond=0)
     schedule = vitals_schedule(
-        steps_of(order),
+        infusions.steps_of(order),
         observation_minutes=observe_minutes,
         label_maximum_ml_per_h=order.label_max_ml_per_h,
         protocol=current_library().monitoring,
     )
     rows = [
-        {
-            "minute": c.minute,
-            "reason": c.text,
-            "due_at": base + dt.timedelta(minutes=c.minute),
-            "status": "planned",
-            "recorded_at": None,
-        }
+        Checkpoint(c.minute, c.text, base + dt.timedelta(minutes=c.minute), "planned")
         for c in schedule
     ]
     return rows, True
@@ -256,8 +239,9 @@ def product_of(order: Order) -> Product | None:
 def _lots(order: Order, product: Product | None) -> list[dict[str, Any]]:
     rows = []
     for lot in order.lots.order_by("id"):
-        volume = lot.vial_size_g * lot.count * 1000 / product.concentration if product else None
-        rows.append({"lot": lot, "grams": lot.vial_size_g * lot.count, "volume_ml": volume})
+        grams = lot.vial_size_g * lot.count
+        volume = grams_to_ml(grams, product.concentration) if product else None
+        rows.append({"lot": lot, "grams": grams, "volume_ml": volume})
     return rows
 
 
@@ -292,13 +276,6 @@ def stage_of(order: Order, session: InfusionSession | None) -> str:
     return "withdrawn"
 
 
-def state_of(session: InfusionSession | None, state: dict[str, Any]) -> str:
-    """The infusion's state (requirement 62): the service's word, else the stored one."""
-    if state.get("state"):
-        return str(state["state"])
-    return str(session.state) if session is not None else str(S.not_started)
-
-
 def _tolerated(
     rates: list[RateChange], reactions: list[dict[str, Any]], limit: float
 ) -> RateChange | None:
@@ -318,13 +295,13 @@ def _tolerated(
 def _restart(
     session: InfusionSession | None,
     infusion_state: str,
-    state: dict[str, Any],
+    state: SessionView,
     rates: list[RateChange],
     reactions: list[dict[str, Any]],
 ) -> dict[str, Any] | None:
     """The highest restart rate allowed now (``session_state``) and its basis: paused, the
     last tolerated rate; stopped, the prescriber's restart order (requirement 62)."""
-    limit = state.get("restart_max_ml_per_h")
+    limit = state.restart_max_ml_per_h
     if session is None or limit is None:
         return None
     if infusion_state == S.stopped:
@@ -386,13 +363,13 @@ def _initial(
     key: str,
     order: Order,
     session: InfusionSession | None,
-    state: dict[str, Any],
+    state: SessionView,
     restart: dict[str, Any] | None,
     now: dt.datetime,
 ) -> dict[str, Any]:
     """What a form offers: the planned rate (never above the last tolerated one), the highest
     restart rate allowed, the last tolerated rate as the restart order's maximum."""
-    tolerated = state.get("last_tolerated_ml_per_h")
+    tolerated = state.last_tolerated_ml_per_h
     if key == "rate":
         return _suggested_rate(order, session, state, now)
     if key == "resume" and restart is not None:
@@ -428,7 +405,7 @@ def context(
     session = InfusionSession.objects.filter(order=order).first()
     state = infusions.session_state(order, now=now)
     stage = stage_of(order, session)
-    infusion_state = state_of(session, state)
+    infusion_state = state.state  # requirement 62: not-started before the check
     rates = (
         list(session.rate_changes.select_related("recorded_by").order_by("at", "id"))
         if session
@@ -485,7 +462,7 @@ def context(
     doses = plan.get("doses", [])
     vitals = _vitals_rows(session)
     by_time = {row["vitals"].at: row for row in vitals if not row["correction"]["struck"]}
-    checkpoints = [{**c, "vitals": by_time.get(c["recorded_at"])} for c in checkpoints]
+    checkpoint_rows = [{**asdict(c), "vitals": by_time.get(c.recorded_at)} for c in checkpoints]
     bases = basis.steps_basis(order, course, product)
     current_rate = rates[-1] if rates else None
     step_rows = _step_rows(order, session, rates, now, bases)
@@ -519,11 +496,11 @@ def context(
         "rates": rates,
         "current_rate": current_rate,
         "restart": restart,
-        "may_increase": state.get("may_increase"),
-        "last_tolerated": state.get("last_tolerated_ml_per_h"),
+        "may_increase": state.may_increase,
+        "last_tolerated": state.last_tolerated_ml_per_h,
         "tasks": task_forms,
         "all_tasks": tasks,
-        "checkpoints": checkpoints,
+        "checkpoints": checkpoint_rows,
         "provisional_checks": provisional_checks,
         "vital_columns": _vital_columns(),
         "vitals": vitals,
@@ -630,7 +607,7 @@ def reaction_protocol() -> dict[str, Any]:
 
 
 def _suggested_rate(
-    order: Order, session: InfusionSession | None, state: dict[str, Any], now: dt.datetime
+    order: Order, session: InfusionSession | None, state: SessionView, now: dt.datetime
 ) -> dict[str, str]:
     """The rate the rate form offers: the plan's rate at ``now``, never more than the last
     tolerated rate after a reaction."""
@@ -638,7 +615,7 @@ def _suggested_rate(
     if session is None or planned is None:
         return {}
     rate = float(order.steps[planned]["rate_ml_per_h"])
-    tolerated = state.get("last_tolerated_ml_per_h")
+    tolerated = state.last_tolerated_ml_per_h
     if tolerated is not None:
         rate = min(rate, float(tolerated))
     return {"rate_ml_per_h": f"{rate:g}"}

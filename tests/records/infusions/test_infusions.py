@@ -142,10 +142,10 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     )
     assert Order.objects.get(pk=dispensed.pk).status == "completed"
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
-    assert state["state"] == "closed"
-    assert state["checkpoints"][0]["reason"] == "baseline"
+    assert state.state == "closed"
+    assert state.checkpoints[0].reason == "baseline"
     # the end of the observation (5 h after the start) is now: due; nothing is still to come
-    assert {c["status"] for c in state["checkpoints"]} <= {"done", "due", "overdue"}
+    assert {c.status for c in state.checkpoints} <= {"done", "due", "overdue"}
 
 
 def test_a_second_reaction_stops_for_the_day(users: dict[str, Any], dispensed: Order) -> None:
@@ -233,6 +233,6 @@ def test_checkpoints_follow_the_real_end(users: dict[str, Any], dispensed: Order
     _start(users, dispensed, start)
     infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(minutes=150), now=NOW)
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
-    ends = [c for c in state["checkpoints"] if c["reason"] == "end of infusion"]
-    assert [c["minute"] for c in ends] == [150]
-    assert max(c["minute"] for c in state["checkpoints"]) == 150 + 60  # first infusion: 60 min
+    ends = [c for c in state.checkpoints if c.reason == "end of infusion"]
+    assert [c.minute for c in ends] == [150]
+    assert max(c.minute for c in state.checkpoints) == 150 + 60  # first infusion: 60 min
