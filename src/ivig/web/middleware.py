@@ -312,8 +312,6 @@ class Idempotent:
     # -- who: the session's user, else the bearer token's (as the API's auth does)
 
     def _user(self, request: HttpRequest) -> Any:
-        from ivig.records.models import ApiToken
-
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             if request.path.startswith("/api/"):
@@ -326,14 +324,10 @@ class Idempotent:
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
             return None
-        from ivig.api.auth import hash_token
+        from ivig.records.tokens import active_token
 
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(key_hash=hash_token(raw.strip()), revoked_at__isnull=True)
-            .first()
-        )
-        return token.user if token is not None and token.user.is_active else None
+        token = active_token(raw.strip())
+        return token.user if token is not None else None
 
     # -- the claim, a repeat, and the stored answer
 
