@@ -25,8 +25,8 @@ from ivig.records.models import (
     Vitals,
 )
 from ivig.records.services import accounts
-from ivig.web import middleware_audit
-from ivig.web.middleware_audit import EXEMPT, READS
+from ivig.server import middleware_audit
+from ivig.server.middleware_audit import EXEMPT, READS
 
 PASSWORD = "infusion-chair-42-Xq"
 
@@ -221,7 +221,7 @@ def test_every_route_showing_a_record_is_audited(
     elif response.status_code == 200:
         assert route in EXEMPT, (
             f"GET {url} shows a patient's record: add {route!r} to READS in "
-            "ivig/web/middleware_audit.py (or to EXEMPT, with the reason)"
+            "ivig/server/middleware_audit.py (or to EXEMPT, with the reason)"
         )
         assert reads == []
     else:  # a submission only (405), a redirect to the page (302) or refused

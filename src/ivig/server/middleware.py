@@ -1,4 +1,4 @@
-"""The web's (and the API's) middleware.
+"""The middleware of the pages and the API (the Django project's, listed in ``settings``).
 
 - ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
@@ -11,7 +11,7 @@
   clinical text holds one, and PostgreSQL cannot store it.
 - ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
 
-Reads of a patient's record are audited by ``ivig.web.middleware_audit.ReadAudit``.
+Reads of a patient's record are audited by ``ivig.server.middleware_audit.ReadAudit``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from django.http.request import RawPostDataException
 from django.utils import timezone
 
 from ivig.errors import IvigError, NotFound
+from ivig.web.templatetags.ivig_forms import IDEMPOTENCY_FIELD
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -173,7 +174,6 @@ class NoHardDelete:
 # --- idempotent submissions (requirement 29) -----------------------------------------------------
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_FIELD = "idempotency_key"  # web forms: {% idempotency_field %} (ivig_forms)
 IN_PROGRESS = 0  # the status of a placeholder: the first submission is still running
 WAIT = dt.timedelta(seconds=5)  # how long a repeat waits for the first one to finish
 ABANDONED = dt.timedelta(minutes=2)  # a placeholder this old was left by a crashed worker
