@@ -101,6 +101,8 @@ def cancel(request: HttpRequest, order_id: Id, data: Reason) -> dict[str, Any]:
     **rule(Role.pharmacist, Role.prescriber, Role.admin),
 )
 def lot_lookup(request: HttpRequest, lot_number: str) -> list[dict[str, Any]]:
-    """Which orders (and so which patients) received lot X."""
-    query = Order.objects.filter(lots__lot_number=lot_number).distinct().prefetch_related("lots")
+    """Which orders (and so which patients) received lot X: the lot number whole, ignoring case
+    and surrounding spaces (as the pharmacy page finds it), the orders by date."""
+    found = orders.find_lots(lot_number)
+    query = Order.objects.filter(lots__in=found).distinct().prefetch_related("lots")
     return [order_out(o) for o in query.order_by("date")]
