@@ -6,11 +6,11 @@ Exports are reads of many patients' records, so each is audited (requirements 5,
 one summary event, all in one transaction with the query. Only entries in force are exported
 unless ``include_all`` (then corrected and voided entries are marked as such).
 
-The import creates each row's patient through :func:`patients.create_patient` (and its weight
-through :func:`patients.add_weight`), so the rules are those of the web and the API, and each
-creation is audited by them. Each row is its own transaction: a bad row creates nothing of
-itself, and everything from the good rows is kept. An MRN that exists already is reported,
-never overwritten.
+The import creates each row's patient (and its weight) through
+:func:`patients.register_patient`, as the web's form does, so the rules are those of the web and
+the API, and each creation is audited by them. Each row is its own transaction: a bad row
+creates nothing of itself, and everything from the good rows is kept. An MRN that exists
+already is reported, never overwritten.
 """
 
 from __future__ import annotations
@@ -325,11 +325,13 @@ def _column(name: str | None) -> str | None:
 
 def _import_row(actor: Any, parsed: ParsedPatient, today: dt.date, dry_run: bool) -> int:
     with transaction.atomic():
-        patient = patients.create_patient(actor, parsed.patient, today=today)
-        if parsed.weight_kg is not None:
-            patients.add_weight(
-                actor, patient.pk, parsed.weighed_on or today, parsed.weight_kg, today=today
-            )
+        patient = patients.register_patient(
+            actor,
+            parsed.patient,
+            today=today,
+            weight_kg=parsed.weight_kg,
+            weighed_on=parsed.weighed_on,
+        )
         if dry_run:
             raise _DryRun
     return int(patient.pk)

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -78,11 +77,12 @@ def patient_new(request: HttpRequest) -> HttpResponse:
     form = PatientForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                patient = service.create_patient(request.user, _input(form), today=today())
-                weight = form.cleaned_data.get("weight_kg")
-                if weight:
-                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
+            patient = service.register_patient(
+                request.user,
+                _input(form),
+                today=today(),
+                weight_kg=form.cleaned_data.get("weight_kg") or None,
+            )
         except IvigError as exc:
             attach_error(form, exc)
         else:
@@ -102,20 +102,14 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = PatientForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                service.update_patient(
-                    request.user,
-                    patient.pk,
-                    form.cleaned_data["version"] or 0,
-                    _input(form),
-                    today=today(),
-                )
-                weight = form.cleaned_data.get("weight_kg")
-                record = (
-                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
-                    if weight
-                    else None
-                )
+            _, record = service.update_patient_and_weight(
+                request.user,
+                patient.pk,
+                form.cleaned_data["version"] or 0,
+                _input(form),
+                today=today(),
+                weight_kg=form.cleaned_data.get("weight_kg") or None,
+            )
         except IvigError as exc:
             attach_error(form, exc)
         else:
