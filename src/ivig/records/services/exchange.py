@@ -1,5 +1,5 @@
 """CSV exchange, the database part: the audit exports of infusions and outcomes, and the import
-of patients (the pure part, columns and parsing, is ``ivig.interop.csv_io``).
+of patients (the format, columns and cells, is ``ivig.interop.csv_io``).
 
 Exports are reads of many patients' records, so each is audited (requirements 5, 8): one
 ``export`` event per patient whose rows it holds (so the patient's access log shows it) and
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +26,16 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from ivig.errors import InvalidInput, IvigError
-from ivig.interop.csv_io import ParsedPatient, RowError, parse_patient_row
+from ivig.interop.csv_io import (
+    PATIENT_REQUIRED,
+    RowError,
+    cell_date,
+    cell_number,
+    cell_text,
+    extra_cells,
+)
 from ivig.records import audit
-from ivig.records.models import InfusionSession, Outcome, Reaction, Role
+from ivig.records.models import IgaStatus, InfusionSession, Outcome, Reaction, Role
 from ivig.records.services import patients
 from ivig.records.services.access import require
 
@@ -36,11 +43,13 @@ __all__ = [
     "EXPORT_ROLES",
     "IMPORT_ROLES",
     "ImportReport",
+    "ParsedPatient",
     "export_infusions",
     "export_outcomes",
     "import_patients",
     "infusion_rows",
     "outcome_rows",
+    "parse_patient_row",
 ]
 
 EXPORT_ROLES = (Role.admin, Role.pharmacist)
@@ -291,6 +300,51 @@ def export_outcomes(
 
 
 # --- the patient import --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPatient:
+    """One row as the service's input, with the weight it adds (if any)."""
+
+    row: int
+    patient: patients.PatientInput
+    weight_kg: float | None = None
+    weighed_on: dt.date | None = None
+
+
+def parse_patient_row(number: int, row: Mapping[str, str]) -> ParsedPatient:
+    """One row of the import (:func:`~ivig.interop.csv_io.read_patient_rows`) as the service's
+    input. Only the form of each cell is checked here (a date, a number, a required cell); the
+    rules (ranges, known codes, a unique MRN) are the service's, as for the web and the API.
+    Raises :class:`InvalidInput` naming the column."""
+    if extra_cells(row):
+        raise InvalidInput("the row has more cells than the header has columns")
+    for column in PATIENT_REQUIRED:
+        if not cell_text(row, column):
+            raise InvalidInput(f"{column} is required", field=column)
+    born = cell_date(row, "date_of_birth")
+    height = cell_number(row, "height_cm")
+    assert born is not None
+    assert height is not None
+    weight = cell_number(row, "weight_kg")
+    weighed_on = cell_date(row, "weighed_on")
+    if weighed_on is not None and weight is None:
+        raise InvalidInput("a weighing date needs a weight (weight_kg)", field="weighed_on")
+    codes = tuple(c.strip() for c in cell_text(row, "risk_codes").split(";") if c.strip())
+    patient = patients.PatientInput(
+        mrn=cell_text(row, "mrn"),
+        family_name=cell_text(row, "family_name"),
+        given_name=cell_text(row, "given_name"),
+        date_of_birth=born,
+        sex=cell_text(row, "sex").lower(),
+        height_cm=height,
+        risk_codes=codes,
+        conditions=cell_text(row, "conditions"),
+        allergies=cell_text(row, "allergies"),
+        iga_status=cell_text(row, "iga_status").lower() or IgaStatus.unknown,
+        notes=cell_text(row, "notes"),
+    )
+    return ParsedPatient(number, patient, weight, weighed_on)
 
 
 @dataclass(slots=True)
