@@ -17,14 +17,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ivig.interop import ics
+from ivig.interop.charts import outcome_chart
 from ivig.interop.handout import build_handout
 from ivig.interop.pdf import PdfUnavailable, html_to_pdf
 from ivig.records import audit
 from ivig.records.models import Order, OrderStatus, Patient
 from ivig.records.services.common import get
-from ivig.records.services.outcomes import outcome_series
+from ivig.records.services.outcomes import outcome_series, patient_reported
 from ivig.web.forms import today
-from ivig.web.views.charts import outcome_chart
 
 __all__ = ["handout_page", "handout_pdf", "patient_calendar", "urlpatterns"]
 
@@ -32,11 +32,12 @@ __all__ = ["handout_page", "handout_pdf", "patient_calendar", "urlpatterns"]
 def handout_context(patient: Patient) -> dict[str, object]:
     """The handout page's (and its PDF's) context; the patient's own copy reuses it."""
     plan = ics.patient_plan(patient, today=today())
+    series = outcome_series(patient)
     given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
     return {
         "patient": patient,
         "handout": build_handout(plan),
-        "chart": outcome_chart(outcome_series(patient), [o.date for o in given]),
+        "chart": outcome_chart(series, [o.date for o in given], patient_reported(series)),
         "plan": plan,
         "section": "patients",
         "title": f"Handout: {patient.family_name}, {patient.given_name}",

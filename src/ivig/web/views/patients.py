@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ivig.errors import IvigError, NotFound
+from ivig.interop.charts import outcome_chart
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
@@ -27,7 +28,6 @@ from ivig.web.forms import (
     WeightForm,
     today,
 )
-from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import attach_error, posted, roles_required
 
 SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term narrows it
@@ -307,7 +307,7 @@ def patient_page(
     confirm_id: int | None = None,
     creatinine_form: CreatinineForm | None = None,
 ) -> HttpResponse:
-    from ivig.records.services.outcomes import outcome_series
+    from ivig.records.services.outcomes import outcome_series, patient_reported
 
     patient = get(Patient, patient_id, "patient")
     completed = list(
@@ -332,7 +332,7 @@ def patient_page(
             "timeline": _timeline(list(infusions)),
             "infusions": infusions,
             "gauge": _cap_gauge(patient),
-            "chart": outcome_chart(series, completed),
+            "chart": outcome_chart(series, completed, patient_reported(series)),
             "outcomes": series,
             "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
             "creatinine_results": _entries(

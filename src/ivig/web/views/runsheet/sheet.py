@@ -26,6 +26,7 @@ from ivig.core.monitoring import (
 )
 from ivig.core.rates import RateStep, clock_times
 from ivig.errors import IvigError
+from ivig.interop.charts import rate_chart
 from ivig.records.library import current_catalogue
 from ivig.records.models import (
     AuditEvent,
@@ -42,7 +43,6 @@ from ivig.records.services import infusions, patient_reports
 from ivig.records.services.access import has_role
 from ivig.records.services.limits import may_override
 from ivig.records.services.patients import age_on, latest_weight
-from ivig.web.views.charts import rate_chart
 from ivig.web.views.runsheet import basis
 from ivig.web.views.runsheet.forms import QUESTIONS, VITALS, build, symptom_name
 
