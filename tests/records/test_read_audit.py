@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from ivig.records import audit
 from ivig.records.models import (
     AuditEvent,
     CreatinineResult,
@@ -187,7 +188,7 @@ def test_no_unaudited_read(client_for: Any, dispensed: Order, monkeypatch: Any) 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(middleware_audit.audit, "record", broken)
+    monkeypatch.setattr(audit, "record", broken)
     page = client_for("nurse").get(f"/orders/{dispensed.pk}/runsheet/")
     assert page.status_code == 503
     assert b"Edward" not in page.content

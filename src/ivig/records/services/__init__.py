@@ -12,4 +12,6 @@ records and the audit event in one transaction, and raises an ``ivig.errors.Ivig
     documents   the handout and run-sheet PDFs, the calendar, the FHIR Bundle: made and audited
     runsheet    what the run sheet shows and the basis of each number (a read)
     exchange    CSV exports (audited) and the patient import
+    reads       the read audit of a patient's record (the staff's, a patient's own)
+    database    the audit events of a backup and a restore
 """

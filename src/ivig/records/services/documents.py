@@ -37,7 +37,7 @@ from ivig.interop.handout import Infusion, PatientPlan, build_handout
 from ivig.interop.pdf import html_to_pdf
 from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, OrderStatus, Patient
-from ivig.records.services import portal
+from ivig.records.services import reads
 from ivig.records.services.corrections import current
 from ivig.records.services.outcomes import outcome_series, patient_reported
 from ivig.records.services.runsheet.sheet import print_sheet
@@ -77,7 +77,7 @@ def _hand_over(
     delivery, in one transaction."""
     with transaction.atomic():
         if own_url is not None:
-            portal.record_own_read(actor, patient_id, entity, own_url, action)
+            reads.record_own_read(actor, patient_id, entity, own_url, action)
         else:
             audit.record(
                 actor, action, entity, entity_id, patient_id=patient_id, after=after, reason=reason

@@ -36,7 +36,6 @@ __all__ = [
     "invitation_for",
     "invite",
     "pending",
-    "record_own_read",
 ]
 
 VALID_FOR = dt.timedelta(days=7)
@@ -180,15 +179,3 @@ def accept(raw: str, username: str, password: str, *, now: dt.datetime) -> User:
     except IntegrityError:
         raise Conflict("this user name is taken; choose another", field="username") from None
     return user
-
-
-def record_own_read(actor: Any, patient_id: int, category: str, url: str, *also: str) -> None:
-    """A signed-in patient's read of their own record (``read``, the category and the URL; a
-    staff member's reads are the read-audit middleware's), and what else the page did with it
-    (``also``: a ``print`` or an ``export``), in one transaction."""
-    with transaction.atomic():
-        audit.record(
-            actor, "read", category, patient_id, patient_id=patient_id, after={"url": url[:500]}
-        )
-        for action in also:
-            audit.record(actor, action, category, patient_id, patient_id=patient_id)

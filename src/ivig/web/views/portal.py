@@ -37,7 +37,7 @@ from ivig.interop.handout import (
 )
 from ivig.interop.pdf import PdfUnavailable
 from ivig.records.models import Patient
-from ivig.records.services import documents, portal
+from ivig.records.services import documents, portal, reads
 from ivig.records.services.access import patient_of
 from ivig.records.services.common import get
 from ivig.web.forms import today
@@ -179,8 +179,8 @@ def patient_required(view: F) -> F:
 
 
 def read_own(request: HttpRequest, patient: Patient, category: str) -> None:
-    """Audit the read of the patient's own record (``portal.record_own_read``)."""
-    portal.record_own_read(request.user, patient.pk, category, request.get_full_path())
+    """Audit the read of the patient's own record (``reads.record_own_read``)."""
+    reads.record_own_read(request.user, patient.pk, category, request.get_full_path())
 
 
 @dataclass(frozen=True, slots=True)
