@@ -101,7 +101,10 @@ def test_no_api_route_offers_delete() -> None:
 # Reviewed deletes: (file under src/ivig, the exact line). None is of a clinical row.
 ALLOWED_DELETES = {
     # an idempotency placeholder whose request failed (500): released so a retry runs again
-    ("web/middleware.py", "IdempotencyKey.objects.filter(pk=row.pk, status=IN_PROGRESS).delete()"),
+    (
+        "server/middleware.py",
+        "IdempotencyKey.objects.filter(pk=row.pk, status=IN_PROGRESS).delete()",
+    ),
 }
 # SQL that deletes rows; the audit triggers' SQL (which refuses them) may name the statements.
 DELETE_SQL = re.compile(

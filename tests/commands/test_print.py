@@ -82,10 +82,10 @@ def test_print_without_its_template_is_one_error_line(
 ) -> None:
     """A package built without its templates (issue 13): ``TemplateDoesNotExist`` becomes one
     line naming the template; nothing written, nothing audited."""
-    import ivig.web.views.runsheet.pdf
     from ivig.records.models import AuditEvent
+    from ivig.records.services import documents
 
-    monkeypatch.setattr(ivig.web.views.runsheet.pdf, "TEMPLATE", "web/no_such_runsheet.html")
+    monkeypatch.setattr(documents, "RUNSHEET_TEMPLATE", "web/no_such_runsheet.html")
     target = tmp_path / "sheet.pdf"
     code, out, err = run(["print", str(dispensed.pk), "--out", str(target)])
     assert code == 1
@@ -106,12 +106,12 @@ def test_print_failing_inside_weasyprint_is_one_line_and_a_log(
 ) -> None:
     """Any other failure (a font WeasyPrint cannot read, say) is the internal-error line, its
     traceback in errors.log in the data folder; ``--debug`` shows it."""
-    import ivig.web.views.runsheet.pdf
+    from ivig.records.services import documents
 
     def no_font(*_args: Any, **_kwargs: Any) -> bytes:
         raise OSError("cannot open resource: DejaVuSans.ttf")
 
-    monkeypatch.setattr(ivig.web.views.runsheet.pdf, "render_pdf", no_font)
+    monkeypatch.setattr(documents, "render_pdf", no_font)
     monkeypatch.setenv("IVIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("IVIG_DEBUG", raising=False)
     target = tmp_path / "sheet.pdf"

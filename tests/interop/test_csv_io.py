@@ -1,9 +1,8 @@
-"""The pure part of the CSV exchange: the import's header and rows, the writing of rows."""
+"""The CSV format of the exchange: the import's header and rows, a cell, the writing of rows."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 
 import pytest
@@ -49,68 +48,6 @@ def test_rows_are_numbered_as_a_spreadsheet_shows_them() -> None:
     assert rows[1][1]["family_name"] == "O'Neil, Jr"
 
 
-def _row(**cells: str) -> dict[str, str]:
-    base = {
-        "mrn": "A1",
-        "family_name": "Smith",
-        "given_name": "Anna",
-        "date_of_birth": "1970-02-03",
-        "sex": "Female",
-        "height_cm": "165",
-    }
-    return {**base, **cells}
-
-
-def test_a_row_becomes_the_service_input() -> None:
-    parsed = csv_io.parse_patient_row(
-        7,
-        _row(
-            weight_kg="70,5",
-            weighed_on="2026-11-20",
-            risk_codes=" diabetes ; ;thrombosis-history",
-            iga_status="Normal",
-            allergies="penicillin",
-        ),
-    )
-    assert parsed.row == 7
-    assert parsed.patient.mrn == "A1"
-    assert parsed.patient.date_of_birth == dt.date(1970, 2, 3)
-    assert parsed.patient.sex == "female"
-    assert parsed.patient.height_cm == 165
-    assert parsed.patient.risk_codes == ("diabetes", "thrombosis-history")
-    assert parsed.patient.iga_status == "normal"
-    assert parsed.patient.allergies == "penicillin"
-    assert (parsed.weight_kg, parsed.weighed_on) == (70.5, dt.date(2026, 11, 20))
-    plain = csv_io.parse_patient_row(2, _row())
-    assert (plain.weight_kg, plain.weighed_on, plain.patient.iga_status) == (None, None, "unknown")
-
-
-@pytest.mark.parametrize(
-    ("cells", "column", "message"),
-    [
-        ({"date_of_birth": "1960-13-01"}, "date_of_birth", "'1960-13-01' is not a date"),
-        ({"date_of_birth": "03/02/1970"}, "date_of_birth", "is not a date (YYYY-MM-DD)"),
-        ({"height_cm": "tall"}, "height_cm", "'tall' is not a number"),
-        ({"height_cm": "nan"}, "height_cm", "'nan' is not a number"),
-        ({"weight_kg": "7o"}, "weight_kg", "'7o' is not a number"),
-        ({"given_name": "  "}, "given_name", "given_name is required"),
-        ({"weighed_on": "2026-11-20"}, "weighed_on", "a weighing date needs a weight"),
-    ],
-)
-def test_a_bad_cell_names_its_column(cells: dict[str, str], column: str, message: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        csv_io.parse_patient_row(3, _row(**cells))
-    assert caught.value.field == column
-    assert message in caught.value.message
-
-
-def test_a_row_with_extra_cells_is_refused() -> None:
-    rows = csv_io.read_patient_rows(HEADER + "\nA1,Smith,Anna,1970-02-03,female,165,surplus\n")
-    with pytest.raises(InvalidInput, match="more cells than the header") as caught:
-        csv_io.parse_patient_row(*rows[0])
-    assert caught.value.field is None
-
-
 def test_rows_are_written_quoted_and_read_back() -> None:
     rows = [
         {"mrn": "A1", "measure": "qmg", "value": 10, "measured_on": "2026-11-01"},
@@ -137,3 +74,20 @@ def test_the_error_report_lines() -> None:
         "row 3, date_of_birth: 'x' is not a date",
         "row 5: the row has more cells than the header has columns",
     ]
+
+
+def test_a_cell_is_read_in_its_form_or_names_its_column() -> None:
+    row = {"a": " 70,5 ", "b": "2026-11-20", "c": "", "d": "1.5e3", "e": "inf"}
+    assert csv_io.cell_text(row, "a") == "70,5"
+    assert csv_io.cell_text(row, "missing") == ""
+    assert csv_io.cell_number(row, "a") == 70.5
+    assert csv_io.cell_number(row, "d") == 1500
+    assert csv_io.cell_number(row, "c") is None
+    assert csv_io.cell_date(row, "b") is not None
+    assert csv_io.cell_date(row, "c") is None
+    with pytest.raises(InvalidInput) as caught:
+        csv_io.cell_number(row, "e")
+    assert caught.value.field == "e"
+    with pytest.raises(InvalidInput, match="not a date") as caught:
+        csv_io.cell_date(row, "a")
+    assert caught.value.field == "a"

@@ -16,7 +16,6 @@ from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from ivig.interop import fhir
 from ivig.records.models import (
     InfusionSession,
     Order,
@@ -27,7 +26,7 @@ from ivig.records.models import (
     Vitals,
     WeightRecord,
 )
-from ivig.records.services import corrections
+from ivig.records.services import corrections, documents
 
 SIGNS = ("temperature_c", "pulse_per_min", "respiratory_rate_per_min", "spo2_percent")
 UCUM = "http://unitsofmeasure.org"
@@ -42,7 +41,7 @@ def demo(demo: dict[str, Any]) -> list[Patient]:
 
 def _export(patient: Patient) -> dict[str, Any]:
     """The Bundle as a client gets it: through JSON."""
-    out: dict[str, Any] = json.loads(json.dumps(fhir.bundle_for(patient, now=timezone.now())))
+    out: dict[str, Any] = json.loads(json.dumps(documents.fhir_bundle(patient, now=timezone.now())))
     return out
 
 

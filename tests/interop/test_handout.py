@@ -218,8 +218,8 @@ def test_demo_handouts_read_at_grade_8_or_below(demo: dict[str, Any]) -> None:
     grade), easy on Flesch reading ease, and a real handout (not a few words)."""
     from django.utils import timezone
 
-    from ivig.interop.ics import patient_plan
     from ivig.records.models import Patient
+    from ivig.records.services.documents import patient_plan
 
     patients = list(Patient.objects.order_by("mrn"))
     assert len(patients) == 3

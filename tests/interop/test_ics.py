@@ -58,9 +58,9 @@ def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
     from django.utils import timezone
 
     from ivig.core.monitoring import observation_minutes
-    from ivig.interop.ics import patient_plan
     from ivig.records.models import Order, OrderStatus, Patient
     from ivig.records.services import orders as order_service
+    from ivig.records.services.documents import patient_plan
 
     today = timezone.localdate()
     zone = timezone.get_current_timezone()

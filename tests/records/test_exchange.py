@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ivig.errors import Forbidden, InvalidInput
 from ivig.interop import csv_io
+from ivig.records.services import exchange
 
 
 def _parse(columns: tuple[str, ...], rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -80,8 +81,6 @@ def _vial_terms(text: str) -> list[tuple[str, str]]:
 
 
 def exchange_export(what: str, actor: Any, **kwargs: Any) -> list[dict[str, str]]:
-    from ivig.records.services import exchange
-
     export = exchange.export_infusions if what == "infusions" else exchange.export_outcomes
     return export(actor, **kwargs)
 
@@ -203,7 +202,6 @@ NEW-6,Again,Olga,1980-01-01,female,170,,,,
 def test_import_keeps_exactly_the_good_rows(users: dict[str, Any], patient: Any) -> None:
     from ivig.records.audit import verify_chain
     from ivig.records.models import AuditEvent, Patient, WeightRecord
-    from ivig.records.services import exchange
 
     seen: list[tuple[int, str | None]] = []
     report = exchange.import_patients(
@@ -258,7 +256,6 @@ def test_import_keeps_exactly_the_good_rows(users: dict[str, Any], patient: Any)
 
 def test_a_dry_run_checks_every_row_and_keeps_nothing(users: dict[str, Any], patient: Any) -> None:
     from ivig.records.models import AuditEvent, Patient
-    from ivig.records.services import exchange
 
     events = AuditEvent.objects.count()
     report = exchange.import_patients(
@@ -274,7 +271,6 @@ def test_a_dry_run_checks_every_row_and_keeps_nothing(users: dict[str, Any], pat
 
 def test_only_a_prescriber_or_admin_imports(users: dict[str, Any]) -> None:
     from ivig.records.models import Patient
-    from ivig.records.services import exchange
 
     for role in ("nurse", "pharmacist"):
         with pytest.raises(
@@ -296,3 +292,70 @@ def test_times_carry_the_service_time_zone_offset(demo: dict[str, Any]) -> None:
         started = dt.datetime.fromisoformat(row["started_at"])
         assert row["started_at"].endswith(("-05:00", "-04:00"))
         assert started == session.started_at  # the same moment, shown in local time
+
+
+# --- one row of the import as the service's input -----------------------------------------------
+
+
+def _row(**cells: str) -> dict[str, str]:
+    base = {
+        "mrn": "A1",
+        "family_name": "Smith",
+        "given_name": "Anna",
+        "date_of_birth": "1970-02-03",
+        "sex": "Female",
+        "height_cm": "165",
+    }
+    return {**base, **cells}
+
+
+def test_a_row_becomes_the_service_input() -> None:
+    parsed = exchange.parse_patient_row(
+        7,
+        _row(
+            weight_kg="70,5",
+            weighed_on="2026-11-20",
+            risk_codes=" diabetes ; ;thrombosis-history",
+            iga_status="Normal",
+            allergies="penicillin",
+        ),
+    )
+    assert parsed.row == 7
+    assert parsed.patient.mrn == "A1"
+    assert parsed.patient.date_of_birth == dt.date(1970, 2, 3)
+    assert parsed.patient.sex == "female"
+    assert parsed.patient.height_cm == 165
+    assert parsed.patient.risk_codes == ("diabetes", "thrombosis-history")
+    assert parsed.patient.iga_status == "normal"
+    assert parsed.patient.allergies == "penicillin"
+    assert (parsed.weight_kg, parsed.weighed_on) == (70.5, dt.date(2026, 11, 20))
+    plain = exchange.parse_patient_row(2, _row())
+    assert (plain.weight_kg, plain.weighed_on, plain.patient.iga_status) == (None, None, "unknown")
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        ({"date_of_birth": "1960-13-01"}, "date_of_birth", "'1960-13-01' is not a date"),
+        ({"date_of_birth": "03/02/1970"}, "date_of_birth", "is not a date (YYYY-MM-DD)"),
+        ({"height_cm": "tall"}, "height_cm", "'tall' is not a number"),
+        ({"height_cm": "nan"}, "height_cm", "'nan' is not a number"),
+        ({"weight_kg": "7o"}, "weight_kg", "'7o' is not a number"),
+        ({"given_name": "  "}, "given_name", "given_name is required"),
+        ({"weighed_on": "2026-11-20"}, "weighed_on", "a weighing date needs a weight"),
+    ],
+)
+def test_a_bad_cell_names_its_column(cells: dict[str, str], column: str, message: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        exchange.parse_patient_row(3, _row(**cells))
+    assert caught.value.field == column
+    assert message in caught.value.message
+
+
+def test_a_row_with_extra_cells_is_refused() -> None:
+    rows = csv_io.read_patient_rows(
+        ",".join(csv_io.PATIENT_REQUIRED) + "\nA1,Smith,Anna,1970-02-03,female,165,surplus\n"
+    )
+    with pytest.raises(InvalidInput, match="more cells than the header") as caught:
+        exchange.parse_patient_row(*rows[0])
+    assert caught.value.field is None

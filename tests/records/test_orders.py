@@ -220,3 +220,14 @@ def test_no_weight_no_plan(users: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput) as caught:
         courses.prescribe(users["prescriber"], bare.pk, INDUCTION)
     assert caught.value.field == "weight_kg"
+
+
+def test_find_lots_matches_the_whole_number_ignoring_case_and_spaces(dispensed: Order) -> None:
+    """The lot look-up of the pharmacy page and the API: what the pharmacist types from a vial
+    or a recall notice finds the lot whatever its case, and only that lot."""
+    for typed in ("P1", "p1", "  p1 "):
+        found = list(orders.find_lots(typed))
+        assert [(lot.lot_number, lot.order_id) for lot in found] == [("P1", dispensed.pk)]
+        assert found[0].order.patient == dispensed.patient
+    for other in ("P", "P12", "P_", "%", " ", ""):  # a part, a LIKE wildcard, nothing
+        assert not orders.find_lots(other).exists()

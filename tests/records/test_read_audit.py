@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from ivig.records import audit
 from ivig.records.models import (
     AuditEvent,
     CreatinineResult,
@@ -25,8 +26,8 @@ from ivig.records.models import (
     Vitals,
 )
 from ivig.records.services import accounts
-from ivig.web import middleware_audit
-from ivig.web.middleware_audit import EXEMPT, READS
+from ivig.server import middleware_audit
+from ivig.server.middleware_audit import EXEMPT, READS
 
 PASSWORD = "infusion-chair-42-Xq"
 
@@ -187,7 +188,7 @@ def test_no_unaudited_read(client_for: Any, dispensed: Order, monkeypatch: Any) 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(middleware_audit.audit, "record", broken)
+    monkeypatch.setattr(audit, "record", broken)
     page = client_for("nurse").get(f"/orders/{dispensed.pk}/runsheet/")
     assert page.status_code == 503
     assert b"Edward" not in page.content
@@ -221,7 +222,7 @@ def test_every_route_showing_a_record_is_audited(
     elif response.status_code == 200:
         assert route in EXEMPT, (
             f"GET {url} shows a patient's record: add {route!r} to READS in "
-            "ivig/web/middleware_audit.py (or to EXEMPT, with the reason)"
+            "ivig/server/middleware_audit.py (or to EXEMPT, with the reason)"
         )
         assert reads == []
     else:  # a submission only (405), a redirect to the page (302) or refused

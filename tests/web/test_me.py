@@ -23,7 +23,7 @@ from icalendar import Calendar
 from ivig.interop import ics
 from ivig.interop.handout import duration_words, long_date
 from ivig.records.models import AuditEvent, PatientAccount, PatientInvitation
-from ivig.records.services import courses, portal
+from ivig.records.services import courses, documents, portal
 
 GOOD = "blue-kettle-river-93"
 
@@ -214,7 +214,7 @@ def test_the_password_rules_and_the_repeat(client_for: Any, patient: Any) -> Non
 def test_my_plan_shows_my_dates_and_durations_only(
     signed_in_patient: Client, patient: Any, other: Any
 ) -> None:
-    plan = ics.patient_plan(patient, today=timezone.localdate())
+    plan = documents.patient_plan(patient, today=timezone.localdate())
     assert len(plan.infusions) == 2
     page = signed_in_patient.get("/me/")
     text = main_text(page.content)
@@ -228,7 +228,7 @@ def test_my_plan_shows_my_dates_and_durations_only(
     assert "Drink plenty of water" in text
     for url in ("/me/handout/", "/me/handout.pdf", "/me/calendar.ics"):
         assert f'href="{url}"' in page.content.decode()
-    theirs = ics.patient_plan(other, today=timezone.localdate())
+    theirs = documents.patient_plan(other, today=timezone.localdate())
     for url in ("/me/", "/me/handout/", "/me/calendar.ics"):
         body = signed_in_patient.get(url).content.decode()
         for secret in ("Zebedee", "Quentin", "OTHER-777", "infusion centre"):

@@ -18,7 +18,7 @@ from ivig.api.api import api
 from ivig.errors import Conflict
 from ivig.records.models import AuditEvent
 from ivig.records.services import accounts
-from ivig.web.middleware import PATIENT_PATHS
+from ivig.server.middleware import PATIENT_PATHS
 
 PASSWORD = "infusion-chair-42-Xq"
 

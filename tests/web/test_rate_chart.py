@@ -15,9 +15,9 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone
 
+from ivig.interop.charts import rate_chart
 from ivig.records.models import Order, RateChange
 from ivig.records.services import infusions
-from ivig.web.views.charts import rate_chart
 from ivig.web.views.runsheet.sheet import context
 
 pytestmark = pytest.mark.database

@@ -131,10 +131,10 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
 def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
-    """The database cannot be reached: 503 with ``Retry-After`` (``ivig.web.middleware_db``)."""
-    from ivig.web.middleware_db import api_response
-
-    return api_response(request, exc)
+    """The database cannot be reached: not the API's to answer. Raised on to the server's
+    ``DatabaseDown`` middleware, which answers 503 ``database_unavailable`` with
+    ``Retry-After`` for the pages and the API alike (not the 500 of ``_unexpected``)."""
+    raise exc
 
 
 @api.exception_handler(Exception)

@@ -317,21 +317,10 @@ def _replace_postgres(source: Path) -> Path | None:
 
 
 def _audit(action: str, file: Path, **details: object) -> None:
-    """An audit event by ``system`` for a whole-database job (a maintenance job is no
-    unaudited path): the file, what it held, who ran it."""
-    from django.db import transaction
+    """The job's audit event by ``system`` (``ivig.records.services.database``)."""
+    from ivig.records.services.database import record_job
 
-    from ivig.records import audit
-
-    with transaction.atomic():
-        audit.record(
-            None,
-            action,
-            "database",
-            file.name,
-            after={"file": str(file), **details},
-            reason=f"ivig {action}, run by {operator()} on the server",
-        )
+    record_job(action, file, operator=operator(), **details)
 
 
 # --- ivig backup / ivig restore ------------------------------------------------------------------

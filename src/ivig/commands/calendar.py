@@ -1,9 +1,11 @@
 """``ivig export ics MRN_OR_ID [--out FILE]``: a patient's planned infusions as an iCalendar
-file (see :mod:`ivig.interop.ics`), on standard output or into a file; the export is audited."""
+file (see :mod:`ivig.interop.ics`), on standard output or into a file; the export is audited
+(``ivig.records.services.documents``)."""
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -29,32 +31,21 @@ def export_ics(
     (rate steps plus observation) and place of each."""
     with open_database():
         require_records()
-        from django.db import transaction
         from django.utils import timezone
 
-        from ivig.interop import ics
-        from ivig.records import audit
+        from ivig.records.services import documents
 
         row = patient_argument(patient)
-        plan = ics.patient_plan(row, today=timezone.localdate())
-        body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
-        pk = int(row.pk)
-        with transaction.atomic():  # the file written, or neither it nor its audit event
-            audit.record(
-                None,
-                "export",
-                "calendar",
-                pk,
-                patient_id=pk,
-                after={"events": len(plan.infusions), "format": "ics", "via": "cli"},
-            )
-            if out is not None:
-                write_file(out, body)
+        # the file written, or neither it nor its audit event
+        deliver = None if out is None else partial(write_file, out)
+        body, events = documents.export_calendar(
+            None, row, now=timezone.now(), via="cli", deliver=deliver
+        )
         if out is None:
             sys.stdout.write(body.decode("utf-8"))
             sys.stdout.flush()
         else:
-            typer.echo(f"{len(plan.infusions)} infusion(s) written to {out}", err=True)
+            typer.echo(f"{events} infusion(s) written to {out}", err=True)
 
 
 def add_commands(app: typer.Typer, export: typer.Typer, load: typer.Typer) -> None:

@@ -1,12 +1,14 @@
 """``ivig export fhir MRN_OR_ID [--out FILE]``: a patient's treatment as a FHIR R4B Bundle
-(see :mod:`ivig.interop.fhir`), on standard output or into a file; the export is audited."""
+(see :mod:`ivig.interop.fhir`), on standard output or into a file; the export is audited
+(``ivig.records.services.documents``)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -31,22 +33,30 @@ def export_fhir(
     weight and outcome Observations, an AdverseEvent per reaction."""
     with open_database():
         require_records()
-        from django.db import transaction
         from django.utils import timezone
 
-        from ivig.interop import fhir
+        from ivig.records.services import documents
 
         row = patient_argument(patient)
-        with transaction.atomic():  # the file written, or neither it nor its audit event
-            bundle = fhir.export_bundle(None, row, now=timezone.now(), channel="cli")
-            text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
-            if out is not None:
-                write_file(out, text.encode("utf-8"))
+        # the file written, or neither it nor its audit event
+        deliver = None if out is None else partial(_write, out)
+        bundle = documents.export_fhir(
+            None, row, now=timezone.now(), channel="cli", deliver=deliver
+        )
+        text = _text(bundle)
         if out is None:
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
             typer.echo(f"{len(bundle['entry'])} resource(s) written to {out}", err=True)
+
+
+def _text(bundle: dict[str, Any]) -> str:
+    return json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+
+
+def _write(out: Path, bundle: dict[str, Any]) -> None:
+    write_file(out, _text(bundle).encode("utf-8"))
 
 
 def add_commands(app: typer.Typer, export: typer.Typer, load: typer.Typer) -> None:

@@ -35,7 +35,7 @@ def print_order(
         from django.utils import timezone
 
         from ivig.records.models import Order
-        from ivig.web.views.runsheet.pdf import file_name, runsheet_pdf
+        from ivig.records.services import documents
 
         require_records()
         order = (
@@ -45,16 +45,16 @@ def print_order(
         )
         if order is None:
             raise NotFound("order", order_id)
-        target = (out or Path(file_name(order))).expanduser().absolute()
+        target = (out or Path(documents.runsheet_file_name(order))).expanduser().absolute()
         if not target.parent.is_dir():
             raise InvalidInput(f"the folder {target.parent} does not exist", field="out")
         if target.is_dir():
             raise InvalidInput(f"{target} is a folder", field="out")
         try:
-            pdf = runsheet_pdf(
-                order,
+            pdf = documents.print_runsheet(
                 None,
-                timezone.now(),
+                order,
+                now=timezone.now(),
                 via="cli",
                 reason=f"ivig print, run by {operator()} on the server",
             )

@@ -1,11 +1,11 @@
-"""CSV exchange, the pure part: the columns of the exports and of the patient import, reading
-and checking the import's header, turning one row into the service's input, writing rows.
+"""CSV exchange, the format: the columns of the exports and of the patient import, reading and
+checking the import's header, reading a cell (text, a date, a number), writing rows.
 
-Nothing here touches the database (``ivig.records.services.exchange`` does): the export rows
+Nothing here touches the records (``ivig.records.services.exchange`` does): the export rows
 arrive as plain ``dict[str, str]`` and are written with :func:`write_rows`; the import's rows
-are read with :func:`read_patient_rows` (the header checked before any row) and each is made a
-:class:`ParsedPatient` by :func:`parse_patient_row`, which raises
-:class:`~ivig.errors.InvalidInput` naming the column at fault.
+are read with :func:`read_patient_rows` (the header checked before any row), and the service
+makes each its input with :func:`cell_text`, :func:`cell_date` and :func:`cell_number`, which
+raise :class:`~ivig.errors.InvalidInput` naming the column at fault.
 
 Row numbers are those a spreadsheet shows: the header is row 1, the first patient row 2.
 """
@@ -18,22 +18,21 @@ import io
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from ivig.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from ivig.records.services.patients import PatientInput
 
 __all__ = [
     "INFUSION_COLUMNS",
     "OUTCOME_COLUMNS",
     "PATIENT_COLUMNS",
     "PATIENT_REQUIRED",
-    "ParsedPatient",
     "RowError",
+    "cell_date",
+    "cell_number",
+    "cell_text",
+    "extra_cells",
     "iter_errors",
-    "parse_patient_row",
     "read_patient_rows",
     "rows_to_csv",
     "write_rows",
@@ -117,6 +116,9 @@ PATIENT_COLUMNS = (
 )
 
 
+_EXTRA = "\0extra"  # the key of a row's cells beyond the header (no column name has a NUL)
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """What is wrong with one row: its number (the header is row 1), the column (``None`` when
@@ -125,16 +127,6 @@ class RowError:
     row: int
     column: str | None
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedPatient:
-    """One row as the service's input, with the weight it adds (if any)."""
-
-    row: int
-    patient: PatientInput
-    weight_kg: float | None = None
-    weighed_on: dt.date | None = None
 
 
 def _header(fields: list[str] | None) -> list[str]:
@@ -169,7 +161,7 @@ def read_patient_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     """The rows of a patient file as ``(row number, {column: text})``, after checking the
     header (an unknown, missing or repeated column: :class:`InvalidInput` before any row).
     Blank lines are skipped; a row with more cells than the header is kept with the extra cells
-    under ``None`` (:func:`parse_patient_row` reports it)."""
+    joined under a key of their own (:func:`extra_cells`; the import reports such a row)."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
         header = _header(next(reader, None))
@@ -179,19 +171,27 @@ def read_patient_rows(text: str) -> list[tuple[int, dict[str, str]]]:
                 continue
             row: dict[str, str] = dict(zip(header, cells, strict=False))
             if len(cells) > len(header):
-                row["\0extra"] = ";".join(cells[len(header) :])
+                row[_EXTRA] = ";".join(cells[len(header) :])
             out.append((number, row))
     except csv.Error as exc:
         raise InvalidInput(f"FILE: not a readable CSV file ({exc})") from None
     return out
 
 
-def _text(row: Mapping[str, str], column: str) -> str:
+def extra_cells(row: Mapping[str, str]) -> str:
+    """The cells of a row beyond the header's columns, ``;``-separated (empty: none)."""
+    return row.get(_EXTRA) or ""
+
+
+def cell_text(row: Mapping[str, str], column: str) -> str:
+    """The cell's text without the spaces around it (empty when the column is absent)."""
     return (row.get(column) or "").strip()
 
 
-def _date(row: Mapping[str, str], column: str) -> dt.date | None:
-    value = _text(row, column)
+def cell_date(row: Mapping[str, str], column: str) -> dt.date | None:
+    """The cell as an ISO date (``None`` when empty); :class:`InvalidInput` naming the column
+    otherwise."""
+    value = cell_text(row, column)
     if not value:
         return None
     try:
@@ -200,8 +200,10 @@ def _date(row: Mapping[str, str], column: str) -> dt.date | None:
         raise InvalidInput(f"'{value}' is not a date (YYYY-MM-DD)", field=column) from None
 
 
-def _number(row: Mapping[str, str], column: str) -> float | None:
-    value = _text(row, column)
+def cell_number(row: Mapping[str, str], column: str) -> float | None:
+    """The cell as a finite number, a decimal comma accepted (``70,5``; ``None`` when empty);
+    :class:`InvalidInput` naming the column otherwise."""
+    value = cell_text(row, column)
     if not value:
         return None
     try:
@@ -211,44 +213,6 @@ def _number(row: Mapping[str, str], column: str) -> float | None:
     if not math.isfinite(number):
         raise InvalidInput(f"'{value}' is not a number", field=column)
     return number
-
-
-def parse_patient_row(number: int, row: Mapping[str, str]) -> ParsedPatient:
-    """One row of the import as the service's input. Only the form of each cell is checked
-    here (a date, a number, a required cell); the rules (ranges, known codes, a unique MRN)
-    are the service's, as for the web and the API. Raises :class:`InvalidInput` naming the
-    column."""
-    from ivig.records.models import IgaStatus
-    from ivig.records.services.patients import PatientInput
-
-    if row.get("\0extra"):
-        raise InvalidInput("the row has more cells than the header has columns")
-    for column in PATIENT_REQUIRED:
-        if not _text(row, column):
-            raise InvalidInput(f"{column} is required", field=column)
-    born = _date(row, "date_of_birth")
-    height = _number(row, "height_cm")
-    assert born is not None
-    assert height is not None
-    weight = _number(row, "weight_kg")
-    weighed_on = _date(row, "weighed_on")
-    if weighed_on is not None and weight is None:
-        raise InvalidInput("a weighing date needs a weight (weight_kg)", field="weighed_on")
-    codes = tuple(c.strip() for c in _text(row, "risk_codes").split(";") if c.strip())
-    patient = PatientInput(
-        mrn=_text(row, "mrn"),
-        family_name=_text(row, "family_name"),
-        given_name=_text(row, "given_name"),
-        date_of_birth=born,
-        sex=_text(row, "sex").lower(),
-        height_cm=height,
-        risk_codes=codes,
-        conditions=_text(row, "conditions"),
-        allergies=_text(row, "allergies"),
-        iga_status=_text(row, "iga_status").lower() or IgaStatus.unknown,
-        notes=_text(row, "notes"),
-    )
-    return ParsedPatient(number, patient, weight, weighed_on)
 
 
 def iter_errors(errors: Iterable[RowError]) -> Iterator[str]:

@@ -15,7 +15,6 @@ from typing import Any
 
 from ivig import __version__
 from ivig.interop.pdf import html_to_pdf
-from ivig.records.actors import Actor
 
 __all__ = ["PDF_BASE", "PRINT_CSS", "document_context", "render_pdf"]
 
@@ -67,14 +66,15 @@ figcaption { font-size: 7.5pt; color: #333; }
 """
 
 
-def document_context(user: Actor | None, now: dt.datetime) -> dict[str, Any]:
-    """What every PDF's footer says: the software version, when and by whom it was made."""
+def document_context(username: str, now: dt.datetime) -> dict[str, Any]:
+    """What every PDF's footer says: the software version, when and by whom it was made
+    (``username``; empty for the system)."""
     return {
         "pdf": True,
         "base_template": PDF_BASE,
         "ivig_version": __version__,
         "generated_at": now,
-        "generated_by": getattr(user, "username", "") or "system",
+        "generated_by": username or "system",
     }
 
 

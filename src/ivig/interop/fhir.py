@@ -24,10 +24,11 @@ What goes in, one small mapping function per resource type:
 - **AdverseEvent** per reaction (``suspectEntity.instance`` the infusion's administration;
   ``severity`` mild/moderate/severe, ``seriousness`` serious for a severe reaction).
 
-Only entries in force are exported (:func:`ivig.records.services.corrections.current`); a
-correction is exported with status ``amended``. Every entry has a ``urn:uuid`` full URL derived
-from the record's table and id (the same record has the same URL in every export), and every
-reference points inside the Bundle.
+Each function maps the records given to it (it reads them, never queries or writes):
+``ivig.records.services.documents`` walks the patient's record, passes the entries in force
+(a correction is exported with status ``amended``) and audits the export. Every entry has a
+``urn:uuid`` full URL derived from the record's table and id (the same record has the same URL
+in every export), and every reference points inside the Bundle.
 """
 
 from __future__ import annotations
@@ -35,36 +36,35 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import User
-from django.db import transaction
 from fhir.resources.R4B.bundle import Bundle
 
 from ivig.core.dosing import vial_label
-from ivig.records import audit
-from ivig.records.actors import Actor
-from ivig.records.library import current_library
-from ivig.records.models import (
-    Course,
-    InfusionSession,
-    Order,
-    Outcome,
-    Patient,
-    RateChange,
-    Reaction,
-    SessionState,
-    Vitals,
-    WeightRecord,
-)
-from ivig.records.services.corrections import current
+from ivig.core.outcomes import OutcomeMeasure
+
+if TYPE_CHECKING:  # the records it is given: annotations only, never imported to run
+    from django.contrib.auth.models import User
+
+    from ivig.records.models import (
+        Course,
+        InfusionSession,
+        Order,
+        Outcome,
+        Patient,
+        RateChange,
+        Reaction,
+        Vitals,
+        WeightRecord,
+    )
 
 __all__ = [
     "LOINC",
     "UCUM",
     "adverse_event",
-    "bundle_for",
-    "export_bundle",
+    "bundle",
+    "counts",
+    "entry",
     "medication_administrations",
     "medication_request",
     "outcome_observation",
@@ -94,12 +94,12 @@ MEDICATION_REQUEST_STATUS = {
     "deferred": "on-hold",
     "cancelled": "cancelled",
 }
-ADMINISTRATION_STATUS = {
-    SessionState.running: "in-progress",
-    SessionState.paused: "on-hold",
-    SessionState.stopped: "stopped",
-    SessionState.ended: "completed",
-    SessionState.closed: "completed",
+ADMINISTRATION_STATUS = {  # the infusion's state (``SessionState``)
+    "running": "in-progress",
+    "paused": "on-hold",
+    "stopped": "stopped",
+    "ended": "completed",
+    "closed": "completed",
 }
 # (field, LOINC code, display, UCUM unit); blood pressure is a panel, below.
 VITAL_SIGNS = (
@@ -322,14 +322,14 @@ def medication_administrations(
     """The infusion (the whole of it, at its last rate), then one resource per rate segment
     (``partOf`` the infusion), each as (the table and id of its full URL, the resource). A
     session not started gives nothing."""
-    status = ADMINISTRATION_STATUS.get(SessionState(session.state))
+    status = ADMINISTRATION_STATUS.get(str(session.state))
     if status is None or session.started_at is None:
         return []
     order = session.order
     changes = list(session.rate_changes.all())
     given = [c for c in changes if c.rate_ml_per_h > 0]
     end = session.ended_at
-    if end is None and session.state == SessionState.stopped and changes:
+    if end is None and session.state == "stopped" and changes:
         end = changes[-1].at
     common: dict[str, Any] = {
         "resourceType": "MedicationAdministration",
@@ -442,10 +442,10 @@ def weight_observation(weight: WeightRecord) -> dict[str, Any]:
     return resource
 
 
-def outcome_observation(outcome: Outcome) -> dict[str, Any]:
+def outcome_observation(outcome: Outcome, measure: OutcomeMeasure | None) -> dict[str, Any]:
     """An outcome score: a text code (no LOINC code is claimed), its unit (seconds in UCUM;
-    points as the UCUM annotation ``{score}``)."""
-    measure = current_library().outcomes.get(outcome.measure)
+    points as the UCUM annotation ``{score}``); ``measure``: the library's definition of it
+    (``None`` if the library in service no longer has it)."""
     name = measure.name if measure else outcome.measure
     unit = measure.unit if measure else ""
     if unit == "s":
@@ -502,79 +502,29 @@ def adverse_event(reaction: Reaction, patient_id: int) -> dict[str, Any]:
 # --- the Bundle --------------------------------------------------------------------------------
 
 
-def _entry(kind: str, pk: object, resource: dict[str, Any]) -> dict[str, Any]:
+def entry(kind: str, pk: object, resource: dict[str, Any]) -> dict[str, Any]:
+    """One entry of the Bundle: the resource with its full URL (:func:`urn`)."""
     return {"fullUrl": urn(kind, pk), "resource": resource}
 
 
-def _entries(patient: Patient) -> Iterable[dict[str, Any]]:
-    yield _entry("Patient", patient.pk, patient_resource(patient))
-    for weight in current(patient.weights.all()).order_by("measured_on", "id"):
-        yield _entry("WeightRecord", weight.pk, weight_observation(weight))
-    orders = (
-        Order.objects.filter(patient=patient)
-        .select_related("course", "course__prescribed_by")
-        .prefetch_related("lots")
-        .order_by("date", "sequence", "id")
-    )
-    for order in orders:
-        yield _entry("Order", order.pk, medication_request(order, order.course))
-    sessions = (
-        InfusionSession.objects.filter(order__patient=patient)
-        .select_related("order", "order__course", "administered_by", "started_by")
-        .prefetch_related("order__lots", "rate_changes")
-        .order_by("order__date", "order__sequence", "id")
-    )
-    for session in sessions:
-        administrations = medication_administrations(session, session.order.course)
-        if not administrations:
-            continue
-        for kind, pk, resource in administrations:
-            yield _entry(kind, pk, resource)
-        for vitals in current(session.vitals.all()).order_by("at", "id"):
-            for key, observation in vital_observations(vitals, patient.pk):
-                yield _entry("Vitals", key, observation)
-        for reaction in current(session.reactions.all()).select_related("recorded_by"):
-            yield _entry("Reaction", reaction.pk, adverse_event(reaction, patient.pk))
-    for outcome in current(patient.outcomes.all()).order_by("measured_on", "id"):
-        yield _entry("Outcome", outcome.pk, outcome_observation(outcome))
-
-
-def bundle_for(patient: Patient, *, now: dt.datetime) -> dict[str, Any]:
-    """The patient's treatment as a Bundle (JSON-ready), checked against the R4B models
+def bundle(entries: Iterable[dict[str, Any]], *, now: dt.datetime) -> dict[str, Any]:
+    """The entries (:func:`entry`) as a Bundle (JSON-ready), checked against the R4B models
     (a mapping error raises ``pydantic.ValidationError`` rather than sending a bad document)."""
-    bundle = {
+    out = {
         "resourceType": "Bundle",
         "identifier": {"value": str(uuid.uuid4())},
         "type": "collection",
         "timestamp": _instant(now),
-        "entry": list(_entries(patient)),
+        "entry": list(entries),
     }
-    Bundle.model_validate(bundle)
-    return bundle
+    Bundle.model_validate(out)
+    return out
 
 
 def counts(bundle: dict[str, Any]) -> dict[str, int]:
     """Entries per resource type."""
     out: dict[str, int] = {}
-    for entry in bundle.get("entry", []):
-        kind = entry["resource"]["resourceType"]
+    for item in bundle.get("entry", []):
+        kind = item["resource"]["resourceType"]
         out[kind] = out.get(kind, 0) + 1
     return out
-
-
-def export_bundle(
-    actor: Actor | None, patient: Patient, *, now: dt.datetime, channel: str
-) -> dict[str, Any]:
-    """The Bundle, with its ``export`` audit event (the patient, the resources sent and the
-    channel: ``api`` or ``cli``) written before it is handed out."""
-    bundle = bundle_for(patient, now=now)
-    with transaction.atomic():
-        audit.record(
-            actor,
-            "export",
-            "fhir",
-            patient.pk,
-            patient_id=patient.pk,
-            after={"format": "FHIR R4B Bundle", "channel": channel, "resources": counts(bundle)},
-        )
-    return bundle

@@ -2,7 +2,8 @@
 level), for the web page, its PDF and the calendar's event text.
 
 Pure functions over plain data (:class:`PatientPlan`, :class:`Infusion`); no Django, so the text
-is tested on its own. ``ivig.interop.ics.patient_plan`` reads the records into this data.
+is tested on its own. ``ivig.records.services.documents.patient_plan`` reads the records into
+this data.
 
 What the text says comes from the references only: the founding article
 (``reference/000_*.txt``: what IVIG is, the rate raised every 30 minutes, side effects mostly

@@ -43,7 +43,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ivig.web.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
-    "ivig.web.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
+    "ivig.server.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,12 +53,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
-    "ivig.web.middleware.IdleSignOut",
-    "ivig.web.middleware.PatientPortal",
-    "ivig.web.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
-    "ivig.web.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
-    "ivig.web.middleware.ErrorPages",
-    "ivig.web.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)
+    "ivig.server.middleware.IdleSignOut",
+    "ivig.server.middleware.PatientPortal",
+    "ivig.server.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
+    "ivig.server.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
+    "ivig.server.middleware.ErrorPages",
+    "ivig.server.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

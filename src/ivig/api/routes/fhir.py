@@ -1,4 +1,5 @@
-"""A patient's treatment as a FHIR R4B Bundle (``ivig.interop.fhir``), for every staff role."""
+"""A patient's treatment as a FHIR R4B Bundle (``ivig.interop.fhir``, exported and audited by
+``ivig.records.services.documents``), for every staff role."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from ninja import Router
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import Id
-from ivig.interop import fhir
 from ivig.records.models import Patient
+from ivig.records.services import documents
 from ivig.records.services.common import get
 
 router = Router(tags=["fhir"])
@@ -27,7 +28,7 @@ def patient_bundle(request: HttpRequest, patient_id: Id) -> HttpResponse:
     reaction. ``application/fhir+json`` when the ``Accept`` header asks for it, otherwise
     ``application/json``. Each export is audited (action ``export``)."""
     patient = get(Patient, patient_id, "patient")
-    bundle = fhir.export_bundle(request.user, patient, now=timezone.now(), channel="api")
+    bundle = documents.export_fhir(request.user, patient, now=timezone.now(), channel="api")
     accept = request.headers.get("Accept", "")
     kind = FHIR_JSON if FHIR_JSON in accept else "application/json"
     return HttpResponse(

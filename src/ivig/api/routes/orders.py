@@ -21,28 +21,12 @@ from ivig.api.schemas import (
     VerifyIn,
     override_of,
 )
+from ivig.api.serializers import course_out, order_out
 from ivig.records.models import Order, Role
 from ivig.records.services import courses, orders
 from ivig.records.services.common import get
 
 router = Router(tags=["orders"])
-
-
-def order_out(o: Order) -> dict[str, Any]:
-    return {
-        **{f: getattr(o, f) for f in OrderOut.model_fields if f != "lots"},
-        "lots": [
-            {
-                "id": lot.id,
-                "product_id": lot.product_id,
-                "lot_number": lot.lot_number,
-                "expiry": lot.expiry,
-                "vial_size_g": lot.vial_size_g,
-                "count": lot.count,
-            }
-            for lot in o.lots.all()
-        ],
-    }
 
 
 @router.get("/orders", response=list[OrderOut], **rule(*EVERYONE))
@@ -88,8 +72,6 @@ def replan(request: HttpRequest, course_id: Id, data: ReplanIn) -> dict[str, Any
     """Plan the course's planned and verified orders again with the drug library in service
     (verified ones go back to planned); dispensed, in-progress and completed orders are left
     alone. A soft limit needs ``override`` (422 override_required)."""
-    from ivig.api.routes.patients import course_out
-
     done = courses.replan(
         request.user, course_id, data.version, data.reason, override=override_of(data.override)
     )
@@ -119,6 +101,8 @@ def cancel(request: HttpRequest, order_id: Id, data: Reason) -> dict[str, Any]:
     **rule(Role.pharmacist, Role.prescriber, Role.admin),
 )
 def lot_lookup(request: HttpRequest, lot_number: str) -> list[dict[str, Any]]:
-    """Which orders (and so which patients) received lot X."""
-    query = Order.objects.filter(lots__lot_number=lot_number).distinct().prefetch_related("lots")
+    """Which orders (and so which patients) received lot X: the lot number whole, ignoring case
+    and surrounding spaces (as the pharmacy page finds it), the orders by date."""
+    found = orders.find_lots(lot_number)
+    query = Order.objects.filter(lots__in=found).distinct().prefetch_related("lots")
     return [order_out(o) for o in query.order_by("date")]

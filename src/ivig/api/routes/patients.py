@@ -27,44 +27,12 @@ from ivig.api.schemas import (
     WeightOut,
     override_of,
 )
-from ivig.records.models import Course, Eligibility, Patient, Role, WeightRecord
+from ivig.api.serializers import course_out, patient_out, weight_out
+from ivig.records.models import Course, Eligibility, Patient, Role
 from ivig.records.services import corrections, courses, patients, renal
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
-
-
-def weight_out(w: WeightRecord) -> dict[str, Any]:
-    return {
-        "id": w.id,
-        "measured_on": w.measured_on,
-        "weight_kg": w.weight_kg,
-        "compared_with": w.compared_with_id,
-        "change_percent": w.change_percent,
-        "needs_confirmation": w.needs_confirmation,
-        "awaiting_confirmation": w.awaiting_confirmation,
-        "confirmed_by": w.confirmed_by_id,
-        "confirmed_at": w.confirmed_at,
-        "confirmation_reason": w.confirmation_reason,
-    }
-
-
-def patient_out(p: Patient) -> dict[str, Any]:
-    return {
-        **{f: getattr(p, f) for f in PatientOut.model_fields if f != "weights"},
-        "weights": [  # corrected or voided: not shown
-            weight_out(w) for w in corrections.current(p.weights.all())
-        ],
-    }
-
-
-def course_out(c: Course) -> dict[str, Any]:
-    from ivig.api.routes.orders import order_out
-
-    return {
-        **{f: getattr(c, f) for f in CourseOut.model_fields if f != "orders"},
-        "orders": [order_out(o) for o in c.orders.prefetch_related("lots")],
-    }
 
 
 def _input(data: PatientIn) -> patients.PatientInput:

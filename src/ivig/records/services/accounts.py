@@ -17,6 +17,7 @@ from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import get
+from ivig.records.tokens import hash_token, new_token
 
 __all__ = [
     "create_token",
@@ -134,8 +135,6 @@ def create_token(
     actor: Actor | None, user_id: int, name: str, *, system: bool = False
 ) -> tuple[ApiToken, str]:
     """A new API token for a user; the raw key is returned once and never stored."""
-    from ivig.api.auth import hash_token, new_token
-
     if not system:
         require(actor, "creating API tokens", Role.admin)
     if not name.strip():

@@ -1,23 +1,23 @@
 """CSV exchange, the database part: the audit exports of infusions and outcomes, and the import
-of patients (the pure part, columns and parsing, is ``ivig.interop.csv_io``).
+of patients (the format, columns and cells, is ``ivig.interop.csv_io``).
 
 Exports are reads of many patients' records, so each is audited (requirements 5, 8): one
 ``export`` event per patient whose rows it holds (so the patient's access log shows it) and
 one summary event, all in one transaction with the query. Only entries in force are exported
 unless ``include_all`` (then corrected and voided entries are marked as such).
 
-The import creates each row's patient through :func:`patients.create_patient` (and its weight
-through :func:`patients.add_weight`), so the rules are those of the web and the API, and each
-creation is audited by them. Each row is its own transaction: a bad row creates nothing of
-itself, and everything from the good rows is kept. An MRN that exists already is reported,
-never overwritten.
+The import creates each row's patient (and its weight) through
+:func:`patients.register_patient`, as the web's form does, so the rules are those of the web and
+the API, and each creation is audited by them. Each row is its own transaction: a bad row
+creates nothing of itself, and everything from the good rows is kept. An MRN that exists
+already is reported, never overwritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +29,17 @@ from django.utils import timezone
 from ivig.core.dosing import vial_label
 from ivig.core.units import plain_number
 from ivig.errors import InvalidInput, IvigError
-from ivig.interop.csv_io import ParsedPatient, RowError, parse_patient_row
+from ivig.interop.csv_io import (
+    PATIENT_REQUIRED,
+    RowError,
+    cell_date,
+    cell_number,
+    cell_text,
+    extra_cells,
+)
 from ivig.records import audit
 from ivig.records.actors import Actor
-from ivig.records.models import InfusionSession, Outcome, Reaction, Role
+from ivig.records.models import IgaStatus, InfusionSession, Outcome, Reaction, Role
 from ivig.records.services import patients
 from ivig.records.services.access import require
 
@@ -40,11 +47,13 @@ __all__ = [
     "EXPORT_ROLES",
     "IMPORT_ROLES",
     "ImportReport",
+    "ParsedPatient",
     "export_infusions",
     "export_outcomes",
     "import_patients",
     "infusion_rows",
     "outcome_rows",
+    "parse_patient_row",
 ]
 
 EXPORT_ROLES = (Role.admin, Role.pharmacist)
@@ -289,6 +298,51 @@ def export_outcomes(
 # --- the patient import --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedPatient:
+    """One row as the service's input, with the weight it adds (if any)."""
+
+    row: int
+    patient: patients.PatientInput
+    weight_kg: float | None = None
+    weighed_on: dt.date | None = None
+
+
+def parse_patient_row(number: int, row: Mapping[str, str]) -> ParsedPatient:
+    """One row of the import (:func:`~ivig.interop.csv_io.read_patient_rows`) as the service's
+    input. Only the form of each cell is checked here (a date, a number, a required cell); the
+    rules (ranges, known codes, a unique MRN) are the service's, as for the web and the API.
+    Raises :class:`InvalidInput` naming the column."""
+    if extra_cells(row):
+        raise InvalidInput("the row has more cells than the header has columns")
+    for column in PATIENT_REQUIRED:
+        if not cell_text(row, column):
+            raise InvalidInput(f"{column} is required", field=column)
+    born = cell_date(row, "date_of_birth")
+    height = cell_number(row, "height_cm")
+    assert born is not None
+    assert height is not None
+    weight = cell_number(row, "weight_kg")
+    weighed_on = cell_date(row, "weighed_on")
+    if weighed_on is not None and weight is None:
+        raise InvalidInput("a weighing date needs a weight (weight_kg)", field="weighed_on")
+    codes = tuple(c.strip() for c in cell_text(row, "risk_codes").split(";") if c.strip())
+    patient = patients.PatientInput(
+        mrn=cell_text(row, "mrn"),
+        family_name=cell_text(row, "family_name"),
+        given_name=cell_text(row, "given_name"),
+        date_of_birth=born,
+        sex=cell_text(row, "sex").lower(),
+        height_cm=height,
+        risk_codes=codes,
+        conditions=cell_text(row, "conditions"),
+        allergies=cell_text(row, "allergies"),
+        iga_status=cell_text(row, "iga_status").lower() or IgaStatus.unknown,
+        notes=cell_text(row, "notes"),
+    )
+    return ParsedPatient(number, patient, weight, weighed_on)
+
+
 @dataclass(slots=True)
 class ImportReport:
     """What an import did: the rows read, the patients created (row, MRN, id; none on a dry
@@ -321,11 +375,13 @@ def _column(name: str | None) -> str | None:
 
 def _import_row(actor: Actor, parsed: ParsedPatient, today: dt.date, dry_run: bool) -> int:
     with transaction.atomic():
-        patient = patients.create_patient(actor, parsed.patient, today=today)
-        if parsed.weight_kg is not None:
-            patients.add_weight(
-                actor, patient.pk, parsed.weighed_on or today, parsed.weight_kg, today=today
-            )
+        patient = patients.register_patient(
+            actor,
+            parsed.patient,
+            today=today,
+            weight_kg=parsed.weight_kg,
+            weighed_on=parsed.weighed_on,
+        )
         if dry_run:
             raise _DryRun
     return int(patient.pk)

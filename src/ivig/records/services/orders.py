@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
@@ -40,6 +41,7 @@ __all__ = [
     "cancel",
     "defer",
     "dispense",
+    "find_lots",
     "recomputed_differences",
     "transition",
     "verify",
@@ -386,3 +388,23 @@ def defer(actor: Actor, order_id: int, version: int, reason: str) -> Order:
 def cancel(actor: Actor, order_id: int, version: int, reason: str) -> Order:
     actor = _may(actor, S.cancelled, "cancelling an order")
     return transition(actor, order_id, S.cancelled, version, reason=_reason(reason))
+
+
+def find_lots(lot_number: str) -> QuerySet[Lot]:
+    """The lots dispensed under ``lot_number``, each with its order, course and patient, the
+    latest infusion first (then by family name): which patients received lot X, for a recall.
+    The one look-up of the pharmacy page and the API.
+
+    The number matches whole, ignoring case and the spaces around it (it is stored stripped at
+    dispensing): the pharmacist types what is printed on a vial or a recall notice, no
+    manufacturer tells two lots apart by the case of a letter, and a look-up that missed a
+    patient over "p123" against "P123" is the dangerous error in a recall, where an extra row
+    is seen and checked on the page. A blank number finds nothing."""
+    number = lot_number.strip()
+    if not number:
+        return Lot.objects.none()
+    return (
+        Lot.objects.filter(lot_number__iexact=number)
+        .select_related("order__patient", "order__course")
+        .order_by("-order__date", "order__patient__family_name", "id")
+    )

@@ -20,7 +20,7 @@ from ivig.records.services.access import require
 from ivig.records.services.common import get
 from ivig.records.services.corrections import current
 
-__all__ = ["measures_for", "outcome_series", "record_outcome"]
+__all__ = ["measures_for", "outcome_series", "patient_reported", "record_outcome"]
 
 
 def _measure(measure: str) -> str:
@@ -95,3 +95,12 @@ def outcome_series(patient: Patient) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def patient_reported(series: list[dict[str, Any]]) -> set[int]:
+    """The ids of the entries of ``series`` (:func:`outcome_series`) that the patient reported
+    (issue 7 check-ins), which the chart marks apart."""
+    ids = [s["id"] for s in series if s.get("id") is not None]
+    return set(
+        Outcome.objects.filter(pk__in=ids, patient_reported=True).values_list("pk", flat=True)
+    )

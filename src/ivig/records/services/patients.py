@@ -34,9 +34,11 @@ __all__ = [
     "create_patient",
     "latest_weight",
     "record_eligibility",
+    "register_patient",
     "screening_codes",
     "search_patients",
     "update_patient",
+    "update_patient_and_weight",
     "weight_for_dosing",
 ]
 
@@ -151,6 +153,45 @@ def add_weight(
         )
         audit.created(actor, "weight", record, patient_id=patient.pk)
     return record
+
+
+def register_patient(
+    actor: Actor,
+    data: PatientInput,
+    *,
+    today: dt.date,
+    weight_kg: float | None = None,
+    weighed_on: dt.date | None = None,
+) -> Patient:
+    """A new patient and, when ``weight_kg`` is given, the first weight (weighed ``weighed_on``,
+    else today), in one transaction: a weight refused leaves no patient without it. The form
+    and the CSV import register patients so; each part is audited as on its own."""
+    with transaction.atomic():
+        patient = create_patient(actor, data, today=today)
+        if weight_kg is not None:
+            add_weight(actor, patient.pk, weighed_on or today, weight_kg, today=today)
+    return patient
+
+
+def update_patient_and_weight(
+    actor: Actor,
+    patient_id: int,
+    version: int,
+    data: PatientInput,
+    *,
+    today: dt.date,
+    weight_kg: float | None = None,
+) -> tuple[Patient, WeightRecord | None]:
+    """:func:`update_patient` and, when ``weight_kg`` is given, a weight weighed today, in one
+    transaction (the patient form's save): the patient and the new weight record."""
+    with transaction.atomic():
+        patient = update_patient(actor, patient_id, version, data, today=today)
+        record = (
+            add_weight(actor, patient_id, today, weight_kg, today=today)
+            if weight_kg is not None
+            else None
+        )
+    return patient, record
 
 
 def confirm_weight(actor: Actor, weight_id: int, reason: str, *, now: dt.datetime) -> WeightRecord:

@@ -13,7 +13,6 @@ apart (nothing leaks to whoever holds a stale or guessed link).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 
 from django.contrib.auth import password_validation
@@ -27,6 +26,7 @@ from ivig.records.actors import Actor
 from ivig.records.models import Patient, PatientAccount, PatientInvitation, Role
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
+from ivig.records.tokens import hash_token
 
 __all__ = [
     "INVITE_ROLES",
@@ -41,10 +41,6 @@ __all__ = [
 VALID_FOR = dt.timedelta(days=7)
 INVITE_ROLES = (Role.prescriber, Role.nurse, Role.admin)
 FIELDS = ("patient", "invited_by", "invited_at", "expires_at", "used_at", "revoked_at")
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _usable(invitation: PatientInvitation | None, now: dt.datetime) -> bool:

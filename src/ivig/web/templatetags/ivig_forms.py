@@ -2,7 +2,8 @@
 
 ``{% idempotency_field %}`` puts a hidden nonce in a form, so that submitting the form twice
 (a double click, a resent request) records once (requirement 29; see
-``ivig.web.middleware.Idempotent``). Put it in every form that records something::
+``ivig.server.middleware.Idempotent``, which reads the field). Put it in every form that
+records something::
 
     <form method="post" ...>{% csrf_token %}{% idempotency_field %} ... </form>
 """
@@ -15,9 +16,9 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from ivig.web.middleware import IDEMPOTENCY_FIELD
-
 register = template.Library()
+
+IDEMPOTENCY_FIELD = "idempotency_key"  # the hidden input's name
 
 
 def new_key() -> str:

@@ -2,46 +2,26 @@
 
 Every signed-in role may open them, as the patient page. Each GET is a read of the record
 audited by the read-audit middleware ("patient handout", "calendar"); the PDF and the .ics,
-which leave the service, are audited too as a ``print`` or ``export`` event.
+which leave the service, are audited too as a ``print`` or ``export`` event by the documents
+service (``ivig.records.services.documents``) that makes them.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ivig.errors import PdfUnavailable
-from ivig.interop import ics
-from ivig.interop.handout import build_handout
-from ivig.interop.pdf import html_to_pdf
-from ivig.records import audit
-from ivig.records.models import Order, OrderStatus, Patient
+from ivig.records.models import Patient
+from ivig.records.services import documents
 from ivig.records.services.common import get
-from ivig.records.services.outcomes import outcome_series
 from ivig.web.forms import today
-from ivig.web.views.charts import outcome_chart
 
 __all__ = ["handout_page", "handout_pdf", "patient_calendar", "urlpatterns"]
-
-
-def handout_context(patient: Patient) -> dict[str, object]:
-    """The handout page's (and its PDF's) context; the patient's own copy reuses it."""
-    plan = ics.patient_plan(patient, today=today())
-    given = Order.objects.filter(patient=patient, status=OrderStatus.completed).order_by("date")
-    return {
-        "patient": patient,
-        "handout": build_handout(plan),
-        "chart": outcome_chart(outcome_series(patient), [o.date for o in given]),
-        "plan": plan,
-        "section": "patients",
-        "title": f"Handout: {patient.family_name}, {patient.given_name}",
-    }
 
 
 def _filename(patient: Patient, suffix: str) -> str:
@@ -53,20 +33,19 @@ def _filename(patient: Patient, suffix: str) -> str:
 @require_GET
 def handout_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
-    return render(request, "web/handout.html", handout_context(patient))
+    context = documents.handout_context(patient, today=today())
+    title = f"Handout: {patient.family_name}, {patient.given_name}"
+    return render(request, "web/handout.html", {**context, "section": "patients", "title": title})
 
 
 @login_required
 @require_GET
 def handout_pdf(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
-    html = render_to_string("web/handout_print.html", handout_context(patient), request=request)
     try:
-        pdf = html_to_pdf(html)
+        pdf = documents.handout_pdf(request.user, patient, today=today())
     except PdfUnavailable as exc:
         return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
-    with transaction.atomic():
-        audit.record(request.user, "print", "patient handout", patient.pk, patient_id=patient.pk)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{_filename(patient, "handout")}.pdf"'
     return response
@@ -76,17 +55,7 @@ def handout_pdf(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_GET
 def patient_calendar(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get(Patient, patient_id, "patient")
-    plan = ics.patient_plan(patient, today=today())
-    body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
-    with transaction.atomic():
-        audit.record(
-            request.user,
-            "export",
-            "calendar",
-            patient.pk,
-            patient_id=patient.pk,
-            after={"events": len(plan.infusions), "format": "ics"},
-        )
+    body, _ = documents.export_calendar(request.user, patient, now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="{_filename(patient, "infusions")}.ics"'

@@ -20,11 +20,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ivig.errors import IvigError
+from ivig.interop.charts import outcome_chart
 from ivig.records.models import OrderStatus, Patient
 from ivig.records.services import patient_reports as reports
-from ivig.records.services.outcomes import outcome_series
+from ivig.records.services.outcomes import outcome_series, patient_reported
 from ivig.web.errors import attach_error, flash_error
-from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import posted, roles_required
 from ivig.web.views.portal import patient_required, read_own
 
@@ -198,7 +198,7 @@ def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
             "me": "outcomes",
             "form": form if offered else None,
             "result": result,
-            "chart": outcome_chart(series, completed),
+            "chart": outcome_chart(series, completed, patient_reported(series)),
             "series": series,
         },
     )

@@ -8,13 +8,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ivig.errors import IvigError, NotFound
+from ivig.interop.charts import outcome_chart
 from ivig.records.library import current_library
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
@@ -30,7 +30,6 @@ from ivig.web.forms import (
     WeightForm,
     today,
 )
-from ivig.web.views.charts import outcome_chart
 from ivig.web.views.common import posted, roles_required
 
 SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term narrows it
@@ -80,11 +79,12 @@ def patient_new(request: HttpRequest) -> HttpResponse:
     form = PatientForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                patient = service.create_patient(request.user, _input(form), today=today())
-                weight = form.cleaned_data.get("weight_kg")
-                if weight:
-                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
+            patient = service.register_patient(
+                request.user,
+                _input(form),
+                today=today(),
+                weight_kg=form.cleaned_data.get("weight_kg") or None,
+            )
         except IvigError as exc:
             attach_error(form, exc)
         else:
@@ -104,20 +104,14 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = PatientForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                service.update_patient(
-                    request.user,
-                    patient.pk,
-                    form.cleaned_data["version"] or 0,
-                    _input(form),
-                    today=today(),
-                )
-                weight = form.cleaned_data.get("weight_kg")
-                record = (
-                    service.add_weight(request.user, patient.pk, today(), weight, today=today())
-                    if weight
-                    else None
-                )
+            _, record = service.update_patient_and_weight(
+                request.user,
+                patient.pk,
+                form.cleaned_data["version"] or 0,
+                _input(form),
+                today=today(),
+                weight_kg=form.cleaned_data.get("weight_kg") or None,
+            )
         except IvigError as exc:
             attach_error(form, exc)
         else:
@@ -336,7 +330,7 @@ def patient_page(
     confirm_id: int | None = None,
     creatinine_form: CreatinineForm | None = None,
 ) -> HttpResponse:
-    from ivig.records.services.outcomes import measures_for, outcome_series
+    from ivig.records.services.outcomes import measures_for, outcome_series, patient_reported
 
     patient = get(Patient, patient_id, "patient")
     completed = list(
@@ -361,7 +355,7 @@ def patient_page(
             "timeline": _timeline(list(infusions)),
             "infusions": infusions,
             "gauge": _cap_gauge(patient),
-            "chart": outcome_chart(series, completed),
+            "chart": outcome_chart(series, completed, patient_reported(series)),
             "outcomes": series,
             "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
             "creatinine_results": _entries(

@@ -25,7 +25,7 @@ from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
 from ivig.records.library import current_catalogue
-from ivig.records.models import Lot, Order, OrderStatus
+from ivig.records.models import Order, OrderStatus
 from ivig.records.services import orders as service
 from ivig.web.forms import DateInput, today
 from ivig.web.views.common import posted, roles_required
@@ -407,11 +407,7 @@ def lots(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         lot = form.cleaned_data["lot"].strip()
     if lot:
-        rows = (
-            Lot.objects.filter(lot_number__iexact=lot)
-            .select_related("order__patient", "order__course")
-            .order_by("-order__date", "order__patient__family_name", "id")
-        )
+        rows = service.find_lots(lot)
         catalogue = current_catalogue()
         for row in rows:
             product = catalogue.products.get(row.product_id)

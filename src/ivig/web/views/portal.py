@@ -21,16 +21,13 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ivig.errors import IvigError, NotFound, PdfUnavailable
-from ivig.interop import ics
 from ivig.interop.handout import (
     PatientPlan,
     duration_words,
@@ -38,16 +35,13 @@ from ivig.interop.handout import (
     long_date,
     place_words,
 )
-from ivig.interop.pdf import html_to_pdf
-from ivig.records import audit
 from ivig.records.models import Patient
-from ivig.records.services import portal
+from ivig.records.services import documents, portal, reads
 from ivig.records.services.access import patient_of
 from ivig.records.services.common import get
 from ivig.web.errors import attach_error
 from ivig.web.forms import today
 from ivig.web.views.common import posted, roles_required
-from ivig.web.views.handout import handout_context
 
 __all__ = [
     "accept_page",
@@ -184,19 +178,9 @@ def patient_required(view: F) -> F:
     return login_required(wrapped)  # type: ignore[return-value]
 
 
-def read_own(request: HttpRequest, patient: Patient, category: str, *extra: str) -> None:
-    """Audit the read of the patient's own record (and a print or export)."""
-    with transaction.atomic():
-        audit.record(
-            request.user,
-            "read",
-            category,
-            patient.pk,
-            patient_id=patient.pk,
-            after={"url": request.get_full_path()[:500]},
-        )
-        for action in extra:
-            audit.record(request.user, action, category, patient.pk, patient_id=patient.pk)
+def read_own(request: HttpRequest, patient: Patient, category: str) -> None:
+    """Audit the read of the patient's own record (``reads.record_own_read``)."""
+    reads.record_own_read(request.user, patient.pk, category, request.get_full_path())
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +210,7 @@ def _visits(plan: PatientPlan) -> list[Visit]:
 
 
 def _plan(patient: Patient) -> PatientPlan:
-    return ics.patient_plan(patient, today=today())
+    return documents.patient_plan(patient, today=today())
 
 
 @patient_required
@@ -254,8 +238,9 @@ def my_plan(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 
 def _handout(patient: Patient) -> dict[str, object]:
-    """The staff handout's context (``handout_context``), as the patient's own page."""
-    return {**handout_context(patient), "me": "handout", "title": "Your IVIG treatment"}
+    """The staff handout's context (``documents.handout_context``), as the patient's own page."""
+    context = documents.handout_context(patient, today=today())
+    return {**context, "me": "handout", "title": "Your IVIG treatment"}
 
 
 @patient_required
@@ -269,12 +254,12 @@ def my_handout(request: HttpRequest, patient: Patient) -> HttpResponse:
 @patient_required
 @require_GET
 def my_handout_pdf(request: HttpRequest, patient: Patient) -> HttpResponse:
-    html = render_to_string("web/handout_print.html", _handout(patient), request=request)
     try:
-        pdf = html_to_pdf(html)
+        pdf = documents.handout_pdf(
+            request.user, patient, today=today(), own_url=request.get_full_path()
+        )
     except PdfUnavailable as exc:
         return HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
-    read_own(request, patient, "patient handout", "print")
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="my-ivig-handout.pdf"'
     return response
@@ -283,9 +268,9 @@ def my_handout_pdf(request: HttpRequest, patient: Patient) -> HttpResponse:
 @patient_required
 @require_GET
 def my_calendar(request: HttpRequest, patient: Patient) -> HttpResponse:
-    plan = _plan(patient)
-    body = ics.calendar_bytes(plan, zone=timezone.get_current_timezone(), now=timezone.now())
-    read_own(request, patient, "calendar", "export")
+    body, _ = documents.export_calendar(
+        request.user, patient, now=timezone.now(), own_url=request.get_full_path()
+    )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="my-ivig-infusions.ics"'
     return response

@@ -11,8 +11,9 @@ Every signed-in role may read the sheet. The actions are the nurse's (the overri
 restart order and the tasks the prescriber's): the forms show only to those roles, and the
 services check the roles again.
 
-Modules: ``forms`` (the forms), ``sheet`` (what the sheet shows), ``basis`` (how each number is
-computed, requirement 55), ``actions`` (the POST views), ``pdf`` (the PDF of the print view).
+Modules: ``forms`` (the forms), ``sheet`` (the forms shown over what the sheet shows, which is
+``ivig.records.services.runsheet``, with ``basis``: how each number is computed, requirement
+55), ``actions`` (the POST views), ``pdf`` (the PDF of the print view).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ivig.records.models import InfusionSession
+from ivig.records.services.runsheet.sheet import print_sheet
 from ivig.web.views.runsheet.actions import ACTIONS, acknowledge, action, htmx, order_or_404
-from ivig.web.views.runsheet.pdf import print_context, runsheet_pdf_view
+from ivig.web.views.runsheet.pdf import runsheet_pdf_view
 from ivig.web.views.runsheet.sheet import context, reaction_advice
 
 
@@ -49,7 +51,8 @@ def runsheet(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_GET
 def runsheet_print(request: HttpRequest, order_id: int) -> HttpResponse:
     order = order_or_404(order_id)
-    return render(request, "web/runsheet_print.html", print_context(request, order, timezone.now()))
+    ctx = {**print_sheet(order, timezone.now()), "section": "chairs"}
+    return render(request, "web/runsheet_print.html", ctx)
 
 
 @login_required

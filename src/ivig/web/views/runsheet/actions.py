@@ -113,7 +113,7 @@ def action(
             try:
                 said = act(request, order, form, now)
             except Forbidden:
-                raise  # a 403 page with the reason (ivig.web.errors.page_for)
+                raise  # a 403 page with the reason (ivig.server.middleware.ErrorPages)
             except IvigError as exc:
                 show_error(form, exc)
             else:
@@ -334,7 +334,7 @@ def acknowledge(request: HttpRequest, order_id: int) -> HttpResponse:
         try:
             infusions.acknowledge_task(request.user, task.pk, form.cleaned_data["note"], now=now)
         except Forbidden:
-            raise  # a 403 page with the reason (ivig.web.errors.page_for)
+            raise  # a 403 page with the reason (ivig.server.middleware.ErrorPages)
         except IvigError as exc:
             show_error(form, exc)
         else:

@@ -18,6 +18,7 @@ from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
+from ivig.records.services.runsheet.sheet import CHECK_QUESTIONS, symptom_name
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what a datetime-local input sends (to the minute)
 VITALS = VITAL_FIELDS  # the vital signs, in the order the protocol lists them
@@ -104,11 +105,13 @@ class _Timed(Keyed):
 class CheckForm(Keyed):
     """The nurse's questions before starting (``infusions.CheckAnswers``)."""
 
-    infection = _question("Signs of an infection today?")
-    fever = _question("Fever today (38 °C or more)?")
-    feeling_unwell = _question("Does the patient feel unwell?")
-    hydrated = _question("Is the patient well hydrated?")
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    infection = _question(CHECK_QUESTIONS["infection"])
+    fever = _question(CHECK_QUESTIONS["fever"])
+    feeling_unwell = _question(CHECK_QUESTIONS["feeling_unwell"])
+    hydrated = _question(CHECK_QUESTIONS["hydrated"])
+    notes = forms.CharField(
+        label=CHECK_QUESTIONS["notes"], required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class OverrideForm(Keyed):
@@ -269,10 +272,6 @@ class VitalsForm(_Timed):
     spo2_percent = _int("SpO₂ (%)")
 
 
-def symptom_name(key: str) -> str:
-    return key.replace("-", " ").capitalize()
-
-
 def _symptom_choices() -> list[tuple[str, str]]:
     return [
         (key, f"{symptom_name(key)} ({grade.value.value})")
@@ -342,7 +341,6 @@ FORMS: dict[str, type[forms.Form]] = {
     "observation": ObservationForm,
 }
 SESSION_VERSIONED = ("rate", "resume", "restart", "reaction")
-QUESTIONS = {name: str(field.label) for name, field in CheckForm.base_fields.items()}
 
 
 def active_nurses() -> list[tuple[int, str]]:

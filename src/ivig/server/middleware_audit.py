@@ -19,11 +19,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from ivig.records import audit
 from ivig.records.actors import Actor
+from ivig.records.services import reads
 
 __all__ = ["EXEMPT", "READS", "Read", "ReadAudit"]
 
@@ -202,16 +201,7 @@ class ReadAudit:
         try:
             accesses = _accesses(request)
             if accesses:
-                with transaction.atomic():
-                    for category, record_id, patient_id in accesses:
-                        audit.record(
-                            user,
-                            "read",
-                            category,
-                            record_id,
-                            patient_id=patient_id,
-                            after={"url": request.get_full_path()[:500]},
-                        )
+                reads.record_reads(user, request.get_full_path(), accesses)
         except Exception:
             log.exception("the read of %s could not be audited", request.path)
             return HttpResponse(

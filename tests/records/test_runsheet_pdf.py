@@ -46,13 +46,13 @@ def test_the_pdf_of_a_demo_infusion_says_everything_the_sheet_prints(
     from django.utils import timezone
 
     from ivig.records.models import AuditEvent
+    from ivig.records.services.documents import print_runsheet
     from ivig.records.services.infusions import steps_of
-    from ivig.web.views.runsheet.pdf import runsheet_pdf
 
     order = _given_order()
     patient, session = order.patient, order.session
     before = AuditEvent.objects.filter(action="print").count()
-    pdf = runsheet_pdf(order, None, timezone.now(), via="test")
+    pdf = print_runsheet(None, order, now=timezone.now(), via="test")
     assert pdf.startswith(b"%PDF-")
     text = flat(text_of(pdf))
 
@@ -135,7 +135,7 @@ def test_the_pdf_of_a_paused_infusion_shows_the_pause_and_the_restart_limit(
 
     from ivig.records.models import Order
     from ivig.records.services import infusions
-    from ivig.web.views.runsheet.pdf import runsheet_pdf
+    from ivig.records.services.documents import print_runsheet
 
     start = chair_now - dt.timedelta(minutes=40)
     start_chair(dispensed, start)
@@ -145,7 +145,7 @@ def test_the_pdf_of_a_paused_infusion_shows_the_pause_and_the_restart_limit(
         users["nurse"], dispensed.pk, version, pause, ["headache"], "pump paused", now=chair_now
     )
     order = Order.objects.get(pk=dispensed.pk)
-    text = flat(text_of(runsheet_pdf(order, users["nurse"], chair_now, via="test")))
+    text = flat(text_of(print_runsheet(users["nurse"], order, now=chair_now, via="test")))
     clock = timezone.localtime(pause).strftime("%H:%M")
     assert f"{clock} pause 0 mL/h" in text  # the recorded rows' table
     assert f"{clock} pause: 0 mL/h" in text  # the chart's summary

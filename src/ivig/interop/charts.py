@@ -1,21 +1,30 @@
 """Charts drawn as SVG on the server (no script): outcome measures over time with the infusion
-dates marked; an infusion's pump rate over time, the planned steps against the recorded rows."""
+dates marked; an infusion's pump rate over time, the planned steps against the recorded rows.
+
+Each is drawn from plain data given to it (the templates ``web/partials/outcome_chart.html``
+and ``rate_chart.html`` draw the result), for the pages and the PDFs alike."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
+
+__all__ = ["outcome_chart", "rate_chart"]
 
 WIDTH, HEIGHT, PAD = 640, 220, 40
 COLOURS = {"3tug": "#0b5cad", "qmg": "#a4000f", "mrc-sum": "#1d6b2a", "mg-adl": "#7a4a00"}
 
 
-def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dict[str, Any] | None:
-    """Lines per measure, each scaled to its own range, and a tick per infusion date."""
+def outcome_chart(
+    series: list[dict[str, Any]], infusions: list[dt.date], reported: Collection[int] = ()
+) -> dict[str, Any] | None:
+    """Lines per measure, each scaled to its own range (``series``: ``outcome_series``), and a
+    tick per infusion date; the values whose ``id`` is in ``reported`` (the patient's own,
+    issue 7 check-ins) get their own marker and label."""
     if not series:
         return None
     dates = [s["measured_on"] for s in series] + infusions
@@ -25,13 +34,6 @@ def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dic
     def x(day: dt.date) -> float:
         return float(PAD + (day - first).days / span * (WIDTH - 2 * PAD))
 
-    # Patient-reported values (issue 7 check-ins) get their own marker and label.
-    from ivig.records.models import Outcome
-
-    ids = [s["id"] for s in series if s.get("id") is not None]
-    reported = set(
-        Outcome.objects.filter(pk__in=ids, patient_reported=True).values_list("pk", flat=True)
-    )
     lines = []
     for measure in sorted({s["measure"] for s in series}):
         points = [s for s in series if s["measure"] == measure]
@@ -70,7 +72,7 @@ def outcome_chart(series: list[dict[str, Any]], infusions: list[dt.date]) -> dic
         "first": first,
         "last": last,
         "base": HEIGHT - PAD,
-        "reported": bool(reported),
+        "reported": any(s.get("id") in reported for s in series),
     }
 
 

@@ -1,4 +1,4 @@
-"""The web's (and the API's) middleware.
+"""The middleware of the pages and the API (the Django project's, listed in ``settings``).
 
 - ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
@@ -11,7 +11,7 @@
   clinical text holds one, and PostgreSQL cannot store it.
 - ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
 
-Reads of a patient's record are audited by ``ivig.web.middleware_audit.ReadAudit``.
+Reads of a patient's record are audited by ``ivig.server.middleware_audit.ReadAudit``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from ivig.errors import IvigError, error_body
 from ivig.web.errors import error_page, page_for
+from ivig.web.templatetags.ivig_forms import IDEMPOTENCY_FIELD
 
 LAST_SEEN = "ivig_last_seen"
 
@@ -168,7 +169,6 @@ class NoHardDelete:
 # --- idempotent submissions (requirement 29) -----------------------------------------------------
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_FIELD = "idempotency_key"  # web forms: {% idempotency_field %} (ivig_forms)
 IN_PROGRESS = 0  # the status of a placeholder: the first submission is still running
 WAIT = dt.timedelta(seconds=5)  # how long a repeat waits for the first one to finish
 ABANDONED = dt.timedelta(minutes=2)  # a placeholder this old was left by a crashed worker
@@ -303,8 +303,6 @@ class Idempotent:
     # -- who: the session's user, else the bearer token's (as the API's auth does)
 
     def _user(self, request: HttpRequest) -> Any:
-        from ivig.records.models import ApiToken
-
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             if request.path.startswith("/api/"):
@@ -317,14 +315,10 @@ class Idempotent:
         scheme, _, raw = header.partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
             return None
-        from ivig.api.auth import hash_token
+        from ivig.records.tokens import active_token
 
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(key_hash=hash_token(raw.strip()), revoked_at__isnull=True)
-            .first()
-        )
-        return token.user if token is not None and token.user.is_active else None
+        token = active_token(raw.strip())
+        return token.user if token is not None else None
 
     # -- the claim, a repeat, and the stored answer
 

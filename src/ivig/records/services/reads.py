@@ -1,0 +1,36 @@
+"""Reads of a patient's record, audited (requirement 2; ASTM E2147 "simple access and viewing"):
+one ``read`` event per record shown, naming the patient, the category of what was read and the
+URL, all of one request in one transaction. The staff's reads are found by the read-audit
+middleware (``ivig.server.middleware_audit``); a patient's reads of their own record by the
+portal's pages, with what else the page did with it (a ``print`` or an ``export``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from ivig.records import audit
+from ivig.records.actors import Actor
+
+__all__ = ["record_own_read", "record_reads"]
+
+
+def record_reads(actor: Actor | None, url: str, reads: Iterable[tuple[str, object, int]]) -> None:
+    """A ``read`` event per ``(category, record id, patient id)`` shown at ``url``."""
+    with transaction.atomic():
+        for category, record_id, patient_id in reads:
+            audit.record(
+                actor, "read", category, record_id, patient_id=patient_id, after={"url": url[:500]}
+            )
+
+
+def record_own_read(
+    actor: Actor | None, patient_id: int, category: str, url: str, *also: str
+) -> None:
+    """A signed-in patient's read of their own record at ``url``, and what else the page did
+    with it (``also``: ``print``, ``export``), in one transaction."""
+    with transaction.atomic():
+        record_reads(actor, url, [(category, patient_id, patient_id)])
+        for action in also:
+            audit.record(actor, action, category, patient_id, patient_id=patient_id)
