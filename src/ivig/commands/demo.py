@@ -129,16 +129,18 @@ def _at(start: dt.datetime, minute: float) -> dt.datetime:
 
 
 def _vitals(rng: random.Random, *, unwell: bool = False) -> Any:
+    from ivig.core.vitals import VITAL_SIGNS
     from ivig.records.services.infusions import VitalsInput
 
-    return VitalsInput(
-        temperature_c=round(rng.uniform(36.4, 36.9) + (0.4 if unwell else 0), 1),
-        pulse_per_min=rng.randint(64, 80) + (12 if unwell else 0),
-        systolic_mm_hg=rng.randint(118, 134) + (14 if unwell else 0),
-        diastolic_mm_hg=rng.randint(70, 82),
-        respiratory_rate_per_min=rng.randint(14, 18),
-        spo2_percent=rng.randint(96, 99),
-    )
+    values: dict[str, float | None] = {}
+    for sign in VITAL_SIGNS:  # a typical reading; a mild reaction's rise when unwell
+        low, high = sign.typical
+        rise = sign.reaction_rise if unwell else 0
+        if sign.integer:
+            values[sign.field] = rng.randint(int(low), int(high)) + int(rise)
+        else:
+            values[sign.field] = round(rng.uniform(low, high) + rise, 1)
+    return VitalsInput(**values)
 
 
 def _give(

@@ -31,6 +31,7 @@ from ivig.core.checks import number, whole_in_range
 from ivig.core.rates import RateStep
 from ivig.core.sourced import Reader, Source, Sourced
 from ivig.core.units import floor_to
+from ivig.core.vitals import VITAL_FIELDS, vital
 from ivig.errors import CatalogueError, InvalidInput, OutOfRange
 
 __all__ = [
@@ -63,14 +64,6 @@ MAX_OBSERVATION_MINUTES = 24 * 60
 MAX_GRACE_MINUTES = 24 * 60
 MAX_GAP_DAYS = 100 * 366
 MAX_REACTIONS_TODAY = 1000
-VITAL_FIELDS = (
-    "temperature_c",
-    "pulse_per_min",
-    "systolic_mm_hg",
-    "diastolic_mm_hg",
-    "respiratory_rate_per_min",
-    "spo2_percent",
-)
 _RELATIONS = {
     "abnormal_below": "below",
     "abnormal_at_or_below": "at or below",
@@ -219,6 +212,7 @@ class MonitoringProtocol:
 
 
 def _read_vital(vitals: Reader, field: str) -> VitalRange:
+    """The ranges of one vital sign; its name and unit are its definition's (core.vitals)."""
     entry = vitals.table.get(field)
     if not isinstance(entry, dict):
         raise vitals.fail(field, "is missing")
@@ -240,13 +234,16 @@ def _read_vital(vitals: Reader, field: str) -> VitalRange:
             if not low <= limit.value <= high:
                 raise inner.fail(key, f"must lie within the possible range {low:g}-{high:g}")
             limits.append(VitalLimit(relation, limit))
-    unknown = set(entry) - {"name", "unit", "possible", *_RELATIONS}
+    unknown = set(entry) - {"possible", *_RELATIONS}
     if unknown:
-        raise inner.fail(sorted(unknown)[0], "is not a known key")
+        key = sorted(unknown)[0]
+        own = key in ("name", "unit")  # the sign's own words: its definition's (core/vitals.py)
+        raise inner.fail(key, "is defined in core/vitals.py" if own else "is not a known key")
+    sign = vital(field)
     return VitalRange(
         field=field,
-        name=inner.text("name"),
-        unit=inner.text("unit"),
+        name=sign.name,
+        unit=sign.unit,
         possible=Sourced((low, high), possible.source, possible.verified, possible.note),
         abnormal=tuple(limits),
     )
@@ -784,17 +781,9 @@ class VitalFlag(NamedTuple):
     message: str
 
 
-def check_vitals(
-    *,
-    temperature_c: float | None = None,
-    pulse_per_min: float | None = None,
-    systolic_mm_hg: float | None = None,
-    diastolic_mm_hg: float | None = None,
-    respiratory_rate_per_min: float | None = None,
-    spo2_percent: float | None = None,
-    protocol: MonitoringProtocol,
-) -> list[VitalFlag]:
-    """Check one set of vital signs: refuse the impossible, flag the abnormal (item 34).
+def check_vitals(*, protocol: MonitoringProtocol, **values: float | None) -> list[VitalFlag]:
+    """Check one set of vital signs, each by its field (``core.vitals.VITAL_FIELDS``, ``None``:
+    not taken): refuse the impossible, flag the abnormal (item 34).
 
     A value outside its possible range (e.g. temperature below 25 or above 45 °C, SpO2 above
     100%), or a diastolic at or above the systolic, raises :class:`OutOfRange` /
@@ -802,15 +791,10 @@ def check_vitals(
     °C or more, pulse above 120) is accepted and returned as a flag. The ranges are protocol, in
     ``[vitals]`` of monitoring.toml, without a clinical source (unverified).
     """
-    values = {
-        "temperature_c": temperature_c,
-        "pulse_per_min": pulse_per_min,
-        "systolic_mm_hg": systolic_mm_hg,
-        "diastolic_mm_hg": diastolic_mm_hg,
-        "respiratory_rate_per_min": respiratory_rate_per_min,
-        "spo2_percent": spo2_percent,
-    }
-    given = {field: value for field, value in values.items() if value is not None}
+    for field in values:
+        if field not in protocol.vitals:
+            raise TypeError(f"check_vitals() got an unexpected keyword argument {field!r}")
+    given = {f: v for f in protocol.vitals if (v := values.get(f)) is not None}  # in order
     if not given:
         raise InvalidInput("no vital sign was given", field="vitals")
     checked: dict[str, float] = {}

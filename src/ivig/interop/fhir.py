@@ -42,6 +42,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from ivig.core.dosing import vial_label
 from ivig.core.outcomes import OutcomeMeasure
+from ivig.core.vitals import VITAL_SIGNS, LoincPanel
 
 if TYPE_CHECKING:  # the records it is given: annotations only, never imported to run
     from django.contrib.auth.models import User
@@ -101,19 +102,6 @@ ADMINISTRATION_STATUS = {  # the infusion's state (``SessionState``)
     "ended": "completed",
     "closed": "completed",
 }
-# (field, LOINC code, display, UCUM unit); blood pressure is a panel, below.
-VITAL_SIGNS = (
-    ("temperature_c", "8310-5", "Body temperature", "Cel"),
-    ("pulse_per_min", "8867-4", "Heart rate", "/min"),
-    ("respiratory_rate_per_min", "9279-1", "Respiratory rate", "/min"),
-    ("spo2_percent", "2708-6", "Oxygen saturation in Arterial blood", "%"),
-)
-PULSE_OXIMETRY = ("59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry")
-BP_PANEL = ("85354-9", "Blood pressure panel with all children optional")
-BP_PARTS = (
-    ("systolic_mm_hg", "8480-6", "Systolic blood pressure"),
-    ("diastolic_mm_hg", "8462-4", "Diastolic blood pressure"),
-)
 BODY_WEIGHT = ("29463-7", "Body weight")
 SURVEY_MEASURES = {"mg-adl"}  # patient-reported; the others are examinations
 
@@ -405,29 +393,26 @@ def vital_observations(vitals: Vitals, patient_id: int) -> list[tuple[str, dict[
     }
     amended = vitals.supersedes_id is not None
     out = []
-    for field, loinc, display, unit in VITAL_SIGNS:
-        value = getattr(vitals, field)
+    panels: dict[LoincPanel, list[dict[str, Any]]] = {}
+    for sign in VITAL_SIGNS:
+        value = getattr(vitals, sign.field)
         if value is None:
             continue
-        codings = [coding(LOINC, loinc, display)]
-        if field == "spo2_percent":
-            codings.append(coding(LOINC, *PULSE_OXIMETRY))
-        resource = _observation(patient_id, {"coding": codings, "text": display}, category, amended)
-        resource.update(base, valueQuantity=quantity(value, unit))
-        out.append((f"{vitals.pk}/{loinc}", resource))
-    parts = [
-        {
-            "code": {"coding": [coding(LOINC, loinc, display)], "text": display},
-            "valueQuantity": quantity(getattr(vitals, field), "mm[Hg]", "mm[Hg]"),
-        }
-        for field, loinc, display in BP_PARTS
-        if getattr(vitals, field) is not None
-    ]
-    if parts:
-        code = {"coding": [coding(LOINC, *BP_PANEL)], "text": "Blood pressure"}
+        codings = [coding(LOINC, sign.loinc, sign.loinc_display)]
+        codings += [coding(LOINC, *more) for more in sign.also_coded]
+        code = {"coding": codings, "text": sign.loinc_display}
+        if sign.panel is not None:
+            part = {"code": code, "valueQuantity": quantity(value, sign.ucum)}
+            panels.setdefault(sign.panel, []).append(part)
+            continue
+        resource = _observation(patient_id, code, category, amended)
+        resource.update(base, valueQuantity=quantity(value, sign.ucum))
+        out.append((f"{vitals.pk}/{sign.loinc}", resource))
+    for panel, parts in panels.items():
+        code = {"coding": [coding(LOINC, panel.code, panel.display)], "text": panel.text}
         resource = _observation(patient_id, code, category, amended)
         resource.update(base, component=parts)
-        out.append((f"{vitals.pk}/{BP_PANEL[0]}", resource))
+        out.append((f"{vitals.pk}/{panel.code}", resource))
     return out
 
 

@@ -8,15 +8,17 @@ infusion session's version (``GET /api/orders/{id}/session`` -> ``version``); in
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
+from pydantic import create_model
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import Id, In, Versioned, override_of
 from ivig.api.schemas import OverrideIn as SoftOverrideIn
+from ivig.core.vitals import VITAL_SIGNS
 from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
 from ivig.records.services import infusions, outcomes
@@ -78,13 +80,23 @@ class RestartOrderIn(Versioned):
     max_rate_ml_per_h: float = Field(..., gt=0, description="mL/h")
 
 
-class VitalsIn(AtIn):
-    temperature_c: float | None = None
-    pulse_per_min: int | None = None
-    systolic_mm_hg: int | None = None
-    diastolic_mm_hg: int | None = None
-    respiratory_rate_per_min: int | None = None
-    spo2_percent: int | None = None
+def _vitals_in() -> type[AtIn]:
+    """The body of a set of vital signs: the time, and a field per sign of ``core.vitals``
+    (a whole number or not, ``null`` or left out when not taken)."""
+    fields: dict[str, Any] = {
+        sign.field: (
+            int | None if sign.integer else float | None,
+            Field(None, description=f"{sign.name}, {sign.unit}"),
+        )
+        for sign in VITAL_SIGNS
+    }
+    return create_model("VitalsIn", __base__=AtIn, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:
+    VitalsIn = AtIn
+else:
+    VitalsIn = _vitals_in()
 
 
 class ReactionIn(Versioned, AtIn):

@@ -32,8 +32,9 @@ from typing import Any, TypeVar, cast
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity, check_vitals
+from ivig.core.monitoring import ReactionSeverity, check_vitals
 from ivig.core.outcomes import check_score
+from ivig.core.vitals import VITAL_FIELDS
 from ivig.errors import Conflict, InvalidInput, InvalidTime, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
@@ -66,7 +67,7 @@ __all__ = [
 C = TypeVar("C", bound=Correctable)
 Q = TypeVar("Q", bound=models.QuerySet[Any])
 
-VITALS = VITAL_FIELDS  # the vital signs, in the order the protocol lists them
+VITALS = VITAL_FIELDS  # the vital signs, in the order core.vitals defines them
 
 
 @dataclass(frozen=True, slots=True)

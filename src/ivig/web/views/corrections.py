@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ivig.core.monitoring import ReactionSeverity
+from ivig.core.vitals import VITAL_FIELDS
 from ivig.errors import Conflict, Forbidden, IvigError
 from ivig.records.library import current_library
 from ivig.records.models import Correctable, Patient
@@ -35,6 +36,7 @@ from ivig.records.services.access import has_role
 from ivig.records.services.outcomes import measures_for
 from ivig.web.errors import attach_error
 from ivig.web.forms import CREATININE_UNITS, DateInput
+from ivig.web.vitals import with_vital_fields
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -55,11 +57,7 @@ def _reason_field(label: str) -> forms.CharField:
     )
 
 
-def _number(label: str, *, integer: bool = False, required: bool = False) -> forms.Field:
-    if integer:
-        return forms.IntegerField(
-            label=label, required=required, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
-        )
+def _number(label: str, *, required: bool = False) -> forms.Field:
     return forms.FloatField(
         label=label,
         required=required,
@@ -73,14 +71,12 @@ class WeightCorrection(forms.Form):
     reason = _reason_field("Reason for the correction")
 
 
+@with_vital_fields
 class VitalsCorrection(forms.Form):
+    """The time, a field per vital sign of ``core.vitals``, the reason."""
+
+    field_order = ("at", *VITAL_FIELDS, "reason")
     at = forms.DateTimeField(label="Time", widget=DateTimeLocalInput)
-    temperature_c = _number("Temperature (°C)")
-    pulse_per_min = _number("Pulse (/min)", integer=True)
-    systolic_mm_hg = _number("Systolic blood pressure (mm Hg)", integer=True)
-    diastolic_mm_hg = _number("Diastolic blood pressure (mm Hg)", integer=True)
-    respiratory_rate_per_min = _number("Respiratory rate (/min)", integer=True)
-    spo2_percent = _number("SpO₂ (%)", integer=True)
     reason = _reason_field("Reason for the correction")
 
 

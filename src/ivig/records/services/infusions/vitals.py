@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
 
 from django.db import transaction
 
 from ivig.core.monitoring import check_vitals
+from ivig.core.vitals import VITAL_FIELDS
 from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
@@ -20,14 +20,30 @@ from ivig.records.services.infusions._common import clinical_time, not_before
 __all__ = ["VitalsInput", "record_vitals"]
 
 
-@dataclass(frozen=True, slots=True)
 class VitalsInput:
-    temperature_c: float | None = None
-    pulse_per_min: int | None = None
-    systolic_mm_hg: int | None = None
-    diastolic_mm_hg: int | None = None
-    respiratory_rate_per_min: int | None = None
-    spo2_percent: int | None = None
+    """One set of vital signs as taken, each by its field (``core.vitals.VITAL_FIELDS``): a
+    number, or ``None`` when not taken. A name that is no vital sign is a ``TypeError``."""
+
+    __slots__ = ("values",)
+    values: dict[str, float | None]
+
+    def __init__(self, **values: float | None) -> None:
+        for field in values:
+            if field not in VITAL_FIELDS:
+                raise TypeError(f"VitalsInput() got an unexpected keyword argument {field!r}")
+        self.values = {field: values.get(field) for field in VITAL_FIELDS}
+
+    def __getattr__(self, field: str) -> float | None:
+        if field in VITAL_FIELDS:
+            return self.values[field]
+        raise AttributeError(field)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VitalsInput) and self.values == other.values
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self.values.items() if v is not None)
+        return f"VitalsInput({given})"
 
 
 def record_vitals(
@@ -37,7 +53,7 @@ def record_vitals(
     ranges are monitoring.toml's. Not in the future, not before the start (35)."""
     actor = require(actor, "recording vital signs", Role.nurse)
     at = clinical_time(at, now)
-    fields = asdict(values)
+    fields = dict(values.values)
     if all(v is None for v in fields.values()):
         raise InvalidInput("record at least one vital sign", field="temperature_c")
     flags = check_vitals(**fields, protocol=current_library().monitoring)

@@ -13,15 +13,17 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from ivig.core.monitoring import VITAL_FIELDS, ReactionSeverity
+from ivig.core.monitoring import ReactionSeverity
+from ivig.core.vitals import VITAL_FIELDS
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, Order
 from ivig.records.services.limits import Override
 from ivig.records.services.runsheet.sheet import CHECK_QUESTIONS, symptom_name
+from ivig.web.vitals import with_vital_fields
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M"  # what a datetime-local input sends (to the minute)
-VITALS = VITAL_FIELDS  # the vital signs, in the order the protocol lists them
+VITALS = VITAL_FIELDS  # the vital signs, in the order core.vitals defines them
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -252,24 +254,11 @@ class AcknowledgeForm(Keyed):
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}))
 
 
-def _int(label: str) -> forms.IntegerField:
-    return forms.IntegerField(
-        label=label, required=False, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
-    )
-
-
+@with_vital_fields
 class VitalsForm(_Timed):
+    """A set of vital signs: a field per sign of ``core.vitals``, then the time."""
+
     field_order = (*VITALS, "at")
-    temperature_c = forms.FloatField(
-        label="Temperature (°C)",
-        required=False,
-        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
-    )
-    pulse_per_min = _int("Pulse (/min)")
-    systolic_mm_hg = _int("Systolic blood pressure (mm Hg)")
-    diastolic_mm_hg = _int("Diastolic blood pressure (mm Hg)")
-    respiratory_rate_per_min = _int("Respiratory rate (/min)")
-    spo2_percent = _int("SpO₂ (%)")
 
 
 def _symptom_choices() -> list[tuple[str, str]]:
