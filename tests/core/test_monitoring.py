@@ -738,6 +738,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("vitals.pulse_per_min.possible.value", [300, 20], "low < high"),
         ("vitals.pulse_per_min.abnormal_above.value", 350, "within the possible range"),
         ("vitals.pulse_per_min.abnormal_over", 3, "not a known key"),
+        ("vitals.pulse_per_min.name", "heart rate", "defined in core/vitals.py"),
         ("checkpoints", None, "[checkpoints] is missing"),
     ],
 )  # fmt: skip
