@@ -17,13 +17,10 @@ from typing import Any
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
-from ivig.core.monitoring import (
-    VITAL_FIELDS,
-    ReactionAction,
-    vitals_schedule,
-)
+from ivig.core.monitoring import ReactionAction, vitals_schedule
 from ivig.core.rates import clock_times
 from ivig.core.units import grams_to_ml
+from ivig.core.vitals import VITAL_FIELDS
 from ivig.errors import IvigError
 from ivig.interop.charts import rate_chart
 from ivig.records.library import current_catalogue, current_library
