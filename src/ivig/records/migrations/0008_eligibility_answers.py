@@ -16,11 +16,20 @@ from django.db import migrations, models
 MOVED = ("vgcc_antibodies", "electrophysiology", "severity_measure")
 
 
+def _checks_now(schema_editor: Any) -> None:
+    """PostgreSQL: run the deferred foreign-key checks of the rows just updated now, so that the
+    ALTER TABLE that follows in this migration's transaction is allowed (otherwise "cannot
+    ALTER TABLE ... because it has pending trigger events")."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def to_answers(apps: Any, schema_editor: Any) -> None:
     eligibility = apps.get_model("records", "Eligibility")
     for row in eligibility.objects.all().only("pk", *MOVED).iterator():
         answers = {key: getattr(row, key) for key in MOVED if getattr(row, key)}
         eligibility.objects.filter(pk=row.pk).update(answers=answers)  # no version bump
+    _checks_now(schema_editor)
 
 
 def to_columns(apps: Any, schema_editor: Any) -> None:
@@ -29,6 +38,7 @@ def to_columns(apps: Any, schema_editor: Any) -> None:
         answers = row.answers if isinstance(row.answers, dict) else {}
         values = {key: str(answers.get(key) or "") for key in MOVED}
         eligibility.objects.filter(pk=row.pk).update(**values)
+    _checks_now(schema_editor)
 
 
 class Migration(migrations.Migration):

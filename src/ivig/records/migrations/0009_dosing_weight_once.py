@@ -15,6 +15,14 @@ from django.db import migrations, models
 KEYS = (("kg", "dosing_weight_kg"), ("basis", "weight_basis"))
 
 
+def _checks_now(schema_editor: Any) -> None:
+    """PostgreSQL: run the deferred foreign-key checks of the rows just updated now, so that the
+    ALTER TABLE that follows in this migration's transaction is allowed (otherwise "cannot
+    ALTER TABLE ... because it has pending trigger events")."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def weight_into_plan(apps: Any, schema_editor: Any) -> None:
     """Each course's plan holds its dosing weight and basis; what changes is audited."""
     from ivig.records import audit
@@ -47,6 +55,7 @@ def weight_into_plan(apps: Any, schema_editor: Any) -> None:
                 reason="migration 0009: the dosing weight stored once, in the plan"
                 + (" (the plan's stands over the column's)" if dropped else ""),
             )
+    _checks_now(schema_editor)
 
 
 def weight_into_columns(apps: Any, schema_editor: Any) -> None:
@@ -57,6 +66,7 @@ def weight_into_columns(apps: Any, schema_editor: Any) -> None:
         course_model.objects.filter(pk=course.pk).update(
             dosing_weight_kg=float(weight["kg"]), weight_basis=str(weight["basis"])
         )
+    _checks_now(schema_editor)
 
 
 class Migration(migrations.Migration):
