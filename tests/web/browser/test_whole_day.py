@@ -192,6 +192,7 @@ def step_2_prescriber(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Prescribe a course")
     preview = page.locator("#plan-preview")
     expect(preview).to_contain_text("fill in")  # no product yet: no plan
+    page.get_by_label("Indication").select_option("lems")  # chosen: there is no default
     page.get_by_label("Product").select_option("privigen-us")
     page.get_by_label("Phase").select_option("induction")
     page.get_by_label("Induction: consecutive days").fill("2")
