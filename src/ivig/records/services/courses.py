@@ -16,6 +16,7 @@ not yet dispensed again with the library in service, audited per order (requirem
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -23,6 +24,7 @@ from typing import Any
 
 from django.db import transaction
 
+from ivig.core.library import Library
 from ivig.core.dosing import GivenDose, check_under_cap
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
@@ -44,6 +46,7 @@ from ivig.records.services.renal import latest_creatinine
 
 __all__ = [
     "CourseInput",
+    "Planned",
     "Replan",
     "cancel_course",
     "counted_statuses",
@@ -51,6 +54,7 @@ __all__ = [
     "plan_for",
     "plan_with_limits",
     "prescribe",
+    "preview",
     "replan",
 ]
 
@@ -194,20 +198,86 @@ def _renal_inputs(patient: Patient, data: CourseInput) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A course planned for a recorded patient: the core's plan, the soft limits it crosses,
+    and what the core was given (the patient's facts, the regimen with the recorded history,
+    the drug library in service, the renal age limit). Its JSON (``document``) is made once.
+
+    ``prescribe`` takes the preview a page or a client has just shown and saves it without
+    planning again when the inputs it reads under the patient lock are the same and the library
+    in service is the same one (so the same version): the core is a pure function of them.
+    Anything else (a weight recorded, another course prescribed, the library changed) and it
+    plans again. Not slotted: ``document`` is cached on the instance."""
+
+    plan: Plan
+    limits: tuple[SoftLimit, ...]
+    patient: PlanPatient
+    regimen: Regimen
+    library: Library
+    renal_max_age_days: int | None
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        """``plan.as_dict()``, the stored JSON contract, made once (never change it: the
+        course saves it and its orders take their doses from it)."""
+        return self.plan.as_dict()
+
+    def made_from(
+        self,
+        patient: PlanPatient,
+        regimen: Regimen,
+        library: Library,
+        renal_max_age_days: int | None,
+    ) -> bool:
+        """Whether the core, given these, would plan exactly this (the same library object: one
+        re-read after any change of a site's file is another object)."""
+        return (
+            library is self.library
+            and self.plan.catalogue_version == library.version
+            and renal_max_age_days == self.renal_max_age_days
+            and patient == self.patient
+            and regimen == self.regimen
+        )
+
+
+def _planned(
+    patient: Patient,
+    data: CourseInput,
+    *,
+    exclude_course: int | None = None,
+    shown: Planned | None = None,
+) -> Planned:
+    """Plan with the drug library in service, or take ``shown`` when made from the same inputs
+    (:meth:`Planned.made_from`)."""
+    person, regimen = _plan_inputs(patient, data, exclude_course)
+    library = current_library()
+    max_age = renal.max_age_days()
+    if shown is not None and shown.made_from(person, regimen, library, max_age):
+        return shown
+    plan = plan_course(person, regimen, library, renal_max_age_days=max_age)
+    limits = course_soft_limits(plan, regimen, library.limits)
+    return Planned(plan, limits, person, regimen, library, max_age)
+
+
+def preview(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Planned:
+    """The course as it would be planned now, saving nothing: the plan with the drug library in
+    service and the soft limits it crosses (a dose outside the usual range, a product switch, a
+    blocking finding: requirement 47). Give it to :func:`prescribe` to save what was shown."""
+    return _planned(patient, data, exclude_course=exclude_course)
+
+
 def plan_with_limits(
     patient: Patient, data: CourseInput, *, exclude_course: int | None = None
 ) -> tuple[Plan, tuple[SoftLimit, ...]]:
-    """The plan with the drug library in service, and the soft limits it crosses (a dose
-    outside the usual range, a product switch, a blocking finding: requirement 47)."""
-    person, regimen = _plan_inputs(patient, data, exclude_course)
-    library = current_library()
-    plan = plan_course(person, regimen, library, renal_max_age_days=renal.max_age_days())
-    return plan, course_soft_limits(plan, regimen, library.limits)
+    """The plan and the soft limits it crosses (see :func:`preview`)."""
+    shown = preview(patient, data, exclude_course=exclude_course)
+    return shown.plan, shown.limits
 
 
 def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
-    """Plan a course for a recorded patient (see :func:`plan_with_limits`)."""
-    return plan_with_limits(patient, data, exclude_course=exclude_course)[0]
+    """Plan a course for a recorded patient (see :func:`preview`)."""
+    return preview(patient, data, exclude_course=exclude_course).plan
 
 
 def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,9 +295,19 @@ def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prescribe(
-    actor: Actor, patient_id: int, data: CourseInput, *, override: Override | None = None
+    actor: Actor,
+    patient_id: int,
+    data: CourseInput,
+    *,
+    override: Override | None = None,
+    shown: Planned | None = None,
 ) -> Course:
     """Plan and save a course with its orders.
+
+    The plan is made from the inputs read under the patient lock (its weight, its other
+    courses, its history) with the library in service; ``shown``, the :func:`preview` of the
+    same request, is saved as it is when it was made from exactly those (else the course is
+    planned again), so that a page plans once per request.
 
     A hard limit (the course or rolling cap: ``CapExceeded``) refuses it for every role and is
     counted (requirement 48); a soft limit (requirement 47) is saved only with ``override``
@@ -236,10 +316,11 @@ def prescribe(
     actor = require(actor, "prescribing", Role.prescriber)
     with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
-        plan, limits = plan_with_limits(patient, data)
+        planned = _planned(patient, data, shown=shown)
+        plan, document = planned.plan, planned.document
         require_override(
             actor,
-            limits,
+            planned.limits,
             override,
             entity="course",
             patient_id=patient.pk,
@@ -254,10 +335,10 @@ def prescribe(
             start=data.start,
             regimen=audit.snapshot_value(asdict(data)),
             catalogue_version=plan.catalogue_version,
-            plan=plan.as_dict(),
+            plan=document,
             prescribed_by=actor,
         )
-        for i, dose in enumerate(plan.as_dict()["doses"], start=1):
+        for i, dose in enumerate(document["doses"], start=1):
             Order.objects.create(
                 course=course,
                 patient=patient,
@@ -356,13 +437,12 @@ def replan(
                 f"no order of course {course.pk} is planned or verified: there is nothing to "
                 "re-plan (dispensed, in-progress and completed orders are never changed)"
             )
-        plan, limits = plan_with_limits(
-            patient, course_input(course.regimen), exclude_course=course.pk
-        )
+        planned = preview(patient, course_input(course.regimen), exclude_course=course.pk)
+        plan, document = planned.plan, planned.document
         _check_cap_with_kept(plan, kept)
         require_override(
             actor,
-            limits,
+            planned.limits,
             override,
             entity="course",
             patient_id=patient.pk,
@@ -370,7 +450,7 @@ def replan(
         )
         old_version = course.catalogue_version
         note = f"{why} (drug library {old_version} -> {plan.catalogue_version})"
-        doses = {dose["date"]: dose for dose in plan.as_dict()["doses"]}
+        doses = {dose["date"]: dose for dose in document["doses"]}
         for order in open_orders:
             _replan_order(actor, order, plan, doses, why, note)
         before = audit.snapshot(course)
@@ -379,7 +459,7 @@ def replan(
             version,
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
-            plan=plan.as_dict(),
+            plan=document,
         )
         audit.record(
             actor,
