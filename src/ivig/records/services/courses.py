@@ -20,7 +20,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
@@ -125,20 +125,19 @@ def _plan_inputs(
     weight = weight_for_dosing(patient)  # refused while a changed weight awaits confirmation
     if weight is None:
         raise InvalidInput("record the patient's weight before prescribing", field="weight_kg")
-    orders = Order.objects.filter(patient=patient, status__in=COUNTED)
+    counted = Order.objects.filter(patient=patient, status__in=COUNTED)
     if exclude_course is not None:
-        orders = orders.exclude(course_id=exclude_course)
-    given = (
-        orders.filter(status__in=GIVEN)
-        .order_by("-date")
-        .select_related("course")
-        .defer("course__plan", "course__regimen", "steps", "vials")  # only dates, grams, product
-    )
-    before = [o for o in given if o.date < data.start]
+        counted = counted.exclude(course_id=exclude_course)
+    # One read of what the cap and the history need (never a course's plan or an order's steps).
+    read = counted.order_by("-date").values_list(*_Counted.columns())
+    rows = [_Counted._make(row) for row in read]
+    given = [r for r in rows if r.status in GIVEN]  # the latest first
+    before = [r for r in given if r.date < data.start]
     last = before[0] if before else None
-    earlier = [GivenDose(o.date, o.dose_g) for o in before]
-    others = [GivenDose(o.date, o.dose_g) for o in orders.exclude(status__in=GIVEN)]
-    others += [GivenDose(o.date, o.dose_g) for o in given if o.date >= data.start]
+    earlier = [GivenDose(r.date, r.dose_g) for r in before]
+    planned = sorted((r for r in rows if r.status not in GIVEN), key=lambda r: (r.date, r.sequence))
+    others = [GivenDose(r.date, r.dose_g) for r in planned]
+    others += [GivenDose(r.date, r.dose_g) for r in given if r.date >= data.start]
     person = PlanPatient(
         sex=Sex(patient.sex),
         height_cm=patient.height_cm,
@@ -164,20 +163,37 @@ def _plan_inputs(
         first_infusion=last is None,
         history=tuple(earlier),
         other_doses=tuple(others),
-        previous_product=last.course.product_id if last else None,
+        previous_product=last.product if last else None,
         last_infusion=last.date if last else None,
         last_infusion_tolerated=_tolerated(last),
     )
     return person, regimen
 
 
-def _tolerated(order: Order | None) -> bool | None:
+class _Counted(NamedTuple):
+    """An order counted toward the cap, as ``_plan_inputs`` reads it (the columns' names)."""
+
+    pk: int
+    date: dt.date
+    sequence: int
+    dose_g: float
+    status: str
+    product: str  # the course's product
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return (*cls._fields[:-1], "course__product_id")
+
+
+def _tolerated(order: _Counted | None) -> bool | None:
     """Whether an infusion was tolerated: False when a reaction was recorded at it, True when it
     was completed without one, None when not known (none given, or still running)."""
     if order is None:
         return None
-    reactions = Reaction.objects.filter(session__order=order)
-    if reactions.filter(superseded_by__isnull=True, entered_in_error=False).exists():
+    reactions = Reaction.objects.filter(
+        session__order_id=order.pk, superseded_by__isnull=True, entered_in_error=False
+    )
+    if reactions.exists():
         return False
     return True if order.status == OrderStatus.completed else None
 
