@@ -31,11 +31,11 @@ def new_token() -> str:
 def active_token(raw: str) -> ApiToken | None:
     """The API token ``raw`` presents, with its user, when it is not revoked and its user is
     active; ``None`` otherwise."""
-    row = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-        .first()
-    )
+    # key_hash is unique: at most one row, so no ORDER BY (``first()``'s) to build and run
+    found = ApiToken.objects.select_related("user").filter(
+        key_hash=hash_token(raw), revoked_at__isnull=True
+    )[:1]
+    row = next(iter(found), None)
     if row is None or not row.user.is_active:
         return None
     return row
