@@ -214,7 +214,7 @@ def _renal_inputs(patient: Patient, data: CourseInput) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Planned:
     """A course planned for a recorded patient: the core's plan, the soft limits it crosses,
     and what the core was given (the patient's facts, the regimen with the recorded history,
@@ -224,7 +224,7 @@ class Planned:
     planning again when the inputs it reads under the patient lock are the same and the library
     in service is the same one (so the same version): the core is a pure function of them.
     Anything else (a weight recorded, another course prescribed, the library changed) and it
-    plans again. Not slotted: ``document`` is cached on the instance."""
+    plans again. Not slotted: ``document`` is cached on the instance; compared by identity."""
 
     plan: Plan
     limits: tuple[SoftLimit, ...]
