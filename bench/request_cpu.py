@@ -68,6 +68,7 @@ def _environ(path: str, body: bytes, token: str) -> dict[str, Any]:
 def endpoints() -> dict[str, Call]:
     """Seed a temporary database; the two requests of bench/api.py as calls of the app."""
     import _server
+
     from api import VITALS, preview_body
 
     seed = _server._seed(1)
@@ -154,9 +155,7 @@ def main() -> None:
             if args.profile:
                 profile = cProfile.Profile()
                 profile.runcall(cpu_ms, call, args.requests)
-                pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(
-                    args.top
-                )
+                pstats.Stats(profile, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -139,7 +139,7 @@ else:
     # synchronous=FULL: a commit is on disk before the nurse sees "saved", so a power cut cannot
     # take back an acknowledged entry (NORMAL survives a crash of the app, not of the machine).
     # It costs about 0.14 ms a commit here (7,182 against 62,328 commits/s, bench/RESULTS.md)
-    # against some 10 ms of work per request.
+    # against some 3-7 ms of server CPU per request (bench/RESULTS.md, issue 15).
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
