@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from django.db import transaction
 
-from ivig.core.library import Library
 from ivig.core.dosing import GivenDose, check_under_cap
+from ivig.core.library import Library
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
