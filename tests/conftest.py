@@ -459,3 +459,29 @@ def race() -> Callable[..., list[Any]]:
         return results
 
     return run_together
+
+
+# --- work per request (issue 15) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def plan_work(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many times the records plan a course (the core's ``plan_course``) and a plan is
+    turned into its JSON (``Plan.as_dict``), counted from now on."""
+    from ivig.core.plan import Plan
+    from ivig.records.services import courses
+
+    counts = {"plans": 0, "documents": 0}
+    plan_course, as_dict = courses.plan_course, Plan.as_dict
+
+    def counted_plan(*args: Any, **kwargs: Any) -> Plan:
+        counts["plans"] += 1
+        return plan_course(*args, **kwargs)
+
+    def counted_document(self: Plan) -> dict[str, Any]:
+        counts["documents"] += 1
+        return as_dict(self)
+
+    monkeypatch.setattr(courses, "plan_course", counted_plan)
+    monkeypatch.setattr(Plan, "as_dict", counted_document)
+    return counts

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.http import HttpRequest
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ivig.records.models import ApiToken, AuditEvent, Patient
@@ -122,6 +124,38 @@ def test_a_token_follows_its_users_current_roles(
     done = Client().post(url, body, content_type="application/json", headers=_bearer(raw))
     assert done.status_code == 200, done.content
     assert done.json()["status"] == "verified"
+
+
+def test_a_token_is_read_with_its_user_and_roles_in_one_query(
+    client_for: Callable[[str | None], Client], users: dict[str, Any]
+) -> None:
+    """Issue 15: the token, its user and every role of the user in one statement (a read of
+    the catalogue then makes none of its own); the roles are all the user's."""
+    admin = client_for("admin")
+    raw = _new_token(admin, users["admin"].pk, "admin's script")["token"]
+    assert (
+        admin.put(
+            f"/api/users/{users['admin'].pk}/roles",
+            _json({"roles": ["admin", "pharmacist"]}),
+            content_type="application/json",
+        ).status_code
+        == 200
+    )
+    machine = Client()
+    assert machine.get("/api/products", headers=_bearer(raw)).status_code == 200  # last use
+    with CaptureQueriesContext(connection) as queries:
+        assert machine.get("/api/products", headers=_bearer(raw)).status_code == 200
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert machine.get("/api/users", headers=_bearer(raw)).status_code == 200  # admin's
+    assert (
+        machine.post(  # a pharmacist's: reaches the service (no such order), not 403
+            "/api/orders/999999/verify",
+            _json({"version": 1, "dose_g": 85, "volume_ml": 850}),
+            content_type="application/json",
+            headers=_bearer(raw),
+        ).status_code
+        == 404
+    )
 
 
 def test_a_revoked_token_is_refused(

@@ -10,6 +10,7 @@ import pytest
 from ivig.core.dosing import GivenDose
 from ivig.core.library import Library, packaged_library
 from ivig.core.plan import Patient, Phase, Plan, Regimen, plan_course
+from ivig.core.rates import rate_ramp, rate_steps
 from ivig.core.weights import Sex, WeightBasis
 from ivig.errors import CapExceeded, InvalidInput, IvigError, NoRateSchedule, OutOfRange
 
@@ -49,6 +50,30 @@ def test_issue_example(packaged: Library) -> None:
     assert data["schedule"]["maximum_mg_per_kg_per_min"] == 3.3
     assert data["doses"][0]["duration_min"] == 361.2
     assert not data["product"]["verified"]  # US vial sizes are inferred, not confirmed
+
+
+def test_doses_alike_share_their_pump_steps(packaged: Library) -> None:
+    """Issue 15: the steps of a dose depend on its ramp and volume only; doses alike are given
+    the steps computed once, the same as computed for each."""
+    regimen = _induction(phase=Phase.maintenance, days=None, dose_g_per_kg=1.0, every_weeks=4,
+                         until=D(2027, 11, 30))  # fmt: skip
+    lean = Patient(sex=Sex.male, height_cm=190, weight_kg=86.4, age=60)  # BMI 23.9: no risk
+    plan = plan_course(lean, regimen, packaged)
+    assert len(plan.doses) > 2
+    assert len({d.volume_ml for d in plan.doses}) == 1
+    first, later = plan.doses[0], plan.doses[1:]  # a first infusion starts at the lowest rate
+    assert all(d.steps is later[0].steps for d in later)
+    product = packaged.catalogue.product("privigen-us")
+    for dose, lowest in ((first, True), (later[0], False)):
+        ramp = rate_ramp(
+            plan.schedule, product, packaged.protocol, at_risk=False, lowest_start=lowest
+        )[0]
+        assert dose.steps == rate_steps(
+            ramp,
+            dose_ml=dose.volume_ml,
+            weight_kg=plan.dosing_weight.checked_kg,
+            concentration_mg_per_ml=product.concentration,
+        )
 
 
 def test_default_induction_total_and_days_come_from_the_indication(packaged: Library) -> None:

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ivig.core.library import packaged_library
-from ivig.records.models import AuditEvent, Course, Order
+from ivig.records.models import AuditEvent, Course, LimitEvent, Order
 
 PACKAGED = packaged_library().version  # the drug library the package ships
 HTMX = {"HX-Request": "true"}
@@ -326,8 +326,6 @@ def test_a_course_outside_a_soft_limit_is_saved_only_with_a_signed_override(
     """Requirements 47, 26: the submit brings up the override form; a wrong password or a
     missing note is shown next to its field; signed, the course is saved and the override
     recorded."""
-    from ivig.records.models import LimitEvent
-
     first = prescriber.post(url(patient), HIGH)
     assert first.status_code == 200
     content = markup(first)
@@ -517,3 +515,25 @@ def test_an_excluded_weight_basis_needs_a_reason_on_the_page(
     assert "checked against the actual weight (45 kg)" in preview
     # saving it also needs an override: 1.6 g/kg is not the indication's induction total
     assert "override" in text(prescriber.post(url(thin), insisted)).lower()
+
+
+def test_a_submit_plans_once_and_saves_the_plan_it_shows(
+    prescriber: Client, patient: Any, plan_work: dict[str, int]
+) -> None:
+    """Issue 15: the submit's preview (for the page shown again on an error) is the plan the
+    save checks under the patient lock and stores: one plan, one JSON, per request."""
+    shown = prescriber.post(url(patient, True), INDUCTION, headers=HTMX)
+    assert "2 doses, 170 g (1700 mL) in all" in text(shown)
+    assert plan_work == {"plans": 1, "documents": 1}
+    response = prescriber.post(url(patient), INDUCTION)
+    assert response.status_code == 302
+    assert plan_work == {"plans": 2, "documents": 2}
+    course = Course.objects.get()
+    assert "text" not in course.plan["doses"][0]  # the page's additions are not stored
+    # The same again, over the cap: the preview fails, so the save plans (and counts the hard
+    # stop, requirement 48) on its own.
+    over = prescriber.post(url(patient), INDUCTION)
+    assert re.search(r'id="id_start_error">[^<]*above the cap of 2 g/kg', markup(over))
+    assert plan_work["plans"] == 4
+    assert Course.objects.count() == 1
+    assert LimitEvent.objects.filter(kind="hard").count() == 1

@@ -723,15 +723,20 @@ def plan_course(
         schedule, product, cat.protocol, at_risk=risks.at_risk, lowest_start=False
     )[0]
     doses = []
+    # The pump steps depend on the ramp and the volume only: doses alike share them (a year of
+    # maintenance is a dozen doses of one volume), computed once.
+    steps_of: dict[tuple[bool, float], tuple[RateStep, ...]] = {}
     for day, pick, why in zip(dates, picks, lowest, strict=True):
         volume = grams_to_ml(pick.total_g, product.concentration)
-        steps = rate_steps(
-            lowest_ramp if why else later_ramp,
-            dose_ml=volume,
-            weight_kg=weight.checked_kg,
-            concentration_mg_per_ml=product.concentration,
-        )
-        doses.append(Dose(day, pick, volume, steps))
+        key = (bool(why), volume)
+        if key not in steps_of:
+            steps_of[key] = rate_steps(
+                lowest_ramp if why else later_ramp,
+                dose_ml=volume,
+                weight_kg=weight.checked_kg,
+                concentration_mg_per_ml=product.concentration,
+            )
+        doses.append(Dose(day, pick, volume, steps_of[key]))
 
     given = [*counted, *(GivenDose(d.date, d.vials.total_g) for d in doses)]
     # The fullest window that holds a planned dose (earlier windows are history, not plan).

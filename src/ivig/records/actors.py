@@ -10,11 +10,12 @@ audited as ``system``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TypeAlias
 
 from django.contrib.auth.models import AnonymousUser, User
 
-__all__ = ["Actor", "group_names"]
+__all__ = ["Actor", "group_names", "remember_group_names"]
 
 Actor: TypeAlias = User | AnonymousUser
 """The acting user: signed in (``User``) or not (``AnonymousUser``, refused by the role check)."""
@@ -31,3 +32,9 @@ def group_names(user: User) -> frozenset[str]:
         cached = frozenset(user.groups.values_list("name", flat=True))
         setattr(user, _ROLES, cached)
     return cached
+
+
+def remember_group_names(user: User, names: Iterable[str | None]) -> None:
+    """The user's roles as read with the user (a token's look-up joins them to its one query):
+    :func:`group_names` answers from them for the rest of the request, without a query."""
+    setattr(user, _ROLES, frozenset(name for name in names if name))

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.db.models import F
+
+from ivig.records.actors import remember_group_names
 from ivig.records.models import ApiToken
 
 __all__ = ["TOKEN_PREFIX", "active_token", "hash_token", "new_token"]
@@ -29,13 +32,17 @@ def new_token() -> str:
 
 
 def active_token(raw: str) -> ApiToken | None:
-    """The API token ``raw`` presents, with its user, when it is not revoked and its user is
-    active; ``None`` otherwise."""
-    row = (
+    """The API token ``raw`` presents, with its user (and the user's roles), when it is not
+    revoked and its user is active; ``None`` otherwise."""
+    # One query: the token (key_hash is unique), its user and the user's roles, one row per
+    # role (a user without a role: one row, no role).
+    rows = list(
         ApiToken.objects.select_related("user")
         .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-        .first()
+        .annotate(role=F("user__groups__name"))
     )
-    if row is None or not row.user.is_active:
+    if not rows or not rows[0].user.is_active:
         return None
+    row = rows[0]
+    remember_group_names(row.user, (r.role for r in rows))
     return row

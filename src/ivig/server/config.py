@@ -21,6 +21,12 @@ Health, Gammagard Liquid therapy plan orders) asks for a baseline serum creatini
 sets a shorter limit (e.g. 30 for a monthly course).
 
 A bad value stops the start with a message naming the variable.
+
+Database connections are kept, on both engines (``server/settings.py``, not a variable): each
+gunicorn worker keeps its connection for up to 10 minutes (``CONN_MAX_AGE`` 600) instead of
+opening one per request, and checks it before its first use in a request
+(``CONN_HEALTH_CHECKS``: one that died with a PostgreSQL restart is replaced). PostgreSQL
+therefore holds one connection per worker (``ivig serve --workers``, 2 by default).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "ivig.web.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
+    "ivig.server.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
     "ivig.server.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,19 +113,33 @@ TEMPLATES = [
     }
 ]
 
+# Persistent connections (issue 15): a worker keeps its connection for CONN_MAX_AGE seconds
+# instead of opening one per request (SQLite: the file, the PRAGMAs below and Django's own,
+# and a WAL checkpoint at every close; PostgreSQL: a new backend). Django closes it at the end
+# of a request once older than this, or when the request left it unusable; CONN_HEALTH_CHECKS
+# tests a kept connection before its first use in a request and replaces one that died (a
+# PostgreSQL restart: issue 8). Connections are per thread: gunicorn's sync workers (`ivig
+# serve`) answer one request at a time on one thread; Django's threaded test and development
+# servers close each request thread's connections when it ends.
+_CONN_MAX_AGE = 600  # seconds
 DATABASES: dict[str, dict[str, Any]]
 if CONFIG.database_url:
-    DATABASES = {"default": dict(dj_database_url.parse(CONFIG.database_url, conn_max_age=60))}
+    DATABASES = {
+        "default": dict(
+            dj_database_url.parse(
+                CONFIG.database_url, conn_max_age=_CONN_MAX_AGE, conn_health_checks=True
+            )
+        )
+    }
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}
-    # A pooled connection that died with the server (a restart) is replaced, not used (issue 8).
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # SQLite: WAL, a busy timeout, IMMEDIATE transactions (a writer takes the write lock at
-    # BEGIN, so read-then-write cannot lose an update); Django turns foreign keys on.
+    # BEGIN, so read-then-write cannot lose an update); Django turns foreign keys on. The
+    # PRAGMAs run once per new connection (init_command), so once per worker, not per request.
     # synchronous=FULL: a commit is on disk before the nurse sees "saved", so a power cut cannot
     # take back an acknowledged entry (NORMAL survives a crash of the app, not of the machine).
     # It costs about 0.14 ms a commit here (7,182 against 62,328 commits/s, bench/RESULTS.md)
-    # against some 10 ms of work per request.
+    # against some 3-7 ms of server CPU per request (bench/RESULTS.md, issue 15).
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -137,6 +151,8 @@ else:
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=20000;"
                 ),
             },
+            "CONN_MAX_AGE": _CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
             # Tests use a file (threads need one) in the temporary folder, never the data folder.
             "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"ivig-test-{os.getpid()}.sqlite3")},
         }

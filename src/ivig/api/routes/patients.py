@@ -150,7 +150,7 @@ def _course_input(data: CourseIn) -> courses.CourseInput:
 def preview_course(request: HttpRequest, patient_id: Id, data: CourseIn) -> dict[str, Any]:
     """The plan the course would have, without saving anything."""
     patient = get(Patient, patient_id, "patient")
-    return courses.plan_for(patient, _course_input(data)).as_dict()
+    return courses.preview(patient, _course_input(data)).document
 
 
 @router.post("/patients/{patient_id}/courses", response={201: CourseOut}, **rule(Role.prescriber))

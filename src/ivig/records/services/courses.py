@@ -16,14 +16,16 @@ not yet dispensed again with the library in service, audited per order (requirem
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 
 from ivig.core.dosing import GivenDose, check_under_cap
+from ivig.core.library import Library
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
 from ivig.core.plan import Phase, Plan, Regimen, plan_course
@@ -44,6 +46,7 @@ from ivig.records.services.renal import latest_creatinine
 
 __all__ = [
     "CourseInput",
+    "Planned",
     "Replan",
     "cancel_course",
     "counted_statuses",
@@ -51,6 +54,7 @@ __all__ = [
     "plan_for",
     "plan_with_limits",
     "prescribe",
+    "preview",
     "replan",
 ]
 
@@ -121,20 +125,19 @@ def _plan_inputs(
     weight = weight_for_dosing(patient)  # refused while a changed weight awaits confirmation
     if weight is None:
         raise InvalidInput("record the patient's weight before prescribing", field="weight_kg")
-    orders = Order.objects.filter(patient=patient, status__in=COUNTED)
+    counted = Order.objects.filter(patient=patient, status__in=COUNTED)
     if exclude_course is not None:
-        orders = orders.exclude(course_id=exclude_course)
-    given = (
-        orders.filter(status__in=GIVEN)
-        .order_by("-date")
-        .select_related("course")
-        .defer("course__plan", "course__regimen", "steps", "vials")  # only dates, grams, product
-    )
-    before = [o for o in given if o.date < data.start]
+        counted = counted.exclude(course_id=exclude_course)
+    # One read of what the cap and the history need (never a course's plan or an order's steps).
+    read = counted.order_by("-date").values_list(*_Counted.columns())
+    rows = [_Counted._make(row) for row in read]
+    given = [r for r in rows if r.status in GIVEN]  # the latest first
+    before = [r for r in given if r.date < data.start]
     last = before[0] if before else None
-    earlier = [GivenDose(o.date, o.dose_g) for o in before]
-    others = [GivenDose(o.date, o.dose_g) for o in orders.exclude(status__in=GIVEN)]
-    others += [GivenDose(o.date, o.dose_g) for o in given if o.date >= data.start]
+    earlier = [GivenDose(r.date, r.dose_g) for r in before]
+    planned = sorted((r for r in rows if r.status not in GIVEN), key=lambda r: (r.date, r.sequence))
+    others = [GivenDose(r.date, r.dose_g) for r in planned]
+    others += [GivenDose(r.date, r.dose_g) for r in given if r.date >= data.start]
     person = PlanPatient(
         sex=Sex(patient.sex),
         height_cm=patient.height_cm,
@@ -160,20 +163,37 @@ def _plan_inputs(
         first_infusion=last is None,
         history=tuple(earlier),
         other_doses=tuple(others),
-        previous_product=last.course.product_id if last else None,
+        previous_product=last.product if last else None,
         last_infusion=last.date if last else None,
         last_infusion_tolerated=_tolerated(last),
     )
     return person, regimen
 
 
-def _tolerated(order: Order | None) -> bool | None:
+class _Counted(NamedTuple):
+    """An order counted toward the cap, as ``_plan_inputs`` reads it (the columns' names)."""
+
+    pk: int
+    date: dt.date
+    sequence: int
+    dose_g: float
+    status: str
+    product: str  # the course's product
+
+    @classmethod
+    def columns(cls) -> tuple[str, ...]:
+        return (*cls._fields[:-1], "course__product_id")
+
+
+def _tolerated(order: _Counted | None) -> bool | None:
     """Whether an infusion was tolerated: False when a reaction was recorded at it, True when it
     was completed without one, None when not known (none given, or still running)."""
     if order is None:
         return None
-    reactions = Reaction.objects.filter(session__order=order)
-    if reactions.filter(superseded_by__isnull=True, entered_in_error=False).exists():
+    reactions = Reaction.objects.filter(
+        session__order_id=order.pk, superseded_by__isnull=True, entered_in_error=False
+    )
+    if reactions.exists():
         return False
     return True if order.status == OrderStatus.completed else None
 
@@ -194,20 +214,86 @@ def _renal_inputs(patient: Patient, data: CourseInput) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, eq=False)
+class Planned:
+    """A course planned for a recorded patient: the core's plan, the soft limits it crosses,
+    and what the core was given (the patient's facts, the regimen with the recorded history,
+    the drug library in service, the renal age limit). Its JSON (``document``) is made once.
+
+    ``prescribe`` takes the preview a page or a client has just shown and saves it without
+    planning again when the inputs it reads under the patient lock are the same and the library
+    in service is the same one (so the same version): the core is a pure function of them.
+    Anything else (a weight recorded, another course prescribed, the library changed) and it
+    plans again. Not slotted: ``document`` is cached on the instance; compared by identity."""
+
+    plan: Plan
+    limits: tuple[SoftLimit, ...]
+    patient: PlanPatient
+    regimen: Regimen
+    library: Library
+    renal_max_age_days: int | None
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        """``plan.as_dict()``, the stored JSON contract, made once (never change it: the
+        course saves it and its orders take their doses from it)."""
+        return self.plan.as_dict()
+
+    def made_from(
+        self,
+        patient: PlanPatient,
+        regimen: Regimen,
+        library: Library,
+        renal_max_age_days: int | None,
+    ) -> bool:
+        """Whether the core, given these, would plan exactly this (the same library object: one
+        re-read after any change of a site's file is another object)."""
+        return (
+            library is self.library
+            and self.plan.catalogue_version == library.version
+            and renal_max_age_days == self.renal_max_age_days
+            and patient == self.patient
+            and regimen == self.regimen
+        )
+
+
+def _planned(
+    patient: Patient,
+    data: CourseInput,
+    *,
+    exclude_course: int | None = None,
+    shown: Planned | None = None,
+) -> Planned:
+    """Plan with the drug library in service, or take ``shown`` when made from the same inputs
+    (:meth:`Planned.made_from`)."""
+    person, regimen = _plan_inputs(patient, data, exclude_course)
+    library = current_library()
+    max_age = renal.max_age_days()
+    if shown is not None and shown.made_from(person, regimen, library, max_age):
+        return shown
+    plan = plan_course(person, regimen, library, renal_max_age_days=max_age)
+    limits = course_soft_limits(plan, regimen, library.limits)
+    return Planned(plan, limits, person, regimen, library, max_age)
+
+
+def preview(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Planned:
+    """The course as it would be planned now, saving nothing: the plan with the drug library in
+    service and the soft limits it crosses (a dose outside the usual range, a product switch, a
+    blocking finding: requirement 47). Give it to :func:`prescribe` to save what was shown."""
+    return _planned(patient, data, exclude_course=exclude_course)
+
+
 def plan_with_limits(
     patient: Patient, data: CourseInput, *, exclude_course: int | None = None
 ) -> tuple[Plan, tuple[SoftLimit, ...]]:
-    """The plan with the drug library in service, and the soft limits it crosses (a dose
-    outside the usual range, a product switch, a blocking finding: requirement 47)."""
-    person, regimen = _plan_inputs(patient, data, exclude_course)
-    library = current_library()
-    plan = plan_course(person, regimen, library, renal_max_age_days=renal.max_age_days())
-    return plan, course_soft_limits(plan, regimen, library.limits)
+    """The plan and the soft limits it crosses (see :func:`preview`)."""
+    shown = preview(patient, data, exclude_course=exclude_course)
+    return shown.plan, shown.limits
 
 
 def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
-    """Plan a course for a recorded patient (see :func:`plan_with_limits`)."""
-    return plan_with_limits(patient, data, exclude_course=exclude_course)[0]
+    """Plan a course for a recorded patient (see :func:`preview`)."""
+    return preview(patient, data, exclude_course=exclude_course).plan
 
 
 def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,9 +311,19 @@ def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prescribe(
-    actor: Actor, patient_id: int, data: CourseInput, *, override: Override | None = None
+    actor: Actor,
+    patient_id: int,
+    data: CourseInput,
+    *,
+    override: Override | None = None,
+    shown: Planned | None = None,
 ) -> Course:
     """Plan and save a course with its orders.
+
+    The plan is made from the inputs read under the patient lock (its weight, its other
+    courses, its history) with the library in service; ``shown``, the :func:`preview` of the
+    same request, is saved as it is when it was made from exactly those (else the course is
+    planned again), so that a page plans once per request.
 
     A hard limit (the course or rolling cap: ``CapExceeded``) refuses it for every role and is
     counted (requirement 48); a soft limit (requirement 47) is saved only with ``override``
@@ -236,10 +332,11 @@ def prescribe(
     actor = require(actor, "prescribing", Role.prescriber)
     with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
-        plan, limits = plan_with_limits(patient, data)
+        planned = _planned(patient, data, shown=shown)
+        plan, document = planned.plan, planned.document
         require_override(
             actor,
-            limits,
+            planned.limits,
             override,
             entity="course",
             patient_id=patient.pk,
@@ -254,10 +351,10 @@ def prescribe(
             start=data.start,
             regimen=audit.snapshot_value(asdict(data)),
             catalogue_version=plan.catalogue_version,
-            plan=plan.as_dict(),
+            plan=document,
             prescribed_by=actor,
         )
-        for i, dose in enumerate(plan.as_dict()["doses"], start=1):
+        for i, dose in enumerate(document["doses"], start=1):
             Order.objects.create(
                 course=course,
                 patient=patient,
@@ -356,13 +453,12 @@ def replan(
                 f"no order of course {course.pk} is planned or verified: there is nothing to "
                 "re-plan (dispensed, in-progress and completed orders are never changed)"
             )
-        plan, limits = plan_with_limits(
-            patient, course_input(course.regimen), exclude_course=course.pk
-        )
+        planned = preview(patient, course_input(course.regimen), exclude_course=course.pk)
+        plan, document = planned.plan, planned.document
         _check_cap_with_kept(plan, kept)
         require_override(
             actor,
-            limits,
+            planned.limits,
             override,
             entity="course",
             patient_id=patient.pk,
@@ -370,7 +466,7 @@ def replan(
         )
         old_version = course.catalogue_version
         note = f"{why} (drug library {old_version} -> {plan.catalogue_version})"
-        doses = {dose["date"]: dose for dose in plan.as_dict()["doses"]}
+        doses = {dose["date"]: dose for dose in document["doses"]}
         for order in open_orders:
             _replan_order(actor, order, plan, doses, why, note)
         before = audit.snapshot(course)
@@ -379,7 +475,7 @@ def replan(
             version,
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
-            plan=plan.as_dict(),
+            plan=document,
         )
         audit.record(
             actor,

@@ -1,12 +1,14 @@
 """Prescribing a course: the course form with a live plan preview (htmx), then the saved course;
 and the re-plan of a course with the drug library in service.
 
-The preview runs the same planner as the save (``courses.plan_with_limits``) and saves nothing;
-the save (``courses.prescribe``) plans again under the patient lock, so the preview is a guide and
-the save is the check. A service error is shown in the preview and, on submit, next to the field
-at fault. The preview lists the soft limits the course crosses ahead (requirement 47); on submit
-they bring up the override form (a coded reason, a note, the password again: requirement 26),
-and the course is sent again with it. A hard limit (the cap) is never offered an override.
+The preview runs the same planner as the save (``courses.preview``) and saves nothing; the save
+(``courses.prescribe``) reads the patient's record again under the patient lock and saves the
+preview of the same request when it was made from the same inputs (else it plans again), so the
+preview is a guide, the save is the check, and a request plans once. A service error is shown
+in the preview and, on submit, next to the field at fault. The preview lists the soft limits
+the course crosses ahead (requirement 47); on submit they bring up the override form (a coded
+reason, a note, the password again: requirement 26), and the course is sent again with it. A
+hard limit (the cap) is never offered an override.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from django.views.decorators.http import require_POST
 
 from ivig.core.dosing import vial_label
 from ivig.core.limits import SoftLimit
-from ivig.core.plan import Plan
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, Forbidden, IvigError, OverrideRequired
 from ivig.records.models import Course, OrderStatus, Patient
@@ -130,10 +131,13 @@ def _vials(vials: list[dict[str, float]]) -> str:
     return vial_label(vials, sign=TIMES, space=NBSP)
 
 
-def _plan_view(plan: Plan) -> dict[str, Any]:
+def _plan_view(planned: courses.Planned) -> dict[str, Any]:
     """The plan's JSON (the stored contract) with what the page adds: the vials in words, the
-    duration in hours, and which doses repeat an earlier dose's rate steps."""
-    data: dict[str, Any] = plan.as_dict()
+    duration in hours, and which doses repeat an earlier dose's rate steps. A copy: the JSON
+    itself is what the save stores."""
+    plan = planned.plan
+    data: dict[str, Any] = dict(planned.document)
+    data["doses"] = [dict(dose) for dose in data["doses"]]
     shown: list[tuple[int, Any]] = []
     for i, dose in enumerate(data["doses"], start=1):
         dose["number"] = i
@@ -174,7 +178,8 @@ def _failure(form: CourseForm, exc: IvigError) -> dict[str, Any]:
 
 
 def _preview(patient: Patient, form: CourseForm) -> dict[str, Any]:
-    """The preview of a bound form: the plan, or why there is none. Saves nothing."""
+    """The preview of a bound form: the plan (``planned``: for the save of the same request),
+    or why there is none. Saves nothing."""
     if not form.is_valid():
         errors = form.errors.as_data()
         fields = [n for n in form.fields if n in errors]
@@ -184,10 +189,10 @@ def _preview(patient: Patient, form: CourseForm) -> dict[str, Any]:
             "non_field": form.non_field_errors(),
         }
     try:
-        plan, limits = courses.plan_with_limits(patient, _input(form))
+        planned = courses.preview(patient, _input(form))
     except IvigError as exc:
         return _failure(form, exc)
-    return {"plan": _plan_view(plan), "limits": limits_view(limits)}
+    return {"plan": _plan_view(planned), "limits": limits_view(planned.limits), "planned": planned}
 
 
 def _only_required(errors: list[forms.ValidationError]) -> bool:
@@ -318,7 +323,13 @@ def _prescribe(request: HttpRequest, patient: Patient, form: CourseForm) -> Http
         box = _override_box(request, limits, _refresh(sign, limits))
         return render(request, "web/prescribe.html", _context(patient, form, preview, box))
     try:
-        course = courses.prescribe(request.user, patient.pk, _input(form), override=override)
+        course = courses.prescribe(
+            request.user,
+            patient.pk,
+            _input(form),
+            override=override,
+            shown=preview.get("planned"),
+        )
     except OverrideRequired as exc:
         box = _override_box(request, exc.limits, None)
         return render(request, "web/prescribe.html", _context(patient, form, preview, box))
@@ -369,16 +380,15 @@ _WHAT_HAPPENS = {
 def _replan_preview(course: Course) -> dict[str, Any]:
     """What a re-plan would do, order by order, with the library in service (saves nothing)."""
     rows = []
-    plan: Plan | None = None
-    limits: tuple[SoftLimit, ...] = ()
+    planned: courses.Planned | None = None
     error: str | None = None
     try:
-        plan, limits = courses.plan_with_limits(
+        planned = courses.preview(
             course.patient, courses.course_input(course.regimen), exclude_course=course.pk
         )
     except IvigError as exc:
         error = exc.message
-    new = {d["date"]: d for d in plan.as_dict()["doses"]} if plan else {}
+    new = {d["date"]: d for d in planned.document["doses"]} if planned else {}
     for order in course.orders.order_by("sequence"):
         dose = new.get(order.date.isoformat()) if order.status in courses.REPLANNED else None
         rows.append(
@@ -395,8 +405,8 @@ def _replan_preview(course: Course) -> dict[str, Any]:
     return {
         "rows": rows,
         "error": error,
-        "version": plan.catalogue_version if plan else "",
-        "limits": limits_view(limits),
+        "version": planned.plan.catalogue_version if planned else "",
+        "limits": limits_view(planned.limits if planned else ()),
     }
 
 

@@ -6,15 +6,15 @@ with 503 and ``Retry-After``:
 
 - under ``/api/``: the API's error body, ``{"error": {"code": "database_unavailable",
   "message": "The database is not reachable, ...", "field": null}}``
-  (:class:`ivig.errors.DatabaseUnavailable`; the API's own handler in ``ivig.api.api`` answers
-  the same for errors raised inside an API route);
+  (:class:`ivig.errors.DatabaseUnavailable`; the API's handler in ``ivig.api.api`` passes such
+  an error raised inside a route on to this middleware);
 - elsewhere: a short HTML page saying the database is unavailable and to try again (built
   without the database: no session, no user, no template context processors).
 
-Each such answer logs one warning line (logger ``ivig.database``). Nothing else changes: the
-next request opens a new connection (``CONN_HEALTH_CHECKS`` replaces a pooled connection that
-died with the server), so requests succeed again as soon as the database is back, without
-restarting the app.
+Each such answer logs one warning line (logger ``ivig.database``). Nothing else changes: a
+worker's kept connection is checked before its next use (``CONN_HEALTH_CHECKS``, with
+``CONN_MAX_AGE`` in ``ivig.server.settings``) and replaced when it died with the server, so
+requests succeed again as soon as the database is back, without restarting the app.
 
 Where the error is caught: a view's error in ``process_exception``; an error in a middleware
 inside this one (the session, the signed-in user, the read audit) has already been turned into
@@ -126,7 +126,7 @@ def _mark(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> Non
         setattr(request, _MARK, exc)
 
 
-got_request_exception.connect(_mark, dispatch_uid="ivig.web.middleware_db")
+got_request_exception.connect(_mark, dispatch_uid="ivig.server.middleware_db")
 
 
 class DatabaseDown:

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError
 from django.test import Client
 
 from ivig.errors import DatabaseUnavailable
-from ivig.web.middleware_db import RETRY_AFTER_SECONDS
+from ivig.server.middleware_db import RETRY_AFTER_SECONDS
 
 DOWN = OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
