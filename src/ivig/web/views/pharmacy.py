@@ -234,7 +234,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
                 )
             except IvigError as exc:
                 form.add_error(None, exc.message)
-                status = 409 if isinstance(exc, Conflict) else exc.http_status
+                status = exc.http_status
                 order = _order(order_id)  # what is stored now
             else:
                 messages.success(

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from ivig.core.dosing import vial_label
 from ivig.core.limits import SoftLimit
 from ivig.core.units import plain_number
-from ivig.errors import Conflict, Forbidden, IvigError, OverrideRequired
+from ivig.errors import Forbidden, IvigError, OverrideRequired
 from ivig.records.models import Course, OrderStatus, Patient
 from ivig.records.services import courses
 from ivig.records.services.limits import Override, may_override
@@ -438,7 +438,7 @@ def replan_page(request: HttpRequest, course_id: int) -> HttpResponse:
             except IvigError as exc:
                 if not _override_error(sign, exc):
                     attach_error(form, exc, {"version": ""})  # a stale version: above the form
-                    status = 409 if isinstance(exc, Conflict) else exc.http_status
+                    status = exc.http_status
             else:
                 messages.success(request, done.summary[:1].upper() + done.summary[1:] + ".")
                 return redirect("web:patient", patient_id=course.patient_id)
