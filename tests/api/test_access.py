@@ -146,6 +146,8 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/orders/{order_id}/restart-order": frozenset({P}),
     "GET /api/tasks": frozenset({P}),
     "POST /api/tasks/{task_id}/acknowledge": frozenset({P}),
+    "GET /api/alerts": frozenset({P, N}),
+    "POST /api/alerts/{kind}/{alert_id}/close": frozenset({P, N}),
     "POST /api/orders/{order_id}/end": frozenset({N}),
     "POST /api/orders/{order_id}/observation": frozenset({N}),
     "POST /api/patients/{patient_id}/outcomes": frozenset({P, N}),

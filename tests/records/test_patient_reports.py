@@ -1,7 +1,7 @@
 """What patients report (issue 7): the day-before check flags the next infusion for review and
 cancels nothing; a patient reports only on their own next order; the diary's serious symptoms
-raise an alert until a nurse or prescriber acknowledges it; the MG-ADL check-in is saved as a
-patient-reported outcome. Every write is audited."""
+raise an alert until a nurse or prescriber closes it (tests/records/test_alerts.py); the MG-ADL
+check-in is saved as a patient-reported outcome. Every write is audited."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ivig.records.models import (
     Outcome,
     RateChange,
 )
-from ivig.records.services import courses
+from ivig.records.services import alerts, courses
 from ivig.records.services import patient_reports as reports
 
 NO = {q.key: False for q in reports.CHECK_QUESTIONS}
@@ -123,28 +123,6 @@ def test_staff_cannot_answer_as_a_patient(users: dict[str, Any], tomorrow_order:
         _check(users["nurse"], tomorrow_order, fever=True)
 
 
-def test_review_by_a_nurse_with_a_note_is_audited(
-    me: User, users: dict[str, Any], tomorrow_order: Order
-) -> None:
-    check = _check(me, tomorrow_order, less_urine=True)
-    now = timezone.now()
-    with pytest.raises(Forbidden):
-        reports.review_check(users["pharmacist"], check.pk, "fine", now=now)
-    with pytest.raises(Forbidden):
-        reports.review_check(me, check.pk, "fine", now=now)
-    with pytest.raises(InvalidInput):
-        reports.review_check(users["nurse"], check.pk, "  ", now=now)
-    start = _last()
-    reviewed = reports.review_check(users["nurse"], check.pk, "Called: drinking well", now=now)
-    assert reviewed.reviewed_by == users["nurse"]
-    assert reviewed.review_note
-    [event] = _events(start, "review")
-    assert event.reason == "Called: drinking well"
-    assert event.patient_id == tomorrow_order.patient_id
-    with pytest.raises(InvalidInput):
-        reports.review_check(users["prescriber"], check.pk, "again", now=now)
-
-
 @pytest.mark.parametrize(
     ("symptoms", "expected"),
     [
@@ -181,9 +159,7 @@ def _diary(me: User, symptoms: dict[str, str], day: dt.date | None = None) -> Di
     return reports.diary_entry(me, day or today, symptoms, today=today, now=now)
 
 
-def test_a_serious_entry_alerts_until_acknowledged(
-    me: User, users: dict[str, Any], given: Order
-) -> None:
+def test_a_serious_entry_alerts_until_closed(me: User, users: dict[str, Any], given: Order) -> None:
     patient = given.patient
     mild = _diary(me, {"headache": "mild"})
     assert not mild.serious
@@ -195,13 +171,15 @@ def test_a_serious_entry_alerts_until_acknowledged(
     assert [a["entry"] for a in reports.open_alerts(patient)] == [entry]
     assert reports.patients_with_alerts([patient.pk]) == {patient.pk}
     assert [e.entity for e in _events(start, "create")] == ["diary entry"]
-    with pytest.raises(Forbidden):
-        reports.acknowledge_entry(users["pharmacist"], entry.pk, now=timezone.now())
-    reports.acknowledge_entry(users["prescriber"], entry.pk, now=timezone.now())
+    alerts.close_alert(users["prescriber"], "diary", entry.pk, "called", "", now=timezone.now())
     assert reports.open_alerts(patient) == []
     assert reports.patients_with_alerts([patient.pk]) == set()
-    [ack] = _events(start, "acknowledge")
-    assert (ack.entity, ack.actor, ack.patient_id) == ("diary entry", "prescriber", patient.pk)
+    [closed] = _events(start, "close")
+    assert (closed.entity, closed.actor, closed.patient_id) == (
+        "diary entry",
+        "prescriber",
+        patient.pk,
+    )
 
 
 def test_the_diary_days_and_answers(me: User, given: Order) -> None:

@@ -80,8 +80,6 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "patients/<int:patient_id>/handout.pdf": (STAFF, NO),
     "patients/<int:patient_id>/calendar.ics": (STAFF, NO),
     "patients/<int:patient_id>/invite/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
-    "day-checks/<int:check_id>/review/": (NO, frozenset({PRESCRIBER, NURSE})),
-    "diary/<int:entry_id>/acknowledge/": (NO, frozenset({PRESCRIBER, NURSE})),
     "invite/<str:token>/": (PUBLIC, PUBLIC),
     "me/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/handout/": (PATIENT_ONLY, PATIENT_ONLY),
@@ -90,6 +88,9 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "me/check/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/diary/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/outcomes/": (PATIENT_ONLY, PATIENT_ONLY),
+    # issue 16 item 9: the patient alerts worklist and closing one
+    "alerts/": (frozenset({PRESCRIBER, NURSE}), NO),
+    "alerts/<str:kind>/<int:alert_id>/close/": (NO, frozenset({PRESCRIBER, NURSE})),
 }
 
 
@@ -127,6 +128,7 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "entry_id": weight.pk,
         "weight_id": weight.pk,
         "check_id": 1,
+        "alert_id": 1,
         "token": "not-a-real-invitation",
     }
 

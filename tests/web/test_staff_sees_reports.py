@@ -1,8 +1,8 @@
 """What the staff see of what patients report (issue 7): the run sheet's "Review before
-starting" banner until a nurse or prescriber marks it reviewed (audited, with a note; the
-infusion may still start), the diary since the last infusion at the next check, the patient
-page's diary alert until acknowledged and the prescriber's symptoms by top rate, and the chairs
-board's flags."""
+starting" banner until a nurse or prescriber closes the alert there with the action taken
+(audited, issue 16; the infusion may still start), the diary since the last infusion at the
+next check, the patient page's diary alert until closed and the prescriber's symptoms by top
+rate, and the chairs board's flags."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ivig.records.models import (
     OrderStatus,
     RateChange,
 )
+from ivig.records.services import alerts
 from ivig.records.services import patient_reports as reports
 
 NO = {q.key: False for q in reports.CHECK_QUESTIONS}
@@ -44,30 +45,27 @@ def test_the_run_sheet_says_review_before_starting_until_reviewed(
     page = nurse.get(url).content.decode()
     assert "Review before starting" in page
     assert "passing less urine" in page
-    assert f"/day-checks/{flagged.pk}/review/" in page  # the nurse's "Reviewed" action
+    close = f"/alerts/day-before/{flagged.pk}/close/"
+    assert close in page  # the nurse closes it here, with the action taken
+    assert "Called the patient" in page
     pharmacist = client_for("pharmacist").get(url).content.decode()
     assert "Review before starting" in pharmacist
-    assert f"/day-checks/{flagged.pk}/review/" not in pharmacist
-    assert (
-        client_for("pharmacist")
-        .post(f"/day-checks/{flagged.pk}/review/", {"note": "ok"})
-        .status_code
-        == 403
-    )
-    refused = nurse.post(f"/day-checks/{flagged.pk}/review/", {"note": "", "next": url})
+    assert close not in pharmacist
+    assert client_for("pharmacist").post(close, {"action": "called"}).status_code == 403
+    refused = nurse.post(close, {"action": "no_action", "note": "", "next": url})
     assert refused.status_code == 302
     assert DayBeforeCheck.objects.get(pk=flagged.pk).reviewed_at is None
+    assert "Say why no action is needed" in nurse.get(url).content.decode()
     start = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-    done = nurse.post(
-        f"/day-checks/{flagged.pk}/review/", {"note": "Called; drinking well", "next": url}
-    )
+    done = nurse.post(close, {"action": "called", "note": "drinking well", "next": url})
     assert done.status_code == 302
     assert done["Location"] == url
-    event = AuditEvent.objects.get(seq__gt=start, action="review")
-    assert (event.actor, event.reason) == ("nurse", "Called; drinking well")
+    event = AuditEvent.objects.get(seq__gt=start, action="close")
+    assert (event.actor, event.reason) == ("nurse", "called the patient: drinking well")
     after = nurse.get(url).content.decode()
     assert "Review before starting" not in after
-    assert "Reviewed by nurse" in after
+    assert "Closed by nurse" in after
+    assert "called the patient. drinking well" in after
     assert Order.objects.get(pk=dispensed.pk).status == OrderStatus.dispensed  # may start
 
 
@@ -77,7 +75,8 @@ def test_the_chairs_board_flags_review_and_diary_alerts(
     board = client_for("nurse").get("/chairs/").content.decode()
     assert "review before starting" in board
     assert "diary alert" not in board
-    reports.review_check(users["nurse"], flagged.pk, "fine", now=timezone.now())
+    now = timezone.now()
+    alerts.close_alert(users["nurse"], "day-before", flagged.pk, "other", "fine", now=now)
     assert "review before starting" not in client_for("nurse").get("/chairs/").content.decode()
 
 
@@ -99,7 +98,7 @@ def _diary(me: User, **symptoms: str) -> Any:
     return reports.diary_entry(me, today, symptoms, today=today, now=now)
 
 
-def test_the_patient_page_alerts_until_acknowledged(
+def test_the_patient_page_alerts_until_closed(
     client_for: Any, me: User, given: Order, patient: Any
 ) -> None:
     _diary(me, headache="mild")
@@ -110,10 +109,13 @@ def test_the_patient_page_alerts_until_acknowledged(
     assert "Diary alert" in page
     assert "breathing trouble (mild)" in page
     assert "diary alert" in client_for("nurse").get("/chairs/").content.decode()  # a flag
-    assert client_for("pharmacist").post(f"/diary/{entry.pk}/acknowledge/").status_code == 403
-    done = client_for("nurse").post(f"/diary/{entry.pk}/acknowledge/")
+    assert f"/alerts/?patient={patient.pk}#alert-diary-{entry.pk}" in page  # act on it there
+    assert "/acknowledge/" not in page  # no one-click clear (issue 16)
+    done = client_for("nurse").post(
+        f"/alerts/diary/{entry.pk}/close/", {"action": "emergency", "note": "sent to ED"}
+    )
     assert done.status_code == 302
-    assert AuditEvent.objects.filter(action="acknowledge", entity="diary entry").count() == 1
+    assert AuditEvent.objects.filter(action="close", entity="diary entry").count() == 1
     assert "Diary alert" not in client_for("nurse").get(url).content.decode()
 
 

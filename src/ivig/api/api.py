@@ -146,6 +146,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _add_routers() -> None:
     from ivig.api.routes import (
         accounts,
+        alerts,
         catalogue,
         corrections,
         fhir,
@@ -163,6 +164,7 @@ def _add_routers() -> None:
     api.add_router("/", corrections.router)
     api.add_router("/", reports.router)
     api.add_router("/", fhir.router)
+    api.add_router("/", alerts.router)  # issue 16 item 9
 
 
 _add_routers()

@@ -508,9 +508,18 @@ class DayBeforeCheck(models.Model):
     reviewed_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     reviewed_at = models.DateTimeField(null=True)
     review_note = models.TextField(blank=True)
+    # The action taken when the alert was closed (issue 16: ``services.alerts.ACTIONS``).
+    action = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering: ClassVar = ["submitted_at", "id"]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["submitted_at"],
+                condition=models.Q(needs_review=True, reviewed_at=None),
+                name="day_check_open_alert",
+            )
+        ]
 
 
 class DiaryEntry(models.Model):
@@ -529,9 +538,19 @@ class DiaryEntry(models.Model):
     submitted_at = models.DateTimeField()
     acknowledged_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
     acknowledged_at = models.DateTimeField(null=True)
+    # The action taken when the alert was closed, and its note (issue 16: services.alerts).
+    action = models.CharField(max_length=20, blank=True)
+    action_note = models.TextField(blank=True)
 
     class Meta:
         ordering: ClassVar = ["day", "id"]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["submitted_at"],
+                condition=models.Q(serious=True, acknowledged_at=None),
+                name="diary_open_alert",
+            )
+        ]
 
 
 class ApiToken(models.Model):

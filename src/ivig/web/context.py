@@ -1,4 +1,5 @@
-"""What every page knows: the user's roles."""
+"""What every page knows: the user's roles; for nurses and prescribers, how many patient
+alerts are open (the menu's count, issue 16), counted only when a page shows it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,24 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from ivig.records.services import alerts
 from ivig.records.services.access import roles_of
 
 
+class _OpenAlerts:
+    """The open alerts' count, asked once per request and only if a template reads it (an htmx
+    fragment without the menu costs no query)."""
+
+    def __init__(self) -> None:
+        self._count: int | None = None
+
+    def __call__(self) -> int:
+        if self._count is None:
+            self._count = alerts.open_count()
+        return self._count
+
+
 def roles(request: HttpRequest) -> dict[str, Any]:
-    return {"roles": roles_of(getattr(request, "user", None))}
+    found = roles_of(getattr(request, "user", None))
+    acts = bool(found & {str(r) for r in alerts.ALERT_ROLES})
+    return {"roles": found, "alerts_open": _OpenAlerts() if acts else None}

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
 from ivig.web.views import (
+    alerts,
     chairs,
     corrections,
     handout,
@@ -46,4 +47,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *handout.urlpatterns,
     *me_reports.urlpatterns,
     *portal.urlpatterns,
+    *alerts.urlpatterns,
 ]

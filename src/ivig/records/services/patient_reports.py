@@ -1,7 +1,6 @@
 """What patients report (issue 7): the day-before check of their next infusion, the symptom
 diary in the days after an infusion, and their own outcome check-ins (MG-ADL); and what the
-service does with it (a nurse or prescriber reviews a flagged check, acknowledges a serious
-diary entry).
+service sees of it (the alerts themselves are closed in ``services.alerts``).
 
 Rules:
 
@@ -9,12 +8,12 @@ Rules:
   :class:`NotFound`, as if it did not exist.
 - The day-before check never cancels or defers anything: an answer that calls for it sets
   ``needs_review`` and the run sheet shows "Review before starting" until a nurse or prescriber
-  marks it reviewed, with a note. New medicines alone do not call for a review; they still
-  show to the nurse.
+  closes the alert with the action taken (``services.alerts``, issue 16). New medicines alone
+  do not call for a review; they still show to the nurse.
 - A diary entry is serious when a symptom that may mean kidney trouble, a clot or a severe
   reaction is there at any severity (breathing trouble, chest pain, reduced urine, leg swelling
   or pain), or when any symptom is severe; the service sees an alert until a nurse or
-  prescriber acknowledges it.
+  prescriber closes it with the action taken (``services.alerts``).
 - Every write is audited in its own transaction.
 """
 
@@ -42,10 +41,8 @@ from ivig.records.models import (
     Outcome,
     Patient,
     RateChange,
-    Role,
 )
-from ivig.records.services.access import patient_of, require
-from ivig.records.services.common import locked
+from ivig.records.services.access import patient_of
 from ivig.records.services.outcomes import measures_for
 
 __all__ = [
@@ -55,7 +52,6 @@ __all__ = [
     "SERIOUS_SYMPTOMS",
     "SEVERITIES",
     "SYMPTOMS",
-    "acknowledge_entry",
     "checkin",
     "checkin_offered",
     "day_before_check",
@@ -66,7 +62,6 @@ __all__ = [
     "next_order",
     "open_alerts",
     "patients_with_alerts",
-    "review_check",
     "serious",
     "symptom_words",
     "symptoms_by_rate",
@@ -272,32 +267,6 @@ def latest_check(order: Order) -> DayBeforeCheck | None:
     )
 
 
-def review_check(actor: Actor, check_id: int, note: str, *, now: dt.datetime) -> DayBeforeCheck:
-    """A nurse or prescriber has reviewed the patient's answers (the infusion may start)."""
-    actor = require(actor, "reviewing a day-before check", Role.nurse, Role.prescriber)
-    note = note.strip()
-    if not note:
-        raise InvalidInput("say what you found or did", field="note")
-    with transaction.atomic():
-        row = locked(DayBeforeCheck, check_id, "day-before check")
-        if row.reviewed_at is not None:
-            raise InvalidInput("this check was reviewed already", field="note")
-        before = audit.snapshot(row, ["reviewed_by", "reviewed_at", "review_note"])
-        row.reviewed_by, row.reviewed_at, row.review_note = actor, now, note
-        row.save(update_fields=["reviewed_by", "reviewed_at", "review_note"])
-        audit.record(
-            actor,
-            "review",
-            "day-before check",
-            row.pk,
-            patient_id=row.patient_id,
-            before=before,
-            after=audit.snapshot(row, ["reviewed_by", "reviewed_at", "review_note"]),
-            reason=note,
-        )
-    return row
-
-
 # --- the diary -----------------------------------------------------------------------------------
 
 
@@ -360,28 +329,6 @@ def diary_entry(
             submitted_at=now,
         )
         audit.created(actor, "diary entry", row, patient_id=patient.pk)
-    return row
-
-
-def acknowledge_entry(actor: Actor, entry_id: int, *, now: dt.datetime) -> DiaryEntry:
-    """A nurse or prescriber has seen a serious diary entry (and acted): the alert goes."""
-    actor = require(actor, "acknowledging a diary alert", Role.nurse, Role.prescriber)
-    with transaction.atomic():
-        row = locked(DiaryEntry, entry_id, "diary entry")
-        if row.acknowledged_at is not None:
-            raise InvalidInput("this entry was acknowledged already", field="entry")
-        before = audit.snapshot(row, ["acknowledged_by", "acknowledged_at"])
-        row.acknowledged_by, row.acknowledged_at = actor, now
-        row.save(update_fields=["acknowledged_by", "acknowledged_at"])
-        audit.record(
-            actor,
-            "acknowledge",
-            "diary entry",
-            row.pk,
-            patient_id=row.patient_id,
-            before=before,
-            after=audit.snapshot(row, ["acknowledged_by", "acknowledged_at"]),
-        )
     return row
 
 

@@ -1,7 +1,7 @@
 """What a patient reports from their own pages (issue 7): the day-before check of their next
 infusion (``/me/check/``), the symptom diary after an infusion (``/me/diary/``), and the
-MG-ADL check-in (``/me/outcomes/``); and the two staff actions on what they reported (review a
-flagged check, acknowledge a diary alert).
+MG-ADL check-in (``/me/outcomes/``). The staff close what they reported on the alerts worklist
+(``web/views/alerts.py``, issue 16).
 
 A patient's pages answer 404 to anyone who is not signed in as a patient; each GET writes a
 ``read`` audit event for the patient (the URL names no record, so ``middleware_audit`` cannot).
@@ -12,20 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import URLPattern, path
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from ivig.errors import IvigError
 from ivig.interop.charts import outcome_chart
 from ivig.records.models import OrderStatus, Patient
 from ivig.records.services import patient_reports as reports
 from ivig.records.services.outcomes import outcome_series, patient_reported
-from ivig.web.errors import attach_error, flash_error
-from ivig.web.views.common import posted, roles_required
+from ivig.web.errors import attach_error
+from ivig.web.views.common import posted
 from ivig.web.views.portal import patient_required, read_own
 
 YES_NO = [("no", "No"), ("yes", "Yes")]
@@ -204,56 +201,8 @@ def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
     )
 
 
-# --- the staff's actions -------------------------------------------------------------------------
-
-
-def _back(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return fallback
-
-
-@require_POST
-@roles_required("nurse", "prescriber")
-def review_check(request: HttpRequest, check_id: int) -> HttpResponse:
-    now, _ = reports.now_and_today()
-    from ivig.records.models import DayBeforeCheck
-
-    found = DayBeforeCheck.objects.filter(pk=check_id).values_list("order_id", flat=True)
-    if not found:
-        raise Http404("no such day-before check")
-    try:
-        row = reports.review_check(request.user, check_id, request.POST.get("note") or "", now=now)
-    except IvigError as exc:
-        flash_error(request, exc)
-        return redirect(_back(request, f"/orders/{found[0]}/runsheet/"))
-    messages.success(request, "Marked reviewed: the infusion may start.")
-    return redirect(_back(request, f"/orders/{row.order_id}/runsheet/"))
-
-
-@require_POST
-@roles_required("nurse", "prescriber")
-def acknowledge_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
-    now, _ = reports.now_and_today()
-    from ivig.records.models import DiaryEntry
-
-    entry = DiaryEntry.objects.filter(pk=entry_id).first()
-    if entry is None:
-        raise Http404("no such diary entry")
-    try:
-        reports.acknowledge_entry(request.user, entry_id, now=now)
-    except IvigError as exc:
-        flash_error(request, exc)
-    else:
-        messages.success(request, "Diary alert acknowledged.")
-    return redirect(_back(request, f"/patients/{entry.patient_id}/"))
-
-
 urlpatterns: list[URLPattern] = [
     path("me/check/", me_check, name="me-check"),
     path("me/diary/", me_diary, name="me-diary"),
     path("me/outcomes/", me_outcomes, name="me-outcomes"),
-    path("day-checks/<int:check_id>/review/", review_check, name="day-check-review"),
-    path("diary/<int:entry_id>/acknowledge/", acknowledge_entry, name="diary-acknowledge"),
 ]

@@ -19,6 +19,7 @@ from ivig.records.services import infusions
 from ivig.records.services.access import has_role
 from ivig.records.services.limits import may_override
 from ivig.records.services.runsheet.sheet import planned_step, sheet
+from ivig.web.views.alerts import CloseAlertForm
 from ivig.web.views.runsheet.forms import build
 
 S = SessionState
@@ -137,7 +138,11 @@ def context(
         "may_override": may_override(user),
         "is_prescriber": prescriber,
         "may_correct": prescriber or has_role(user, "nurse"),
-        "reports": {**ctx["reports"], "may_review": prescriber or has_role(user, "nurse")},
+        "reports": {
+            **ctx["reports"],
+            "may_review": prescriber or has_role(user, "nurse"),
+            "close_form": CloseAlertForm(auto_id="id_review_%s"),  # issue 16: the alert's close
+        },
         "section": "chairs",
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
         **form_context,
