@@ -60,9 +60,7 @@ class CloseAlertForm(forms.Form):
         return data
 
 
-def _page(
-    request: HttpRequest, bound: dict[str, CloseAlertForm] | None = None, status: int = 200
-) -> HttpResponse:
+def _page(request: HttpRequest, bound: dict[str, CloseAlertForm] | None = None) -> HttpResponse:
     patient = request.GET.get("patient", "")
     rows = alerts.worklist(
         now=timezone.now(), patient_id=int(patient) if patient.isdigit() else None
@@ -87,7 +85,6 @@ def _page(
             "section": "alerts",
             "title": "Alerts to act on",
         },
-        status=status,
     )
 
 
@@ -121,7 +118,7 @@ def close_alert(request: HttpRequest, kind: str, alert_id: int) -> HttpResponse:
                 now=timezone.now(),
             )
         except IvigError as exc:
-            if back or exc.http_status == 404:
+            if back or exc.http_status in (404, 409):  # gone or closed already: no form to show
                 flash_error(request, exc)
                 return redirect(back or "/alerts/")
             attach_error(form, exc)
@@ -132,7 +129,7 @@ def close_alert(request: HttpRequest, kind: str, alert_id: int) -> HttpResponse:
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(request, f"The alert is still open: {errors}")
         return redirect(back)
-    return _page(request, {key: form}, status=400)
+    return _page(request, {key: form})  # the form again, with its message
 
 
 urlpatterns: list[URLPattern] = [
