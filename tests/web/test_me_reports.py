@@ -92,7 +92,7 @@ def test_the_check_flags_tells_to_call_and_cancels_nothing(
     assert Order.objects.get(pk=tomorrow.pk).status == tomorrow.status
     calm = me.post("/me/check/", NO)
     assert "Thank you" in _text(calm.content)
-    assert "call the infusion service" not in _text(calm.content).lower()
+    assert "please call the infusion service today" not in _text(calm.content).lower()
 
 
 def test_an_unanswered_question_is_asked_again(me: Client, dispensed: Order) -> None:

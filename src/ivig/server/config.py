@@ -12,6 +12,12 @@
 | ``IVIG_CATALOGUE_DIR`` | the site's drug library: a folder of the catalogue TOML files (a copy of ``src/ivig/data`` edited by pharmacy, its ``catalogue_version`` bumped) | the library shipped in the package |
 | ``IVIG_DOUBLE_CHECK`` | ``1``: the nurse who starts an infusion must not be its verifying pharmacist (independent double check, requirement 16) | ``1`` |
 | ``IVIG_CREATININE_MAX_AGE_DAYS`` | a plan warns when the latest serum creatinine is older than this many days at the first dose (1-3650) | ``90`` |
+| ``IVIG_SERVICE_PHONE`` | the infusion service's telephone number, on every patient page as a tap-to-call link ("call the infusion service today") | none: the patient pages say "number not set, ask your nurse" and the staff's patients page warns |
+| ``IVIG_COUNTRY`` | the service's country (ISO 3166-1 alpha-2, e.g. ``AU``): its emergency number from ``src/ivig/data/emergency_numbers.toml`` (000 AU, 911 US/CA, 999 GB, 111 NZ, 112 EU) | none |
+| ``IVIG_EMERGENCY_NUMBER`` | the emergency number the patient pages give, overriding the country's | the country's number; with neither, the pages say "your local emergency number" and the staff are warned |
+| ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to the server's console (development) |
+| ``IVIG_EMAIL_PORT`` / ``IVIG_EMAIL_TLS`` | the SMTP port (1-65535); ``1``: STARTTLS, ``0``: none | ``587`` / ``1`` |
+| ``IVIG_EMAIL_FROM`` | the sender address of the service's e-mails | ``ivig@localhost`` |
 
 ``IVIG_CREATININE_MAX_AGE_DAYS``: the SmPC asks to "assess renal parameters prior to infusion &
 at appropriate intervals" without a number (clinical-rules.md section 7a). The default of 90
@@ -39,9 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ivig.core.emergency import emergency_number, is_phone
 from ivig.errors import ConfigError
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "Email", "load_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,22 @@ class Config:
     catalogue_dir: Path | None = None
     double_check: bool = True
     creatinine_max_age_days: int = 90
+    service_phone: str | None = None  # issue 16 item 8
+    country: str | None = None
+    emergency_number: str | None = None  # IVIG_EMERGENCY_NUMBER, else the country's
+    email: Email | None = None  # issue 16 item 17: None is the console backend
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """The SMTP server that sends the service's e-mails (invitation links)."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    tls: bool
+    sender: str
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:
@@ -122,6 +145,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(
             "IVIG_CREATININE_MAX_AGE_DAYS", "must be a whole number of days from 1 to 3650"
         )
+    phone, country, emergency = _phones(env)
     return Config(
         data_dir,
         url,
@@ -133,4 +157,51 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         catalogue_dir,
         double == "1",
         int(creatinine_days),
+        phone,
+        country,
+        emergency,
+        _email(env),
+    )
+
+
+def _phones(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """The service's phone number, its country, and the emergency number (issue 16 item 8)."""
+    phone = env.get("IVIG_SERVICE_PHONE", "").strip() or None
+    if phone is not None and not is_phone(phone):
+        raise ConfigError("IVIG_SERVICE_PHONE", "must be a telephone number, e.g. +61 2 9999 0000")
+    country = env.get("IVIG_COUNTRY", "").strip().upper() or None
+    found = emergency_number(country) if country else None
+    override = env.get("IVIG_EMERGENCY_NUMBER", "").strip() or None
+    if override is not None and not is_phone(override):
+        raise ConfigError("IVIG_EMERGENCY_NUMBER", "must be a telephone number, e.g. 000")
+    if country is not None and found is None and override is None:
+        raise ConfigError(
+            "IVIG_COUNTRY",
+            f"no emergency number is known for '{country}' (src/ivig/data/"
+            "emergency_numbers.toml); set IVIG_EMERGENCY_NUMBER",
+        )
+    return phone, country, override or (found.value if found else None)
+
+
+def _email(env: Mapping[str, str]) -> Email | None:
+    """The SMTP server of ``IVIG_EMAIL_*``, or ``None`` (e-mails go to the console)."""
+    host = env.get("IVIG_EMAIL_HOST", "").strip()
+    if not host:
+        return None
+    port = env.get("IVIG_EMAIL_PORT", "587")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError("IVIG_EMAIL_PORT", "must be a port number from 1 to 65535")
+    tls = env.get("IVIG_EMAIL_TLS", "1")
+    if tls not in ("0", "1"):
+        raise ConfigError("IVIG_EMAIL_TLS", "must be 0 or 1")
+    sender = env.get("IVIG_EMAIL_FROM", "ivig@localhost").strip()
+    if "@" not in sender:
+        raise ConfigError("IVIG_EMAIL_FROM", "must be an e-mail address")
+    return Email(
+        host,
+        int(port),
+        env.get("IVIG_EMAIL_USER", ""),
+        env.get("IVIG_EMAIL_PASSWORD", ""),
+        tls == "1",
+        sender,
     )

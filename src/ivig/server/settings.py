@@ -23,6 +23,22 @@ IVIG_CATALOGUE_DIR = CONFIG.catalogue_dir
 # The nurse who starts an infusion must not be its verifying pharmacist (requirement 16).
 IVIG_DOUBLE_CHECK = CONFIG.double_check
 IVIG_CREATININE_MAX_AGE_DAYS = CONFIG.creatinine_max_age_days  # server/config.py: why 90
+# The patient pages' numbers (issue 16 item 8): the service's phone and the emergency number.
+IVIG_SERVICE_PHONE = CONFIG.service_phone
+IVIG_EMERGENCY_NUMBER = CONFIG.emergency_number
+# E-mail (issue 16 item 17: invitation links): SMTP from IVIG_EMAIL_*, else the console.
+if CONFIG.email is not None:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = CONFIG.email.host
+    EMAIL_PORT = CONFIG.email.port
+    EMAIL_HOST_USER = CONFIG.email.user
+    EMAIL_HOST_PASSWORD = CONFIG.email.password
+    EMAIL_USE_TLS = CONFIG.email.tls
+    EMAIL_TIMEOUT = 20  # seconds: a page never hangs on a dead mail server
+    DEFAULT_FROM_EMAIL = CONFIG.email.sender
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    DEFAULT_FROM_EMAIL = "ivig@localhost"
 
 INSTALLED_APPS = [
     "ivig.records",  # first: its templates override the admin's
