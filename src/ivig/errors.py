@@ -28,6 +28,7 @@ The tree (name, ``code``, ``http_status``; tests/test_error_tree.py checks it ag
     │   └── StaleVersion        stale_version         409  someone saved a newer version first
     ├── DatabaseUnavailable     database_unavailable  503  the database cannot be reached
     ├── PdfUnavailable          pdf_unavailable       503  WeasyPrint's libraries are missing
+    ├── MailUnavailable         mail_unavailable      503  the mail server did not take an e-mail
     ├── ConfigError             config_error          422  a setting in the environment is wrong
     ├── DatabaseProblem         database_error        422  no usable ivig database (commands)
     └── ToolFailed              tool_failed           422  pg_dump or pg_restore failed
@@ -35,7 +36,8 @@ The tree (name, ``code``, ``http_status``; tests/test_error_tree.py checks it ag
 Who raises what: the core, the errors of input, of the library and of its limits; the records
 services, those too (``InvalidTime`` only they) and ``OverrideRequired``, ``NotFound``,
 ``Forbidden``, ``Conflict`` and ``StaleVersion``; the web edges, ``DatabaseUnavailable`` when
-the database is down; ``ivig.interop.pdf``, ``PdfUnavailable``; ``ivig.server.config``,
+the database is down; ``ivig.interop.pdf``, ``PdfUnavailable``; the portal service,
+``MailUnavailable``; ``ivig.server.config``,
 ``ConfigError`` at start (the server's, or any database command's); the database commands
 (``ivig.commands``), ``DatabaseProblem`` and ``ToolFailed``. The last three never reach the
 API: their status is the base's.
@@ -57,6 +59,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTime",
     "IvigError",
+    "MailUnavailable",
     "NoRateSchedule",
     "NotFound",
     "OutOfRange",
@@ -386,6 +389,14 @@ class PdfUnavailable(IvigError):
     (``ivig.interop.pdf``)."""
 
     code = "pdf_unavailable"
+    http_status = 503
+
+
+class MailUnavailable(IvigError):
+    """The mail server did not take an e-mail (``IVIG_EMAIL_*`` wrong, or the server down):
+    nothing was sent and nothing recorded (``records.services.portal``, issue 16)."""
+
+    code = "mail_unavailable"
     http_status = 503
 
 

@@ -80,6 +80,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "patients/<int:patient_id>/handout.pdf": (STAFF, NO),
     "patients/<int:patient_id>/calendar.ics": (STAFF, NO),
     "patients/<int:patient_id>/invite/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
+    "patients/<int:patient_id>/invite/email/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
     "invite/<str:token>/": (PUBLIC, PUBLIC),
     "me/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/handout/": (PATIENT_ONLY, PATIENT_ONLY),

@@ -6,6 +6,11 @@ once to send to the patient. Only the SHA-256 of the token is stored; the link w
 own user (no staff role; the same password rules as staff) and the :class:`PatientAccount`.
 Every step is audited ("patient-invitation", "patient-account").
 
+The link can be e-mailed to the patient from the page that shows it (issue 16, item 17):
+:func:`email_invitation` takes the link itself (whoever holds it may send it; no one else can),
+sends it through Django's mail backend and audits that it was e-mailed, to which address
+(masked), never the token. The address is not stored: the patient record has no e-mail.
+
 An unknown, used, expired or revoked link is the same :class:`NotFound`: nothing tells them
 apart (nothing leaks to whoever holds a stale or guessed link).
 """
@@ -14,13 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import smtplib
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from ivig.errors import Conflict, InvalidInput, NotFound
+from ivig.errors import Conflict, InvalidInput, MailUnavailable, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import Patient, PatientAccount, PatientInvitation, Role
@@ -32,6 +40,7 @@ __all__ = [
     "INVITE_ROLES",
     "VALID_FOR",
     "accept",
+    "email_invitation",
     "hash_token",
     "invitation_for",
     "invite",
@@ -179,3 +188,83 @@ def accept(raw: str, username: str, password: str, *, now: dt.datetime) -> User:
     except IntegrityError:
         raise Conflict("this user name is taken; choose another", field="username") from None
     return user
+
+
+# --- the link by e-mail (issue 16, item 17) ---------------------------------------------------
+
+SUBJECT = "Your IVIG infusions: set up your sign-in"
+
+
+def masked(address: str) -> str:
+    """The address as the audit keeps it: its first letter and its domain (``j***@example.org``)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def invitation_text(link: str, expires_at: dt.datetime, service_phone: str | None) -> str:
+    """The e-mail: the link and how long it works, in plain words; no name, no clinical detail
+    (an e-mail can be read by others)."""
+    call = f"call the infusion service on {service_phone}" if service_phone else "ask your nurse"
+    return (
+        "Hello,\n\n"
+        "Your infusion service invites you to see your own IVIG plan online.\n\n"
+        "Open this link to choose a user name and a password:\n\n"
+        f"{link}\n\n"
+        f"The link works once, until {expires_at:%d %B %Y}. Do not share it.\n\n"
+        f"If you did not expect this e-mail, or the link does not work, {call}.\n"
+    )
+
+
+def email_invitation(
+    actor: Actor,
+    patient_id: int,
+    raw: str,
+    to: str,
+    link: str,
+    *,
+    now: dt.datetime,
+    service_phone: str | None = None,
+) -> PatientInvitation:
+    """Send the patient's link (``raw``, from the page that showed it) to ``to``; audited as
+    ``email`` of the invitation (the masked address, never the token). :class:`NotFound` when
+    the link is not this patient's usable invitation; :class:`MailUnavailable` when the mail
+    server refuses (nothing recorded)."""
+    actor = require(actor, "e-mailing an invitation", *INVITE_ROLES)
+    to = to.strip()
+    try:
+        validate_email(to)
+    except ValidationError:
+        raise InvalidInput(
+            "type the patient's e-mail address, e.g. name@example.org", field="email"
+        ) from None
+    with transaction.atomic():
+        invitation = (
+            PatientInvitation.objects.select_for_update()
+            .filter(token_hash=hash_token(raw), patient_id=patient_id)
+            .first()
+        )
+        if not _usable(invitation, now):
+            raise NotFound("usable invitation", "link")
+        assert invitation is not None
+        audit.record(
+            actor,
+            "email",
+            "patient-invitation",
+            invitation.pk,
+            patient_id=patient_id,
+            after={"emailed_to": masked(to), "expires_at": invitation.expires_at},
+        )
+        try:  # inside the transaction: a refused e-mail leaves no audit event
+            send_mail(
+                SUBJECT,
+                invitation_text(link, invitation.expires_at, service_phone),
+                None,
+                [to],
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailUnavailable(
+                "the e-mail was not sent: the mail server did not take it "
+                f"({type(exc).__name__}); copy the link or show the QR code instead",
+                field=None,
+            ) from None
+    return invitation

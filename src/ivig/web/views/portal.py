@@ -1,7 +1,9 @@
 """The patient's side (issue 7): the staff's invitation, the one-time link, and the patient's
 own pages under ``/me/``.
 
-- ``POST /patients/<id>/invite/`` (prescriber, nurse, admin): a new one-time link, shown once.
+- ``POST /patients/<id>/invite/`` (prescriber, nurse, admin): a new one-time link, shown once,
+  with a copy button, its QR code, and a form to e-mail it to the patient (issue 16 item 17:
+  ``POST /patients/<id>/invite/email/``, which sends the link the page holds, audited).
 - ``/invite/<token>/``: choose a user name and a password; the account is made, the patient is
   signed in and goes to ``/me/``. A link that does not work (unknown, used, expired, revoked)
   always gives the same page, 404: nothing tells the reasons apart.
@@ -19,6 +21,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django import forms
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -35,6 +39,7 @@ from ivig.interop.handout import (
     long_date,
     place_words,
 )
+from ivig.interop.qr import qr_svg
 from ivig.records.models import Patient
 from ivig.records.services import documents, portal, reads
 from ivig.records.services.access import patient_of
@@ -45,6 +50,7 @@ from ivig.web.views.common import posted, roles_required
 
 __all__ = [
     "accept_page",
+    "email_invite",
     "invite_patient",
     "my_calendar",
     "my_handout",
@@ -86,13 +92,80 @@ def invite_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
              "error": exc.message, "section": "patients", "title": "Invite the patient"},
             status=exc.http_status,
         )  # fmt: skip
+    return _sent(request, patient, invitation, raw, EmailInviteForm(initial={"token": raw}))
+
+
+class EmailInviteForm(forms.Form):
+    """The patient's e-mail address, typed here and not stored; the link's token rides along
+    (the page shows the link already)."""
+
+    email = forms.EmailField(
+        label="The patient's e-mail address",
+        max_length=254,
+        help_text="Used once to send the link; not stored.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    token = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+
+def _sent(
+    request: HttpRequest,
+    patient: Patient,
+    invitation: Any,
+    raw: str,
+    form: EmailInviteForm,
+    *,
+    emailed: str = "",
+) -> HttpResponse:
+    """The page showing the link: copy it, scan its QR code, or e-mail it."""
     link = request.build_absolute_uri(f"/invite/{raw}/")
     return render(
         request,
         "web/invite.html",
         {"layout": "web/base.html", "mode": "sent", "patient": patient, "link": link,
-         "invitation": invitation, "section": "patients", "title": "Invite the patient"},
+         "qr": qr_svg(link, title="QR code of the patient's link"), "email_form": form,
+         "emailed": emailed, "invitation": invitation, "section": "patients",
+         "title": "Invite the patient"},
     )  # fmt: skip
+
+
+@require_POST
+@roles_required(*portal.INVITE_ROLES)
+def email_invite(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """E-mail the link shown on the invitation page to the address typed there (audited)."""
+    patient = get(Patient, patient_id, "patient")
+    form = EmailInviteForm(request.POST)
+    raw = request.POST.get("token", "")
+    now = timezone.now()
+    try:
+        invitation = portal.invitation_for(raw, now=now)
+        if invitation.patient_id != patient.pk:
+            raise NotFound("usable invitation", "link")
+    except NotFound:
+        messages.error(
+            request, "This link no longer works, so it was not sent: invite the patient again."
+        )
+        return redirect("web:patient", patient.pk)
+    if form.is_valid():
+        to = form.cleaned_data["email"]
+        try:
+            portal.email_invitation(
+                request.user,
+                patient.pk,
+                raw,
+                to,
+                request.build_absolute_uri(f"/invite/{raw}/"),
+                now=now,
+                service_phone=getattr(settings, "IVIG_SERVICE_PHONE", None),
+            )
+        except IvigError as exc:
+            attach_error(form, exc)
+        else:
+            return _sent(
+                request, patient, invitation, raw, EmailInviteForm(initial={"token": raw}),
+                emailed=to,
+            )  # fmt: skip
+    return _sent(request, patient, invitation, raw, form)
 
 
 # --- the one-time link ----------------------------------------------------------------------
@@ -278,6 +351,7 @@ def my_calendar(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 urlpatterns: list[URLPattern] = [
     path("patients/<int:patient_id>/invite/", invite_patient, name="patient-invite"),
+    path("patients/<int:patient_id>/invite/email/", email_invite, name="patient-invite-email"),
     path("invite/<str:token>/", accept_page, name="invite"),
     path("me/", my_plan, name="me"),
     path("me/handout/", my_handout, name="me-handout"),
