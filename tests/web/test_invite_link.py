@@ -27,7 +27,7 @@ def test_the_page_has_a_copy_button_and_a_qr_code(client_for: Any, patient: Any)
     assert '<button type="button" class="secondary" data-copy="invite-link">Copy the link' in page
     assert "/static/web/invite.js" in page
     svg = page[page.index("<svg ") : page.index("</svg>") + 6]
-    assert 'role="img" aria-label="QR code of the patient&#x27;s link"' in svg
+    assert 'role="img" aria-label="QR code of the invitation"' in svg
     assert "style=" not in svg  # the CSP allows no inline style
     # the QR code holds the link: the same symbol segno draws for it
     link = f"http://testserver/invite/{token}/"

@@ -123,7 +123,7 @@ def _sent(
         request,
         "web/invite.html",
         {"layout": "web/base.html", "mode": "sent", "patient": patient, "link": link,
-         "qr": qr_svg(link, title="QR code of the patient's link"), "email_form": form,
+         "qr": qr_svg(link, title="QR code of the invitation"), "email_form": form,
          "emailed": emailed, "invitation": invitation, "section": "patients",
          "title": "Invite the patient"},
     )  # fmt: skip
