@@ -629,6 +629,16 @@ ROWS: list[Any] = [
     # no such task
     row("acknowledge-unknown-task", "prescriber", "POST /api/tasks/999999/acknowledge",
         {"note": "seen"}, NOT_FOUND, None),
+    # --- POST /api/alerts/{kind}/{id}/close (issue 16) -----------------------------------------
+    # "no action needed" without saying why
+    row("alert-no-action-no-note", "nurse", "POST /api/alerts/diary/999999/close",
+        {"action": "no_action", "note": " "}, BAD, "note"),
+    # an action that is not one of the codes
+    row("alert-unknown-action", "nurse", "POST /api/alerts/diary/999999/close",
+        {"action": "shrug"}, BAD, "action"),
+    # no such alert
+    row("alert-unknown", "prescriber", "POST /api/alerts/day-before/999999/close",
+        {"action": "called"}, NOT_FOUND, None),
     # --- POST /api/orders/{id}/vitals ----------------------------------------------------------
     # 50 degrees is impossible
     row("vitals-temperature-50", "nurse", "POST " + RUNNING + "/vitals",
@@ -924,6 +934,8 @@ def _template(url: str) -> str:
     names |= dict.fromkeys(
         ("weights", "vitals", "reactions", "outcomes", "creatinine-results"), "entry_id"
     )
+    if parts[2:3] == ["alerts"] and len(parts) > 4:  # /api/alerts/{kind}/{alert_id}/close
+        parts[3:5] = ["{kind}", "{alert_id}"]
     for i in range(1, len(parts)):
         previous = parts[i - 1]
         if previous in names and (parts[i][:1] == "{" or parts[i].isdigit() or parts[i] == "abc"):
