@@ -222,6 +222,8 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         "user_id": str(users["nurse"].pk),
         "token_id": str(token.pk),
         "lot_number": day.running.lots.first().lot_number,
+        "alerts:kind": "diary",  # issue 16: no alert here; the handler answers 404
+        "alerts:alert_id": "1",
     }
 
 

@@ -49,6 +49,7 @@ def ids(patient: Any, dispensed: Order) -> dict[str, str]:
         "user_id": "1",
         "token_id": "1",
         "kind": "weight",
+        "alert_id": "1",
     }
 
 
