@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.db import transaction
 
-from ivig.core.monitoring import ObservationPeriod, observation_minutes
+from ivig.core.monitoring import ObservationPeriod, observation_close_at, observation_minutes
 from ivig.errors import Conflict
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
@@ -77,7 +77,8 @@ def finish_observation(
         if session.state == S.closed:
             raise Conflict(f"the observation of order {order.pk} is closed already")
         not_before(at, session.ended_at, "the end of the infusion")
-        due = session.ended_at + dt.timedelta(minutes=session.observation_minutes or 0)
+        # to the minute shown on the run sheet (rounded up: never earlier than allowed)
+        due = observation_close_at(session.ended_at, session.observation_minutes or 0)
         if at < due:
             raise Conflict(
                 f"the observation lasts {session.observation_minutes} minutes: it can close at "
