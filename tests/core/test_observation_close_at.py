@@ -13,17 +13,21 @@ from ivig.errors import InvalidInput
 UTC = dt.UTC
 
 
+def at(day: int, hour: int, minute: int, second: int = 0, micro: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 12, day, hour, minute, second, micro, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("ended", "minutes", "close"),
     [
         # ended 02:53:40, 20 minutes: due 03:13:40, shown and accepted from 03:14
-        (dt.datetime(2026, 12, 7, 2, 53, 40, tzinfo=UTC), 20, dt.datetime(2026, 12, 7, 3, 14, tzinfo=UTC)),
+        (at(7, 2, 53, 40), 20, at(7, 3, 14)),
         # a whole minute stays as it is: ended 02:53:00 + 60 minutes = 03:53
-        (dt.datetime(2026, 12, 7, 2, 53, tzinfo=UTC), 60, dt.datetime(2026, 12, 7, 3, 53, tzinfo=UTC)),
+        (at(7, 2, 53), 60, at(7, 3, 53)),
         # a microsecond past the minute is the next minute
-        (dt.datetime(2026, 12, 7, 23, 59, 0, 1, tzinfo=UTC), 20, dt.datetime(2026, 12, 8, 0, 20, tzinfo=UTC)),
+        (at(7, 23, 59, 0, 1), 20, at(8, 0, 20)),
     ],
-)  # fmt: skip
+)
 def test_the_close_time_is_rounded_up_to_the_minute(
     ended: dt.datetime, minutes: int, close: dt.datetime
 ) -> None:
