@@ -645,6 +645,7 @@ def check_under_cap(
         largest_g_per_kg=largest,
         fits_every_weeks=interval,
         weeks_range=weeks_range,
+        with_earlier=any(window.start <= d.date <= window.end for d in earlier),
     )
 
 

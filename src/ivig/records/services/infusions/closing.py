@@ -77,12 +77,12 @@ def finish_observation(
         if session.state == S.closed:
             raise Conflict(f"the observation of order {order.pk} is closed already")
         not_before(at, session.ended_at, "the end of the infusion")
-        # to the minute shown on the run sheet (rounded up: never earlier than allowed)
-        due = observation_close_at(session.ended_at, session.observation_minutes or 0)
-        if at < due:
+        due = session.ended_at + dt.timedelta(minutes=session.observation_minutes or 0)
+        if at < due:  # the minute shown is rounded up: an entry at it is always accepted
+            shown = observation_close_at(session.ended_at, session.observation_minutes or 0)
             raise Conflict(
                 f"the observation lasts {session.observation_minutes} minutes: it can close at "
-                f"{clock(due)} ({due.isoformat(timespec='minutes')})",
+                f"{clock(shown)} ({shown.isoformat(timespec='minutes')})",
                 field="at",
             )
         seen = standing_vitals(session).filter(at__gte=session.ended_at).exists()
