@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 
@@ -243,6 +243,23 @@ class CourseForm(forms.Form):
         product.choices = [
             (p.id, p.display_name) for p in catalogue.products.values() if p.schedules
         ]
+
+    # The fields of each phase (issue 16 item 14): the page shows only the chosen phase's, and
+    # the other phase's are ignored here, whatever they hold.
+    PHASE_FIELDS: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "induction": ("days", "total_g_per_kg"),
+        "maintenance": ("dose_g_per_kg", "every_weeks", "count"),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = data.get("phase")
+        for phase, names in self.PHASE_FIELDS.items():
+            if chosen is not None and phase != chosen:
+                for name in names:
+                    self.errors.pop(name, None)
+                    data[name] = None
+        return data
 
 
 class WeightForm(forms.Form):
