@@ -46,6 +46,11 @@ def test_each_phase_has_its_fieldset_and_the_script_that_hides_the_other(
     assert maintenance.group(1) == "Maintenance (ignored for induction)"
     assert 'name="days"' in html.split('data-phase="induction"')[1].split("</fieldset>")[0]
     assert re.search(r'<script src="/static/web/phase[^"]*\.js" defer>', html)
+    # without the script both show: neither is hidden by the server
+    assert re.findall(r'<fieldset data-phase="(\w+)"([^>]*)>', html) == [
+        ("induction", ""),
+        ("maintenance", ""),
+    ]
 
 
 def test_maintenance_ignores_what_the_induction_fields_hold(
