@@ -220,8 +220,10 @@ class CapExceeded(HardLimit):
     (``None`` when none is suggested or no such date exists within a year). For a maintenance
     series (``every_weeks``) the message says instead what a prescriber can change: the largest
     dose that fits at this interval (``largest_g_per_kg``) and the shortest interval up to the
-    indication's longest at which this dose fits (``fits_every_weeks``). ``details`` holds
-    the same numbers for machines (the window, g/kg reached and allowed, the earliest date).
+    indication's longest at which this dose fits (``fits_every_weeks``). ``with_earlier``: the
+    window holds earlier doses too (the message says so). The message is in plain words, dates
+    as a clinician writes them (issue 16 item 14); ``details`` holds the same numbers for
+    machines (the window, g/kg reached and allowed, the earliest date, ISO dates).
     """
 
     code = "cap_exceeded"
