@@ -24,7 +24,7 @@ def test_the_catalogue_has_no_inline_style_and_keeps_numbers_with_their_units(
     assert '<td class="num">5, 10, 20, 40\u00a0g</td>' in html  # Privigen's vials
     assert '<td class="num">100\u00a0mg/mL</td>' in html
     assert '<td class="num">0.5 to 8\u00a0mg/kg/min</td>' in html
-    assert html.count('<td class="source">') >= 18
+    assert html.count('<td colspan="3" class="source">Source: ') >= 18  # under each value
 
 
 def test_catalogue_values_read_as_words() -> None:
