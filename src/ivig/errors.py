@@ -223,8 +223,10 @@ class CapExceeded(HardLimit):
     (``None`` when none is suggested or no such date exists within a year). For a maintenance
     series (``every_weeks``) the message says instead what a prescriber can change: the largest
     dose that fits at this interval (``largest_g_per_kg``) and the shortest interval up to the
-    indication's longest at which this dose fits (``fits_every_weeks``). ``details`` holds
-    the same numbers for machines (the window, g/kg reached and allowed, the earliest date).
+    indication's longest at which this dose fits (``fits_every_weeks``). ``with_earlier``: the
+    window holds earlier doses too (the message says so). The message is in plain words, dates
+    as a clinician writes them (issue 16 item 14); ``details`` holds the same numbers for
+    machines (the window, g/kg reached and allowed, the earliest date, ISO dates).
     """
 
     code = "cap_exceeded"
@@ -247,16 +249,17 @@ class CapExceeded(HardLimit):
         largest_g_per_kg: float | None = None,
         fits_every_weeks: int | None = None,
         weeks_range: tuple[int, int] | None = None,
+        with_earlier: bool = False,
     ) -> None:
-        what = (
-            f"with the earlier doses, a course starting on {dose_date.isoformat()}"
-            if course_start
-            else f"the dose on {dose_date.isoformat()}"
-        )
+        # In plain words (issue 16 item 14), the same on a page, in the API and the CLI: "this
+        # course would give 2.4 g/kg between 7 December 2026 and 3 January 2027; the cap is 2
+        # g/kg in any 28 days for LEMS; the earliest start is 4 January 2027".
+        reached = _g_per_kg(reached_g_per_kg, cap_g_per_kg)
+        counted = "with the earlier doses, " if with_earlier else ""
         message = (
-            f"{what} would bring {window_start.isoformat()} to "
-            f"{window_end.isoformat()} to {reached_g_per_kg:.2f} g/kg, above the cap of "
-            f"{cap_g_per_kg:g} g/kg in any {window_days} days for {indication}"
+            f"{counted}this course would give {reached} g/kg between "
+            f"{_between(window_start, window_end)}"
+            + f"; the cap is {cap_g_per_kg:g} g/kg in any {window_days} days for {indication}"
         )
         if every_weeks is not None and dose_g_per_kg is not None and weeks_range is not None:
             # A maintenance series: what the prescriber can change (issue 14 item 14).
@@ -273,9 +276,15 @@ class CapExceeded(HardLimit):
                     f"; {dose} g/kg does not fit at any interval up to {weeks_range[1]} weeks "
                     f"for {indication}"
                 )
+        elif earliest_allowed is not None and course_start:
+            message += f"; the earliest start is {_long_date(earliest_allowed)}"
         elif earliest_allowed is not None:
-            thing = "this course may start" if course_start else "this dose is allowed"
-            message += f"; the earliest date {thing} is {earliest_allowed.isoformat()}"
+            message += (
+                f"; the dose on {_long_date(dose_date)} may be given from "
+                f"{_long_date(earliest_allowed)}"
+            )
+        elif course_start:
+            message += "; no start within a year fits"
         super().__init__(
             message,
             field=field,
@@ -423,3 +432,28 @@ class ToolFailed(IvigError):
     """An external tool (pg_dump, pg_restore) failed (``ivig.commands.backup``)."""
 
     code = "tool_failed"
+
+
+def _long_date(day: dt.date) -> str:
+    """A date in words, as a clinician writes it: '7 December 2026'."""
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def _between(start: dt.date, end: dt.date) -> str:
+    """'1 and 28 December 2026', '7 November and 4 December 2026', '7 December 2026 and 3
+    January 2027': each month and year said once."""
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day} and {_long_date(end)}"
+    if start.year == end.year:
+        return f"{start.day} {start:%B} and {_long_date(end)}"
+    return f"{_long_date(start)} and {_long_date(end)}"
+
+
+def _g_per_kg(value: float, cap: float) -> str:
+    """g/kg to two decimals without trailing zeros ('2.4'), three when two would read as the
+    cap itself (2.004 above a cap of 2)."""
+    for places in (2, 3):
+        text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+        if float(text) > cap:
+            break
+    return text

@@ -680,7 +680,7 @@ ERROR_CASES: list[Any] = [
         None,
         "total_g_per_kg",
         "cap_exceeded",
-        ("2026-12-01", "2026-12-28", "3.00 g/kg"),
+        ("would give 3 g/kg between 1 and 28 December 2026", "the cap is 2 g/kg in any 28 days"),
     ),
     # maintenance 1.2 g/kg every 2 weeks: cap exceeded; the message gives the largest dose and
     # the shortest interval that fit (issue 14 item 14)

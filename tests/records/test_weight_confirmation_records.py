@@ -54,7 +54,7 @@ def test_an_implausible_weight_does_not_raise_the_cap(
         courses.plan_for(patient, second)
     # voided (typed 250 for 100): planned on 100 kg again, the cap refuses the second course
     corrections.void(users["nurse"], "weight", typo.pk, "typed 250 for 100", now=timezone.now())
-    with pytest.raises(CapExceeded, match="above the cap of 2 g/kg"):
+    with pytest.raises(CapExceeded, match="the cap is 2 g/kg in any 28 days"):
         courses.prescribe(users["prescriber"], patient.pk, second)
 
 

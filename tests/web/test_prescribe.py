@@ -29,6 +29,12 @@ def day(n: int) -> str:
     return (START + dt.timedelta(days=n)).isoformat()
 
 
+def in_words(n: int) -> str:
+    """The course's day ``n`` as the cap refusal says it (issue 16 item 14): '4 January 2027'."""
+    when = START + dt.timedelta(days=n)
+    return f"{when.day} {when:%B} {when.year}"
+
+
 # The fixture patient (100 kg, 180 cm, a man born 1966): LEMS induction over 2 days.
 INDUCTION = {
     "indication": "lems",
@@ -174,10 +180,11 @@ def test_the_cap_is_shown_in_the_preview_and_next_to_the_field(
     preview = prescriber.post(
         url(patient, True), {**INDUCTION, "total_g_per_kg": "3"}, headers=HTMX
     )
-    assert "to 3.00 g/kg, above the cap of 2 g/kg" in text(preview)
+    assert "this course would give 3 g/kg between" in text(preview)
+    assert "the cap is 2 g/kg in any 28 days for LEMS" in text(preview)
     assert '<a href="#id_total_g_per_kg">' in markup(preview)
     page = prescriber.post(url(patient), {**INDUCTION, "total_g_per_kg": "3"})
-    assert re.search(r'id="id_total_g_per_kg_error">[^<]*above the cap of 2 g/kg', markup(page))
+    assert re.search(r'id="id_total_g_per_kg_error">[^<]*the cap is 2 g/kg', markup(page))
     courses.prescribe(
         users["prescriber"],
         patient.pk,
@@ -187,13 +194,16 @@ def test_the_cap_is_shown_in_the_preview_and_next_to_the_field(
     again = {**INDUCTION, "start": day(14)}
     preview = prescriber.post(url(patient, True), again, headers=HTMX)
     assert (
-        f"No plan: First dose : with the earlier doses, a course starting on {day(14)} would "
-        f"bring {day(0)} to {day(27)} to 3.00 g/kg, above the cap of 2 g/kg in any 28 days for "
-        f"LEMS; the earliest date this course may start is {day(28)}"
+        "No plan: First dose : with the earlier doses, this course would give 3 g/kg between "
+        f"{in_words(0).split()[0]} "  # '1 and 28 December 2026', or across months in full
+    ) in text(preview)
+    assert (
+        f"{in_words(27)}; the cap is 2 g/kg in any 28 days for LEMS; the earliest start is "
+        f"{in_words(28)}"
     ) in text(preview)
     assert '<a href="#id_start">' in markup(preview)
     page = prescriber.post(url(patient), again)
-    assert re.search(r'id="id_start_error">[^<]*above the cap of 2 g/kg', markup(page))
+    assert re.search(r'id="id_start_error">[^<]*the cap is 2 g/kg', markup(page))
     assert f'name="start" value="{day(14)}"' in markup(page)
     assert Course.objects.count() == 1
     # The patient's product is offered first now, and the page comes with its plan (or error).
@@ -391,7 +401,7 @@ def test_a_prescriber_not_allowed_to_override_gets_no_override_form(
 def test_a_hard_limit_offers_no_override(prescriber: Client, patient: Any) -> None:
     """Requirement 48: over the cap, the page shows the refusal, never an override form."""
     page = prescriber.post(url(patient), {**INDUCTION, "total_g_per_kg": "3"})
-    assert "above the cap of 2 g/kg" in text(page)
+    assert "the cap is 2 g/kg in any 28 days" in text(page)
     assert "id_override-password" not in markup(page)
     assert Course.objects.count() == 0
 
@@ -533,7 +543,7 @@ def test_a_submit_plans_once_and_saves_the_plan_it_shows(
     # The same again, over the cap: the preview fails, so the save plans (and counts the hard
     # stop, requirement 48) on its own.
     over = prescriber.post(url(patient), INDUCTION)
-    assert re.search(r'id="id_start_error">[^<]*above the cap of 2 g/kg', markup(over))
+    assert re.search(r'id="id_start_error">[^<]*the cap is 2 g/kg', markup(over))
     assert plan_work["plans"] == 4
     assert Course.objects.count() == 1
     assert LimitEvent.objects.filter(kind="hard").count() == 1

@@ -549,7 +549,11 @@ def _first_breach(
 def earliest_start(
     planned: Sequence[GivenDose], earlier: Sequence[GivenDose], cap_g: float, window_days: int
 ) -> dt.date | None:
-    """The first start date, moving the whole course later day by day, on which it fits."""
+    """The first start date, from the planned one and moving the whole course later day by day,
+    on which no window of ``window_days`` holds more than ``cap_g`` with the ``earlier`` doses
+    (issue 2; clinical-rules.md sections 2 and 4: 2 g/kg in any 28 days); ``None`` when the
+    course alone passes the cap or no start within a year fits. The planned start when the
+    course fits as planned; the cap refusal names it (issue 16 item 14)."""
     _check_cap_inputs(planned, earlier, cap_g, window_days)
     return _earliest_start(planned, earlier, cap_g, window_days)
 
@@ -575,7 +579,7 @@ def _earliest_start(
     planned: Sequence[GivenDose], earlier: Sequence[GivenDose], cap_g: float, window_days: int
 ) -> dt.date | None:
     first = min(d.date for d in planned)
-    for shift in range(1, SEARCH_DAYS):
+    for shift in range(SEARCH_DAYS):
         moved = [GivenDose(d.date + dt.timedelta(days=shift), d.grams) for d in planned]
         if _first_breach(moved, earlier, cap_g, window_days) is None:
             return first + dt.timedelta(days=shift)
@@ -645,6 +649,7 @@ def check_under_cap(
         largest_g_per_kg=largest,
         fits_every_weeks=interval,
         weeks_range=weeks_range,
+        with_earlier=any(window.start <= d.date <= window.end for d in earlier),
     )
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "check_vitals",
     "checks_due",
     "classify_symptoms",
+    "observation_close_at",
     "observation_minutes",
     "read_monitoring_protocol",
     "recommended_action",
@@ -828,3 +829,15 @@ def check_vitals(*, protocol: MonitoringProtocol, **values: float | None) -> lis
                     )
                 )
     return flags
+
+
+def observation_close_at(ended_at: dt.datetime, minutes: float) -> dt.datetime:
+    """When the observation after an infusion may close: ``minutes`` after ``ended_at``, rounded
+    up to the whole minute (issue 16 item 18). A nurse reads and enters clock times to the
+    minute, so the minute shown is never earlier than allowed and an entry at that minute is
+    accepted. The observation time itself: SmPC, clinical-rules.md 7d (:func:`observation_minutes`).
+    """
+    observe = _finite(minutes, "observation_minutes", "the observation time")
+    due = ended_at + dt.timedelta(minutes=observe)
+    whole = due.replace(second=0, microsecond=0)
+    return whole if whole == due else whole + dt.timedelta(minutes=1)

@@ -36,12 +36,16 @@ class IvigAdminSite(admin.AdminSite):
                 "values": [
                     {
                         "name": name,
-                        "value": v.value,
+                        "value": _value_text(name, v.value),
                         "verified": v.verified,
                         "source": v.source.cite(),
                         "note": v.note,
                     }
                     for name, v in p.sourced_values().items()
+                ],
+                "schedules": [
+                    {"schedule": s, "rates": f"{s.initial:g} to {s.maximum:g}\u00a0{s.unit}"}
+                    for s in p.schedules
                 ],
             }
             for p in catalogue.products.values()
@@ -53,6 +57,25 @@ class IvigAdminSite(admin.AdminSite):
             "products": products,
         }
         return TemplateResponse(request, "admin/ivig/catalogue.html", context)
+
+
+# The unit a sourced value's name ends with, as the catalogue page writes it (issue 16 item 22:
+# a number and its unit on one line).
+_UNITS = (
+    ("_mg_per_kg_min", "mg/kg/min"),
+    ("_mg_per_ml", "mg/mL"),
+    ("_ug_per_ml", "µg/mL"),
+    ("_g", "g"),
+)
+
+
+def _value_text(name: str, value: Any) -> str:
+    """A catalogue value in words: numbers without trailing zeros, lists joined, with the unit
+    its name gives ('5, 10, 20, 40 g')."""
+    items = value if isinstance(value, tuple | list) else (value,)
+    text = ", ".join(f"{item:g}" if isinstance(item, float) else str(item) for item in items)
+    unit = next((unit for suffix, unit in _UNITS if name.endswith(suffix)), "")
+    return f"{text}\u00a0{unit}" if unit else text
 
 
 def _user_snapshot(user: User) -> dict[str, Any]:

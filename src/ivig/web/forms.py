@@ -4,42 +4,111 @@ to the field at fault."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 
 from ivig.core.outcomes import OutcomeMeasure
+from ivig.core.weights import HEIGHT_RANGE_CM, WEIGHT_RANGE_KG
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import IgaStatus, Place, Sex
 
+# The kinds of risk (``risks.toml`` ``groups``) in words, in the order the form lists them; a
+# risk of two kinds is listed once, under the group of both (issue 16 item 16).
+RISK_KINDS: dict[tuple[str, ...], str] = {
+    ("renal", "thrombosis"): "Kidney and blood-clot risks (lower the maximum rate)",
+    ("renal",): "Kidney risks (lower the maximum rate)",
+    ("thrombosis",): "Blood-clot (thrombosis) risks (lower the maximum rate)",
+    ("screening",): "Conditions checked before each infusion",
+}
+EARLIEST_BIRTH = dt.date(1900, 1, 1)  # as the patient service
 
-def _risk_choices() -> list[tuple[str, str]]:
-    return [(r.code, f"{r.code}: {r.meaning}") for r in current_catalogue().risks.values()]
+
+def _risk_kind(groups: tuple[str, ...]) -> str:
+    key = tuple(sorted(groups))
+    return RISK_KINDS.get(key) or " and ".join(key).capitalize() + " risks"
+
+
+def _risk_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The drug library's risks grouped by kind, each labelled with its meaning (no codes)."""
+    grouped: dict[str, list[tuple[str, str]]] = {kind: [] for kind in RISK_KINDS.values()}
+    for risk in current_catalogue().risks.values():
+        grouped.setdefault(_risk_kind(risk.groups), []).append((risk.code, risk.meaning))
+    return [(kind, risks) for kind, risks in grouped.items() if risks]
 
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
+def _number_input() -> forms.TextInput:
+    """A number typed as text (with the decimal keypad): what was typed comes back as typed,
+    never emptied by the browser, and is refused with the app's own message."""
+    return forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+
+def _number_messages(what: str, example: str) -> dict[str, str]:
+    return {"required": f"Enter {what}.", "invalid": f"Enter {what} as a number, e.g. {example}."}
+
+
+def _in_range(value: float, bounds: tuple[float, float], what: str, unit: str) -> float:
+    """``value`` when within ``bounds`` (the core's ranges), else the error beside the field."""
+    low, high = bounds
+    if not math.isfinite(value) or not low <= value <= high:
+        raise forms.ValidationError(
+            f"The {what} {value:g} {unit} is outside the accepted range {low:g}-{high:g} {unit}.",
+            code="out_of_range",
+        )
+    return value
+
+
 class PatientForm(forms.Form):
-    mrn = forms.CharField(label="MRN", max_length=40)
-    family_name = forms.CharField(label="Family name", max_length=100)
-    given_name = forms.CharField(label="Given name", max_length=100)
-    date_of_birth = forms.DateField(label="Date of birth", widget=DateInput)
-    sex = forms.ChoiceField(label="Sex", choices=Sex.choices)
-    height_cm = forms.FloatField(label="Height (cm)")
+    """A patient (issue 16 items 11 and 16): every value checked here, all at once, each error
+    next to its field, nothing typed lost; the sex chosen every time (it sets the ideal weight);
+    the risks ticked by kind. The service checks the same ranges again (the API and the CSV
+    import call it too)."""
+
+    mrn = forms.CharField(label="MRN", max_length=40, error_messages={"required": "Enter the MRN."})
+    family_name = forms.CharField(
+        label="Family name", max_length=100, error_messages={"required": "Enter the family name."}
+    )
+    given_name = forms.CharField(
+        label="Given name", max_length=100, error_messages={"required": "Enter the given name."}
+    )
+    date_of_birth = forms.DateField(
+        label="Date of birth",
+        widget=DateInput,
+        error_messages={
+            "required": "Enter the date of birth.",
+            "invalid": "Enter the date of birth as a date, e.g. 1966-01-31.",
+        },
+    )
+    sex = forms.ChoiceField(
+        label="Sex",
+        choices=[("", "Choose"), *Sex.choices],
+        error_messages={"required": "Choose the sex: it sets the ideal weight for dosing."},
+    )
+    height_cm = forms.FloatField(
+        label="Height (cm)",
+        widget=_number_input(),
+        error_messages=_number_messages("the height", "172"),
+    )
     weight_kg = forms.FloatField(
         label="Weight today (kg)",
         required=False,
+        widget=_number_input(),
         help_text="Recorded with today's date; needed before prescribing.",
+        error_messages=_number_messages("the weight", "72.5"),
     )
     risk_codes = forms.MultipleChoiceField(
         label="Risks and conditions",
         required=False,
         choices=_risk_choices,
-        widget=forms.SelectMultiple(attrs={"size": 8}),
-        help_text="Renal and thrombosis risks lower the maximum rate; conditions feed screening.",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Kidney and blood-clot risks lower the maximum rate; conditions are checked "
+        "before each infusion.",
     )
     iga_status = forms.ChoiceField(label="IgA status", choices=IgaStatus.choices)
     conditions = forms.CharField(
@@ -50,6 +119,43 @@ class PatientForm(forms.Form):
     )
     notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    # The page's two columns; the risks below them, by kind.
+    COLUMNS = (
+        ("mrn", "family_name", "given_name", "date_of_birth", "sex", "height_cm"),
+        ("weight_kg", "iga_status", "conditions", "allergies", "notes"),
+    )
+
+    def clean_height_cm(self) -> float:
+        return _in_range(self.cleaned_data["height_cm"], HEIGHT_RANGE_CM, "height", "cm")
+
+    def clean_weight_kg(self) -> float | None:
+        weight = self.cleaned_data["weight_kg"]
+        return None if weight is None else _in_range(weight, WEIGHT_RANGE_KG, "weight", "kg")
+
+    def clean_date_of_birth(self) -> dt.date:
+        born: dt.date = self.cleaned_data["date_of_birth"]
+        if born > today():
+            raise forms.ValidationError(
+                f"The date of birth {born.isoformat()} is in the future.", code="future"
+            )
+        if born < EARLIEST_BIRTH:
+            raise forms.ValidationError(
+                f"The date of birth must be on or after {EARLIEST_BIRTH.isoformat()}.",
+                code="too_early",
+            )
+        return born
+
+    def columns(self) -> list[list[forms.BoundField]]:
+        return [[self[name] for name in column] for column in self.COLUMNS]
+
+    def risk_groups(self) -> list[dict[str, Any]]:
+        """The risk checkboxes by kind: ``{"kind": words, "boxes": [BoundWidget, ...]}``."""
+        boxes = iter(self["risk_codes"].subwidgets)
+        field = self.fields["risk_codes"]
+        assert isinstance(field, forms.ChoiceField)
+        groups: list[tuple[str, list[tuple[str, str]]]] = list(field.choices)  # type: ignore[arg-type]
+        return [{"kind": kind, "boxes": [next(boxes) for _ in risks]} for kind, risks in groups]
 
 
 # The unit of a serum creatinine: chosen every time, never defaulted (issue 14 item 2).
@@ -137,6 +243,23 @@ class CourseForm(forms.Form):
         product.choices = [
             (p.id, p.display_name) for p in catalogue.products.values() if p.schedules
         ]
+
+    # The fields of each phase (issue 16 item 14): the page shows only the chosen phase's, and
+    # the other phase's are ignored here, whatever they hold.
+    PHASE_FIELDS: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "induction": ("days", "total_g_per_kg"),
+        "maintenance": ("dose_g_per_kg", "every_weeks", "count"),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        chosen = data.get("phase")
+        for phase, names in self.PHASE_FIELDS.items():
+            if chosen is not None and phase != chosen:
+                for name in names:
+                    self.errors.pop(name, None)
+                    data[name] = None
+        return data
 
 
 class WeightForm(forms.Form):

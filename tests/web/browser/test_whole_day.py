@@ -180,7 +180,7 @@ def step_2_prescriber(
     page.get_by_label("Sex").select_option("male")
     page.get_by_label("Height (cm)").fill("180")
     page.get_by_label("Weight today (kg)").fill("100")
-    page.get_by_label("Risks and conditions").select_option("diabetes")
+    page.get_by_label("Diabetes mellitus").check()  # risks: labelled checkboxes by kind
     violations += axe()
     go(shots, page.get_by_role("button", name="Save"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Lambert, Edward")

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.utils import timezone
 
+from ivig.core.monitoring import observation_close_at
 from ivig.records.library import current_catalogue
 from ivig.records.models import Order, OrderStatus
 from ivig.records.services import infusions, patient_reports
@@ -76,7 +77,7 @@ def _running(order: Order, state: SessionView, now: dt.datetime) -> dict[str, An
     planned = _step_at_minute(steps, minute) if minute is not None else None
     duration = float(steps[-1]["end_min"]) if steps else None
     observation = session.get("observation_minutes")
-    observe_until = ended + dt.timedelta(minutes=observation) if ended and observation else None
+    observe_until = observation_close_at(ended, observation) if ended and observation else None
     checkpoints = state.checkpoints
     next_check = next((c for c in checkpoints if c.status == "upcoming"), None)
     tasks = [t for t in state.tasks if not t.acknowledged_at]

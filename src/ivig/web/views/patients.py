@@ -83,7 +83,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
                 request.user,
                 _input(form),
                 today=today(),
-                weight_kg=form.cleaned_data.get("weight_kg") or None,
+                weight_kg=form.cleaned_data["weight_kg"],  # 0 is refused by the form, not dropped
             )
         except IvigError as exc:
             attach_error(form, exc)
@@ -110,7 +110,7 @@ def patient_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
                 form.cleaned_data["version"] or 0,
                 _input(form),
                 today=today(),
-                weight_kg=form.cleaned_data.get("weight_kg") or None,
+                weight_kg=form.cleaned_data["weight_kg"],  # 0 is refused by the form, not dropped
             )
         except IvigError as exc:
             attach_error(form, exc)

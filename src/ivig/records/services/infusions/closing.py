@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.db import transaction
 
-from ivig.core.monitoring import ObservationPeriod, observation_minutes
+from ivig.core.monitoring import ObservationPeriod, observation_close_at, observation_minutes
 from ivig.errors import Conflict
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
@@ -78,10 +78,11 @@ def finish_observation(
             raise Conflict(f"the observation of order {order.pk} is closed already")
         not_before(at, session.ended_at, "the end of the infusion")
         due = session.ended_at + dt.timedelta(minutes=session.observation_minutes or 0)
-        if at < due:
+        if at < due:  # the minute shown is rounded up: an entry at it is always accepted
+            shown = observation_close_at(session.ended_at, session.observation_minutes or 0)
             raise Conflict(
                 f"the observation lasts {session.observation_minutes} minutes: it can close at "
-                f"{clock(due)} ({due.isoformat(timespec='minutes')})",
+                f"{clock(shown)} ({shown.isoformat(timespec='minutes')})",
                 field="at",
             )
         seen = standing_vitals(session).filter(at__gte=session.ended_at).exists()

@@ -17,7 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from ivig.core.catalogue import Product
-from ivig.core.monitoring import ReactionAction, vitals_schedule
+from ivig.core.monitoring import ReactionAction, observation_close_at, vitals_schedule
 from ivig.core.rates import clock_times
 from ivig.core.units import grams_to_ml
 from ivig.core.vitals import VITAL_FIELDS
@@ -371,7 +371,7 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
     restart = _restart(session, infusion_state, state, rates, reactions)
     tasks = _tasks(session)
     observe_until = (
-        session.ended_at + dt.timedelta(minutes=observe_minutes)
+        observation_close_at(session.ended_at, observe_minutes)
         if session and session.ended_at
         else None
     )

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
+from ivig.core.monitoring import observation_close_at
 from ivig.errors import Conflict, Forbidden, HardLimit, IvigError, OverrideRequired, StaleVersion
 from ivig.records.models import InfusionSession, Order, PrescriberTask
 from ivig.records.services import infusions
@@ -286,7 +287,7 @@ def _reaction(request: HttpRequest, order: Order, form: forms.Form, now: dt.date
 def _end(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetime) -> str:
     session = infusions.end_infusion(request.user, order.pk, form.cleaned_data["at"], now=now)
     ended = timezone.localtime(session.ended_at)
-    until = ended + dt.timedelta(minutes=session.observation_minutes or 0)
+    until = observation_close_at(ended, session.observation_minutes or 0)
     return (
         f"Infusion ended at {ended:%H:%M}. Observe for {session.observation_minutes} minutes, "
         f"until {until:%H:%M}."
