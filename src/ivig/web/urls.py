@@ -17,6 +17,7 @@ from ivig.web.views import (
     reports,
     runsheet,
     signin,
+    staff,
 )
 
 app_name = "web"
@@ -46,4 +47,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *handout.urlpatterns,
     *me_reports.urlpatterns,
     *portal.urlpatterns,
+    *staff.urlpatterns,
 ]
