@@ -210,6 +210,9 @@ def test_a_set_password_link_for_a_user_who_forgot(admin: Client, users: dict[st
     response = admin.post(f"/staff/{users['nurse'].pk}/link/")
     assert response.status_code == 200
     assert re.search(r'value="http://testserver/welcome/\d+/[^"]+/"', response.content.decode())
+    assert "It works once, until they set a password or sign in, and for 3 days at most" in text(
+        response
+    )
     assert AuditEvent.objects.filter(action="password-link").count() == 1
 
 

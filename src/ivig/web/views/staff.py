@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
@@ -151,7 +152,6 @@ def _describe(user: User) -> dict[str, Any]:
         "roles": [ROLE_WORDS.get(r, r) for r in roles],
         "override_granted": granted,
         "override_by_role": [ROLE_WORDS.get(r, r) for r in by_role],
-        "override": granted or bool(by_role),
     }
 
 
@@ -232,6 +232,7 @@ def _user_page(
             "tokens": user.api_tokens.order_by("-created_at", "-id"),
             "new_token": new_token,
             "link": link,
+            "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
             "self": user.pk == request.user.pk,
             "section": "staff",
             "title": f"User {user.username}",
