@@ -126,7 +126,7 @@ def test_a_new_user_with_a_link_sets_their_own_password(admin: Client) -> None:
     assert (done.status_code, done["Location"]) == (302, "/signin/")
     assert _can_sign_in("bo", NEW_PASSWORD)
     again = anonymous.get(path)
-    assert again.status_code == 410
+    assert again.status_code == 404
     assert "This link does not work" in text(again)
 
 

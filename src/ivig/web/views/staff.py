@@ -401,7 +401,7 @@ def staff_welcome(request: HttpRequest, user_id: int, token: str) -> HttpRespons
         request,
         "web/staff_welcome.html",
         {"form": form, "valid": valid, "who": user, "title": "Set your password"},
-        status=200 if valid else 410,
+        status=200 if valid else 404,  # as a patient's invitation that does not work
     )
 
 
