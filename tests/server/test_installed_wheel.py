@@ -186,6 +186,7 @@ import json
 from ivig.commands.common import open_database
 with open_database():
     from django.urls import URLPattern, URLResolver, get_resolver
+    from django.contrib.auth.models import User
     from ivig.records.models import Course, Order, Patient
 
     def routes(patterns, prefix=""):
@@ -210,11 +211,13 @@ with open_database():
             "kind": "weight",
             "entry_id": patient.weights.order_by("pk").first().pk,
             "weight_id": patient.weights.order_by("pk").first().pk,
+            "user_id": User.objects.get(username="demo-nurse").pk,  # issue 16: /staff/<id>/
         },
         "orders": list(Order.objects.order_by("pk").values_list("pk", flat=True)),
     }))
 """
 
+WELCOME = "welcome/<int:user_id>/<str:token>/"  # a staff set-password link (issue 16)
 DEMO_LINE = re.compile(r"^\s+(demo-\S+)\s+(\S+)\s+(\S+)\s*$")
 
 
@@ -445,8 +448,10 @@ def test_the_installed_app_serves_every_page(installed: Installed, served: Serve
     # The public pages (the invitation's among them, before it is used), signed out.
     anonymous = Visitor(served)
     for route, (get_rule, _) in RULES.PAGES.items():
-        if get_rule == RULES.PUBLIC and route != "favicon.ico":
+        if get_rule == RULES.PUBLIC and route not in ("favicon.ico", WELCOME):
             check.open(anonymous, _url(route, ids), "anonymous")
+    stale = anonymous.get(_url(WELCOME, {**ids, "token": "not-a-link"}))
+    assert stale.status == 404, stale.status  # a staff set-password link that does not work
     icon = anonymous.get("/favicon.ico")
     assert icon.status == 301, icon.status
 

@@ -139,9 +139,8 @@ def test_the_check_in_is_saved_and_marked_on_the_chart(
     assert "(patient-reported)" in html
     staff = Client()
     staff.force_login(users["prescriber"])
-    assert (
-        "open circles: patient-reported" in staff.get(f"/patients/{patient.pk}/").content.decode()
-    )
+    staff_page = staff.get(f"/patients/{patient.pk}/").content.decode()
+    assert "open circle: reported by the patient" in staff_page  # the chart's key (issue 16)
 
 
 def test_the_pages_read_at_a_6th_to_8th_grade_level(me: Client, dispensed: Order) -> None:

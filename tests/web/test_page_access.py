@@ -92,6 +92,20 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     # issue 16 item 9: the patient alerts worklist and closing one
     "alerts/": (frozenset({PRESCRIBER, NURSE}), NO),
     "alerts/<str:kind>/<int:alert_id>/close/": (NO, frozenset({PRESCRIBER, NURSE})),
+    # issue 16 item 19: users and roles, the audit trail (admin); the staff's set-password link
+    "staff/": (frozenset({ADMIN}),) * 2,
+    "staff/new/": (frozenset({ADMIN}),) * 2,
+    "staff/patients/": (frozenset({ADMIN}),) * 2,
+    "staff/<int:user_id>/": (frozenset({ADMIN}),) * 2,
+    "staff/<int:user_id>/roles/": (NO, frozenset({ADMIN})),
+    "staff/<int:user_id>/override/": (NO, frozenset({ADMIN})),
+    "staff/<int:user_id>/active/": (NO, frozenset({ADMIN})),
+    "staff/<int:user_id>/password/": (NO, frozenset({ADMIN})),
+    "staff/<int:user_id>/link/": (NO, frozenset({ADMIN})),
+    "staff/<int:user_id>/tokens/": (NO, frozenset({ADMIN})),
+    "staff/tokens/<int:token_id>/revoke/": (NO, frozenset({ADMIN})),
+    "welcome/<int:user_id>/<str:token>/": (PUBLIC, PUBLIC),
+    "audit/": (frozenset({ADMIN}),) * 2,
 }
 
 
@@ -131,6 +145,8 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "check_id": 1,
         "alert_id": 1,
         "token": "not-a-real-invitation",
+        "user_id": weight.recorded_by_id,  # the prescriber
+        "token_id": 1,
     }
 
 
@@ -301,7 +317,14 @@ def test_the_api_sends_the_security_headers(
 
 
 def test_public_pages_are_the_public_ones() -> None:
-    """Only the sign-in page, the invitation link, the icon and the health check (no patient
-    data) are open without signing in."""
+    """Only the sign-in page, the invitation link, the staff's set-password link, the icon and
+    the health check (no patient data) are open without signing in."""
     public = {route for route, rules in PAGES.items() if PUBLIC in rules}
-    assert public == {"signin/", "signout/", "invite/<str:token>/", "favicon.ico", "health/"}
+    assert public == {
+        "signin/",
+        "signout/",
+        "invite/<str:token>/",
+        "welcome/<int:user_id>/<str:token>/",
+        "favicon.ico",
+        "health/",
+    }

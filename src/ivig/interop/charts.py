@@ -1,5 +1,6 @@
 """Charts drawn as SVG on the server (no script): outcome measures over time with the infusion
-dates marked; an infusion's pump rate over time, the planned steps against the recorded rows.
+dates marked, a panel per measure with its unit and direction of improvement; an infusion's
+pump rate over time, the planned steps against the recorded rows.
 
 Each is drawn from plain data given to it (the templates ``web/partials/outcome_chart.html``
 and ``rate_chart.html`` draw the result), for the pages and the PDFs alike."""
@@ -13,66 +14,199 @@ from typing import Any
 
 from django.utils import timezone
 
+from ivig.core.outcomes import OutcomeMeasure
+
 __all__ = ["outcome_chart", "rate_chart"]
 
-WIDTH, HEIGHT, PAD = 640, 220, 40
+WIDTH = 640
+LEFT, RIGHT, PANEL_H, PANEL_GAP, TOP, BOTTOM, KEY_ROW = 64, 24, 120, 48, 36, 36, 20
 COLOURS = {"3tug": "#0b5cad", "qmg": "#a4000f", "mrc-sum": "#1d6b2a", "mg-adl": "#7a4a00"}
+INSET = 8
+DAY_STEPS = (7, 14, 28, 56, 91, 182, 365, 730)  # between the dates on the time axis
+UNIT_WORDS = {"s": "seconds"}  # a unit of outcomes.toml, spelled out in a heading
+BETTER_WORDS = {"lower": "lower is better", "higher": "higher is better"}
+BETTER_ARROWS = {"lower": "\u2193", "higher": "\u2191"}  # down, up
+
+
+def _measure_words(measure: str, measures: Mapping[str, OutcomeMeasure]) -> dict[str, str]:
+    """The measure's name, unit and direction of improvement in words (``outcomes.toml``)."""
+    found = measures.get(measure)
+    if found is None:  # a measure the library no longer has: its code, no direction
+        return {"name": measure, "unit": "", "better": "", "better_words": ""}
+    name = found.name[:1].upper() + found.name[1:]
+    return {
+        "name": name,
+        "unit": found.unit,
+        "better": found.better,
+        "better_words": BETTER_WORDS.get(found.better, ""),
+    }
+
+
+def _y_scale(values: Sequence[float], floor: float | None, ceiling: float | None) -> list[float]:
+    """Round tick values spanning ``values`` (about 4), kept within the measure's range."""
+    low, high = min(values), max(values)
+    if high - low < 1e-9:
+        low, high = low - 1, high + 1
+    step = _nice_step(high - low, 4)
+    start = math.floor(low / step) * step
+    stop = math.ceil(high / step) * step
+    if floor is not None and start < floor:
+        start = floor
+    if ceiling is not None and stop > ceiling:
+        stop = ceiling
+    ticks = []
+    value = start
+    while value <= stop + 1e-9:
+        ticks.append(round(value, 6))
+        value += step
+    if ticks[-1] < high - 1e-9:
+        ticks.append(round(ticks[-1] + step, 6))
+    return ticks
 
 
 def outcome_chart(
-    series: list[dict[str, Any]], infusions: list[dt.date], reported: Collection[int] = ()
+    series: list[dict[str, Any]],
+    infusions: list[dt.date],
+    reported: Collection[int] = (),
+    measures: Mapping[str, OutcomeMeasure] | None = None,
 ) -> dict[str, Any] | None:
-    """Lines per measure, each scaled to its own range (``series``: ``outcome_series``), and a
-    tick per infusion date; the values whose ``id`` is in ``reported`` (the patient's own,
-    issue 7 check-ins) get their own marker and label."""
+    """One panel per measure, one above the other on a shared time axis (issue 16, item 20):
+    every measure drawn, each on its own y axis in its unit, named in words and with its
+    direction of improvement (``measures``: the library's ``outcomes.toml``, its ``name``,
+    ``unit`` and ``better``), a key, and a dashed mark per infusion date. ``series``:
+    ``outcome_series``; the values whose ``id`` is in ``reported`` (the patient's own, issue 7
+    check-ins) get their own marker. ``summary`` and ``table`` say the same in words, for a
+    screen reader and for anyone who prefers numbers."""
     if not series:
         return None
-    dates = [s["measured_on"] for s in series] + infusions
+    measures = measures or {}
+    dates: list[dt.date] = [s["measured_on"] for s in series] + list(infusions)
     first, last = min(dates), max(dates)
     span = max((last - first).days, 1)
+    right = WIDTH - RIGHT
 
-    def x(day: dt.date) -> float:
-        return float(PAD + (day - first).days / span * (WIDTH - 2 * PAD))
+    def x(day: dt.date) -> float:  # an inset, so that a first or last point is whole
+        return round(LEFT + INSET + (day - first).days / span * (right - LEFT - 2 * INSET), 1)
 
-    lines = []
-    for measure in sorted({s["measure"] for s in series}):
+    order = [m for m in measures if any(s["measure"] == m for s in series)]
+    order += sorted({s["measure"] for s in series} - set(order))
+    panels: list[dict[str, Any]] = []
+    for i, measure in enumerate(order):
+        words = _measure_words(measure, measures)
+        found = measures.get(measure)
         points = [s for s in series if s["measure"] == measure]
-        values = [p["value"] for p in points]
-        low, high = min(values), max(values)
-        spread = (high - low) or 1.0
+        ticks = _y_scale(
+            [float(p["value"]) for p in points],
+            found.low if found else None,
+            found.high if found else None,
+        )
+        top = TOP + i * (PANEL_H + PANEL_GAP)
+        bottom = top + PANEL_H
+        low, high = ticks[0], ticks[-1]
 
-        def y(v: float, low: float = low, spread: float = spread) -> float:
-            return HEIGHT - PAD - (v - low) / spread * (HEIGHT - 2 * PAD)
+        def y(v: float, low: float = low, high: float = high, bottom: float = bottom) -> float:
+            inner = PANEL_H - 2 * INSET
+            return round(bottom - INSET - (v - low) / ((high - low) or 1.0) * inner, 1)
 
-        lines.append(
+        unit = f" {words['unit']}" if words["unit"] else ""
+        dots = [
+            {
+                "x": x(p["measured_on"]),
+                "y": y(float(p["value"])),
+                "label": f"{words['name']}: {p['value']:g}{unit} on {p['measured_on']:%Y-%m-%d}"
+                + (" (patient-reported)" if p.get("id") in reported else ""),
+                "reported": p.get("id") in reported,
+            }
+            for p in points
+        ]
+        unit_words = UNIT_WORDS.get(words["unit"], words["unit"])
+        heading = words["name"] + (f", in {unit_words}" if unit_words else "")
+        panels.append(
             {
                 "measure": measure,
+                **words,
+                "heading": heading,
+                "arrow": BETTER_ARROWS.get(words["better"], ""),
                 "colour": COLOURS.get(measure, "#1a1a1a"),
-                "points": " ".join(
-                    f"{x(p['measured_on']):.1f},{y(p['value']):.1f}" for p in points
-                ),
-                "dots": [
-                    {
-                        "x": round(x(p["measured_on"]), 1),
-                        "y": round(y(p["value"]), 1),
-                        "label": f"{measure} {p['value']:g} on {p['measured_on']}"
-                        + (" (patient-reported)" if p.get("id") in reported else ""),
-                        "reported": p.get("id") in reported,
-                    }
-                    for p in points
-                ],
+                "top": top,
+                "bottom": bottom,
+                "title_y": top - 10,
+                "points": " ".join(f"{d['x']},{d['y']}" for d in dots),
+                "dots": dots,
+                "y_ticks": [{"y": y(t), "label": f"{t:g}"} for t in ticks],
+                "axis": f"M{LEFT},{top} V{bottom} H{right}",
+                "grid": " ".join(f"M{LEFT},{y(t)} H{right}" for t in ticks),
+                "infusions": " ".join(f"M{x(d)},{top} V{bottom}" for d in infusions),
+                "summary": f"{heading}, {words['better_words'] or 'no direction given'}: "
+                + ", ".join(f"{p['value']:g} on {p['measured_on']:%Y-%m-%d}" for p in points),
             }
         )
-    ticks = [{"x": round(x(d), 1), "date": d} for d in infusions]
+    axis_y = TOP + len(panels) * (PANEL_H + PANEL_GAP) - PANEL_GAP
+    key = [
+        {"kind": "measure", "colour": p["colour"],
+         "text": f"{p['heading']}: {p['arrow']} {p['better_words']}".rstrip(": ")}
+        for p in panels
+    ]  # fmt: skip
+    if infusions:
+        key.append(
+            {"kind": "infusion", "colour": "#8a8a8a", "text": "dashed line: an infusion given"}
+        )
+    if any(s.get("id") in reported for s in series):
+        key.append(
+            {
+                "kind": "reported",
+                "colour": "#1a1a1a",
+                "text": "open circle: reported by the patient",
+            }
+        )
+    key_top = axis_y + BOTTOM
+    for n, item in enumerate(key):
+        item["y"] = key_top + n * KEY_ROW
+        item["mid"] = item["y"] - 4
+    height = key_top + len(key) * KEY_ROW
+    x_ticks = [{"x": x(first), "date": first, "anchor": "start"}]
+    step = next((d for d in DAY_STEPS if span / d <= 5), DAY_STEPS[-1])
+    for n in range(1, span // step + 1):
+        day = first + dt.timedelta(days=n * step)
+        if (last - day).days >= step / 2:
+            x_ticks.append({"x": x(day), "date": day, "anchor": "middle"})
+    if last != first:
+        x_ticks.append({"x": x(last), "date": last, "anchor": "end"})
+    by_date: dict[dt.date, dict[str, str]] = {}
+    for s in series:
+        mark = " (patient-reported)" if s.get("id") in reported else ""
+        cell = by_date.setdefault(s["measured_on"], {}).get(s["measure"])
+        text = f"{s['value']:g}{mark}"
+        by_date[s["measured_on"]][s["measure"]] = f"{cell}; {text}" if cell else text
+    given = sorted(set(infusions))
+    summary = "; ".join(p["summary"] for p in panels) + (
+        f". Infusions given: {', '.join(f'{d:%Y-%m-%d}' for d in given)}." if given else "."
+    )
     return {
         "width": WIDTH,
-        "height": HEIGHT,
-        "lines": lines,
-        "ticks": ticks,
+        "height": height,
+        "left": LEFT,
+        "right": right,
+        "axis_y": axis_y,
+        "date_y": axis_y + 18,
+        "panels": panels,
+        "key": key,
+        "key_x": LEFT + 28,
+        "ticks": [{"x": x(d), "date": d} for d in infusions],
+        "x_ticks": x_ticks,
         "first": first,
         "last": last,
-        "base": HEIGHT - PAD,
         "reported": any(s.get("id") in reported for s in series),
+        "infusions": bool(infusions),
+        "title": "Outcome measures over time, one panel per measure; dashed lines mark infusions",
+        "summary": summary,
+        "table": {
+            "columns": panels,
+            "rows": [
+                {"date": day, "cells": [by_date[day].get(p["measure"], "") for p in panels]}
+                for day in sorted(by_date)
+            ],
+        },
     }
 
 

@@ -18,6 +18,7 @@ from ivig.web.views import (
     reports,
     runsheet,
     signin,
+    staff,
 )
 
 app_name = "web"
@@ -48,4 +49,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *me_reports.urlpatterns,
     *portal.urlpatterns,
     *alerts.urlpatterns,
+    *staff.urlpatterns,
 ]

@@ -1,12 +1,21 @@
 """Users, roles and API tokens; every change to who may do what is audited (requirement 6), and
-so are sign-in lockouts and their lifting (requirement 21)."""
+so are sign-in lockouts and their lifting (requirement 21).
+
+Every credential change leaves an audit event too (OWASP ASVS 4.0.3 V7.2.2, V2.5): a password
+set by an administrator, a set-password link made for a new or locked-out member of staff
+(Django's stateless password-reset token: it works once, until the password changes or
+``PASSWORD_RESET_TIMEOUT`` passes), and the password set through such a link. The password
+itself is never in the audit trail. The soft-limit override (``records.override_soft_limit``,
+held by the prescriber role) can be granted to, or taken from, one member of staff (issue 16,
+item 19)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import password_validation
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,14 +29,24 @@ from ivig.records.services.common import get
 from ivig.records.tokens import hash_token, new_token
 
 __all__ = [
+    "OVERRIDE",
     "create_token",
     "create_user",
+    "invite_user",
+    "override_by_role",
+    "override_granted",
+    "password_link",
     "record_lockout",
     "revoke_token",
     "set_active",
+    "set_override",
+    "set_password",
+    "set_password_from_link",
     "set_roles",
     "unlock",
 ]
+
+OVERRIDE = ("records", "override_soft_limit")  # app label, codename (records.models.LimitEvent)
 
 USER_FIELDS = ("username", "first_name", "last_name", "email", "is_active", "is_staff")
 
@@ -59,10 +78,17 @@ def _snapshot(user: User) -> dict[str, Any]:
     return data
 
 
+def _check_password(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from None
+
+
 def create_user(
     actor: Actor | None,
     username: str,
-    password: str,
+    password: str | None,
     roles: list[str],
     *,
     first_name: str = "",
@@ -70,17 +96,16 @@ def create_user(
     system: bool = False,
 ) -> User:
     """Create a user with roles. ``system=True`` is the command line on the server itself
-    (``ivig user create``), which needs no signed-in admin."""
+    (``ivig user create``), which needs no signed-in admin. ``password=None``: no password
+    yet (the user sets one through a link: :func:`invite_user`)."""
     if not system:
         require(actor, "creating users", Role.admin)
     if not username.strip():
         raise InvalidInput("the user name is required", field="username")
     groups = _roles(roles)
     candidate = User(username=username.strip(), first_name=first_name, last_name=last_name)
-    try:
-        password_validation.validate_password(password, candidate)
-    except ValidationError as exc:
-        raise InvalidInput(" ".join(exc.messages), field="password") from None
+    if password is not None:
+        _check_password(password, candidate)
     try:
         with transaction.atomic():
             user = User.objects.create_user(
@@ -96,6 +121,125 @@ def create_user(
             )
     except IntegrityError:
         raise Conflict(f"the user name {username} is taken", field="username") from None
+    return user
+
+
+def invite_user(
+    actor: Actor,
+    username: str,
+    roles: list[str],
+    *,
+    first_name: str = "",
+    last_name: str = "",
+) -> tuple[User, str]:
+    """Create a user without a password, and the link token with which they set their own
+    (:func:`password_link`); both audited, in one transaction."""
+    with transaction.atomic():
+        user = create_user(actor, username, None, roles, first_name=first_name, last_name=last_name)
+        token = password_link(actor, user.pk)
+    return user, token
+
+
+def password_link(actor: Actor, user_id: int) -> str:
+    """The token of a one-time link with which a member of staff sets their password (a new
+    user, or one who forgot it): Django's password-reset token, which stops working once the
+    password changes, the user signs in, or ``PASSWORD_RESET_TIMEOUT`` passes. Audited; the
+    token is not kept."""
+    actor = require(actor, "making a set-password link", Role.admin)
+    with transaction.atomic():
+        user = get(User, user_id, "user")
+        _not_a_patient(user, "a staff set-password link (patients are invited from their page)")
+        if not user.is_active:
+            raise Conflict(f"{user.username} is deactivated: reactivate them first")
+        token = default_token_generator.make_token(user)
+        audit.record(actor, "password-link", "user", user.pk, after={"username": user.username})
+    return token
+
+
+def set_password_from_link(user_id: int, token: str, password: str) -> User:
+    """The member of staff sets their own password through a link (:func:`password_link`);
+    audited as their own act. An expired or used link is refused."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+        if user is None or not default_token_generator.check_token(user, token):
+            raise Conflict(
+                "this link has expired or has been used: ask an administrator for a new one"
+            )
+        _check_password(password, user)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(
+            user, "set-password", "user", user.pk, after={"username": user.username},
+            reason="through a set-password link",
+        )  # fmt: skip
+    return user
+
+
+def set_password(actor: Actor, user_id: int, password: str) -> User:
+    """An administrator sets a member of staff's password (to tell them in person); audited,
+    the password itself is not."""
+    actor = require(actor, "setting passwords", Role.admin)
+    with transaction.atomic():
+        user = get(User, user_id, "user")
+        _not_a_patient(user, "a password set by the service (patients set their own)")
+        _check_password(password, user)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit.record(
+            actor, "set-password", "user", user.pk, after={"username": user.username},
+            reason="set by an administrator",
+        )  # fmt: skip
+    return user
+
+
+def _override_permission() -> Permission:
+    app_label, codename = OVERRIDE
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def override_granted(user: User) -> bool:
+    """The user holds the override permission themselves (granted to them, not by a role)."""
+    app_label, codename = OVERRIDE
+    return user.user_permissions.filter(
+        content_type__app_label=app_label, codename=codename
+    ).exists()
+
+
+def override_by_role(user: User) -> list[str]:
+    """The user's roles that carry the override permission (the prescriber's)."""
+    app_label, codename = OVERRIDE
+    return sorted(
+        user.groups.filter(
+            permissions__content_type__app_label=app_label, permissions__codename=codename
+        ).values_list("name", flat=True)
+    )
+
+
+def set_override(actor: Actor, user_id: int, allowed: bool) -> User:
+    """Grant the soft-limit override to one member of staff (e.g. a senior nurse), or take it
+    back; a role that carries it (the prescriber's) is changed with the roles instead."""
+    actor = require(actor, "granting the override", Role.admin)
+    with transaction.atomic():
+        user = get(User, user_id, "user")
+        _not_a_patient(user, "the override")
+        held = override_granted(user)
+        if held == allowed:
+            raise Conflict(
+                f"{user.username} {'holds' if held else 'does not hold'} the override already"
+            )
+        if allowed:
+            user.user_permissions.add(_override_permission())
+        else:
+            user.user_permissions.remove(_override_permission())
+        audit.record(
+            actor,
+            "grant-override" if allowed else "revoke-override",
+            "user",
+            user.pk,
+            before={"username": user.username, "override": held},
+            after={"username": user.username, "override": allowed,
+                   "by_role": override_by_role(user)},
+        )  # fmt: skip
     return user
 
 

@@ -168,7 +168,12 @@ def handout_context(patient: Patient, *, today: dt.date) -> dict[str, Any]:
     return {
         "patient": patient,
         "handout": build_handout(plan),
-        "chart": outcome_chart(series, [o.date for o in given], patient_reported(series)),
+        "chart": outcome_chart(
+            series,
+            [o.date for o in given],
+            patient_reported(series),
+            current_library().outcomes,
+        ),
         "plan": plan,
     }
 

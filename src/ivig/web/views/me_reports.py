@@ -18,6 +18,7 @@ from django.urls import URLPattern, path
 
 from ivig.errors import IvigError
 from ivig.interop.charts import outcome_chart
+from ivig.records.library import current_library
 from ivig.records.models import OrderStatus, Patient
 from ivig.records.services import patient_reports as reports
 from ivig.records.services.outcomes import outcome_series, patient_reported
@@ -195,7 +196,9 @@ def me_outcomes(request: HttpRequest, patient: Patient) -> HttpResponse:
             "me": "outcomes",
             "form": form if offered else None,
             "result": result,
-            "chart": outcome_chart(series, completed, patient_reported(series)),
+            "chart": outcome_chart(
+                series, completed, patient_reported(series), current_library().outcomes
+            ),
             "series": series,
         },
     )

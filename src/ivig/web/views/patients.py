@@ -355,7 +355,9 @@ def patient_page(
             "timeline": _timeline(list(infusions)),
             "infusions": infusions,
             "gauge": _cap_gauge(patient),
-            "chart": outcome_chart(series, completed, patient_reported(series)),
+            "chart": outcome_chart(
+                series, completed, patient_reported(series), current_library().outcomes
+            ),
             "outcomes": series,
             "weights": _entries(patient.weights.order_by("-measured_on", "-id")),
             "creatinine_results": _entries(
