@@ -37,6 +37,7 @@ from ivig.records.services.infusions.closing import (
     end_infusion,
     finish_observation,
     observation_for,
+    pump_log_volume,
 )
 from ivig.records.services.infusions.pump import (
     current_rate,
@@ -59,6 +60,7 @@ from ivig.records.services.infusions.start import (
 from ivig.records.services.infusions.state import (
     Checkpoint,
     IncreaseHint,
+    PumpLog,
     SessionView,
     session_state,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "CheckAnswers",
     "Checkpoint",
     "IncreaseHint",
+    "PumpLog",
     "SessionView",
     "TaskView",
     "VitalsInput",
@@ -89,6 +92,7 @@ __all__ = [
     "order_restart",
     "override",
     "pre_check",
+    "pump_log_volume",
     "reaction_advice",
     "record_rate",
     "record_reaction",
