@@ -355,8 +355,9 @@ def chair_now() -> dt.datetime:
 @pytest.fixture
 def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
     """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
-    and the baseline vital signs at ``at``, and the start at ``at`` (vials inspected, given by the nurse), recorded at
-    ``now``; returns the session. A start is never before its check (issue 14 item 7)."""
+    and the baseline vital signs at ``at``, and the start at ``at`` (vials inspected, given by
+    the nurse), recorded at ``now``; returns the session. A start is never before its check
+    (issue 14 item 7)."""
     from ivig.records.models import Order
     from ivig.records.services import infusions
 

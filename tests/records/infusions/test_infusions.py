@@ -126,7 +126,8 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     assert reaction.recommended["basis"] == "protocol"
     assert reaction.recommended["restart_max_ml_per_h"] == 25.5  # the last tolerated rate
     at50 = start + dt.timedelta(minutes=50)
-    infusions.record_vitals(nurse, dispensed.pk, at50, infusions.VitalsInput(**WELL_VITALS), now=NOW)
+    after = infusions.VitalsInput(**WELL_VITALS)
+    infusions.record_vitals(nurse, dispensed.pk, at50, after, now=NOW)
     infusions.resume_infusion(
         nurse, dispensed.pk, _version(dispensed), at50, 25.5, symptoms_resolved=True, now=NOW
     )
