@@ -17,7 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from ivig.core.monitoring import CheckReason, MonitoringProtocol, VitalsCheck, vitals_schedule
+from ivig.core.monitoring import (
+    MAX_INFUSION_MINUTES,
+    CheckReason,
+    MonitoringProtocol,
+    VitalsCheck,
+    vitals_schedule,
+)
 from ivig.core.rates import RateStep
 from ivig.errors import InvalidInput
 
@@ -88,7 +94,9 @@ def schedule_after_restart(
     rate (no "before rate increase"), the first of them at the restart."""
     if restart_minute < held_from_minute:
         raise InvalidInput("the restart comes after the reaction that held the infusion")
-    step = RateStep(0.0, max(minutes, 1.0), rate_ml_per_h, 0.0, 0.0, "restart")
+    # at least a minute; never past the longest infusion the schedule draws (a very slow rate)
+    length = min(max(minutes, 1.0), max(MAX_INFUSION_MINUTES - restart_minute, 1.0))
+    step = RateStep(0.0, length, rate_ml_per_h, 0.0, 0.0, "restart")
     after = vitals_schedule((step,), observation_minutes=observation_minutes, protocol=protocol)
     moved = [
         VitalsCheck(
