@@ -90,8 +90,8 @@ def test_the_checkpoints_after_a_restart_at_a_kept_rate() -> None:
     assert minutes[3:5] == [50, 65]  # the restart, then 15 minutes after it
     assert after[3].text == "baseline: restart at 20.5 mL/h after the reaction"
     assert [c.reason for c in after[3:]].count(CheckReason.hourly) == 6  # 110 ... 410
-    assert after[-2].minute == 416 and after[-2].reason is CheckReason.end_of_infusion
-    assert after[-1].minute == 476 and after[-1].reason is CheckReason.end_of_observation
+    assert (after[-2].minute, after[-2].reason) == (416, CheckReason.end_of_infusion)
+    assert (after[-1].minute, after[-1].reason) == (476, CheckReason.end_of_observation)
     assert CheckReason.rate_increase not in {c.reason for c in after if c.minute >= 35}
     with pytest.raises(InvalidInput):
         schedule_after_restart(
