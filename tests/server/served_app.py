@@ -123,6 +123,8 @@ if NURSES:
         infection=False, fever=False, feeling_unwell=False, hydrated=True
     )
     infusions.pre_check(made[NURSES[0]], order_id, answers, now=now)
+    baseline = infusions.VitalsInput(pulse_per_min=72)  # before the start (issue 16 item 7)
+    infusions.record_vitals(made[NURSES[0]], order_id, now, baseline, now=now)
     version = Order.objects.get(pk=order_id).version
     session = infusions.start_infusion(
         made[NURSES[0]], order_id, version, now, visual_inspection_ok=True, now=now
