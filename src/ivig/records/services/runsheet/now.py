@@ -124,7 +124,7 @@ def _alerts(ctx: dict[str, Any]) -> tuple[str, ...]:
             words += (
                 f"; restarted at {pump.restarted_ml_per_h:g} mL/h at {_hhmm(pump.restarted_at)}"
             )
-        out.append(words.capitalize())
+        out.append(words[0].upper() + words[1:])
     overdue = sum(1 for c in ctx["checkpoints"] if c["status"] == "overdue")
     if overdue:
         out.append(f"{overdue} vital-sign checkpoint{'s' * (overdue > 1)} overdue")
