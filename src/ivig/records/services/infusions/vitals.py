@@ -63,7 +63,7 @@ def record_vitals(
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         session = InfusionSession.objects.filter(order=order).first()
-        if session is None or session.checked_at is None:
+        if session is None or (session.started_at is None and session.checked_at is None):
             raise Conflict(
                 f"do the pre-infusion check of order {order.pk} first: the vital signs are "
                 "recorded from the check on"
