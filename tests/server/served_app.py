@@ -123,12 +123,11 @@ if NURSES:
         infection=False, fever=False, feeling_unwell=False, hydrated=True
     )
     infusions.pre_check(made[NURSES[0]], order_id, answers, now=now)
-    baseline = infusions.VitalsInput(pulse_per_min=72)  # before the start (issue 16 item 7)
-    infusions.record_vitals(made[NURSES[0]], order_id, now, baseline, now=now)
     version = Order.objects.get(pk=order_id).version
     session = infusions.start_infusion(
-        made[NURSES[0]], order_id, version, now, visual_inspection_ok=True, now=now
-    )
+        made[NURSES[0]], order_id, version, now, visual_inspection_ok=True, now=now,
+        baseline_vitals_missing_reason="served for a test: no patient",  # issue 16 item 7
+    )  # fmt: skip
     session_version = session.version
 store = SessionStore()
 user = made[NURSES[0]] if NURSES else made["prescriber"]
