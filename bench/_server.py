@@ -369,6 +369,8 @@ def _seed(nurses: int) -> dict[str, Any]:
                 infection=False, fever=False, feeling_unwell=False, hydrated=True
             )
             infusions.pre_check(nurse, order.pk, answers, now=now)
+            baseline = infusions.VitalsInput(pulse_per_min=72)  # before the start (issue 16)
+            infusions.record_vitals(nurse, order.pk, now, baseline, now=now)
             version = Order.objects.get(pk=order.pk).version
             session = infusions.start_infusion(
                 nurse, order.pk, version, now, visual_inspection_ok=True, now=now

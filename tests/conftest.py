@@ -355,8 +355,9 @@ def chair_now() -> dt.datetime:
 @pytest.fixture
 def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
     """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
-    at ``at`` and the start at ``at`` (vials inspected, given by the nurse), recorded at
-    ``now``; returns the session. A start is never before its check (issue 14 item 7)."""
+    and the baseline vital signs at ``at``, and the start at ``at`` (vials inspected, given by
+    the nurse), recorded at ``now``; returns the session. A start is never before its check
+    (issue 14 item 7)."""
     from ivig.records.models import Order
     from ivig.records.services import infusions
 
@@ -366,6 +367,8 @@ def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., 
             infection=False, fever=False, feeling_unwell=False, hydrated=True
         )
         infusions.pre_check(users["nurse"], order.pk, answers, now=at)
+        baseline = infusions.VitalsInput(pulse_per_min=74, systolic_mm_hg=124)
+        infusions.record_vitals(users["nurse"], order.pk, at, baseline, now=at)  # issue 16 item 7
         version = Order.objects.get(pk=order.pk).version
         return infusions.start_infusion(
             users["nurse"], order.pk, version, at, visual_inspection_ok=True, now=now

@@ -91,6 +91,8 @@ def day(users: dict[str, Any], patient: Any, make_patient: Callable[..., Any]) -
         infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True),
         now=started,
     )
+    baseline = infusions.VitalsInput(pulse_per_min=74, systolic_mm_hg=124)
+    infusions.record_vitals(nurse, first.pk, started, baseline, now=now)  # issue 16 item 7
     infusions.start_infusion(
         nurse, first.pk, first.version, started, visual_inspection_ok=True, now=now
     )

@@ -700,12 +700,25 @@ ROWS: list[Any] = [
         at(-1, version=1, symptoms=["headache"], action_taken="slowed"), CONFLICT, ANY),
     # --- POST /api/orders/{id}/end and /observation --------------------------------------------
     # an end before the start
-    row("end-before-start", "nurse", "POST " + RUNNING + "/end", at(-120), TIME, "at"),
+    row("end-before-start", "nurse", "POST " + RUNNING + "/end",
+        at(-120, volume_given_ml=10), TIME, "at"),
     # an end without a time zone
     row("end-naive-time", "nurse", "POST " + RUNNING + "/end",
-        {"at": "2026-11-25T10:00:00"}, BAD, "at"),
+        {"at": "2026-11-25T10:00:00", "volume_given_ml": 10}, BAD, "at"),
     # no infusion running
-    row("end-no-infusion", "nurse", "POST " + PLANNED + "/end", at(-1), CONFLICT, ANY),
+    row("end-no-infusion", "nurse", "POST " + PLANNED + "/end",
+        at(-1, volume_given_ml=10), CONFLICT, ANY),
+    # no volume given (issue 16 item 4)
+    row("end-no-volume", "nurse", "POST " + RUNNING + "/end", at(-1), BAD, "volume_given_ml"),
+    # a negative volume
+    row("end-negative-volume", "nurse", "POST " + RUNNING + "/end",
+        at(-1, volume_given_ml=-1), BAD, "volume_given_ml"),
+    # more than the dose's volume
+    row("end-too-much", "nurse", "POST " + RUNNING + "/end",
+        at(-1, volume_given_ml=100000), BAD, "volume_given_ml"),
+    # well short of the dose, not confirmed
+    row("end-short-unconfirmed", "nurse", "POST " + RUNNING + "/end",
+        at(-1, volume_given_ml=1), CONFLICT, "short_stop_reason"),
     # closing the observation of an infusion still running
     row("observation-not-ended", "nurse", "POST " + RUNNING + "/observation",
         lambda c: {"version": c.day.running.version, "at": c.iso(-1)}, CONFLICT, ANY),

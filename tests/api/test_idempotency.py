@@ -175,6 +175,9 @@ def test_a_double_click_on_start_infusion_starts_once(
     double click) makes one start event and gets the same answer (htmx headers included)."""
     now = timezone.now()
     infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=now - dt.timedelta(minutes=2))
+    baseline = infusions.VitalsInput(pulse_per_min=74)  # before the start (issue 16 item 7)
+    infusions.record_vitals(users["nurse"], dispensed.pk, now - dt.timedelta(minutes=2), baseline,
+                            now=now)  # fmt: skip
     at = timezone.localtime(now - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M")
     form = {
         "at": at,

@@ -26,6 +26,7 @@ from ivig.records.services.accounts import create_user
 from ivig.records.services.infusions import SessionView
 
 PASSWORD = "infusion-chair-42-Xq"
+BASELINE = infusions.VitalsInput(pulse_per_min=74)  # the vital signs before the start
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
 NORMAL = {"pulse_per_min": 74, "systolic_mm_hg": 124, "diastolic_mm_hg": 76, "spo2_percent": 98}
 
@@ -96,7 +97,10 @@ class Running:
         return _post(self.nurse, f"{self.url}/reactions", {**body, **extra})
 
     def resume(self, minute: float, value: float) -> Any:
-        body = {"version": self.version(), "at": self.at(minute), "rate_ml_per_h": value}
+        """The restart at ``minute``, after vital signs then, the symptoms resolved (issue 16)."""
+        assert self.vitals(minute).status_code == 201
+        body = {"version": self.version(), "at": self.at(minute), "rate_ml_per_h": value,
+                "symptoms_resolved": True}  # fmt: skip
         return _post(self.nurse, f"{self.url}/resume", body)
 
 
@@ -109,6 +113,7 @@ def running(
     start = timezone.now() - dt.timedelta(hours=3)
     order = _dispensed(users, patient.pk, start)
     infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
+    infusions.record_vitals(users["nurse"], order.pk, start, BASELINE, now=start)  # issue 16
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True,
@@ -156,6 +161,7 @@ def test_a_soft_limit_needs_a_signed_override_by_an_allowed_user(
     patients.add_weight(users["prescriber"], person.pk, today, 100, today=today)
     order = _dispensed(users, person.pk, start)
     infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
+    infusions.record_vitals(users["nurse"], order.pk, start, BASELINE, now=start)  # issue 16
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True,
@@ -292,6 +298,7 @@ def test_the_start_records_the_inspection_and_the_nurse(
     start = timezone.now() - dt.timedelta(minutes=30)
     order = _dispensed(users, patient.pk, start)
     infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
+    infusions.record_vitals(users["nurse"], order.pk, start, BASELINE, now=start)  # issue 16
     order.refresh_from_db()
     url = f"/api/orders/{order.pk}/start"
     body = {"version": order.version, "at": start}
@@ -347,6 +354,7 @@ def test_a_backdated_start_is_400_and_a_late_one_is_marked(
     checked = timezone.now() - dt.timedelta(minutes=10)
     order = _dispensed(users, patient.pk, checked)
     infusions.pre_check(users["nurse"], order.pk, WELL, now=checked)
+    infusions.record_vitals(users["nurse"], order.pk, checked, BASELINE, now=checked)  # issue 16
     order.refresh_from_db()
     url = f"/api/orders/{order.pk}/start"
     body = {"version": order.version, "visual_inspection_ok": True}

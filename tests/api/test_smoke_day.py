@@ -71,6 +71,9 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
     )
     assert r.status_code == 200, r.content
     before_start.stop()  # back on the suite's clock: the start is entered now, 5 hours late
+    baseline = {"at": start, "pulse_per_min": 74}  # before the start (issue 16 item 7)
+    r = _post(nurse, f"/api/orders/{order['id']}/vitals", baseline)
+    assert r.status_code == 201, r.content
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/start",
@@ -130,6 +133,8 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
     [task] = prescriber.get("/api/tasks").json()
     r = _post(prescriber, f"/api/tasks/{task['id']}/acknowledge", {"note": "seen; fine"})
     assert r.status_code == 200, r.content
+    after = {"at": start + dt.timedelta(minutes=55), "pulse_per_min": 76}  # after the reaction
+    assert _post(nurse, f"/api/orders/{order['id']}/vitals", after).status_code == 201
     r = _post(
         nurse,
         f"/api/orders/{order['id']}/resume",
@@ -137,11 +142,14 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
             "version": reaction["session_version"],
             "at": start + dt.timedelta(minutes=55),
             "rate_ml_per_h": 25.5,  # the last tolerated rate
+            "symptoms_resolved": True,
         },
     )
     assert r.status_code == 201, r.content
     assert r.json()["state"] == "running"
-    r = _post(nurse, f"/api/orders/{order['id']}/end", {"at": start + dt.timedelta(hours=4)})
+    ended = {"at": start + dt.timedelta(hours=4), "volume_given_ml": 99.9,  # the pump's
+             "short_confirmed": True, "short_reason": "slow after the reaction"}  # fmt: skip
+    r = _post(nurse, f"/api/orders/{order['id']}/end", ended)
     assert r.status_code == 200, r.content
     state = r.json()
     assert state["checkpoints"], state

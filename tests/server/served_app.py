@@ -125,8 +125,9 @@ if NURSES:
     infusions.pre_check(made[NURSES[0]], order_id, answers, now=now)
     version = Order.objects.get(pk=order_id).version
     session = infusions.start_infusion(
-        made[NURSES[0]], order_id, version, now, visual_inspection_ok=True, now=now
-    )
+        made[NURSES[0]], order_id, version, now, visual_inspection_ok=True, now=now,
+        baseline_vitals_missing_reason="served for a test: no patient",  # issue 16 item 7
+    )  # fmt: skip
     session_version = session.version
 store = SessionStore()
 user = made[NURSES[0]] if NURSES else made["prescriber"]

@@ -100,6 +100,7 @@ def _start(users: dict[str, Any], order: Order, at: dt.datetime, now: dt.datetim
     """The check at ``at`` (a start is never before it) and the start, recorded at ``now``."""
     nurse = users["nurse"]
     infusions.pre_check(nurse, order.pk, WELL, now=at)
+    _vitals(users, order, at, now)  # the baseline before the start (issue 16 item 7)
     version = Order.objects.get(pk=order.pk).version
     infusions.start_infusion(nurse, order.pk, version, at, visual_inspection_ok=True, now=now)
 

@@ -72,8 +72,9 @@ def paused_and_resumed(
         nurse, dispensed.pk, version(), at(45), ["headache"], "pump paused", now=chair_now
     )
     infusions.resume_infusion(
-        nurse, dispensed.pk, version(), at(60), float(steps[0]["rate_ml_per_h"]), now=chair_now
-    )
+        nurse, dispensed.pk, version(), at(60), float(steps[0]["rate_ml_per_h"]), now=chair_now,
+        reason="settled; the prescriber agreed",  # issue 16 item 7
+    )  # fmt: skip
     return dispensed
 
 

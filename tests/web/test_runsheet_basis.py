@@ -351,6 +351,8 @@ def ready_basis(users: dict[str, Any], dispensed: Order) -> Order:
     answers = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False,
                                      hydrated=True)  # fmt: skip
     infusions.pre_check(users["nurse"], dispensed.pk, answers, now=now)
+    baseline = infusions.VitalsInput(pulse_per_min=74)  # before the start (issue 16 item 7)
+    infusions.record_vitals(users["nurse"], dispensed.pk, now, baseline, now=now)
     version = Order.objects.get(pk=dispensed.pk).version
     infusions.start_infusion(users["nurse"], dispensed.pk, version, now, visual_inspection_ok=True,
                              now=now)  # fmt: skip

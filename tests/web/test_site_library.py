@@ -161,6 +161,8 @@ def test_the_run_sheet_shows_and_applies_the_sites_limit(
         infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True),
         now=begin - dt.timedelta(minutes=1),
     )
+    baseline = infusions.VitalsInput(pulse_per_min=74)  # before the start (issue 16 item 7)
+    infusions.record_vitals(users["nurse"], order.pk, begin, baseline, now=begin)
     started = nurse.post(
         sheet + "start/",
         {

@@ -196,6 +196,8 @@ def _give(
         ),
         now=start - dt.timedelta(minutes=25),
     )
+    baseline = _at(start, -5)  # the baseline vital signs before the start (issue 16 item 7)
+    infusions.record_vitals(nurse, order.pk, baseline, _vitals(rng), now=now)
     order.refresh_from_db()
     infusions.start_infusion(
         nurse,
@@ -274,7 +276,15 @@ def _give(
         if what == "rate":
             infusions.record_rate(nurse, order.pk, version(), _at(start, minute), rate, now=now)
         elif what == "resume":  # at the last tolerated rate, as the protocol advises
-            infusions.resume_infusion(nurse, order.pk, version(), _at(start, minute), rate, now=now)
+            infusions.resume_infusion(  # after the vital signs, the symptoms resolved
+                nurse,
+                order.pk,
+                version(),
+                _at(start, minute),
+                rate,
+                symptoms_resolved=True,
+                now=now,
+            )
         elif what == "reaction":
             infusions.record_reaction(
                 nurse,

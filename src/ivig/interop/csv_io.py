@@ -60,11 +60,15 @@ INFUSION_COLUMNS = (
     "nurse",
     "verified_by",
     "catalogue_version",
+    "volume_given_ml",
+    "given_g",
 )
 """One row per infusion session. ``vials``: ``2 x 40 g + 1 x 5 g``; ``lots``: ``P1 (40 g x 2,
 exp 2030-01-01); ...``; times ISO 8601 with the offset; ``rate_changes``: the number of
 rate changes (pump events other than the start, pauses, resumes and stops); ``reactions``:
-the severities, ``;``-separated, in time order."""
+the severities, ``;``-separated, in time order; ``volume_given_ml`` and ``given_g``: what the
+end recorded (issue 16 item 4; an infusion ended before they were recorded: its dose's volume
+and grams; empty while it runs)."""
 
 OUTCOME_COLUMNS = (
     "mrn",

@@ -344,6 +344,9 @@ def medication_administrations(
     }
     if not infusion["note"]:
         del infusion["note"]
+    if session.ended_at is not None:  # the grams given (issue 16 item 4): the dose when unrecorded
+        grams = order.dose_g if session.given_g is None else session.given_g
+        infusion["dosage"]["dose"] = quantity(grams, "g")
     out = [("InfusionSession", session.pk, infusion)]
     for change, until in _segments(session, changes):
         segment_status = "completed" if until is not None else status

@@ -326,6 +326,13 @@ class InfusionSession(Versioned):
     observation_minutes = models.PositiveIntegerField(null=True)
     observation_ended_at = models.DateTimeField(null=True)
     observation_notes = models.TextField(blank=True)
+    # Recorded at the end (issue 16 item 4): the volume given (the nurse's, prefilled from the
+    # pump log), the grams it holds (what the 28-day cap, the records and the exports count;
+    # ``None``: an infusion ended before it was recorded, counted at its full dose), and why a
+    # stop well short of the dose was confirmed.
+    volume_given_ml = models.FloatField(null=True)
+    given_g = models.FloatField(null=True)
+    short_stop_reason = models.TextField(blank=True)
 
 
 class RateAction(models.TextChoices):

@@ -73,23 +73,38 @@ class Chair:
             **options,
         )
 
-    def resume(self, minute: float, value: float) -> RateChange:
+    def resume(self, minute: float, value: float, **options: Any) -> RateChange:
+        """The restart at ``minute``: by default after vital signs at that minute, with the
+        symptoms resolved (issue 16 item 7)."""
+        if not options:
+            self.vitals(minute)
+            options = {"symptoms_resolved": True}
         return infusions.resume_infusion(
-            self.users["nurse"], self.order.pk, self.version(), self.at(minute), value, now=self.now
-        )
+            self.users["nurse"], self.order.pk, self.version(), self.at(minute), value,
+            now=self.now, **options,
+        )  # fmt: skip
 
     def restart_order(self, value: float, reason: str = "reviewed: settled, restart") -> Any:
         return infusions.order_restart(
             self.users["prescriber"], self.order.pk, self.version(), reason, value, now=self.now
         )
 
-    def end(self, minute: float) -> Any:
+    def end(self, minute: float, **options: Any) -> Any:
+        """The end at ``minute``, the pump log's volume; a stop short of the dose confirmed
+        (issue 16 item 4: test_volume_given.py tests the refusal)."""
+        options = options or {"short_confirmed": True, "short_reason": "ended early"}
         return infusions.end_infusion(
-            self.users["nurse"], self.order.pk, self.at(minute), now=self.now
+            self.users["nurse"], self.order.pk, self.at(minute), now=self.now, **options
         )
 
     def rows(self) -> list[tuple[str, float]]:
         return [(r.action, r.rate_ml_per_h) for r in self.session().rate_changes.all()]
+
+
+def baseline(nurse: Any, order: Order, at: dt.datetime) -> Vitals:
+    """Baseline vital signs at ``at``, before the start (issue 16 item 7)."""
+    given = infusions.VitalsInput(**NORMAL)
+    return infusions.record_vitals(nurse, order.pk, at, given, now=at)
 
 
 def hard_events(rule: str | None = None) -> list[LimitEvent]:

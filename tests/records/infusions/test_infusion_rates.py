@@ -9,13 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from at_the_chair import PASSWORD, WELL, Chair, audit_count, hard_events
+from at_the_chair import PASSWORD, WELL, Chair, audit_count, baseline, hard_events
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, OverrideRequired, StaleVersion
 from ivig.records import audit
-from ivig.records.models import LimitEvent, Order, RateChange, Reaction
+from ivig.records.models import LimitEvent, Order, RateChange, Reaction, Vitals
 from ivig.records.services import corrections, courses, infusions, orders, patients
 from ivig.records.services.accounts import create_user
 from ivig.records.services.limits import Override
@@ -219,6 +219,7 @@ def test_an_increase_needs_the_checkpoints_vital_signs_or_a_reason(chair: Chair)
 def test_voided_vitals_do_not_do_a_checkpoint(chair: Chair) -> None:
     """Requirements 11-13 with 61: a checkpoint done only by vitals entered in error is not
     done."""
+    first = Vitals.objects.get(at=chair.start)  # the baseline taken before the start
     baseline = chair.vitals(0)
 
     def status() -> str:
@@ -227,6 +228,8 @@ def test_voided_vitals_do_not_do_a_checkpoint(chair: Chair) -> None:
 
     assert status() == "done"
     corrections.void(chair.users["nurse"], "vitals", baseline.pk, "wrong chair", now=chair.now)
+    assert status() == "done"  # the baseline taken before the start (issue 16 item 7) stands
+    corrections.void(chair.users["nurse"], "vitals", first.pk, "wrong chair", now=chair.now)
     assert status() == "overdue"
 
 
@@ -274,6 +277,7 @@ def _live_chair() -> Chair:
     now = dt.datetime.combine(today, dt.time(18), tzinfo=timezone.get_current_timezone())
     start = now - dt.timedelta(hours=2)
     infusions.pre_check(users["nurse"], order.pk, WELL, now=start)
+    baseline(users["nurse"], order, start)
     order.refresh_from_db()
     infusions.start_infusion(
         users["nurse"], order.pk, order.version, start, visual_inspection_ok=True, now=now

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from at_the_chair import HOURS_2, NORMAL, PASSWORD, WELL
+from at_the_chair import HOURS_2, NORMAL, PASSWORD, WELL, baseline
 from django.contrib.auth.models import User
 from django.test import override_settings
 from django.utils import timezone
@@ -28,6 +28,7 @@ def test_vials_that_fail_the_visual_inspection_are_not_used(
     it are refused, and a start records the inspection and its notes."""
     nurse = users["nurse"]
     infusions.pre_check(nurse, dispensed.pk, WELL, now=chair_now - HOURS_2)
+    baseline(nurse, dispensed, chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with pytest.raises(InvalidInput, match="visual inspection") as caught:
@@ -57,6 +58,7 @@ def test_the_administering_nurse_is_recorded(
     gone = create_user(None, "nurse3", PASSWORD, ["nurse"], system=True)
     accounts.set_active(users["admin"], gone.pk, False)
     infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
+    baseline(users["nurse"], dispensed, chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     for wrong in (users["pharmacist"].pk, gone.pk, 999999):
@@ -84,6 +86,7 @@ def test_the_verifying_pharmacist_neither_starts_nor_gives_the_infusion(
     verifier = User.objects.get(pk=verifier.pk)
     assert Order.objects.get(pk=dispensed.pk).verified_by_id == verifier.pk
     infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=chair_now - HOURS_2)
+    baseline(users["nurse"], dispensed, chair_now - HOURS_2)
     version = Order.objects.get(pk=dispensed.pk).version
     at = chair_now - dt.timedelta(hours=1)
     with override_settings(IVIG_DOUBLE_CHECK=True):
@@ -124,6 +127,7 @@ def test_the_start_lies_within_the_orders_day_and_not_in_the_future(
         infusions.pre_check(
             users["nurse"], dispensed.pk, WELL, now=midnight - dt.timedelta(minutes=10)
         )
+        baseline(users["nurse"], dispensed, midnight)
         version = Order.objects.get(pk=dispensed.pk).version
 
         def start(at: dt.datetime) -> Any:
@@ -168,6 +172,7 @@ def test_a_backdated_start_is_refused_and_the_ramp_counts_from_the_real_start(
     _prepared(dispensed, _local(day, 4, 0) - dt.timedelta(hours=2), _local(day, 4, 30))
     nurse = users["nurse"]
     infusions.pre_check(nurse, dispensed.pk, WELL, now=_local(day, 5, 50))
+    baseline(nurse, dispensed, _local(day, 5, 50))
     version = Order.objects.get(pk=dispensed.pk).version
     entered = _local(day, 6, 0)
 
@@ -209,6 +214,7 @@ def test_a_start_is_never_before_the_verification_the_dispensing_or_the_check(
     day = dispensed.date
     _prepared(dispensed, _local(day, *verified), _local(day, *dispensed_at))
     infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=_local(day, *checked))
+    baseline(users["nurse"], dispensed, _local(day, *checked))
     version = Order.objects.get(pk=dispensed.pk).version
 
     def start(at: dt.datetime) -> Any:
@@ -239,6 +245,7 @@ def test_a_start_entered_more_than_the_clock_skew_after_it_is_a_late_entry(
 ) -> None:
     at = chair_now - dt.timedelta(hours=1)
     infusions.pre_check(users["nurse"], dispensed.pk, WELL, now=at)
+    baseline(users["nurse"], dispensed, at)
     version = Order.objects.get(pk=dispensed.pk).version
     entered = at + dt.timedelta(seconds=seconds_after)
     session = infusions.start_infusion(

@@ -27,10 +27,14 @@ NOW = dt.datetime.combine(timezone.localdate(), dt.time(18), tzinfo=timezone.get
 ONE_MIN, TWO_MIN = dt.timedelta(minutes=1), dt.timedelta(minutes=2)
 
 WELL = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False, hydrated=True)
+WELL_VITALS = {"pulse_per_min": 74, "systolic_mm_hg": 124}
 FEVER = infusions.CheckAnswers(infection=False, fever=True, feeling_unwell=False, hydrated=True)
 
 
 def _start(users: dict[str, Any], order: Order, at: dt.datetime) -> None:
+    """Baseline vital signs at ``at`` (issue 16 item 7), then the start at ``at``."""
+    vitals = infusions.VitalsInput(pulse_per_min=72)
+    infusions.record_vitals(users["nurse"], order.pk, at, vitals, now=NOW)
     infusions.start_infusion(
         users["nurse"],
         order.pk,
@@ -121,10 +125,16 @@ def test_the_infusion(users: dict[str, Any], dispensed: Order) -> None:
     assert reaction.severity == "mild"
     assert reaction.recommended["basis"] == "protocol"
     assert reaction.recommended["restart_max_ml_per_h"] == 25.5  # the last tolerated rate
+    at50 = start + dt.timedelta(minutes=50)
+    after = infusions.VitalsInput(**WELL_VITALS)
+    infusions.record_vitals(nurse, dispensed.pk, at50, after, now=NOW)
     infusions.resume_infusion(
-        nurse, dispensed.pk, _version(dispensed), start + dt.timedelta(minutes=50), 25.5, now=NOW
+        nurse, dispensed.pk, _version(dispensed), at50, 25.5, symptoms_resolved=True, now=NOW
     )
-    infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(hours=4), now=NOW)
+    infusions.end_infusion(
+        nurse, dispensed.pk, start + dt.timedelta(hours=4), short_confirmed=True,
+        short_reason="slow after the reaction: the session ended", now=NOW,
+    )  # fmt: skip
     session = Order.objects.get(pk=dispensed.pk).session
     assert session.observation_minutes == 60  # first infusion
     version = Order.objects.get(pk=dispensed.pk).version
@@ -231,7 +241,10 @@ def test_checkpoints_follow_the_real_end(users: dict[str, Any], dispensed: Order
     start = NOW - dt.timedelta(hours=5)
     infusions.pre_check(nurse, dispensed.pk, WELL, now=start)
     _start(users, dispensed, start)
-    infusions.end_infusion(nurse, dispensed.pk, start + dt.timedelta(minutes=150), now=NOW)
+    infusions.end_infusion(
+        nurse, dispensed.pk, start + dt.timedelta(minutes=150), short_confirmed=True,
+        short_reason="cannula lost", now=NOW,
+    )  # fmt: skip
     state = infusions.session_state(Order.objects.get(pk=dispensed.pk), now=NOW)
     ends = [c for c in state.checkpoints if c.reason == "end of infusion"]
     assert [c.minute for c in ends] == [150]

@@ -87,6 +87,8 @@ def _patient_with_day_one_given(users: dict[str, User]) -> tuple[Any, Any, Any]:
     answers = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False,
                                      hydrated=True)  # fmt: skip
     infusions.pre_check(users["nurse"], day1.pk, answers, now=start - dt.timedelta(minutes=5))
+    baseline = infusions.VitalsInput(temperature_c=36.7, pulse_per_min=70)  # issue 16 item 7
+    infusions.record_vitals(users["nurse"], day1.pk, start, baseline, now=now)
     version = Order.objects.get(pk=day1.pk).version
     infusions.start_infusion(users["nurse"], day1.pk, version, start, visual_inspection_ok=True,
                              now=now)  # fmt: skip

@@ -357,6 +357,7 @@ def nurse_starts(page: Page, shots: Any, start: dt.datetime, violations: list[st
     expect(page.locator("#check")).to_contain_text("renal-risk")
     shots.take("runsheet-checked")
     _prepared_before(start)
+    record_vitals(page, start - dt.timedelta(minutes=2))  # the baseline (issue 16 item 7)
 
     form = page.locator("#start-form")
     nurse = form.get_by_label("Nurse giving the infusion")
@@ -484,9 +485,12 @@ def nurse_handles_a_reaction(page: Page, shots: Any, start: dt.datetime, violati
     shots.take("runsheet-paused")
     violations += axe()
 
-    # a restart above the last tolerated rate: refused, counted; at it: running again
+    # a restart above the last tolerated rate: refused, counted; at it: running again (after
+    # vital signs, the symptoms resolved: issue 16 item 7)
+    record_vitals(page, start + dt.timedelta(minutes=73))
     form = page.locator("#resume-form")
     expect(form.get_by_label("Restart rate (mL/h)")).to_have_value("51")
+    form.get_by_label("The symptoms have resolved").check()
     form.get_by_label("Restart rate (mL/h)").fill("102")
     at = start + dt.timedelta(minutes=75)
     form.get_by_label("Time").fill(local(at))
@@ -498,6 +502,7 @@ def nurse_handles_a_reaction(page: Page, shots: Any, start: dt.datetime, violati
     assert LimitEvent.objects.filter(kind="hard", rule="above-last-tolerated").count() == 1
     violations += axe()
     form = page.locator("#resume-form")
+    form.get_by_label("The symptoms have resolved").check()
     form.get_by_label("Restart rate (mL/h)").fill("51")
     form.get_by_label("Time").fill(local(at))
     form.get_by_role("button", name="Restart the pump").click()
@@ -559,10 +564,14 @@ def step_4_nurse(
     end = (now - dt.timedelta(minutes=75)).replace(second=0, microsecond=0)
     form = page.locator("#end-form")
     form.get_by_label("End time (pump stopped)").fill(local(end))
+    form.get_by_label("Volume given (mL)").fill("300")  # read on the pump (issue 16 item 4)
+    form.get_by_label("Stopped well short of the dose: I confirm the early stop").check()
+    form.get_by_label("Why it stopped short").fill("slow after the reaction; chair needed")
     form.get_by_role("button", name="End the infusion").click()
     until = end + dt.timedelta(minutes=60)
+    expect(page.locator("#runsheet-messages")).to_contain_text(f"Infusion ended at {hhmm(end)}:")
     expect(page.locator("#runsheet-messages")).to_contain_text(
-        f"Infusion ended at {hhmm(end)}. Observe for 60 minutes, until {hhmm(until)}."
+        f"Observe for 60 minutes, until {hhmm(until)}."
     )
     expect(page.get_by_role("heading", level=1)).to_contain_text("infusion ended")
     violations += axe()

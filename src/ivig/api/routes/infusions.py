@@ -55,6 +55,11 @@ class StartIn(Versioned, AtIn):
     administered_by: int | None = Field(
         None, description="the user id of the nurse giving the infusion (default: you)"
     )
+    baseline_vitals_missing_reason: str = Field(
+        "",
+        max_length=2000,
+        description="why no baseline vital signs were recorded before the start (else 409)",
+    )
 
 
 class RateIn(Versioned, AtIn):
@@ -68,9 +73,23 @@ class RateIn(Versioned, AtIn):
 
 
 class ResumeIn(Versioned, AtIn):
-    """``version``: the infusion session's version."""
+    """``version``: the infusion session's version. A restart needs vital signs recorded after
+    the reaction and ``symptoms_resolved``, or a ``reason`` (else 409)."""
 
     rate_ml_per_h: float = Field(..., description="mL/h")
+    symptoms_resolved: bool = Field(False, description="the reaction's symptoms have resolved")
+    reason: str = Field(
+        "", max_length=2000, description="why it restarts without vital signs or resolution"
+    )
+
+
+class EndIn(AtIn):
+    """The end of the infusion with the volume given (mL, from the pump); below 90 % of the
+    dose's volume it needs ``short_confirmed`` and ``short_reason`` (else 409)."""
+
+    volume_given_ml: float = Field(..., ge=0, description="mL given (the pump's volume infused)")
+    short_confirmed: bool = Field(False, description="the stop well short of the dose confirmed")
+    short_reason: str = Field("", max_length=2000, description="why it stopped short")
 
 
 class RestartOrderIn(Versioned):
@@ -162,6 +181,21 @@ class TaskOut(Schema):
     acknowledgement: str
 
 
+class PumpOut(Schema):
+    """Where the dose stands by the pump log (issue 16 item 5)."""
+
+    dose_ml: float = Field(..., description="mL: the dose's volume")
+    given_ml: float = Field(..., description="mL given by the pump log, up to now or the end")
+    remaining_ml: float
+    expected_end: dt.datetime | None = Field(..., description="null while on hold")
+    reaction_at: dt.datetime | None
+    reaction_severity: str | None
+    on_hold_since: dt.datetime | None
+    restarted_at: dt.datetime | None
+    restarted_ml_per_h: float | None
+    rate_ml_per_h: float | None = Field(..., description="mL/h: the pump's last running rate")
+
+
 class SessionOut(Schema):
     """An order's infusion now (``infusions.SessionView``): ``version`` is the one the
     session's changes name (``null`` before the check)."""
@@ -180,6 +214,7 @@ class SessionOut(Schema):
         ..., description="the session as stored, with its pump rows, vital signs and reactions"
     )
     checkpoints: list[CheckpointOut]
+    pump: PumpOut | None = Field(..., description="once started: the dose by the pump log")
 
 
 STATE: dict[str, Any] = {"response": SessionOut, "by_alias": True}
@@ -220,6 +255,7 @@ def start(request: HttpRequest, order_id: Id, data: StartIn) -> SessionView:
         visual_inspection_ok=data.visual_inspection_ok,
         visual_inspection_notes=data.visual_inspection_notes,
         administered_by=data.administered_by,
+        baseline_vitals_missing_reason=data.baseline_vitals_missing_reason,
         now=timezone.now(),
     )
     return _state(order_id)
@@ -254,7 +290,14 @@ def resume(request: HttpRequest, order_id: Id, data: ResumeIn) -> Status[dict[st
     """Restart the pump after a reaction, at or below the last tolerated rate (or a stopped
     infusion's restart order)."""
     row = infusions.resume_infusion(
-        request.user, order_id, data.version, data.at, data.rate_ml_per_h, now=timezone.now()
+        request.user,
+        order_id,
+        data.version,
+        data.at,
+        data.rate_ml_per_h,
+        symptoms_resolved=data.symptoms_resolved,
+        reason=data.reason,
+        now=timezone.now(),
     )
     return Status(201, _pump(row))
 
@@ -318,8 +361,17 @@ def acknowledge(request: HttpRequest, task_id: Id, data: AcknowledgeIn) -> TaskV
 
 
 @router.post("/orders/{order_id}/end", **STATE, **rule(Role.nurse))
-def end(request: HttpRequest, order_id: Id, data: AtIn) -> SessionView:
-    infusions.end_infusion(request.user, order_id, data.at, now=timezone.now())
+def end(request: HttpRequest, order_id: Id, data: EndIn) -> SessionView:
+    """The end, with the volume given: its grams count toward the 28-day cap."""
+    infusions.end_infusion(
+        request.user,
+        order_id,
+        data.at,
+        volume_given_ml=data.volume_given_ml,
+        short_confirmed=data.short_confirmed,
+        short_reason=data.short_reason,
+        now=timezone.now(),
+    )
     return _state(order_id)
 
 

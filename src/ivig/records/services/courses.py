@@ -134,10 +134,10 @@ def _plan_inputs(
     given = [r for r in rows if r.status in GIVEN]  # the latest first
     before = [r for r in given if r.date < data.start]
     last = before[0] if before else None
-    earlier = [GivenDose(r.date, r.dose_g) for r in before]
+    earlier = [GivenDose(r.date, r.counted_g) for r in before]
     planned = sorted((r for r in rows if r.status not in GIVEN), key=lambda r: (r.date, r.sequence))
     others = [GivenDose(r.date, r.dose_g) for r in planned]
-    others += [GivenDose(r.date, r.dose_g) for r in given if r.date >= data.start]
+    others += [GivenDose(r.date, r.counted_g) for r in given if r.date >= data.start]
     person = PlanPatient(
         sex=Sex(patient.sex),
         height_cm=patient.height_cm,
@@ -178,11 +178,17 @@ class _Counted(NamedTuple):
     sequence: int
     dose_g: float
     status: str
+    given_g: float | None  # recorded at the end (issue 16 item 4); None: the full dose
     product: str  # the course's product
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
-        return (*cls._fields[:-1], "course__product_id")
+        return (*cls._fields[:-2], "session__given_g", "course__product_id")
+
+    @property
+    def counted_g(self) -> float:
+        """The grams it counts: those given when recorded, else the dose (issue 16 item 4)."""
+        return self.dose_g if self.given_g is None else self.given_g
 
 
 def _tolerated(order: _Counted | None) -> bool | None:

@@ -39,7 +39,7 @@ from ivig.interop.csv_io import (
 )
 from ivig.records import audit
 from ivig.records.actors import Actor
-from ivig.records.models import IgaStatus, InfusionSession, Outcome, Reaction, Role
+from ivig.records.models import IgaStatus, InfusionSession, Order, Outcome, Reaction, Role
 from ivig.records.services import patients
 from ivig.records.services.access import require
 
@@ -162,9 +162,20 @@ def infusion_rows(
                 "nurse": _user(session.administered_by or session.started_by),
                 "verified_by": _user(order.verified_by),
                 "catalogue_version": order.catalogue_version or order.course.catalogue_version,
+                **_given(session, order),
             }
         )
     return out
+
+
+def _given(session: InfusionSession, order: Order) -> dict[str, str]:
+    """The volume and grams given at the end (issue 16 item 4): the dose's when the end did not
+    record them; empty before the end."""
+    if session.ended_at is None:
+        return {"volume_given_ml": "", "given_g": ""}
+    if session.given_g is None:
+        return {"volume_given_ml": _num(order.volume_ml), "given_g": _num(order.dose_g)}
+    return {"volume_given_ml": _num(session.volume_given_ml), "given_g": _num(session.given_g)}
 
 
 def outcome_rows(

@@ -1,7 +1,9 @@
 """Today's chairs: the infusions of the day at a glance, for every role. For each started
 infusion, its state (running, paused, stopped, ended, closed: requirement 62), the step it is
 on (from the latest rate change) against the planned steps, the minute since the start, the
-restart limit after a reaction, the prescriber's open tasks, and the vital-sign checkpoints due
+restart limit after a reaction; after a reaction, the reaction and the hold (on hold since,
+restarted at a rate, the remaining volume and the expected end by the pump log: issue 16
+item 5) instead of the plan; the prescriber's open tasks, and the vital-sign checkpoints due
 or overdue (``infusions.session_state``). The board refreshes itself every 60 seconds (htmx
 polling of its partial)."""
 
@@ -81,6 +83,8 @@ def _running(order: Order, state: SessionView, now: dt.datetime) -> dict[str, An
     checkpoints = state.checkpoints
     next_check = next((c for c in checkpoints if c.status == "upcoming"), None)
     tasks = [t for t in state.tasks if not t.acknowledged_at]
+    pump = state.pump
+    reacted = pump is not None and pump.reaction_at is not None
     return {
         "state": state.state,
         "restart_max": state.restart_max_ml_per_h,
@@ -95,8 +99,14 @@ def _running(order: Order, state: SessionView, now: dt.datetime) -> dict[str, An
         "planned_step": planned,
         "planned_rate": steps[planned - 1]["rate_ml_per_h"] if planned else None,
         "steps": len(steps),
-        "behind": on is not None and planned is not None and on < planned,
-        "past_plan": minute is not None and duration is not None and minute >= duration,
+        # after a reaction the plan's steps no longer apply (issue 16 item 5): not "behind"
+        "behind": not reacted and on is not None and planned is not None and on < planned,
+        "past_plan": not reacted
+        and minute is not None
+        and duration is not None
+        and minute >= duration,
+        "pump": pump,
+        "reacted": reacted,
         "duration": duration,
         "observe_until": observe_until,
         "due": sum(1 for c in checkpoints if c.status == "due"),

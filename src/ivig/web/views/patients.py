@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -139,7 +140,9 @@ def _cap_gauge(patient: Patient) -> dict[str, Any] | None:
             date__gte=start,
             date__lte=today(),
             status__in=(*OPEN, OrderStatus.completed),
-        ).values_list("dose_g", flat=True)
+        )  # the grams given where the end recorded them (issue 16 item 4), else the dose
+        .annotate(counted=Coalesce("session__given_g", "dose_g"))
+        .values_list("counted", flat=True)
     )
     used = grams / course.dosing_weight_kg
     return {
@@ -285,6 +288,7 @@ def _infusions_page(patient: Patient, number: str | None) -> Any:
     orders = (
         Order.objects.filter(patient=patient)
         .select_related("course")
+        .annotate(given_g=F("session__given_g"))  # what the end recorded (issue 16 item 4)
         .defer("steps", "course__plan", "course__regimen")  # large JSON the page does not show
         .order_by("-course__start", "-course_id", "date", "sequence")
     )

@@ -20,6 +20,12 @@ Rules (issues 3 and 5; safety-security-requirements.md items cited):
 - any suspected reaction pauses the pump; a restart is only at or below the last tolerated
   rate; a second or severe reaction stops it, and it restarts that day only on a new prescriber
   order; protocol medicines given make a task for the prescriber (62);
+- the start needs baseline vital signs recorded after the check and at or before its time, or
+  a reason (kept and audited); a restart needs vital signs after the reaction and the symptoms
+  resolved, or a reason; the end records the volume given (the pump log's by default) and its
+  grams, which the 28-day cap, the records and the exports count, a stop below 90 % of the
+  dose confirmed with a reason; after a reaction the session's ``pump`` view follows the pump
+  log (the remaining volume, the expected end, the checkpoints at the kept rate) (issue 16);
 - the day closes only after the full observation (20 minutes; 60 after a first infusion, a
   product switch or a gap of more than 8 weeks, from the history) and once it is documented
   (63).
@@ -37,6 +43,7 @@ from ivig.records.services.infusions.closing import (
     end_infusion,
     finish_observation,
     observation_for,
+    pump_log_volume,
 )
 from ivig.records.services.infusions.pump import (
     current_rate,
@@ -59,6 +66,7 @@ from ivig.records.services.infusions.start import (
 from ivig.records.services.infusions.state import (
     Checkpoint,
     IncreaseHint,
+    PumpLog,
     SessionView,
     session_state,
 )
@@ -74,6 +82,7 @@ __all__ = [
     "CheckAnswers",
     "Checkpoint",
     "IncreaseHint",
+    "PumpLog",
     "SessionView",
     "TaskView",
     "VitalsInput",
@@ -89,6 +98,7 @@ __all__ = [
     "order_restart",
     "override",
     "pre_check",
+    "pump_log_volume",
     "reaction_advice",
     "record_rate",
     "record_reaction",

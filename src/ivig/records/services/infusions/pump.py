@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.contrib.auth.models import User
 
+from ivig.core.infused import volume_infused
 from ivig.core.limits import SoftLimit, check_rate_entry
 from ivig.core.rates import RateStep
 from ivig.errors import Conflict, HardLimit
@@ -27,7 +28,7 @@ from ivig.records.services.infusions._common import (
 )
 from ivig.records.services.limits import Override, require_override
 
-__all__ = ["current_rate", "last_tolerated_rate", "record_rate", "steps_of"]
+__all__ = ["current_rate", "last_tolerated_rate", "record_rate", "steps_of", "volume_given"]
 
 
 def steps_of(order: Order) -> tuple[RateStep, ...]:
@@ -108,6 +109,12 @@ def last_tolerated_rate(session: InfusionSession) -> float | None:
         if limit is not None:
             limits.append(float(limit))
     return min(limits) if limits else None
+
+
+def volume_given(session: InfusionSession, until: dt.datetime) -> float:
+    """The volume (mL) the pump log says was given up to ``until`` (``core.infused``)."""
+    log = [(r.at, r.rate_ml_per_h) for r in session.rate_changes.all()]
+    return volume_infused(log, until)
 
 
 def concentration_of(order: Order) -> float:

@@ -21,14 +21,17 @@ from ivig.records.actors import Actor
 from ivig.records.library import current_library
 from ivig.records.models import InfusionSession, RateAction, RateChange, Reaction, Role
 from ivig.records.services.access import require
+from ivig.records.services.common import CLOCK_SKEW
 from ivig.records.services.infusions._common import (
     S,
     change,
     clinical_time,
+    clock,
     fresh,
     guarded,
     open_session,
     standing_reactions,
+    standing_vitals,
 )
 from ivig.records.services.infusions.pump import (
     above_tolerated,
@@ -174,6 +177,40 @@ def restart_limit(session: InfusionSession) -> float | None:
     return None
 
 
+def _ready_to_restart(
+    session: InfusionSession, at: dt.datetime, symptoms_resolved: bool, reason: str
+) -> str:
+    """A restart needs vital signs recorded after the last reaction and the symptoms resolved,
+    or a recorded reason (issue 16 item 7); the words kept with the pump's resume row."""
+    last = standing_reactions(session).order_by("-at", "-id").first()
+    since = last.at if last is not None else session.started_at
+    assert since is not None
+    vitals = (
+        standing_vitals(session)
+        .filter(at__gte=since, at__lte=at + CLOCK_SKEW)
+        .order_by("-at", "-id")
+        .first()
+    )
+    if vitals is not None and symptoms_resolved:
+        return f"symptoms resolved; vital signs at {clock(vitals.at)}"
+    if reason.strip():
+        missing = [
+            *(["vital signs after the reaction"] if vitals is None else []),
+            *(["symptoms resolved"] if not symptoms_resolved else []),
+        ]
+        return f"restarted without {' and '.join(missing)}: {reason.strip()}"
+    if vitals is None:
+        raise Conflict(
+            f"record the vital signs taken after the reaction at {clock(since)} before "
+            "restarting, or say why they were not taken",
+            field="vitals",
+        )
+    raise Conflict(
+        "confirm that the symptoms have resolved before restarting, or say why it restarts anyway",
+        field="symptoms_resolved",
+    )
+
+
 def resume_infusion(
     actor: Actor,
     order_id: int,
@@ -181,11 +218,15 @@ def resume_infusion(
     at: dt.datetime,
     rate_ml_per_h: float,
     *,
+    symptoms_resolved: bool = False,
+    reason: str = "",
     now: dt.datetime,
 ) -> RateChange:
     """Restart the pump after a reaction (62): from paused, at or below the last tolerated
     rate; from stopped, only on a prescriber's restart order made after the stop, at or below
-    its maximum. Above either is a hard limit (counted). The library's rate guards apply."""
+    its maximum. Above either is a hard limit (counted). The library's rate guards apply. It
+    needs vital signs after the reaction and the symptoms resolved, or a reason (issue 16
+    item 7), kept as the resume row's note."""
     actor = require(actor, "resuming an infusion", Role.nurse)
     at = clinical_time(at, now)
     with guarded(actor, "rate-change", order_id, session_version) as (order, session):
@@ -206,7 +247,10 @@ def resume_infusion(
         )
         if limit is not None and rate_ml_per_h > limit + 1e-9:
             raise above_tolerated(rate_ml_per_h, limit, why)
-        row = pump_row(actor, session, order, at, RateAction.resume, rate_ml_per_h=rate_ml_per_h)
+        note = _ready_to_restart(session, at, symptoms_resolved, reason)
+        row = pump_row(
+            actor, session, order, at, RateAction.resume, rate_ml_per_h=rate_ml_per_h, note=note
+        )
         used: dict[str, Any] = {"restart_max_ml_per_h": None} if session.state == S.stopped else {}
         change(actor, "resume", session, order, version=session_version, state=S.running,
                 **used)  # fmt: skip

@@ -23,14 +23,15 @@ from ivig.records.services.infusions._common import (
     clinical_time,
     clock,
     not_before,
+    standing_vitals,
 )
 from ivig.records.services.infusions.pump import pump_row
 from ivig.records.services.orders import transition
 
-__all__ = ["is_late_entry", "late_entry_text", "start_infusion"]
+__all__ = ["day_start", "is_late_entry", "late_entry_text", "start_infusion"]
 
 
-def _day_start(order: Order) -> dt.datetime:
+def day_start(order: Order) -> dt.datetime:
     """Local midnight of the order's day (``TIME_ZONE``): an infusion cannot start before it."""
     zone = timezone.get_default_timezone()
     return dt.datetime.combine(order.date, dt.time(0), tzinfo=zone)
@@ -87,6 +88,21 @@ def _after_preparation(order: Order, session: InfusionSession, at: dt.datetime) 
         not_before(at, latest, what)
 
 
+def _baseline(session: InfusionSession, at: dt.datetime, missing_reason: str) -> str:
+    """Baseline vital signs before the start (issue 16 item 7): vital signs recorded for this
+    session at or before the start time (standing ones), or a reason why not (kept with the
+    start's pump row and its audit event); the reason's words, "" when vitals stand."""
+    if standing_vitals(session).filter(at__lte=at + CLOCK_SKEW).exists():
+        return ""
+    if not missing_reason.strip():
+        raise Conflict(
+            f"record the baseline vital signs before starting (none recorded before "
+            f"{clock(at)}), or say why they were not taken",
+            field="baseline_vitals_missing_reason",
+        )
+    return f"baseline vital signs not taken: {missing_reason.strip()}"
+
+
 def is_late_entry(at: dt.datetime, now: dt.datetime) -> bool:
     """A late entry (issue 14 item 7): recorded afterwards with its real time, more than the
     clock skew (2 minutes, requirement 35: the leeway the service allows between clocks)
@@ -111,12 +127,14 @@ def start_infusion(
     visual_inspection_ok: bool,
     visual_inspection_notes: str = "",
     administered_by: int | None = None,
+    baseline_vitals_missing_reason: str = "",
     now: dt.datetime,
 ) -> InfusionSession:
     """Start: only after the check, never over a blocking finding without an override, only
     with vials that pass the visual inspection (65), with the administering nurse recorded,
     at a time within the order's day, not before the verification, the dispensing, the check
-    or the override, and not in the future (35). A start recorded more than the clock skew
+    or the override, and not in the future (35), after baseline vital signs (or with a reason
+    why they were not taken: issue 16 item 7). A start recorded more than the clock skew
     after its time is marked as a late entry, with when it was recorded (issue 14 item 7).
     The pump's first row is the first planned step (action ``start``)."""
     actor = require(actor, "starting an infusion", Role.nurse)
@@ -136,7 +154,7 @@ def start_infusion(
             raise Conflict("do the pre-infusion check first", field="check")
         if session.state != S.not_started:
             raise Conflict(f"the infusion of order {order.pk} has started already")
-        not_before(at, _day_start(order), f"the start of the order's day {order.date}")
+        not_before(at, day_start(order), f"the start of the order's day {order.date}")
         blocks = blocking_findings(session)
         if blocks and not session.override_reason:
             names = ", ".join(b["code"] for b in blocks)
@@ -147,14 +165,18 @@ def start_infusion(
             )
         _after_preparation(order, session, at)
         _double_check(order, actor, nurse)
+        no_baseline = _baseline(session, at, baseline_vitals_missing_reason)
         transition(actor, order_id, OrderStatus.in_progress, version)
         session = change(
             actor, "start", session, order,
             state=S.running, started_at=at, started_by=actor, administered_by=nurse,
             visual_inspection_ok=True, visual_inspection_notes=visual_inspection_notes.strip(),
             start_recorded_at=now, start_late_entry=is_late_entry(at, now),
-            reason=late_entry_text(at, now),
+            reason="; ".join(w for w in (late_entry_text(at, now), no_baseline) if w),
         )  # fmt: skip
         first_rate = float(order.steps[0]["rate_ml_per_h"])
-        pump_row(actor, session, order, at, RateAction.start, rate_ml_per_h=first_rate)
+        pump_row(
+            actor, session, order, at, RateAction.start, rate_ml_per_h=first_rate,
+            note=no_baseline,
+        )  # fmt: skip
     return session

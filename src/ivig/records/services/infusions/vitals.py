@@ -12,10 +12,11 @@ from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
-from ivig.records.models import InfusionSession, Order, Role, Vitals
+from ivig.records.models import InfusionSession, Order, OrderStatus, Role, Vitals
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.services.infusions._common import clinical_time, not_before
+from ivig.records.services.infusions.start import day_start
 
 __all__ = ["VitalsInput", "record_vitals"]
 
@@ -50,7 +51,9 @@ def record_vitals(
     actor: Actor, order_id: int, at: dt.datetime, values: VitalsInput, *, now: dt.datetime
 ) -> Vitals:
     """Vital signs: impossible values refused (422), abnormal ones kept and flagged (34); the
-    ranges are monitoring.toml's. Not in the future, not before the start (35)."""
+    ranges are monitoring.toml's. Not in the future (35); after the pre-infusion check and
+    before the start they are the baseline (issue 16 item 7: not before the order's day);
+    once started, not before the start."""
     actor = require(actor, "recording vital signs", Role.nurse)
     at = clinical_time(at, now)
     fields = dict(values.values)
@@ -60,11 +63,19 @@ def record_vitals(
     with transaction.atomic():
         order = locked(Order, order_id, "order")
         session = InfusionSession.objects.filter(order=order).first()
-        if session is None or session.started_at is None:
-            raise Conflict(f"the infusion of order {order.pk} has not started")
+        if session is None or (session.started_at is None and session.checked_at is None):
+            raise Conflict(
+                f"do the pre-infusion check of order {order.pk} first: the vital signs are "
+                "recorded from the check on"
+            )
         if session.observation_ended_at is not None:
             raise Conflict(f"the observation of order {order.pk} is closed")
-        not_before(at, session.started_at, "the start of the infusion")
+        if session.started_at is None and order.status != OrderStatus.dispensed:
+            raise Conflict(f"order {order.pk} is {order.status}: no infusion is being prepared")
+        if session.started_at is None:
+            not_before(at, day_start(order), f"the start of the order's day {order.date}")
+        else:
+            not_before(at, session.started_at, "the start of the infusion")
         row = Vitals.objects.create(
             session=session,
             at=at,

@@ -39,6 +39,7 @@ from ivig.records.services import infusions, patient_reports
 from ivig.records.services.infusions import Checkpoint, SessionView
 from ivig.records.services.patients import age_on, latest_weight
 from ivig.records.services.runsheet import basis
+from ivig.records.services.runsheet.now import now_bar
 
 __all__ = [
     "CHECK_QUESTIONS",
@@ -382,7 +383,7 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
     bases = basis.steps_basis(order, course, product)
     current_rate = rates[-1] if rates else None
     step_rows = _step_rows(order, session, rates, now, bases)
-    return {
+    ctx = {
         "order": order,
         "patient": order.patient,
         "course": course,
@@ -434,7 +435,25 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
             "diary": patient_reports.mild_since_last(order),
         },
         "vitals_within": current_library().limits.vitals_within_minutes.value,
+        "pump": state.pump,  # the dose by the pump log (issue 16 item 5)
+        "baseline_vitals": _baseline(session, vitals),  # issue 16 item 7
     }
+    ctx["now_bar"] = now_bar(ctx)  # issue 16 item 13
+    return ctx
+
+
+def _baseline(
+    session: InfusionSession | None, vitals: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The latest vital signs in force taken before the start (before it is recorded: any),
+    the baseline a start needs (issue 16 item 7)."""
+    started = session.started_at if session is not None else None
+    standing = [
+        v
+        for v in vitals
+        if not v["correction"]["struck"] and (started is None or v["vitals"].at <= started)
+    ]
+    return standing[-1] if standing else None
 
 
 def print_sheet(order: Order, now: dt.datetime) -> dict[str, Any]:

@@ -41,6 +41,8 @@ def runsheet(request: HttpRequest, order_id: int) -> HttpResponse:
     order = order_or_404(order_id)
     ctx = context(request, order, timezone.now())
     hx = htmx(request)
+    if hx and hx.target == "now-bar":  # the now bar's own refresh (issue 16 item 13)
+        return render(request, "web/partials/runsheet_now.html", ctx)
     if hx:
         part = "live" if hx.target == "live" else "sheet"
         return render(request, f"web/runsheet.html#{part}", ctx)

@@ -59,7 +59,7 @@ def done(request: HttpRequest, order: Order, key: str, anchor: str) -> HttpRespo
         return redirect(reverse("web:runsheet", args=[order.pk]) + f"#{anchor}")
     order.refresh_from_db()
     ctx = context(request, order, timezone.now())
-    if key in PART_UPDATES and f"{key}_form" in ctx:
+    if key in PART_UPDATES and f"{key}_form" in ctx and ctx["stage"] != "check":
         ctx["form_partial"] = f"web/runsheet.html#{key}_form"
         return render(request, "web/partials/runsheet_update.html", ctx)
     response = render(request, "web/runsheet.html#sheet", ctx)
@@ -201,6 +201,7 @@ def _start(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetim
         visual_inspection_ok=d["visual_inspection_ok"],
         visual_inspection_notes=d["visual_inspection_notes"],
         administered_by=d["administered_by"],
+        baseline_vitals_missing_reason=d["baseline_vitals_missing_reason"],
         now=now,
     )
     rate = float(order.steps[0]["rate_ml_per_h"])
@@ -233,7 +234,14 @@ def _rate(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetime
 def _resume(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetime) -> str:
     d = form.cleaned_data
     row = infusions.resume_infusion(
-        request.user, order.pk, d["session_version"], d["at"], d["rate_ml_per_h"], now=now
+        request.user,
+        order.pk,
+        d["session_version"],
+        d["at"],
+        d["rate_ml_per_h"],
+        symptoms_resolved=d["symptoms_resolved"],
+        reason=d["reason"],
+        now=now,
     )
     return f"Infusion restarted at {row.rate_ml_per_h:g} mL/h from {_hhmm(row.at)}."
 
@@ -285,12 +293,22 @@ def _reaction(request: HttpRequest, order: Order, form: forms.Form, now: dt.date
 
 
 def _end(request: HttpRequest, order: Order, form: forms.Form, now: dt.datetime) -> str:
-    session = infusions.end_infusion(request.user, order.pk, form.cleaned_data["at"], now=now)
+    d = form.cleaned_data
+    session = infusions.end_infusion(
+        request.user,
+        order.pk,
+        d["at"],
+        volume_given_ml=d["volume_given_ml"],
+        short_confirmed=d["short_confirmed"],
+        short_reason=d["short_stop_reason"],
+        now=now,
+    )
     ended = timezone.localtime(session.ended_at)
     until = observation_close_at(ended, session.observation_minutes or 0)
     return (
-        f"Infusion ended at {ended:%H:%M}. Observe for {session.observation_minutes} minutes, "
-        f"until {until:%H:%M}."
+        f"Infusion ended at {ended:%H:%M}: {session.volume_given_ml:g} of {order.volume_ml:g} "
+        f"mL given ({session.given_g:g} of {order.dose_g:g} g). Observe for "
+        f"{session.observation_minutes} minutes, until {until:%H:%M}."
     )
 
 

@@ -130,7 +130,13 @@ class StartForm(_Timed):
     """The start (requirement 65): the vials inspected and who gives the infusion, both
     required."""
 
-    field_order = ("visual_inspection_ok", "visual_inspection_notes", "administered_by", "at")
+    field_order = (
+        "visual_inspection_ok",
+        "visual_inspection_notes",
+        "administered_by",
+        "at",
+        "baseline_vitals_missing_reason",
+    )
     at = forms.DateTimeField(label="Start time", widget=DateTimeLocalInput)
     version = forms.IntegerField(widget=forms.HiddenInput)
     visual_inspection_ok = forms.BooleanField(
@@ -145,6 +151,13 @@ class StartForm(_Timed):
     )
     administered_by = forms.TypedChoiceField(
         label="Nurse giving the infusion", coerce=int, choices=()
+    )
+    baseline_vitals_missing_reason = forms.CharField(
+        label="Reason the baseline vital signs were not taken",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when they could not be taken before the start (issue 16: the start "
+        "needs them).",
     )
 
     def __init__(self, *args: Any, nurses: list[tuple[int, str]] | None = None, **kw: Any):
@@ -230,10 +243,20 @@ def reason_choices() -> list[tuple[str, str]]:
 
 
 class ResumeForm(_Timed):
-    """The restart after a pause, at or below the last tolerated rate (requirement 62)."""
+    """The restart after a pause, at or below the last tolerated rate (requirement 62), once
+    the symptoms have resolved and with vital signs taken after the reaction, or a reason
+    (issue 16 item 7)."""
 
-    field_order = ("rate_ml_per_h", "at")
+    field_order = ("symptoms_resolved", "rate_ml_per_h", "at", "reason")
     rate_ml_per_h = _rate("Restart rate (mL/h)")
+    symptoms_resolved = forms.BooleanField(label="The symptoms have resolved", required=False)
+    reason = forms.CharField(
+        label="Reason to restart without vital signs or resolved symptoms",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when the vital signs after the reaction could not be taken, or the "
+        "prescriber decided to restart before the symptoms resolved.",
+    )
     session_version = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -304,7 +327,26 @@ class ReactionForm(_Timed):
 
 
 class EndForm(_Timed):
+    """The end with the volume given (issue 16 item 4): offered from the pump log, read on
+    the pump; a stop well short of the dose is confirmed with a reason."""
+
+    field_order = ("volume_given_ml", "at", "short_confirmed", "short_stop_reason")
     at = forms.DateTimeField(label="End time (pump stopped)", widget=DateTimeLocalInput)
+    volume_given_ml = forms.FloatField(
+        label="Volume given (mL)",
+        min_value=0,
+        widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+        help_text="The pump's volume infused. Offered from the rates recorded up to now.",
+    )
+    short_confirmed = forms.BooleanField(
+        label="Stopped well short of the dose: I confirm the early stop", required=False
+    )
+    short_stop_reason = forms.CharField(
+        label="Why it stopped short",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when less than 90 % of the dose's volume was given.",
+    )
 
 
 class ObservationForm(_Timed):

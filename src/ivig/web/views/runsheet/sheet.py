@@ -48,7 +48,7 @@ def _forms_shown(
         "rate": running and infusion_state == S.running and nurse,
         "resume": running and may_resume and nurse,
         "restart": running and infusion_state == S.stopped and restart is None and prescriber,
-        "vitals": stage in ("running", "observation") and nurse,
+        "vitals": (stage in ("running", "observation") or (stage == "check" and checked)) and nurse,
         "reaction": running and infusion_state in (S.running, S.paused) and nurse,
         "end": running and nurse,
         "observation": stage == "observation" and nurse,
@@ -71,6 +71,8 @@ def _initial(
         return {"rate_ml_per_h": f"{restart['max']:g}"}
     if key == "restart" and tolerated is not None:
         return {"max_rate_ml_per_h": f"{float(tolerated):g}"}
+    if key == "end" and session is not None and session.started_at is not None:
+        return {"volume_given_ml": f"{infusions.pump_log_volume(order, session, now):g}"}
     return {}
 
 
