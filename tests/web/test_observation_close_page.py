@@ -26,7 +26,14 @@ def test_the_observation_closes_at_the_minute_the_sheet_shows(
     # ended 70 minutes ago plus 40 seconds: a first infusion is observed 60 minutes, so the
     # observation runs to 40 seconds into a minute, 10 minutes ago; the sheet says the next one
     ended = (now - dt.timedelta(minutes=70)).replace(second=40, microsecond=0)
-    infusions.end_infusion(users["nurse"], dispensed.pk, ended, now=now)
+    infusions.end_infusion(
+        users["nurse"],
+        dispensed.pk,
+        ended,
+        short_confirmed=True,
+        short_reason="stopped early for this test",
+        now=now,
+    )
     shown = (ended + dt.timedelta(minutes=61)).replace(second=0)
     nurse = client_for("nurse")
     html = nurse.get(f"/orders/{dispensed.pk}/runsheet/").content.decode()

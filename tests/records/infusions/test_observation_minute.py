@@ -28,7 +28,14 @@ def test_an_entry_at_the_minute_shown_is_accepted(chair: Chair) -> None:
     """Ended 40 seconds into a minute: the observation runs to 40 seconds into a later minute;
     the sheet and the refusal say the next whole minute, and that minute is accepted."""
     ended = chair.at(200) + dt.timedelta(seconds=40)
-    session = infusions.end_infusion(chair.users["nurse"], chair.order.pk, ended, now=chair.now)
+    session = infusions.end_infusion(
+        chair.users["nurse"],
+        chair.order.pk,
+        ended,
+        short_confirmed=True,
+        short_reason="stopped early for this test",
+        now=chair.now,
+    )
     minutes = session.observation_minutes
     due = ended + dt.timedelta(minutes=minutes)
     shown = due.replace(second=0) + dt.timedelta(minutes=1)
