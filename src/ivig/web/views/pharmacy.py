@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path
 
+from ivig.core.barcode import parse_gs1
 from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
@@ -50,13 +51,23 @@ class VerifyForm(VersionForm):
 
 
 class LotForm(forms.Form):
-    """One row of dispensing: vials of one size from one lot."""
+    """One row of dispensing: vials of one size from one lot. The lot and expiry are typed, or
+    read from the vial's GS1 barcode scanned into ``scan`` (``core.barcode``: the page's
+    script fills them as the code is scanned; the server parses what is sent). The product on
+    the vial label has no default: the pharmacist reads it and chooses (issue 16 item 12)."""
 
+    scan = forms.CharField(
+        label="Scan",
+        required=False,
+        max_length=200,
+        strip=False,
+        help_text="Scan the vial's barcode here: it fills the lot and the expiry.",
+    )
     vial_size_g = forms.TypedChoiceField(label="Vial size", coerce=float, choices=())
-    lot_number = forms.CharField(label="Lot number", max_length=60)
-    expiry = forms.DateField(label="Expiry date", widget=DateInput)
+    lot_number = forms.CharField(label="Lot number", max_length=60, required=False)
+    expiry = forms.DateField(label="Expiry date", widget=DateInput, required=False)
     count = forms.IntegerField(label="Vials", min_value=1)
-    product_id = forms.ChoiceField(label="Product on the vial label", required=False, choices=())
+    product_id = forms.ChoiceField(label="Product on the vial label", choices=())
 
     def __init__(
         self,
@@ -71,9 +82,40 @@ class LotForm(forms.Form):
         size.choices = [("", "Choose a size"), *((f"{s:g}", f"{s:g} g") for s in sizes)]
         product = self.fields["product_id"]
         assert isinstance(product, forms.ChoiceField)
-        product.choices = products or [("", "The order's product")]
+        product.choices = products or [("", "Choose the product on the label")]
         self.fields["lot_number"].widget.attrs.update(autocomplete="off", autocapitalize="none")
         self.fields["count"].widget.attrs.update(inputmode="numeric")
+        self.fields["scan"].widget.attrs.update(
+            **{
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "data-gs1-scan": "",
+            }
+        )
+
+    def clean(self) -> dict[str, Any]:
+        """A scanned code fills the lot and expiry left empty (and must agree with those
+        typed); then both are required."""
+        data = super().clean() or {}
+        scanned = (data.get("scan") or "").strip()
+        if scanned:
+            try:
+                code = parse_gs1(scanned, today=today())
+            except IvigError as exc:
+                self.add_error("scan", exc.message[:1].upper() + exc.message[1:])
+            else:
+                for name, value in (("lot_number", code.lot), ("expiry", code.expiry)):
+                    if value is None:
+                        continue
+                    if not data.get(name):
+                        data[name] = value
+                    elif data[name] != value:
+                        self.add_error(name, f"The scanned code says {value}: check the vial")
+        for name, words in (("lot_number", "the lot number"), ("expiry", "the expiry date")):
+            if not data.get(name) and name not in self.errors:
+                self.add_error(name, f"Enter {words} (type it or scan the barcode)")
+        return data
 
 
 LotFormSet = forms.formset_factory(LotForm, extra=1, max_num=12, validate_max=True)
@@ -283,19 +325,35 @@ def _place_lot_error(
     top: VersionForm,
     ordered: dict[float, int],
 ) -> None:
-    """Put a dispensing error next to the row and field at fault: the service names the row
-    (1-based) and its field in ``details``; a mismatch with the ordered vials goes above the
-    rows and on the count of each size that does not add up."""
-    row, column = exc.details.get("row"), exc.details.get("column")
+    """Put every dispensing problem next to the row and field at fault (the service lists
+    them all in ``details["errors"]``, each naming its row, 1-based, and field); a mismatch
+    with the ordered vials goes above the rows and on the count of each size that does not
+    add up."""
+    listed = exc.details.get("errors") or [
+        {"row": exc.details.get("row"), "column": exc.details.get("column"),
+         "message": exc.message}
+    ]  # fmt: skip
+    for problem in listed:
+        _place_one(problem, used, top, ordered, exc.field)
+
+
+def _place_one(
+    problem: dict[str, Any],
+    used: list[LotForm],
+    top: VersionForm,
+    ordered: dict[float, int],
+    field: str | None,
+) -> None:
+    row, column, text = problem.get("row"), problem.get("column"), str(problem["message"])
     if isinstance(row, int) and 0 < row <= len(used):
         form = used[row - 1]
-        message = re.sub(r"^lot \d+: ", "", exc.message)  # "lot 2: the lot number is ..."
+        message = re.sub(r"^lot \d+: ", "", text)  # "lot 2: the lot number is ..."
         message = re.sub(r"^lot \d+ \(([^)]*)\)", r"lot \1", message)  # "lot 2 (X) expires"
         message = message[:1].upper() + message[1:]
         form.add_error(column if column in form.fields else None, message)
         return
-    top.add_error(None, exc.message)
-    if exc.field != "lots":
+    top.add_error(None, text)
+    if field != "lots":
         return
     given: dict[float, int] = {}
     for form in used:
@@ -344,7 +402,7 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
                     expiry=f.cleaned_data["expiry"],
                     vial_size_g=f.cleaned_data["vial_size_g"],
                     count=f.cleaned_data["count"],
-                    product_id=f.cleaned_data["product_id"] or None,
+                    product_id=f.cleaned_data["product_id"],
                 )
                 for f in used
             ]
@@ -380,14 +438,17 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _product_choices(order: Order) -> list[tuple[str, str]]:
-    """The product of a lot: the order's by default; another one is refused (a hard limit)."""
+    """The product on a lot's vial label, chosen by the pharmacist (no default: issue 16 item
+    12): the order's first, then the others (refused: a hard limit)."""
+    others = [
+        (p.id, p.display_name)
+        for p in current_catalogue().products.values()
+        if p.id != order.course.product_id
+    ]
     return [
-        ("", f"The order's product ({_product_name(order)})"),
-        *(
-            (p.id, p.display_name)
-            for p in current_catalogue().products.values()
-            if p.id != order.course.product_id
-        ),
+        ("", "Choose the product on the label"),
+        (order.course.product_id, f"{_product_name(order)} (the order's product)"),
+        *others,
     ]
 
 
