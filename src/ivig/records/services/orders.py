@@ -326,15 +326,18 @@ def _one_error(problems: list[IvigError]) -> IvigError:
     return first
 
 
-def lot_problems(order: Order, lots: list[LotInput]) -> list[IvigError]:
+def lot_problems(
+    order: Order, lots: list[LotInput], rows: list[int] | None = None
+) -> list[IvigError]:
     """Every problem of the lots for ``order`` (each row's, then the sum against the ordered
-    vials); empty when they may be dispensed."""
+    vials); empty when they may be dispensed. ``rows``: the row number of each lot on the
+    pharmacist's screen (default 1, 2, ...)."""
     product = current_catalogue().product(order.course.product_id)
     if not lots:
         return [InvalidInput("record at least one lot", field="lots")]
     problems: list[IvigError] = []
     given: dict[float, int] = {}
-    for i, lot in enumerate(lots, start=1):
+    for i, lot in zip(rows or range(1, len(lots) + 1), lots, strict=True):
         problems += _lot_problems(i, lot, order, product)
         if lot.count > 0:
             given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
@@ -489,15 +492,18 @@ class CourseLot:
     product_id: str | None = None
 
 
-def course_lots(order: Order, lots: list[CourseLot]) -> list[LotInput]:
-    """The course's lots as ``order`` takes them: one row per vial size it ordered, with its
-    count (a size it did not order left out)."""
+def course_lots(order: Order, lots: list[CourseLot]) -> list[tuple[int, LotInput]]:
+    """The course's lots as ``order`` takes them: each row's number on the screen and the lot
+    with the count of that vial size the order holds (a size it did not order left out)."""
     counts = vial_counts(order.vials)
     return [
-        LotInput(
-            lot.lot_number, lot.expiry, lot.vial_size_g, counts[lot.vial_size_g], lot.product_id
+        (
+            i,
+            LotInput(
+                lot.lot_number, lot.expiry, lot.vial_size_g, counts[lot.vial_size_g], lot.product_id
+            ),
         )
-        for lot in lots
+        for i, lot in enumerate(lots, start=1)
         if lot.vial_size_g in counts
     ]
 
@@ -543,11 +549,15 @@ def dispense_course(
         found = [locked(Order, o.pk, "order") for o in _course_orders(course_id, S.verified, shown)]
         problems = _course_lot_problems(found, lots) if lots else []
         for order in found:
-            problems += [_dated(p, order) for p in lot_problems(order, course_lots(order, lots))]
+            taken = course_lots(order, lots)
+            numbers, rows = [i for i, _ in taken], [lot for _, lot in taken]
+            problems += [_dated(p, order) for p in lot_problems(order, rows, numbers)]
         if problems:
             raise _one_error(problems)
         return [
-            _record_dispensing(actor, order, by_id[order.pk].version, course_lots(order, lots), now)
+            _record_dispensing(
+                actor, order, by_id[order.pk].version, [t for _, t in course_lots(order, lots)], now
+            )
             for order in found
         ]
 

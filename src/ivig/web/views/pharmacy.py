@@ -25,9 +25,10 @@ from ivig.core.barcode import parse_gs1
 from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
-from ivig.records.library import current_catalogue
-from ivig.records.models import Order, OrderStatus
+from ivig.records.library import current_catalogue, current_library
+from ivig.records.models import IgaStatus, Order, OrderStatus
 from ivig.records.services import orders as service
+from ivig.records.services import patient_reports
 from ivig.web.forms import DateInput, today
 from ivig.web.views.common import posted, roles_required
 
@@ -228,6 +229,46 @@ def _check(order: Order) -> dict[str, Any]:
     }
 
 
+def _patient_safety(order: Order) -> dict[str, Any]:
+    """What the pharmacist verifies beside the arithmetic (issue 16 item 10): the patient's
+    allergies, IgA status and risks (in words, from the drug library), the plan's screening
+    findings, the eligibility answers for the course's indication and the latest day-before
+    check of this order (its answers and what it flagged)."""
+    patient = order.patient
+    library = current_library()
+    risks = library.catalogue.risks
+    eligibility = []
+    for row in patient.eligibility.filter(indication=order.course.indication):
+        indication = library.catalogue.indications.get(row.indication)
+        criteria = {c.key: c for c in indication.criteria} if indication else {}
+        eligibility += [
+            (criteria[key].question, criteria[key].words(value))
+            if key in criteria
+            else (key.replace("_", " "), str(value))
+            for key, value in row.answers.items()
+        ]
+    check = patient_reports.latest_check(order)
+    questions = {q.key: q.text for q in patient_reports.CHECK_QUESTIONS}
+    return {
+        "allergies": patient.allergies.strip(),
+        "iga_status": IgaStatus(patient.iga_status).label
+        if patient.iga_status in IgaStatus.values
+        else patient.iga_status,
+        "iga_alert": patient.iga_status
+        in (IgaStatus.deficient, IgaStatus.deficient_with_antibodies),
+        "risks": [
+            (code, risks[code].meaning if code in risks else code) for code in patient.risk_codes
+        ],
+        "findings": (order.course.plan or {}).get("findings") or [],
+        "eligibility": eligibility,
+        "day_check": check,
+        "day_check_answers": [
+            (questions.get(key, key.replace("_", " ")), "yes" if value else "no")
+            for key, value in (check.answers if check else {}).items()
+        ],
+    }
+
+
 def _order(order_id: int) -> Order:
     return get_object_or_404(Order.objects.select_related("patient", "course"), pk=order_id)
 
@@ -299,6 +340,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
             "order": order,
             "product": _product_name(order),
             "check": _check(order),
+            "safety": _patient_safety(order),
             "form": form,
             "stale": form.is_bound and order.version != _posted_version(form),
             "own_course": order.course.prescribed_by_id == request.user.pk,
