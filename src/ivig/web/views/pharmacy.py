@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from typing import Any
 
 from django import forms
@@ -26,7 +27,7 @@ from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
 from ivig.records.library import current_catalogue, current_library
-from ivig.records.models import IgaStatus, Order, OrderStatus
+from ivig.records.models import Course, IgaStatus, Order, OrderStatus
 from ivig.records.services import orders as service
 from ivig.records.services import patient_reports
 from ivig.web.forms import DateInput, today
@@ -285,12 +286,24 @@ def queue(request: HttpRequest) -> HttpResponse:
         {
             "section": "pharmacy",
             "title": "Pharmacy",
-            "to_verify": [_row(o) for o in _queue(OrderStatus.planned)],
-            "to_dispense": [_row(o) for o in _queue(OrderStatus.verified)],
+            "to_verify": _by_course([_row(o) for o in _queue(OrderStatus.planned)]),
+            "to_dispense": _by_course([_row(o) for o in _queue(OrderStatus.verified)]),
             "lot_form": LotSearchForm(),
             "today": today(),
         },
     )
+
+
+def _by_course(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the first row of each course in the queue with the number of its orders there:
+    the queue offers "all N doses of this course" in one action (issue 16 item 15)."""
+    counts = Counter(r["order"].course_id for r in rows)
+    seen: set[int] = set()
+    for r in rows:
+        course = r["order"].course_id
+        r["course_count"] = counts[course] if course not in seen else 0
+        seen.add(course)
+    return rows
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -371,12 +384,18 @@ def _place_lot_error(
     them all in ``details["errors"]``, each naming its row, 1-based, and field); a mismatch
     with the ordered vials goes above the rows and on the count of each size that does not
     add up."""
-    listed = exc.details.get("errors") or [
-        {"row": exc.details.get("row"), "column": exc.details.get("column"),
-         "message": exc.message}
-    ]  # fmt: skip
-    for problem in listed:
+    for problem in _problems(exc):
         _place_one(problem, used, top, ordered, exc.field)
+
+
+def _problems(exc: IvigError) -> list[dict[str, Any]]:
+    """The problems an error names (``details["errors"]``, each with its row, column and
+    message), else the error itself as one."""
+    listed = exc.details.get("errors")
+    if isinstance(listed, list) and listed:
+        return [p for p in listed if isinstance(p, dict)]
+    return [{"row": exc.details.get("row"), "column": exc.details.get("column"),
+             "message": exc.message}]  # fmt: skip
 
 
 def _place_one(
@@ -498,6 +517,192 @@ def _sizes(order: Order) -> tuple[float, ...]:
     return tuple(float(v["size_g"]) for v in order.vials)
 
 
+# --- a course's doses together (issue 16 item 15) ------------------------------------------------
+
+
+class CourseLotForm(LotForm):
+    """One lot per vial size for every order of a course: each order takes its own count."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["count"]
+
+
+CourseLotFormSet = forms.formset_factory(CourseLotForm, extra=0, max_num=12, validate_max=True)
+
+
+def _course(course_id: int) -> Course:
+    return get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
+
+
+def _course_orders(course: Course, status: str) -> list[Order]:
+    return list(
+        course.orders.filter(status=status)
+        .select_related("patient", "course")
+        .order_by("date", "sequence")
+    )
+
+
+def _shown(request: HttpRequest, numbers: bool) -> list[service.Shown]:
+    """The orders the confirmation showed, as posted: ``order`` (each id) with its
+    ``version-<id>`` (and ``dose-<id>``, ``volume-<id>`` for verification). Raises ValueError
+    when one is missing or not a number."""
+    out = []
+    for raw in request.POST.getlist("order"):
+        pk = int(raw)
+        version = int(request.POST[f"version-{pk}"])
+        if numbers:
+            dose, volume = float(request.POST[f"dose-{pk}"]), float(request.POST[f"volume-{pk}"])
+            out.append(service.Shown(pk, version, dose, volume))
+        else:
+            out.append(service.Shown(pk, version))
+    if not out:
+        raise ValueError("no order")
+    return out
+
+
+@roles_required("pharmacist")
+def verify_course(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Every planned order of a course on one page, each with its numbers and checks, and one
+    Verify for all of them (each still verified and audited on its own, in one transaction)."""
+    course = _course(course_id)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            shown = _shown(request, numbers=True)
+        except (KeyError, ValueError):
+            errors.append("the orders' versions or numbers are missing: reload the page")
+            status = 400
+        else:
+            try:
+                done = service.verify_course(request.user, course.pk, shown)
+            except IvigError as exc:
+                errors.append(exc.message)
+                status = exc.http_status
+            else:
+                messages.success(
+                    request,
+                    f"Verified {len(done)} doses: {course.patient}, "
+                    + ", ".join(f"{o.date:%Y-%m-%d} {o.dose_g:g} g" for o in done)
+                    + ".",
+                )
+                return redirect("web:pharmacy")
+    found = _course_orders(course, OrderStatus.planned)
+    return render(
+        request,
+        "web/pharmacy_verify_course.html",
+        {
+            "section": "pharmacy",
+            "title": f"Verify the course: {course.patient}",
+            "course": course,
+            "rows": [
+                {**_row(o), "check": _check(o), "differences": _differences(o)} for o in found
+            ],
+            "order": found[0] if found else None,
+            "safety": _patient_safety(found[0]) if found else None,
+            "errors": errors,
+            "own_course": course.prescribed_by_id == request.user.pk,
+        },
+        status=status,
+    )
+
+
+def _differences(order: Order) -> list[str]:
+    """The server's recomputation of the order, as the pharmacist reads it before verifying
+    (what differs, in words; empty when nothing does)."""
+    try:
+        return service.recomputed_differences(order)
+    except IvigError as exc:
+        return [exc.message]
+
+
+def _initial_course_lots(found: list[Order]) -> list[dict[str, Any]]:
+    sizes = sorted({v["size_g"] for o in found for v in _vials(o)}, reverse=True)
+    return [{"vial_size_g": f"{s:g}"} for s in sizes]
+
+
+@roles_required("pharmacist")
+def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Every verified order of a course dispensed from one lot per vial size: the page shows
+    each order's own counts; the service checks each order and names every problem."""
+    course = _course(course_id)
+    found = _course_orders(course, OrderStatus.verified)
+    product = current_catalogue().products.get(course.product_id)
+    sizes = tuple(
+        sorted(
+            {
+                *(product.vial_sizes_g.value if product else ()),
+                *(s for o in found for s in _sizes(o)),
+            }
+        )
+    )
+    data = request.POST if request.method == "POST" else None
+    formset = CourseLotFormSet(
+        data,
+        prefix="lots",
+        initial=_initial_course_lots(found),
+        form_kwargs={"sizes": sizes, "products": _product_choices(found[0]) if found else None},
+    )
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            shown = _shown(request, numbers=False)
+        except (KeyError, ValueError):
+            errors.append("the orders' versions are missing: reload the page")
+            status = 400
+        else:
+            if formset.is_valid():
+                used = [f for f in formset.forms if f.cleaned_data]
+                lots = [
+                    service.CourseLot(
+                        lot_number=f.cleaned_data["lot_number"],
+                        expiry=f.cleaned_data["expiry"],
+                        vial_size_g=f.cleaned_data["vial_size_g"],
+                        product_id=f.cleaned_data["product_id"],
+                    )
+                    for f in used
+                ]
+                try:
+                    done = service.dispense_course(request.user, course.pk, shown, lots)
+                except IvigError as exc:
+                    status = exc.http_status if isinstance(exc, Conflict) else 200
+                    for problem in _problems(exc):
+                        row = problem.get("row")
+                        if isinstance(row, int) and 0 < row <= len(used):
+                            column = problem.get("column")
+                            form = used[row - 1]
+                            form.add_error(
+                                column if column in form.fields else None, problem["message"]
+                            )
+                        else:
+                            errors.append(problem["message"])
+                else:
+                    messages.success(
+                        request,
+                        f"Dispensed {len(done)} doses: {course.patient}, lots "
+                        + ", ".join(sorted({lot.lot_number for lot in lots}))
+                        + ".",
+                    )
+                    return redirect("web:pharmacy")
+    return render(
+        request,
+        "web/pharmacy_dispense_course.html",
+        {
+            "section": "pharmacy",
+            "title": f"Dispense the course: {course.patient}",
+            "course": course,
+            "rows": [_row(o) for o in found],
+            "product": _product_name(found[0]) if found else course.product_id,
+            "formset": formset,
+            "errors": errors,
+            "expired_before": found[-1].date if found else None,
+        },
+        status=status,
+    )
+
+
 # --- lot look-up ---------------------------------------------------------------------------------
 
 
@@ -544,4 +749,10 @@ urlpatterns: list[URLPattern] = [
     path("pharmacy/orders/<int:order_id>/verify/", verify, name="pharmacy-verify"),
     path("pharmacy/orders/<int:order_id>/dispense/", dispense, name="pharmacy-dispense"),
     path("pharmacy/lots/", lots, name="pharmacy-lots"),
+    path("pharmacy/courses/<int:course_id>/verify/", verify_course, name="pharmacy-verify-course"),
+    path(
+        "pharmacy/courses/<int:course_id>/dispense/",
+        dispense_course,
+        name="pharmacy-dispense-course",
+    ),
 ]
