@@ -90,6 +90,11 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "me/check/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/diary/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/outcomes/": (PATIENT_ONLY, PATIENT_ONLY),
+    # issue 16 items 6 and 15
+    "pharmacy/courses/<int:course_id>/verify/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/courses/<int:course_id>/dispense/": (frozenset({PHARMACIST}),) * 2,
+    "patients/<int:patient_id>/premedication/": (STAFF, frozenset({PRESCRIBER})),
+    "orders/<int:order_id>/premedication/given/": (NO, frozenset({NURSE})),
 }
 
 

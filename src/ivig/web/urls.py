@@ -13,6 +13,7 @@ from ivig.web.views import (
     patients,
     pharmacy,
     portal,
+    premedication,
     prescribe,
     reports,
     runsheet,
@@ -46,4 +47,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *handout.urlpatterns,
     *me_reports.urlpatterns,
     *portal.urlpatterns,
+    *premedication.urlpatterns,
 ]

@@ -45,11 +45,13 @@ __all__ = [
     "PreviousReaction",
     "RateCap",
     "decide",
+    "described",
     "given_for",
     "last_reaction",
     "order_premedication",
     "premedications_for",
     "rate_cap",
+    "reactions_of",
     "record_given",
 ]
 
@@ -253,8 +255,12 @@ def last_reaction(order: Order) -> PreviousReaction | None:
     """The last reaction at an earlier infusion of the patient, with the rate on the pump when
     it began, the rate tolerated and the prescriber's decision (``None``: none recorded)."""
     reaction = _reactions_before(order).select_related("session__order").first()
-    if reaction is None:
-        return None
+    return None if reaction is None else described(reaction)
+
+
+def described(reaction: Reaction) -> PreviousReaction:
+    """A reaction with its infusion, the rate on the pump when it began, the rate tolerated
+    and the prescriber's decision."""
     return PreviousReaction(
         reaction=reaction,
         order=reaction.session.order,
@@ -262,6 +268,12 @@ def last_reaction(order: Order) -> PreviousReaction | None:
         tolerated_ml_per_h=_tolerated(reaction),
         decision=_decision(reaction),
     )
+
+
+def reactions_of(patient_id: int) -> list[PreviousReaction]:
+    """Every reaction in force of the patient, the latest first, each described."""
+    rows = current(Reaction.objects.filter(session__order__patient_id=patient_id))
+    return [described(r) for r in rows.select_related("session__order").order_by("-at", "-id")]
 
 
 def rate_cap(order: Order) -> RateCap | None:
