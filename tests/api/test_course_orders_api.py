@@ -56,3 +56,49 @@ def test_verify_and_dispense_a_course_through_the_api(
     done = pharmacist.post(f"{url}/dispense", body, "application/json")
     assert done.status_code == 200, done.content
     assert [o["status"] for o in done.json()] == ["dispensed"] * 5
+
+
+def test_premedication_and_the_decision_through_the_api(
+    client_for: Callable[[str | None], Client],
+    users: dict[str, Any],
+    dispensed: Order,
+    start_chair: Any,
+    now: dt.datetime,
+) -> None:
+    """Issue 16 item 6: a reaction on day 1, the decision (capped), premedication for the rest
+    of the course, given; day 2 reads them all, with the cap."""
+    from ivig.records.services import infusions
+
+    start = now - dt.timedelta(hours=2)
+    start_chair(dispensed, start, now=now)
+    version = Order.objects.get(pk=dispensed.pk).session.version
+    reaction = infusions.record_reaction(
+        users["nurse"], dispensed.pk, version, start + dt.timedelta(minutes=10), ["headache"],
+        "pump paused", now=now,
+    )  # fmt: skip
+    prescriber, nurse = client_for("prescriber"), client_for("nurse")
+    decided = prescriber.post(
+        f"/api/reactions/{reaction.pk}/decision", {"ramp": "capped"}, "application/json"
+    )
+    assert decided.status_code == 200, decided.content
+    cap = decided.json()["max_ml_per_h"]
+    premed = {"medicine": "cetirizine", "dose": "10 mg", "route": "oral", "timing": "1 h before"}
+    ordered = prescriber.post(
+        f"/api/courses/{dispensed.course_id}/premedication", premed, "application/json"
+    )
+    assert ordered.status_code == 200, ordered.content
+    assert nurse.post(f"/api/courses/{dispensed.course_id}/premedication", premed,
+                      "application/json").status_code == 403  # fmt: skip
+    given = nurse.post(
+        f"/api/orders/{dispensed.pk}/premedication/given",
+        {"premedication_id": ordered.json()["id"], "at": start.isoformat()},
+        "application/json",
+    )
+    assert given.status_code == 200, given.content
+    day2 = dispensed.course.orders.get(sequence=2)
+    read = nurse.get(f"/api/orders/{day2.pk}/premedication").json()
+    assert read["cap_ml_per_h"] == cap
+    assert read["last_reaction"]["reaction_id"] == reaction.pk
+    assert read["last_reaction"]["decision"]["ramp"] == "capped"
+    assert [p["medicine"] for p in read["ordered"]] == ["cetirizine"]
+    assert read["given"] == []  # given on day 1, not day 2

@@ -152,6 +152,7 @@ def _add_routers() -> None:
         infusions,
         orders,
         patients,
+        premedication,
         reports,
     )
 
@@ -163,6 +164,7 @@ def _add_routers() -> None:
     api.add_router("/", corrections.router)
     api.add_router("/", reports.router)
     api.add_router("/", fhir.router)
+    api.add_router("/", premedication.router)
 
 
 _add_routers()
