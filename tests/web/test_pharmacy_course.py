@@ -212,6 +212,7 @@ def test_no_default_product_and_every_row_error_at_once(
     assert 'id="id_lots-1-product_id_error"' in html  # another product: row 2, at once
     unchosen = pharmacist.post(url, {**data, "lots-1-product_id": ""}).content.decode()
     assert 'id="id_lots-1-product_id_error"' in unchosen
+    assert "Choose the product printed on the vial label" in unchosen
     assert order.lots.count() == 0
 
 

@@ -69,7 +69,11 @@ class LotForm(forms.Form):
     lot_number = forms.CharField(label="Lot number", max_length=60, required=False)
     expiry = forms.DateField(label="Expiry date", widget=DateInput, required=False)
     count = forms.IntegerField(label="Vials", min_value=1)
-    product_id = forms.ChoiceField(label="Product on the vial label", choices=())
+    product_id = forms.ChoiceField(
+        label="Product on the vial label",
+        choices=(),
+        error_messages={"required": "Choose the product printed on the vial label"},
+    )
 
     def __init__(
         self,

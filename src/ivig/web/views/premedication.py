@@ -58,7 +58,7 @@ class DecisionForm(forms.Form):
 class PremedicationForm(forms.Form):
     """A premedication order: for one infusion, or every infusion of the course from today."""
 
-    order = forms.ChoiceField(label="For", choices=())
+    order = forms.ChoiceField(label="Before which infusions", choices=())
     medicine = forms.CharField(label="Medicine", max_length=100)
     dose = forms.CharField(label="Dose", max_length=40)
     route = forms.CharField(label="Route", max_length=40, initial="oral")
