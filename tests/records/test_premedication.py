@@ -68,6 +68,7 @@ def test_the_last_reaction_shows_on_the_next_dose(
     assert last.reaction.pk == reaction.pk
     assert (last.rate_ml_per_h, last.tolerated_ml_per_h) == (51, 25.5)
     assert last.order.pk == dispensed.pk
+    assert last.symptoms == "headache, chills"
     assert last.decision is None
     assert premedication.last_reaction(dispensed) is None  # not the day's own reaction
     assert premedication.rate_cap(day2) is None  # no decision yet: no cap

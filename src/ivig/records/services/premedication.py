@@ -91,6 +91,11 @@ class PreviousReaction:
     tolerated_ml_per_h: float | None
     decision: ReactionDecision | None
 
+    @property
+    def symptoms(self) -> str:
+        """The symptoms in words: ``chest-tightness`` -> ``chest tightness``."""
+        return ", ".join(str(s).replace("-", " ") for s in self.reaction.symptoms)
+
 
 @dataclass(frozen=True, slots=True)
 class RateCap:
