@@ -160,6 +160,12 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/tokens/{token_id}/revoke": frozenset({A}),
     "GET /api/audit/verify": frozenset({A}),
     "POST /api/courses/{course_id}/replan": frozenset({P}),
+    "POST /api/courses/{course_id}/verify": frozenset({PH}),  # issue 16 item 15
+    "POST /api/courses/{course_id}/dispense": frozenset({PH}),
+    "GET /api/orders/{order_id}/premedication": EVERYONE,  # issue 16 item 6
+    "POST /api/courses/{course_id}/premedication": frozenset({P}),
+    "POST /api/orders/{order_id}/premedication/given": frozenset({N}),
+    "POST /api/reactions/{entry_id}/decision": frozenset({P}),
     "GET /api/reports/safety": frozenset({A, PH}),
     "GET /api/patients/{patient_id}/fhir": EVERYONE,
     # corrections: by the roles that record the entry; the history is for everyone

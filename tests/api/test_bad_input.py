@@ -639,6 +639,33 @@ ROWS: list[Any] = [
     # no such alert
     row("alert-unknown", "prescriber", "POST /api/alerts/day-before/999999/close",
         {"action": "called"}, NOT_FOUND, None),
+    # --- issue 16 items 6 and 15 (pharm) -------------------------------------------------------
+    # a course verified with only one of its planned orders shown
+    row("verify-course-not-all-shown", "pharmacist", "POST /api/courses/{c.day.course.pk}/verify",
+        lambda c: {"orders": [{"order_id": c.day.planned.pk, "version": c.day.planned.version,
+                               "dose_g": c.day.planned.dose_g,
+                               "volume_ml": c.day.planned.volume_ml}]},
+        CONFLICT, "orders"),
+    # no orders at all
+    row("verify-course-no-orders", "pharmacist", "POST /api/courses/{c.day.course.pk}/verify",
+        {"orders": []}, BAD, "orders"),
+    # a lot without its product
+    row("dispense-course-no-product", "pharmacist",
+        "POST /api/courses/{c.day.course.pk}/dispense",
+        lambda c: {"orders": [{"order_id": c.day.verified.pk, "version": 1}],
+                   "lots": [{"lot_number": "P1", "expiry": START, "vial_size_g": 5}]},
+        BAD, "lots.0.product_id"),
+    # premedication without a medicine
+    row("premedication-no-medicine", "prescriber",
+        "POST /api/courses/{c.day.course.pk}/premedication",
+        {"medicine": "", "dose": "1 g", "route": "oral", "timing": "30 min before"},
+        BAD, "medicine"),
+    # premedication given that no one ordered
+    row("premedication-given-unknown", "nurse", "POST " + RUNNING + "/premedication/given",
+        lambda c: {"premedication_id": 999999, "at": c.iso(-5)}, NOT_FOUND, None),
+    # a decision that is neither the same ramp nor a capped one
+    row("decision-unknown-ramp", "prescriber", "POST /api/reactions/999999/decision",
+        {"ramp": "faster"}, BAD, "ramp"),
     # --- POST /api/orders/{id}/vitals ----------------------------------------------------------
     # 50 degrees is impossible
     row("vitals-temperature-50", "nurse", "POST " + RUNNING + "/vitals",

@@ -129,7 +129,7 @@ def test_an_expired_lot_is_a_hard_limit_and_is_counted(users: dict[str, Any], pa
         orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert caught.value.rule == "expired-lot"
     assert caught.value.http_status == 422
-    assert caught.value.details == {"row": 2, "column": "expiry"}
+    assert (caught.value.details["row"], caught.value.details["column"]) == (2, "expiry")
     assert "P-OLD" in caught.value.message
     assert (
         f"expires {START - dt.timedelta(days=1)}, before the infusion on {START}"
@@ -160,7 +160,7 @@ def test_a_lot_of_another_product_is_a_hard_limit(
     with pytest.raises(HardLimit) as caught:
         orders.dispense(users["pharmacist"], order.pk, order.version, lots)
     assert caught.value.rule == rule
-    assert caught.value.details == {"row": 1, "column": "product_id"}
+    assert (caught.value.details["row"], caught.value.details["column"]) == (1, "product_id")
     assert Order.objects.get(pk=order.pk).status == "verified"
     assert not Lot.objects.exists()
     assert LimitEvent.objects.get().rule == rule

@@ -106,6 +106,11 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "staff/tokens/<int:token_id>/revoke/": (NO, frozenset({ADMIN})),
     "welcome/<int:user_id>/<str:token>/": (PUBLIC, PUBLIC),
     "audit/": (frozenset({ADMIN}),) * 2,
+    # issue 16 items 6 and 15
+    "pharmacy/courses/<int:course_id>/verify/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/courses/<int:course_id>/dispense/": (frozenset({PHARMACIST}),) * 2,
+    "patients/<int:patient_id>/premedication/": (STAFF, frozenset({PRESCRIBER})),
+    "orders/<int:order_id>/premedication/given/": (NO, frozenset({NURSE})),
 }
 
 

@@ -69,8 +69,20 @@ def _lots(order: Order, rows: list[dict[str, Any]], extra: int = 1) -> dict[str,
 
 
 GOOD = [
-    {"vial_size_g": "40", "lot_number": "P123", "expiry": str(EXPIRY), "count": "2"},
-    {"vial_size_g": "5", "lot_number": "P124", "expiry": str(EXPIRY), "count": "1"},
+    {
+        "vial_size_g": "40",
+        "lot_number": "P123",
+        "expiry": str(EXPIRY),
+        "count": "2",
+        "product_id": "privigen-us",
+    },
+    {
+        "vial_size_g": "5",
+        "lot_number": "P124",
+        "expiry": str(EXPIRY),
+        "count": "1",
+        "product_id": "privigen-us",
+    },
 ]
 
 
@@ -225,7 +237,8 @@ def test_a_good_dispense_with_a_second_lot(
     rows = [dict(GOOD[0], count="1"), GOOD[1]]
     data = _lots(verified, rows)
     data.update({"lots-2-vial_size_g": "40", "lots-2-lot_number": "P125",
-                 "lots-2-expiry": str(EXPIRY), "lots-2-count": "1"})  # fmt: skip
+                 "lots-2-expiry": str(EXPIRY), "lots-2-count": "1",
+                 "lots-2-product_id": "privigen-us"})  # fmt: skip
     page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", data)
     assert page.status_code == 302
     order = Order.objects.get(pk=verified.pk)
@@ -357,7 +370,8 @@ def test_dispense_a_lot_of_another_product_shows_the_error_on_its_row(
     product of the row at fault (the service names the row), counted, and nothing saved."""
     pharmacist = client_for("pharmacist")
     form = pharmacist.get(f"/pharmacy/orders/{verified.pk}/dispense/").content.decode()
-    assert "The order&#x27;s product (Privigen (US))" in form
+    assert "Privigen (US) (the order&#x27;s product)" in form
+    assert "selected>Choose the product on the label" in form  # no default (issue 16 item 12)
     assert '<label for="id_lots-0-product_id">' in form
     rows = [GOOD[0], dict(GOOD[1], product_id="octagam-5")]
     page = pharmacist.post(f"/pharmacy/orders/{verified.pk}/dispense/", _lots(verified, rows))

@@ -153,6 +153,7 @@ def _add_routers() -> None:
         infusions,
         orders,
         patients,
+        premedication,
         reports,
     )
 
@@ -165,6 +166,7 @@ def _add_routers() -> None:
     api.add_router("/", reports.router)
     api.add_router("/", fhir.router)
     api.add_router("/", alerts.router)  # issue 16 item 9
+    api.add_router("/", premedication.router)
 
 
 _add_routers()

@@ -338,3 +338,35 @@ class ErrorOut(Schema):
     """Every error answer: ``{"error": {"code", "message", "field"[, "details"]}}``."""
 
     error: ErrorBody
+
+
+# --- a course's doses together (issue 16 item 15) ------------------------------------------------
+
+
+class ShownOrderIn(In):
+    """One order as your confirmation showed it."""
+
+    order_id: int = Field(..., ge=1)
+    version: int = Field(..., ge=1, description="the version you read; 409 if it changed")
+    dose_g: float | None = Field(None, gt=0, description="g, as shown to you (verification)")
+    volume_ml: float | None = Field(None, gt=0, description="mL, as shown to you (verification)")
+
+
+class VerifyCourseIn(In):
+    """Every planned order of the course, as shown: a planned order not listed is a 409."""
+
+    orders: list[ShownOrderIn] = Field(..., min_length=1)
+
+
+class CourseLotIn(In):
+    """The lot of one vial size for every order of the course (each takes its own count)."""
+
+    lot_number: str = Field(..., min_length=1, max_length=60)
+    expiry: dt.date
+    vial_size_g: float = Field(..., gt=0)
+    product_id: str = Field(..., min_length=1, max_length=40, description="on the vial label")
+
+
+class DispenseCourseIn(In):
+    orders: list[ShownOrderIn] = Field(..., min_length=1)
+    lots: list[CourseLotIn] = Field(..., min_length=1)

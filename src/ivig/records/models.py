@@ -607,3 +607,59 @@ class AuditHead(models.Model):
 
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+
+# --- premedication and the decision after a reaction (issue 16 item 6) --------------------------
+
+
+class PremedicationOrder(models.Model):
+    """A prescriber's premedication order (issue 16 item 6): a medicine, its dose, route and
+    when (e.g. "paracetamol 1 g oral 30 min before"), for one infusion (``order``) or for every
+    infusion of the course from ``from_date`` (``order`` empty)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="premedications")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="premedications")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="premedications"
+    )
+    from_date = models.DateField()
+    medicine = models.CharField(max_length=100)
+    dose = models.CharField(max_length=40)
+    route = models.CharField(max_length=40)
+    timing = models.CharField(max_length=100)
+    reason = models.TextField(blank=True)
+    prescribed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    prescribed_at = models.DateTimeField()
+
+
+class PremedicationGiven(models.Model):
+    """A premedication given before an infusion, by the nurse, at its clinical time."""
+
+    premedication = models.ForeignKey(
+        PremedicationOrder, on_delete=models.PROTECT, related_name="given"
+    )
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="premedications_given")
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    given_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+
+class RampDecision(models.TextChoices):
+    same = "same", "the same ramp"
+    capped = "capped", "a slower ramp, capped at the tolerated rate"
+
+
+class ReactionDecision(models.Model):
+    """The prescriber's decision for the infusions after a reaction: the same ramp, or a ramp
+    capped at the tolerated rate (the rate guard refuses above it); and whether premedication
+    is ordered. One per reaction."""
+
+    reaction = models.OneToOneField(Reaction, on_delete=models.PROTECT, related_name="decision")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    ramp = models.CharField(max_length=10, choices=RampDecision.choices)
+    max_ml_per_h = models.FloatField(null=True, blank=True)
+    premedicate = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()

@@ -154,6 +154,11 @@ READS: dict[str, Read] = {
     "admin/records/order/<path:object_id>/history/": Read(MEDICATION, "object_id", ORDER),
     "admin/records/lot/<path:object_id>/change/": Read(MEDICATION, "object_id", LOT_ORDER),
     "admin/records/lot/<path:object_id>/history/": Read(MEDICATION, "object_id", LOT_ORDER),
+    # issue 16 items 6 and 15 (pharm)
+    "api/orders/<order_id>/premedication": Read(MEDICATION, "order_id", ORDER),
+    "patients/<int:patient_id>/premedication/": Read(MEDICATION, "patient_id", _patient),
+    "pharmacy/courses/<int:course_id>/verify/": Read(MEDICATION, "course_id", COURSE),
+    "pharmacy/courses/<int:course_id>/dispense/": Read(MEDICATION, "course_id", COURSE),
 }
 
 # Routes that take a record's id on a GET but show no part of the record beyond what the page

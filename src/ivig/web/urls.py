@@ -14,6 +14,7 @@ from ivig.web.views import (
     patients,
     pharmacy,
     portal,
+    premedication,
     prescribe,
     reports,
     runsheet,
@@ -50,4 +51,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *portal.urlpatterns,
     *alerts.urlpatterns,
     *staff.urlpatterns,
+    *premedication.urlpatterns,
 ]

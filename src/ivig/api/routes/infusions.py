@@ -21,7 +21,7 @@ from ivig.api.schemas import OverrideIn as SoftOverrideIn
 from ivig.core.vitals import VITAL_SIGNS
 from ivig.records import audit
 from ivig.records.models import InfusionSession, Order, Patient, RateChange, Role
-from ivig.records.services import infusions, outcomes
+from ivig.records.services import infusions, outcomes, premedication
 from ivig.records.services.common import get
 from ivig.records.services.infusions import SessionView, TaskView
 
@@ -129,6 +129,12 @@ class ReactionIn(Versioned, AtIn):
 
 class AcknowledgeIn(In):
     note: str = Field(..., min_length=1, max_length=2000)
+    ramp: str | None = Field(
+        None,
+        pattern="^(same|capped)$",
+        description="with a reaction's task: the decision for the next infusions (issue 16)",
+    )
+    premedicate: bool = False
 
 
 class ObservationIn(Versioned, AtIn):
@@ -356,7 +362,10 @@ def tasks(request: HttpRequest) -> list[TaskView]:
 @router.post("/tasks/{task_id}/acknowledge", response=TaskOut, **rule(Role.prescriber))
 def acknowledge(request: HttpRequest, task_id: Id, data: AcknowledgeIn) -> TaskView:
     """Acknowledge a task, with a note (once: 409 after)."""
-    task = infusions.acknowledge_task(request.user, task_id, data.note, now=timezone.now())
+    decision = premedication.Decision(data.ramp, data.premedicate, data.note) if data.ramp else None
+    task = infusions.acknowledge_task(
+        request.user, task_id, data.note, decision=decision, now=timezone.now()
+    )
     return infusions.task_view(task)
 
 

@@ -11,6 +11,7 @@ from ninja import Query, Router
 
 from ivig.api.auth import EVERYONE, rule
 from ivig.api.schemas import (
+    DispenseCourseIn,
     DispenseIn,
     Id,
     OrderOut,
@@ -18,6 +19,7 @@ from ivig.api.schemas import (
     Reason,
     ReplanIn,
     ReplanOut,
+    VerifyCourseIn,
     VerifyIn,
     override_of,
 )
@@ -62,9 +64,34 @@ def verify(request: HttpRequest, order_id: Id, data: VerifyIn) -> dict[str, Any]
 @router.post("/orders/{order_id}/dispense", response=OrderOut, **rule(Role.pharmacist))
 def dispense(request: HttpRequest, order_id: Id, data: DispenseIn) -> dict[str, Any]:
     """An expired lot or a lot of another product is a hard limit (422 hard_limit; the row in
-    ``details.row``)."""
+    ``details.row``); every lot's problem at once in ``details.errors`` (row, column, code,
+    message)."""
     lots = [orders.LotInput(**lot.dict()) for lot in data.lots]
     return order_out(orders.dispense(request.user, order_id, data.version, lots))
+
+
+@router.post("/courses/{course_id}/verify", response=list[OrderOut], **rule(Role.pharmacist))
+def verify_course(
+    request: HttpRequest, course_id: Id, data: VerifyCourseIn
+) -> list[dict[str, Any]]:
+    """Verify every planned order of the course at once (issue 16 item 15), each with the
+    version, dose and volume your screen showed: each is checked as one order is, and recorded
+    and audited on its own; one refusal refuses them all (its date first in the message)."""
+    shown = [orders.Shown(o.order_id, o.version, o.dose_g, o.volume_ml) for o in data.orders]
+    return [order_out(o) for o in orders.verify_course(request.user, course_id, shown)]
+
+
+@router.post("/courses/{course_id}/dispense", response=list[OrderOut], **rule(Role.pharmacist))
+def dispense_course(
+    request: HttpRequest, course_id: Id, data: DispenseCourseIn
+) -> list[dict[str, Any]]:
+    """Dispense every verified order of the course from one lot per vial size: each order
+    takes its own count. Every problem of every order is returned at once in
+    ``details.errors`` (row, column, code, message); an expired lot or another product is a
+    hard limit (422 hard_limit)."""
+    shown = [orders.Shown(o.order_id, o.version) for o in data.orders]
+    lots = [orders.CourseLot(**lot.dict()) for lot in data.lots]
+    return [order_out(o) for o in orders.dispense_course(request.user, course_id, shown, lots)]
 
 
 @router.post("/courses/{course_id}/replan", response=ReplanOut, **rule(Role.prescriber))

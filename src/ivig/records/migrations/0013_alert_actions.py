@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("records", "0011_volume_given"),
+        ("records", "0012_premedication"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -29,7 +29,7 @@ from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError,
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
-from ivig.records.models import Lot, Order, OrderStatus, Role
+from ivig.records.models import Course, Lot, Order, OrderStatus, Role
 from ivig.records.services import courses
 from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import get, locked, save_versioned
@@ -37,14 +37,20 @@ from ivig.records.services.limits import hard_stops
 
 __all__ = [
     "TRANSITIONS",
+    "CourseLot",
     "LotInput",
+    "Shown",
     "cancel",
+    "course_lots",
     "defer",
     "dispense",
+    "dispense_course",
     "find_lots",
+    "lot_problems",
     "recomputed_differences",
     "transition",
     "verify",
+    "verify_course",
 ]
 
 S = OrderStatus
@@ -258,31 +264,32 @@ def _at_row(exc: IvigError, row: int, column: str) -> IvigError:
     return exc
 
 
-def _check_lot(i: int, lot: LotInput, order: Order, product: Product) -> None:
-    """One lot against the order: a lot number, a count, a vial size of the product; a lot of
-    another product or concentration, or expiring before the infusion, is a hard limit
-    (requirement 64)."""
+def _lot_problems(i: int, lot: LotInput, order: Order, product: Product) -> list[IvigError]:
+    """Every problem of one lot against the order, each naming its row and field: a lot
+    number, a count, a vial size of the product; a lot of another product or concentration, or
+    expiring before the infusion, is a hard limit (requirement 64)."""
+    out: list[IvigError] = []
     if not lot.lot_number.strip():
-        raise _at_row(
+        out.append(_at_row(
             InvalidInput(f"lot {i}: the lot number is required", field="lots"), i, "lot_number"
-        )
+        ))  # fmt: skip
     if lot.count <= 0:
-        raise _at_row(
+        out.append(_at_row(
             InvalidInput(f"lot {i}: the vial count must be positive", field="lots"), i, "count"
-        )
+        ))  # fmt: skip
     if lot.product_id and lot.product_id != product.id:
-        raise _at_row(_wrong_product(i, lot, product), i, "product_id")
+        out.append(_at_row(_wrong_product(i, lot, product), i, "product_id"))
     if lot.vial_size_g not in product.vial_sizes_g.value:
-        raise _at_row(
+        out.append(_at_row(
             InvalidInput(
                 f"lot {i}: {product.display_name} has no {lot.vial_size_g:g} g vial",
                 field="lots",
             ),
             i,
             "vial_size_g",
-        )
+        ))  # fmt: skip
     if lot.expiry < order.date:
-        raise _at_row(
+        out.append(_at_row(
             HardLimit(
                 f"lot {i} ({lot.lot_number.strip()}) expires {lot.expiry.isoformat()}, before "
                 f"the infusion on {order.date.isoformat()}: an expired lot cannot be dispensed",
@@ -294,7 +301,50 @@ def _check_lot(i: int, lot: LotInput, order: Order, product: Product) -> None:
             ),
             i,
             "expiry",
-        )
+        ))  # fmt: skip
+    return out
+
+
+def _one_error(problems: list[IvigError]) -> IvigError:
+    """All the lots' problems as one error: the first hard limit (counted) else the first
+    problem, its message every problem's, and ``details["errors"]`` the list of them (row,
+    column, code, message) for the page and the API."""
+    first = next((p for p in problems if isinstance(p, HardLimit)), problems[0])
+    listed = [
+        {
+            "row": p.details.get("row"),
+            "column": p.details.get("column"),
+            "code": p.code,
+            "message": p.message,
+        }
+        for p in problems
+    ]
+    first.details = {**first.details, "errors": listed}
+    if len(problems) > 1:
+        first.message = "; ".join(p.message for p in problems)
+        first.args = (first.message,)
+    return first
+
+
+def lot_problems(
+    order: Order, lots: list[LotInput], rows: list[int] | None = None
+) -> list[IvigError]:
+    """Every problem of the lots for ``order`` (each row's, then the sum against the ordered
+    vials); empty when they may be dispensed. ``rows``: the row number of each lot on the
+    pharmacist's screen (default 1, 2, ...)."""
+    product = current_catalogue().product(order.course.product_id)
+    if not lots:
+        return [InvalidInput("record at least one lot", field="lots")]
+    problems: list[IvigError] = []
+    given: dict[float, int] = {}
+    for i, lot in zip(rows or range(1, len(lots) + 1), lots, strict=True):
+        problems += _lot_problems(i, lot, order, product)
+        if lot.count > 0:
+            given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
+    if given != vial_counts(order.vials):
+        want = vial_label(order.vials)
+        problems.append(InvalidInput(f"the lots must hold the ordered vials: {want}", field="lots"))
+    return problems
 
 
 def _wrong_product(i: int, lot: LotInput, product: Product) -> IvigError:
@@ -347,31 +397,169 @@ def dispense(
         transaction.atomic(),
     ):
         order = locked(Order, order_id, "order")
-        product = current_catalogue().product(order.course.product_id)
-        if not lots:
-            raise InvalidInput("record at least one lot", field="lots")
-        given: dict[float, int] = {}
-        for i, lot in enumerate(lots, start=1):
-            _check_lot(i, lot, order, product)
-            given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
-        if given != vial_counts(order.vials):
-            want = vial_label(order.vials)
-            raise InvalidInput(f"the lots must hold the ordered vials: {want}", field="lots")
-        order = transition(
-            actor, order_id, S.dispensed, version, dispensed_by=actor,
-            dispensed_at=now or timezone.now(),
-        )  # fmt: skip
-        for lot in lots:
-            row = Lot.objects.create(
-                order=order,
-                product_id=product.id,
-                lot_number=lot.lot_number.strip(),
-                expiry=lot.expiry,
-                vial_size_g=lot.vial_size_g,
-                count=lot.count,
-            )
-            audit.created(actor, "lot", row, patient_id=order.patient_id)
+        problems = lot_problems(order, lots)
+        if problems:
+            raise _one_error(problems)
+        return _record_dispensing(actor, order, version, lots, now)
+
+
+def _record_dispensing(
+    actor: User, order: Order, version: int, lots: list[LotInput], now: dt.datetime | None
+) -> Order:
+    """The move to dispensed and one audited row per lot (the lots checked already)."""
+    order = transition(
+        actor, order.pk, S.dispensed, version, dispensed_by=actor,
+        dispensed_at=now or timezone.now(),
+    )  # fmt: skip
+    for lot in lots:
+        row = Lot.objects.create(
+            order=order,
+            product_id=order.course.product_id,
+            lot_number=lot.lot_number.strip(),
+            expiry=lot.expiry,
+            vial_size_g=lot.vial_size_g,
+            count=lot.count,
+        )
+        audit.created(actor, "lot", row, patient_id=order.patient_id)
     return order
+
+
+# --- a course's doses together (issue 16 item 15) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One order as the pharmacist's confirmation showed it: its version, dose and volume."""
+
+    order_id: int
+    version: int
+    dose_g: float | None = None
+    volume_ml: float | None = None
+
+
+def _course_orders(course_id: int, status: str, shown: list[Shown]) -> list[Order]:
+    """The course's orders in ``status``, by date: exactly those the confirmation showed (a
+    dose added or moved since is a 409: reload and confirm again)."""
+    course = get(Course, course_id, "course")
+    found = list(course.orders.filter(status=status).order_by("date", "sequence"))
+    if not found:
+        raise Conflict(f"course {course.pk} has no {status} order", field="status")
+    if {o.pk for o in found} != {s.order_id for s in shown}:
+        raise Conflict(
+            f"the {status} orders of course {course.pk} are not the ones your screen showed: "
+            "reload the page and confirm again",
+            field="orders",
+        )
+    return found
+
+
+def _dated(exc: IvigError, order: Order) -> IvigError:
+    """Name the order's date in a course-wide error, first."""
+    exc.message = f"{order.date.isoformat()} (order {order.pk}): {exc.message}"
+    exc.args = (exc.message,)
+    exc.details = {**exc.details, "order_id": order.pk}
+    return exc
+
+
+def verify_course(
+    actor: Actor, course_id: int, shown: list[Shown], *, now: dt.datetime | None = None
+) -> list[Order]:
+    """Verify every planned order of a course in one transaction (issue 16 item 15): each one
+    by :func:`verify`'s rules and audited on its own; one refusal refuses them all, named by
+    its date."""
+    actor = _may(actor, S.verified, "verifying an order")
+    by_id = {s.order_id: s for s in shown}
+    with transaction.atomic():
+        done = []
+        for order in _course_orders(course_id, S.planned, shown):
+            seen = by_id[order.pk]
+            try:
+                done.append(verify(actor, order.pk, seen.version, dose_g=seen.dose_g,
+                                   volume_ml=seen.volume_ml, now=now))  # fmt: skip
+            except IvigError as exc:
+                raise _dated(exc, order) from None
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class CourseLot:
+    """The lot of one vial size for every order of a course: each order takes from it the
+    count of that size it ordered."""
+
+    lot_number: str
+    expiry: dt.date
+    vial_size_g: float
+    product_id: str | None = None
+
+
+def course_lots(order: Order, lots: list[CourseLot]) -> list[tuple[int, LotInput]]:
+    """The course's lots as ``order`` takes them: each row's number on the screen and the lot
+    with the count of that vial size the order holds (a size it did not order left out)."""
+    counts = vial_counts(order.vials)
+    return [
+        (
+            i,
+            LotInput(
+                lot.lot_number, lot.expiry, lot.vial_size_g, counts[lot.vial_size_g], lot.product_id
+            ),
+        )
+        for i, lot in enumerate(lots, start=1)
+        if lot.vial_size_g in counts
+    ]
+
+
+def _course_lot_problems(found: list[Order], lots: list[CourseLot]) -> list[IvigError]:
+    """One lot per vial size, each of a size some order of the course holds."""
+    problems: list[IvigError] = []
+    sizes = [lot.vial_size_g for lot in lots]
+    ordered = {size for order in found for size in vial_counts(order.vials)}
+    for i, lot in enumerate(lots, start=1):
+        if sizes.count(lot.vial_size_g) > 1:
+            problems.append(_at_row(InvalidInput(
+                f"lot {i}: one lot per vial size for a whole course; to take {lot.vial_size_g:g}"
+                " g vials from two lots, dispense each order on its own",
+                field="lots"), i, "vial_size_g"))  # fmt: skip
+        elif lot.vial_size_g not in ordered:
+            problems.append(_at_row(InvalidInput(
+                f"lot {i}: no order of this course holds {lot.vial_size_g:g} g vials",
+                field="lots"), i, "vial_size_g"))  # fmt: skip
+    return problems
+
+
+def dispense_course(
+    actor: Actor,
+    course_id: int,
+    shown: list[Shown],
+    lots: list[CourseLot],
+    *,
+    now: dt.datetime | None = None,
+) -> list[Order]:
+    """Dispense every verified order of a course from one lot per vial size (issue 16 item
+    15): each order takes its own count of each size, checked against its vials as
+    :func:`dispense` checks them, every problem of every order named at once (a hard limit
+    counted); then each order is moved and its lots recorded and audited on its own, all in
+    one transaction."""
+    actor = _may(actor, S.dispensed, "dispensing an order")
+    course = get(Course, course_id, "course")
+    by_id = {s.order_id: s for s in shown}
+    with (
+        hard_stops(actor, "lot", patient_id=course.patient_id),
+        transaction.atomic(),
+    ):
+        found = [locked(Order, o.pk, "order") for o in _course_orders(course_id, S.verified, shown)]
+        problems = _course_lot_problems(found, lots) if lots else []
+        for order in found:
+            taken = course_lots(order, lots)
+            numbers, rows = [i for i, _ in taken], [lot for _, lot in taken]
+            problems += [_dated(p, order) for p in lot_problems(order, rows, numbers)]
+        if problems:
+            raise _one_error(problems)
+        return [
+            _record_dispensing(
+                actor, order, by_id[order.pk].version, [t for _, t in course_lots(order, lots)], now
+            )
+            for order in found
+        ]
 
 
 def _reason(reason: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from typing import Any
 
 from django import forms
@@ -21,12 +22,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, path
 
+from ivig.core.barcode import parse_gs1
 from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
-from ivig.records.library import current_catalogue
-from ivig.records.models import Order, OrderStatus
+from ivig.records.library import current_catalogue, current_library
+from ivig.records.models import Course, IgaStatus, Order, OrderStatus
 from ivig.records.services import orders as service
+from ivig.records.services import patient_reports
 from ivig.web.forms import DateInput, today
 from ivig.web.views.common import posted, roles_required
 
@@ -50,13 +53,27 @@ class VerifyForm(VersionForm):
 
 
 class LotForm(forms.Form):
-    """One row of dispensing: vials of one size from one lot."""
+    """One row of dispensing: vials of one size from one lot. The lot and expiry are typed, or
+    read from the vial's GS1 barcode scanned into ``scan`` (``core.barcode``: the page's
+    script fills them as the code is scanned; the server parses what is sent). The product on
+    the vial label has no default: the pharmacist reads it and chooses (issue 16 item 12)."""
 
+    scan = forms.CharField(
+        label="Scan",
+        required=False,
+        max_length=200,
+        strip=False,
+        help_text="Scan the vial's barcode here: it fills the lot and the expiry.",
+    )
     vial_size_g = forms.TypedChoiceField(label="Vial size", coerce=float, choices=())
-    lot_number = forms.CharField(label="Lot number", max_length=60)
-    expiry = forms.DateField(label="Expiry date", widget=DateInput)
+    lot_number = forms.CharField(label="Lot number", max_length=60, required=False)
+    expiry = forms.DateField(label="Expiry date", widget=DateInput, required=False)
     count = forms.IntegerField(label="Vials", min_value=1)
-    product_id = forms.ChoiceField(label="Product on the vial label", required=False, choices=())
+    product_id = forms.ChoiceField(
+        label="Product on the vial label",
+        choices=(),
+        error_messages={"required": "Choose the product printed on the vial label"},
+    )
 
     def __init__(
         self,
@@ -71,9 +88,40 @@ class LotForm(forms.Form):
         size.choices = [("", "Choose a size"), *((f"{s:g}", f"{s:g} g") for s in sizes)]
         product = self.fields["product_id"]
         assert isinstance(product, forms.ChoiceField)
-        product.choices = products or [("", "The order's product")]
+        product.choices = products or [("", "Choose the product on the label")]
         self.fields["lot_number"].widget.attrs.update(autocomplete="off", autocapitalize="none")
         self.fields["count"].widget.attrs.update(inputmode="numeric")
+        self.fields["scan"].widget.attrs.update(
+            **{
+                "autocomplete": "off",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+                "data-gs1-scan": "",
+            }
+        )
+
+    def clean(self) -> dict[str, Any]:
+        """A scanned code fills the lot and expiry left empty (and must agree with those
+        typed); then both are required."""
+        data = super().clean() or {}
+        scanned = (data.get("scan") or "").strip()
+        if scanned:
+            try:
+                code = parse_gs1(scanned, today=today())
+            except IvigError as exc:
+                self.add_error("scan", exc.message[:1].upper() + exc.message[1:])
+            else:
+                for name, value in (("lot_number", code.lot), ("expiry", code.expiry)):
+                    if value is None:
+                        continue
+                    if not data.get(name):
+                        data[name] = value
+                    elif data[name] != value:
+                        self.add_error(name, f"The scanned code says {value}: check the vial")
+        for name, words in (("lot_number", "the lot number"), ("expiry", "the expiry date")):
+            if not data.get(name) and name not in self.errors:
+                self.add_error(name, f"Enter {words} (type it or scan the barcode)")
+        return data
 
 
 LotFormSet = forms.formset_factory(LotForm, extra=1, max_num=12, validate_max=True)
@@ -186,6 +234,46 @@ def _check(order: Order) -> dict[str, Any]:
     }
 
 
+def _patient_safety(order: Order) -> dict[str, Any]:
+    """What the pharmacist verifies beside the arithmetic (issue 16 item 10): the patient's
+    allergies, IgA status and risks (in words, from the drug library), the plan's screening
+    findings, the eligibility answers for the course's indication and the latest day-before
+    check of this order (its answers and what it flagged)."""
+    patient = order.patient
+    library = current_library()
+    risks = library.catalogue.risks
+    eligibility = []
+    for row in patient.eligibility.filter(indication=order.course.indication):
+        indication = library.catalogue.indications.get(row.indication)
+        criteria = {c.key: c for c in indication.criteria} if indication else {}
+        eligibility += [
+            (criteria[key].question, criteria[key].words(value))
+            if key in criteria
+            else (key.replace("_", " "), str(value))
+            for key, value in row.answers.items()
+        ]
+    check = patient_reports.latest_check(order)
+    questions = {q.key: q.text for q in patient_reports.CHECK_QUESTIONS}
+    return {
+        "allergies": patient.allergies.strip(),
+        "iga_status": IgaStatus(patient.iga_status).label
+        if patient.iga_status in IgaStatus.values
+        else patient.iga_status,
+        "iga_alert": patient.iga_status
+        in (IgaStatus.deficient, IgaStatus.deficient_with_antibodies),
+        "risks": [
+            (code, risks[code].meaning if code in risks else code) for code in patient.risk_codes
+        ],
+        "findings": (order.course.plan or {}).get("findings") or [],
+        "eligibility": eligibility,
+        "day_check": check,
+        "day_check_answers": [
+            (questions.get(key, key.replace("_", " ")), "yes" if value else "no")
+            for key, value in (check.answers if check else {}).items()
+        ],
+    }
+
+
 def _order(order_id: int) -> Order:
     return get_object_or_404(Order.objects.select_related("patient", "course"), pk=order_id)
 
@@ -202,12 +290,24 @@ def queue(request: HttpRequest) -> HttpResponse:
         {
             "section": "pharmacy",
             "title": "Pharmacy",
-            "to_verify": [_row(o) for o in _queue(OrderStatus.planned)],
-            "to_dispense": [_row(o) for o in _queue(OrderStatus.verified)],
+            "to_verify": _by_course([_row(o) for o in _queue(OrderStatus.planned)]),
+            "to_dispense": _by_course([_row(o) for o in _queue(OrderStatus.verified)]),
             "lot_form": LotSearchForm(),
             "today": today(),
         },
     )
+
+
+def _by_course(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the first row of each course in the queue with the number of its orders there:
+    the queue offers "all N doses of this course" in one action (issue 16 item 15)."""
+    counts = Counter(r["order"].course_id for r in rows)
+    seen: set[int] = set()
+    for r in rows:
+        course = r["order"].course_id
+        r["course_count"] = counts[course] if course not in seen else 0
+        seen.add(course)
+    return rows
 
 
 # --- verify --------------------------------------------------------------------------------------
@@ -257,6 +357,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
             "order": order,
             "product": _product_name(order),
             "check": _check(order),
+            "safety": _patient_safety(order),
             "form": form,
             "stale": form.is_bound and order.version != _posted_version(form),
             "own_course": order.course.prescribed_by_id == request.user.pk,
@@ -283,19 +384,41 @@ def _place_lot_error(
     top: VersionForm,
     ordered: dict[float, int],
 ) -> None:
-    """Put a dispensing error next to the row and field at fault: the service names the row
-    (1-based) and its field in ``details``; a mismatch with the ordered vials goes above the
-    rows and on the count of each size that does not add up."""
-    row, column = exc.details.get("row"), exc.details.get("column")
+    """Put every dispensing problem next to the row and field at fault (the service lists
+    them all in ``details["errors"]``, each naming its row, 1-based, and field); a mismatch
+    with the ordered vials goes above the rows and on the count of each size that does not
+    add up."""
+    for problem in _problems(exc):
+        _place_one(problem, used, top, ordered, exc.field)
+
+
+def _problems(exc: IvigError) -> list[dict[str, Any]]:
+    """The problems an error names (``details["errors"]``, each with its row, column and
+    message), else the error itself as one."""
+    listed = exc.details.get("errors")
+    if isinstance(listed, list) and listed:
+        return [p for p in listed if isinstance(p, dict)]
+    return [{"row": exc.details.get("row"), "column": exc.details.get("column"),
+             "message": exc.message}]  # fmt: skip
+
+
+def _place_one(
+    problem: dict[str, Any],
+    used: list[LotForm],
+    top: VersionForm,
+    ordered: dict[float, int],
+    field: str | None,
+) -> None:
+    row, column, text = problem.get("row"), problem.get("column"), str(problem["message"])
     if isinstance(row, int) and 0 < row <= len(used):
         form = used[row - 1]
-        message = re.sub(r"^lot \d+: ", "", exc.message)  # "lot 2: the lot number is ..."
+        message = re.sub(r"^lot \d+: ", "", text)  # "lot 2: the lot number is ..."
         message = re.sub(r"^lot \d+ \(([^)]*)\)", r"lot \1", message)  # "lot 2 (X) expires"
         message = message[:1].upper() + message[1:]
         form.add_error(column if column in form.fields else None, message)
         return
-    top.add_error(None, exc.message)
-    if exc.field != "lots":
+    top.add_error(None, text)
+    if field != "lots":
         return
     given: dict[float, int] = {}
     for form in used:
@@ -344,7 +467,7 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
                     expiry=f.cleaned_data["expiry"],
                     vial_size_g=f.cleaned_data["vial_size_g"],
                     count=f.cleaned_data["count"],
-                    product_id=f.cleaned_data["product_id"] or None,
+                    product_id=f.cleaned_data["product_id"],
                 )
                 for f in used
             ]
@@ -380,19 +503,208 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _product_choices(order: Order) -> list[tuple[str, str]]:
-    """The product of a lot: the order's by default; another one is refused (a hard limit)."""
+    """The product on a lot's vial label, chosen by the pharmacist (no default: issue 16 item
+    12): the order's first, then the others (refused: a hard limit)."""
+    others = [
+        (p.id, p.display_name)
+        for p in current_catalogue().products.values()
+        if p.id != order.course.product_id
+    ]
     return [
-        ("", f"The order's product ({_product_name(order)})"),
-        *(
-            (p.id, p.display_name)
-            for p in current_catalogue().products.values()
-            if p.id != order.course.product_id
-        ),
+        ("", "Choose the product on the label"),
+        (order.course.product_id, f"{_product_name(order)} (the order's product)"),
+        *others,
     ]
 
 
 def _sizes(order: Order) -> tuple[float, ...]:
     return tuple(float(v["size_g"]) for v in order.vials)
+
+
+# --- a course's doses together (issue 16 item 15) ------------------------------------------------
+
+
+class CourseLotForm(LotForm):
+    """One lot per vial size for every order of a course: each order takes its own count."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["count"]
+
+
+CourseLotFormSet = forms.formset_factory(CourseLotForm, extra=0, max_num=12, validate_max=True)
+
+
+def _course(course_id: int) -> Course:
+    return get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
+
+
+def _course_orders(course: Course, status: str) -> list[Order]:
+    return list(
+        course.orders.filter(status=status)
+        .select_related("patient", "course")
+        .order_by("date", "sequence")
+    )
+
+
+def _shown(request: HttpRequest, numbers: bool) -> list[service.Shown]:
+    """The orders the confirmation showed, as posted: ``order`` (each id) with its
+    ``version-<id>`` (and ``dose-<id>``, ``volume-<id>`` for verification). Raises ValueError
+    when one is missing or not a number."""
+    out = []
+    for raw in request.POST.getlist("order"):
+        pk = int(raw)
+        version = int(request.POST[f"version-{pk}"])
+        if numbers:
+            dose, volume = float(request.POST[f"dose-{pk}"]), float(request.POST[f"volume-{pk}"])
+            out.append(service.Shown(pk, version, dose, volume))
+        else:
+            out.append(service.Shown(pk, version))
+    if not out:
+        raise ValueError("no order")
+    return out
+
+
+@roles_required("pharmacist")
+def verify_course(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Every planned order of a course on one page, each with its numbers and checks, and one
+    Verify for all of them (each still verified and audited on its own, in one transaction)."""
+    course = _course(course_id)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            shown = _shown(request, numbers=True)
+        except (KeyError, ValueError):
+            errors.append("the orders' versions or numbers are missing: reload the page")
+            status = 400
+        else:
+            try:
+                done = service.verify_course(request.user, course.pk, shown)
+            except IvigError as exc:
+                errors.append(exc.message)
+                status = exc.http_status
+            else:
+                messages.success(
+                    request,
+                    f"Verified {len(done)} doses: {course.patient}, "
+                    + ", ".join(f"{o.date:%Y-%m-%d} {o.dose_g:g} g" for o in done)
+                    + ".",
+                )
+                return redirect("web:pharmacy")
+    found = _course_orders(course, OrderStatus.planned)
+    return render(
+        request,
+        "web/pharmacy_verify_course.html",
+        {
+            "section": "pharmacy",
+            "title": f"Verify the course: {course.patient}",
+            "course": course,
+            "rows": [
+                {**_row(o), "check": _check(o), "differences": _differences(o)} for o in found
+            ],
+            "order": found[0] if found else None,
+            "safety": _patient_safety(found[0]) if found else None,
+            "errors": errors,
+            "own_course": course.prescribed_by_id == request.user.pk,
+        },
+        status=status,
+    )
+
+
+def _differences(order: Order) -> list[str]:
+    """The server's recomputation of the order, as the pharmacist reads it before verifying
+    (what differs, in words; empty when nothing does)."""
+    try:
+        return service.recomputed_differences(order)
+    except IvigError as exc:
+        return [exc.message]
+
+
+def _initial_course_lots(found: list[Order]) -> list[dict[str, Any]]:
+    sizes = sorted({v["size_g"] for o in found for v in _vials(o)}, reverse=True)
+    return [{"vial_size_g": f"{s:g}"} for s in sizes]
+
+
+@roles_required("pharmacist")
+def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
+    """Every verified order of a course dispensed from one lot per vial size: the page shows
+    each order's own counts; the service checks each order and names every problem."""
+    course = _course(course_id)
+    found = _course_orders(course, OrderStatus.verified)
+    product = current_catalogue().products.get(course.product_id)
+    sizes = tuple(
+        sorted(
+            {
+                *(product.vial_sizes_g.value if product else ()),
+                *(s for o in found for s in _sizes(o)),
+            }
+        )
+    )
+    data = request.POST if request.method == "POST" else None
+    formset = CourseLotFormSet(
+        data,
+        prefix="lots",
+        initial=_initial_course_lots(found),
+        form_kwargs={"sizes": sizes, "products": _product_choices(found[0]) if found else None},
+    )
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            shown = _shown(request, numbers=False)
+        except (KeyError, ValueError):
+            errors.append("the orders' versions are missing: reload the page")
+            status = 400
+        else:
+            if formset.is_valid():
+                used = [f for f in formset.forms if f.cleaned_data]
+                lots = [
+                    service.CourseLot(
+                        lot_number=f.cleaned_data["lot_number"],
+                        expiry=f.cleaned_data["expiry"],
+                        vial_size_g=f.cleaned_data["vial_size_g"],
+                        product_id=f.cleaned_data["product_id"],
+                    )
+                    for f in used
+                ]
+                try:
+                    done = service.dispense_course(request.user, course.pk, shown, lots)
+                except IvigError as exc:
+                    status = exc.http_status if isinstance(exc, Conflict) else 200
+                    for problem in _problems(exc):
+                        row = problem.get("row")
+                        if isinstance(row, int) and 0 < row <= len(used):
+                            column = problem.get("column")
+                            form = used[row - 1]
+                            form.add_error(
+                                column if column in form.fields else None, problem["message"]
+                            )
+                        else:
+                            errors.append(problem["message"])
+                else:
+                    messages.success(
+                        request,
+                        f"Dispensed {len(done)} doses: {course.patient}, lots "
+                        + ", ".join(sorted({lot.lot_number for lot in lots}))
+                        + ".",
+                    )
+                    return redirect("web:pharmacy")
+    return render(
+        request,
+        "web/pharmacy_dispense_course.html",
+        {
+            "section": "pharmacy",
+            "title": f"Dispense the course: {course.patient}",
+            "course": course,
+            "rows": [_row(o) for o in found],
+            "product": _product_name(found[0]) if found else course.product_id,
+            "formset": formset,
+            "errors": errors,
+            "expired_before": found[-1].date if found else None,
+        },
+        status=status,
+    )
 
 
 # --- lot look-up ---------------------------------------------------------------------------------
@@ -441,4 +753,10 @@ urlpatterns: list[URLPattern] = [
     path("pharmacy/orders/<int:order_id>/verify/", verify, name="pharmacy-verify"),
     path("pharmacy/orders/<int:order_id>/dispense/", dispense, name="pharmacy-dispense"),
     path("pharmacy/lots/", lots, name="pharmacy-lots"),
+    path("pharmacy/courses/<int:course_id>/verify/", verify_course, name="pharmacy-verify-course"),
+    path(
+        "pharmacy/courses/<int:course_id>/dispense/",
+        dispense_course,
+        name="pharmacy-dispense-course",
+    ),
 ]

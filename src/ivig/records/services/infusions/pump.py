@@ -15,6 +15,7 @@ from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import InfusionSession, Order, RateAction, RateChange, Role, Vitals
+from ivig.records.services import premedication
 from ivig.records.services.access import require
 from ivig.records.services.common import save_versioned
 from ivig.records.services.infusions._common import (
@@ -234,7 +235,11 @@ def guard_rate(
 ) -> tuple[SoftLimit, ...]:
     """A rate typed at ``at`` through the drug library's guards (``check_rate_entry``: hard
     limits 48-50 raised, the soft limits crossed returned), against the planned step due then
-    and the rate on the pump before it."""
+    and the rate on the pump before it; above the prescriber's cap after a reaction at an
+    earlier infusion, a hard limit (issue 16 item 6: ``premedication.rate_cap``)."""
+    cap = premedication.rate_cap(order)
+    if cap is not None and rate_ml_per_h > cap.max_ml_per_h + 1e-9:
+        raise above_tolerated(rate_ml_per_h, cap.max_ml_per_h, cap.why)
     return check_rate_entry(
         rate_ml_per_h,
         steps=steps,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from ivig.errors import Conflict, Forbidden, InvalidInput
 from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Order, OrderStatus, RateAction, Role
+from ivig.records.services import premedication
 from ivig.records.services.access import has_role, require
 from ivig.records.services.common import CLOCK_SKEW, locked
 from ivig.records.services.infusions._common import (
@@ -175,6 +176,9 @@ def start_infusion(
             reason="; ".join(w for w in (late_entry_text(at, now), no_baseline) if w),
         )  # fmt: skip
         first_rate = float(order.steps[0]["rate_ml_per_h"])
+        cap = premedication.rate_cap(order)  # the prescriber's cap after a reaction (issue 16)
+        if cap is not None:
+            first_rate = min(first_rate, cap.max_ml_per_h)
         pump_row(
             actor, session, order, at, RateAction.start, rate_ml_per_h=first_rate,
             note=no_baseline,

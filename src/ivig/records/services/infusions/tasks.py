@@ -12,6 +12,7 @@ from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Order, PrescriberTask, Reaction, Role
+from ivig.records.services import premedication
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.services.infusions._common import clock
@@ -83,8 +84,17 @@ def open_tasks(actor: Actor) -> list[PrescriberTask]:
     )
 
 
-def acknowledge_task(actor: Actor, task_id: int, note: str, *, now: dt.datetime) -> PrescriberTask:
-    """A prescriber acknowledges a task (62), with a note; once only (409 after)."""
+def acknowledge_task(
+    actor: Actor,
+    task_id: int,
+    note: str,
+    *,
+    decision: premedication.Decision | None = None,
+    now: dt.datetime,
+) -> PrescriberTask:
+    """A prescriber acknowledges a task (62), with a note; once only (409 after). With a
+    ``decision`` for a reaction's task, the decision for the next infusions is recorded in the
+    same transaction (issue 16 item 6: ``premedication.decide``)."""
     actor = require(actor, "acknowledging a task", Role.prescriber)
     if not note.strip():
         raise InvalidInput("write a note with the acknowledgement", field="note")
@@ -102,4 +112,8 @@ def acknowledge_task(actor: Actor, task_id: int, note: str, *, now: dt.datetime)
         task.save(update_fields=["acknowledged_by", "acknowledged_at", "acknowledgement"])
         audit.record(actor, "acknowledge", "task", task.pk, patient_id=task.patient_id,
                      before=before, after=audit.snapshot(task), reason=note.strip())  # fmt: skip
+        if decision is not None:
+            if task.reaction_id is None:
+                raise InvalidInput("this task is not about a reaction", field="ramp")
+            premedication.decide(actor, task.reaction_id, decision, now=now)
     return task

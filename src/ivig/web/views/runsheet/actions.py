@@ -32,7 +32,7 @@ from ivig.records.models import InfusionSession, Order, PrescriberTask
 from ivig.records.services import infusions
 from ivig.web.errors import attach_error
 from ivig.web.views.common import roles_required
-from ivig.web.views.runsheet.forms import VITALS, Keyed, RateForm, build
+from ivig.web.views.runsheet.forms import VITALS, AcknowledgeForm, Keyed, RateForm, build
 from ivig.web.views.runsheet.sheet import context
 
 PART_UPDATES = ("rate", "vitals")  # no change of state: the other forms keep what is typed
@@ -351,7 +351,10 @@ def acknowledge(request: HttpRequest, order_id: int) -> HttpResponse:
     form = build("acknowledge", order, session, now, request.POST, prefix_id=f"ack{task.pk}")
     if form.is_valid():
         try:
-            infusions.acknowledge_task(request.user, task.pk, form.cleaned_data["note"], now=now)
+            decision = form.decision() if isinstance(form, AcknowledgeForm) else None
+            infusions.acknowledge_task(
+                request.user, task.pk, form.cleaned_data["note"], decision=decision, now=now
+            )
         except Forbidden:
             raise  # a 403 page with the reason (ivig.server.middleware.ErrorPages)
         except IvigError as exc:

@@ -17,8 +17,9 @@ from ivig.core.monitoring import ReactionSeverity
 from ivig.core.vitals import VITAL_FIELDS
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
-from ivig.records.models import InfusionSession, Order
+from ivig.records.models import InfusionSession, Order, RampDecision
 from ivig.records.services.limits import Override
+from ivig.records.services.premedication import Decision
 from ivig.records.services.runsheet.sheet import CHECK_QUESTIONS, symptom_name
 from ivig.web.vitals import with_vital_fields
 
@@ -275,6 +276,20 @@ class AcknowledgeForm(Keyed):
 
     task_id = forms.IntegerField(widget=forms.HiddenInput)
     note = forms.CharField(label="Note", widget=forms.Textarea(attrs={"rows": 2}))
+    # issue 16 item 6: the decision for the next infusions, with the task of a reaction
+    ramp = forms.ChoiceField(
+        label="Next infusions",
+        required=False,
+        choices=[("", "Decide later"), *RampDecision.choices],
+    )
+    premedicate = forms.BooleanField(label="Premedicate before the next infusions", required=False)
+
+    def decision(self) -> Decision | None:
+        """The decision chosen with the acknowledgement (``None``: decided later)."""
+        d = self.cleaned_data
+        if not d.get("ramp"):
+            return None
+        return Decision(ramp=d["ramp"], premedicate=d["premedicate"], note=d["note"])
 
 
 @with_vital_fields
