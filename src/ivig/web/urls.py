@@ -46,4 +46,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *handout.urlpatterns,
     *me_reports.urlpatterns,
     *portal.urlpatterns,
+    # Under /signin/: patients reach it too (the idle warning asks it; issue 16 item 2).
+    path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
 ]
