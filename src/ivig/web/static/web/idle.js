@@ -128,11 +128,20 @@
     true,
   );
 
-  // An htmx form answered other than by the idle sign-out (401): no longer needed.
-  document.addEventListener("htmx:afterRequest", (event) => {
-    const form = event.detail && event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
-    const status = event.detail && event.detail.xhr ? event.detail.xhr.status : 0;
-    if (form && status && status !== 401) forget(form);
+  // An htmx request answered (before the swap: a form swapped out no longer bubbles events).
+  // By the idle sign-out (401): htmx goes to the sign-in page next, so what was typed in this
+  // page's forms is kept first. Otherwise the form sent is answered: its entry is dropped.
+  document.addEventListener("htmx:beforeOnLoad", (event) => {
+    const detail = event.detail || {};
+    const status = detail.xhr ? detail.xhr.status : 0;
+    if (status === 401) {
+      for (const form of document.forms) if (kept(form) && typedIn(form)) keep(form);
+      return;
+    }
+    const form = detail.elt && detail.elt.closest ? detail.elt.closest("form") : null;
+    if (form && status) forget(form);
+    const headers = (detail.requestConfig && detail.requestConfig.headers) || {};
+    if (!headers["X-Ivig-Poll"]) restart(); // the user's request: the idle clock starts again
   });
 
   // On load: the sign-in page marks the kept entries "to restore"; any other page restores
@@ -168,6 +177,9 @@
   const stayUrl = body.dataset.stayUrl;
   const signinUrl = body.dataset.signinUrl || "/signin/";
   let deadline = Date.now() + limit * 1000;
+  function restart() {
+    deadline = Date.now() + limit * 1000;
+  }
   let asking = false;
   let banner = null;
 
@@ -247,14 +259,6 @@
       showBanner(left);
     }
   };
-
-  // A request of this page that is not its polling is activity: the clock starts again.
-  document.addEventListener("htmx:afterRequest", (event) => {
-    const headers = (event.detail && event.detail.requestConfig && event.detail.requestConfig.headers) || {};
-    if (!headers["X-Ivig-Poll"] && event.detail.xhr && event.detail.xhr.status !== 401) {
-      deadline = Date.now() + limit * 1000;
-    }
-  });
 
   onLoad();
   if (limit > 0 && stayUrl) {
