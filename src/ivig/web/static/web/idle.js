@@ -197,7 +197,8 @@
   const signedOut = (idle) => {
     for (const form of document.forms) if (kept(form) && typedIn(form)) keep(form);
     const here = window.location.pathname + window.location.search;
-    window.location.assign(`${signinUrl}?next=${encodeURIComponent(here)}${idle ? "&idle=1" : ""}`);
+    const next = encodeURIComponent(here).replace(/%2F/g, "/"); // as the server writes it
+    window.location.assign(`${signinUrl}?next=${next}${idle ? "&idle=1" : ""}`);
   };
 
   // The server's answer: {signed_in, remaining}; a page instead of JSON: signed out for idling.
