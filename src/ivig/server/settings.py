@@ -202,3 +202,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# The pages' forms say what is missing in the app's words (issue 16 item 21).
+FORM_RENDERER = "ivig.web.renderer.PlainWordsRenderer"
