@@ -152,3 +152,16 @@ def test_the_api_keeps_its_json_404(client_for: Callable[[str | None], Client]) 
     response = client_for("nurse").get("/api/no/such/route")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+def test_risks_are_named_in_words(
+    client_for: Callable[[str | None], Client], dispensed: Order
+) -> None:
+    from ivig.records.models import Patient
+
+    Patient.objects.filter(pk=dispensed.patient_id).update(risk_codes=["diabetes", "egfr-below-60"])
+    for url in (f"/patients/{dispensed.patient_id}/", f"/orders/{dispensed.pk}/runsheet/"):
+        page = client_for("nurse").get(url).content.decode()
+        assert '<span class="badge">Diabetes mellitus</span>' in page, url
+        assert '<span class="badge">eGFR below 60 mL/min/1.73 m2</span>' in page, url
+        assert '<span class="badge">diabetes</span>' not in page, url

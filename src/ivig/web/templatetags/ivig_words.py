@@ -2,7 +2,8 @@
 
 - ``{{ order|order_name }}``: ``maintenance, dose 1 of 3`` (``records.services.doses``);
 - ``{{ course.product_id|product_name }}``: ``Privigen (US)``, the catalogue's name;
-- ``{{ outcome.measure|measure_name }}``: ``Triple Timed Up-and-Go``, the library's name.
+- ``{{ outcome.measure|measure_name }}``: ``triple timed up-and-go (3TUG)``, the library's name;
+- ``{{ code|risk_name }}``: ``Diabetes mellitus``, the risk's meaning without its notes.
 
 The names come from the library in service (``current_library()``); a code it no longer lists
 is shown as it is.
@@ -19,7 +20,7 @@ from ivig.records.services.doses import order_name as _order_name
 
 register = template.Library()
 
-__all__ = ["measure_name", "order_name", "product_name"]
+__all__ = ["measure_name", "order_name", "product_name", "risk_name"]
 
 
 @register.filter
@@ -40,3 +41,11 @@ def measure_name(measure_id: Any) -> str:
     """The library's name of an outcome measure, else the code."""
     measure = current_library().outcomes.get(str(measure_id))
     return measure.name if measure is not None else str(measure_id)
+
+
+@register.filter
+def risk_name(code: Any) -> str:
+    """A risk code's meaning, without the notes in brackets that follow it (``eGFR below 60
+    mL/min/1.73 m2``), else the code."""
+    risk = current_library().catalogue.risks.get(str(code))
+    return risk.meaning.split(" (", 1)[0] if risk is not None else str(code)
