@@ -87,12 +87,15 @@ def _sign_in_again(page: Page) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_the_countdown_and_stay_signed_in(page: Page, sign_in: Any, settings: Any) -> None:
+def test_the_countdown_and_stay_signed_in(
+    page: Page, sign_in: Any, settings: Any, shots: Any
+) -> None:
     settings.IDLE_MINUTES = 0.2  # 12 seconds; the countdown shows in the last 6
     sign_in("nurse")
     warning = page.get_by_role("alert").filter(has_text="You will be signed out in")
     expect(warning).to_be_visible(timeout=15_000)
     expect(warning).to_contain_text(re.compile(r"signed out in 0:0[0-6]"))
+    shots.take("countdown")
     page.get_by_role("button", name="Stay signed in").click()
     expect(warning).to_be_hidden()
     # the server agrees: the idle clock started again
