@@ -6,6 +6,7 @@ client, GET and POST (an empty POST: the role check comes before the form, so wh
 does not matter).
 
 - anonymous: sent to the sign-in page (or 405 for a method the route never answers);
+- a GET of a POST-only action, by anyone: sent to the action's page (issue 16 item 2);
 - a role the route allows: neither refused (403), nor sent to sign in;
 - any other staff role: 403 (404 for the patient's own ``/me/`` pages, which staff never see);
 - a refused request writes nothing (the audit log is unchanged).
@@ -25,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ivig.records.models import AuditEvent
+from ivig.server.middleware import action_page
 
 STAFF = frozenset({"admin", "prescriber", "pharmacist", "nurse"})
 ADMIN, PRESCRIBER, PHARMACIST, NURSE = "admin", "prescriber", "pharmacist", "nurse"
@@ -143,11 +145,21 @@ def _signin_redirect(response: Any) -> bool:
     return response.status_code == 302 and response["Location"].startswith("/signin/")
 
 
+def _to_page(response: Any) -> bool:
+    """A GET of a POST-only action sent to the action's page (issue 16 item 2)."""
+    request = response.request
+    return (
+        request["REQUEST_METHOD"] == "GET"
+        and response.status_code == 302
+        and response["Location"] == action_page(request["PATH_INFO"])
+    )
+
+
 def _check(response: Any, rule: Rule, role: str | None) -> str | None:
     """What is wrong with ``response`` under ``rule`` for ``role`` (None: it is right)."""
     status = response.status_code
     if rule is NO:
-        ok = status == 405 or (role is None and _signin_redirect(response))
+        ok = status == 405 or (role is None and _signin_redirect(response)) or _to_page(response)
     elif rule == PUBLIC:
         ok = status not in (403, 405) and not _signin_redirect(response)
     elif role is None:
