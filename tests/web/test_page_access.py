@@ -41,6 +41,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "favicon.ico": (PUBLIC, PUBLIC),
     "health/": (PUBLIC, NO),
     "signin/": (PUBLIC, PUBLIC),
+    "signin/stay/": (PUBLIC, PUBLIC),  # the idle warning asks it (issue 16 item 2)
     "signout/": (NO, PUBLIC),
     "": (STAFF, STAFF),
     "patients/": (STAFF, STAFF),
@@ -310,7 +311,10 @@ def test_the_api_sends_the_security_headers(
 
 
 def test_public_pages_are_the_public_ones() -> None:
-    """Only the sign-in page, the invitation link, the icon and the health check (no patient
-    data) are open without signing in."""
+    """Only the sign-in page (and how long is left before the idle sign-out: "signed out" to
+    anyone else), the invitation link, the icon and the health check (no patient data) are open
+    without signing in."""
     public = {route for route, rules in PAGES.items() if PUBLIC in rules}
-    assert public == {"signin/", "signout/", "invite/<str:token>/", "favicon.ico", "health/"}
+    assert public == {
+        "signin/", "signin/stay/", "signout/", "invite/<str:token>/", "favicon.ico", "health/"
+    }  # fmt: skip
