@@ -125,7 +125,9 @@ def test_a_pharmacist_may_not_invite(client_for: Any, patient: Any) -> None:
     pharmacist = client_for("pharmacist")
     assert "Invite the patient" not in pharmacist.get(f"/patients/{patient.pk}/").content.decode()
     assert pharmacist.post(f"/patients/{patient.pk}/invite/").status_code == 403
-    assert client_for("nurse").get(f"/patients/{patient.pk}/invite/").status_code == 405
+    # a GET of the POST-only action opens its page (issue 16 item 2)
+    got = client_for("nurse").get(f"/patients/{patient.pk}/invite/")
+    assert (got.status_code, got["Location"]) == (302, f"/patients/{patient.pk}/")
     assert not PatientInvitation.objects.exists()
 
 

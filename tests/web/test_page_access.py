@@ -6,6 +6,7 @@ client, GET and POST (an empty POST: the role check comes before the form, so wh
 does not matter).
 
 - anonymous: sent to the sign-in page (or 405 for a method the route never answers);
+- a GET of a POST-only action, by anyone: sent to the action's page (issue 16 item 2);
 - a role the route allows: neither refused (403), nor sent to sign in;
 - any other staff role: 403 (404 for the patient's own ``/me/`` pages, which staff never see);
 - a refused request writes nothing (the audit log is unchanged).
@@ -25,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ivig.records.models import AuditEvent
+from ivig.server.middleware import action_page
 
 STAFF = frozenset({"admin", "prescriber", "pharmacist", "nurse"})
 ADMIN, PRESCRIBER, PHARMACIST, NURSE = "admin", "prescriber", "pharmacist", "nurse"
@@ -39,6 +41,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "favicon.ico": (PUBLIC, PUBLIC),
     "health/": (PUBLIC, NO),
     "signin/": (PUBLIC, PUBLIC),
+    "signin/stay/": (PUBLIC, PUBLIC),  # the idle warning asks it (issue 16 item 2)
     "signout/": (NO, PUBLIC),
     "": (STAFF, STAFF),
     "patients/": (STAFF, STAFF),
@@ -167,11 +170,21 @@ def _signin_redirect(response: Any) -> bool:
     return response.status_code == 302 and response["Location"].startswith("/signin/")
 
 
+def _to_page(response: Any) -> bool:
+    """A GET of a POST-only action sent to the action's page (issue 16 item 2)."""
+    request = response.request
+    return (
+        request["REQUEST_METHOD"] == "GET"
+        and response.status_code == 302
+        and response["Location"] == action_page(request["PATH_INFO"])
+    )
+
+
 def _check(response: Any, rule: Rule, role: str | None) -> str | None:
     """What is wrong with ``response`` under ``rule`` for ``role`` (None: it is right)."""
     status = response.status_code
     if rule is NO:
-        ok = status == 405 or (role is None and _signin_redirect(response))
+        ok = status == 405 or (role is None and _signin_redirect(response)) or _to_page(response)
     elif rule == PUBLIC:
         ok = status not in (403, 405) and not _signin_redirect(response)
     elif role is None:
@@ -322,11 +335,13 @@ def test_the_api_sends_the_security_headers(
 
 
 def test_public_pages_are_the_public_ones() -> None:
-    """Only the sign-in page, the invitation link, the staff's set-password link, the icon and
-    the health check (no patient data) are open without signing in."""
+    """Only the sign-in page (and how long is left before the idle sign-out: "signed out" to
+    anyone else), the invitation link, the staff's set-password link, the icon and the health
+    check (no patient data) are open without signing in."""
     public = {route for route, rules in PAGES.items() if PUBLIC in rules}
     assert public == {
         "signin/",
+        "signin/stay/",
         "signout/",
         "invite/<str:token>/",
         "welcome/<int:user_id>/<str:token>/",

@@ -134,7 +134,8 @@ def test_the_preview_shows_the_plan_and_saves_nothing(prescriber: Client, patien
 
 
 def test_the_preview_needs_a_post_and_a_product(prescriber: Client, patient: Any) -> None:
-    assert prescriber.get(url(patient, True)).status_code == 405
+    got = prescriber.get(url(patient, True))  # a GET opens the page (issue 16 item 2)
+    assert (got.status_code, got["Location"]) == (302, url(patient))
     preview = prescriber.post(url(patient, True), {**INDUCTION, "product": ""}, headers=HTMX)
     assert "To see the plan, fill in: Product ." in text(preview)  # no silent default product
     page = text(prescriber.get(url(patient)))  # the first preview comes with the page

@@ -93,7 +93,7 @@ def test_the_patient_page_records_a_result_with_its_unit(
 
     refused = nurse.post(url, entry(measured_on=day, value="1.1", unit=""))
     assert refused.status_code == 200
-    assert "This field is required" in text(refused)
+    assert "Required: Unit." in text(refused)  # the app's words (issue 16 item 21)
     implausible = nurse.post(url, entry(measured_on=day, value="12", unit="umol/L"))
     assert "plausible in mg/dL" in text(implausible)
     assert not CreatinineResult.objects.exists()

@@ -2,7 +2,11 @@
 
 - ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
-  so that no partial page is swapped in.
+  so that no partial page is swapped in. Either way ``next`` is the page the user was on (for
+  a form sent, the page of the form, never its POST-only action) and ``idle=1`` makes the
+  sign-in page say why (issue 16 item 2; the warning and the kept entry: static/web/idle.js).
+- ``ActionPages``: a GET of an action that takes only POST (``.../runsheet/vitals/``: a
+  bookmark, a ``next`` from an older link) goes to its page instead of 405.
 - ``ErrorPages``: a service's error that a view did not show on its form is a page with the
   error's status and message (a record not found: 404), never a 500.
 - ``PatientPortal``: a signed-in patient reaches only their own pages under ``/me/`` (issue 7).
@@ -23,7 +27,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -37,13 +41,55 @@ from django.http import (
     JsonResponse,
 )
 from django.http.request import RawPostDataException
+from django.urls import Resolver404, resolve
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from ivig.errors import IvigError, error_body
 from ivig.web.errors import error_page, page_for
+from ivig.web.idle import LAST_SEEN, idle_seconds
 from ivig.web.templatetags.ivig_forms import IDEMPOTENCY_FIELD
 
-LAST_SEEN = "ivig_last_seen"
+
+def action_page(path: str) -> str | None:
+    """The page of an action URL: the nearest parent path that is a page of the site
+    (``/orders/7/runsheet/vitals/`` -> ``/orders/7/runsheet/``), or None."""
+    parts = [p for p in path.split("/") if p]
+    while parts:
+        parts.pop()
+        parent = "/" + "".join(f"{p}/" for p in parts)
+        try:
+            resolve(parent)
+        except Resolver404:
+            continue
+        return parent
+    return None
+
+
+def _same_site(request: HttpRequest, url: str) -> str | None:
+    """``url``'s path and query when it is an address of this site, else None."""
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def page_of(request: HttpRequest) -> str:
+    """The page the user was on when the request was sent: the page itself for a page load;
+    for htmx, the page htmx names (``HX-Current-URL``); for a form sent, the page it was sent
+    from (``Referer``), else the page of its action URL."""
+    if request.headers.get("HX-Request"):
+        page = _same_site(request, request.headers.get("HX-Current-URL", ""))
+        if page:
+            return page
+    elif request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    page = _same_site(request, request.headers.get("Referer", ""))
+    if page and not page.startswith(settings.LOGIN_URL):
+        return page
+    return action_page(request.path) or "/"
 
 
 class IdleSignOut:
@@ -57,9 +103,9 @@ class IdleSignOut:
         if request.user.is_authenticated and not request.path.startswith("/api/"):
             now = time.time()
             last = request.session.get(LAST_SEEN)
-            if last is not None and now - float(last) > settings.IDLE_MINUTES * 60:
+            if last is not None and now - float(last) > idle_seconds():
                 logout(request)
-                target = f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}&idle=1"
+                target = f"{settings.LOGIN_URL}?next={quote(page_of(request))}&idle=1"
                 if request.headers.get("HX-Request"):
                     response = HttpResponse(status=401)
                     response["HX-Redirect"] = target
@@ -68,6 +114,27 @@ class IdleSignOut:
             if not polling:
                 request.session[LAST_SEEN] = now
         return self.get_response(request)
+
+
+class ActionPages:
+    """A GET (or HEAD) of a page action that answers only POST goes to the action's page
+    (:func:`action_page`) instead of 405: ``GET .../runsheet/vitals/`` opens the run sheet.
+    The API keeps its 405."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method in ("GET", "HEAD")
+            and not request.path.startswith("/api/")
+        ):
+            page = action_page(request.path)
+            if page is not None:
+                return HttpResponseRedirect(page)
+        return response
 
 
 # What a signed-in patient may reach: their own pages, signing in and out, the invitation link,
@@ -126,8 +193,6 @@ class ErrorPages:
 
 def _api_methods(path: str) -> list[str]:
     """The methods an API path answers (from the OpenAPI document), for the ``Allow`` header."""
-    from django.urls import Resolver404, resolve
-
     from ivig.api.api import api
 
     try:

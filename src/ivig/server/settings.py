@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "ivig.server.middleware.IdleSignOut",
+    "ivig.server.middleware.ActionPages",  # GET of a POST-only action: its page (issue 16)
     "ivig.server.middleware.PatientPortal",
     "ivig.server.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
     "ivig.server.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
@@ -217,3 +218,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# The pages' forms say what is missing in the app's words (issue 16 item 21).
+FORM_RENDERER = "ivig.web.renderer.PlainWordsRenderer"

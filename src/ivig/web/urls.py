@@ -52,4 +52,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *alerts.urlpatterns,
     *staff.urlpatterns,
     *premedication.urlpatterns,
+    # Under /signin/: patients reach it too (the idle warning asks it; issue 16 item 2).
+    path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
 ]

@@ -211,7 +211,7 @@ def step_2_prescriber(
     course = page.locator("#timeline ~ table").first
     expect(
         page.get_by_role("heading", level=3).filter(has_text=f"{today.isoformat()}: LEMS")
-    ).to_contain_text(f"{today.isoformat()}: LEMS induction, privigen-us")
+    ).to_contain_text(f"{today.isoformat()}: LEMS induction, Privigen (US)")
     expect(course.locator("tbody tr")).to_have_count(2)
     expect(course.locator("tbody tr").first).to_contain_text("planned")
     sign_out(page, shots, STAFF["prescriber"])

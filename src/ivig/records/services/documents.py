@@ -110,7 +110,12 @@ def patient_plan(patient: Patient, *, today: dt.date) -> PatientPlan:
         .select_related("course")
         .order_by("date", "sequence", "id")
     )
-    coming = [o for o in history if o.status in PLANNED and o.date >= today]
+    ended = set(
+        Order.objects.filter(patient=patient, session__ended_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )  # an infusion that ended today is no longer to come (issue 16 item 21)
+    coming = [o for o in history if o.status in PLANNED and o.date >= today and o.pk not in ended]
     infusions = []
     for order in coming:
         before = [o for o in history if o.date < order.date]

@@ -21,6 +21,7 @@ from ivig.records.models import Order, OrderStatus, Patient, Reaction
 from ivig.records.services import corrections
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
+from ivig.records.services.doses import NOT_ENDED
 from ivig.records.services.renal import max_age_days
 from ivig.web.errors import attach_error
 from ivig.web.forms import (
@@ -44,7 +45,10 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     """Search by MRN or name; each patient with the next infusion and its status."""
     q = request.GET.get("q", "").strip()
     # the next open infusion of each patient found, by one subquery (index on patient, date)
-    upcoming = Order.objects.filter(patient=OuterRef("pk"), status__in=OPEN, date__gte=today())
+    # (an infusion that ended today is not "next": issue 16 item 21)
+    upcoming = Order.objects.filter(
+        NOT_ENDED, patient=OuterRef("pk"), status__in=OPEN, date__gte=today()
+    )
     found = list(
         service.search_patients(q).annotate(
             next_id=Subquery(upcoming.order_by("date", "sequence", "id").values("id")[:1])
