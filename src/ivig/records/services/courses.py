@@ -476,6 +476,7 @@ def replan(
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
             plan=document,
+            replan_needed=_still_marked(course, kept),
         )
         audit.record(
             actor,
@@ -488,6 +489,15 @@ def replan(
             reason=note,
         )
     return Replan(course, tuple(open_orders), tuple(kept), old_version, plan.catalogue_version)
+
+
+def _still_marked(course: Course, kept: list[Order]) -> dict[str, Any]:
+    """The "re-plan needed" mark after a re-plan (issue 16 item 3): the orders planned again
+    leave it; a dispensed order it leaves alone stays marked (cleared when none is left)."""
+    mark = course.replan_needed or {}
+    ids = {o.pk for o in kept}
+    rows = [r for r in mark.get("orders", []) if r.get("id") in ids]
+    return {**mark, "orders": rows} if rows else {}
 
 
 def _replan_order(
@@ -535,7 +545,10 @@ def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Co
         if course.cancelled_reason:
             raise Conflict(f"course {course.pk} is cancelled already")
         before = audit.snapshot(course)
-        save_versioned(course, version, f"course {course.pk}", cancelled_reason=reason.strip())
+        save_versioned(
+            course, version, f"course {course.pk}", cancelled_reason=reason.strip(),
+            replan_needed={},
+        )  # fmt: skip
         open_orders = course.orders.filter(
             status__in=(OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
         )

@@ -117,6 +117,7 @@ def update_patient(
     try:
         with transaction.atomic():
             patient = locked(Patient, patient_id, "patient")
+            changed = _record_change(patient, fields)
             before = audit.snapshot(patient)
             save_versioned(patient, version, f"patient {patient.mrn}", **fields)
             audit.record(
@@ -128,6 +129,8 @@ def update_patient(
                 before=before,
                 after=audit.snapshot(patient),
             )
+            if changed:
+                _recheck_plans(actor, patient.pk, changed)
     except IntegrityError:
         raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
     return patient
@@ -152,7 +155,44 @@ def add_weight(
             **fields,
         )
         audit.created(actor, "weight", record, patient_id=patient.pk)
+        _recheck_plans(
+            actor, patient.pk, f"weight recorded: {weight_kg:g} kg on {measured_on.isoformat()}"
+        )
     return record
+
+
+def _recheck_plans(actor: Actor, patient_id: int, why: str) -> None:
+    """Mark (or clear) "re-plan needed" on the patient's open courses after a change of the
+    record (issue 16 item 3). Imported here: ``replan_needed`` plans with ``courses``, which
+    reads the patient's record through this module."""
+    from ivig.records.services import replan_needed
+
+    replan_needed.check_patient(actor, patient_id, why)
+
+
+# Fields of the patient that the plan reads (the ideal weight, the age, the screening).
+PLANNED_ON = ("sex", "date_of_birth", "height_cm", "risk_codes", "iga_status")
+
+
+def _record_change(before: Patient | dict[str, Any], after: dict[str, Any]) -> str:
+    """What changed of the fields a plan reads, in words ("" when none)."""
+    words = []
+    for name in PLANNED_ON:
+        old = before[name] if isinstance(before, dict) else getattr(before, name)
+        new = after[name]
+        if name == "risk_codes":
+            old, new = sorted(old), sorted(new)
+        if old != new:
+            label = name.replace("_", " ").replace("height cm", "height")
+            shown = (
+                (f"{old:g} cm", f"{new:g} cm")
+                if name == "height_cm"
+                else (", ".join(old) or "none", ", ".join(new) or "none")
+                if name == "risk_codes"
+                else (str(old), str(new))
+            )
+            words.append(f"{label} changed from {shown[0]} to {shown[1]}")
+    return "; ".join(words)
 
 
 def register_patient(
@@ -227,6 +267,10 @@ def confirm_weight(actor: Actor, weight_id: int, reason: str, *, now: dt.datetim
         record.save(update_fields=["confirmed_by", "confirmed_at", "confirmation_reason"])
         audit.record(actor, "confirm", "weight", record.pk, patient_id=record.patient_id,
                      before=before, after=audit.snapshot(record), reason=text)  # fmt: skip
+        _recheck_plans(
+            actor, record.patient_id, f"weight confirmed: {record.weight_kg:g} kg on "
+            f"{record.measured_on.isoformat()}",
+        )  # fmt: skip
     return record
 
 
