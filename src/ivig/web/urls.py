@@ -12,6 +12,7 @@ from ivig.web.views import (
     me_reports,
     patients,
     pharmacy,
+    plan_actions,
     portal,
     prescribe,
     reports,
@@ -46,4 +47,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *handout.urlpatterns,
     *me_reports.urlpatterns,
     *portal.urlpatterns,
+    *plan_actions.urlpatterns,
 ]

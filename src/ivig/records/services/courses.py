@@ -36,7 +36,16 @@ from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
-from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
+from ivig.records.models import (
+    AuditEvent,
+    Course,
+    Order,
+    OrderStatus,
+    Patient,
+    Place,
+    Reaction,
+    Role,
+)
 from ivig.records.services import renal
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
@@ -45,10 +54,12 @@ from ivig.records.services.patients import age_on, screening_codes, weight_for_d
 from ivig.records.services.renal import latest_creatinine
 
 __all__ = [
+    "Change",
     "CourseInput",
     "Planned",
     "Replan",
     "cancel_course",
+    "changes",
     "counted_statuses",
     "course_input",
     "plan_for",
@@ -582,3 +593,59 @@ def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Co
             reason=reason.strip(),
         )
     return course
+
+
+# --- the course's history of changes (issue 16 item 1) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of a course after it was prescribed, as the audit recorded it."""
+
+    at: dt.datetime
+    by: str
+    what: str
+    reason: str
+
+
+# (entity, audited action) -> the words; the orders a course's cancellation cancels are told
+# by the course's own event.
+_CHANGES = {
+    ("course", "cancel"): "course cancelled",
+    ("course", "replan"): "course re-planned",
+    ("course", "replan-needed"): "re-plan needed",
+    ("course", "replan-not-needed"): "re-plan no longer needed",
+    ("order", str(OrderStatus.deferred)): "deferred",
+    ("order", str(OrderStatus.cancelled)): "cancelled",
+}
+
+
+def changes(patient_id: int) -> dict[int, list[Change]]:
+    """Each course's changes after prescribing (doses deferred or cancelled, the course
+    cancelled or re-planned, a re-plan needed), oldest first, with who, when and the reason:
+    read from the audit (one query), by course id."""
+    orders = {
+        str(pk): (course_id, sequence, date)
+        for pk, course_id, sequence, date in Order.objects.filter(
+            patient_id=patient_id
+        ).values_list("pk", "course_id", "sequence", "date")
+    }
+    events = AuditEvent.objects.filter(
+        patient_id=patient_id,
+        entity__in=("course", "order"),
+        action__in={action for _, action in _CHANGES},
+    ).order_by("seq")
+    out: dict[int, list[Change]] = {}
+    for event in events:
+        words = _CHANGES.get((event.entity, event.action))
+        if words is None:
+            continue
+        if event.entity == "order":
+            if event.entity_id not in orders:
+                continue
+            course_id, sequence, date = orders[event.entity_id]
+            words = f"dose {sequence} ({date.isoformat()}) {words}"
+        else:
+            course_id = int(event.entity_id)
+        out.setdefault(course_id, []).append(Change(event.at, event.actor, words, event.reason))
+    return out

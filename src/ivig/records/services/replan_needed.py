@@ -123,7 +123,9 @@ def _mark_for(course: Course, why: str) -> dict[str, Any] | None:
         dose = doses.get(order.date.isoformat())
         differences = dose_differences(order, dose)
         if differences:
-            rows.append(_row(order, dose, differences))
+            # the dose and the vials are in the row's numbers: the rest (volume, rates) in words
+            rest = [d for d in differences if not d.startswith(("dose ", "vials "))]
+            rows.append(_row(order, dose, rest))
     if not rows:
         return {}
     return {
