@@ -226,3 +226,4 @@ def test_the_re_plan_page_takes_a_coded_reason_and_clears_the_mark(
     page = text(prescriber.get(f"/patients/{patient.pk}/"))
     assert "Re-plan needed" not in page.replace("re-plan needed: weight", "")
     assert "course re-planned: Weight, height, risks or renal function changed" in page
+    assert f"Course {course.pk} re-planned on the patient's record as it is now: 2 orders" in page

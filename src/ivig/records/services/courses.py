@@ -405,10 +405,12 @@ class Replan:
     @property
     def summary(self) -> str:
         made = f"{len(self.replanned)} order{'s' if len(self.replanned) != 1 else ''}"
-        text = (
-            f"course {self.course.pk} re-planned with drug library {self.new_version} "
-            f"(was {self.old_version}): {made} planned again"
+        basis = (
+            f"with drug library {self.new_version} (was {self.old_version})"
+            if self.new_version != self.old_version
+            else "on the patient's record as it is now"
         )
+        text = f"course {self.course.pk} re-planned {basis}: {made} planned again"
         if self.kept:
             left = ", ".join(f"{o.date.isoformat()} ({o.status})" for o in self.kept)
             text += f"; left as they were (dispensed, in progress or completed): {left}"

@@ -164,12 +164,12 @@ def check_patient(actor: Actor | None, patient_id: int, why: str) -> list[Course
     caller's transaction (the change's). The courses whose mark changed."""
     changed = []
     with transaction.atomic():
+        waiting = Order.objects.filter(patient_id=patient_id, status__in=CHECKED)
         found = (
             Course.objects.filter(
-                patient_id=patient_id, cancelled_reason="", orders__status__in=CHECKED
+                patient_id=patient_id, cancelled_reason="", pk__in=waiting.values("course_id")
             )
             .select_related("patient")
-            .distinct()
             .order_by("start", "id")
         )
         for course in found:
