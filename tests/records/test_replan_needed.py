@@ -133,6 +133,24 @@ def test_the_height_changes_the_ideal_weight_and_marks_the_course(
     assert mark["new_weight"]["kg"] < mark["old_weight"]["kg"]
 
 
+def test_a_risk_that_slows_the_ramp_marks_the_course(
+    users: dict[str, Any], peter: Any, course: Course, today: dt.date
+) -> None:
+    """Diabetes is a renal risk: the plan's ceiling falls below the label's maximum, so the
+    rate steps change though the dose does not."""
+    data = patients.PatientInput(
+        mrn=peter.mrn, family_name=peter.family_name, given_name=peter.given_name,
+        date_of_birth=peter.date_of_birth, sex=peter.sex, height_cm=peter.height_cm,
+        risk_codes=("diabetes",),
+    )  # fmt: skip
+    patients.update_patient(users["prescriber"], peter.pk, peter.version, data, today=today)
+    mark = _fresh(course).replan_needed
+    assert mark["why"] == "risks changed from none to diabetes"
+    first = mark["orders"][0]
+    assert first["old_g"] == first["new_g"]
+    assert any(d.startswith("rate steps") for d in first["differences"])
+
+
 def test_a_weight_awaiting_confirmation_marks_only_once_confirmed(
     users: dict[str, Any], peter: Any, course: Course, today: dt.date, now: dt.datetime
 ) -> None:

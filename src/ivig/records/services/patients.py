@@ -170,28 +170,32 @@ def _recheck_plans(actor: Actor, patient_id: int, why: str) -> None:
     replan_needed.check_patient(actor, patient_id, why)
 
 
-# Fields of the patient that the plan reads (the ideal weight, the age, the screening).
-PLANNED_ON = ("sex", "date_of_birth", "height_cm", "risk_codes", "iga_status")
+# The patient's fields a plan reads (the ideal weight, the age, the screening), in words.
+PLANNED_ON = {
+    "sex": "sex",
+    "date_of_birth": "date of birth",
+    "height_cm": "height",
+    "risk_codes": "risks",
+    "iga_status": "IgA status",
+}
 
 
-def _record_change(before: Patient | dict[str, Any], after: dict[str, Any]) -> str:
-    """What changed of the fields a plan reads, in words ("" when none)."""
-    words = []
-    for name in PLANNED_ON:
-        old = before[name] if isinstance(before, dict) else getattr(before, name)
-        new = after[name]
-        if name == "risk_codes":
-            old, new = sorted(old), sorted(new)
-        if old != new:
-            label = name.replace("_", " ").replace("height cm", "height")
-            shown = (
-                (f"{old:g} cm", f"{new:g} cm")
-                if name == "height_cm"
-                else (", ".join(old) or "none", ", ".join(new) or "none")
-                if name == "risk_codes"
-                else (str(old), str(new))
-            )
-            words.append(f"{label} changed from {shown[0]} to {shown[1]}")
+def _shown(name: str, value: Any) -> str:
+    if name == "height_cm":
+        return f"{value:g} cm"
+    if name == "risk_codes":
+        return ", ".join(sorted(value)) or "none"
+    return str(value)
+
+
+def _record_change(patient: Patient, fields: Mapping[str, Any]) -> str:
+    """What an edit changes of the fields a plan reads, in words ("" when nothing)."""
+    words = [
+        f"{label} changed from {_shown(name, getattr(patient, name))} to "
+        f"{_shown(name, fields[name])}"
+        for name, label in PLANNED_ON.items()
+        if _shown(name, getattr(patient, name)) != _shown(name, fields[name])
+    ]
     return "; ".join(words)
 
 
