@@ -120,22 +120,33 @@ def test_only_a_prescriber_cancels(
 
 
 def test_a_prescriber_cancels_the_course_and_the_reason_is_in_its_history(
-    client_for: Callable[[str | None], Client], patient: Any, course: Course
+    users: dict[str, Any],
+    client_for: Callable[[str | None], Client],
+    patient: Any,
+    course: Course,
 ) -> None:
+    from ivig.records.services import orders
+
+    first = _first(course)
+    orders.defer(users["nurse"], first.pk, first.version, "Patient unwell")
+    course.refresh_from_db()
     prescriber = client_for("prescriber")
     confirm = text(prescriber.get(f"/courses/{course.pk}/cancel/"))
-    assert "The 2 doses this cancels (not yet started)" in confirm
+    assert "The dose this changes" in confirm  # dose 2: dose 1 is deferred already
     done = prescriber.post(
         f"/courses/{course.pk}/cancel/",
         {"version": course.version, "reason_code": "no-response", "note": "no change in QMG"},
     )
     assert done.status_code == 302
-    assert set(course.orders.values_list("status", flat=True)) == {OrderStatus.cancelled}
+    statuses = dict(course.orders.values_list("sequence", "status"))
+    assert statuses == {1: OrderStatus.deferred, 2: OrderStatus.cancelled}
     page = prescriber.get(f"/patients/{patient.pk}/")
     words = text(page)
-    assert "Course cancelled: 2 doses not yet started cancelled." in words
+    assert "Course cancelled: 1 dose not yet started cancelled." in words
     assert "course cancelled: No response: no change in QMG" in words
+    assert f"dose 1 ({first.date.isoformat()}) deferred: Patient unwell" in words
     assert f'href="/courses/{course.pk}/cancel/"' not in page.content.decode()
+    assert f'href="/orders/{first.pk}/cancel/"' not in page.content.decode()
 
 
 def test_the_run_sheet_defers_this_dose_and_comes_back(
@@ -222,7 +233,7 @@ def test_the_re_plan_page_takes_a_coded_reason_and_clears_the_mark(
     assert course.replan_needed == {}
     assert course.dosing_weight_kg == 80
     event = AuditEvent.objects.get(action="replan", entity="course")
-    assert event.reason.startswith("Weight, height, risks or renal function changed: weighed")
+    assert event.reason == "Weight, height, risks or renal function changed: weighed today"
     page = text(prescriber.get(f"/patients/{patient.pk}/"))
     assert "Re-plan needed" not in page.replace("re-plan needed: weight", "")
     assert "course re-planned: Weight, height, risks or renal function changed" in page

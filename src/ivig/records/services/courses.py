@@ -478,7 +478,11 @@ def replan(
             catalogue_version=plan.catalogue_version,
         )
         old_version = course.catalogue_version
-        note = f"{why} (drug library {old_version} -> {plan.catalogue_version})"
+        note = (
+            f"{why} (drug library {old_version} -> {plan.catalogue_version})"
+            if old_version != plan.catalogue_version
+            else why  # the same library: planned again on the patient's record as it is now
+        )
         doses = {dose["date"]: dose for dose in document["doses"]}
         for order in open_orders:
             _replan_order(actor, order, plan, doses, why, note)
