@@ -220,9 +220,10 @@ def test_verification_recomputes_the_plan_from_the_stored_inputs(
     with pytest.raises(Conflict, match="must confirm it"):  # +20 %: confirmed first (issue 14)
         orders.verify(users["pharmacist"], order.pk, order.version)
     confirm_weight(users["prescriber"], heavier.pk, "re-weighed: 120 kg", now=timezone.now())
-    with pytest.raises(Conflict, match="recomputation") as caught:
+    # issue 16 item 3: the confirmation marks the course "re-plan needed", named first
+    with pytest.raises(Conflict, match="re-plan needed") as caught:
         orders.verify(users["pharmacist"], order.pk, order.version)
-    assert "dose 95 g, not 85 g" in caught.value.message  # 120 kg, 190 cm: 98.4 kg
+    assert "would be 95 g, not 85 g" in caught.value.message  # 120 kg, 190 cm: 98.4 kg
     assert "re-plan" in caught.value.message
     assert Order.objects.get(pk=order.pk).status == "planned"
 

@@ -94,6 +94,8 @@ FORMS: list[tuple[str, str, str]] = [
     ("nurse", "/corrections/weight/{entry_id}/", "/corrections/weight/{entry_id}/"),
     ("nurse", "/corrections/weight/{entry_id}/void/", "/corrections/weight/{entry_id}/"),
     ("nurse", "/patients/{patient_id}/invite/", "/patients/{patient_id}/"),
+    ("nurse", "/orders/{order_id}/defer/", "/orders/{order_id}/defer/"),
+    ("prescriber", "/courses/{course_id}/cancel/", "/courses/{course_id}/cancel/"),
 ]
 NAME = re.compile(r'\bname="([a-z_][\w-]*)"')
 SKIP = {"csrfmiddlewaretoken"}

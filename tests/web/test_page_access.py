@@ -56,6 +56,10 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "patients/<int:patient_id>/prescribe/": (frozenset({PRESCRIBER}),) * 2,
     "patients/<int:patient_id>/prescribe/preview/": (NO, frozenset({PRESCRIBER})),
     "courses/<int:course_id>/replan/": (frozenset({PRESCRIBER}),) * 2,
+    # issue 16 item 1: defer a dose (prescriber, nurse), cancel a dose or a course (prescriber)
+    "orders/<int:order_id>/defer/": (frozenset({PRESCRIBER, NURSE}),) * 2,
+    "orders/<int:order_id>/cancel/": (frozenset({PRESCRIBER}),) * 2,
+    "courses/<int:course_id>/cancel/": (frozenset({PRESCRIBER}),) * 2,
     "pharmacy/": (frozenset({PHARMACIST}),) * 2,
     "pharmacy/orders/<int:order_id>/verify/": (frozenset({PHARMACIST}),) * 2,
     "pharmacy/orders/<int:order_id>/dispense/": (frozenset({PHARMACIST}),) * 2,

@@ -324,8 +324,8 @@ def test_verify_refuses_when_the_servers_recomputation_differs(
     page = client_for("pharmacist").post(f"/pharmacy/orders/{order.pk}/verify/", _shown(order))
     assert page.status_code == 409
     html = page.content.decode()
-    assert "recomputation of order" in html
-    assert "dose 95 g, not 85 g" in html  # 120 kg, 190 cm: 98.4 kg
+    assert "re-plan needed: weight confirmed: 120 kg" in html  # issue 16 item 3
+    assert "would be 95 g, not 85 g" in html  # 120 kg, 190 cm: 98.4 kg
     assert Order.objects.get(pk=order.pk).status == "planned"
 
 

@@ -303,6 +303,12 @@ class CourseOut(Schema):
     weight_basis: str
     cancelled_reason: str
     plan: dict[str, Any]
+    replan_needed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="set when a change of the patient's record changes a planned dose: what "
+        "changed, the old and new dosing weight, the orders marked (verify and start refused "
+        "until a re-plan); empty when none",
+    )
     orders: list[OrderOut]
 
 

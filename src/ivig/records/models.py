@@ -229,6 +229,10 @@ class Course(Versioned):
     plan = models.JSONField()  # the core's plan (Plan.as_dict()) at the time of ordering
     prescribed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     cancelled_reason = models.TextField(blank=True)
+    # Set when a change of the patient's record (weight, height, risks, creatinine) changes a
+    # planned dose: what changed and the old and new numbers per order; empty when none
+    # (issue 16 item 3; records/services/replan_needed.py).
+    replan_needed = models.JSONField(default=dict, blank=True)
 
     @property
     def dosing_weight_kg(self) -> float:

@@ -342,3 +342,33 @@ def today() -> dt.date:
     from django.utils import timezone
 
     return timezone.localdate()
+
+
+# --- defer, cancel, re-plan (issue 16 item 1) -----------------------------------------------------
+
+
+def _change_reasons() -> list[tuple[str, str]]:
+    from ivig.records.services.change_reasons import REASONS
+
+    return [("", "Choose a reason"), *REASONS.items()]
+
+
+class ChangeReasonForm(forms.Form):
+    """A coded reason and a note, for deferring or cancelling a dose or cancelling a course."""
+
+    reason_code = forms.ChoiceField(label="Reason", choices=_change_reasons)
+    note = forms.CharField(
+        label="Note",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What happened, e.g. 38.4 °C this morning (needed for Other).",
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ReplanForm(ReasonForm):
+    """The re-plan's reason: a coded reason (optional) and the prescriber's words."""
+
+    reason_code = forms.ChoiceField(label="Why", choices=_change_reasons, required=False)
+    field_order = ("reason_code", "reason", "version")

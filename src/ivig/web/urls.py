@@ -13,6 +13,7 @@ from ivig.web.views import (
     me_reports,
     patients,
     pharmacy,
+    plan_actions,
     portal,
     premedication,
     prescribe,
@@ -54,4 +55,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *premedication.urlpatterns,
     # Under /signin/: patients reach it too (the idle warning asks it; issue 16 item 2).
     path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
+    *plan_actions.urlpatterns,
 ]

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("records", "0009_dosing_weight_once")]
+    dependencies = [("records", "0010_replan_needed")]
 
     operations = [
         migrations.AddField(

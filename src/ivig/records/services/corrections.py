@@ -328,6 +328,27 @@ def _open(kind: Kind, entry_id: object) -> Correctable:
     return original
 
 
+# The entries a plan reads: a correction or void of one may change a planned dose.
+PLANNED_ON = ("weight", "creatinine")
+
+
+def _recheck_plans(actor: Actor, kind: Kind, original: Any, row: Any) -> None:
+    """Mark (or clear) "re-plan needed" on the patient's open courses (issue 16 item 3). The
+    import is here: ``replan_needed`` plans with ``courses``, which reads this module."""
+    from ivig.records.services import replan_needed
+
+    if kind.name == "weight":
+        old, new = f"{original.weight_kg:g} kg", f"{row.weight_kg:g} kg"
+    else:
+        old, new = f"{original.value:g} {original.unit}", f"{row.value:g} {row.unit}"
+    why = (
+        f"{kind.label} of {original.measured_on.isoformat()} ({old}) voided"
+        if row.entered_in_error
+        else f"{kind.label} corrected from {old} to {new}"
+    )
+    replan_needed.check_patient(actor, kind.patient(original), why)
+
+
 def _supersede(
     actor: Actor,
     kind: Kind,
@@ -353,6 +374,8 @@ def _supersede(
                 after=audit.snapshot(row),
                 reason=reason,
             )
+            if kind.name in PLANNED_ON:
+                _recheck_plans(actor, kind, original, row)
     except IntegrityError:  # a simultaneous correction of the same entry won the link
         raise Conflict(
             f"{kind.label} {entry_id} was corrected or voided at the same moment by someone "

@@ -36,7 +36,16 @@ from ivig.errors import Conflict, InvalidInput, StaleVersion
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
-from ivig.records.models import Course, Order, OrderStatus, Patient, Place, Reaction, Role
+from ivig.records.models import (
+    AuditEvent,
+    Course,
+    Order,
+    OrderStatus,
+    Patient,
+    Place,
+    Reaction,
+    Role,
+)
 from ivig.records.services import renal
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked, save_versioned
@@ -45,10 +54,12 @@ from ivig.records.services.patients import age_on, screening_codes, weight_for_d
 from ivig.records.services.renal import latest_creatinine
 
 __all__ = [
+    "Change",
     "CourseInput",
     "Planned",
     "Replan",
     "cancel_course",
+    "changes",
     "counted_statuses",
     "course_input",
     "plan_for",
@@ -400,10 +411,12 @@ class Replan:
     @property
     def summary(self) -> str:
         made = f"{len(self.replanned)} order{'s' if len(self.replanned) != 1 else ''}"
-        text = (
-            f"course {self.course.pk} re-planned with drug library {self.new_version} "
-            f"(was {self.old_version}): {made} planned again"
+        basis = (
+            f"with drug library {self.new_version} (was {self.old_version})"
+            if self.new_version != self.old_version
+            else "on the patient's record as it is now"
         )
+        text = f"course {self.course.pk} re-planned {basis}: {made} planned again"
         if self.kept:
             left = ", ".join(f"{o.date.isoformat()} ({o.status})" for o in self.kept)
             text += f"; left as they were (dispensed, in progress or completed): {left}"
@@ -471,7 +484,11 @@ def replan(
             catalogue_version=plan.catalogue_version,
         )
         old_version = course.catalogue_version
-        note = f"{why} (drug library {old_version} -> {plan.catalogue_version})"
+        note = (
+            f"{why} (drug library {old_version} -> {plan.catalogue_version})"
+            if old_version != plan.catalogue_version
+            else why  # the same library: planned again on the patient's record as it is now
+        )
         doses = {dose["date"]: dose for dose in document["doses"]}
         for order in open_orders:
             _replan_order(actor, order, plan, doses, why, note)
@@ -482,6 +499,7 @@ def replan(
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
             plan=document,
+            replan_needed=_still_marked(course, kept),
         )
         audit.record(
             actor,
@@ -494,6 +512,15 @@ def replan(
             reason=note,
         )
     return Replan(course, tuple(open_orders), tuple(kept), old_version, plan.catalogue_version)
+
+
+def _still_marked(course: Course, kept: list[Order]) -> dict[str, Any]:
+    """The "re-plan needed" mark after a re-plan (issue 16 item 3): the orders planned again
+    leave it; a dispensed order it leaves alone stays marked (cleared when none is left)."""
+    mark = course.replan_needed or {}
+    ids = {o.pk for o in kept}
+    rows = [r for r in mark.get("orders", []) if r.get("id") in ids]
+    return {**mark, "orders": rows} if rows else {}
 
 
 def _replan_order(
@@ -541,7 +568,10 @@ def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Co
         if course.cancelled_reason:
             raise Conflict(f"course {course.pk} is cancelled already")
         before = audit.snapshot(course)
-        save_versioned(course, version, f"course {course.pk}", cancelled_reason=reason.strip())
+        save_versioned(
+            course, version, f"course {course.pk}", cancelled_reason=reason.strip(),
+            replan_needed={},
+        )  # fmt: skip
         open_orders = course.orders.filter(
             status__in=(OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
         )
@@ -575,3 +605,59 @@ def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Co
             reason=reason.strip(),
         )
     return course
+
+
+# --- the course's history of changes (issue 16 item 1) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of a course after it was prescribed, as the audit recorded it."""
+
+    at: dt.datetime
+    by: str
+    what: str
+    reason: str
+
+
+# (entity, audited action) -> the words; the orders a course's cancellation cancels are told
+# by the course's own event.
+_CHANGES = {
+    ("course", "cancel"): "course cancelled",
+    ("course", "replan"): "course re-planned",
+    ("course", "replan-needed"): "re-plan needed",
+    ("course", "replan-not-needed"): "re-plan no longer needed",
+    ("order", str(OrderStatus.deferred)): "deferred",
+    ("order", str(OrderStatus.cancelled)): "cancelled",
+}
+
+
+def changes(patient_id: int) -> dict[int, list[Change]]:
+    """Each course's changes after prescribing (doses deferred or cancelled, the course
+    cancelled or re-planned, a re-plan needed), oldest first, with who, when and the reason:
+    read from the audit (one query), by course id."""
+    orders = {
+        str(pk): (course_id, sequence, date)
+        for pk, course_id, sequence, date in Order.objects.filter(
+            patient_id=patient_id
+        ).values_list("pk", "course_id", "sequence", "date")
+    }
+    events = AuditEvent.objects.filter(
+        patient_id=patient_id,
+        entity__in=("course", "order"),
+        action__in={action for _, action in _CHANGES},
+    ).order_by("seq")
+    out: dict[int, list[Change]] = {}
+    for event in events:
+        words = _CHANGES.get((event.entity, event.action))
+        if words is None:
+            continue
+        if event.entity == "order":
+            if event.entity_id not in orders:
+                continue
+            course_id, sequence, date = orders[event.entity_id]
+            words = f"dose {sequence} ({date.isoformat()}) {words}"
+        else:
+            course_id = int(event.entity_id)
+        out.setdefault(course_id, []).append(Change(event.at, event.actor, words, event.reason))
+    return out

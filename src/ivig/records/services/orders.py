@@ -30,7 +30,7 @@ from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Lot, Order, OrderStatus, Role
-from ivig.records.services import courses
+from ivig.records.services import courses, replan_needed
 from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import hard_stops
@@ -177,29 +177,7 @@ def recomputed_differences(order: Order) -> list[str]:
             "prescriber must re-plan the course"
         ) from None
     dose = next((d for d in plan.as_dict()["doses"] if d["date"] == order.date.isoformat()), None)
-    if dose is None:
-        return [f"no dose on {order.date.isoformat()}"]
-    out = []
-    if not math.isclose(dose["dose_g"], order.dose_g, abs_tol=1e-6):
-        out.append(f"dose {dose['dose_g']:g} g, not {order.dose_g:g} g")
-    if vial_counts(dose["vials"]) != vial_counts(order.vials):
-        out.append(f"vials {vial_label(dose['vials'])}, not {vial_label(order.vials)}")
-    if not math.isclose(dose["volume_ml"], order.volume_ml, abs_tol=0.01):
-        out.append(f"volume {dose['volume_ml']:g} mL, not {order.volume_ml:g} mL")
-    new = [(s["rate_ml_per_h"], s["volume_ml"]) for s in dose["steps"]]
-    old = [(s["rate_ml_per_h"], s["volume_ml"]) for s in order.steps]
-    if len(new) != len(old) or any(
-        not (math.isclose(a, c, abs_tol=0.05) and math.isclose(b, d, abs_tol=0.01))
-        for (a, b), (c, d) in zip(new, old, strict=False)
-    ):
-        out.append(
-            "rate steps "
-            + ", ".join(f"{r:g}" for r, _ in new)
-            + " mL/h, not "
-            + ", ".join(f"{r:g}" for r, _ in old)
-            + " mL/h"
-        )
-    return out
+    return replan_needed.dose_differences(order, dose)
 
 
 def verify(
@@ -231,6 +209,7 @@ def verify(
         if order.version != version:
             raise StaleVersion(f"order {order.pk}", version, order.version)
         _segregation(actor, order)
+        replan_needed.refuse_if_needed(order, "verified")
         _same_library(order)
         _as_shown(order, dose_g, volume_ml)
         _sums(order)
@@ -569,13 +548,23 @@ def _reason(reason: str) -> str:
 
 
 def defer(actor: Actor, order_id: int, version: int, reason: str) -> Order:
+    """Defer a dose not yet started (a prescriber or a nurse: a fever, the patient unwell),
+    with the reason; it leaves a "re-plan needed" mark (it will not be given)."""
     actor = _may(actor, S.deferred, "deferring an order")
-    return transition(actor, order_id, S.deferred, version, reason=_reason(reason))
+    with transaction.atomic():
+        order = transition(actor, order_id, S.deferred, version, reason=_reason(reason))
+        replan_needed.drop_order(actor, order, f"order {order.pk} deferred")
+    return order
 
 
 def cancel(actor: Actor, order_id: int, version: int, reason: str) -> Order:
+    """Cancel a dose not yet started (a prescriber), with the reason; it leaves a "re-plan
+    needed" mark."""
     actor = _may(actor, S.cancelled, "cancelling an order")
-    return transition(actor, order_id, S.cancelled, version, reason=_reason(reason))
+    with transaction.atomic():
+        order = transition(actor, order_id, S.cancelled, version, reason=_reason(reason))
+        replan_needed.drop_order(actor, order, f"order {order.pk} cancelled")
+    return order
 
 
 def find_lots(lot_number: str) -> QuerySet[Lot]:

@@ -117,6 +117,7 @@ def update_patient(
     try:
         with transaction.atomic():
             patient = locked(Patient, patient_id, "patient")
+            changed = _record_change(patient, fields)
             before = audit.snapshot(patient)
             save_versioned(patient, version, f"patient {patient.mrn}", **fields)
             audit.record(
@@ -128,6 +129,8 @@ def update_patient(
                 before=before,
                 after=audit.snapshot(patient),
             )
+            if changed:
+                _recheck_plans(actor, patient.pk, changed)
     except IntegrityError:
         raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
     return patient
@@ -152,7 +155,48 @@ def add_weight(
             **fields,
         )
         audit.created(actor, "weight", record, patient_id=patient.pk)
+        _recheck_plans(
+            actor, patient.pk, f"weight recorded: {weight_kg:g} kg on {measured_on.isoformat()}"
+        )
     return record
+
+
+def _recheck_plans(actor: Actor, patient_id: int, why: str) -> None:
+    """Mark (or clear) "re-plan needed" on the patient's open courses after a change of the
+    record (issue 16 item 3). Imported here: ``replan_needed`` plans with ``courses``, which
+    reads the patient's record through this module."""
+    from ivig.records.services import replan_needed
+
+    replan_needed.check_patient(actor, patient_id, why)
+
+
+# The patient's fields a plan reads (the ideal weight, the age, the screening), in words.
+PLANNED_ON = {
+    "sex": "sex",
+    "date_of_birth": "date of birth",
+    "height_cm": "height",
+    "risk_codes": "risks",
+    "iga_status": "IgA status",
+}
+
+
+def _shown(name: str, value: Any) -> str:
+    if name == "height_cm":
+        return f"{value:g} cm"
+    if name == "risk_codes":
+        return ", ".join(sorted(value)) or "none"
+    return str(value)
+
+
+def _record_change(patient: Patient, fields: Mapping[str, Any]) -> str:
+    """What an edit changes of the fields a plan reads, in words ("" when nothing)."""
+    words = [
+        f"{label} changed from {_shown(name, getattr(patient, name))} to "
+        f"{_shown(name, fields[name])}"
+        for name, label in PLANNED_ON.items()
+        if _shown(name, getattr(patient, name)) != _shown(name, fields[name])
+    ]
+    return "; ".join(words)
 
 
 def register_patient(
@@ -227,6 +271,10 @@ def confirm_weight(actor: Actor, weight_id: int, reason: str, *, now: dt.datetim
         record.save(update_fields=["confirmed_by", "confirmed_at", "confirmation_reason"])
         audit.record(actor, "confirm", "weight", record.pk, patient_id=record.patient_id,
                      before=before, after=audit.snapshot(record), reason=text)  # fmt: skip
+        _recheck_plans(
+            actor, record.patient_id, f"weight confirmed: {record.weight_kg:g} kg on "
+            f"{record.measured_on.isoformat()}",
+        )  # fmt: skip
     return record
 
 

@@ -80,6 +80,14 @@ def add_creatinine(
             recorded_by=actor,
         )
         audit.created(actor, "creatinine", record, patient_id=patient.pk)
+        from ivig.records.services import replan_needed  # it plans with courses, which reads us
+
+        replan_needed.check_patient(
+            actor,
+            patient.pk,
+            f"creatinine recorded: {record.value:g} {record.unit} on "
+            f"{record.measured_on.isoformat()}",
+        )
     return record
 
 

@@ -18,7 +18,7 @@ from ivig.errors import IvigError, NotFound
 from ivig.interop.charts import outcome_chart
 from ivig.records.library import current_library
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
-from ivig.records.services import corrections
+from ivig.records.services import corrections, courses
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.records.services.doses import NOT_ENDED
@@ -38,6 +38,7 @@ SEARCH_ROWS = 100  # the search lists the first patients by name; a longer term 
 INFUSIONS_PER_PAGE = 25  # the patient page's courses and infusions, newest course first
 
 OPEN = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed, OrderStatus.in_progress)
+NOT_STARTED = OPEN[:3]  # a dose that can still be deferred, cancelled or re-planned
 
 
 @login_required
@@ -299,13 +300,25 @@ def _infusions_page(patient: Patient, number: str | None) -> Any:
     return Paginator(orders, INFUSIONS_PER_PAGE).get_page(number)
 
 
-def _timeline(orders: list[Order]) -> list[dict[str, Any]]:
-    """The page's infusions grouped under their course, in the page's order."""
+def _timeline(orders: list[Order], patient: Patient | None = None) -> list[dict[str, Any]]:
+    """The page's infusions grouped under their course, in the page's order; with the
+    ``patient``, each course's changes (deferred, cancelled, re-planned: issue 16 item 1) and
+    whether a dose of it is still to be given (``open``: it can be re-planned or cancelled)."""
     groups: list[dict[str, Any]] = []
     for order in orders:
         if not groups or groups[-1]["course"].pk != order.course_id:
-            groups.append({"course": order.course, "orders": []})
+            groups.append({"course": order.course, "orders": [], "changes": [], "open": False})
         groups[-1]["orders"].append(order)
+    if patient is not None and groups:
+        changes = courses.changes(patient.pk)
+        waiting = set(
+            Order.objects.filter(patient=patient, status__in=NOT_STARTED).values_list(
+                "course_id", flat=True
+            )
+        )
+        for group in groups:
+            group["changes"] = changes.get(group["course"].pk, [])
+            group["open"] = group["course"].pk in waiting
     return groups
 
 
@@ -360,7 +373,7 @@ def patient_page(
             "title": str(patient),
             "weight": service.latest_weight(patient),
             "eligibility": _eligibility(patient),
-            "timeline": _timeline(list(infusions)),
+            "timeline": _timeline(list(infusions), patient),
             "infusions": infusions,
             "gauge": _cap_gauge(patient),
             "chart": outcome_chart(

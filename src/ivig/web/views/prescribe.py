@@ -29,10 +29,11 @@ from ivig.core.units import plain_number
 from ivig.errors import Forbidden, IvigError, OverrideRequired
 from ivig.records.models import Course, OrderStatus, Patient
 from ivig.records.services import courses
+from ivig.records.services.change_reasons import reason_text
 from ivig.records.services.limits import Override, may_override
 from ivig.records.services.patients import latest_weight
 from ivig.web.errors import attach_error
-from ivig.web.forms import CourseForm, OverrideForm, ReasonForm, today
+from ivig.web.forms import CourseForm, OverrideForm, ReplanForm, today
 from ivig.web.views.common import posted, roles_required
 
 TIMES, NBSP = "\u00d7", "\u00a0"  # 2 x 40 g, a size never broken across lines
@@ -416,7 +417,7 @@ def replan_page(request: HttpRequest, course_id: int) -> HttpResponse:
     (when a soft limit stands) the override; dispensed and given orders are left alone."""
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
     preview = _replan_preview(course)
-    form = ReasonForm(posted(request), initial={"version": course.version})
+    form = ReplanForm(posted(request), initial={"version": course.version})
     form.fields["reason"].label = "Reason for the re-plan"
     override_posted = request.method == "POST" and OverrideForm.posted(request.POST)
     sign = OverrideForm(request.POST) if override_posted else None
@@ -426,11 +427,12 @@ def replan_page(request: HttpRequest, course_id: int) -> HttpResponse:
         override = _signed(sign, preview["limits"]) if sign is not None else None
         if sign is None or override is not None:
             try:
+                code, words = form.cleaned_data["reason_code"], form.cleaned_data["reason"]
                 done = courses.replan(
                     request.user,
                     course.pk,
                     form.cleaned_data["version"],
-                    form.cleaned_data["reason"],
+                    reason_text(code, words) if code else words,
                     override=override,
                 )
             except OverrideRequired as exc:

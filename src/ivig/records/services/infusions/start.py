@@ -14,7 +14,7 @@ from django.utils import timezone
 from ivig.errors import Conflict, Forbidden, InvalidInput
 from ivig.records.actors import Actor
 from ivig.records.models import InfusionSession, Order, OrderStatus, RateAction, Role
-from ivig.records.services import premedication
+from ivig.records.services import premedication, replan_needed
 from ivig.records.services.access import has_role, require
 from ivig.records.services.common import CLOCK_SKEW, locked
 from ivig.records.services.infusions._common import (
@@ -155,6 +155,7 @@ def start_infusion(
             raise Conflict("do the pre-infusion check first", field="check")
         if session.state != S.not_started:
             raise Conflict(f"the infusion of order {order.pk} has started already")
+        replan_needed.refuse_if_needed(order, "started")  # issue 16 item 3
         not_before(at, day_start(order), f"the start of the order's day {order.date}")
         blocks = blocking_findings(session)
         if blocks and not session.override_reason:
