@@ -83,6 +83,23 @@ def test_a_marked_order_is_not_verified(
     assert Order.objects.get(pk=order.pk).status == OrderStatus.planned
 
 
+def test_a_verified_order_marked_afterwards_is_not_dispensed(
+    users: dict[str, Any], peter: Any, course: Course, today: dt.date
+) -> None:
+    """Verified on 30 g, then a weight of 85 kg: its vials would be made up on the old
+    numbers, so dispensing waits for the re-plan (nothing recorded)."""
+    order = course.orders.order_by("sequence").first()
+    assert order is not None
+    order = orders.verify(users["pharmacist"], order.pk, order.version)
+    patients.add_weight(users["nurse"], peter.pk, today, 85, today=today)
+    with pytest.raises(Conflict) as refused:
+        orders.dispense(users["pharmacist"], order.pk, order.version, [])
+    assert refused.value.field == "replan"
+    assert "It cannot be dispensed: a prescriber must re-plan" in refused.value.message
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.verified
+    assert not Order.objects.get(pk=order.pk).lots.exists()
+
+
 def test_the_re_plan_clears_the_mark_and_the_order_verifies(
     users: dict[str, Any], peter: Any, course: Course
 ) -> None:

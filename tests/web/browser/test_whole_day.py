@@ -650,6 +650,142 @@ def step_5_outcomes(
     sign_out(page, shots, STAFF["prescriber"])
 
 
+# --- 6. the next dose: the decision, a corrected weight, the fever and the diary alert ----------
+
+PATIENT = ("edward.l", "quiet-harbour-lantern-71")  # the patient's own account
+
+
+def step_6_prescriber_next_dose(
+    page: Page, shots: Any, violations: list[str], axe: Callable[[], list[str]]
+) -> None:
+    """The weight was typed wrong: corrected, the course is marked "re-plan needed" and
+    re-planned (issue 16 item 3); after day 1's reaction, a capped ramp and premedication for
+    the rest of the course (item 6)."""
+    sign_in(page, shots, STAFF["prescriber"])
+    go(shots, page.get_by_role("link", name="Lambert, Edward"))
+    patient_url = page.url
+    go(shots, page.get_by_role("link", name=re.compile(r"^Correct or void the weight")).first)
+    page.get_by_label("Weight (kg)").fill("80")
+    page.get_by_label("Reason for the correction").fill("typed 100, the scale said 80")
+    go(shots, page.get_by_role("button", name="Save the correction"))
+    page.goto(patient_url)
+    needed = page.locator(".replan-needed").first
+    expect(needed).to_contain_text("Re-plan needed: weight corrected from 100 kg to 80 kg.")
+    violations += axe()
+    go(shots, needed.get_by_role("link", name="Re-plan the course"))
+    page.get_by_label("Why").select_option("record-changed")
+    page.get_by_label("Reason for the re-plan").fill("weight corrected to 80 kg")
+    go(shots, page.get_by_role("button", name="Re-plan", exact=True))
+    expect(page.locator(".messages")).to_contain_text("planned again")
+    expect(page.locator(".replan-needed")).to_have_count(0)
+
+    page.goto(patient_url)
+    go(shots, page.get_by_role("link", name="Reactions and premedication"))
+    expect(page.locator(".previous-reaction")).to_contain_text("tolerated 51 mL/h")
+    page.get_by_label("a slower ramp, capped at the tolerated rate").check()
+    page.get_by_label("Premedicate before the next infusions").check()
+    page.get_by_label("Note").fill("premedicate before day 2")
+    go(shots, page.get_by_role("button", name="Record the decision"))
+    expect(page.get_by_text("Decision recorded for the next infusions.")).to_be_visible()
+    page.get_by_label("Before which infusions").select_option(index=1)
+    page.get_by_label("Medicine").fill("paracetamol")
+    page.get_by_label("Dose").fill("1 g")
+    go(shots, page.get_by_role("button", name="Order premedication"))
+    expect(page.get_by_text("Premedication ordered: paracetamol 1 g.")).to_be_visible()
+    violations += axe()
+    sign_out(page, shots, STAFF["prescriber"])
+
+
+def step_6_patient_on_a_phone(
+    page: Page, shots: Any, violations: list[str], axe: Callable[[], list[str]]
+) -> None:
+    """The evening before day 2, on a phone: a fever in the day-before check and chest pain in
+    the diary; each answer says whom to call, the number a link to tap (items 8, 9)."""
+    from django.utils import timezone
+
+    from ivig.records.models import Patient
+    from ivig.records.services import portal
+    from ivig.records.services.accounts import create_user
+
+    nurse = create_user(None, "rn.invites", PASSWORD, ["nurse"], system=True)
+    person = Patient.objects.get(mrn="MRN0001")
+    _, raw = portal.invite(nurse, person.pk, now=timezone.now())
+    portal.accept(raw, PATIENT[0], PATIENT[1], now=timezone.now())
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/signin/")
+    page.get_by_label("Username").fill(PATIENT[0])
+    page.get_by_label("Password").fill(PATIENT[1])
+    go(shots, page.get_by_role("button", name="Sign in"))
+    page.wait_for_url("**/me/")
+    go(shots, page.get_by_role("link", name=re.compile("check", re.I)).first)
+    for fieldset in page.locator("fieldset.me-question").all():
+        answer = "Yes" if "fever" in fieldset.locator("legend").inner_text().lower() else "No"
+        fieldset.get_by_label(answer, exact=True).check()
+    go(shots, page.get_by_role("button", name="Send my answers"))
+    advice = page.get_by_role("alert")
+    expect(advice).to_contain_text("call the infusion service on +61 2 9999 0000")
+    expect(advice.get_by_role("link", name="+61 2 9999 0000")).to_have_attribute(
+        "href", "tel:+61299990000"
+    )
+    violations += axe()
+    page.goto("/me/diary/")
+    chest = page.locator("fieldset.me-question").filter(has_text="Chest pain")
+    chest.get_by_label("Mild", exact=True).check()
+    go(shots, page.get_by_role("button", name="Send"))
+    urgent = page.get_by_role("alert")
+    expect(urgent).to_contain_text("Call emergency services now on 000")
+    violations += axe()
+    go(shots, page.get_by_role("button", name="Sign out"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def step_6_nurse_next_dose(
+    page: Page, shots: Any, violations: list[str], axe: Callable[[], list[str]]
+) -> None:
+    """The alerts reach the nurse and are closed with the action taken; day 2's run sheet
+    carries day 1's reaction, the cap and the premedication; the fever defers the dose with a
+    coded reason (items 1, 6, 9)."""
+    from ivig.records.models import AuditEvent, DiaryEntry, Order
+
+    sign_in(page, shots, STAFF["nurse"])
+    expect(page.get_by_role("link", name="Alerts 2 open")).to_be_visible()
+    go(shots, page.get_by_role("link", name="2 alerts to act on"))
+    entry = DiaryEntry.objects.get()
+    diary = page.locator(f"#alert-diary-{entry.pk}")
+    expect(diary).to_contain_text("chest pain (mild)")
+    violations += axe()
+    diary.get_by_label("Advised emergency care").check()
+    diary.get_by_label("Note").fill("Called back: went to ED, chest pain settled")
+    go(shots, diary.get_by_role("button", name="Close the alert"))
+    expect(page.get_by_role("link", name="Alerts 1 open")).to_be_visible()
+
+    day2 = Order.objects.filter(status="planned").get()
+    page.goto(f"/orders/{day2.pk}/runsheet/")
+    expect(page.locator("#last-reaction")).to_contain_text("tolerated 51 mL/h")
+    expect(page.locator("#last-reaction")).to_contain_text("premedicate before day 2")
+    expect(page.locator("#rate-cap")).to_contain_text("Rate capped at 51 mL/h")
+    expect(page.locator("#previous")).to_contain_text("paracetamol 1 g")
+    banner = page.locator("#day-before-review")
+    banner.get_by_label("Deferred the dose").check()
+    banner.get_by_label("Note").fill("38.4 °C this morning; deferred")
+    banner.get_by_role("button", name="Close the alert").click()
+    expect(page.locator("#day-before-review")).to_contain_text("deferred the dose")
+    shots.take("day-2-fever-closed")
+    violations += axe()
+    go(shots, page.get_by_role("link", name=re.compile(r"^Defer dose 2 of")))
+    page.locator("#id_reason_code").select_option("fever")
+    page.get_by_label("Note").fill("38.4 °C this morning")
+    go(shots, page.get_by_role("button", name="Defer this dose"))
+    expect(page.locator("#check")).to_contain_text("Infection or fever: 38.4 °C this morning")
+    assert Order.objects.get(pk=day2.pk).status == "deferred"
+    closes = AuditEvent.objects.filter(action="close").order_by("seq")
+    assert [e.after["action"] for e in closes] == ["emergency", "deferred"]
+    go(shots, page.get_by_role("link", name="Alerts", exact=True))
+    expect(page.locator(".alerts-summary")).to_contain_text("No alert to act on.")
+    sign_out(page, shots, STAFF["nurse"])
+
+
 # --- the day --------------------------------------------------------------------------------------
 
 
@@ -673,6 +809,7 @@ def test_a_whole_day_of_a_lems_patient(
     check_accessibility: Callable[[], list[str]],
     pytestconfig: pytest.Config,
     midday: str,
+    settings: Any,
 ) -> None:
     from django.contrib.auth.models import Group
     from django.utils import timezone
@@ -693,5 +830,10 @@ def test_a_whole_day_of_a_lems_patient(
     step_3_pharmacist(page, shots, today, violations, check_accessibility)
     step_4_nurse(page, shots, root, today, violations, check_accessibility)
     step_5_outcomes(page, shots, root, today, violations, check_accessibility)
+    settings.IVIG_SERVICE_PHONE = "+61 2 9999 0000"
+    settings.IVIG_EMERGENCY_NUMBER = "000"
+    step_6_prescriber_next_dose(page, shots, violations, check_accessibility)
+    step_6_patient_on_a_phone(page, shots, violations, check_accessibility)
+    step_6_nurse_next_dose(page, shots, violations, check_accessibility)
 
     assert not violations, "axe found:\n" + "\n".join(violations)

@@ -366,7 +366,9 @@ def dispense(
     now: dt.datetime | None = None,
 ) -> Order:
     """Record the lots dispensed, at ``now`` (default: the clock; a start is never before it):
-    exactly the ordered vials, of the ordered product, none expired on the infusion day. An
+    exactly the ordered vials, of the ordered product, none expired on the infusion day, of a
+    course not marked "re-plan needed" (issue 16 item 3: its vials would be made up on the old
+    numbers). An
     expired lot or a lot of another product is a hard limit, refused for every role and counted
     (requirements 48, 64)."""
     actor = _may(actor, S.dispensed, "dispensing an order")
@@ -376,6 +378,7 @@ def dispense(
         transaction.atomic(),
     ):
         order = locked(Order, order_id, "order")
+        replan_needed.refuse_if_needed(order, "dispensed")  # issue 16 item 3
         problems = lot_problems(order, lots)
         if problems:
             raise _one_error(problems)
@@ -526,6 +529,8 @@ def dispense_course(
         transaction.atomic(),
     ):
         found = [locked(Order, o.pk, "order") for o in _course_orders(course_id, S.verified, shown)]
+        for order in found:
+            replan_needed.refuse_if_needed(order, "dispensed")  # issue 16 item 3
         problems = _course_lot_problems(found, lots) if lots else []
         for order in found:
             taken = course_lots(order, lots)
