@@ -188,8 +188,8 @@ def row_for(course: Course, order_id: int) -> dict[str, Any] | None:
 
 
 def refuse_if_needed(order: Order, doing: str) -> None:
-    """Refuse ``doing`` (verifying, dispensing, starting) an order its course marks "re-plan needed": a
-    Conflict with what changed and the old and new numbers."""
+    """Refuse ``doing`` (verifying, dispensing, starting) an order its course marks "re-plan
+    needed": a Conflict with what changed and the old and new numbers."""
     row = row_for(order.course, order.pk)
     if row is None:
         return
