@@ -34,6 +34,7 @@ def lots_for(order: Any, *, lot: str = "L1", expiry: str = "2099-12-31") -> list
             "expiry": expiry,
             "vial_size_g": v["size_g"],
             "count": v["count"],
+            "product_id": order.course.product_id,
         }
         for i, v in enumerate(order.vials, start=1)
     ]

@@ -131,6 +131,7 @@ def lots(order: Any, **changes: Any) -> list[dict[str, Any]]:
             "expiry": "2099-12-31",
             "vial_size_g": v["size_g"],
             "count": v["count"],
+            "product_id": order.course.product_id,
         }
         for i, v in enumerate(order.vials, start=1)
     ]
@@ -490,6 +491,9 @@ ROWS: list[Any] = [
     # a vial size of 0
     row("dispense-vial-0", "pharmacist", "POST " + VERIFIED + "/dispense",
         dispense(vial_size_g=0), BAD, "lots.0.vial_size_g"),
+    # no product read from the vial label: there is no default (issue 16 item 12)
+    row("dispense-no-product", "pharmacist", "POST " + VERIFIED + "/dispense",
+        dispense(product_id=""), BAD, "lots.0.product_id"),
     # a count of 0
     row("dispense-count-0", "pharmacist", "POST " + VERIFIED + "/dispense",
         dispense(count=0), BAD, "lots.0.count"),

@@ -231,8 +231,21 @@ def test_a_crafted_dispense_of_a_bad_lot_is_a_counted_hard_limit(
     order = _planned(users, patient)
     order = orders.verify(users["pharmacist"], order.pk, order.version)
     lots = [
-        {"lot_number": "P1", "expiry": str(EXPIRY), "vial_size_g": 40, "count": 2},
-        {"lot_number": "P2", "expiry": str(EXPIRY), "vial_size_g": 5, "count": 1, **change},
+        {
+            "lot_number": "P1",
+            "expiry": str(EXPIRY),
+            "vial_size_g": 40,
+            "count": 2,
+            "product_id": "privigen-us",
+        },
+        {
+            "lot_number": "P2",
+            "expiry": str(EXPIRY),
+            "vial_size_g": 5,
+            "count": 1,
+            "product_id": "privigen-us",
+            **change,
+        },
     ]
     response = _post(client_for("pharmacist"), f"/api/orders/{order.pk}/dispense",
                      {"version": order.version, "lots": lots})  # fmt: skip

@@ -53,8 +53,20 @@ def test_a_day_at_the_chair(client_for: Callable[[str | None], Client], patient:
     order = r.json()
     expiry = timezone.localdate() + dt.timedelta(days=365)  # a year after the suite's date
     lots = [
-        {"lot_number": "P123", "expiry": expiry, "vial_size_g": 40, "count": 2},
-        {"lot_number": "P124", "expiry": expiry, "vial_size_g": 5, "count": 1},
+        {
+            "lot_number": "P123",
+            "expiry": expiry,
+            "vial_size_g": 40,
+            "count": 2,
+            "product_id": course["product_id"],
+        },
+        {
+            "lot_number": "P124",
+            "expiry": expiry,
+            "vial_size_g": 5,
+            "count": 1,
+            "product_id": course["product_id"],
+        },
     ]
     r = _post(
         pharmacist,

@@ -262,8 +262,12 @@ class LotIn(In):
     expiry: dt.date
     vial_size_g: float = Field(..., gt=0)
     count: int = Field(..., ge=1)
-    product_id: str | None = Field(
-        None, max_length=40, description="the lot's product; default: the order's"
+    product_id: str = Field(
+        ...,
+        min_length=1,
+        max_length=40,
+        description="the product on the vial label, as read from it: there is no default (issue "
+        "16 item 12); another product than the order's is a hard limit",
     )
 
 
