@@ -280,3 +280,25 @@ def test_the_vial_label_is_written_one_way_everywhere() -> None:
     assert vial_label(pick.vials, compact=True) == "2x40 + 1x5 g"
     assert vial_label([(2.5, 3)]) == "3 x 2.5 g"
     assert vial_label([]) == vial_label([], compact=True) == ""
+
+
+def test_a_re_plan_over_the_cap_suggests_no_start() -> None:
+    """A re-plan keeps the course's dates (``start_movable=False``): the refusal says what the
+    course would give and the cap, and suggests no start (none is to be chosen)."""
+    from ivig.core.dosing import GivenDose, check_under_cap
+    from ivig.errors import CapExceeded
+
+    day = dt.date(2026, 12, 7)
+    earlier = [GivenDose(day - dt.timedelta(days=7), 100)]
+    planned = [GivenDose(day, 80), GivenDose(day + dt.timedelta(days=1), 80)]
+    common: dict[str, object] = {
+        "cap_g": 160, "weight_kg": 80, "window_days": 28,
+        "field": "start", "indication": "LEMS", "suggest_date": False,
+    }  # fmt: skip
+    with pytest.raises(CapExceeded) as movable:
+        check_under_cap(planned, earlier, **common)  # type: ignore[arg-type]
+    assert "the earliest start is" in movable.value.message
+    with pytest.raises(CapExceeded) as kept:
+        check_under_cap(planned, earlier, start_movable=False, **common)  # type: ignore[arg-type]
+    assert kept.value.message.endswith("the cap is 2 g/kg in any 28 days for LEMS")
+    assert kept.value.earliest_allowed is None

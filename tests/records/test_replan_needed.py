@@ -227,3 +227,32 @@ def test_a_coded_reason_is_stored_in_words_with_the_note() -> None:
     with pytest.raises(InvalidInput) as bare:
         reason_text("other", "  ")
     assert bare.value.field == "note"
+
+
+def test_a_re_plan_counts_the_grams_given_of_a_dose_stopped_short(
+    users: dict[str, Any], make_patient: Callable[..., Any], today: dt.date
+) -> None:
+    """Day 1 of a 2-day induction stopped after 30 of 85 g (issue 16 item 4), then the weight
+    corrected from 100 to 80 kg: day 2 is re-planned at 75 g (77.0 kg adjusted). Counted at its
+    full 85 g, day 1 would take the course to 160 g / 77 kg = 2.08 g/kg, over the 2 g/kg cap;
+    at the 30 g given it is 105 g, 1.36 g/kg: the re-plan stands."""
+    from ivig.records.models import InfusionSession
+
+    person = make_patient(180, 100)
+    course = courses.prescribe(
+        users["prescriber"],
+        person.pk,
+        courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                            place="hospital", start=today, days=2),
+    )  # fmt: skip
+    day1, day2 = course.orders.order_by("sequence")
+    assert (day1.dose_g, day2.dose_g) == (85, 85)
+    Order.objects.filter(pk=day1.pk).update(status=OrderStatus.completed)
+    InfusionSession.objects.create(order=day1, state="closed", given_g=30, volume_given_ml=300)
+    weight = person.weights.get()
+    corrections.correct(users["nurse"], "weight", weight.pk, {"weight_kg": 80}, "typed 100")
+    course = _fresh(course)
+    assert course.replan_needed["why"] == "weight corrected from 100 kg to 80 kg"
+    done = courses.replan(users["prescriber"], course.pk, course.version, "weight corrected")
+    assert [o.dose_g for o in done.replanned] == [75]
+    assert _fresh(course).replan_needed == {}

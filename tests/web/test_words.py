@@ -120,7 +120,7 @@ def test_a_missing_value_is_said_in_the_apps_words(
     assert "Required: Weight (kg)." in page
     new = client_for("prescriber").post("/patients/new/", {})
     assert DJANGO_REQUIRED not in new.content.decode()
-    assert "Required: Family name." in new.content.decode()
+    assert "Enter the family name." in new.content.decode()  # the form's own words
 
 
 def test_required_words() -> None:

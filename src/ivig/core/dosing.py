@@ -598,6 +598,7 @@ def check_under_cap(
     suggest_date: bool,
     every_weeks: int | None = None,
     weeks_range: tuple[int, int] | None = None,
+    start_movable: bool = True,
 ) -> None:
     """Refuse (:class:`CapExceeded`) the first planned dose that takes a window over the cap.
 
@@ -606,7 +607,8 @@ def check_under_cap(
     ``field`` is at fault and, if ``suggest_date``, the earliest date for the offending dose is.
     For a maintenance series (``every_weeks`` in ``weeks_range``) the refusal also says what a
     prescriber can change (issue 14 item 14): the largest dose that fits at this interval, and the
-    shortest interval in the range at which this dose fits.
+    shortest interval in the range at which this dose fits. ``start_movable=False`` (a re-plan
+    of a course whose dates stand) suggests no start.
     """
     _check_cap_inputs(planned, earlier, cap_g, window_days)
     weight_kg = number_in_range(
@@ -619,7 +621,7 @@ def check_under_cap(
     largest = interval = series = None
     if _first_breach(planned, [], cap_g, window_days) is None:
         field = "start"
-        earliest = _earliest_start(planned, earlier, cap_g, window_days)
+        earliest = _earliest_start(planned, earlier, cap_g, window_days) if start_movable else None
         dose_date = min(d.date for d in planned)
     else:
         earliest = (
@@ -643,7 +645,7 @@ def check_under_cap(
         window_days=window_days,
         indication=indication,
         earliest_allowed=earliest,
-        course_start=field == "start",
+        course_start=field == "start" and start_movable,
         every_weeks=series,
         dose_g_per_kg=max(d.grams for d in planned) / weight_kg,
         largest_g_per_kg=largest,

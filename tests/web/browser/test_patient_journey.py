@@ -93,7 +93,8 @@ def _patient_with_day_one_given(users: dict[str, User]) -> tuple[Any, Any, Any]:
     infusions.start_infusion(users["nurse"], day1.pk, version, start, visual_inspection_ok=True,
                              now=now)  # fmt: skip
     end = start + dt.timedelta(minutes=float(day1.steps[-1]["end_min"]))
-    infusions.end_infusion(users["nurse"], day1.pk, end, now=now)
+    infusions.end_infusion(users["nurse"], day1.pk, end, volume_given_ml=day1.volume_ml,
+                           now=now)  # fmt: skip  # the whole dose, read on the pump
     signs = infusions.VitalsInput(temperature_c=36.8, pulse_per_min=72)
     infusions.record_vitals(users["nurse"], day1.pk, end + dt.timedelta(minutes=5), signs, now=now)
     version = Order.objects.get(pk=day1.pk).version

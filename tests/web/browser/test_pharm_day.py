@@ -68,6 +68,7 @@ def _day1_reaction(users: dict[str, Any], order: Any) -> None:
     answers = infusions.CheckAnswers(infection=False, fever=False, feeling_unwell=False,
                                      hydrated=True)  # fmt: skip
     infusions.pre_check(nurse, order.pk, answers, now=start)
+    infusions.record_vitals(nurse, order.pk, start, infusions.VitalsInput(**NORMAL), now=start)
     version = Order.objects.get(pk=order.pk).version
     infusions.start_infusion(nurse, order.pk, version, start, visual_inspection_ok=True, now=now)
     at30 = start + dt.timedelta(minutes=30)

@@ -67,6 +67,8 @@ def running(live_users: dict[str, Any], live_patient: Any, midday: str) -> Any:
         infection=False, fever=False, feeling_unwell=False, hydrated=True
     )
     infusions.pre_check(live_users["nurse"], order.pk, answers, now=begin - dt.timedelta(minutes=1))
+    baseline = infusions.VitalsInput(pulse_per_min=72, systolic_mm_hg=122)  # issue 16 item 7
+    infusions.record_vitals(live_users["nurse"], order.pk, begin, baseline, now=begin)
     order.refresh_from_db()
     infusions.start_infusion(
         live_users["nurse"], order.pk, order.version, begin, visual_inspection_ok=True,

@@ -270,6 +270,8 @@ def step_3_pharmacist(
         size = lot.get_by_label("Vial size").input_value()
         lot.get_by_label("Lot number").fill(LOTS[size])
         lot.get_by_label("Expiry date").fill(EXPIRY)
+        # read from the vial label: no default (issue 16 item 12)
+        lot.get_by_label("Product on the vial label").select_option("privigen-us")
     go(shots, page.get_by_role("button", name="Dispense", exact=True))
     expect(page.get_by_role("heading", level=1, name="Pharmacy")).to_be_visible()
     expect(message(page)).to_contain_text(

@@ -39,6 +39,7 @@ from ivig.records.library import current_library
 from ivig.records.models import (
     AuditEvent,
     Course,
+    InfusionSession,
     Order,
     OrderStatus,
     Patient,
@@ -424,13 +425,21 @@ class Replan:
 
 
 def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
-    """The cap holds with the doses the re-plan leaves alone as they are, not as re-planned
-    (requirement 48)."""
+    """The cap holds with the doses the re-plan leaves alone as they are (an ended one counts
+    the grams given: issue 16 item 4), not as re-planned (requirement 48)."""
     new = {d.date: d.vials.total_g for d in plan.doses}
-    if all(math.isclose(new.get(o.date, o.dose_g), o.dose_g, abs_tol=1e-6) for o in kept):
+    given: dict[int, float] = {
+        order_id: grams
+        for order_id, grams in InfusionSession.objects.filter(
+            order__in=kept, given_g__isnull=False
+        ).values_list("order_id", "given_g")
+        if grams is not None
+    }
+    counted = {o.pk: given.get(o.pk, o.dose_g) for o in kept}  # grams given (issue 16 item 4)
+    if all(math.isclose(new.get(o.date, counted[o.pk]), counted[o.pk], abs_tol=1e-6) for o in kept):
         return
     kept_dates = {o.date for o in kept}
-    final = [GivenDose(o.date, o.dose_g) for o in kept]
+    final = [GivenDose(o.date, counted[o.pk]) for o in kept]
     final += [GivenDose(d, g) for d, g in new.items() if d not in kept_dates]
     check_under_cap(
         sorted(final, key=lambda g: g.date),
@@ -441,6 +450,7 @@ def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
         field="start",
         indication=plan.indication.short_name,
         suggest_date=False,
+        start_movable=False,  # a re-plan keeps the course's dates
     )
 
 
