@@ -114,6 +114,7 @@ def readme_shot(page: Page, root: Path, name: str, until: Locator | None = None)
         scrolled = float(page.evaluate("window.scrollY"))
         height = min(height, box["y"] + scrolled + box["height"] + 24)
     height = min(height, README_MAX_HEIGHT)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky "now" bar drawn at the top, in place
     clip: FloatRect = {"x": 0, "y": 0, "width": README_WIDTH, "height": height}
     page.screenshot(path=folder / f"{name}.png", full_page=True, clip=clip)
 
