@@ -34,6 +34,7 @@ from ivig.records.services.limits import Override, may_override
 from ivig.records.services.patients import latest_weight
 from ivig.web.errors import attach_error
 from ivig.web.forms import CourseForm, OverrideForm, ReplanForm, today
+from ivig.web.templatetags.ivig_words import product_name
 from ivig.web.views.common import posted, roles_required
 
 TIMES, NBSP = "\u00d7", "\u00a0"  # 2 x 40 g, a size never broken across lines
@@ -346,7 +347,8 @@ def _prescribe(request: HttpRequest, patient: Patient, form: CourseForm) -> Http
     grams = sum(o.dose_g for o in orders)
     messages.success(
         request,
-        f"Course prescribed: {course.indication.upper()} {course.phase}, {course.product_id}, "
+        f"Course prescribed: {course.indication.upper()} {course.phase}, "
+        f"{product_name(course.product_id)}, "
         f"{len(orders)} dose{'s' if len(orders) != 1 else ''} ({grams:g} g) from "
         f"{course.start.isoformat()}"
         + (f", with your override ({override.reason_code})." if override else "."),
