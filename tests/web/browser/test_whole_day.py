@@ -208,7 +208,9 @@ def step_2_prescriber(
     go(shots, page.get_by_role("button", name="Prescribe", exact=True))
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Lambert, Edward")
-    expect(message(page)).to_contain_text("Course prescribed: LEMS induction, Privigen (US), 2 doses")
+    expect(message(page)).to_contain_text(
+        "Course prescribed: LEMS induction, Privigen (US), 2 doses"
+    )
     course = page.locator("#timeline ~ table").first
     expect(
         page.get_by_role("heading", level=3).filter(has_text=f"{today.isoformat()}: LEMS")
