@@ -353,6 +353,17 @@ def chair_now() -> dt.datetime:
 
 
 @pytest.fixture
+def chair_clock(chair_now: dt.datetime) -> Iterator[dt.datetime]:
+    """The clock itself at ``chair_now`` (18:00 today), for page tests whose views read it: an
+    infusion started hours before stays within the order's day and a time typed as the nurse
+    types it is not in the future, whatever the suite's moment (03:00 on a clock change)."""
+    import time_machine
+
+    with time_machine.travel(chair_now, tick=True):
+        yield chair_now
+
+
+@pytest.fixture
 def start_chair(users: dict[str, Any], chair_now: dt.datetime) -> Callable[..., Any]:
     """``start_chair(order, at, now=...)``: the nurse's pre-infusion check (well, hydrated)
     and the baseline vital signs at ``at``, and the start at ``at`` (vials inspected, given by

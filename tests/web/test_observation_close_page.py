@@ -16,6 +16,7 @@ from ivig.records.services import infusions
 
 
 def test_the_observation_closes_at_the_minute_the_sheet_shows(
+    chair_clock: dt.datetime,
     client_for: Callable[[str | None], Client],
     users: dict[str, Any],
     dispensed: Order,

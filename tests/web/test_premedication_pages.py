@@ -74,6 +74,7 @@ def test_the_prescriber_decides_on_the_patient_page_and_the_steps_are_capped(
 
 
 def test_premedication_ordered_and_given(
+    chair_clock: dt.datetime,  # 18:00: "09:30" is earlier today, whatever the suite's moment
     client_for: Callable[[str | None], Client],
     users: dict[str, Any],
     dispensed: Order,
