@@ -27,9 +27,9 @@ from typing import IO
 from ivig.errors import InvalidInput
 
 __all__ = [
+    "FORMULA_STARTS",
     "INFUSION_COLUMNS",
     "OUTCOME_COLUMNS",
-    "FORMULA_STARTS",
     "PATIENT_COLUMNS",
     "PATIENT_REQUIRED",
     "RowError",
