@@ -466,3 +466,22 @@ class Idempotent:
                 body=response.content,
                 headers=headers,
             )
+
+
+# --- nothing kept by a cache (issue 17 item 16) ------------------------------------------------
+
+
+class NoStore:
+    """Every answer that reaches Django (a page, a form's answer, the API, a PDF, a calendar, a
+    FHIR bundle, an error) carries ``Cache-Control: no-store``: a ward computer is shared, and
+    what one user saw must not come back from the browser's cache (or a proxy's) for the next
+    one, nor after signing out (requirement 25; ASVS v4.0.3-8.2.1). Static files never reach it
+    (WhiteNoise, before it, answers them with their own long cache)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response

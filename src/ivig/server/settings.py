@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "ivig.server.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
     "ivig.server.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ivig.server.middleware.NoStore",  # Cache-Control: no-store but static files (issue 17)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
