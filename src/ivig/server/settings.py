@@ -10,7 +10,7 @@ from typing import Any
 
 import dj_database_url
 
-from ivig.server.config import load_config
+from ivig.server.config import Config, load_config
 
 CONFIG = load_config()
 
@@ -222,3 +222,31 @@ LOGGING = {
 
 # The pages' forms say what is missing in the app's words (issue 16 item 21).
 FORM_RENDERER = "ivig.web.renderer.PlainWordsRenderer"
+
+
+# HTTPS (issue 17 item 9; requirement 23, ASVS v4.0.3-3.4.1 and 3.4.4): IVIG_HTTPS=1 makes the
+# cookies Secure with the __Host- prefix (which also needs Path=/ and no Domain: Django's
+# defaults) and sends HSTS; IVIG_TRUST_PROXY=1 trusts a TLS reverse proxy's X-Forwarded-Proto
+# (README: "Serving over HTTPS"). Off: plain http on 127.0.0.1, as scripts/run serves.
+
+
+def https_settings(config: Config) -> dict[str, Any]:
+    """The settings that ``config``'s HTTPS choices turn on (none when ``IVIG_HTTPS`` is off)."""
+    if not config.https:
+        return {}
+    return {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SESSION_COOKIE_NAME": "__Host-sessionid",
+        "CSRF_COOKIE_NAME": "__Host-csrftoken",
+        "SECURE_HSTS_SECONDS": 365 * 24 * 60 * 60,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,  # other hosts of the domain are not ours
+        "SECURE_PROXY_SSL_HEADER": (
+            ("HTTP_X_FORWARDED_PROTO", "https") if config.trust_proxy else None
+        ),
+        "SECURE_SSL_REDIRECT": config.https_redirect,
+        "SECURE_REDIRECT_EXEMPT": [r"^health/$"],  # a load balancer's check over plain http
+    }
+
+
+globals().update(https_settings(CONFIG))
