@@ -34,7 +34,8 @@ def test_off_by_default(tmp_path: Path) -> None:
 
 def test_the_settings_it_turns_on(tmp_path: Path) -> None:
     on = https_settings(load_config(_env(tmp_path, IVIG_HTTPS="1")))
-    assert on["SESSION_COOKIE_SECURE"] and on["CSRF_COOKIE_SECURE"]
+    assert on["SESSION_COOKIE_SECURE"]
+    assert on["CSRF_COOKIE_SECURE"]
     assert on["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert on["CSRF_COOKIE_NAME"].startswith("__Host-")
     assert on["SECURE_HSTS_SECONDS"] == 31536000
