@@ -32,6 +32,7 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.models import User
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import (
     Http404,
@@ -485,3 +486,68 @@ class NoStore:
         response = self.get_response(request)
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- bodies too deep or too big (issue 17 item 10) -----------------------------------------------
+
+MAX_JSON_DEPTH = 32  # no request of the API nests deeper than 4 levels
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings are
+    text), counted without recursion, so that no body can exhaust the stack."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+class BodyLimits:
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's 2.5 MB; a multipart form's files
+    excepted, Django counts only its fields) is 413, and a JSON body nested deeper than
+    :data:`MAX_JSON_DEPTH` is 400, both naming the field ``body``, before any other middleware
+    reads the body: the API's error under ``/api/``, else the error page (not a 500 from a
+    ``RecursionError``, nor Django's bare 400 page). It runs in ``__call__``, before every
+    ``process_view`` (the CSRF check reads a form's body)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit and self._too_big(request):
+            message = f"the request is too large (at most {limit // 1024} KB)"
+            return self._refuse(request, 413, "too_large", message)
+        deep = request.content_type == "application/json" and length > 0
+        if deep and json_depth(request.body) > MAX_JSON_DEPTH:
+            message = f"the JSON body is too deeply nested (at most {MAX_JSON_DEPTH} levels)"
+            return self._refuse(request, 400, "invalid_input", message)
+        return self.get_response(request)
+
+    @staticmethod
+    def _too_big(request: HttpRequest) -> bool:
+        """Over the limit: any body but a multipart form, whose fields (not files) Django
+        counts as it reads them."""
+        if request.content_type != "multipart/form-data":
+            return True
+        try:
+            request.POST  # noqa: B018 (read now, as the CSRF check would)
+        except RequestDataTooBig:
+            return True
+        return False
+
+    @staticmethod
+    def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return _error(request, status, code, message, "body")
+        return error_page(request, message, field="body", status=status)

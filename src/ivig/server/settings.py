@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "ivig.server.middleware.IdleSignOut",
     "ivig.server.middleware.ActionPages",  # GET of a POST-only action: its page (issue 16)
     "ivig.server.middleware.PatientPortal",
+    "ivig.server.middleware.BodyLimits",  # too big: 413; JSON too deep: 400 (issue 17)
     "ivig.server.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
     "ivig.server.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.server.middleware.ErrorPages",
