@@ -320,11 +320,11 @@ class Idempotent:
     ``idempotency_key`` form field (a page's nonce) is done once per signed-in user and key
     (ASVS 11.1; requirement 29: a double click on "Start infusion" records one start).
 
-    - The first request claims the key: a placeholder row is committed first, in its own
-      transaction (the unique ``(user, key)`` constraint decides between simultaneous
-      requests); the view runs; its answer (status, content type, body, ``Location`` and
-      ``HX-*`` headers) is stored with the key. An answer of 500 or more is not stored: the key
-      is released, so a retry runs again.
+    - The first request claims the key: a placeholder row (the unique ``(user, key)``
+      constraint decides between simultaneous requests); the view runs; its answer (status,
+      content type, body, ``Location`` and ``HX-*`` headers) is stored with the key, all in
+      one transaction (issue 17 item 12): a crash in between leaves neither the write nor the
+      key. An answer of 500 or more is not stored: the key is released, so a retry runs again.
     - A repeat with the same key and the same request (SHA-256 of method, path and body) gets
       the stored answer without running the view (``Idempotent-Replayed: true``); one that
       arrives while the first still runs waits for it (up to 5 seconds), else 409.
@@ -338,11 +338,27 @@ class Idempotent:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        claim = getattr(request, "_ivig_idempotency", None)
-        if claim is not None:
-            self._finish(claim, response)
+        if not self._keyed(request):
+            return self.get_response(request)
+        # One transaction for the claim, the view's writes and the stored answer (issue 17 item
+        # 12): a crash before the commit leaves none of them (the retry runs once), after it
+        # all of them (the retry is replayed). A simultaneous duplicate waits on the claim's
+        # row (PostgreSQL) or on the write lock (SQLite's BEGIN IMMEDIATE).
+        with transaction.atomic():
+            response = self.get_response(request)
+            claim = getattr(request, "_ivig_idempotency", None)
+            if claim is not None:
+                self._finish(claim, response)
         return response
+
+    @staticmethod
+    def _keyed(request: HttpRequest) -> bool:
+        """A submission that carries an idempotency key."""
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return False
+        if IDEMPOTENCY_HEADER in request.headers:
+            return True
+        return request.content_type in FORMS and IDEMPOTENCY_FIELD in request.POST
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
