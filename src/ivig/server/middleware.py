@@ -13,7 +13,11 @@
 - ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
 - ``NoNulCharacters``: a NUL character in a query, a form or a JSON body is refused: no
   clinical text holds one, and PostgreSQL cannot store it.
-- ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
+- ``Idempotent``: a submission with an idempotency key is done once (requirement 29), its
+  record kept in the write's transaction (issue 17 item 12).
+- ``NoStore``: ``Cache-Control: no-store`` on every answer but static files (issue 17 item 16).
+- ``BodyLimits``: a body too big is 413, a JSON body too deep 400, as the API's JSON error or
+  the error page (issue 17 item 10).
 
 Reads of a patient's record are audited by ``ivig.server.middleware_audit.ReadAudit``.
 """
