@@ -38,6 +38,16 @@ def test_a_deeply_nested_body_is_a_json_400(
     assert str(MAX_JSON_DEPTH) in error["message"]
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", ""])
+def test_a_deep_body_of_another_type_is_a_json_400_too(
+    content_type: str, client_for: Callable[[str | None], Client]
+) -> None:
+    """The API reads any body that is not a form as JSON, whatever its type says."""
+    response = client_for("prescriber").post("/api/patients", DEEP, content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "body"
+
+
 def test_nesting_within_the_limit_reaches_the_route(
     client_for: Callable[[str | None], Client],
 ) -> None:

@@ -531,7 +531,8 @@ def json_depth(body: bytes) -> int:
 class BodyLimits:
     """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's 2.5 MB; a multipart form's files
     excepted, Django counts only its fields) is 413, and a JSON body nested deeper than
-    :data:`MAX_JSON_DEPTH` is 400, both naming the field ``body``, before any other middleware
+    :data:`MAX_JSON_DEPTH` is 400 (any body but a form: the API reads it as JSON, whatever
+    its type says), both naming the field ``body``, before any other middleware
     reads the body: the API's error under ``/api/``, else the error page (not a 500 from a
     ``RecursionError``, nor Django's bare 400 page). It runs in ``__call__``, before every
     ``process_view`` (the CSRF check reads a form's body)."""
@@ -548,7 +549,7 @@ class BodyLimits:
         if limit is not None and length > limit and self._too_big(request):
             message = f"the request is too large (at most {limit // 1024} KB)"
             return self._refuse(request, 413, "too_large", message)
-        deep = request.content_type == "application/json" and length > 0
+        deep = request.content_type not in FORMS and length > 0  # the API reads it as JSON
         if deep and json_depth(request.body) > MAX_JSON_DEPTH:
             message = f"the JSON body is too deeply nested (at most {MAX_JSON_DEPTH} levels)"
             return self._refuse(request, 400, "invalid_input", message)
