@@ -55,8 +55,9 @@ def test_nesting_within_the_limit_reaches_the_route(
     response = _post(client_for("prescriber"), "/api/patients", body)
     assert response.status_code == 422  # the route's own answer: not a patient
     # brackets inside a string are text, not nesting
-    text = json.dumps({"notes": "[" * 100})
-    assert _post(client_for("prescriber"), "/api/patients", text).status_code == 422
+    for notes in ("[" * 100, '"' + "{" * 100 + '\\"'):  # an escaped quote ends no string
+        text = json.dumps({"notes": notes})
+        assert _post(client_for("prescriber"), "/api/patients", text).status_code == 422
 
 
 @pytest.mark.parametrize("role", [None, "prescriber"])

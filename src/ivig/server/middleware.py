@@ -511,21 +511,27 @@ class NoStore:
 # --- bodies too deep or too big (issue 17 item 10) -----------------------------------------------
 
 MAX_JSON_DEPTH = 32  # no request of the API nests deeper than 4 levels
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 
-def json_depth(body: bytes) -> int:
-    """How deeply the arrays and objects of a JSON text nest (brackets inside strings are
-    text), counted without recursion, so that no body can exhaust the stack."""
-    depth = deepest = 0
-    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def too_deep(body: bytes) -> bool:
+    """Whether a JSON body's arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`, found
+    without recursion or parsing: the brackets outside strings are kept and the innermost
+    pairs removed, one level a pass; brackets left after :data:`MAX_JSON_DEPTH` passes are
+    deeper (or do not pair up: not JSON either way). About 0.3 s for 2 MB of brackets at the
+    worst, less than parsing them; a body with few brackets is not scanned at all."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
+    for _ in range(MAX_JSON_DEPTH):
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if shorter == brackets:
+            break
+        brackets = shorter
+    return bool(brackets)
 
 
 class BodyLimits:
@@ -550,7 +556,7 @@ class BodyLimits:
             message = f"the request is too large (at most {limit // 1024} KB)"
             return self._refuse(request, 413, "too_large", message)
         deep = request.content_type not in FORMS and length > 0  # the API reads it as JSON
-        if deep and json_depth(request.body) > MAX_JSON_DEPTH:
+        if deep and too_deep(request.body):
             message = f"the JSON body is too deeply nested (at most {MAX_JSON_DEPTH} levels)"
             return self._refuse(request, 400, "invalid_input", message)
         return self.get_response(request)
