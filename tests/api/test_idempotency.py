@@ -199,3 +199,34 @@ def test_a_double_click_on_start_infusion_starts_once(
     assert second["Idempotent-Replayed"] == "true"
     assert RateChange.objects.filter(session__order=dispensed).count() == 1
     assert AuditEvent.objects.filter(action="start").count() == 1
+
+
+def test_a_crash_between_the_write_and_its_record_leaves_nothing_to_replay(
+    client_for: Callable[[str | None], Client], patient: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 item 12 (requirements 29 and 1: one transaction): the key's record is written in
+    the write's transaction. A crash after the view's write but before the record (here the
+    record's own write fails) leaves neither: no outcome, no audit event, no key; the retry
+    with the same key then records once, and a repeat is replayed, not run again."""
+    from ivig.server.middleware import Idempotent
+
+    url = f"/api/patients/{patient.pk}/outcomes"
+    body = {"measure": "3tug", "value": 20, "measured_on": timezone.localdate().isoformat()}
+    events = AuditEvent.objects.count()
+
+    def crash(row: Any, response: Any) -> None:
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(Idempotent, "_finish", staticmethod(crash))
+    nurse = client_for("nurse")
+    nurse.raise_request_exception = False
+    assert _post(nurse, url, body, "crash-1").status_code == 500
+    assert Outcome.objects.count() == 0  # the write went with the record: no half state
+    assert AuditEvent.objects.count() == events
+    assert not IdempotencyKey.objects.exists()
+    monkeypatch.undo()
+    retried = _post(nurse, url, body, "crash-1")
+    assert retried.status_code == 201, retried.content
+    again = _post(nurse, url, body, "crash-1")
+    assert again["Idempotent-Replayed"] == "true"
+    assert Outcome.objects.count() == 1

@@ -10,6 +10,7 @@ from pydantic import field_validator
 
 from ivig.records.models import IgaStatus, OrderStatus, Place
 from ivig.records.services.limits import Override
+from ivig.records.services.patients import TEXT_MAX
 
 MAX_INT = 2**63 - 1
 """The largest whole number a database column holds (64-bit signed)."""
@@ -54,9 +55,10 @@ class Reason(Versioned):
 
 
 class PatientIn(In):
-    mrn: str = Field(..., min_length=1, max_length=40)
-    family_name: str = Field(..., min_length=1, max_length=100)
-    given_name: str = Field(..., min_length=1, max_length=100)
+    # the service's limits (issue 17 item 14: one table for the API, the page and the import)
+    mrn: str = Field(..., min_length=1, max_length=TEXT_MAX["mrn"])
+    family_name: str = Field(..., min_length=1, max_length=TEXT_MAX["family_name"])
+    given_name: str = Field(..., min_length=1, max_length=TEXT_MAX["given_name"])
     date_of_birth: dt.date
     sex: str = Field(..., pattern="^(male|female)$")
     height_cm: float = Field(..., description="cm")

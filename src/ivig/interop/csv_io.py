@@ -7,6 +7,10 @@ are read with :func:`read_patient_rows` (the header checked before any row), and
 makes each its input with :func:`cell_text`, :func:`cell_date` and :func:`cell_number`, which
 raise :class:`~ivig.errors.InvalidInput` naming the column at fault.
 
+Every cell written goes through :func:`safe_cell` (issue 17 item 7, OWASP "CSV Injection"): a
+cell that a spreadsheet would run as a formula is written as text. The import reads only patient
+files, never the exports, so nothing needs undoing on the way back in.
+
 Row numbers are those a spreadsheet shows: the header is row 1, the first patient row 2.
 """
 
@@ -23,6 +27,7 @@ from typing import IO
 from ivig.errors import InvalidInput
 
 __all__ = [
+    "FORMULA_STARTS",
     "INFUSION_COLUMNS",
     "OUTCOME_COLUMNS",
     "PATIENT_COLUMNS",
@@ -35,6 +40,7 @@ __all__ = [
     "iter_errors",
     "read_patient_rows",
     "rows_to_csv",
+    "safe_cell",
     "write_rows",
 ]
 
@@ -83,17 +89,29 @@ OUTCOME_COLUMNS = (
 (the last two only with ``--all``)."""
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP "CSV Injection")."""
+
+
+def safe_cell(value: object) -> str:
+    """The cell's text, prefixed with ``'`` when it starts like a formula (``=1+2``,
+    ``=HYPERLINK(...)``, ``-1.5``: OWASP prefixes every such cell, numbers too); ``None``:
+    empty."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
 def write_rows(
     stream: IO[str], columns: Iterable[str], rows: Iterable[Mapping[str, object]]
 ) -> int:
     """Write the header and the rows, only the named columns and in their order (``None`` as
-    an empty cell); the number of rows."""
+    an empty cell, each cell through :func:`safe_cell`); the number of rows."""
     names = list(columns)
     writer = csv.DictWriter(stream, fieldnames=names, lineterminator="\r\n")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in names})
+        writer.writerow({k: safe_cell(row.get(k)) for k in names})
         count += 1
     return count
 

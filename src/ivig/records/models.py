@@ -130,6 +130,10 @@ class Patient(Versioned):
             models.Index(Lower("family_name"), name="patient_family_lower"),
             models.Index(Lower("given_name"), name="patient_given_lower"),
         ]
+        # one MRN whatever its case, the spelling kept (issue 17 item 15; 0017_mrn_case)
+        constraints: ClassVar = [
+            models.UniqueConstraint(Lower("mrn"), name="patient_mrn_lower_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"

@@ -18,6 +18,9 @@
 | ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to the server's console (development) |
 | ``IVIG_EMAIL_PORT`` / ``IVIG_EMAIL_TLS`` | the SMTP port (1-65535); ``1``: STARTTLS, ``0``: none | ``587`` / ``1`` |
 | ``IVIG_EMAIL_FROM`` | the sender address of the service's e-mails | ``ivig@localhost`` |
+| ``IVIG_HTTPS`` | ``1``: the site is reached over HTTPS only: ``Secure`` cookies named ``__Host-sessionid`` and ``__Host-csrftoken``, HSTS for a year (subdomains not included) | ``0`` (plain http on 127.0.0.1) |
+| ``IVIG_TRUST_PROXY`` | ``1`` (with ``IVIG_HTTPS=1``): the app sits behind a TLS reverse proxy (nginx, Caddy) that sets ``X-Forwarded-Proto: https`` and strips that header from clients; never set it when clients reach the app directly | ``0`` |
+| ``IVIG_HTTPS_REDIRECT`` | ``1`` (with ``IVIG_HTTPS=1``): the app itself redirects plain http to https (``/health/`` excepted); usually the proxy does | ``0`` |
 
 ``IVIG_CREATININE_MAX_AGE_DAYS``: the SmPC asks to "assess renal parameters prior to infusion &
 at appropriate intervals" without a number (clinical-rules.md section 7a). The default of 90
@@ -67,6 +70,9 @@ class Config:
     country: str | None = None
     emergency_number: str | None = None  # IVIG_EMERGENCY_NUMBER, else the country's
     email: Email | None = None  # issue 16 item 17: None is the console backend
+    https: bool = False  # issue 17 item 9: IVIG_HTTPS, IVIG_TRUST_PROXY, IVIG_HTTPS_REDIRECT
+    trust_proxy: bool = False
+    https_redirect: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             "IVIG_CREATININE_MAX_AGE_DAYS", "must be a whole number of days from 1 to 3650"
         )
     phone, country, emergency = _phones(env)
+    https, trust_proxy, redirect = _https(env)
     return Config(
         data_dir,
         url,
@@ -161,7 +168,27 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         country,
         emergency,
         _email(env),
+        https,
+        trust_proxy,
+        redirect,
     )
+
+
+def _https(env: Mapping[str, str]) -> tuple[bool, bool, bool]:
+    """``IVIG_HTTPS``, ``IVIG_TRUST_PROXY`` and ``IVIG_HTTPS_REDIRECT`` (issue 17 item 9); the
+    last two only with the first (a proxy's header or a redirect to https on a plain-http site
+    would lock everyone out)."""
+    values = []
+    for name in ("IVIG_HTTPS", "IVIG_TRUST_PROXY", "IVIG_HTTPS_REDIRECT"):
+        value = env.get(name, "0").strip() or "0"
+        if value not in ("0", "1"):
+            raise ConfigError(name, "must be 0 or 1")
+        values.append(value == "1")
+    https, proxy, redirect = values
+    for name, on in (("IVIG_TRUST_PROXY", proxy), ("IVIG_HTTPS_REDIRECT", redirect)):
+        if on and not https:
+            raise ConfigError(name, "needs IVIG_HTTPS=1 (the site reached over HTTPS)")
+    return https, proxy, redirect
 
 
 def _phones(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:

@@ -13,7 +13,11 @@
 - ``NoHardDelete``: HTTP DELETE is 405 everywhere (requirement 13).
 - ``NoNulCharacters``: a NUL character in a query, a form or a JSON body is refused: no
   clinical text holds one, and PostgreSQL cannot store it.
-- ``Idempotent``: a submission with an idempotency key is done once (requirement 29).
+- ``Idempotent``: a submission with an idempotency key is done once (requirement 29), its
+  record kept in the write's transaction (issue 17 item 12).
+- ``NoStore``: ``Cache-Control: no-store`` on every answer but static files (issue 17 item 16).
+- ``BodyLimits``: a body too big is 413, a JSON body too deep 400, as the API's JSON error or
+  the error page (issue 17 item 10).
 
 Reads of a patient's record are audited by ``ivig.server.middleware_audit.ReadAudit``.
 """
@@ -32,6 +36,7 @@ from urllib.parse import quote, urlsplit
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.models import User
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import (
     Http404,
@@ -319,11 +324,11 @@ class Idempotent:
     ``idempotency_key`` form field (a page's nonce) is done once per signed-in user and key
     (ASVS 11.1; requirement 29: a double click on "Start infusion" records one start).
 
-    - The first request claims the key: a placeholder row is committed first, in its own
-      transaction (the unique ``(user, key)`` constraint decides between simultaneous
-      requests); the view runs; its answer (status, content type, body, ``Location`` and
-      ``HX-*`` headers) is stored with the key. An answer of 500 or more is not stored: the key
-      is released, so a retry runs again.
+    - The first request claims the key: a placeholder row (the unique ``(user, key)``
+      constraint decides between simultaneous requests); the view runs; its answer (status,
+      content type, body, ``Location`` and ``HX-*`` headers) is stored with the key, all in
+      one transaction (issue 17 item 12): a crash in between leaves neither the write nor the
+      key. An answer of 500 or more is not stored: the key is released, so a retry runs again.
     - A repeat with the same key and the same request (SHA-256 of method, path and body) gets
       the stored answer without running the view (``Idempotent-Replayed: true``); one that
       arrives while the first still runs waits for it (up to 5 seconds), else 409.
@@ -337,11 +342,27 @@ class Idempotent:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        claim = getattr(request, "_ivig_idempotency", None)
-        if claim is not None:
-            self._finish(claim, response)
+        if not self._keyed(request):
+            return self.get_response(request)
+        # One transaction for the claim, the view's writes and the stored answer (issue 17 item
+        # 12): a crash before the commit leaves none of them (the retry runs once), after it
+        # all of them (the retry is replayed). A simultaneous duplicate waits on the claim's
+        # row (PostgreSQL) or on the write lock (SQLite's BEGIN IMMEDIATE).
+        with transaction.atomic():
+            response = self.get_response(request)
+            claim = getattr(request, "_ivig_idempotency", None)
+            if claim is not None:
+                self._finish(claim, response)
         return response
+
+    @staticmethod
+    def _keyed(request: HttpRequest) -> bool:
+        """A submission that carries an idempotency key."""
+        if request.method not in ("POST", "PUT", "PATCH"):
+            return False
+        if IDEMPOTENCY_HEADER in request.headers:
+            return True
+        return request.content_type in FORMS and IDEMPOTENCY_FIELD in request.POST
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
@@ -466,3 +487,94 @@ class Idempotent:
                 body=response.content,
                 headers=headers,
             )
+
+
+# --- nothing kept by a cache (issue 17 item 16) ------------------------------------------------
+
+
+class NoStore:
+    """Every answer that reaches Django (a page, a form's answer, the API, a PDF, a calendar, a
+    FHIR bundle, an error) carries ``Cache-Control: no-store``: a ward computer is shared, and
+    what one user saw must not come back from the browser's cache (or a proxy's) for the next
+    one, nor after signing out (requirement 25; ASVS v4.0.3-8.2.1). Static files never reach it
+    (WhiteNoise, before it, answers them with their own long cache)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+# --- bodies too deep or too big (issue 17 item 10) -----------------------------------------------
+
+MAX_JSON_DEPTH = 32  # no request of the API nests deeper than 4 levels
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def too_deep(body: bytes) -> bool:
+    """Whether a JSON body's arrays and objects nest deeper than :data:`MAX_JSON_DEPTH`, found
+    without recursion or parsing: the brackets outside strings are kept and the innermost
+    pairs removed, one level a pass; brackets left after :data:`MAX_JSON_DEPTH` passes are
+    deeper (or do not pair up: not JSON either way). About 0.3 s for 2 MB of brackets at the
+    worst, less than parsing them; a body with few brackets is not scanned at all."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
+    for _ in range(MAX_JSON_DEPTH):
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if shorter == brackets:
+            break
+        brackets = shorter
+    return bool(brackets)
+
+
+class BodyLimits:
+    """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's 2.5 MB; a multipart form's files
+    excepted, Django counts only its fields) is 413, and a JSON body nested deeper than
+    :data:`MAX_JSON_DEPTH` is 400 (any body but a form: the API reads it as JSON, whatever
+    its type says), both naming the field ``body``, before any other middleware
+    reads the body: the API's error under ``/api/``, else the error page (not a 500 from a
+    ``RecursionError``, nor Django's bare 400 page). It runs in ``__call__``, before every
+    ``process_view`` (the CSRF check reads a form's body)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit and self._too_big(request):
+            message = f"the request is too large (at most {limit // 1024} KB)"
+            return self._refuse(request, 413, "too_large", message)
+        deep = request.content_type not in FORMS and length > 0  # the API reads it as JSON
+        if deep and too_deep(request.body):
+            message = f"the JSON body is too deeply nested (at most {MAX_JSON_DEPTH} levels)"
+            return self._refuse(request, 400, "invalid_input", message)
+        return self.get_response(request)
+
+    @staticmethod
+    def _too_big(request: HttpRequest) -> bool:
+        """Over the limit: any body but a multipart form, whose fields (not files) Django
+        counts as it reads them."""
+        if request.content_type != "multipart/form-data":
+            return True
+        try:
+            request.POST  # noqa: B018 (read now, as the CSRF check would)
+        except RequestDataTooBig:
+            return True
+        return False
+
+    @staticmethod
+    def _refuse(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return _error(request, status, code, message, "body")
+        return error_page(request, message, field="body", status=status)

@@ -173,7 +173,19 @@ EXEMPT: dict[str, str] = {
 
 
 def _accesses(request: HttpRequest) -> list[tuple[str, str, int]]:
-    """(category, record id, patient id) for each patient the request showed."""
+    """(category, record id, patient id) for each patient the request showed: the route's
+    record (``READS``) and each patient a list named (``reads.listed``, issue 17 item 8; the
+    patient's id as the record's), each patient once per category."""
+    found = _route_accesses(request)
+    seen = {(category, patient) for category, _, patient in found}
+    for category, patient in reads.listed_of(request):
+        if (category, patient) not in seen:
+            seen.add((category, patient))
+            found.append((category, str(patient), patient))
+    return found
+
+
+def _route_accesses(request: HttpRequest) -> list[tuple[str, str, int]]:
     match = request.resolver_match
     if match is None:
         return []

@@ -10,7 +10,7 @@ from typing import Any
 
 import dj_database_url
 
-from ivig.server.config import load_config
+from ivig.server.config import Config, load_config
 
 CONFIG = load_config()
 
@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "ivig.server.middleware_db.DatabaseDown",  # database unreachable: 503, not 500 (issue 8)
     "ivig.server.middleware.NoHardDelete",  # HTTP DELETE: 405 everywhere (requirement 13)
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ivig.server.middleware.NoStore",  # Cache-Control: no-store but static files (issue 17)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "ivig.server.middleware.IdleSignOut",
     "ivig.server.middleware.ActionPages",  # GET of a POST-only action: its page (issue 16)
     "ivig.server.middleware.PatientPortal",
+    "ivig.server.middleware.BodyLimits",  # too big: 413; JSON too deep: 400 (issue 17)
     "ivig.server.middleware.NoNulCharacters",  # U+0000 in any input: 400 (issue 8)
     "ivig.server.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.server.middleware.ErrorPages",
@@ -221,3 +223,31 @@ LOGGING = {
 
 # The pages' forms say what is missing in the app's words (issue 16 item 21).
 FORM_RENDERER = "ivig.web.renderer.PlainWordsRenderer"
+
+
+# HTTPS (issue 17 item 9; requirement 23, ASVS v4.0.3-3.4.1 and 3.4.4): IVIG_HTTPS=1 makes the
+# cookies Secure with the __Host- prefix (which also needs Path=/ and no Domain: Django's
+# defaults) and sends HSTS; IVIG_TRUST_PROXY=1 trusts a TLS reverse proxy's X-Forwarded-Proto
+# (README: "Serving over HTTPS"). Off: plain http on 127.0.0.1, as scripts/run serves.
+
+
+def https_settings(config: Config) -> dict[str, Any]:
+    """The settings that ``config``'s HTTPS choices turn on (none when ``IVIG_HTTPS`` is off)."""
+    if not config.https:
+        return {}
+    return {
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        "SESSION_COOKIE_NAME": "__Host-sessionid",
+        "CSRF_COOKIE_NAME": "__Host-csrftoken",
+        "SECURE_HSTS_SECONDS": 365 * 24 * 60 * 60,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": False,  # other hosts of the domain are not ours
+        "SECURE_PROXY_SSL_HEADER": (
+            ("HTTP_X_FORWARDED_PROTO", "https") if config.trust_proxy else None
+        ),
+        "SECURE_SSL_REDIRECT": config.https_redirect,
+        "SECURE_REDIRECT_EXEMPT": [r"^health/$"],  # a load balancer's check over plain http
+    }
+
+
+globals().update(https_settings(CONFIG))

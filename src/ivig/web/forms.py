@@ -14,6 +14,7 @@ from ivig.core.outcomes import OutcomeMeasure
 from ivig.core.weights import HEIGHT_RANGE_CM, WEIGHT_RANGE_KG
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import IgaStatus, Place, Sex
+from ivig.records.services.patients import TEXT_MAX
 
 # The kinds of risk (``risks.toml`` ``groups``) in words, in the order the form lists them; a
 # risk of two kinds is listed once, under the group of both (issue 16 item 16).
@@ -70,12 +71,18 @@ class PatientForm(forms.Form):
     the risks ticked by kind. The service checks the same ranges again (the API and the CSV
     import call it too)."""
 
-    mrn = forms.CharField(label="MRN", max_length=40, error_messages={"required": "Enter the MRN."})
+    mrn = forms.CharField(
+        label="MRN", max_length=TEXT_MAX["mrn"], error_messages={"required": "Enter the MRN."}
+    )
     family_name = forms.CharField(
-        label="Family name", max_length=100, error_messages={"required": "Enter the family name."}
+        label="Family name",
+        max_length=TEXT_MAX["family_name"],  # the service's limits (issue 17 item 14)
+        error_messages={"required": "Enter the family name."},
     )
     given_name = forms.CharField(
-        label="Given name", max_length=100, error_messages={"required": "Enter the given name."}
+        label="Given name",
+        max_length=TEXT_MAX["given_name"],
+        error_messages={"required": "Enter the given name."},
     )
     date_of_birth = forms.DateField(
         label="Date of birth",

@@ -25,7 +25,7 @@ from ivig.api.schemas import (
 )
 from ivig.api.serializers import course_out, order_out
 from ivig.records.models import Order, Role
-from ivig.records.services import courses, orders
+from ivig.records.services import courses, orders, reads
 from ivig.records.services.common import get
 
 router = Router(tags=["orders"])
@@ -41,7 +41,9 @@ def list_orders(request: HttpRequest, filters: Query[OrderQuery]) -> list[dict[s
         query = query.filter(date=filters.date)
     if filters.patient_id:
         query = query.filter(patient_id=filters.patient_id)
-    return [order_out(o) for o in query[:500]]
+    found = list(query[:500])
+    reads.listed(request, "medication/infusion", (o.patient_id for o in found))  # issue 17
+    return [order_out(o) for o in found]
 
 
 @router.get("/orders/{order_id}", response=OrderOut, **rule(*EVERYONE))

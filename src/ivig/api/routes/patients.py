@@ -29,7 +29,7 @@ from ivig.api.schemas import (
 )
 from ivig.api.serializers import course_out, patient_out, weight_out
 from ivig.records.models import Course, Eligibility, Patient, Role
-from ivig.records.services import corrections, courses, patients, renal
+from ivig.records.services import corrections, courses, patients, reads, renal
 from ivig.records.services.common import get
 
 router = Router(tags=["patients"])
@@ -48,7 +48,9 @@ def list_patients(request: HttpRequest, q: str = "", limit: int = 50) -> list[di
     ``q`` (ignoring case; "family, given" narrows on both), served by indexes; at most ``limit``
     (1-200) patients."""
     query = patients.search_patients(q).prefetch_related("weights")
-    return [patient_out(p) for p in query[: max(1, min(limit, 200))]]
+    found = list(query[: max(1, min(limit, 200))])
+    reads.listed(request, "demographics", (p.pk for p in found))  # audited (issue 17 item 8)
+    return [patient_out(p) for p in found]
 
 
 @router.post("/patients", response={201: PatientOut}, **rule(Role.prescriber, Role.admin))

@@ -25,6 +25,7 @@ from ivig.records.services.corrections import current
 from ivig.records.services.weights import checked_weight
 
 __all__ = [
+    "TEXT_MAX",
     "EligibilityInput",
     "PatientInput",
     "add_weight",
@@ -44,6 +45,14 @@ __all__ = [
 
 WRITE_ROLES = (Role.prescriber, Role.admin)
 
+TEXT_MAX: dict[str, int | None] = {
+    name: getattr(Patient._meta.get_field(name), "max_length", None)
+    for name in ("mrn", "family_name", "given_name", "conditions", "allergies", "notes")
+}
+"""A patient's text fields and the most characters each holds (``None``: no limit), from the
+columns: the one table of limits that the API's schema, the page's form and the CSV import
+(through this service) all apply (issue 17 item 14)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PatientInput:
@@ -60,7 +69,29 @@ class PatientInput:
     notes: str = ""
 
 
+def _check_text(data: PatientInput) -> None:
+    """Every text field: no NUL character (no clinical text holds one; PostgreSQL cannot store
+    it) and not longer than its column (:data:`TEXT_MAX`), whichever way it came in."""
+    for name, most in TEXT_MAX.items():
+        value = getattr(data, name)
+        words = name.replace("_", " ")
+        if "\x00" in value:
+            raise InvalidInput(f"the {words} may not contain a NUL character", field=name)
+        if most is not None and len(value.strip()) > most:
+            raise InvalidInput(
+                f"the {words} has {len(value.strip())} characters: at most {most}", field=name
+            )
+
+
+def _mrn_taken(mrn: str) -> Conflict:
+    """The refusal of an MRN on file already, in any case (issue 17 item 15), naming the one
+    on file as it is spelled."""
+    found = Patient.objects.annotate(low=Lower("mrn")).filter(low=Lower(Value(mrn))).first()
+    return Conflict(f"a patient with MRN {found.mrn if found else mrn} exists already", field="mrn")
+
+
 def _check(data: PatientInput, today: dt.date) -> dict[str, Any]:
+    _check_text(data)
     if not data.mrn.strip():
         raise InvalidInput("the MRN is required", field="mrn")
     for name in ("family_name", "given_name"):
@@ -105,7 +136,7 @@ def create_patient(actor: Actor, data: PatientInput, *, today: dt.date) -> Patie
             patient = Patient.objects.create(**fields)
             audit.created(actor, "patient", patient, patient_id=patient.pk)
     except IntegrityError:
-        raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
+        raise _mrn_taken(fields["mrn"]) from None
     return patient
 
 
@@ -132,7 +163,7 @@ def update_patient(
             if changed:
                 _recheck_plans(actor, patient.pk, changed)
     except IntegrityError:
-        raise Conflict(f"a patient with MRN {fields['mrn']} exists already", field="mrn") from None
+        raise _mrn_taken(fields["mrn"]) from None
     return patient
 
 
