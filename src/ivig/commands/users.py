@@ -83,8 +83,21 @@ def user_token(
     name: Annotated[
         str, typer.Option("--name", help="What machine client uses the token (a label).")
     ],
+    days: Annotated[
+        int,
+        typer.Option("--days", help="Days until the token expires: 1 to 365.", show_default=True),
+    ] = 90,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            help="A role the token carries, one of the user's (repeat for more; default: all "
+            "of the user's roles).",
+        ),
+    ] = None,
 ) -> None:
-    """Make a new API token for a user and print it once (only its hash is kept)."""
+    """Make a new API token for a user and print it once (only its hash is kept). It expires
+    after --days and acts with the --role(s) given that its user still holds (issue 17)."""
     with open_database(migrate=True):
         from django.contrib.auth.models import User
 
@@ -95,11 +108,17 @@ def user_token(
             raise NotFound("user", username)
         if not user.is_active:
             raise Conflict(f"USERNAME: the user {user.username} is disabled")
-        token, raw = create_token(None, user.pk, name, system=True)
+        try:
+            token, raw = create_token(None, user.pk, name, days=days, roles=role, system=True)
+        except IvigError as exc:
+            if exc.field in ("roles", "days"):
+                exc.field = "role" if exc.field == "roles" else "days"
+            raise
     typer.echo(raw)
     typer.echo(
-        f"API token '{token.name}' ({token.prefix}...) for {user.username}: shown once; store "
-        "it now (ivig keeps only its hash). Send it as 'Authorization: Bearer <token>'.",
+        f"API token '{token.name}' ({token.prefix}...) for {user.username}, roles "
+        f"{', '.join(token.roles)}, expires {token.expires_at:%Y-%m-%d %H:%M} UTC: shown once; "
+        "store it now (ivig keeps only its hash). Send it as 'Authorization: Bearer <token>'.",
         err=True,
     )
 
