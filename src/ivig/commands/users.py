@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, require_records
+from ivig.commands.common import open_database, operator, require_records
 from ivig.errors import Conflict, InvalidInput, IvigError, NotFound
 
 # --- ivig user -----------------------------------------------------------------------------------
@@ -48,6 +48,13 @@ def user_create(
             help="Read the password from the first line of standard input instead of asking.",
         ),
     ] = False,
+    superuser: Annotated[
+        bool,
+        typer.Option(
+            "--superuser",
+            help="Make them a superuser (every permission): only from this command line.",
+        ),
+    ] = False,
 ) -> None:
     """Create a user with roles (the first admin, say); asks for the password twice."""
     with open_database(migrate=True):
@@ -55,6 +62,7 @@ def user_create(
 
         from ivig.records.models import Role
         from ivig.records.services.accounts import create_user
+        from ivig.records.services.credentials import from_command_line
 
         name = username.strip()
         if not name:
@@ -69,13 +77,17 @@ def user_create(
             raise Conflict(f"USERNAME: the user name {name} is taken")
         password = _read_password(password_stdin)
         try:
-            user = create_user(None, name, password, role, system=True)
+            with from_command_line("ivig user create", operator(), superuser=superuser):
+                user = create_user(None, name, password, role, system=True, superuser=superuser)
         except IvigError as exc:
             if exc.field == "roles":
                 exc.field = "role"
             raise _argument(exc, "username", "USERNAME") from None
         roles = sorted(user.groups.values_list("name", flat=True))
-    typer.echo(f"created user {user.username} with roles {', '.join(roles)}")
+    typer.echo(
+        f"created {'superuser' if superuser else 'user'} {user.username} with roles "
+        f"{', '.join(roles)}"
+    )
 
 
 def user_token(
@@ -136,6 +148,33 @@ def user_unlock(
         except IvigError as exc:
             raise _argument(exc, "username", "USERNAME") from None
     typer.echo(f"unlocked {username.strip()}: {cleared} failed sign-in(s) cleared")
+
+
+def user_superuser(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The user.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm: a superuser holds every permission.")
+    ] = False,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Take superuser status back instead.")
+    ] = False,
+) -> None:
+    """Give a user superuser status (every permission), or take it back with --remove: only
+    from the server's command line, never the admin site (issue 17). Audited, with the
+    operating-system account that ran it."""
+    if not yes:
+        raise InvalidInput(
+            "superuser status is every permission: add --yes to confirm", field="yes"
+        )
+    with open_database(migrate=True):
+        from ivig.records.services.accounts import set_superuser
+
+        try:
+            user = set_superuser(username, not remove, operator=operator())
+        except IvigError as exc:
+            raise _argument(exc, "user_id", "USERNAME") from None
+    state = "no longer a superuser" if remove else "a superuser"
+    typer.echo(f"{user.username} is {state} (audited)")
 
 
 # --- ivig audit verify ---------------------------------------------------------------------------

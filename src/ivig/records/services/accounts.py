@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ivig.errors import Conflict, InvalidInput
+from ivig.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
@@ -44,6 +44,7 @@ __all__ = [
     "set_password",
     "set_password_from_link",
     "set_roles",
+    "set_superuser",
     "unlock",
 ]
 
@@ -95,12 +96,16 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
     system: bool = False,
+    superuser: bool = False,
 ) -> User:
     """Create a user with roles. ``system=True`` is the command line on the server itself
-    (``ivig user create``), which needs no signed-in admin. ``password=None``: no password
+    (``ivig user create``), which needs no signed-in admin; only it may make a ``superuser``
+    (inside ``credentials.from_command_line``: issue 17 item 3). ``password=None``: no password
     yet (the user sets one through a link: :func:`invite_user`)."""
     if not system:
         require(actor, "creating users", Role.admin)
+        if superuser:
+            raise Forbidden("making a superuser", ("the server's command line",))
     if not username.strip():
         raise InvalidInput("the user name is required", field="username")
     groups = _roles(roles)
@@ -115,11 +120,11 @@ def create_user(
                 first_name=first_name,
                 last_name=last_name,
                 is_staff=Role.admin in roles,
+                is_superuser=superuser,
             )
             user.groups.set(groups)
-            audit.record(
-                actor if not system else None, "create", "user", user.pk, after=_snapshot(user)
-            )
+            after = _snapshot(user) | ({"is_superuser": True} if superuser else {})
+            audit.record(actor if not system else None, "create", "user", user.pk, after=after)
     except IntegrityError:
         raise Conflict(f"the user name {username} is taken", field="username") from None
     return user
@@ -351,6 +356,25 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
             after={"user_id": token.user_id, "name": token.name},
         )
     return token
+
+
+def set_superuser(username: str, superuser: bool, *, operator: str) -> User:
+    """Give or take superuser status: only from the server's command line (``ivig user
+    superuser``; issue 17 item 3), audited (``set-privileges``) with the operating-system
+    account that ran it, ``operator``."""
+    with (
+        transaction.atomic(),
+        credentials.from_command_line("ivig user superuser", operator, superuser=True),
+    ):
+        user = User.objects.select_for_update().filter(username=username.strip()).first()
+        if user is None:
+            raise NotFound("user", username.strip())
+        _not_a_patient(user, "superuser status")
+        if user.is_superuser == superuser:
+            raise Conflict(f"{user.username} {'is' if superuser else 'is not'} a superuser already")
+        user.is_superuser = superuser
+        user.save(update_fields=["is_superuser"])
+    return user
 
 
 # --- sign-in lockouts (django-axes; requirement 21) ----------------------------------------------
