@@ -7,7 +7,13 @@ set by an administrator, a set-password link made for a new or locked-out member
 ``PASSWORD_RESET_TIMEOUT`` passes), and the password set through such a link. The password
 itself is never in the audit trail. The soft-limit override (``records.override_soft_limit``,
 held by the prescriber role) can be granted to, or taken from, one member of staff (issue 16,
-item 19)."""
+item 19).
+
+Each service here writes its own event and silences the model-layer receivers of
+``ivig.records.services.credentials`` for its write (one event per change); those audit the
+same changes made anywhere else (issue 17 item 3). API tokens expire and may be limited to
+some of their user's roles (issue 17 item 17, ``ivig.records.tokens``); superuser status is
+given only from the server's command line (:func:`set_superuser`)."""
 
 from __future__ import annotations
 
