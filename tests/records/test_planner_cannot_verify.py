@@ -112,6 +112,9 @@ def test_the_pages_refuse_the_replanner(
     client = Client()
     client.force_login(both)
     url = f"/pharmacy/orders/{order.pk}/verify/"
+    assert "You re-planned this order" in client.get(url).content.decode()  # warned first
+    course_url = f"/pharmacy/courses/{course.pk}/verify/"
+    assert "You re-planned this course" in client.get(course_url).content.decode()
     refused = client.post(url, _shown(order))
     assert refused.status_code == 403
     assert "you re-planned" in refused.content.decode()
@@ -119,7 +122,7 @@ def test_the_pages_refuse_the_replanner(
     for o in course.orders.all():
         posted |= {f"version-{o.pk}": o.version, f"dose-{o.pk}": o.dose_g,
                    f"volume-{o.pk}": o.volume_ml}  # fmt: skip
-    refused = client.post(f"/pharmacy/courses/{course.pk}/verify/", posted)
+    refused = client.post(course_url, posted)
     assert refused.status_code == 403
     assert "you re-planned" in refused.content.decode()
     assert Order.objects.get(pk=order.pk).status == "planned"
