@@ -53,6 +53,18 @@ def test_a_password_set_in_a_shell_is_audited_without_its_hash(users: dict[str, 
     _no_hash_in_the_trail(nurse)
 
 
+def test_only_the_fields_a_save_writes_are_compared(users: dict[str, Any]) -> None:
+    """A save of the password alone (``update_fields``) is one password event, whatever else
+    differs on the object in memory (not saved)."""
+    nurse = users["nurse"]
+    nurse.is_active = False  # in memory only
+    nurse.set_password(NEW_PASSWORD)
+    since = _last_seq()
+    nurse.save(update_fields=["password"])
+    assert [e.action for e in _events(since)] == ["set-password"]
+    assert User.objects.get(pk=nurse.pk).is_active
+
+
 def test_a_change_names_who_made_it(users: dict[str, Any]) -> None:
     nurse = users["nurse"]
     since = _last_seq()

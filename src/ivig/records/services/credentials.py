@@ -137,7 +137,8 @@ def _user_before_save(sender: Any, instance: User, raw: bool = False,
     becomes = instance.is_superuser and not was_superuser and "is_superuser" in fields
     if becomes and not _SUPERUSER.get():
         _refuse_superuser()
-    instance._ivig_stored = stored  # type: ignore[attr-defined]
+    # only the fields this save writes are compared (``update_fields``)
+    instance.__dict__["_ivig_stored"] = {f: stored[f] for f in fields} if stored else None
 
 
 def _user_after_save(sender: Any, instance: User, created: bool, raw: bool = False,
@@ -155,18 +156,18 @@ def _user_after_save(sender: Any, instance: User, created: bool, raw: bool = Fal
         return
     if stored is None:
         return
-    if stored["password"] != instance.password:
+    if "password" in stored and stored["password"] != instance.password:
         given = getattr(instance, "_password", None) is not None  # set_password() was called
-        _record("set-password", "user", instance.pk,
-                after={"username": name, "password": "changed"},
-                before=None if given else {"note": "the stored hash was replaced without a "
-                                           "new password: a hasher upgrade at sign-in, or a "
-                                           "hash written directly"})  # fmt: skip
-    if stored["is_active"] != instance.is_active:
+        _record("set-password", "user", instance.pk, after={
+            "username": name,
+            "password": "changed" if given else "hash replaced without a new password (a "
+            "hasher upgrade at sign-in, or a hash written directly)",
+        })  # fmt: skip
+    if "is_active" in stored and stored["is_active"] != instance.is_active:
         _record("enable" if instance.is_active else "disable", "user", instance.pk,
                 before={"username": name, "is_active": stored["is_active"]},
                 after={"username": name, "is_active": instance.is_active})  # fmt: skip
-    flags = ("is_staff", "is_superuser")
+    flags = [f for f in ("is_staff", "is_superuser") if f in stored]
     if any(stored[f] != getattr(instance, f) for f in flags):
         _record("set-privileges", "user", instance.pk,
                 before={"username": name, **{f: stored[f] for f in flags}},
