@@ -149,3 +149,35 @@ def test_the_staff_page_gives_days_and_roles(
     html = admin.get(f"/staff/{both.pk}/").content.decode()
     assert "expires" in html
     assert timezone.localtime(token.expires_at).strftime("%Y-%m-%d") in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_tokens_the_default_expiry(live_records: None) -> None:
+    """0016: a token made before it expires 90 days after the migration and stays unlimited
+    (it acts with its user's roles, as before); the change is audited (requirement 5)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    this = ("records", "0016_token_expiry_roles")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("records")
+    before = [p.key for p in executor.loader.graph.node_map[this].parents if p.key[0] == "records"]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    user = old.get_model("auth", "User").objects.create(username="migrator")
+    token = old.get_model("records", "ApiToken").objects.create(
+        user=user, name="old bridge", prefix="ivig_old", key_hash="0" * 64
+    )
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate([this])
+        new = executor.loader.project_state([this]).apps.get_model("records", "ApiToken")
+        migrated = new.objects.get(pk=token.pk)
+        expected = timezone.now() + dt.timedelta(days=90)
+        assert abs(migrated.expires_at - expected) < dt.timedelta(minutes=1)
+        assert migrated.roles == []
+        event = AuditEvent.objects.get(entity="api-token", entity_id=str(token.pk))
+        assert (event.action, event.actor) == ("migrate", "system")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
