@@ -156,7 +156,13 @@ def test_user_token_is_audited(db: None, run: Run) -> None:
     token = ApiToken.objects.get()
     event = AuditEvent.objects.get(entity="api-token")
     assert (event.action, event.actor, event.entity_id) == ("create", "system", str(token.pk))
-    assert event.after == {"user_id": token.user_id, "name": "ward tablet", "prefix": token.prefix}
+    assert event.after == {
+        "user_id": token.user_id,
+        "name": "ward tablet",
+        "prefix": token.prefix,
+        "expires_at": token.expires_at.isoformat(),
+        "roles": [],
+    }  # issue 17
 
 
 def test_user_unlock_lifts_a_lockout_and_is_audited(db: None, run: Run) -> None:

@@ -20,6 +20,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
+from ivig.api.auth import ExpiredToken
 from ivig.errors import IvigError, error_body
 
 __all__ = ["ERRORS", "api", "error_responses"]
@@ -111,7 +112,8 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _answer(request, 401, "unauthenticated", "sign in, or send a valid API token")
+    expired = exc.message if isinstance(exc, ExpiredToken) else None  # issue 17 item 17
+    return _answer(request, 401, "unauthenticated", expired or "sign in, or send a valid API token")
 
 
 @api.exception_handler(HttpError)

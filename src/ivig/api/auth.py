@@ -14,14 +14,15 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.utils import timezone
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, SessionAuth
 
 from ivig.errors import Forbidden
 from ivig.records.models import ApiToken, Role
 from ivig.records.services.access import roles_of
-from ivig.records.tokens import active_token
+from ivig.records.tokens import presented_token
 
-__all__ = ["ALL_ROLES", "EVERYONE", "allow", "rule"]
+__all__ = ["ALL_ROLES", "EVERYONE", "ExpiredToken", "allow", "rule"]
 
 ALL_ROLES = tuple(Role)
 LAST_USED_EVERY = dt.timedelta(minutes=1)  # how often a token's last use is written
@@ -53,16 +54,30 @@ class _Session(SessionAuth):
         return _check(request, user, self.roles) if user else None
 
 
+class ExpiredToken(AuthenticationError):
+    """A bearer token past its expiry (issue 17 item 17): 401, saying so (``ivig.api.api``
+    answers with :attr:`message`); the token itself is never echoed."""
+
+    def __init__(self, token: ApiToken) -> None:
+        when = token.expires_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(
+            message=f"this API token ({token.prefix}...) expired on {when}: ask an "
+            "administrator for a new one"
+        )
+
+
 class _Token(HttpBearer):
     def __init__(self, roles: tuple[str, ...]) -> None:
         super().__init__()
         self.roles = roles
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        row = active_token(token)
+        row = presented_token(token)
         if row is None:
             return None
         now = timezone.now()
+        if row.expires_at <= now:
+            raise ExpiredToken(row)
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
             # at most once a minute: a read stays a read (no write lock, no WAL flush per call)
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)

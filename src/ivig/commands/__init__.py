@@ -31,7 +31,13 @@ import typer
 from ivig.commands.backup import backup, restore
 from ivig.commands.demo import demo
 from ivig.commands.serve import serve
-from ivig.commands.users import audit_verify, user_create, user_token, user_unlock
+from ivig.commands.users import (
+    audit_verify,
+    user_create,
+    user_superuser,
+    user_token,
+    user_unlock,
+)
 
 __all__ = ["register"]
 
@@ -52,6 +58,7 @@ def register(app: typer.Typer) -> None:
     users.command("create", epilog="Example: ivig user create alice --role admin")(user_create)
     users.command("token", epilog="Example: ivig user token alice --name lab-interface")(user_token)
     users.command("unlock", epilog="Example: ivig user unlock alice")(user_unlock)
+    users.command("superuser", epilog="Example: ivig user superuser alice --yes")(user_superuser)
     app.add_typer(users, name="user")
 
     audit = typer.Typer(help="Check the audit trail.", epilog="Example: ivig audit verify", **plain)

@@ -1,21 +1,31 @@
 """The Django admin, for the admin role: users and their roles (audited like every other
 write), the drug library (read-only, with sources and verified flags), and read-only views of
-the record. Clinical records change only through the services, never here."""
+the record. Clinical records change only through the services, never here.
+
+Credentials and privileges (issue 17 item 3; requirement 6): every change saved here is audited
+as the signed-in administrator's by the receivers of ``ivig.records.services.credentials``
+(roles, permissions, active; the staff flag, which opens this site, follows the admin role); the
+forms have no superuser or staff field (superuser status is given only from the server's command
+line); and no one's password is set here: the user's staff page makes a set-password link (they
+choose their own) or sets one, audited. An administrator's own password change is audited."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, User
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
 from ivig.records import audit, models
 from ivig.records.library import current_catalogue
+from ivig.records.models import Role
+from ivig.records.services import credentials
 
 
 class IvigAdminSite(admin.AdminSite):
@@ -58,6 +68,11 @@ class IvigAdminSite(admin.AdminSite):
         }
         return TemplateResponse(request, "admin/ivig/catalogue.html", context)
 
+    def password_change(self, request: HttpRequest, extra_context: Any = None) -> TemplateResponse:
+        """The administrator's own password: audited as theirs."""
+        with credentials.acting(request.user, "admin site: their own password"):
+            return super().password_change(request, extra_context)
+
 
 # The unit a sourced value's name ends with, as the catalogue page writes it (issue 16 item 22:
 # a number and its unit on one line).
@@ -78,21 +93,60 @@ def _value_text(name: str, value: Any) -> str:
     return f"{text}\u00a0{unit}" if unit else text
 
 
-def _user_snapshot(user: User) -> dict[str, Any]:
-    data = audit.snapshot(
-        user,
-        ("username", "first_name", "last_name", "email", "is_active", "is_staff", "is_superuser"),
-    )
-    data["roles"] = sorted(user.groups.values_list("name", flat=True))
-    return data
+PROFILE = ("username", "first_name", "last_name", "email")
+
+
+def _profile(user: User) -> dict[str, Any]:
+    return audit.snapshot(user, PROFILE)
+
+
+class _StaffChangeForm(UserChangeForm):  # type: ignore[type-arg]
+    """The change form; its password line points to the staff page, where passwords are
+    set (a set-password link, or an audited password)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        password = self.fields.get("password")
+        if password is not None and self.instance.pk is not None:
+            staff = reverse("web:staff-user", kwargs={"user_id": self.instance.pk})
+            password.help_text = (
+                f'Passwords are not set here: <a href="{staff}">the user\'s staff page</a> '
+                "makes a set-password link (they choose their own), audited."
+            )
 
 
 class AuditedUserAdmin(UserAdmin):  # type: ignore[type-arg]
-    """Users and their roles; every change is audited (requirement 6); no deletion (disable)."""
+    """Users and their roles; every change is audited (requirement 6), as the signed-in
+    administrator's; no deletion (disable), no superuser or staff flag, no password."""
+
+    form = _StaffChangeForm
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Permissions", {"fields": ("is_active", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: Any = None) -> HttpResponse:  # fmt: skip
+        with credentials.acting(request.user, "admin site"):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def user_change_password(self, request: HttpRequest, id: str,
+                             form_url: str = "") -> HttpResponse:  # fmt: skip
+        """No one's password is set on the admin site (issue 17 item 3): the user's staff page
+        makes a set-password link (they choose their own) or sets one, audited."""
+        messages.info(
+            request,
+            "Passwords are not set on the admin site: make a set-password link here (the user "
+            "chooses their own), or set one, audited.",
+        )
+        return HttpResponseRedirect(reverse("web:staff-user", kwargs={"user_id": int(id)}))
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         request._ivig_user_before = (  # type: ignore[attr-defined]
-            _user_snapshot(User.objects.get(pk=obj.pk)) if change and obj.pk else None
+            _profile(User.objects.get(pk=obj.pk)) if change and obj.pk else None
         )
         super().save_model(request, obj, form, change)
 
@@ -100,16 +154,14 @@ class AuditedUserAdmin(UserAdmin):  # type: ignore[type-arg]
         with transaction.atomic():
             super().save_related(request, form, formsets, change)
             user = form.instance
+            admin_role = user.groups.filter(name=Role.admin).exists()
+            if user.is_staff != admin_role:  # the staff flag follows the admin role
+                user.is_staff = admin_role
+                user.save(update_fields=["is_staff"])
             before = getattr(request, "_ivig_user_before", None)
-            audit.record(
-                request.user,
-                "update" if change else "create",
-                "user",
-                user.pk,
-                before=before,
-                after=_user_snapshot(user),
-                reason="admin site",
-            )
+            if change and before is not None and before != _profile(user):
+                audit.record(request.user, "update", "user", user.pk, before=before,
+                             after=_profile(user), reason="admin site")  # fmt: skip
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -52,3 +52,7 @@ class RecordsConfig(AppConfig):
         from axes.signals import user_locked_out
 
         user_locked_out.connect(audit_lockout, dispatch_uid="ivig-audit-lockout")
+        # Every credential and privilege change audited, wherever made (issue 17 item 3).
+        from ivig.records.services import credentials
+
+        credentials.connect()

@@ -578,6 +578,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True)
     revoked_at = models.DateTimeField(null=True)
+    # Issue 17 item 17: a token expires (``ivig.records.tokens``: 90 days unless told, at most
+    # 365) and may be limited to some of its user's roles (empty: not limited).
+    expires_at = models.DateTimeField()
+    roles = models.JSONField(default=list)
 
 
 class AuditEvent(models.Model):

@@ -13,7 +13,9 @@ from ivig.api.schemas import Id, In
 from ivig.records import audit
 from ivig.records.models import Role
 from ivig.records.services import accounts
+from ivig.records.services.access import roles_of
 from ivig.records.services.common import get
+from ivig.records.tokens import DEFAULT_DAYS, MAX_DAYS
 
 router = Router(tags=["accounts"])
 
@@ -46,6 +48,10 @@ class UserOut(Schema):
 class TokenIn(In):
     user_id: int
     name: str = Field(..., min_length=1, max_length=100)
+    days: int = Field(DEFAULT_DAYS, ge=1, le=MAX_DAYS, description="days until it expires")
+    roles: list[str] | None = Field(
+        None, description="the roles it carries, each one its user's (default: all of them)"
+    )
 
 
 def user_out(user: User) -> dict[str, Any]:
@@ -61,7 +67,8 @@ def user_out(user: User) -> dict[str, Any]:
 
 @router.get("/me", response=UserOut, **rule(*EVERYONE))
 def me(request: HttpRequest) -> dict[str, Any]:
-    return user_out(request.user)  # type: ignore[arg-type]
+    # the roles this request acts with: a token's are those it carries (issue 17 item 17)
+    return {**user_out(request.user), "roles": sorted(roles_of(request.user))}  # type: ignore[arg-type]
 
 
 @router.get("/users", response=list[UserOut], **rule(Role.admin))
@@ -102,10 +109,16 @@ def unlock(request: HttpRequest, user_id: Id) -> dict[str, Any]:
 
 @router.post("/tokens", response={201: dict[str, Any]}, **rule(Role.admin))
 def create_token(request: HttpRequest, data: TokenIn) -> Status[dict[str, Any]]:
-    token, raw = accounts.create_token(request.user, data.user_id, data.name)
-    return Status(
-        201, {"id": token.pk, "name": token.name, "token": raw, "note": "shown once: store it now"}
+    """A token expires after ``days`` (default 90, at most 365) and carries ``roles`` (default:
+    its user's); it acts with those its user still holds."""
+    token, raw = accounts.create_token(
+        request.user, data.user_id, data.name, days=data.days, roles=data.roles
     )
+    return Status(
+        201,
+        {"id": token.pk, "name": token.name, "token": raw, "note": "shown once: store it now",
+         "expires_at": token.expires_at, "roles": token.roles},
+    )  # fmt: skip
 
 
 @router.post("/tokens/{token_id}/revoke", response=dict[str, Any], **rule(Role.admin))

@@ -7,7 +7,13 @@ set by an administrator, a set-password link made for a new or locked-out member
 ``PASSWORD_RESET_TIMEOUT`` passes), and the password set through such a link. The password
 itself is never in the audit trail. The soft-limit override (``records.override_soft_limit``,
 held by the prescriber role) can be granted to, or taken from, one member of staff (issue 16,
-item 19)."""
+item 19).
+
+Each service here writes its own event and silences the model-layer receivers of
+``ivig.records.services.credentials`` for its write (one event per change); those audit the
+same changes made anywhere else (issue 17 item 3). API tokens expire and may be limited to
+some of their user's roles (issue 17 item 17, ``ivig.records.tokens``); superuser status is
+given only from the server's command line (:func:`set_superuser`)."""
 
 from __future__ import annotations
 
@@ -20,13 +26,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ivig.errors import Conflict, InvalidInput
+from ivig.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
+from ivig.records.services import credentials
 from ivig.records.services.access import require
 from ivig.records.services.common import get
-from ivig.records.tokens import hash_token, new_token
+from ivig.records.tokens import DEFAULT_DAYS, expires_at, hash_token, new_token
 
 __all__ = [
     "OVERRIDE",
@@ -43,6 +50,7 @@ __all__ = [
     "set_password",
     "set_password_from_link",
     "set_roles",
+    "set_superuser",
     "unlock",
 ]
 
@@ -94,12 +102,16 @@ def create_user(
     first_name: str = "",
     last_name: str = "",
     system: bool = False,
+    superuser: bool = False,
 ) -> User:
     """Create a user with roles. ``system=True`` is the command line on the server itself
-    (``ivig user create``), which needs no signed-in admin. ``password=None``: no password
+    (``ivig user create``), which needs no signed-in admin; only it may make a ``superuser``
+    (inside ``credentials.from_command_line``: issue 17 item 3). ``password=None``: no password
     yet (the user sets one through a link: :func:`invite_user`)."""
     if not system:
         require(actor, "creating users", Role.admin)
+        if superuser:
+            raise Forbidden("making a superuser", ("the server's command line",))
     if not username.strip():
         raise InvalidInput("the user name is required", field="username")
     groups = _roles(roles)
@@ -107,18 +119,18 @@ def create_user(
     if password is not None:
         _check_password(password, candidate)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), credentials.audited_by_service():
             user = User.objects.create_user(
                 username=username.strip(),
                 password=password,
                 first_name=first_name,
                 last_name=last_name,
                 is_staff=Role.admin in roles,
+                is_superuser=superuser,
             )
             user.groups.set(groups)
-            audit.record(
-                actor if not system else None, "create", "user", user.pk, after=_snapshot(user)
-            )
+            after = _snapshot(user) | ({"is_superuser": True} if superuser else {})
+            audit.record(actor if not system else None, "create", "user", user.pk, after=after)
     except IntegrityError:
         raise Conflict(f"the user name {username} is taken", field="username") from None
     return user
@@ -159,7 +171,7 @@ def password_link(actor: Actor, user_id: int) -> str:
 def set_password_from_link(user_id: int, token: str, password: str) -> User:
     """The member of staff sets their own password through a link (:func:`password_link`);
     audited as their own act. An expired or used link is refused."""
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
         if user is None or not default_token_generator.check_token(user, token):
             raise Conflict(
@@ -179,7 +191,7 @@ def set_password(actor: Actor, user_id: int, password: str) -> User:
     """An administrator sets a member of staff's password (to tell them in person); audited,
     the password itself is not."""
     actor = require(actor, "setting passwords", Role.admin)
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = get(User, user_id, "user")
         _not_a_patient(user, "a password set by the service (patients set their own)")
         _check_password(password, user)
@@ -219,7 +231,7 @@ def set_override(actor: Actor, user_id: int, allowed: bool) -> User:
     """Grant the soft-limit override to one member of staff (e.g. a senior nurse), or take it
     back; a role that carries it (the prescriber's) is changed with the roles instead."""
     actor = require(actor, "granting the override", Role.admin)
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = get(User, user_id, "user")
         _not_a_patient(user, "the override")
         held = override_granted(user)
@@ -246,7 +258,7 @@ def set_override(actor: Actor, user_id: int, allowed: bool) -> User:
 def set_roles(actor: Actor, user_id: int, roles: list[str]) -> User:
     actor = require(actor, "changing roles", Role.admin)
     groups = _roles(roles)
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = get(User, user_id, "user")
         _not_a_patient(user, "a staff role")
         before = _snapshot(user)
@@ -259,7 +271,7 @@ def set_roles(actor: Actor, user_id: int, roles: list[str]) -> User:
 
 def set_active(actor: Actor, user_id: int, active: bool) -> User:
     actor = require(actor, "enabling or disabling users", Role.admin)
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = get(User, user_id, "user")
         before = _snapshot(user)
         User.objects.filter(pk=user.pk).update(is_active=active)
@@ -275,34 +287,68 @@ def set_active(actor: Actor, user_id: int, active: bool) -> User:
     return user
 
 
+def _token_roles(user: User, roles: list[str] | None) -> list[str]:
+    """The roles a new token is limited to (issue 17 item 17): those given, each one its
+    user's; none given: not limited (``[]``, every role its user holds at each use)."""
+    if not roles:
+        return []
+    unknown = sorted(set(roles) - set(Role.values))
+    if unknown:
+        raise InvalidInput(
+            f"unknown role {', '.join(unknown)}; roles: {', '.join(Role.values)}", field="roles"
+        )
+    lacking = sorted(set(roles) - set(user.groups.values_list("name", flat=True)))
+    if lacking:
+        raise InvalidInput(
+            f"{user.username} does not hold the role {', '.join(lacking)}: a token carries only "
+            "roles of its user",
+            field="roles",
+        )
+    return sorted(set(roles))
+
+
 def create_token(
-    actor: Actor | None, user_id: int, name: str, *, system: bool = False
+    actor: Actor | None,
+    user_id: int,
+    name: str,
+    *,
+    days: int = DEFAULT_DAYS,
+    roles: list[str] | None = None,
+    system: bool = False,
 ) -> tuple[ApiToken, str]:
-    """A new API token for a user; the raw key is returned once and never stored."""
+    """A new API token for a user; the raw key is returned once and never stored. It expires
+    after ``days`` (1 to 365, default 90) and may be limited to ``roles`` (some of the user's):
+    it acts with those its user still holds (issue 17 item 17). Audited."""
     if not system:
         require(actor, "creating API tokens", Role.admin)
     if not name.strip():
         raise InvalidInput("name the token (what machine client uses it)", field="name")
+    expiry = expires_at(days)
     raw = new_token()
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         user = get(User, user_id, "user")
         _not_a_patient(user, "an API token")
         token = ApiToken.objects.create(
-            user=user, name=name.strip(), prefix=raw[:10], key_hash=hash_token(raw)
+            user=user,
+            name=name.strip(),
+            prefix=raw[:10],
+            key_hash=hash_token(raw),
+            expires_at=expiry,
+            roles=_token_roles(user, roles),
         )
         audit.record(
             actor if not system else None,
             "create",
             "api-token",
             token.pk,
-            after={"user_id": user.pk, "name": token.name, "prefix": token.prefix},
+            after=credentials.token_snapshot(token),
         )
     return token, raw
 
 
 def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     actor = require(actor, "revoking API tokens", Role.admin)
-    with transaction.atomic():
+    with transaction.atomic(), credentials.audited_by_service():
         token = get(ApiToken, token_id, "API token")
         if token.revoked_at is not None:
             raise Conflict(f"token {token.pk} is revoked already")
@@ -316,6 +362,25 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
             after={"user_id": token.user_id, "name": token.name},
         )
     return token
+
+
+def set_superuser(username: str, superuser: bool, *, operator: str) -> User:
+    """Give or take superuser status: only from the server's command line (``ivig user
+    superuser``; issue 17 item 3), audited (``set-privileges``) with the operating-system
+    account that ran it, ``operator``."""
+    with (
+        transaction.atomic(),
+        credentials.from_command_line("ivig user superuser", operator, superuser=True),
+    ):
+        user = User.objects.select_for_update().filter(username=username.strip()).first()
+        if user is None:
+            raise NotFound("user", username.strip())
+        _not_a_patient(user, "superuser status")
+        if user.is_superuser == superuser:
+            raise Conflict(f"{user.username} {'is' if superuser else 'is not'} a superuser already")
+        user.is_superuser = superuser
+        user.save(update_fields=["is_superuser"])
+    return user
 
 
 # --- sign-in lockouts (django-axes; requirement 21) ----------------------------------------------

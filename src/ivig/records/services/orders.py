@@ -5,10 +5,10 @@
             each with a reason.
 
 Only these transitions, by these roles; a stale version gets 409, never an overwrite. The
-pharmacist who verifies is not the prescriber (requirement 16), and verification recomputes the
-plan on the server from the stored inputs with the library the order was planned with
-(requirements 46, 56). A lot of another product or concentration, or expired on the infusion day,
-is a hard limit (requirement 64).
+pharmacist who verifies is neither the prescriber nor whoever last re-planned the order (requirement
+16, issue 17 item 6), and verification recomputes the plan on the server from the stored inputs with
+the library the order was planned with (requirements 46, 56). A lot of another product or
+concentration, or expired on the infusion day, is a hard limit (requirement 64).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError,
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
-from ivig.records.models import Course, Lot, Order, OrderStatus, Role
+from ivig.records.models import AuditEvent, Course, Lot, Order, OrderStatus, Role
 from ivig.records.services import courses, replan_needed
 from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import get, locked, save_versioned
@@ -47,6 +47,7 @@ __all__ = [
     "dispense_course",
     "find_lots",
     "lot_problems",
+    "planned_by",
     "recomputed_differences",
     "transition",
     "verify",
@@ -111,17 +112,37 @@ def _may(actor: Actor, to: str, action: str) -> User:
     return require(actor, action, *sorted(roles))
 
 
-def _segregation(actor: Actor, order: Order) -> None:
-    """The pharmacist who verifies an order is not the prescriber of its course (requirement
-    16; ASVS 4.3.3): a user holding both roles verifies only other prescribers' orders."""
-    if order.course.prescribed_by_id == getattr(actor, "pk", None):
-        refused = Forbidden("verifying an order", (Role.pharmacist,))
-        refused.message = (
-            "you prescribed this course: another pharmacist must verify its orders "
-            "(segregation of duties)"
+def planned_by(order: Order) -> int | None:
+    """The user who planned the order's current numbers: the last to re-plan it (its newest
+    ``replan`` audit event), else the course's prescriber (issue 17 item 6). Prescribing and
+    re-planning are the only writes of an order's numbers (``courses.prescribe``,
+    ``courses.replan``)."""
+    last = (
+        AuditEvent.objects.filter(
+            patient_id=order.patient_id, entity="order", entity_id=str(order.pk), action="replan"
         )
-        refused.args = (refused.message,)
-        raise refused
+        .order_by("-seq")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    return last if last is not None else order.course.prescribed_by_id
+
+
+def _segregation(actor: Actor, order: Order) -> None:
+    """Whoever planned an order's numbers does not verify it (requirement 16; ASVS 4.0.3
+    4.3.3; issue 17 item 6): neither the course's prescriber nor the user who last re-planned
+    the order; a user holding both roles verifies only numbers someone else planned."""
+    me = getattr(actor, "pk", None)
+    if order.course.prescribed_by_id == me:
+        why = "you prescribed this course"
+    elif planned_by(order) == me:
+        why = "you re-planned this order (its numbers are yours)"
+    else:
+        return
+    refused = Forbidden("verifying an order", (Role.pharmacist,))
+    refused.message = f"{why}: another pharmacist must verify its orders (segregation of duties)"
+    refused.args = (refused.message,)
+    raise refused
 
 
 def _same_library(order: Order) -> None:
@@ -192,11 +213,11 @@ def verify(
     """The pharmacist's verification (requirements 16, 46, 56), at ``now`` (default: the
     clock; a start is never before it, issue 14 item 7).
 
-    Refused (nothing changes) when: the actor prescribed the course (Forbidden); the order was
-    planned with another library version than the one in service ("re-plan needed"); the
-    numbers the pharmacist's screen showed (``dose_g``, ``volume_ml``: the API and the web
-    page send them) are not the order's; the vials do not make the dose or the steps the
-    volume; or the server's recomputation of the plan from the stored inputs differs from the
+    Refused (nothing changes) when: the actor prescribed the course or last re-planned the order
+    (Forbidden); the order was planned with another library version than the one in service
+    ("re-plan needed"); the numbers the pharmacist's screen showed (``dose_g``, ``volume_ml``: the
+    API and the web page send them) are not the order's; the vials do not make the dose or the steps
+    the volume; or the server's recomputation of the plan from the stored inputs differs from the
     order in the dose, vials, volume or step rates."""
     actor = _may(actor, S.verified, "verifying an order")
     with transaction.atomic():

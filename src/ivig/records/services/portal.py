@@ -32,6 +32,7 @@ from ivig.errors import Conflict, InvalidInput, MailUnavailable, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import Patient, PatientAccount, PatientInvitation, Role
+from ivig.records.services import credentials
 from ivig.records.services.access import require
 from ivig.records.services.common import locked
 from ivig.records.tokens import hash_token
@@ -158,12 +159,13 @@ def accept(raw: str, username: str, password: str, *, now: dt.datetime) -> User:
                 password_validation.validate_password(password, candidate)
             except ValidationError as exc:
                 raise InvalidInput(" ".join(exc.messages), field="password") from None
-            user = User.objects.create_user(
-                username=username,
-                password=password,
-                first_name=patient.given_name,
-                last_name=patient.family_name,
-            )
+            with credentials.audited_by_service():  # the patient-account event below
+                user = User.objects.create_user(
+                    username=username,
+                    password=password,
+                    first_name=patient.given_name,
+                    last_name=patient.family_name,
+                )
             account = PatientAccount.objects.create(user=user, patient=patient)
             before = audit.snapshot(invitation, FIELDS)
             invitation.used_at = now

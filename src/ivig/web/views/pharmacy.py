@@ -361,6 +361,7 @@ def verify(request: HttpRequest, order_id: int) -> HttpResponse:
             "form": form,
             "stale": form.is_bound and order.version != _posted_version(form),
             "own_course": order.course.prescribed_by_id == request.user.pk,
+            "replanned_by_me": service.planned_by(order) == request.user.pk,  # issue 17 item 6
         },
         status=status,
     )
@@ -607,6 +608,7 @@ def verify_course(request: HttpRequest, course_id: int) -> HttpResponse:
             "safety": _patient_safety(found[0]) if found else None,
             "errors": errors,
             "own_course": course.prescribed_by_id == request.user.pk,
+            "replanned_by_me": any(service.planned_by(o) == request.user.pk for o in found),
         },
         status=status,
     )

@@ -30,6 +30,7 @@ from ivig.errors import Conflict, IvigError
 from ivig.records.models import ApiToken, AuditEvent, Patient, PatientAccount, Role
 from ivig.records.services import accounts, reads
 from ivig.records.services.common import get
+from ivig.records.tokens import DEFAULT_DAYS, MAX_DAYS
 from ivig.web.errors import attach_error, flash_error
 from ivig.web.forms import DateInput
 from ivig.web.views.common import posted, roles_required
@@ -92,6 +93,21 @@ class PasswordForm(forms.Form):
 class TokenForm(forms.Form):
     name = forms.CharField(
         label="What machine client uses it", max_length=100, help_text="For example: pump gateway"
+    )
+    days = forms.IntegerField(
+        label="Days until it expires",
+        min_value=1,
+        max_value=MAX_DAYS,
+        initial=DEFAULT_DAYS,
+        required=False,
+        help_text=f"1 to {MAX_DAYS} (empty: {DEFAULT_DAYS}); then a new token is needed.",
+    )
+    roles = forms.MultipleChoiceField(
+        label="Roles it carries",
+        choices=ROLE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: all of the user's roles. It acts with those the user still holds.",
     )
 
 
@@ -234,6 +250,7 @@ def _user_page(
             "link": link,
             "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
             "self": user.pk == request.user.pk,
+            "now": timezone.now(),
             "section": "staff",
             "title": f"User {user.username}",
         },
@@ -349,7 +366,14 @@ def staff_token_new(request: HttpRequest, user_id: int) -> HttpResponse:
     form = TokenForm(request.POST)
     if form.is_valid():
         try:
-            created = accounts.create_token(request.user, user.pk, form.cleaned_data["name"])
+            data = form.cleaned_data
+            created = accounts.create_token(
+                request.user,
+                user.pk,
+                data["name"],
+                days=data["days"] or DEFAULT_DAYS,
+                roles=data["roles"] or None,
+            )
         except IvigError as exc:
             attach_error(form, exc)
         else:
