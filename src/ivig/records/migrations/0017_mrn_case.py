@@ -27,7 +27,7 @@ def refuse_case_twins(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("records", "0013_alert_actions")]
+    dependencies = [("records", "0016_token_expiry_roles")]
 
     operations = [
         migrations.RunPython(refuse_case_twins, migrations.RunPython.noop),
