@@ -1,4 +1,4 @@
-"""``ivig user create``, ``ivig user token`` and ``ivig audit verify``."""
+"""``ivig user create``, ``ivig user token`` and ``ivig user unlock``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, require_records
+from ivig.commands.common import open_database
 from ivig.errors import Conflict, InvalidInput, IvigError, NotFound
 
 # --- ivig user -----------------------------------------------------------------------------------
@@ -117,20 +117,3 @@ def user_unlock(
         except IvigError as exc:
             raise _argument(exc, "username", "USERNAME") from None
     typer.echo(f"unlocked {username.strip()}: {cleared} failed sign-in(s) cleared")
-
-
-# --- ivig audit verify ---------------------------------------------------------------------------
-
-
-def audit_verify() -> None:
-    """Walk the whole audit chain; exit 1 at the first broken link (edited, missing, swapped)."""
-    with open_database():
-        from ivig.records.audit import verify_chain
-
-        require_records()
-        report = verify_chain()
-    if report.ok:
-        typer.echo(f"audit chain ok: {report.checked} events")
-        return
-    typer.echo(f"audit chain BROKEN at event {report.first_bad_seq}: {report.problem}", err=True)
-    raise typer.Exit(1)

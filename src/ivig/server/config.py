@@ -18,6 +18,8 @@
 | ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to the server's console (development) |
 | ``IVIG_EMAIL_PORT`` / ``IVIG_EMAIL_TLS`` | the SMTP port (1-65535); ``1``: STARTTLS, ``0``: none | ``587`` / ``1`` |
 | ``IVIG_EMAIL_FROM`` | the sender address of the service's e-mails | ``ivig@localhost`` |
+| ``IVIG_AUDIT_KEY`` | the audit trail's key (issue 17 item 1): at least 32 bytes, as hex or base64; never in the database or a backup | read from ``IVIG_AUDIT_KEY_FILE`` |
+| ``IVIG_AUDIT_KEY_FILE`` | the file holding the audit key (owner-only permissions; created on first start when missing); put it outside the data folder and back it up apart from the database | ``$IVIG_DATA_DIR/audit.key`` |
 
 ``IVIG_CREATININE_MAX_AGE_DAYS``: the SmPC asks to "assess renal parameters prior to infusion &
 at appropriate intervals" without a number (clinical-rules.md section 7a). The default of 90
@@ -37,8 +39,11 @@ therefore holds one connection per worker (``ivig serve --workers``, 2 by defaul
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
+import stat
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +53,7 @@ from urllib.parse import urlsplit
 from ivig.core.emergency import emergency_number, is_phone
 from ivig.errors import ConfigError
 
-__all__ = ["Config", "Email", "load_config"]
+__all__ = ["AuditKey", "Config", "Email", "load_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,7 @@ class Config:
     country: str | None = None
     emergency_number: str | None = None  # IVIG_EMERGENCY_NUMBER, else the country's
     email: Email | None = None  # issue 16 item 17: None is the console backend
+    audit_key: AuditKey | None = None  # issue 17 item 1: the audit trail's HMAC key
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         country,
         emergency,
         _email(env),
+        _audit_key(env, data_dir),
     )
 
 
@@ -205,3 +212,77 @@ def _email(env: Mapping[str, str]) -> Email | None:
         tls == "1",
         sender,
     )
+
+
+# --- the audit key (issue 17 item 1) -------------------------------------------------------------
+
+AUDIT_KEY_BYTES = 32  # HMAC-SHA256: a key of the hash's size (RFC 2104 section 3)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKey:
+    """The secret that keys the audit trail (HMAC-SHA256), and where it came from (``source``:
+    ``IVIG_AUDIT_KEY`` or the key file's path, for messages; never the key itself)."""
+
+    secret: bytes
+    source: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AuditKey(source={self.source!r})"
+
+
+def _decode_key(text: str) -> bytes | None:
+    """Hex or base64 (standard or URL-safe) text as bytes; ``None`` if it is neither."""
+    text = text.strip()
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _audit_key(env: Mapping[str, str], data_dir: Path) -> AuditKey:
+    """``IVIG_AUDIT_KEY``, else the key file (``IVIG_AUDIT_KEY_FILE``, by default
+    ``data_dir/audit.key``), created with owner-only permissions when missing. A key file that
+    its group or others may read or write is refused: anyone who reads the key can rewrite
+    the audit trail undetected."""
+    given = env.get("IVIG_AUDIT_KEY", "").strip()
+    if given:
+        key = _decode_key(given)
+        if key is None or len(key) < AUDIT_KEY_BYTES:
+            raise ConfigError(
+                "IVIG_AUDIT_KEY",
+                f"must be at least {AUDIT_KEY_BYTES} bytes as hex or base64 "
+                "(e.g. the output of: openssl rand -hex 32)",
+            )
+        return AuditKey(key, "IVIG_AUDIT_KEY")
+    named = env.get("IVIG_AUDIT_KEY_FILE", "").strip()
+    path = Path(named).expanduser() if named else data_dir / "audit.key"
+    variable = "IVIG_AUDIT_KEY_FILE"
+    try:
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(AUDIT_KEY_BYTES) + "\n")
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                variable,
+                f"the audit key file {path} may be read or written by others than its owner "
+                f"(mode {stat.filemode(mode)}): chmod 600 {path}",
+            )
+        key = _decode_key(path.read_text())
+    except OSError as exc:
+        raise ConfigError(
+            variable, f"cannot use the audit key file {path}: {exc.strerror}"
+        ) from None
+    if key is None or len(key) < AUDIT_KEY_BYTES:
+        raise ConfigError(
+            variable,
+            f"the audit key file {path} does not hold a key of at least {AUDIT_KEY_BYTES} bytes "
+            "(hex or base64)",
+        )
+    return AuditKey(key, str(path))

@@ -221,3 +221,7 @@ LOGGING = {
 
 # The pages' forms say what is missing in the app's words (issue 16 item 21).
 FORM_RENDERER = "ivig.web.renderer.PlainWordsRenderer"
+
+# The audit trail's HMAC key (issue 17 item 1): from IVIG_AUDIT_KEY or its own file, never the
+# database; ivig.records.audit reads it.
+IVIG_AUDIT_KEY = CONFIG.audit_key
