@@ -48,7 +48,10 @@ def audit_verify(
         from ivig.records import checkpoints
         from ivig.records.audit import verify_chain
 
-        points = checkpoints.parse(text) if text is not None else []
+        try:
+            points = checkpoints.parse(text) if text is not None else []
+        except Conflict as exc:
+            raise Conflict(f"{checkpoint}: {exc.message}") from None
         if text is not None and not points:
             raise Conflict(f"--checkpoint: no checkpoint found in {checkpoint}")
         try:
