@@ -122,7 +122,7 @@ def test_the_issues_reproduction(trail: list[AuditEvent], run: Run) -> None:
     """Issue 17 item 1, as filed: the head's own trigger refuses its deletion; with that
     trigger dropped too, verify_chain finds the missing head."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER audit_no_delete" + _on_table())
+        cursor.execute(_drop_delete_trigger())
         cursor.execute("DELETE FROM records_auditevent WHERE seq > 5")
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             cursor.execute("DELETE FROM records_audithead")
@@ -132,8 +132,11 @@ def test_the_issues_reproduction(trail: list[AuditEvent], run: Run) -> None:
     _broken(run, "the head of the audit trail is missing")
 
 
-def _on_table() -> str:
-    return " ON records_auditevent" if connection.vendor == "postgresql" else ""
+def _drop_delete_trigger() -> str:
+    """The issue's ``DROP TRIGGER audit_no_delete`` (PostgreSQL: ``audit_no_change``)."""
+    if connection.vendor == "postgresql":
+        return "DROP TRIGGER audit_no_change ON records_auditevent"
+    return "DROP TRIGGER audit_no_delete"
 
 
 def test_an_edit_with_the_chain_recomputed_in_plain_sha256(
