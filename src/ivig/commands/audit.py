@@ -62,7 +62,8 @@ def audit_verify(
             number, last = points[-1]
             raise DatabaseProblem(
                 f"{exc.message}, but the checkpoint of {last.at} (line {number} of "
-                f"{checkpoint}) saw {last.seq} event{'' if last.seq == 1 else 's'}: the database is missing"
+                f"{checkpoint}) saw {last.seq} event{'' if last.seq == 1 else 's'}: "
+                "the database is missing"
             ) from None
         report = verify_chain()
         if report.ok and points:
