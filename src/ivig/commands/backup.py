@@ -1,5 +1,11 @@
 """``ivig backup`` and ``ivig restore``: a consistent copy while the server runs, and a
-checked restore (SQLite online backup API; pg_dump / pg_restore).
+checked restore, all or nothing (SQLite online backup API; pg_dump / pg_restore).
+
+A backup holds the database only, never the audit key (issue 17 item 1). A SQLite restore is
+made in a new file next to the live database and checked there (integrity, migrations, the
+schema exactly a freshly migrated database's, the keyed audit chain, the checkpoints given)
+before one transactional copy into the live database (issue 17 item 11); a PostgreSQL dump's
+listing is checked first, and the previous content is put back if the restored chain fails.
 
 Both are audited like any write (requirement 5: no unaudited maintenance job): a backup writes
 its ``backup`` event first, so that the copy holds it; a restore, once the restored chain is
@@ -242,13 +248,13 @@ def _replace_sqlite(source: Path, checkpoint: str | None) -> Path | None:
         if had_live:
             _sqlite_copy_to_new(live, previous)
         _sqlite_copy_into(candidate, live)
+        if had_live:
+            os.replace(previous, kept)
     finally:
+        previous.unlink(missing_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{candidate}{suffix}").unlink(missing_ok=True)
-    if not had_live:
-        return None
-    os.replace(previous, kept)
-    return kept
+    return kept if had_live else None
 
 
 # --- backup and restore: PostgreSQL --------------------------------------------------------------
