@@ -7,6 +7,7 @@ import it: every Django import is inside a command (through :func:`django`).
     ivig user create NAME   a user with roles (the first admin); password prompted or on stdin
     ivig user token NAME    a new API token, printed once
     ivig audit verify       walk the audit chain; exit 1 at the first broken link
+    ivig audit checkpoint   a signed checkpoint of the audit trail, printed and appended to a file
     ivig backup FILE        a consistent copy while the server runs (SQLite backup API, pg_dump)
     ivig restore FILE       replace the database, after checking the file and its audit chain
     ivig demo               demo users and three fictional LEMS patients with their history
@@ -28,16 +29,11 @@ from typing import Any
 
 import typer
 
+from ivig.commands.audit import audit_checkpoint, audit_verify
 from ivig.commands.backup import backup, restore
 from ivig.commands.demo import demo
 from ivig.commands.serve import serve
-from ivig.commands.users import (
-    audit_verify,
-    user_create,
-    user_superuser,
-    user_token,
-    user_unlock,
-)
+from ivig.commands.users import user_create, user_superuser, user_token, user_unlock
 
 __all__ = ["register"]
 
@@ -63,6 +59,9 @@ def register(app: typer.Typer) -> None:
 
     audit = typer.Typer(help="Check the audit trail.", epilog="Example: ivig audit verify", **plain)
     audit.command("verify", epilog="Example: ivig audit verify")(audit_verify)
+    audit.command("checkpoint", epilog="Example: ivig audit checkpoint | logger -t ivig-audit")(
+        audit_checkpoint
+    )
     app.add_typer(audit, name="audit")
 
     app.command(epilog="Example: ivig backup /srv/backups/ivig-2026-12-01.backup")(backup)

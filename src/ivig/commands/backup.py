@@ -1,5 +1,11 @@
 """``ivig backup`` and ``ivig restore``: a consistent copy while the server runs, and a
-checked restore (SQLite online backup API; pg_dump / pg_restore).
+checked restore, all or nothing (SQLite online backup API; pg_dump / pg_restore).
+
+A backup holds the database only, never the audit key (issue 17 item 1). A SQLite restore is
+made in a new file next to the live database and checked there (integrity, migrations, the
+schema exactly a freshly migrated database's, the keyed audit chain, the checkpoints given)
+before one transactional copy into the live database (issue 17 item 11); a PostgreSQL dump's
+listing is checked first, and the previous content is put back if the restored chain fails.
 
 Both are audited like any write (requirement 5: no unaudited maintenance job): a backup writes
 its ``backup`` event first, so that the copy holds it; a restore, once the restored chain is
@@ -10,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -33,7 +42,7 @@ from ivig.commands.common import (
     require_records,
     sqlite_file,
 )
-from ivig.errors import Conflict, InvalidInput, ToolFailed
+from ivig.errors import Conflict, InvalidInput, IvigError, ToolFailed
 
 # --- backup and restore: SQLite ------------------------------------------------------------------
 
@@ -106,6 +115,12 @@ def _check_sqlite_backup(source: Path) -> dict[str, int]:
             applied = set(con.execute("SELECT app, name FROM django_migrations"))
             counts = count_records(con.cursor())
     except sqlite3.DatabaseError as exc:
+        with source.open("rb") as f:
+            sqlite_header = f.read(16) == b"SQLite format 3\x00"
+        if sqlite_header:
+            raise InvalidInput(
+                f"FILE: {source} is a damaged SQLite database ({first_line(exc)})"
+            ) from None
         raise InvalidInput(
             f"FILE: {source} is not a SQLite database ({first_line(exc)}); a backup of a "
             "PostgreSQL database restores only into PostgreSQL"
@@ -120,45 +135,126 @@ def _check_sqlite_backup(source: Path) -> dict[str, int]:
     return counts
 
 
-def _replace_sqlite(source: Path) -> Path | None:
-    """Restore ``source`` into the live SQLite database; keep the old one as
-    ``<db>.before-restore``; put the old one back if the restored chain does not verify."""
+@contextlib.contextmanager
+def _django_on(path: Path, *, scratch: bool = False) -> Iterator[None]:
+    """Django's connection on another SQLite file for a while (the restore's new file, or the
+    reference schema's), then back on the live database. ``scratch``: a throwaway file, written
+    without waiting for the disk."""
     from django.db import connections
 
+    connections.close_all()
+    settings_dict = connections["default"].settings_dict
+    live, options = settings_dict["NAME"], settings_dict["OPTIONS"]
+    settings_dict["NAME"] = str(path)
+    if scratch:
+        fast = "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
+        settings_dict["OPTIONS"] = {**options, "init_command": fast}
+    try:
+        yield
+    finally:
+        connections.close_all()
+        settings_dict["NAME"], settings_dict["OPTIONS"] = live, options
+
+
+_SCHEMA = "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%'"
+
+
+def _schema(path: Path) -> set[tuple[str, str, str]]:
+    """The schema objects of a SQLite file: (type, name, table) of every table, index, trigger
+    and view (SQLite's own statistics tables aside)."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
+        return {(t, n, tbl) for t, n, tbl in con.execute(_SCHEMA)}
+
+
+def _reference_schema() -> set[tuple[str, str, str]]:
+    """The schema objects of a database this ivig's migrations make from nothing."""
+    with tempfile.TemporaryDirectory(prefix="ivig-reference-") as folder:
+        reference = Path(folder) / "reference.sqlite3"
+        with _django_on(reference, scratch=True):
+            apply_migrations()
+        return _schema(reference)
+
+
+def _check_schema(candidate: Path, source: Path) -> None:
+    """Issue 17 item 11: the restored schema is exactly the migrations' (a trigger, view, table
+    or index of anyone else's could change or hide records)."""
+    expected = _reference_schema()
+    found = _schema(candidate)
+
+    def named(objects: set[tuple[str, str, str]]) -> str:
+        return ", ".join(f"{kind} {name}" for kind, name, _ in sorted(objects)[:5])
+
+    if found - expected:
+        raise InvalidInput(
+            f"FILE: {source} holds schema objects ivig's migrations do not make "
+            f"({named(found - expected)})"
+        )
+    if expected - found:
+        raise InvalidInput(
+            f"FILE: {source} lacks schema objects ivig's migrations make "
+            f"({named(expected - found)})"
+        )
+
+
+def _check_restored(source: Path, checkpoint: str | None) -> None:
+    """On the database Django is connected to (the restore's new file, or PostgreSQL's restored
+    database): the keyed audit chain (issue 17 item 1), then every checkpoint given."""
+    from ivig.records import checkpoints
     from ivig.records.audit import verify_chain
+
+    report = verify_chain()
+    if not report.ok:
+        at = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
+        raise Conflict(f"FILE: the audit chain of {source} is broken{at} ({report.problem})")
+    if checkpoint is not None:
+        try:
+            checkpoints.check(checkpoints.parse(checkpoint))
+        except Conflict as exc:
+            raise Conflict(f"FILE: {source} fails the checkpoint file: {exc.message}") from None
+
+
+def _replace_sqlite(source: Path, checkpoint: str | None) -> Path | None:
+    """Issue 17 item 11, all or nothing: ``source`` is copied to a new file next to the live
+    database and brought up to date and checked there (the migrations, the schema, the keyed
+    chain, the checkpoints); only then is it copied into the live database, in one SQLite
+    transaction (the backup API: a crash leaves the live database as it was, and connections a
+    running server holds see the new content rather than an unlinked file). The old content is
+    kept as ``<db>.before-restore``."""
+    from django.db import DatabaseError
 
     live = sqlite_file()
     kept = live.with_name(live.name + ".before-restore")
-    connections.close_all()
-    had_live = live.exists()
-    previous = _partial(kept)
-    if had_live:
-        # To a temporary name: FILE may be the .before-restore of an earlier restore.
-        _sqlite_copy_to_new(live, previous)
+    candidate = live.with_name(f".{live.name}.{os.getpid()}.restoring")
+    previous = _partial(kept)  # a temporary name: FILE may be an earlier .before-restore
     try:
-        _sqlite_copy_into(source, live)
-        connections.close_all()
-        apply_migrations()
-        ensure_triggers()
-        report = verify_chain()
-        if not report.ok:
-            raise Conflict(
-                f"FILE: the audit chain of {source} is broken at event {report.first_bad_seq} "
-                f"({report.problem}): the database was left as it was"
-            )
-    except BaseException:
-        connections.close_all()
+        _sqlite_copy_to_new(source, candidate)
+        try:
+            with _django_on(candidate):
+                apply_migrations()
+                ensure_triggers()
+                _check_restored(source, checkpoint)
+            _check_schema(candidate, source)
+        except IvigError as exc:
+            exc.message = f"{exc.message}: the database was left as it was"
+            exc.args = (exc.message,)
+            raise
+        except DatabaseError as exc:
+            raise InvalidInput(
+                f"FILE: {source} cannot be brought up to this version of ivig "
+                f"({first_line(exc)}): the database was left as it was"
+            ) from None
+        had_live = live.exists()
         if had_live:
-            _sqlite_copy_into(previous, live)
-            previous.unlink(missing_ok=True)
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{live}{suffix}").unlink(missing_ok=True)
-        raise
-    if not had_live:
-        return None
-    os.replace(previous, kept)
-    return kept
+            _sqlite_copy_to_new(live, previous)
+        _sqlite_copy_into(candidate, live)
+        if had_live:
+            os.replace(previous, kept)
+    finally:
+        previous.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{candidate}{suffix}").unlink(missing_ok=True)
+    return kept if had_live else None
 
 
 # --- backup and restore: PostgreSQL --------------------------------------------------------------
@@ -271,15 +367,64 @@ def _check_postgres_backup(source: Path) -> None:
         ) from None
     if "records_auditevent" not in listing:
         raise InvalidInput(f"FILE: {source} is a PostgreSQL backup, but not of ivig")
+    foreign = foreign_objects(listing, _model_tables())
+    if foreign:
+        raise InvalidInput(
+            f"FILE: {source} holds schema objects ivig's migrations do not make "
+            f"({', '.join(foreign[:5])}): the database was left as it was"
+        )
 
 
-def _replace_postgres(source: Path) -> Path | None:
+def _model_tables() -> set[str]:
+    from django.db import connection
+
+    return {*connection.introspection.django_table_names(), "django_migrations"}
+
+
+# The kinds of object in a pg_restore listing that can run code or hide rows, and tables: a
+# backup with any not of ivig's own is refused (issue 17 item 11).
+_ENTRY = re.compile(
+    r"^\d+; \d+ \d+ (?P<kind>MATERIALIZED VIEW|EVENT TRIGGER|TRIGGER|FUNCTION|PROCEDURE|"
+    r"AGGREGATE|VIEW|RULE|POLICY|EXTENSION|TABLE(?! DATA| ATTACH)) (?P<schema>\S+) (?P<rest>.+)$"
+)
+
+
+def foreign_objects(listing: str, tables: set[str]) -> list[str]:
+    """The objects of a ``pg_restore --list`` listing that ivig's migrations do not make:
+    triggers and functions not of ``ivig.records.triggers``, views, rules, policies, event
+    triggers, extensions but PL/pgSQL, tables of no model. (With one database URL a PostgreSQL
+    backup cannot be restored into a scratch database first: its listing is checked instead,
+    then the restored chain, with the previous content put back if that fails.)"""
+    from ivig.records.triggers import NAMES
+
+    found = []
+    for line in listing.splitlines():
+        match = _ENTRY.match(line.strip())
+        if match is None:
+            continue
+        kind, words = match["kind"], match["rest"].split()
+        if kind == "TRIGGER":  # TRIGGER schema table name owner
+            name = words[1] if len(words) > 1 else words[0]
+            ours = name in NAMES
+        elif kind in ("FUNCTION", "PROCEDURE", "AGGREGATE"):
+            name = match["rest"].split("(")[0]
+            ours = name in NAMES
+        elif kind == "TABLE":
+            name = words[0]
+            ours = name in tables
+        else:
+            name = words[0]
+            ours = kind == "EXTENSION" and name == "plpgsql"
+        if not ours:
+            found.append(f"{kind.lower()} {name}")
+    return found
+
+
+def _replace_postgres(source: Path, checkpoint: str | None) -> Path | None:
     """pg_restore in one transaction (all or nothing), keeping a dump of the database as it was
     in ``<data dir>/before-restore.dump``; put it back if the restored chain does not verify."""
     from django.conf import settings
     from django.db import connection
-
-    from ivig.records.audit import verify_chain
 
     kept = Path(settings.BASE_DIR) / "before-restore.dump"
     had_records = "records_auditevent" in connection.introspection.table_names()
@@ -291,19 +436,15 @@ def _replace_postgres(source: Path) -> Path | None:
         try:
             apply_migrations()
             ensure_triggers()
-            report = verify_chain()
-        except BaseException:
+            _check_restored(source, checkpoint)
+        except BaseException as exc:
             if had_records:
                 _pg_restore(previous)
+            if isinstance(exc, IvigError):
+                undone = "the database was put back as it was" if had_records else "nothing to undo"
+                exc.message = f"{exc.message}: {undone}"
+                exc.args = (exc.message,)
             raise
-        if not report.ok:
-            if had_records:
-                _pg_restore(previous)
-            raise Conflict(
-                f"FILE: the audit chain of {source} is broken at event {report.first_bad_seq} "
-                f"({report.problem}): "
-                + ("the database was put back as it was" if had_records else "nothing to undo")
-            )
     except BaseException:
         previous.unlink(missing_ok=True)
         raise
@@ -360,11 +501,23 @@ def restore(
     yes: Annotated[
         bool, typer.Option("--yes", help="Replace the database without asking.")
     ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="Refuse a backup that lacks an event a checkpoint in FILE saw.",
+        ),
+    ] = None,
 ) -> None:
-    """Replace the whole database by a backup, after checking the backup and its audit chain."""
+    """Replace the whole database by a backup, after checking the backup, its schema, its audit
+    chain (and the checkpoints given) in a new file: a refused backup changes nothing."""
+    from ivig.commands.audit import read_checkpoints
+
     source = file.expanduser().absolute()
     if not source.is_file():
         raise InvalidInput(f"FILE: there is no file {source}")
+    points = read_checkpoints(checkpoint) if checkpoint is not None else None
     with open_database():
         from django.db import connection
 
@@ -385,7 +538,7 @@ def restore(
             typer.confirm(
                 f"Replace the whole database ({database_label()}) by {source}{holds}?", abort=True
             )
-        kept = _replace_sqlite(source) if sqlite else _replace_postgres(source)
+        kept = (_replace_sqlite if sqlite else _replace_postgres)(source, points)
         with connection.cursor() as cursor:
             restored = count_records(cursor)
         # The restored chain (verified) records that it was restored, and what it held.

@@ -1,4 +1,4 @@
-"""``ivig user create``, ``ivig user token`` and ``ivig audit verify``."""
+"""``ivig user create``, ``ivig user token`` and ``ivig user unlock``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ivig.commands.common import open_database, operator, require_records
+from ivig.commands.common import open_database, operator
 from ivig.errors import Conflict, InvalidInput, IvigError, NotFound
 
 # --- ivig user -----------------------------------------------------------------------------------
@@ -175,20 +175,3 @@ def user_superuser(
             raise _argument(exc, "user_id", "USERNAME") from None
     state = "no longer a superuser" if remove else "a superuser"
     typer.echo(f"{user.username} is {state} (audited)")
-
-
-# --- ivig audit verify ---------------------------------------------------------------------------
-
-
-def audit_verify() -> None:
-    """Walk the whole audit chain; exit 1 at the first broken link (edited, missing, swapped)."""
-    with open_database():
-        from ivig.records.audit import verify_chain
-
-        require_records()
-        report = verify_chain()
-    if report.ok:
-        typer.echo(f"audit chain ok: {report.checked} events")
-        return
-    typer.echo(f"audit chain BROKEN at event {report.first_bad_seq}: {report.problem}", err=True)
-    raise typer.Exit(1)

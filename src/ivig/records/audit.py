@@ -1,13 +1,23 @@
 """The audit chain: every write leaves an append-only event in the same transaction, each
-carrying the hash of the previous one over a canonical serialisation (requirements 1, 3-6).
+carrying the MAC of the previous one over a canonical serialisation (requirements 1, 3-6), keyed
+with a secret kept outside the database (issue 17 item 1):
 
-    hash(n) = SHA-256( hash(n-1) || canonical JSON of event n's fields )
+    mac(0) = HMAC-SHA256(key, "ivig audit genesis")          (the head of an empty trail)
+    mac(n) = HMAC-SHA256(key, mac(n-1) || canonical JSON of event n's fields)
 
 Canonical JSON sorts keys and has no spaces, so ``("ab", "c")`` and ``("a", "bc")`` differ.
-``verify_chain`` finds an edited row (its hash no longer matches), a deleted row (a gap in
-``seq`` or a broken ``prev_hash``), a swapped pair, and a truncated tail (the head row remembers
-the last sequence number and hash). Database triggers (migration 0002) refuse UPDATE, DELETE
-and TRUNCATE on the audit table.
+``verify_chain`` finds an edited row (its MAC no longer matches), a deleted row (a gap in
+``seq`` or a broken ``prev_hash``), a swapped pair, a truncated tail (the head row remembers
+the last sequence number and MAC), a deleted head (migration 0014 makes it, so a trail without
+one was tampered with), a wrong key (event 1, or the empty head, does not start from this key's
+genesis), and a chain recomputed without the key (plain SHA-256, or another key): whoever can
+write the database file but cannot read the key cannot forge a MAC. Deleting the tail *and*
+moving the head back, or putting back an older copy of the whole file, leaves a consistent
+shorter trail: only a checkpoint kept elsewhere (``ivig.records.checkpoints``) shows it.
+
+The columns keep their names (``hash``, ``prev_hash``): they hold the MACs. Database triggers
+(``ivig.records.triggers``) refuse UPDATE, DELETE and TRUNCATE on the audit table, and on the
+head anything but moving forward.
 """
 
 from __future__ import annotations
@@ -15,31 +25,68 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from ivig.errors import ConfigError, Conflict
 from ivig.records.actors import Actor, group_names
 from ivig.records.models import AuditEvent, AuditHead
 
 __all__ = [
-    "GENESIS",
     "ChainReport",
+    "canonical",
+    "create_head",
     "created",
+    "event_fields",
+    "event_mac",
+    "genesis",
+    "key_source",
+    "keyed_mac",
     "record",
     "snapshot",
     "snapshot_value",
     "verify_chain",
 ]
 
-GENESIS = "0" * 64
 SYSTEM = "system"
+
+
+def _setting() -> tuple[bytes, str]:
+    """The audit key and where it came from (``settings.IVIG_AUDIT_KEY``, read from the
+    environment or its file by ``ivig.server.config``)."""
+    key = settings.IVIG_AUDIT_KEY
+    if key is None:
+        raise ConfigError("IVIG_AUDIT_KEY", "no audit key is configured")
+    return bytes(key.secret), str(key.source)
+
+
+def _key() -> bytes:
+    return _setting()[0]
+
+
+def key_source() -> str:
+    """Where the audit key came from, for messages (never the key)."""
+    return _setting()[1]
+
+
+def keyed_mac(data: bytes) -> str:
+    """HMAC-SHA256 of ``data`` under the audit key, as hex."""
+    return hmac.new(_key(), data, hashlib.sha256).hexdigest()
+
+
+def genesis() -> str:
+    """The MAC an empty trail starts from: it depends on the key, so the first event (or the
+    empty head) shows which key the trail was written with."""
+    return keyed_mac(b"ivig audit genesis")
 
 
 def _jsonable(value: Any) -> Any:
@@ -75,7 +122,7 @@ def canonical(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _fields(event: AuditEvent) -> dict[str, Any]:
+def event_fields(event: Any) -> dict[str, Any]:
     return {
         "seq": event.seq,
         "at": _jsonable(event.at),
@@ -93,8 +140,15 @@ def _fields(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _hash(event: AuditEvent) -> str:
-    return hashlib.sha256(event.prev_hash.encode() + canonical(_fields(event))).hexdigest()
+def event_mac(event: Any) -> str:
+    """The MAC of an event (an ``AuditEvent``, or a migration's historical model of it)."""
+    return keyed_mac(event.prev_hash.encode() + canonical(event_fields(event)))
+
+
+def create_head(head_model: Any = AuditHead) -> None:
+    """The head of an empty trail (seq 0 at this key's genesis), made by migration 0014 (and by
+    the test fixtures after Django's flush empties every table)."""
+    head_model.objects.create(pk=1, seq=0, hash=genesis())
 
 
 def record(
@@ -111,7 +165,12 @@ def record(
     """Append one event; must run inside the transaction of the write it records."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the write's transaction")
-    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:  # migration 0014 makes it: a trail without one was tampered with
+        raise Conflict(
+            "the audit trail's head is missing (the audit tables were tampered with): nothing "
+            "can be recorded; run `ivig audit verify` and restore a sound backup"
+        )
     user = actor if isinstance(actor, User) else None  # None: the system, or nobody signed in
     user_id = user.pk if user is not None else None
     name = user.username if user is not None else SYSTEM
@@ -131,7 +190,7 @@ def record(
         reason=reason,
         prev_hash=head.hash,
     )
-    event.hash = _hash(event)
+    event.hash = event_mac(event)
     event.save()
     AuditHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
@@ -155,11 +214,21 @@ class ChainReport:
 
 
 def verify_chain() -> ChainReport:
-    """Walk the whole chain; report the first broken link."""
-    expected_seq, prev = 1, GENESIS
+    """Walk the whole chain under the audit key; report the first broken link (requirement 4,
+    issue 17 item 1: a missing head, or one that disagrees with the last event, is a break)."""
+    start = genesis()
+    expected_seq, prev = 1, start
     checked = 0
     with transaction.atomic():
         head = AuditHead.objects.filter(pk=1).first()
+        if head is None:
+            return ChainReport(
+                False,
+                0,
+                None,
+                "the head of the audit trail is missing: the trail's tables were tampered with "
+                "(events or the head deleted)",
+            )
         for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
             checked += 1
             if event.seq != expected_seq:
@@ -169,6 +238,8 @@ def verify_chain() -> ChainReport:
                     expected_seq,
                     f"event {expected_seq} is missing (next is {event.seq})",
                 )
+            if event.seq == 1 and event.prev_hash != start:
+                return ChainReport(False, checked, 1, _wrong_key())
             if event.prev_hash != prev:
                 return ChainReport(
                     False,
@@ -176,17 +247,34 @@ def verify_chain() -> ChainReport:
                     event.seq,
                     f"event {event.seq} does not follow event {event.seq - 1}",
                 )
-            if _hash(event) != event.hash:
+            if event_mac(event) != event.hash:
                 return ChainReport(
                     False, checked, event.seq, f"event {event.seq} was changed after it was written"
                 )
             prev, expected_seq = event.hash, expected_seq + 1
         last_seq = expected_seq - 1
-        if head is not None and (head.seq != last_seq or head.hash != prev):
+        if last_seq == 0 and head.seq == 0 and head.hash != start:
+            return ChainReport(False, 0, None, _wrong_key())
+        if head.seq > last_seq:
             return ChainReport(
                 False,
                 checked,
                 last_seq + 1,
                 f"events after {last_seq} are missing (the chain ends at {head.seq})",
             )
+        if head.seq != last_seq or head.hash != prev:
+            return ChainReport(
+                False,
+                checked,
+                last_seq,
+                f"the head of the audit trail (event {head.seq}) does not match its last "
+                f"event ({last_seq}): the trail was tampered with",
+            )
     return ChainReport(True, checked)
+
+
+def _wrong_key() -> str:
+    return (
+        f"the trail does not start from the audit key in {key_source()}: it was written with "
+        "another key (restore the key kept with your backups) or rewritten without it"
+    )

@@ -21,6 +21,8 @@
 | ``IVIG_HTTPS`` | ``1``: the site is reached over HTTPS only: ``Secure`` cookies named ``__Host-sessionid`` and ``__Host-csrftoken``, HSTS for a year (subdomains not included) | ``0`` (plain http on 127.0.0.1) |
 | ``IVIG_TRUST_PROXY`` | ``1`` (with ``IVIG_HTTPS=1``): the app sits behind a TLS reverse proxy (nginx, Caddy) that sets ``X-Forwarded-Proto: https`` and strips that header from clients; never set it when clients reach the app directly | ``0`` |
 | ``IVIG_HTTPS_REDIRECT`` | ``1`` (with ``IVIG_HTTPS=1``): the app itself redirects plain http to https (``/health/`` excepted); usually the proxy does | ``0`` |
+| ``IVIG_AUDIT_KEY`` | the audit trail's key (issue 17 item 1): at least 32 bytes, as hex or base64; never in the database or a backup | read from ``IVIG_AUDIT_KEY_FILE`` |
+| ``IVIG_AUDIT_KEY_FILE`` | the file holding the audit key (owner-only permissions; created on first start when missing); put it outside the data folder and back it up apart from the database | ``$IVIG_DATA_DIR/audit.key`` |
 
 ``IVIG_CREATININE_MAX_AGE_DAYS``: the SmPC asks to "assess renal parameters prior to infusion &
 at appropriate intervals" without a number (clinical-rules.md section 7a). The default of 90
@@ -40,8 +42,11 @@ therefore holds one connection per worker (``ivig serve --workers``, 2 by defaul
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
+import stat
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,7 +56,7 @@ from urllib.parse import urlsplit
 from ivig.core.emergency import emergency_number, is_phone
 from ivig.errors import ConfigError
 
-__all__ = ["Config", "Email", "load_config"]
+__all__ = ["AuditKey", "Config", "Email", "load_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ class Config:
     https: bool = False  # issue 17 item 9: IVIG_HTTPS, IVIG_TRUST_PROXY, IVIG_HTTPS_REDIRECT
     trust_proxy: bool = False
     https_redirect: bool = False
+    audit_key: AuditKey | None = None  # issue 17 item 1: the audit trail's HMAC key
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         https,
         trust_proxy,
         redirect,
+        _audit_key(env, data_dir),
     )
 
 
@@ -232,3 +239,77 @@ def _email(env: Mapping[str, str]) -> Email | None:
         tls == "1",
         sender,
     )
+
+
+# --- the audit key (issue 17 item 1) -------------------------------------------------------------
+
+AUDIT_KEY_BYTES = 32  # HMAC-SHA256: a key of the hash's size (RFC 2104 section 3)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditKey:
+    """The secret that keys the audit trail (HMAC-SHA256), and where it came from (``source``:
+    ``IVIG_AUDIT_KEY`` or the key file's path, for messages; never the key itself)."""
+
+    secret: bytes
+    source: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"AuditKey(source={self.source!r})"
+
+
+def _decode_key(text: str) -> bytes | None:
+    """Hex or base64 (standard or URL-safe) text as bytes; ``None`` if it is neither."""
+    text = text.strip()
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _audit_key(env: Mapping[str, str], data_dir: Path) -> AuditKey:
+    """``IVIG_AUDIT_KEY``, else the key file (``IVIG_AUDIT_KEY_FILE``, by default
+    ``data_dir/audit.key``), created with owner-only permissions when missing. A key file that
+    its group or others may read or write is refused: anyone who reads the key can rewrite
+    the audit trail undetected."""
+    given = env.get("IVIG_AUDIT_KEY", "").strip()
+    if given:
+        key = _decode_key(given)
+        if key is None or len(key) < AUDIT_KEY_BYTES:
+            raise ConfigError(
+                "IVIG_AUDIT_KEY",
+                f"must be at least {AUDIT_KEY_BYTES} bytes as hex or base64 "
+                "(e.g. the output of: openssl rand -hex 32)",
+            )
+        return AuditKey(key, "IVIG_AUDIT_KEY")
+    named = env.get("IVIG_AUDIT_KEY_FILE", "").strip()
+    path = Path(named).expanduser() if named else data_dir / "audit.key"
+    variable = "IVIG_AUDIT_KEY_FILE"
+    try:
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(AUDIT_KEY_BYTES) + "\n")
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                variable,
+                f"the audit key file {path} may be read or written by others than its owner "
+                f"(mode {stat.filemode(mode)}): chmod 600 {path}",
+            )
+        key = _decode_key(path.read_text())
+    except OSError as exc:
+        raise ConfigError(
+            variable, f"cannot use the audit key file {path}: {exc.strerror}"
+        ) from None
+    if key is None or len(key) < AUDIT_KEY_BYTES:
+        raise ConfigError(
+            variable,
+            f"the audit key file {path} does not hold a key of at least {AUDIT_KEY_BYTES} bytes "
+            "(hex or base64)",
+        )
+    return AuditKey(key, str(path))

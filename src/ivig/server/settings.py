@@ -251,3 +251,7 @@ def https_settings(config: Config) -> dict[str, Any]:
 
 
 globals().update(https_settings(CONFIG))
+
+# The audit trail's HMAC key (issue 17 item 1): from IVIG_AUDIT_KEY or its own file, never the
+# database; ivig.records.audit reads it.
+IVIG_AUDIT_KEY = CONFIG.audit_key
