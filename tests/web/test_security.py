@@ -222,7 +222,7 @@ def test_a_session_lasts_twelve_hours_at_most(users: dict[str, Any]) -> None:
     client = Client()
     response = _sign_in(client, "nurse", PASSWORD)
     cookie = response.cookies["sessionid"]
-    assert cookie["max-age"] == 12 * 60 * 60
+    assert 12 * 60 * 60 - 2 <= cookie["max-age"] <= 12 * 60 * 60  # from the sign-in (issue 17)
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert _signed_in(client)

@@ -52,3 +52,15 @@ class RecordsConfig(AppConfig):
         from axes.signals import user_locked_out
 
         user_locked_out.connect(audit_lockout, dispatch_uid="ivig-audit-lockout")
+        # Sessions (issue 17 items 4 and 17): the sign-in time and the absolute 12 hours kept
+        # at every sign-in; a user disabled by any save loses their sessions.
+        from django.contrib.auth.models import User
+        from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import pre_save
+
+        from ivig.records.services import signin
+
+        user_logged_in.connect(signin.session_started, dispatch_uid="ivig-session-started")
+        pre_save.connect(
+            signin.end_sessions_when_disabled, sender=User, dispatch_uid="ivig-end-sessions"
+        )

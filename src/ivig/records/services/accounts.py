@@ -24,6 +24,7 @@ from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
+from ivig.records.services import signin
 from ivig.records.services.access import require
 from ivig.records.services.common import get
 from ivig.records.tokens import hash_token, new_token
@@ -263,6 +264,8 @@ def set_active(actor: Actor, user_id: int, active: bool) -> User:
         user = get(User, user_id, "user")
         before = _snapshot(user)
         User.objects.filter(pk=user.pk).update(is_active=active)
+        if not active:  # their sessions end; enabling them again revives none (issue 17)
+            signin.end_sessions(user.pk)
         user.refresh_from_db()
         audit.record(
             actor,

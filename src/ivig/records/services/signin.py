@@ -41,14 +41,18 @@ __all__ = [
     "ADDRESS_FAILURE_LIMIT",
     "NOT_ACCEPTED",
     "OWN_NOT_ACCEPTED",
+    "SIGNED_IN",
     "ReauthenticationRefused",
     "address_failures",
     "address_wait",
     "end_sessions",
+    "end_sessions_when_disabled",
     "name_failures",
     "name_locked",
     "reauthenticate",
     "reauthentication_refused",
+    "session_expired",
+    "session_started",
 ]
 
 ADDRESS_FAILURE_LIMIT = 25  # failed sign-ins from one address within the cool-off (15 minutes)
@@ -168,7 +172,49 @@ def reauthentication_refused(actor: Actor | None, refusal: ReauthenticationRefus
         )  # fmt: skip
 
 
-# --- sessions (item 17) ---------------------------------------------------------------------------
+# --- sessions (items 4 and 17) -------------------------------------------------------------------
+
+SIGNED_IN = "ivig_signed_in"  # the session key: seconds since the epoch of the sign-in
+
+
+def session_age() -> float:
+    """The absolute limit of a session, in seconds (``SESSION_COOKIE_AGE``: 12 hours)."""
+    return float(settings.SESSION_COOKIE_AGE)
+
+
+def session_started(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    """At every sign-in (Django's ``user_logged_in``): keep the time in the session, and make
+    the stored session and its cookie end 12 hours later, however busy the user (requirement
+    24, ASVS 4.0.3 V3.3.2: an absolute limit, not one that slides with each request)."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    started = timezone.now()
+    session[SIGNED_IN] = started.timestamp()
+    session.set_expiry(started + dt.timedelta(seconds=session_age()))
+
+
+def session_expired(started: object) -> bool:
+    """The session signed in at ``started`` (its ``SIGNED_IN``) is past the absolute limit; a
+    session without the time (made before it was kept) is past it too."""
+    try:
+        begun = float(str(started))
+    except ValueError:
+        return True
+    return timezone.now().timestamp() - begun >= session_age()
+
+
+def end_sessions_when_disabled(sender: Any, instance: User, **kwargs: Any) -> None:
+    """``pre_save`` of a user: when the save turns ``is_active`` off (the staff page, the admin
+    site, the command line), end their sessions; re-enabling them later revives none."""
+    if instance.pk is None or instance.is_active:
+        return
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    was_active = User.objects.filter(pk=instance.pk, is_active=True).exists()
+    if was_active:
+        end_sessions(instance.pk)
 
 
 def end_sessions(user_id: int) -> int:
