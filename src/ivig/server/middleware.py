@@ -47,9 +47,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ivig.errors import IvigError, error_body
-from ivig.records.services.signin import SIGNED_IN, session_expired
+from ivig.records.services.signin import SIGN_OUT_WHY, SIGNED_IN, session_expired
 from ivig.web.errors import error_page, page_for
-from ivig.web.idle import LAST_SEEN, idle_seconds
+from ivig.web.idle import LAST_SEEN, idle_minutes, idle_seconds
 from ivig.web.templatetags.ivig_forms import IDEMPOTENCY_FIELD
 
 
@@ -104,11 +104,14 @@ class IdleSignOut:
         polling = bool(request.headers.get("X-Ivig-Poll"))
         if request.user.is_authenticated:
             now = time.time()
-            last = request.session.get(LAST_SEEN)
+            # no request since signing in: the idle clock runs from the sign-in (issue 17)
+            last = request.session.get(LAST_SEEN, request.session.get(SIGNED_IN))
             idle = last is not None and now - float(last) > idle_seconds()
             # The API with a session cookie alike (issue 17 item 4): once signed out, its own
             # authentication answers 401 (a bearer token still works).
             if idle or session_expired(request.session.get(SIGNED_IN)):
+                why = f"{idle_minutes()} minutes without a request" if idle else "12 hours"
+                setattr(request, SIGN_OUT_WHY, why)
                 logout(request)
                 if request.path.startswith("/api/"):
                     return self.get_response(request)

@@ -33,7 +33,7 @@ from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ivig.errors import InvalidInput
+from ivig.errors import Conflict, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
 
@@ -49,10 +49,17 @@ __all__ = [
     "end_sessions_when_disabled",
     "name_failures",
     "name_locked",
+    "note_refusal",
     "reauthenticate",
     "reauthentication_refused",
+    "refused",
+    "report_refusals",
     "session_expired",
     "session_started",
+    "sign_in_failed",
+    "signed_in",
+    "signed_out",
+    "unlock_address",
 ]
 
 ADDRESS_FAILURE_LIMIT = 25  # failed sign-ins from one address within the cool-off (15 minutes)
@@ -118,6 +125,156 @@ def address_wait(address: str | None) -> int:
         return 0
     left = delay - (timezone.now() - last).total_seconds()
     return max(0, int(left + 0.999))
+
+
+# --- refusals by nobody signed in, per address and window (items 5 and 13) ----------------------
+
+MAX_NAMES = 20  # user names kept per window (a guessing program tries thousands)
+
+
+def report_refusals() -> int:
+    """Write one audit event for each address whose window of refusals is over (requirement
+    17): the address, when, the counts by kind and the first names tried; returns how many."""
+    from ivig.records.models import RefusalWindow
+
+    reported = 0
+    with transaction.atomic():
+        ended = RefusalWindow.objects.select_for_update().filter(
+            reported=False, started_at__lte=_since()
+        )
+        for window in ended.order_by("started_at", "pk"):
+            cooloff: dt.timedelta = settings.AXES_COOLOFF_TIME
+            audit.record(
+                None,
+                "sign-in-refusals",
+                "sign-in-address",
+                window.address,
+                after={
+                    "ip_address": window.address,
+                    "from": window.started_at.isoformat(),
+                    "to": (window.started_at + cooloff).isoformat(),
+                    "refused": window.refused,
+                    "names": window.names,
+                },
+            )
+            RefusalWindow.objects.filter(pk=window.pk).update(reported=True)
+            reported += 1
+    return reported
+
+
+def note_refusal(address: str | None, kind: str, username: str = "") -> None:
+    """Count one refusal of nobody signed in (``kind``: failed, locked, slowed,
+    unauthenticated, forbidden) in the current window of ``address``; report the windows that
+    are over first."""
+    from ivig.records.models import RefusalWindow
+
+    report_refusals()
+    where = (address or "unknown")[:64]
+    with transaction.atomic():
+        window = (
+            RefusalWindow.objects.select_for_update()
+            .filter(address=where, reported=False, started_at__gt=_since())
+            .order_by("-started_at")
+            .first()
+        )
+        if window is None:
+            window = RefusalWindow(address=where, started_at=timezone.now(), refused={}, names=[])
+        window.refused = {**window.refused, kind: int(window.refused.get(kind, 0)) + 1}
+        name = username[:150]
+        if name and name not in window.names and len(window.names) < MAX_NAMES:
+            window.names = [*window.names, name]
+        window.save()
+
+
+def unlock_address(actor: Actor | None, address: str, *, system: bool = False) -> int:
+    """Lift the slow-down of an address at once: its failed sign-ins are cleared (audited, with
+    their number); returns that number. ``system``: the server's command line."""
+    from axes.models import AccessAttempt
+
+    from ivig.records.models import Role
+    from ivig.records.services.access import require
+
+    if not system:
+        require(actor, "lifting a sign-in slow-down", Role.admin)
+    where = address.strip()
+    if not where:
+        raise InvalidInput("name the address to unlock", field="address")
+    with transaction.atomic():
+        failures = address_failures(where)
+        if not failures:
+            raise Conflict(
+                f"no failed sign-in is recorded from {where}: nothing to unlock", field="address"
+            )
+        AccessAttempt.objects.filter(ip_address=where).delete()
+        audit.record(
+            actor if not system else None,
+            "unlock-address",
+            "sign-in-address",
+            where,
+            before={"ip_address": where, "failed_attempts": failures},
+            after={"ip_address": where, "failed_attempts": 0},
+        )
+    return failures
+
+
+# --- sign-in, sign-out and refusals of the signed in (item 13) ------------------------------------
+
+
+def _address(request: HttpRequest | None) -> str:
+    from axes.helpers import get_client_ip_address
+
+    if request is None or not getattr(request, "META", None):
+        return ""
+    return get_client_ip_address(request) or ""
+
+
+def signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    """Django's ``user_logged_in``: audit the sign-in (requirement 17)."""
+    with transaction.atomic():
+        audit.record(user, "sign-in", "session", user.get_username(),
+                     after={"ip_address": _address(request)})  # fmt: skip
+
+
+SIGN_OUT_WHY = "ivig_sign_out_why"  # a request attribute: why the middleware signs out
+
+
+def signed_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    """Django's ``user_logged_out``: audit the sign-out, and why (the user, being idle, the 12
+    hours; requirement 17)."""
+    if user is None:
+        return
+    why = getattr(request, SIGN_OUT_WHY, "signed out")
+    with transaction.atomic():
+        audit.record(user, "sign-out", "session", user.get_username(),
+                     after={"ip_address": _address(request), "why": why})  # fmt: skip
+
+
+def sign_in_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
+                   **kwargs: Any) -> None:  # fmt: skip
+    """Django's ``user_login_failed``: counted in the address's window (``locked`` when
+    django-axes refused a locked name), not one event per guess."""
+    if request is None:
+        return
+    failures = getattr(request, "axes_failures_since_start", None) or 0
+    locked_before = getattr(request, "axes_locked_out", False) and (
+        failures > settings.AXES_FAILURE_LIMIT  # not the failure that locked it
+    )
+    kind = "locked" if locked_before else "failed"
+    note_refusal(_address(request), kind, str(credentials.get("username") or ""))
+
+
+def refused(request: HttpRequest, status: int) -> None:
+    """A 401 or 403 answer (requirement 17): a signed-in user's is one event naming them, the
+    method and the path (no patient data beyond the path's ids); nobody's is counted in the
+    address's window."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        with transaction.atomic():
+            audit.record(user, "refused", "access", request.path[:200],
+                         after={"method": request.method, "path": request.path[:200],
+                                "status": status})  # fmt: skip
+        return
+    note_refusal(_address(request), "unauthenticated" if status == 401 else "forbidden")
 
 
 # --- re-authentication (item 2) -------------------------------------------------------------------
