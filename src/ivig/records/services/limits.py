@@ -61,8 +61,10 @@ def hard_stops(
     every refused re-authentication of an override (requirement 21: as a failed sign-in)."""
     try:
         yield
-    except signin.ReauthenticationRefused as refusal:
-        signin.reauthentication_refused(actor, refusal)
+    except InvalidInput as exc:
+        refusal = signin.refusal_of(exc)
+        if refusal is not None:
+            signin.reauthentication_refused(actor, refusal)
         raise
     except HardLimit as exc:
         with transaction.atomic():
@@ -108,7 +110,7 @@ def _signer(actor: Actor, override: Override) -> User:
     signer = signin.reauthenticate(name if not own else actor.get_username(), override.password,
                                    own=own)  # fmt: skip
     if not may_override(signer):
-        raise signin.ReauthenticationRefused(name, "may not override")
+        raise signin.not_accepted(name, "may not override")
     return signer
 
 

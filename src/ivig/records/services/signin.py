@@ -22,6 +22,7 @@ trail keeps of it, and the end of a disabled user's sessions (issue 17 items 2, 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -38,20 +39,23 @@ from ivig.records import audit
 from ivig.records.actors import Actor
 
 __all__ = [
+    "ACCESS_ACTIONS",
     "ADDRESS_FAILURE_LIMIT",
     "NOT_ACCEPTED",
     "OWN_NOT_ACCEPTED",
     "SIGNED_IN",
-    "ReauthenticationRefused",
+    "Refusal",
     "address_failures",
     "address_wait",
     "end_sessions",
     "end_sessions_when_disabled",
     "name_failures",
     "name_locked",
+    "not_accepted",
     "note_refusal",
     "reauthenticate",
     "reauthentication_refused",
+    "refusal_of",
     "refused",
     "report_refusals",
     "session_expired",
@@ -62,6 +66,7 @@ __all__ = [
     "unlock_address",
 ]
 
+ACCESS_ACTIONS = ("sign-in", "sign-out", "refused")  # the access log's own audit events
 ADDRESS_FAILURE_LIMIT = 25  # failed sign-ins from one address within the cool-off (15 minutes)
 MAX_WAIT = 15 * 60  # the longest delay for an address slowed down, in seconds
 NOT_ACCEPTED = "the signature was not accepted: check the user name and the password"
@@ -69,14 +74,29 @@ OWN_NOT_ACCEPTED = "your password was not accepted: enter it again to sign the o
 REAUTH_AGENT = "ivig re-authentication"  # the "user agent" of re-authentication failures
 
 
-class ReauthenticationRefused(InvalidInput):
-    """A refused re-authentication: one message whatever the reason (requirement 20); the
-    reason and the name tried are for the audit (:func:`reauthentication_refused`)."""
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a re-authentication was refused, and the name tried: for the audit only."""
 
-    def __init__(self, username: str, reason: str, *, own: bool = False) -> None:
-        super().__init__(OWN_NOT_ACCEPTED if own else NOT_ACCEPTED, field="password")
-        self.username = username
-        self.reason = reason
+    username: str
+    reason: str
+
+
+_REFUSAL = "_ivig_reauthentication_refused"  # the attribute of the error that carries it
+
+
+def not_accepted(username: str, reason: str, *, own: bool = False) -> InvalidInput:
+    """A refused re-authentication: one message whatever the reason (requirement 20); the
+    reason and the name tried ride along for the audit (:func:`refusal_of`)."""
+    error = InvalidInput(OWN_NOT_ACCEPTED if own else NOT_ACCEPTED, field="password")
+    setattr(error, _REFUSAL, Refusal(username, reason))
+    return error
+
+
+def refusal_of(error: BaseException) -> Refusal | None:
+    """The refused re-authentication ``error`` stands for (:func:`not_accepted`), if any."""
+    found = getattr(error, _REFUSAL, None)
+    return found if isinstance(found, Refusal) else None
 
 
 def _since() -> dt.datetime:
@@ -284,13 +304,13 @@ def reauthenticate(username: str, password: str, *, own: bool = False) -> User:
     """The active user ``username`` whose password is ``password``, as signing in would accept
     them: a locked name is refused before its password is hashed, an unknown or disabled one
     costs the same hashing as a wrong password. Read only (it runs inside the write's
-    transaction): a refusal raises :class:`ReauthenticationRefused`, which the caller's
-    ``hard_stops`` records after the rollback."""
+    transaction): a refusal raises :func:`not_accepted`, which the caller's ``hard_stops``
+    records after the rollback."""
     if name_locked(username):
-        raise ReauthenticationRefused(username, "locked", own=own)
+        raise not_accepted(username, "locked", own=own)
     user = ModelBackend().authenticate(None, username=username, password=password)
     if not isinstance(user, User):
-        raise ReauthenticationRefused(username, "wrong user name or password", own=own)
+        raise not_accepted(username, "wrong user name or password", own=own)
     return user
 
 
@@ -305,7 +325,7 @@ def _synthetic_request(actor: Actor | None) -> HttpRequest:
     return request
 
 
-def reauthentication_refused(actor: Actor | None, refusal: ReauthenticationRefused) -> None:
+def reauthentication_refused(actor: Actor | None, refusal: Refusal) -> None:
     """Count a refused re-authentication against the name tried, as a failed sign-in (the 5th
     locks it, requirement 21), and audit it naming who entered it (requirement 17); in a
     transaction of its own, after the refused write was rolled back."""
