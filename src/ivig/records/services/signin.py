@@ -8,10 +8,10 @@ trail keeps of it, and the end of a disabled user's sessions (issue 17 items 2, 
   failures of requirement 21) and audits it, after the refused write has been rolled back.
 - Refusals by nobody signed in (failed sign-ins, sign-ins refused while a name is locked or an
   address slowed down, 401 answers) are counted per address in windows of the cool-off (15
-  minutes, ``SignInRefusals``): one audit event per address per window, with the counts, when
-  the window is over (requirement 17 without one event per guess: a guessing program must not
-  fill the trail). :func:`report_refusals` writes the windows that are over; every sign-in
-  attempt calls it.
+  minutes, ``records.models.RefusalWindow``): one audit event per address per window, with the
+  counts, once the window is over (requirement 17 without one event per guess: a guessing
+  program must not fill the trail). :func:`report_refusals` writes the windows that are over;
+  every sign-in and every refusal counted calls it first.
 - An address with ``ADDRESS_FAILURE_LIMIT`` failures in the cool-off is slowed down, never
   locked (requirement 21: a ward computer or a proxy is many users): :func:`address_wait` is
   the growing delay before a name that has failed may be tried again from there.
@@ -249,7 +249,9 @@ def _address(request: HttpRequest | None) -> str:
 
 
 def signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-    """Django's ``user_logged_in``: audit the sign-in (requirement 17)."""
+    """Django's ``user_logged_in``: audit the sign-in (requirement 17); report the refusal
+    windows that are over."""
+    report_refusals()
     with transaction.atomic():
         audit.record(user, "sign-in", "session", user.get_username(),
                      after={"ip_address": _address(request)})  # fmt: skip
