@@ -158,3 +158,27 @@ def test_disabling_through_a_save_ends_the_sessions_too(
     user.save()
     assert not _page_ok(nurse)
     assert _page_ok(pharmacist)
+
+
+def test_a_session_from_before_the_sign_in_time_was_kept_gets_12_hours_from_now(
+    users: dict[str, Any], now: dt.datetime
+) -> None:
+    """A session signed in by an older version (no sign-in time in it) is not cut short, and
+    ends 12 hours after its first request here."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    nurse = users["nurse"]
+    store[SESSION_KEY] = str(nurse.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = nurse.get_session_auth_hash()
+    store.create()
+    client = Client()
+    client.cookies["sessionid"] = store.session_key or ""
+    assert _api_ok(client)
+    for minutes in range(15, 12 * 60, 15):
+        with _at(now + dt.timedelta(minutes=minutes)):
+            assert _page_ok(client), minutes
+    with _at(now + dt.timedelta(hours=12, minutes=5)):
+        assert not _page_ok(client)

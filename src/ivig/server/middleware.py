@@ -109,7 +109,7 @@ class IdleSignOut:
             idle = last is not None and now - float(last) > idle_seconds()
             # The API with a session cookie alike (issue 17 item 4): once signed out, its own
             # authentication answers 401 (a bearer token still works).
-            if idle or session_expired(request.session.get(SIGNED_IN)):
+            if idle or session_expired(request.session):
                 why = f"{idle_minutes()} minutes without a request" if idle else "12 hours"
                 setattr(request, SIGN_OUT_WHY, why)
                 logout(request)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
@@ -61,6 +62,7 @@ __all__ = [
     "session_expired",
     "session_started",
     "sign_in_failed",
+    "start_clock",
     "signed_in",
     "signed_out",
     "unlock_address",
@@ -209,7 +211,7 @@ def note_refusal(address: str | None, kind: str, username: str = "") -> None:
 def unlock_address(actor: Actor | None, address: str, *, system: bool = False) -> int:
     """Lift the slow-down of an address at once: its failed sign-ins are cleared (audited, with
     their number); returns that number. ``system``: the server's command line."""
-    from axes.models import AccessAttempt
+    from axes.utils import reset
 
     from ivig.records.models import Role
     from ivig.records.services.access import require
@@ -225,7 +227,7 @@ def unlock_address(actor: Actor | None, address: str, *, system: bool = False) -
             raise Conflict(
                 f"no failed sign-in is recorded from {where}: nothing to unlock", field="address"
             )
-        AccessAttempt.objects.filter(ip_address=where).delete()
+        reset(ip=where)
         audit.record(
             actor if not system else None,
             "unlock-address",
@@ -366,16 +368,26 @@ def session_started(sender: Any, request: HttpRequest, user: User, **kwargs: Any
     the stored session and its cookie end 12 hours later, however busy the user (requirement
     24, ASVS 4.0.3 V3.3.2: an absolute limit, not one that slides with each request)."""
     session = getattr(request, "session", None)
-    if session is None:
-        return
+    if session is not None:
+        start_clock(session)
+
+
+def start_clock(session: Any) -> None:
+    """Start the session's 12 hours now: the time kept under ``SIGNED_IN``, and the stored
+    session and its cookie set to end then (not 12 hours after each request)."""
     started = timezone.now()
     session[SIGNED_IN] = started.timestamp()
     session.set_expiry(started + dt.timedelta(seconds=session_age()))
 
 
-def session_expired(started: object) -> bool:
-    """The session signed in at ``started`` (its ``SIGNED_IN``) is past the absolute limit; a
-    session without the time (made before it was kept) is past it too."""
+def session_expired(session: Any) -> bool:
+    """The session is past its absolute limit, 12 hours after its ``SIGNED_IN`` time. A
+    session signed in before the time was kept (an older version) gets its 12 hours from now
+    (:func:`start_clock`)."""
+    started = session.get(SIGNED_IN)
+    if started is None:
+        start_clock(session)
+        return False
     try:
         begun = float(str(started))
     except ValueError:
@@ -399,10 +411,10 @@ def end_sessions_when_disabled(sender: Any, instance: User, **kwargs: Any) -> No
 def end_sessions(user_id: int) -> int:
     """Delete every stored session of the user (they are signed out everywhere); returns how
     many. Run when a user is disabled, so re-enabling them revives none (ASVS 4.0.3 V3.3.1)."""
-    ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        data: dict[str, Any] = session.get_decoded()
-        if str(data.get("_auth_user_id", "")) == str(user_id):
-            session.delete()
-            ended += 1
-    return ended
+    keys = [
+        session.session_key
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(session.get_decoded().get(SESSION_KEY, "")) == str(user_id)
+    ]
+    Session.objects.filter(session_key__in=keys).delete()  # sessions, not records
+    return len(keys)
