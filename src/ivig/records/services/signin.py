@@ -62,9 +62,9 @@ __all__ = [
     "session_expired",
     "session_started",
     "sign_in_failed",
-    "start_clock",
     "signed_in",
     "signed_out",
+    "start_clock",
     "unlock_address",
 ]
 
