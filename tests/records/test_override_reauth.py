@@ -9,10 +9,11 @@ ASVS 4.0.3 V7.2.1), and one message, "not accepted", whatever the reason (requir
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from django.test import Client
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from ivig.errors import InvalidInput
@@ -101,3 +102,28 @@ def test_a_locked_name_is_refused_at_the_override(users: dict[str, Any], patient
         users["prescriber"], patient.pk, HIGH, override=_signed("prescriber2", PASSWORD)
     )
     assert course.orders.count() == 2
+
+
+class CountingHasher(MD5PasswordHasher):
+    """A fast hasher that counts the passwords it checks or makes (requirement 20)."""
+
+    algorithm = "counting-md5-reauth"
+    calls: ClassVar[list[str]] = []
+
+    def encode(self, password: str, salt: str) -> str:
+        self.calls.append("hash")
+        return super().encode(password, salt)
+
+
+def test_an_unknown_name_costs_the_same_hashing(users: dict[str, Any], patient: Any) -> None:
+    """Requirement 20: an unknown name is hashed (a dummy) as a wrong password is, so the time
+    tells nothing; a locked name is refused before any hashing, as at the sign-in page."""
+    with override_settings(PASSWORD_HASHERS=[f"{__name__}.CountingHasher"]):
+        users["pharmacist"].set_password(PASSWORD)
+        users["pharmacist"].save()
+        CountingHasher.calls.clear()
+        _refusal(users, patient, _signed("pharmacist", "wrong-password"))
+        known = len(CountingHasher.calls)
+        CountingHasher.calls.clear()
+        _refusal(users, patient, _signed("nobody-here", "wrong-password"))
+        assert len(CountingHasher.calls) == known >= 1
