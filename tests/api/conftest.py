@@ -136,8 +136,11 @@ def _state() -> dict[str, Any]:
     from django.contrib.auth.models import User
 
     from ivig.records import models as m
+    from ivig.records.services.signin import ACCESS_ACTIONS
 
     out: dict[str, Any] = {t.__name__: t.objects.count() for t in _tables()}
+    # signing in and the refusal itself are audited (issue 17 item 13); nothing else may be
+    out["AuditEvent"] = m.AuditEvent.objects.exclude(action__in=ACCESS_ACTIONS).count()
     out["versions"] = {
         t.__name__: sorted(t.objects.values_list("pk", "version"))
         for t in (m.Patient, m.Eligibility, m.Course, m.Order, m.InfusionSession)

@@ -1003,9 +1003,10 @@ def test_abnormal_vitals_are_kept_with_flags(
     c: Context, client_for: Callable[[str | None], Client]
 ) -> None:
     """38.5 °C is possible but abnormal: recorded (201), flagged, audited."""
+    nurse = client_for("nurse")  # signing in is audited too (issue 17 item 13)
     events, rows = AuditEvent.objects.count(), Vitals.objects.count()
     body = json.dumps({"at": c.iso(-5), "temperature_c": 38.5, "pulse_per_min": 130})
-    response = client_for("nurse").post(
+    response = nurse.post(
         f"/api/orders/{c.day.running.pk}/vitals", body, content_type="application/json"
     )
     assert response.status_code == 201, response.content

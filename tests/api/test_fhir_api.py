@@ -38,8 +38,9 @@ def _last() -> int:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_staff_role_gets_the_bundle(demo: Patient, role: str) -> None:
+    client = _client(role)  # signing in is audited too (issue 17 item 13)
     start = _last()
-    response = _client(role).get(f"/api/patients/{demo.pk}/fhir")
+    response = client.get(f"/api/patients/{demo.pk}/fhir")
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "application/json; charset=utf-8"
     bundle = Bundle.model_validate_json(response.content)
@@ -77,6 +78,7 @@ def test_fhir_json_when_asked_and_by_token(demo: Patient) -> None:
 
 
 def test_anonymous_401_and_unknown_404(demo: Patient) -> None:
+    nurse = _client("nurse")  # signing in is audited (issue 17 item 13)
     start = _last()
     response = Client().get(f"/api/patients/{demo.pk}/fhir")
     assert response.status_code == 401
@@ -84,7 +86,7 @@ def test_anonymous_401_and_unknown_404(demo: Patient) -> None:
     response = Client().get(f"/api/patients/{demo.pk}/fhir", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401
     assert _last() == start  # nothing sent, nothing logged
-    missing = _client("nurse").get("/api/patients/999999/fhir")
+    missing = nurse.get("/api/patients/999999/fhir")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
     assert not AuditEvent.objects.filter(seq__gt=start).exists()

@@ -106,6 +106,11 @@ ALLOWED_DELETES = {
         "server/middleware.py",
         "IdempotencyKey.objects.filter(pk=row.pk, status=IN_PROGRESS).delete()",
     ),
+    # the sessions of a user being disabled end (issue 17 item 17): sign-ins, not records
+    (
+        "records/services/signin.py",
+        "Session.objects.filter(session_key__in=keys).delete()  # sessions, not records",
+    ),
 }
 # SQL that deletes rows; the audit triggers' SQL (which refuses them) may name the statements.
 DELETE_SQL = re.compile(

@@ -39,8 +39,9 @@ def test_a_change_in_the_admin_is_audited(
     client_for: Callable[[str | None], Client], users: dict[str, Any]
 ) -> None:
     nurse = users["nurse"]
+    admin = client_for("admin")  # signing in is audited too (issue 17 item 13)
     before = AuditEvent.objects.count()
-    response = client_for("admin").post(
+    response = admin.post(
         f"/admin/auth/user/{nurse.pk}/change/",
         {"username": "nurse", "first_name": "Nina", "last_name": "Ward", "email": "",
          "is_active": "on", "groups": [g.pk for g in nurse.groups.all()],

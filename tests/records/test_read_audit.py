@@ -134,8 +134,9 @@ def test_opening_the_run_sheet_writes_one_read_naming_the_patient(
     client_for: Any, patient: Any, dispensed: Order
 ) -> None:
     """Requirement 2: one ``read`` row, the patient, the category "medication/infusion"."""
+    nurse = client_for("nurse")  # signing in is audited too (issue 17 item 13)
     start = _last()
-    page = client_for("nurse").get(f"/orders/{dispensed.pk}/runsheet/")
+    page = nurse.get(f"/orders/{dispensed.pk}/runsheet/")
     assert page.status_code == 200
     reads = _reads(start)
     assert len(reads) == 1
@@ -189,8 +190,9 @@ def test_no_unaudited_read(client_for: Any, dispensed: Order, monkeypatch: Any) 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit table unavailable")
 
+    nurse = client_for("nurse")  # signed in (an audited event) before the audit breaks
     monkeypatch.setattr(audit, "record", broken)
-    page = client_for("nurse").get(f"/orders/{dispensed.pk}/runsheet/")
+    page = nurse.get(f"/orders/{dispensed.pk}/runsheet/")
     assert page.status_code == 503
     assert b"Edward" not in page.content
 

@@ -351,7 +351,7 @@ def test_a_course_outside_a_soft_limit_is_saved_only_with_a_signed_override(
     wrong = prescriber.post(url(patient), {**HIGH, **_signed(first, password="guess")})
     error = re.search(r'id="id_override-password_error">([^<]*)<', markup(wrong))
     assert error is not None
-    assert "enter your password again" in error.group(1)
+    assert "your password was not accepted" in error.group(1)  # issue 17 item 2
     assert "guess" not in markup(wrong)  # a password is never sent back
     assert Course.objects.count() == 0
 

@@ -15,6 +15,15 @@ from ivig.errors import Conflict, InvalidInput
 
 # --- ivig serve ----------------------------------------------------------------------------------
 
+# The access log on standard output, without the token of an invitation or set-password link
+# (issue 17 item 17: ivig.server.accesslog).
+GUNICORN_LOG = (
+    "--access-logfile",
+    "-",
+    "--logger-class",
+    "ivig.server.accesslog.AccessLogger",
+)
+
 
 def _check_port(host: str, port: int) -> None:
     """Refuse a host that does not resolve or a port already taken, before starting."""
@@ -76,8 +85,7 @@ def serve(
         f"{shown}:{port}",
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
+        *GUNICORN_LOG,
         "--no-control-socket",  # gunicorn's default is one shared socket in the home folder
     ]
     sys.stdout.flush()

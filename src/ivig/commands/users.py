@@ -136,18 +136,27 @@ def user_token(
 
 
 def user_unlock(
-    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The locked-out user.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="The locked-out user.")] = "",
+    address: Annotated[
+        str, typer.Option(help="Lift the slow-down of this address (IP) instead.")
+    ] = "",
 ) -> None:
     """Lift a sign-in lockout (5 failed sign-ins lock a name for 15 minutes) at once: for when
-    the only administrator is locked out. Audited."""
+    the only administrator is locked out; or, with --address, the slow-down of a computer
+    (beyond 25 failures from one address). Audited."""
     with open_database(migrate=True):
         from ivig.records.services.accounts import unlock
+        from ivig.records.services.signin import unlock_address
 
         try:
-            cleared = unlock(None, username, system=True)
+            if address.strip():
+                cleared = unlock_address(None, address, system=True)
+            else:
+                cleared = unlock(None, username, system=True)
         except IvigError as exc:
             raise _argument(exc, "username", "USERNAME") from None
-    typer.echo(f"unlocked {username.strip()}: {cleared} failed sign-in(s) cleared")
+    what = address.strip() or username.strip()
+    typer.echo(f"unlocked {what}: {cleared} failed sign-in(s) cleared")
 
 
 def user_superuser(

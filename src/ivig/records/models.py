@@ -675,3 +675,22 @@ class ReactionDecision(models.Model):
     note = models.TextField(blank=True)
     decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
+
+
+class RefusalWindow(models.Model):
+    """Refusals by nobody signed in, counted per address (issue 17 items 5 and 13): failed
+    sign-ins, sign-ins refused while a name is locked or the address slowed down, 401 answers.
+    A window lasts the sign-in cool-off (15 minutes) from its first refusal; once it is over, one
+    audit event reports it (``records.services.signin.report_refusals``), not one per guess."""
+
+    address = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    refused = models.JSONField(default=dict)  # {"failed": n, "locked": n, ...}
+    names = models.JSONField(default=list)  # the user names tried, the first 20
+    reported = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = (
+            models.Index(fields=["address", "started_at"], name="refusal_address"),
+            models.Index(fields=["reported", "started_at"], name="refusal_reported"),
+        )

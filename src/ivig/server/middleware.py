@@ -1,6 +1,7 @@
 """The middleware of the pages and the API (the Django project's, listed in ``settings``).
 
-- ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request (requirement 24):
+- ``IdleSignOut``: sign a user out after ``IDLE_MINUTES`` without a request, or 12 hours after
+  signing in whatever the activity, on pages and API calls alike (requirement 24, issue 17):
   the next page goes to the sign-in page; the next htmx request gets 401 with ``HX-Redirect``
   so that no partial page is swapped in. Either way ``next`` is the page the user was on (for
   a form sent, the page of the form, never its POST-only action) and ``idle=1`` makes the
@@ -51,8 +52,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ivig.errors import IvigError, error_body
+from ivig.records.services.signin import SIGN_OUT_WHY, SIGNED_IN, session_expired
 from ivig.web.errors import error_page, page_for
-from ivig.web.idle import LAST_SEEN, idle_seconds
+from ivig.web.idle import LAST_SEEN, idle_minutes, idle_seconds
 from ivig.web.templatetags.ivig_forms import IDEMPOTENCY_FIELD
 
 
@@ -105,12 +107,21 @@ class IdleSignOut:
         # A page's own polling (X-Ivig-Poll) is not the user's activity: it neither resets the
         # idle clock nor keeps an unattended screen signed in.
         polling = bool(request.headers.get("X-Ivig-Poll"))
-        if request.user.is_authenticated and not request.path.startswith("/api/"):
+        if request.user.is_authenticated:
             now = time.time()
-            last = request.session.get(LAST_SEEN)
-            if last is not None and now - float(last) > idle_seconds():
+            # no request since signing in: the idle clock runs from the sign-in (issue 17)
+            last = request.session.get(LAST_SEEN, request.session.get(SIGNED_IN))
+            idle = last is not None and now - float(last) > idle_seconds()
+            # The API with a session cookie alike (issue 17 item 4): once signed out, its own
+            # authentication answers 401 (a bearer token still works).
+            if idle or session_expired(request.session):
+                why = f"{idle_minutes()} minutes without a request" if idle else "12 hours"
+                setattr(request, SIGN_OUT_WHY, why)
                 logout(request)
-                target = f"{settings.LOGIN_URL}?next={quote(page_of(request))}&idle=1"
+                if request.path.startswith("/api/"):
+                    return self.get_response(request)
+                target = f"{settings.LOGIN_URL}?next={quote(page_of(request))}"
+                target += "&idle=1" if idle else ""
                 if request.headers.get("HX-Request"):
                     response = HttpResponse(status=401)
                     response["HX-Redirect"] = target

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from django.http import HttpRequest, HttpResponse
 
 from ivig.records.actors import Actor
-from ivig.records.services import reads
+from ivig.records.services import reads, signin
 
-__all__ = ["EXEMPT", "READS", "Read", "ReadAudit"]
+__all__ = ["EXEMPT", "READS", "Read", "ReadAudit", "Refusals"]
 
 log = logging.getLogger("ivig.audit")
 
@@ -229,4 +229,24 @@ class ReadAudit:
                 status=503,
                 content_type="text/plain; charset=utf-8",
             )
+        return response
+
+
+class Refusals:
+    """Every 401 and 403 answer is audited (requirement 17; issue 17 item 13): a signed-in
+    user's 403 is one event naming them, the method and the path; a refusal of nobody signed in
+    is counted in its address's window (``records.services.signin.refused``), so that a
+    guessing program cannot fill the trail. A refusal that cannot be recorded is still
+    refused (logged)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code in (401, 403):
+            try:
+                signin.refused(request, response.status_code)
+            except Exception:
+                log.exception("the refusal of %s could not be audited", request.path)
         return response

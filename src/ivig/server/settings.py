@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "ivig.server.middleware.Idempotent",  # after CSRF and sign-in (requirement 29)
     "ivig.server.middleware.ErrorPages",
     "ivig.server.middleware_audit.ReadAudit",  # reads of a patient's record (requirement 2)
+    "ivig.server.middleware_audit.Refusals",  # 401 and 403 audited (issue 17 item 13)
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -91,8 +92,8 @@ LOGOUT_REDIRECT_URL = "/signin/"
 IDLE_MINUTES = CONFIG.idle_minutes  # sign out after this long without a request
 
 # Lockout after repeated failures (django-axes): 5 failures for one user name, 15 minutes.
-# One computer (address) has a counter of its own with a higher limit (25: several nurses share
-# a ward computer), kept by ivig.web.views.signin from axes' records.
+# One computer (address) is slowed down beyond 25 failures, never locked (several nurses share
+# a ward computer; issue 17 item 5): ivig.web.views.signin, from axes' records.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -208,7 +209,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = 12 * 60 * 60  # absolute limit: 12 hours
+SESSION_COOKIE_AGE = 12 * 60 * 60  # absolute limit: 12 hours after signing in (issue 17 item 4)
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

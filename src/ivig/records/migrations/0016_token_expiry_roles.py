@@ -34,7 +34,7 @@ def expire(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("records", "0014_audit_keyed"),
+        ("records", "0015_signin"),
     ]
 
     operations = [

@@ -30,7 +30,7 @@ from ivig.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import ApiToken, Role
-from ivig.records.services import credentials
+from ivig.records.services import credentials, signin
 from ivig.records.services.access import require
 from ivig.records.services.common import get
 from ivig.records.tokens import DEFAULT_DAYS, expires_at, hash_token, new_token
@@ -275,6 +275,8 @@ def set_active(actor: Actor, user_id: int, active: bool) -> User:
         user = get(User, user_id, "user")
         before = _snapshot(user)
         User.objects.filter(pk=user.pk).update(is_active=active)
+        if not active:  # their sessions end; enabling them again revives none (issue 17)
+            signin.end_sessions(user.pk)
         user.refresh_from_db()
         audit.record(
             actor,

@@ -7,8 +7,9 @@
   write crosses: without an :class:`Override` it raises :class:`~ivig.errors.OverrideRequired`
   (listing the limits); with one it checks the user's permission
   (``records.override_soft_limit``), the coded reason, the note and the password entered again
-  (re-authentication, ASVS 3.7.1) — or a colleague's who is allowed and signs it on the same
-  screen (``Override.signed_by``) — then records each override with the limit, the value and the
+  (re-authentication, ASVS 3.7.1, through the sign-in lockout: ``records.services.signin``) —
+  or a colleague's who is allowed and signs it on the same screen (``Override.signed_by``) —
+  then records each override with the limit, the value and the
   library version, in the same transaction as the write.
 """
 
@@ -18,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -28,6 +28,7 @@ from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue, current_library
 from ivig.records.models import LimitEvent, LimitKind
+from ivig.records.services import signin
 
 __all__ = ["Override", "hard_stops", "may_override", "require_override"]
 
@@ -56,9 +57,15 @@ def may_override(user: Actor) -> bool:
 def hard_stops(
     actor: Actor, entity: str, *, patient_id: int | None = None, order_id: int | None = None
 ) -> Iterator[None]:
-    """Count every hard-limit refusal raised inside (requirement 57: hard-stop attempts)."""
+    """Count every hard-limit refusal raised inside (requirement 57: hard-stop attempts), and
+    every refused re-authentication of an override (requirement 21: as a failed sign-in)."""
     try:
         yield
+    except InvalidInput as exc:
+        refusal = signin.refusal_of(exc)
+        if refusal is not None:
+            signin.reauthentication_refused(actor, refusal)
+        raise
     except HardLimit as exc:
         with transaction.atomic():
             event = LimitEvent.objects.create(
@@ -88,27 +95,22 @@ def hard_stops(
 
 
 def _signer(actor: Actor, override: Override) -> User:
-    """Who signs the override, re-authenticated by their password (ASVS 3.7.1): the actor, or
-    the colleague named in ``signed_by``. The same message for an unknown name and a wrong
-    password (no user enumeration)."""
+    """Who signs the override, re-authenticated by their password (ASVS 4.0.3 V3.7.1): the
+    actor, or the colleague named in ``signed_by``. Re-authentication is signing in again
+    (issue 17 item 2): the sign-in lockout, the same hashing for an unknown name, and one
+    message, "not accepted", for an unknown name, a wrong password, a locked name and a
+    colleague who may not override alike (requirements 20, 21, 26); ``hard_stops`` counts and
+    audits the refusal once the write is rolled back."""
     name = override.signed_by.strip()
-    if not name or name == actor.get_username():
-        if not isinstance(actor, User) or not may_override(actor):
-            raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
-        if not override.password or not actor.check_password(override.password):
-            raise InvalidInput("enter your password again to sign the override", field="password")
-        return actor
-    signer = get_user_model().objects.filter(username=name, is_active=True).first()
-    if signer is None or not override.password or not signer.check_password(override.password):
-        raise InvalidInput(
-            "the user name or the password of the colleague signing is not right",
-            field="password",
-        )
+    own = not name or name == actor.get_username()
+    if own and (not isinstance(actor, User) or not may_override(actor)):
+        raise Forbidden("overriding a drug-library soft limit", ("a user allowed to override",))
+    if not override.password:
+        raise InvalidInput("enter the password again to sign the override", field="password")
+    signer = signin.reauthenticate(name if not own else actor.get_username(), override.password,
+                                   own=own)  # fmt: skip
     if not may_override(signer):
-        raise InvalidInput(
-            f"{name} may not override a drug-library soft limit: ask a colleague who may",
-            field="signed_by",
-        )
+        raise signin.not_accepted(name, "may not override")
     return signer
 
 
