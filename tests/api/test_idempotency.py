@@ -212,13 +212,13 @@ def test_a_crash_between_the_write_and_its_record_leaves_nothing_to_replay(
 
     url = f"/api/patients/{patient.pk}/outcomes"
     body = {"measure": "3tug", "value": 20, "measured_on": timezone.localdate().isoformat()}
+    nurse = client_for("nurse")  # signed in (an audited sign-in) before the count
     events = AuditEvent.objects.count()
 
     def crash(row: Any, response: Any) -> None:
         raise RuntimeError("the worker died here")
 
     monkeypatch.setattr(Idempotent, "_finish", staticmethod(crash))
-    nurse = client_for("nurse")
     nurse.raise_request_exception = False
     assert _post(nurse, url, body, "crash-1").status_code == 500
     assert Outcome.objects.count() == 0  # the write went with the record: no half state

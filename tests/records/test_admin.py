@@ -85,9 +85,9 @@ def test_the_admin_site_sets_no_ones_password(
     as them): the page sends them to the staff page's set-password link (the colleague
     chooses their own) or its audited password form."""
     nurse = users["nurse"]
+    admin = client_for("admin")  # signed in (an audited sign-in) before the count
     before = AuditEvent.objects.count()
     url = f"/admin/auth/user/{nurse.pk}/password/"
-    admin = client_for("admin")
     posted = admin.post(url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD,
                               "usable_password": "true"})  # fmt: skip
     assert posted.status_code == 302
@@ -144,8 +144,9 @@ def test_roles_changed_on_the_admin_site_are_audited_with_the_admin(
     admin site's door) follows the admin role, audited too."""
     nurse = users["nurse"]
     admin_role = Group.objects.get(name="admin")
+    admin = client_for("admin")  # signed in (an audited sign-in) first
     seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    response = client_for("admin").post(
+    response = admin.post(
         f"/admin/auth/user/{nurse.pk}/change/",
         _change_form(nurse, groups=[g.pk for g in nurse.groups.all()] + [admin_role.pk]),
     )
@@ -162,8 +163,9 @@ def test_roles_changed_on_the_admin_site_are_audited_with_the_admin(
 def test_a_user_added_on_the_admin_site_is_audited_once(
     client_for: Callable[[str | None], Client], users: dict[str, Any]
 ) -> None:
+    admin = client_for("admin")  # signed in (an audited sign-in) first
     seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    response = client_for("admin").post(
+    response = admin.post(
         "/admin/auth/user/add/",
         {"username": "newcomer", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD,
          "usable_password": "true"},
