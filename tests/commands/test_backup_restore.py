@@ -128,6 +128,10 @@ def test_a_bad_backup_leaves_the_live_database_as_it_was(tmp_path: Path) -> None
         ("checkpoint", good, ["--checkpoint", str(later)],
          "fails the checkpoint file: line 1: the checkpoint of "),
         ("migrations", migration_fails, [], "cannot be brought up to this version of ivig"),
+        ("history with a hole", _edit(good, tmp_path / "hole.backup",
+                                      "DELETE FROM django_migrations WHERE app = 'records' AND "
+                                      "name IN ('0012_premedication', '0014_audit_keyed')"), [],
+         "its migration history lacks records.0012_premedication, records.0014_audit_keyed"),
     ]  # fmt: skip
     before = _live(data)
     for case, file, options, why in bad:

@@ -199,10 +199,25 @@ def _check_schema(candidate: Path, source: Path) -> None:
 
 def _check_restored(source: Path, checkpoint: str | None) -> None:
     """On the database Django is connected to (the restore's new file, or PostgreSQL's restored
-    database): the keyed audit chain (issue 17 item 1), then every checkpoint given."""
+    database): every migration recorded as applied, the keyed audit chain (issue 17 item 1),
+    then every checkpoint given."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
     from ivig.records import checkpoints
     from ivig.records.audit import verify_chain
 
+    # A history with a hole (later migrations recorded, an earlier one not) looks up to date
+    # to `migrate`, but the next upgrade would run the missing one again over its own tables.
+    loader = MigrationLoader(connection)
+    missing = sorted(
+        f"{a}.{n}" for a, n in set(loader.graph.nodes) - set(loader.applied_migrations)
+    )
+    if missing:
+        raise InvalidInput(
+            f"FILE: {source} cannot be brought up to this version of ivig (its migration history "
+            f"lacks {', '.join(missing[:3])}, which later migrations need)"
+        )
     report = verify_chain()
     if not report.ok:
         at = f" at event {report.first_bad_seq}" if report.first_bad_seq is not None else ""
