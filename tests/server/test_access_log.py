@@ -71,3 +71,24 @@ def test_serve_runs_gunicorn_with_the_logger() -> None:
     serve = importlib.import_module("ivig.commands.serve")
     assert "--logger-class" in serve.GUNICORN_LOG
     assert "ivig.server.accesslog.AccessLogger" in serve.GUNICORN_LOG
+
+
+@pytest.mark.django_db
+def test_the_apps_own_log_keeps_no_link_token(client: Any) -> None:
+    """An expired or unknown link is a 404 that Django logs with its path ("Not Found:
+    /invite/<token>/"): the app's console handler (settings.LOGGING) writes ``[token]``."""
+    console = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    assert console, "settings.LOGGING's console handler"
+    written = io.StringIO()
+    streams = [h.setStream(written) for h in console]
+    try:
+        secret = "zq8Y-secret-link-token"
+        assert client.get(f"/invite/{secret}/").status_code == 404
+        assert client.get(f"/welcome/7/{secret}/").status_code == 404
+    finally:
+        for handler, stream in zip(console, streams, strict=True):
+            handler.setStream(stream)  # type: ignore[arg-type]
+    logged = written.getvalue()
+    assert "Not Found: /invite/[token]/" in logged
+    assert "Not Found: /welcome/7/[token]/" in logged
+    assert secret not in logged

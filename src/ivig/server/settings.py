@@ -218,7 +218,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No link token in the app's log either (issue 17 item 17): Django logs a 404's path.
+    "filters": {"redact_links": {"()": "ivig.server.accesslog.RedactLinks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_links"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
