@@ -94,7 +94,7 @@ def usage_report(request: HttpRequest) -> HttpResponse:
                 request.user, first=form.cleaned_data["start"], last=form.cleaned_data["end"]
             )
         except IvigError as exc:
-            attach_error(form, exc)
+            attach_error(form, exc, {"from": "start", "to": "end"})
     chart = (
         charts.usage_chart([(r.key, round(r.grams, 3), r.infusions) for r in report.by_month])
         if report is not None
