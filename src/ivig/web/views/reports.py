@@ -108,9 +108,9 @@ def usage_report(request: HttpRequest) -> HttpResponse:
             "report": report,
             "chart": chart,
             "tables": [
-                ("By month", "month", report.by_month),
-                ("By product", "product", report.by_product),
-                ("By indication", "indication", report.by_indication),
+                ("By month", "month", "Month started", report.by_month),
+                ("By product", "product", "Product", report.by_product),
+                ("By indication", "indication", "Indication (the course's)", report.by_indication),
             ]
             if report is not None
             else [],
