@@ -167,6 +167,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/orders/{order_id}/premedication/given": frozenset({N}),
     "POST /api/reactions/{entry_id}/decision": frozenset({P}),
     "GET /api/reports/safety": frozenset({A, PH}),
+    "GET /api/reports/usage": frozenset({A, PH}),  # issue 18
     "GET /api/patients/{patient_id}/fhir": EVERYONE,
     # corrections: by the roles that record the entry; the history is for everyone
     "POST /api/weights/{entry_id}/corrections": frozenset({P, N, A}),

@@ -118,6 +118,9 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "pharmacy/courses/<int:course_id>/dispense/": (frozenset({PHARMACIST}),) * 2,
     "patients/<int:patient_id>/premedication/": (STAFF, frozenset({PRESCRIBER})),
     "orders/<int:order_id>/premedication/given/": (NO, frozenset({NURSE})),
+    # issue 18: the usage report and its CSV download (an audited export)
+    "reports/usage/": (frozenset({ADMIN, PHARMACIST}),) * 2,
+    "reports/usage.csv": (frozenset({ADMIN, PHARMACIST}), NO),
 }
 
 

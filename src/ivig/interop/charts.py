@@ -1,6 +1,7 @@
 """Charts drawn as SVG on the server (no script): outcome measures over time with the infusion
 dates marked, a panel per measure with its unit and direction of improvement; an infusion's
-pump rate over time, the planned steps against the recorded rows.
+pump rate over time, the planned steps against the recorded rows; the grams of IVIG given each
+month (the usage report, issue 18).
 
 Each is drawn from plain data given to it (the templates ``web/partials/outcome_chart.html``
 and ``rate_chart.html`` draw the result), for the pages and the PDFs alike."""
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from ivig.core.outcomes import OutcomeMeasure
 
-__all__ = ["outcome_chart", "rate_chart"]
+__all__ = ["outcome_chart", "rate_chart", "usage_chart"]
 
 WIDTH = 640
 LEFT, RIGHT, PANEL_H, PANEL_GAP, TOP, BOTTOM, KEY_ROW = 64, 24, 120, 48, 36, 36, 20
@@ -348,4 +349,65 @@ def rate_chart(
         "title": "The infusion's pump rate over time (mL/h): planned steps against the "
         "recorded rate changes",
         "summary": summary,
+    }
+
+
+# --- grams given by month (the usage report) --------------------------------------------------
+
+USAGE_WIDTH, USAGE_HEIGHT = 720, 260
+USAGE_LEFT, USAGE_RIGHT, USAGE_TOP, USAGE_BOTTOM = 64, 20, 16, 52
+
+
+def usage_chart(months: Sequence[tuple[str, float, int]]) -> dict[str, Any] | None:
+    """A bar per month of the grams given (``months``: label ``2026-11``, grams, infusions),
+    on a y axis in grams from 0; ``summary`` says every bar in words (the page's table is the
+    full text alternative). ``None`` with no month."""
+    if not months:
+        return None
+    top = max([g for _, g, _ in months] + [1.0])
+    y_step = _nice_step(top, 5)
+    y_max = math.ceil(top * 1.05 / y_step) * y_step
+    plot_w = USAGE_WIDTH - USAGE_LEFT - USAGE_RIGHT
+    plot_h = USAGE_HEIGHT - USAGE_TOP - USAGE_BOTTOM
+    bottom = USAGE_TOP + plot_h
+    slot = plot_w / len(months)
+    width = round(slot * 0.7, 1)
+
+    def y(grams: float) -> float:
+        return round(bottom - grams / y_max * plot_h, 1)
+
+    bars: list[dict[str, Any]] = []
+    for i, (label, grams, infusions) in enumerate(months):
+        left = USAGE_LEFT + i * slot + (slot - width) / 2
+        bars.append(
+            {
+                "x": round(left, 1),
+                "y": y(grams),
+                "width": width,
+                "height": round(bottom - y(grams), 1),
+                "mid": round(left + width / 2, 1),
+                "month": label,
+                "label": f"{label}: {grams:g} g in {infusions} infusion(s)",
+            }
+        )
+    y_ticks = []
+    value = 0.0
+    while value <= y_max + 1e-9:
+        y_ticks.append({"y": y(value), "label": f"{value:g}"})
+        value += y_step
+    every = max(1, math.ceil(len(months) / 12))  # at most 12 month labels
+    return {
+        "width": USAGE_WIDTH,
+        "height": USAGE_HEIGHT,
+        "left": USAGE_LEFT,
+        "right": USAGE_WIDTH - USAGE_RIGHT,
+        "top": USAGE_TOP,
+        "bottom": bottom,
+        "mid_y": round(USAGE_TOP + plot_h / 2, 1),
+        "mid_x": round(USAGE_LEFT + plot_w / 2, 1),
+        "bars": bars,
+        "x_labels": [b for i, b in enumerate(bars) if i % every == 0],
+        "y_ticks": y_ticks,
+        "title": "Grams of IVIG given each month",
+        "summary": "Grams given by month: " + "; ".join(str(b["label"]) for b in bars) + ".",
     }

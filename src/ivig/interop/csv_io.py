@@ -32,6 +32,7 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "PATIENT_COLUMNS",
     "PATIENT_REQUIRED",
+    "USAGE_COLUMNS",
     "RowError",
     "cell_date",
     "cell_number",
@@ -88,6 +89,22 @@ OUTCOME_COLUMNS = (
 """One row per outcome entry; ``status``: ``in force``, ``superseded`` or ``entered in error``
 (the last two only with ``--all``)."""
 
+USAGE_COLUMNS = (
+    "group",
+    "key",
+    "name",
+    "infusions",
+    "grams",
+    "running",
+    "infusions_with_reaction",
+    "reactions",
+    "reactions_per_100",
+)
+"""The usage report (issue 18), one row per month, product and indication, then the total:
+``group`` (``month``, ``product``, ``indication``, ``total``), its ``key`` (``2026-11``, the
+product or indication code) and ``name``; ``grams`` counted as the report says (given, else
+the dose of an ended infusion); ``running``: infusions started and not ended (no grams yet);
+``reactions_per_100``: infusions with a reaction / infusions x 100 (empty with no infusion)."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads as the start of a formula (OWASP "CSV Injection")."""
