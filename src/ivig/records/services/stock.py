@@ -24,7 +24,7 @@ from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
 from ivig.core.stock import StockLine, needs_of, stock_lines
-from ivig.errors import Conflict, InvalidInput, NotFound
+from ivig.errors import Conflict, InvalidInput, NotFound, UnknownProduct
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
@@ -102,7 +102,11 @@ def _count(count: int) -> int:
 def _checked(given: Received, today: dt.date) -> Received:
     """The delivery checked against the catalogue and the day: a size the product comes in, a
     lot number, an expiry not past."""
-    product = current_library().catalogue.product(given.product_id)
+    try:
+        product = current_library().catalogue.product(given.product_id)
+    except UnknownProduct as exc:
+        exc.field = "product_id"
+        raise
     sizes = product.vial_sizes_g.value
     if float(given.vial_size_g) not in sizes:
         listed = ", ".join(f"{s:g} g" for s in sizes)

@@ -86,10 +86,7 @@ def _names() -> dict[str, str]:
 
 
 def _fail(form: forms.Form, exc: IvigError) -> None:
-    field = exc.field if exc.field in form.fields else None
-    if exc.field == "product":
-        field = "product_id"
-    form.add_error(field, exc.message)
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 # --- pages ---------------------------------------------------------------------------------------
