@@ -133,7 +133,7 @@ def _move(
     lot: StockLot,
     kind: MovementKind,
     count: int,
-    before: int,
+    before: dict[str, object],
     *,
     order: Order | None = None,
     note: str = "",
@@ -148,7 +148,7 @@ def _move(
         "stock-lot",
         lot.pk,
         patient_id=order.patient_id if order is not None else None,
-        before={"on_hand": before, "quarantined": lot.quarantined} if before >= 0 else None,
+        before=before,
         after={
             **audit.snapshot(row),
             "on_hand": lot.on_hand,
@@ -201,7 +201,7 @@ def receive(
                 f"lot {lot.lot_number} is quarantined ({lot.quarantine_reason}): "
                 "release it before receiving more"
             )
-        before = lot.on_hand
+        before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
         StockLot.objects.filter(pk=lot.pk).update(on_hand=F("on_hand") + given.count)
         lot.refresh_from_db()
         _move(actor, lot, MovementKind.receive, given.count, before)
@@ -244,7 +244,7 @@ def take(
             raise Conflict(
                 f"lot {lot.lot_number} has {lot.on_hand} vials on hand, not {count}"
             ).with_hint("take from another lot or receive more")
-        before = lot.on_hand
+        before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
         StockLot.objects.filter(pk=lot.pk).update(on_hand=F("on_hand") - count)
         lot.refresh_from_db()
         _move(actor, lot, MovementKind.dispense, count, before, order=order)
@@ -267,7 +267,7 @@ def give_back(actor: Actor, lot_id: int, count: int, order_id: int, note: str = 
                 f"{taken - back} vials of lot {lot.lot_number} were taken for order {order.pk} "
                 f"and not returned: {count} cannot come back"
             )
-        before = lot.on_hand
+        before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
         StockLot.objects.filter(pk=lot.pk).update(on_hand=F("on_hand") + count)
         lot.refresh_from_db()
         _move(actor, lot, MovementKind.give_back, count, before, order=order, note=note.strip())
@@ -298,12 +298,14 @@ def _flag(actor: Actor, lot_number: str, reason: str, *, on: bool) -> list[Stock
             state = "quarantined" if on else "not quarantined"
             raise Conflict(f"lot {lots[0].lot_number} is {state} already")
         for lot in changing:
+            before: dict[str, object] = {"quarantined": lot.quarantined,
+                                         "quarantine_reason": lot.quarantine_reason}  # fmt: skip
             StockLot.objects.filter(pk=lot.pk).update(
                 quarantined=on, quarantine_reason=reason if on else ""
             )
             lot.refresh_from_db()
             kind = MovementKind.quarantine if on else MovementKind.release
-            _move(actor, lot, kind, lot.on_hand, -1, note=reason)
+            _move(actor, lot, kind, lot.on_hand, before, note=reason)
     return changing
 
 
