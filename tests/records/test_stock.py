@@ -20,6 +20,9 @@ from ivig.records.services import courses, stock
 from ivig.records.services.accounts import create_user
 from ivig.records.services.stock import Received
 
+# Every test here runs again on PostgreSQL (scripts/test: ``pytest -m database``).
+pytestmark = pytest.mark.database
+
 PASSWORD = "infusion-chair-42-Xq"
 
 
