@@ -20,16 +20,16 @@ router = Router(tags=["stock"])
 PH, A = Role.pharmacist, Role.admin
 
 
-class StoreIn(In):
+class StockStoreIn(In):
     name: str = Field(..., min_length=1, max_length=100)
 
 
-class StoreOut(Schema):
+class StockStoreOut(Schema):
     id: int
     name: str
 
 
-class ReceiveIn(In):
+class StockReceiveIn(In):
     store_id: int = Field(..., ge=1)
     product_id: str = Field(..., min_length=1, max_length=40)
     vial_size_g: float = Field(..., gt=0)
@@ -38,23 +38,23 @@ class ReceiveIn(In):
     count: int = Field(..., ge=1, le=100000)
 
 
-class TakeIn(In):
+class StockTakeIn(In):
     count: int = Field(..., ge=1, le=100000)
     order_id: int | None = Field(None, ge=1, description="the order the vials are for")
 
 
-class ReturnIn(In):
+class StockReturnIn(In):
     count: int = Field(..., ge=1, le=100000)
     order_id: int = Field(..., ge=1, description="the order the vials were taken for")
     note: str = Field("", max_length=2000)
 
 
-class FlagIn(In):
+class StockFlagIn(In):
     lot_number: str = Field(..., min_length=1, max_length=60)
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
-class LotOut(Schema):
+class StockLotOut(Schema):
     id: int
     store_id: int
     store: str
@@ -67,41 +67,41 @@ class LotOut(Schema):
     quarantine_reason: str
 
 
-class NeedOut(Schema):
+class StockNeedOut(Schema):
     order_id: int
     mrn: str
     date: dt.date
     count: int
 
 
-class LineOut(Schema):
+class StockLineOut(Schema):
     product_id: str
     vial_size_g: float
     on_hand: int = Field(..., description="usable vials: not quarantined, not expired")
     needed: int
     shortfall: int
-    short_of: list[NeedOut] = Field(..., description="the orders the stock does not cover")
+    short_of: list[StockNeedOut] = Field(..., description="the orders the stock does not cover")
 
 
 class StockOut(Schema):
     days: int
-    lines: list[LineOut]
-    lots: list[LotOut]
+    lines: list[StockLineOut]
+    lots: list[StockLotOut]
 
 
-class RecipientOut(Schema):
+class StockRecipientOut(Schema):
     order_id: int
     mrn: str
     date: dt.date
     count: int
 
 
-class FlaggedOut(Schema):
-    lots: list[LotOut]
-    recipients: list[RecipientOut] = Field(..., description="who received this lot number")
+class StockFlaggedOut(Schema):
+    lots: list[StockLotOut]
+    recipients: list[StockRecipientOut] = Field(..., description="who received this lot number")
 
 
-class DaysIn(In):
+class StockDaysIn(In):
     days: int | None = Field(None, ge=0, le=366)
 
 
@@ -128,20 +128,20 @@ def _flagged(lots: list[StockLot], lot_number: str) -> dict[str, Any]:
     }
 
 
-@router.get("/stores", response=list[StoreOut], **rule(PH, A))
+@router.get("/stores", response=list[StockStoreOut], **rule(PH, A))
 def stores(request: HttpRequest) -> list[Store]:
     """The stores, by name."""
     return list(Store.objects.all())
 
 
-@router.post("/stores", response=StoreOut, **rule(A))
-def add_store(request: HttpRequest, data: StoreIn) -> Store:
+@router.post("/stores", response=StockStoreOut, **rule(A))
+def add_store(request: HttpRequest, data: StockStoreIn) -> Store:
     """A new store (a name used once)."""
     return stock.create_store(request.user, data.name)
 
 
 @router.get("/stock", response=StockOut, **rule(PH))
-def levels(request: HttpRequest, query: Query[DaysIn]) -> dict[str, Any]:
+def levels(request: HttpRequest, query: Query[StockDaysIn]) -> dict[str, Any]:
     """Usable vials per product and size against the planned and verified orders of the next
     ``days`` days (default 7), the orders a shortfall affects, and every lot with vials."""
     days = stock.SHORTFALL_DAYS if query.days is None else query.days
@@ -166,15 +166,15 @@ def levels(request: HttpRequest, query: Query[DaysIn]) -> dict[str, Any]:
     }
 
 
-@router.get("/stock/expiring", response=list[LotOut], **rule(PH))
-def expiring(request: HttpRequest, query: Query[DaysIn]) -> list[dict[str, Any]]:
+@router.get("/stock/expiring", response=list[StockLotOut], **rule(PH))
+def expiring(request: HttpRequest, query: Query[StockDaysIn]) -> list[dict[str, Any]]:
     """Lots with vials on hand expiring within ``days`` days (default 30), or expired."""
     days = stock.EXPIRING_DAYS if query.days is None else query.days
     return [_lot(x) for x in stock.expiring(days)]
 
 
-@router.post("/stock/receive", response=LotOut, **rule(PH))
-def receive(request: HttpRequest, data: ReceiveIn) -> dict[str, Any]:
+@router.post("/stock/receive", response=StockLotOut, **rule(PH))
+def receive(request: HttpRequest, data: StockReceiveIn) -> dict[str, Any]:
     """Vials received into a store; the same lot number, product and size adds to its lot."""
     given = stock.Received(
         data.product_id, data.vial_size_g, data.lot_number, data.expiry, data.count
@@ -182,26 +182,26 @@ def receive(request: HttpRequest, data: ReceiveIn) -> dict[str, Any]:
     return _lot(stock.receive(request.user, data.store_id, given))
 
 
-@router.post("/stock/lots/{lot_id}/take", response=LotOut, **rule(PH))
-def take(request: HttpRequest, lot_id: Id, data: TakeIn) -> dict[str, Any]:
+@router.post("/stock/lots/{lot_id}/take", response=StockLotOut, **rule(PH))
+def take(request: HttpRequest, lot_id: Id, data: StockTakeIn) -> dict[str, Any]:
     """Take vials from a lot: refused beyond the count on hand, for a quarantined lot or one
     expired before the infusion day."""
     return _lot(stock.take(request.user, lot_id, data.count, data.order_id))
 
 
-@router.post("/stock/lots/{lot_id}/return", response=LotOut, **rule(PH))
-def give_back(request: HttpRequest, lot_id: Id, data: ReturnIn) -> dict[str, Any]:
+@router.post("/stock/lots/{lot_id}/return", response=StockLotOut, **rule(PH))
+def give_back(request: HttpRequest, lot_id: Id, data: StockReturnIn) -> dict[str, Any]:
     """Unopened vials of an order back into the lot they were taken from."""
     return _lot(stock.give_back(request.user, lot_id, data.count, data.order_id, data.note))
 
 
-@router.post("/stock/quarantine", response=FlaggedOut, **rule(PH))
-def quarantine(request: HttpRequest, data: FlagIn) -> dict[str, Any]:
+@router.post("/stock/quarantine", response=StockFlaggedOut, **rule(PH))
+def quarantine(request: HttpRequest, data: StockFlagIn) -> dict[str, Any]:
     """Quarantine a lot number in every store (a recall), and who received it."""
     return _flagged(stock.quarantine(request.user, data.lot_number, data.reason), data.lot_number)
 
 
-@router.post("/stock/release", response=FlaggedOut, **rule(PH))
-def release(request: HttpRequest, data: FlagIn) -> dict[str, Any]:
+@router.post("/stock/release", response=StockFlaggedOut, **rule(PH))
+def release(request: HttpRequest, data: StockFlagIn) -> dict[str, Any]:
     """Release a quarantined lot number, with the reason."""
     return _flagged(stock.release(request.user, data.lot_number, data.reason), data.lot_number)
