@@ -232,3 +232,19 @@ def test_concurrent_takes_never_go_below_zero(
     lot.refresh_from_db()
     assert lot.on_hand == 1
     assert StockMovement.objects.filter(lot=lot, kind=MovementKind.dispense).count() == 1
+
+
+def test_concurrent_first_deliveries_of_a_lot_make_one_lot(
+    live_records: None, race: Callable[..., list[Any]]
+) -> None:
+    admin = create_user(None, "admin", PASSWORD, ["admin"], system=True)
+    pharmacist = create_user(None, "pharmacist", PASSWORD, ["pharmacist"], system=True)
+    where = stock.create_store(admin, "main pharmacy")
+    results = race(
+        lambda: stock.receive(pharmacist, where.pk, _delivery("NEW", 2)),
+        lambda: stock.receive(pharmacist, where.pk, _delivery("new", 3)),
+    )
+    assert all(isinstance(r, StockLot) for r in results), results
+    lot = StockLot.objects.get()
+    assert lot.on_hand == 5
+    assert lot.movements.count() == 2

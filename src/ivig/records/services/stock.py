@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
@@ -160,6 +160,20 @@ def _move(
     return row
 
 
+def _same_lot(store: Store, given: Received) -> StockLot | None:
+    """The store's lot of this number (matched whole, ignoring case), product and size, locked."""
+    return (
+        StockLot.objects.select_for_update()
+        .filter(
+            store=store,
+            product_id=given.product_id,
+            vial_size_g=given.vial_size_g,
+            lot_number__iexact=given.lot_number,
+        )
+        .first()
+    )
+
+
 def receive(
     actor: Actor, store_id: int, given: Received, *, today: dt.date | None = None
 ) -> StockLot:
@@ -171,32 +185,29 @@ def receive(
     given = _checked(given, day)
     with transaction.atomic():
         store = get(Store, store_id, "store")
-        lot = (
-            StockLot.objects.select_for_update()
-            .filter(
-                store=store,
-                product_id=given.product_id,
-                vial_size_g=given.vial_size_g,
-                lot_number__iexact=given.lot_number,
-            )
-            .first()
-        )
+        lot = _same_lot(store, given)
         if lot is None:
-            lot = StockLot.objects.create(
-                store=store,
-                product_id=given.product_id,
-                vial_size_g=given.vial_size_g,
-                lot_number=given.lot_number,
-                expiry=given.expiry,
-                on_hand=0,
-            )
-        elif lot.expiry != given.expiry:
+            try:  # a concurrent first delivery of the lot: the unique index decides
+                with transaction.atomic():
+                    lot = StockLot.objects.create(
+                        store=store,
+                        product_id=given.product_id,
+                        vial_size_g=given.vial_size_g,
+                        lot_number=given.lot_number,
+                        expiry=given.expiry,
+                        on_hand=0,
+                    )
+            except IntegrityError:
+                lot = _same_lot(store, given)
+                if lot is None:
+                    raise
+        if lot.expiry != given.expiry:
             raise InvalidInput(
                 f"lot {lot.lot_number} in {store.name} expires {lot.expiry.isoformat()}, not "
                 f"{given.expiry.isoformat()}: check the vials' label",
                 field="expiry",
             )
-        elif lot.quarantined:
+        if lot.quarantined:
             raise Conflict(
                 f"lot {lot.lot_number} is quarantined ({lot.quarantine_reason}): "
                 "release it before receiving more"
