@@ -186,6 +186,16 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/creatinine-results/{entry_id}/corrections": frozenset({P, N, A}),
     "POST /api/creatinine-results/{entry_id}/void": frozenset({P, N, A}),
     "GET /api/creatinine-results/{entry_id}/history": EVERYONE,
+    # vial stock (issue 18): the pharmacist; the administrator adds the stores
+    "GET /api/stores": frozenset({PH, A}),
+    "POST /api/stores": frozenset({A}),
+    "GET /api/stock": frozenset({PH}),
+    "GET /api/stock/expiring": frozenset({PH}),
+    "POST /api/stock/receive": frozenset({PH}),
+    "POST /api/stock/lots/{lot_id}/take": frozenset({PH}),
+    "POST /api/stock/lots/{lot_id}/return": frozenset({PH}),
+    "POST /api/stock/quarantine": frozenset({PH}),
+    "POST /api/stock/release": frozenset({PH}),
 }
 
 
@@ -231,6 +241,7 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         "lot_number": day.running.lots.first().lot_number,
         "alerts:kind": "diary",  # issue 16: no alert here; the handler answers 404
         "alerts:alert_id": "1",
+        "stock:lot_id": "1",  # issue 18: no stock lot here; the handler answers 404
     }
 
 

@@ -176,6 +176,14 @@ VERIFIED = "/api/orders/{c.day.verified.pk}"
 PLANNED = "/api/orders/{c.day.planned.pk}"
 PATIENT = "/api/patients/{c.patient.pk}"
 
+
+def stock_body(**fields: Any) -> dict[str, Any]:
+    """A delivery of vials (issue 18) into no store, unless ``fields`` say otherwise."""
+    return {"store_id": 999999, "product_id": "privigen-us", "vial_size_g": 40,
+            "lot_number": "P1", "expiry": str(TODAY + dt.timedelta(days=365)), "count": 1,
+            **fields}  # fmt: skip
+
+
 BAD = (422, "invalid_input")
 RANGE = (422, "out_of_range")
 UNKNOWN_PRODUCT = (422, "unknown_product")
@@ -876,6 +884,45 @@ ROWS: list[Any] = [
         None, CONFLICT, ANY),
     # revoking no such token
     row("revoke-unknown-token", "admin", "POST /api/tokens/999999/revoke", None, NOT_FOUND, None),
+    # --- vial stock (issue 18) --------------------------------------------------------------------
+    # a store named with spaces
+    row("store-blank-name", "admin", "POST /api/stores", {"name": "  "}, BAD, "name"),
+    # a vial size the product does not come in
+    row("stock-receive-size", "pharmacist", "POST /api/stock/receive",
+        stock_body(vial_size_g=2.5), BAD, "vial_size_g"),
+    # an expired lot
+    row("stock-receive-expired", "pharmacist", "POST /api/stock/receive",
+        stock_body(expiry=str(TODAY - dt.timedelta(days=1))), BAD, "expiry"),
+    # a product the catalogue does not know
+    row("stock-receive-product", "pharmacist", "POST /api/stock/receive",
+        stock_body(product_id="nope"), UNKNOWN_PRODUCT, "product_id"),
+    # into no such store
+    row("stock-receive-store", "pharmacist", "POST /api/stock/receive",
+        stock_body(), NOT_FOUND, None),
+    # no vials
+    row("stock-receive-zero", "pharmacist", "POST /api/stock/receive",
+        stock_body(count=0), BAD, "count"),
+    # from no such lot
+    row("stock-take-unknown", "pharmacist", "POST /api/stock/lots/999999/take",
+        {"count": 1}, NOT_FOUND, None),
+    # no vials
+    row("stock-take-zero", "pharmacist", "POST /api/stock/lots/999999/take",
+        {"count": 0}, BAD, "count"),
+    # a return without its order
+    row("stock-return-no-order", "pharmacist", "POST /api/stock/lots/999999/return",
+        {"count": 1}, BAD, "order_id"),
+    # a return to no such lot
+    row("stock-return-unknown", "pharmacist", "POST /api/stock/lots/999999/return",
+        {"count": 1, "order_id": 1}, NOT_FOUND, None),
+    # a quarantine without a reason
+    row("stock-quarantine-blank", "pharmacist", "POST /api/stock/quarantine",
+        {"lot_number": "P1", "reason": "  "}, BAD, "reason"),
+    # a quarantine of a lot number not in stock
+    row("stock-quarantine-unknown", "pharmacist", "POST /api/stock/quarantine",
+        {"lot_number": "NOPE", "reason": "recall"}, NOT_FOUND, None),
+    # a release of a lot number not in stock
+    row("stock-release-unknown", "pharmacist", "POST /api/stock/release",
+        {"lot_number": "NOPE", "reason": "cleared"}, NOT_FOUND, None),
     # --- the body itself -----------------------------------------------------------------------
     # not JSON
     row("body-malformed-json", "prescriber", "POST /api/patients",
@@ -974,6 +1021,7 @@ def _template(url: str) -> str:
     ``/api/patients/{patient_id}/weights``."""
     parts = url.split("/")
     names = {"patients": "patient_id", "orders": "order_id", "courses": "course_id"}
+    names |= {"lots": "lot_id"}  # /api/stock/lots/{lot_id}/take (issue 18)
     names |= {"users": "user_id", "tokens": "token_id", "tasks": "task_id"}
     names |= dict.fromkeys(
         ("weights", "vitals", "reactions", "outcomes", "creatinine-results"), "entry_id"

@@ -50,6 +50,7 @@ def ids(patient: Any, dispensed: Order) -> dict[str, str]:
         "token_id": "1",
         "kind": "weight",
         "alert_id": "1",
+        "lot_id": "1",  # issue 18: a stock lot
     }
 
 

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from ivig.api.api import api
-from ivig.records.services import accounts, infusions, outcomes
+from ivig.records.services import accounts, infusions, outcomes, stock
 
 CHECKS = [
     schemathesis.checks.not_a_server_error,
@@ -81,6 +81,11 @@ def _seed(users: dict[str, Any], patient: Any, day: Any) -> dict[str, Any]:
         users["prescriber"], patient.pk, "qmg", 12, timezone.localdate(), today=timezone.localdate()
     )
     spare = accounts.create_user(None, "spare", "spare-password-42-Xq", ["nurse"], system=True)
+    shelf = stock.create_store(users["admin"], "main pharmacy")  # issue 18: a stock lot
+    expiry = timezone.localdate() + dt.timedelta(days=365)
+    lot = stock.receive(
+        users["pharmacist"], shelf.pk, stock.Received(day.course.product_id, 40, "S1", expiry, 20)
+    )
     spare_token, _ = accounts.create_token(None, spare.pk, "spare", system=True)
     tokens = {
         role: accounts.create_token(None, users[role].pk, f"fuzz {role}", system=True)
@@ -103,6 +108,7 @@ def _seed(users: dict[str, Any], patient: Any, day: Any) -> dict[str, Any]:
             "weights": weights,
             "vitals": [vitals.pk],
             "outcomes": [outcome.pk],
+            "lot_id": [lot.pk],
         },
     }
 

@@ -121,6 +121,13 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     # issue 18: the usage report and its CSV download (an audited export)
     "reports/usage/": (frozenset({ADMIN, PHARMACIST}),) * 2,
     "reports/usage.csv": (frozenset({ADMIN, PHARMACIST}), NO),
+    # issue 18: vial stock (the pharmacist); the stores: the administrator adds them
+    "pharmacy/stock/": (frozenset({PHARMACIST}), NO),
+    "pharmacy/stock/receive/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/stock/lots/<int:lot_id>/": (frozenset({PHARMACIST}), NO),
+    "pharmacy/stock/quarantine/": (frozenset({PHARMACIST}),) * 2,
+    "pharmacy/stock/expiring/": (frozenset({PHARMACIST}), NO),
+    "pharmacy/stock/stores/": (frozenset({ADMIN, PHARMACIST}), frozenset({ADMIN})),
 }
 
 
@@ -162,6 +169,7 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "token": "not-a-real-invitation",
         "user_id": weight.recorded_by_id,  # the prescriber
         "token_id": 1,
+        "lot_id": 1,  # issue 18: no stock lot; the page answers 404
     }
 
 

@@ -157,6 +157,7 @@ def _add_routers() -> None:
         patients,
         premedication,
         reports,
+        stock,
     )
 
     api.add_router("/", catalogue.router)
@@ -169,6 +170,7 @@ def _add_routers() -> None:
     api.add_router("/", fhir.router)
     api.add_router("/", alerts.router)  # issue 16 item 9
     api.add_router("/", premedication.router)
+    api.add_router("/", stock.router)  # issue 18
 
 
 _add_routers()

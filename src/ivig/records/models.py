@@ -694,3 +694,71 @@ class RefusalWindow(models.Model):
             models.Index(fields=["address", "started_at"], name="refusal_address"),
             models.Index(fields=["reported", "started_at"], name="refusal_reported"),
         )
+
+
+# --- vial stock (issue 18) ------------------------------------------------------------------------
+
+
+class Store(models.Model):
+    """A place the pharmacy keeps vials: "main pharmacy", "day ward fridge"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["name"]
+
+
+class MovementKind(models.TextChoices):
+    receive = "receive"
+    dispense = "dispense"
+    give_back = "return"
+    adjust = "adjust"
+    quarantine = "quarantine"
+    release = "release"
+
+
+class StockLot(models.Model):
+    """The vials of one lot of one product and size in one store; ``on_hand`` never negative
+    (a CHECK constraint under the service's row lock)."""
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="lots")
+    product_id = models.CharField(max_length=40)
+    vial_size_g = models.FloatField()
+    lot_number = models.CharField(max_length=60, db_index=True)
+    expiry = models.DateField()
+    quarantined = models.BooleanField(default=False)
+    quarantine_reason = models.TextField(blank=True)
+    on_hand = models.IntegerField(default=0)
+
+    class Meta:
+        ordering: ClassVar = ["expiry", "product_id", "-vial_size_g", "lot_number"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(on_hand__gte=0), name="stock_on_hand_not_negative"
+            ),
+            models.UniqueConstraint(
+                "store",
+                "product_id",
+                "vial_size_g",
+                Upper("lot_number"),
+                name="one_stock_lot_per_store_product_size",
+            ),
+        ]
+
+
+class StockMovement(models.Model):
+    """One change to a lot: received, dispensed, returned, adjusted, quarantined, released."""
+
+    lot = models.ForeignKey(StockLot, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=20, choices=MovementKind.choices)
+    count = models.IntegerField()
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="stock_movements"
+    )
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["at", "id"]

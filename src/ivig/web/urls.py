@@ -21,6 +21,7 @@ from ivig.web.views import (
     runsheet,
     signin,
     staff,
+    stock,
 )
 
 app_name = "web"
@@ -56,4 +57,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Under /signin/: patients reach it too (the idle warning asks it; issue 16 item 2).
     path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
     *plan_actions.urlpatterns,
+    *stock.urlpatterns,  # issue 18
 ]
