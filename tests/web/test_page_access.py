@@ -118,6 +118,14 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "pharmacy/courses/<int:course_id>/dispense/": (frozenset({PHARMACIST}),) * 2,
     "patients/<int:patient_id>/premedication/": (STAFF, frozenset({PRESCRIBER})),
     "orders/<int:order_id>/premedication/given/": (NO, frozenset({NURSE})),
+    # issue 18: units and chairs (administrator); the day's bookings (staff); booking an order
+    "staff/units/": (frozenset({ADMIN}),) * 2,
+    "staff/units/<int:unit_id>/": (frozenset({ADMIN}),) * 2,
+    "staff/units/<int:unit_id>/chairs/": (NO, frozenset({ADMIN})),
+    "staff/units/<int:unit_id>/hours/": (NO, frozenset({ADMIN})),
+    "bookings/": (STAFF, NO),
+    "orders/<int:order_id>/book/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
+    "bookings/<int:booking_id>/cancel/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
 }
 
 
@@ -159,6 +167,8 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "token": "not-a-real-invitation",
         "user_id": weight.recorded_by_id,  # the prescriber
         "token_id": 1,
+        "unit_id": 1,  # issue 18: none exists; the role check comes first (404 for the allowed)
+        "booking_id": 1,
     }
 
 

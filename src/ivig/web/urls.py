@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from ivig.web.views import (
     alerts,
+    bookings,
     chairs,
     corrections,
     handout,
@@ -21,6 +22,7 @@ from ivig.web.views import (
     runsheet,
     signin,
     staff,
+    units,
 )
 
 app_name = "web"
@@ -56,4 +58,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Under /signin/: patients reach it too (the idle warning asks it; issue 16 item 2).
     path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
     *plan_actions.urlpatterns,
+    *units.urlpatterns,  # issue 18
+    *bookings.urlpatterns,  # issue 18
 ]
