@@ -36,7 +36,7 @@ from ivig.records.models import (
     Unit,
 )
 from ivig.records.services.access import require
-from ivig.records.services.common import get, locked
+from ivig.records.services.common import locked
 
 __all__ = [
     "BOOKABLE",
@@ -162,10 +162,7 @@ def book(actor: Actor, order_id: int, chair_id: int, start: dt.datetime) -> Book
     """Book the order on the chair from ``start`` (an aware datetime on the order's date)."""
     actor = require(actor, "booking an infusion", *BOOKERS)
     with transaction.atomic():
-        chair = Chair.objects.select_for_update().select_related("unit").filter(pk=chair_id).first()
-        if chair is None:
-            get(Chair, chair_id, "chair")  # raises NotFound
-            raise AssertionError  # pragma: no cover
+        chair = locked(Chair, chair_id, "chair")  # one booking at a time per chair
         order = _order(order_id)
         existing = Booking.objects.filter(order=order).first()
         if existing is not None and existing.status == BookingStatus.booked:
@@ -210,10 +207,7 @@ def move(
     """Move a booking to another chair or time on its day; the length is computed again."""
     actor = require(actor, "moving a booking", *BOOKERS)
     with transaction.atomic():
-        chair = Chair.objects.select_for_update().select_related("unit").filter(pk=chair_id).first()
-        if chair is None:
-            get(Chair, chair_id, "chair")
-            raise AssertionError  # pragma: no cover
+        chair = locked(Chair, chair_id, "chair")
         booking = _live(booking_id, version)
         order = _order(booking.order_id)
         length = _place(order, chair, start, but=booking.pk)
