@@ -50,6 +50,9 @@ def ids(patient: Any, dispensed: Order) -> dict[str, str]:
         "token_id": "1",
         "kind": "weight",
         "alert_id": "1",
+        "unit_id": "1",  # issue 18
+        "weekday": "1",
+        "booking_id": "1",
     }
 
 

@@ -123,6 +123,11 @@ def test_opening_hours(users: dict[str, Any], unit: Any, course: Any, today: dt.
     units.close_day(users["admin"], unit.pk, today.weekday())
     with pytest.raises(InvalidTime, match="closed"):
         bookings.book(users["nurse"], first.pk, chair, at(today, 9))
+    assert units.hours_on(unit.pk, today) is None
+    units.set_hours(users["admin"], unit.pk, today.weekday(), dt.time(9), dt.time(17))  # reopened
+    assert units.hours_on(unit.pk, today) is not None
+    with pytest.raises(InvalidTime, match="open 09:00-17:00"):
+        bookings.book(users["nurse"], first.pk, chair, at(today, 8))
     with pytest.raises(InvalidTime, match="book it on that day"):
         bookings.book(users["nurse"], first.pk, chair, at(today + dt.timedelta(days=1), 9))
     with pytest.raises(InvalidTime) as caught:

@@ -737,12 +737,14 @@ class Chair(models.Model):
 
 
 class OpeningHours(models.Model):
-    """A unit's hours on one weekday (0 Monday .. 6 Sunday); no row: closed that day."""
+    """A unit's hours on one weekday (0 Monday .. 6 Sunday); no row, or ``closed``: closed that
+    day (a row is never deleted: the hours it had stay, for opening the day again)."""
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="hours")
     weekday = models.PositiveSmallIntegerField()
     opens = models.TimeField()
     closes = models.TimeField()
+    closed = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("unit", "weekday")

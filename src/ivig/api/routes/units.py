@@ -73,7 +73,7 @@ def unit_out(unit: Unit) -> dict[str, Any]:
         "kind": unit.kind,
         "setup_minutes": unit.setup_minutes,
         "chairs": [_chair(c) for c in unit.chairs.order_by("name")],
-        "hours": [_hours(h) for h in unit.hours.order_by("weekday")],
+        "hours": [_hours(h) for h in unit.hours.filter(closed=False).order_by("weekday")],
     }
 
 

@@ -139,6 +139,7 @@ class Migration(migrations.Migration):
                 ("weekday", models.PositiveSmallIntegerField()),
                 ("opens", models.TimeField()),
                 ("closes", models.TimeField()),
+                ("closed", models.BooleanField(default=False)),
                 (
                     "unit",
                     models.ForeignKey(

@@ -94,7 +94,9 @@ def _end(booking: Booking) -> dt.datetime:
 
 def _check_hours(chair: Chair, start: dt.datetime, minutes: int) -> None:
     local = _local(start)
-    hours = OpeningHours.objects.filter(unit_id=chair.unit_id, weekday=local.weekday()).first()
+    hours = OpeningHours.objects.filter(
+        unit_id=chair.unit_id, weekday=local.weekday(), closed=False
+    ).first()
     if hours is None:
         raise InvalidTime(f"{chair.unit.name} is closed on {local:%A}s", field="start")
     end = local + dt.timedelta(minutes=minutes)

@@ -114,6 +114,7 @@ def _hours(row: OpeningHours) -> dict[str, object]:
         "weekday": row.weekday,
         "opens": row.opens.strftime("%H:%M"),
         "closes": row.closes.strftime("%H:%M"),
+        "closed": row.closed,
     }
 
 
@@ -142,27 +143,28 @@ def set_hours(
                 unit=unit, weekday=weekday, opens=opens, closes=closes
             )
         else:
-            row.opens, row.closes = opens, closes
+            row.opens, row.closes, row.closed = opens, closes, False
             row.save()
         audit.record(actor, "set-hours", "unit", unit.pk, before=before, after=_hours(row))
     return row
 
 
 def close_day(actor: Actor, unit_id: int, weekday: int) -> None:
-    """The unit is closed on this weekday (its hours removed)."""
+    """The unit is closed on this weekday (its hours kept, marked closed: never deleted)."""
     actor = require(actor, "setting opening hours", Role.admin)
     weekday = _weekday(weekday)
     with transaction.atomic():
         unit = locked(Unit, unit_id, "unit")
         row = OpeningHours.objects.filter(unit=unit, weekday=weekday).first()
-        if row is None:
+        if row is None or row.closed:
             return
         before = _hours(row)
-        row.delete()
-        audit.record(actor, "close-day", "unit", unit.pk, before=before, after={"weekday": weekday})
+        row.closed = True
+        row.save()
+        audit.record(actor, "close-day", "unit", unit.pk, before=before, after=_hours(row))
 
 
 def hours_on(unit_id: int, day: dt.date) -> OpeningHours | None:
     """The unit's hours on ``day``, or ``None``: closed that day."""
     get(Unit, unit_id, "unit")
-    return OpeningHours.objects.filter(unit_id=unit_id, weekday=day.weekday()).first()
+    return OpeningHours.objects.filter(unit_id=unit_id, weekday=day.weekday(), closed=False).first()

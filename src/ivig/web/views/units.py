@@ -62,7 +62,7 @@ class HoursForm(forms.Form):
 
 
 def _week(unit: Unit) -> list[dict[str, Any]]:
-    hours = {h.weekday: h for h in unit.hours.all()}
+    hours = {h.weekday: h for h in unit.hours.all() if not h.closed}
     return [{"day": name, "hours": hours.get(i)} for i, name in enumerate(units.WEEKDAYS)]
 
 
