@@ -133,6 +133,9 @@ def test_opening_hours(users: dict[str, Any], unit: Any, course: Any, today: dt.
     with pytest.raises(InvalidTime) as caught:
         bookings.book(users["nurse"], first.pk, chair, dt.datetime.combine(today, dt.time(9)))
     assert caught.value.field == "start"
+    edge = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14)))
+    with pytest.raises(InvalidTime):  # not a server error at the calendar's edge
+        bookings.book(users["nurse"], first.pk, chair, edge)
     assert not Booking.objects.exists()
 
 

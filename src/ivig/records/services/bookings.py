@@ -85,7 +85,10 @@ def length_for(order: Order, unit: Unit) -> BookingLength:
 def _local(start: dt.datetime) -> dt.datetime:
     if timezone.is_naive(start):
         raise InvalidTime("give the start with its time zone", field="start")
-    return timezone.localtime(start)
+    try:
+        return timezone.localtime(start)
+    except (OverflowError, ValueError):  # year 1 or 9999 moved into the service's zone
+        raise InvalidTime("the start is not a time of the order's day", field="start") from None
 
 
 def _end(booking: Booking) -> dt.datetime:
