@@ -128,6 +128,10 @@ def _tables() -> list[Any]:
         m.Outcome,
         m.PrescriberTask,
         m.LimitEvent,
+        m.Unit,  # issue 18
+        m.Chair,
+        m.OpeningHours,
+        m.Booking,
     ]
 
 

@@ -196,6 +196,17 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/stock/lots/{lot_id}/return": frozenset({PH}),
     "POST /api/stock/quarantine": frozenset({PH}),
     "POST /api/stock/release": frozenset({PH}),
+    # issue 18: units (the administrator edits), bookings (nurse, prescriber, admin book)
+    "GET /api/units": EVERYONE,
+    "POST /api/units": frozenset({A}),
+    "PUT /api/units/{unit_id}": frozenset({A}),
+    "POST /api/units/{unit_id}/chairs": frozenset({A}),
+    "PUT /api/units/{unit_id}/hours/{weekday}": frozenset({A}),
+    "POST /api/units/{unit_id}/hours/{weekday}/close": frozenset({A}),
+    "GET /api/bookings": EVERYONE,
+    "POST /api/bookings": frozenset({N, P, A}),
+    "POST /api/bookings/{booking_id}/move": frozenset({N, P, A}),
+    "POST /api/bookings/{booking_id}/cancel": frozenset({N, P, A}),
 }
 
 
@@ -242,7 +253,24 @@ def ids(users: dict[str, Any], patient: Any, day: Any) -> dict[str, str]:
         "alerts:kind": "diary",  # issue 16: no alert here; the handler answers 404
         "alerts:alert_id": "1",
         "stock:lot_id": "1",  # issue 18: no stock lot here; the handler answers 404
+        **_booking(users, day),  # issue 18
     }
+
+
+def _booking(users: dict[str, Any], day: Any) -> dict[str, str]:
+    """A unit open every day with a chair, and a booking of day 3 (written directly)."""
+    from ivig.records.models import Booking
+    from ivig.records.services import units
+
+    unit = units.create_unit(users["admin"], "Matrix ward", "day-ward", 15)
+    units.set_hours(users["admin"], unit.pk, 0, dt.time(8), dt.time(18))
+    chair = units.add_chair(users["admin"], unit.pk, "M1")
+    start = timezone.localtime().replace(hour=9, minute=0)
+    booking = Booking.objects.create(
+        order=day.planned, chair=chair, start=start + dt.timedelta(days=2), length_minutes=200,
+        setup_minutes=15, pump_minutes=125, observation_minutes=60, booked_by=users["nurse"],
+    )  # fmt: skip
+    return {"unit_id": str(unit.pk), "weekday": "0", "booking_id": str(booking.pk)}
 
 
 def _task(day: Any) -> Any:

@@ -678,6 +678,24 @@ ROWS: list[Any] = [
     # a decision that is neither the same ramp nor a capped one
     row("decision-unknown-ramp", "prescriber", "POST /api/reactions/999999/decision",
         {"ramp": "faster"}, BAD, "ramp"),
+    # --- issue 18: units and bookings ------------------------------------------------------
+    # a unit without a name; of an unknown kind; a chair without a name
+    row("unit-no-name", "admin", "POST /api/units", {"name": "", "kind": "day-ward"}, BAD, "name"),
+    row("unit-unknown-kind", "admin", "PUT /api/units/999999",
+        {"name": "Ward", "kind": "castle"}, BAD, "kind"),
+    row("chair-no-name", "admin", "POST /api/units/999999/chairs", {"name": ""}, BAD, "name"),
+    # 25:00 is no time; closing a day of no unit
+    row("hours-25", "admin", "PUT /api/units/999999/hours/1",
+        {"opens": "25:00", "closes": "18:00"}, BAD, "opens"),
+    row("hours-close-no-unit", "admin", "POST /api/units/999999/hours/1/close", {},
+        NOT_FOUND, None),
+    # a booking whose start is no time; a move without a start; a cancellation without a reason
+    row("booking-start-junk", "nurse", "POST /api/bookings",
+        {"order_id": 1, "chair_id": 1, "start": "at nine"}, BAD, "start"),
+    row("booking-move-no-start", "nurse", "POST /api/bookings/999999/move",
+        {"version": 1, "chair_id": 1}, BAD, "start"),
+    row("booking-cancel-no-reason", "nurse", "POST /api/bookings/999999/cancel",
+        {"version": 1, "reason": ""}, BAD, "reason"),
     # --- POST /api/orders/{id}/vitals ----------------------------------------------------------
     # 50 degrees is impossible
     row("vitals-temperature-50", "nurse", "POST " + RUNNING + "/vitals",
@@ -1023,6 +1041,7 @@ def _template(url: str) -> str:
     names = {"patients": "patient_id", "orders": "order_id", "courses": "course_id"}
     names |= {"lots": "lot_id"}  # /api/stock/lots/{lot_id}/take (issue 18)
     names |= {"users": "user_id", "tokens": "token_id", "tasks": "task_id"}
+    names |= {"units": "unit_id", "hours": "weekday", "bookings": "booking_id"}  # issue 18
     names |= dict.fromkeys(
         ("weights", "vitals", "reactions", "outcomes", "creatinine-results"), "entry_id"
     )

@@ -51,6 +51,9 @@ def ids(patient: Any, dispensed: Order) -> dict[str, str]:
         "kind": "weight",
         "alert_id": "1",
         "lot_id": "1",  # issue 18: a stock lot
+        "unit_id": "1",  # issue 18
+        "weekday": "1",
+        "booking_id": "1",
     }
 
 

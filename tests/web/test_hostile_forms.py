@@ -96,6 +96,9 @@ FORMS: list[tuple[str, str, str]] = [
     ("nurse", "/patients/{patient_id}/invite/", "/patients/{patient_id}/"),
     ("nurse", "/orders/{order_id}/defer/", "/orders/{order_id}/defer/"),
     ("prescriber", "/courses/{course_id}/cancel/", "/courses/{course_id}/cancel/"),
+    # issue 18: booking an order; a unit, its chairs and hours (no unit 1: the form's errors)
+    ("nurse", "/orders/{order_id}/book/", "/orders/{order_id}/book/"),
+    ("admin", "/staff/units/", "/staff/units/"),
 ]
 NAME = re.compile(r'\bname="([a-z_][\w-]*)"')
 SKIP = {"csrfmiddlewaretoken"}
@@ -120,7 +123,7 @@ def forms(
         "course_id": running.course_id,
         "entry_id": patient.weights.first().pk,
     }
-    clients = {role: client_for(role) for role in ("prescriber", "pharmacist", "nurse")}
+    clients = {role: client_for(role) for role in ("prescriber", "pharmacist", "nurse", "admin")}
     out = []
     for role, action, page in FORMS:
         html = clients[role].get(page.format(**ids)).content.decode()

@@ -128,6 +128,14 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "pharmacy/stock/quarantine/": (frozenset({PHARMACIST}),) * 2,
     "pharmacy/stock/expiring/": (frozenset({PHARMACIST}), NO),
     "pharmacy/stock/stores/": (frozenset({ADMIN, PHARMACIST}), frozenset({ADMIN})),
+    # issue 18: units and chairs (administrator); the day's bookings (staff); booking an order
+    "staff/units/": (frozenset({ADMIN}),) * 2,
+    "staff/units/<int:unit_id>/": (frozenset({ADMIN}),) * 2,
+    "staff/units/<int:unit_id>/chairs/": (NO, frozenset({ADMIN})),
+    "staff/units/<int:unit_id>/hours/": (NO, frozenset({ADMIN})),
+    "bookings/": (STAFF, NO),
+    "orders/<int:order_id>/book/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
+    "bookings/<int:booking_id>/cancel/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
 }
 
 
@@ -170,6 +178,8 @@ def ids(dispensed: Any, patient: Any) -> dict[str, Any]:
         "user_id": weight.recorded_by_id,  # the prescriber
         "token_id": 1,
         "lot_id": 1,  # issue 18: no stock lot; the page answers 404
+        "unit_id": 1,  # issue 18: none exists; the role check comes first (404 for the allowed)
+        "booking_id": 1,
     }
 
 

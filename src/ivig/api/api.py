@@ -149,6 +149,7 @@ def _add_routers() -> None:
     from ivig.api.routes import (
         accounts,
         alerts,
+        bookings,
         catalogue,
         corrections,
         fhir,
@@ -158,6 +159,7 @@ def _add_routers() -> None:
         premedication,
         reports,
         stock,
+        units,
     )
 
     api.add_router("/", catalogue.router)
@@ -171,6 +173,8 @@ def _add_routers() -> None:
     api.add_router("/", alerts.router)  # issue 16 item 9
     api.add_router("/", premedication.router)
     api.add_router("/", stock.router)  # issue 18
+    api.add_router("/", units.router)  # issue 18
+    api.add_router("/", bookings.router)  # issue 18
 
 
 _add_routers()

@@ -762,3 +762,89 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering: ClassVar = ["at", "id"]
+
+
+# --- units and bookings (issue 18) --------------------------------------------------------------
+
+
+class UnitKind(models.TextChoices):
+    infusion_centre = "infusion-centre", "Infusion centre"
+    day_ward = "day-ward", "Day ward"
+    home_team = "home-team", "Home-infusion team"
+
+
+class Unit(models.Model):
+    """Where infusions are booked: an infusion centre, a day ward or a home-infusion team; its
+    set-up time is part of every booking's length. Times are the service's time zone."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=UnitKind.choices)
+    setup_minutes = models.PositiveIntegerField(default=15)
+
+    class Meta:
+        ordering = ("name",)
+
+
+class ChairKind(models.TextChoices):
+    chair = "chair", "Chair"
+    nurse = "nurse", "Visiting nurse"
+
+
+class Chair(models.Model):
+    """A chair of a unit, or for a home-infusion team a visiting nurse (``kind``)."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="chairs")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=ChairKind.choices, default=ChairKind.chair)
+
+    class Meta:
+        ordering = ("unit", "name")
+        constraints = (
+            models.UniqueConstraint(fields=["unit", "name"], name="one_chair_name_per_unit"),
+        )
+
+
+class OpeningHours(models.Model):
+    """A unit's hours on one weekday (0 Monday .. 6 Sunday); no row, or ``closed``: closed that
+    day (a row is never deleted: the hours it had stay, for opening the day again)."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="hours")
+    weekday = models.PositiveSmallIntegerField()
+    opens = models.TimeField()
+    closes = models.TimeField()
+    closed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("unit", "weekday")
+        constraints = (
+            models.UniqueConstraint(fields=["unit", "weekday"], name="one_hours_per_weekday"),
+        )
+
+
+class BookingStatus(models.TextChoices):
+    booked = "booked"
+    cancelled = "cancelled"
+
+
+class Booking(Versioned):
+    """An order's chair and start time; its length is computed (set-up + pump + observation)
+    and stored with its parts. ``no_longer_fits``: a re-plan made it overlap the next booking
+    or run past closing."""
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="booking")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="bookings")
+    start = models.DateTimeField()
+    length_minutes = models.PositiveIntegerField()
+    setup_minutes = models.PositiveIntegerField()
+    pump_minutes = models.PositiveIntegerField()
+    observation_minutes = models.PositiveIntegerField()
+    observation_reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=10, choices=BookingStatus.choices, default=BookingStatus.booked
+    )
+    no_longer_fits = models.BooleanField(default=False)
+    booked_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ("start",)
+        indexes = (models.Index(fields=["chair", "start"], name="booking_chair_start"),)

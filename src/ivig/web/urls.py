@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from ivig.web.views import (
     alerts,
+    bookings,
     chairs,
     corrections,
     handout,
@@ -22,6 +23,7 @@ from ivig.web.views import (
     signin,
     staff,
     stock,
+    units,
 )
 
 app_name = "web"
@@ -58,4 +60,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("signin/stay/", signin.stay_signed_in, name="stay-signed-in"),
     *plan_actions.urlpatterns,
     *stock.urlpatterns,  # issue 18
+    *units.urlpatterns,  # issue 18
+    *bookings.urlpatterns,  # issue 18
 ]

@@ -49,6 +49,7 @@ from ivig.records.models import (
 )
 from ivig.records.services import renal
 from ivig.records.services.access import require
+from ivig.records.services.bookings import flag_unfit
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import Override, hard_stops, require_override
 from ivig.records.services.patients import age_on, screening_codes, weight_for_dosing
@@ -565,6 +566,7 @@ def _replan_order(
         after=audit.snapshot(order),
         reason=note + ("; the verification no longer stands" if withdrawn else ""),
     )
+    flag_unfit(actor, order)  # a longer infusion may no longer fit its booking (issue 18)
 
 
 def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Course:

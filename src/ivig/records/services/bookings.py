@@ -1,0 +1,326 @@
+"""Bookings (issue 18): an order's chair (or visiting nurse) and start time. The length is
+computed, never typed: the unit's set-up time + the planned pump time of the order's rate steps
++ the observation the infusion needs (``core.booking_length``, the monitoring protocol's rule,
+counting the patient's earlier infusions not cancelled or deferred as given, as the patient's
+plan does). Refused: an overlap on the chair (any overlap of [start, start + length)), a start
+before opening or an end after closing (or a closed day), a start on another day than the
+order's, and an order that is not planned, verified or dispensed (deferred, cancelled, in
+progress or completed). Every write is audited; the chair's row is locked while a booking is
+checked and written, so of two bookings racing for one slot one wins.
+
+Roles: nurses, prescribers and administrators book, move and cancel; pharmacists read too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ivig.core.booking_length import BookingLength, booking_length
+from ivig.errors import Conflict, InvalidInput, InvalidTime, StaleVersion
+from ivig.records import audit
+from ivig.records.actors import Actor
+from ivig.records.library import current_library
+from ivig.records.models import (
+    Booking,
+    BookingStatus,
+    Chair,
+    OpeningHours,
+    Order,
+    OrderStatus,
+    Role,
+    Unit,
+)
+from ivig.records.services.access import require
+from ivig.records.services.common import locked
+
+__all__ = [
+    "BOOKABLE",
+    "BOOKERS",
+    "READERS",
+    "ChairDay",
+    "book",
+    "cancel",
+    "day_list",
+    "flag_unfit",
+    "length_for",
+    "move",
+]
+
+BOOKABLE = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
+BOOKERS = (Role.nurse, Role.prescriber, Role.admin)
+READERS = (Role.nurse, Role.prescriber, Role.pharmacist, Role.admin)
+_COUNTED = (
+    OrderStatus.planned,
+    OrderStatus.verified,
+    OrderStatus.dispensed,
+    OrderStatus.in_progress,
+    OrderStatus.completed,
+)
+
+
+def length_for(order: Order, unit: Unit) -> BookingLength:
+    """The order's booking length at ``unit``: set-up + pump + observation (first infusion,
+    product switch, long gap: from the patient's earlier infusions not cancelled or deferred)."""
+    last = (
+        Order.objects.filter(patient_id=order.patient_id, date__lt=order.date, status__in=_COUNTED)
+        .select_related("course")
+        .order_by("-date", "-id")
+        .first()
+    )
+    return booking_length(
+        setup_minutes=unit.setup_minutes,
+        steps=order.steps,
+        first_infusion=last is None,
+        product_switch=last is not None and last.course.product_id != order.course.product_id,
+        gap_days=(order.date - last.date).days if last is not None else None,
+        protocol=current_library().monitoring,
+    )
+
+
+def _local(start: dt.datetime) -> dt.datetime:
+    if timezone.is_naive(start):
+        raise InvalidTime("give the start with its time zone", field="start")
+    try:
+        return timezone.localtime(start)
+    except (OverflowError, ValueError):  # year 1 or 9999 moved into the service's zone
+        raise InvalidTime("the start is not a time of the order's day", field="start") from None
+
+
+def _end(booking: Booking) -> dt.datetime:
+    return booking.start + dt.timedelta(minutes=booking.length_minutes)
+
+
+def _check_hours(chair: Chair, start: dt.datetime, minutes: int) -> None:
+    local = _local(start)
+    hours = OpeningHours.objects.filter(
+        unit_id=chair.unit_id, weekday=local.weekday(), closed=False
+    ).first()
+    if hours is None:
+        raise InvalidTime(f"{chair.unit.name} is closed on {local:%A}s", field="start")
+    end = local + dt.timedelta(minutes=minutes)
+    opens = local.replace(hour=hours.opens.hour, minute=hours.opens.minute, second=0)
+    closes = local.replace(hour=hours.closes.hour, minute=hours.closes.minute, second=0)
+    if local < opens or end > closes:
+        raise InvalidTime(
+            f"{chair.unit.name} is open {hours.opens:%H:%M}-{hours.closes:%H:%M} on "
+            f"{local:%A}s: a booking of {minutes} minutes from {local:%H:%M} ends at {end:%H:%M}",
+            field="start",
+        )
+
+
+def _clashes(chair: Chair, start: dt.datetime, minutes: int, *, but: int | None) -> list[Booking]:
+    """The chair's live bookings overlapping [start, start + minutes)."""
+    end = start + dt.timedelta(minutes=minutes)
+    near = Booking.objects.filter(
+        chair=chair,
+        status=BookingStatus.booked,
+        start__lt=end,
+        start__gt=start - dt.timedelta(days=1),
+    )
+    return [b for b in near if _end(b) > start and b.pk != but]
+
+
+def _order(order_id: int) -> Order:
+    order = locked(Order, order_id, "order")
+    if order.status not in BOOKABLE:
+        raise Conflict(f"order {order.pk} is {order.status}: it cannot be booked")
+    return order
+
+
+def _place(order: Order, chair: Chair, start: dt.datetime, but: int | None) -> BookingLength:
+    """Check that the order fits the chair at ``start``; its length."""
+    local = _local(start)
+    if local.date() != order.date:
+        raise InvalidTime(
+            f"order {order.pk} is dated {order.date.isoformat()}: book it on that day",
+            field="start",
+        )
+    length = length_for(order, chair.unit)
+    _check_hours(chair, start, length.minutes)
+    clash = _clashes(chair, start, length.minutes, but=but)
+    if clash:
+        other = clash[0]
+        raise Conflict(
+            f"{chair.name} is booked {timezone.localtime(other.start):%H:%M}-"
+            f"{timezone.localtime(_end(other)):%H:%M}: a booking of {length.minutes} minutes "
+            f"from {local:%H:%M} overlaps it"
+        )
+    return length
+
+
+def _parts(length: BookingLength) -> dict[str, object]:
+    return {
+        "length_minutes": length.minutes,
+        "setup_minutes": length.setup_minutes,
+        "pump_minutes": length.pump_minutes,
+        "observation_minutes": length.observation_minutes,
+        "observation_reason": length.observation.reason[:200],
+    }
+
+
+def book(actor: Actor, order_id: int, chair_id: int, start: dt.datetime) -> Booking:
+    """Book the order on the chair from ``start`` (an aware datetime on the order's date)."""
+    actor = require(actor, "booking an infusion", *BOOKERS)
+    with transaction.atomic():
+        chair = locked(Chair, chair_id, "chair")  # one booking at a time per chair
+        order = _order(order_id)
+        existing = Booking.objects.filter(order=order).first()
+        if existing is not None and existing.status == BookingStatus.booked:
+            raise Conflict(f"order {order.pk} is already booked: move the booking instead")
+        length = _place(order, chair, start, but=None)
+        values = {"chair": chair, "start": start, "no_longer_fits": False, **_parts(length)}
+        if existing is None:
+            booking = Booking.objects.create(order=order, booked_by=actor, **values)
+            before = None
+        else:  # booked again after a cancellation: the same row
+            before = audit.snapshot(existing)
+            for field, value in values.items():
+                setattr(existing, field, value)
+            existing.status, existing.booked_by = BookingStatus.booked, actor
+            existing.version += 1
+            existing.save()
+            booking = existing
+        audit.record(
+            actor,
+            "book",
+            "booking",
+            booking.pk,
+            patient_id=order.patient_id,
+            before=before,
+            after=audit.snapshot(booking),
+        )
+    return booking
+
+
+def _live(booking_id: int, version: int | None) -> Booking:
+    booking = locked(Booking, booking_id, "booking")
+    if version is not None and booking.version != version:
+        raise StaleVersion(f"booking {booking.pk}", version, booking.version)
+    if booking.status != BookingStatus.booked:
+        raise Conflict(f"booking {booking.pk} is {booking.status}")
+    return booking
+
+
+def move(
+    actor: Actor, booking_id: int, version: int | None, chair_id: int, start: dt.datetime
+) -> Booking:
+    """Move a booking to another chair or time on its day; the length is computed again."""
+    actor = require(actor, "moving a booking", *BOOKERS)
+    with transaction.atomic():
+        chair = locked(Chair, chair_id, "chair")
+        booking = _live(booking_id, version)
+        order = _order(booking.order_id)
+        length = _place(order, chair, start, but=booking.pk)
+        before = audit.snapshot(booking)
+        for field, value in {"start": start, "no_longer_fits": False, **_parts(length)}.items():
+            setattr(booking, field, value)
+        booking.chair, booking.version = chair, booking.version + 1
+        booking.save()
+        audit.record(
+            actor,
+            "move",
+            "booking",
+            booking.pk,
+            patient_id=order.patient_id,
+            before=before,
+            after=audit.snapshot(booking),
+        )
+    return booking
+
+
+def cancel(actor: Actor, booking_id: int, version: int | None, reason: str) -> Booking:
+    """Cancel a booking (the order stays as it is); a reason is required."""
+    actor = require(actor, "cancelling a booking", *BOOKERS)
+    why = (reason or "").strip()
+    if not why or "\x00" in why:
+        raise InvalidInput("give the reason for cancelling", field="reason")
+    with transaction.atomic():
+        booking = _live(booking_id, version)
+        before = audit.snapshot(booking)
+        booking.status, booking.version = BookingStatus.cancelled, booking.version + 1
+        booking.save()
+        audit.record(
+            actor,
+            "cancel",
+            "booking",
+            booking.pk,
+            patient_id=Order.objects.get(pk=booking.order_id).patient_id,
+            before=before,
+            after=audit.snapshot(booking),
+            reason=why[:1000],
+        )
+    return booking
+
+
+def flag_unfit(actor: Actor, order: Order) -> Booking | None:
+    """After a re-plan: the order's live booking gets its new length; ``no_longer_fits`` when
+    it now overlaps the chair's next booking or runs past closing (the booking stays where it
+    is, for a person to move). Audited when anything changed; runs in the re-plan's
+    transaction."""
+    booking = (
+        Booking.objects.select_related("chair__unit")
+        .filter(order_id=order.pk, status=BookingStatus.booked)
+        .first()
+    )
+    if booking is None:
+        return None
+    order = Order.objects.select_related("course").get(pk=order.pk)
+    length = length_for(order, booking.chair.unit)
+    if length.minutes == booking.length_minutes:
+        return booking
+    before = audit.snapshot(booking)
+    fits = True
+    try:
+        _check_hours(booking.chair, booking.start, length.minutes)
+    except InvalidTime:
+        fits = False
+    if _clashes(booking.chair, booking.start, length.minutes, but=booking.pk):
+        fits = False
+    for field, value in {"no_longer_fits": not fits, **_parts(length)}.items():
+        setattr(booking, field, value)
+    booking.version += 1
+    booking.save()
+    audit.record(
+        actor,
+        "replan",
+        "booking",
+        booking.pk,
+        patient_id=order.patient_id,
+        before=before,
+        after=audit.snapshot(booking),
+        reason="the order was planned again" + ("" if fits else ": the booking no longer fits"),
+    )
+    return booking
+
+
+@dataclass(frozen=True, slots=True)
+class ChairDay:
+    """One chair's live bookings on a day, in time order."""
+
+    chair: Chair
+    bookings: tuple[Booking, ...]
+
+
+def day_list(actor: Actor, day: dt.date, unit_id: int | None = None) -> list[ChairDay]:
+    """Every chair (of one unit, or all) with its live bookings on ``day``, in time order."""
+    require(actor, "reading the bookings", *READERS)
+    tz = timezone.get_current_timezone()
+    begin = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    chairs: Iterable[Chair] = Chair.objects.select_related("unit").order_by("unit__name", "name")
+    if unit_id is not None:
+        chairs = [c for c in chairs if c.unit_id == unit_id]
+    rows = (
+        Booking.objects.filter(status=BookingStatus.booked, start__gte=begin, start__lt=end)
+        .select_related("order__patient", "order__course", "chair")
+        .order_by("start", "id")
+    )
+    by_chair: dict[int, list[Booking]] = {}
+    for row in rows:
+        by_chair.setdefault(row.chair_id, []).append(row)
+    return [ChairDay(c, tuple(by_chair.get(c.pk, ()))) for c in chairs]

@@ -1,0 +1,152 @@
+"""Bookings (issue 18): the day's list (every chair with its bookings in time order, each
+length's parts shown) and the "Book" form of one order (book, move, cancel). Every write goes
+through ``records.services.bookings`` (audited); nurses, prescribers and administrators book,
+every staff role reads the day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from ivig.errors import IvigError
+from ivig.records.models import Booking, BookingStatus, Chair, Order, Unit
+from ivig.records.services import bookings
+from ivig.records.services.common import get
+from ivig.web.errors import attach_error, flash_error
+from ivig.web.forms import DateInput
+from ivig.web.views.common import posted, roles_required
+
+__all__ = ["urlpatterns"]
+
+
+class DayForm(forms.Form):
+    date = forms.DateField(label="Day", required=False, widget=DateInput)
+
+
+class ChairChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.unit.name}: {obj.name}"
+
+
+class BookForm(forms.Form):
+    chair = ChairChoice(
+        label="Chair or visiting nurse",
+        queryset=Chair.objects.select_related("unit").order_by("unit__name", "name"),
+        empty_label=None,
+    )
+    time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time"}))
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label="Why", max_length=1000)
+
+
+def _end(booking: Booking) -> dt.datetime:
+    return booking.start + dt.timedelta(minutes=booking.length_minutes)
+
+
+@require_GET
+@roles_required(*bookings.READERS)
+def day_list(request: HttpRequest) -> HttpResponse:
+    """Every chair with its bookings on the day (``?date=``, today by default)."""
+    form = DayForm(request.GET or None)
+    day = timezone.localdate()
+    if form.is_bound and form.is_valid() and form.cleaned_data["date"]:
+        day = form.cleaned_data["date"]
+    rows = [
+        {"chair": row.chair, "bookings": [{"b": b, "end": _end(b)} for b in row.bookings]}
+        for row in bookings.day_list(request.user, day)
+    ]
+    return render(
+        request,
+        "web/bookings.html",
+        {
+            "rows": rows,
+            "day": day,
+            "previous": day - dt.timedelta(days=1),
+            "next": day + dt.timedelta(days=1),
+            "form": form if form.is_bound else DayForm(initial={"date": day}),
+            "section": "bookings",
+            "title": f"Bookings {day.isoformat()}",
+        },
+    )
+
+
+def _live(order: Order) -> Booking | None:
+    return Booking.objects.filter(order=order, status=BookingStatus.booked).first()
+
+
+@roles_required(*bookings.BOOKERS)
+def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Book the order on a chair at a time of its day, or move its booking."""
+    order = get(Order, order_id, "order")
+    booking = _live(order)
+    initial: dict[str, Any] = {}
+    if booking is not None:
+        initial = {"chair": booking.chair_id, "time": timezone.localtime(booking.start).time()}
+    form = BookForm(posted(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        start = dt.datetime.combine(
+            order.date, form.cleaned_data["time"], tzinfo=timezone.get_current_timezone()
+        )
+        chair = form.cleaned_data["chair"]
+        try:
+            if booking is None:
+                bookings.book(request.user, order.pk, chair.pk, start)
+            else:
+                bookings.move(request.user, booking.pk, None, chair.pk, start)
+        except IvigError as exc:
+            attach_error(form, exc, {"start": "time", "chair_id": "chair"})
+        else:
+            messages.success(request, f"Booked {chair.name}, {start:%Y-%m-%d %H:%M}.")
+            return redirect(f"{reverse('web:bookings')}?date={order.date.isoformat()}")
+    lengths = []
+    if order.status in bookings.BOOKABLE:
+        lengths = [(u, bookings.length_for(order, u)) for u in Unit.objects.order_by("name")]
+    return render(
+        request,
+        "web/booking_form.html",
+        {
+            "order": order,
+            "patient": order.patient,
+            "booking": booking,
+            "end": _end(booking) if booking else None,
+            "lengths": lengths,
+            "form": form,
+            "cancel_form": CancelForm(),
+            "section": "bookings",
+            "title": "Book an infusion",
+        },
+    )
+
+
+@require_POST
+@roles_required(*bookings.BOOKERS)
+def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
+    booking = get(Booking, booking_id, "booking")
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: give the reason for cancelling.")
+        return redirect("web:order-book", order_id=booking.order_id)
+    try:
+        bookings.cancel(request.user, booking.pk, None, form.cleaned_data["reason"])
+    except IvigError as exc:
+        flash_error(request, exc)
+        return redirect("web:order-book", order_id=booking.order_id)
+    messages.success(request, "Booking cancelled.")
+    return redirect("web:order-book", order_id=booking.order_id)
+
+
+urlpatterns: list[URLPattern] = [
+    path("bookings/", day_list, name="bookings"),
+    path("orders/<int:order_id>/book/", order_book, name="order-book"),
+    path("bookings/<int:booking_id>/cancel/", booking_cancel, name="booking-cancel"),
+]
