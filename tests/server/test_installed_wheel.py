@@ -201,6 +201,19 @@ with open_database():
     patient = Patient.objects.get(mrn="DEMO-0003")  # the one with a reaction on day 1
     given = Order.objects.filter(patient=patient, session__isnull=False).order_by("date").first()
     planned = Course.objects.filter(patient=patient, phase="maintenance").get()
+    # Issue 18: the demo has no unit nor stock yet; the administrator and the pharmacist add
+    # one each through the services, for the pages that show one.
+    import datetime as dt
+    from ivig.records.services import stock, units
+    admin = User.objects.get(username="demo-admin")
+    unit = units.create_unit(admin, "Day unit", "day-ward", 15)
+    dispensed = given.lots.first()
+    lot = stock.receive(
+        User.objects.get(username="demo-pharmacist"),
+        stock.create_store(admin, "Main pharmacy").pk,
+        stock.Received(dispensed.product_id, dispensed.vial_size_g, "WHEEL-1",
+                       dt.date.today() + dt.timedelta(days=365), 4),
+    )
     print(json.dumps({
         "routes": routes(get_resolver().url_patterns),
         "ids": {
@@ -212,6 +225,8 @@ with open_database():
             "entry_id": patient.weights.order_by("pk").first().pk,
             "weight_id": patient.weights.order_by("pk").first().pk,
             "user_id": User.objects.get(username="demo-nurse").pk,  # issue 16: /staff/<id>/
+            "unit_id": unit.pk,  # issue 18
+            "lot_id": lot.pk,
         },
         "orders": list(Order.objects.order_by("pk").values_list("pk", flat=True)),
     }))
@@ -380,7 +395,9 @@ class Pages:
             problem = f"not a PDF ({kind})"
         elif url.endswith(".ics") and not reply.body.startswith(b"BEGIN:VCALENDAR"):
             problem = f"not a calendar ({kind})"
-        elif not url.endswith((".pdf", ".ics")) and not kind.startswith(PAGE_TYPES):
+        elif url.endswith(".csv") and not kind.startswith("text/csv"):
+            problem = f"not a CSV file ({kind})"
+        elif not url.endswith((".pdf", ".ics", ".csv")) and not kind.startswith(PAGE_TYPES):
             problem = f"not a page ({kind})"
         if problem:
             self.wrong.append(f"{who} GET {url}: {problem}")
