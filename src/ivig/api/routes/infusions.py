@@ -36,7 +36,10 @@ class CheckIn(In):
     notes: str = ""
 
 
-class OverrideIn(In):
+class CheckOverrideIn(In):
+    """A prescriber's decision to go ahead despite a blocking finding of the pre-infusion
+    check, with the reason (not the soft-limit ``OverrideIn``: that one is coded and signed)."""
+
     reason: str = Field(..., min_length=1, max_length=2000)
 
 
@@ -246,7 +249,7 @@ def check(request: HttpRequest, order_id: Id, data: CheckIn) -> SessionView:
 
 
 @router.post("/orders/{order_id}/override", **STATE, **rule(Role.prescriber))
-def override(request: HttpRequest, order_id: Id, data: OverrideIn) -> SessionView:
+def override(request: HttpRequest, order_id: Id, data: CheckOverrideIn) -> SessionView:
     infusions.override(request.user, order_id, data.reason, now=timezone.now())
     return _state(order_id)
 
