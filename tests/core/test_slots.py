@@ -66,7 +66,7 @@ def test_free_intervals_and_profile() -> None:
         # which fills its gap 11:00-12:00 exactly.
         (
             [[("08:00", "12:00")], [("08:00", "11:00"), ("12:00", "18:00")], [("08:00", "11:00")]],
-            60, 2, "11:00", 3, "fills the gap 11:00–12:00 on Chair 2",
+            60, 2, "11:00", 3, "fills the gap 11:00-12:00 on Chair 2",
         ),
         # Two equal chairs, both free: a long infusion (5 h of 10) starts at opening.
         ([[], []], 300, 1, "08:00", 1, "a long infusion started early"),
@@ -75,7 +75,7 @@ def test_free_intervals_and_profile() -> None:
         # 60) wherever it starts, so the hour fills Chair 2's gap, though Chair 1 comes first.
         (
             [[("08:00", "12:00"), ("13:30", "18:00")], [("08:00", "12:00"), ("13:00", "18:00")]],
-            60, 2, "12:00", 2, "fills the gap 12:00–13:00 on Chair 2",
+            60, 2, "12:00", 2, "fills the gap 12:00-13:00 on Chair 2",
         ),
     ],
 )  # fmt: skip
@@ -172,7 +172,9 @@ def test_every_suggestion_fits_and_never_peaks_above_first_fit(
     early = first_fit(OPENS, CLOSES, chairs, length)
     assert (early is None) == (found == ())
     for slot in found:
-        assert OPENS <= slot.start and slot.end <= CLOSES and slot.end - slot.start == length
+        assert slot.start >= OPENS
+        assert slot.end <= CLOSES
+        assert slot.end - slot.start == length
         free = chairs[slot.chair].free
         assert any(a <= slot.start and slot.end <= b for a, b in free)  # overlaps no booking
     assert [s.key for s in found] == sorted(s.key for s in found)

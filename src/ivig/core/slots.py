@@ -175,7 +175,7 @@ def _slot(day: _Day, index: int, gap: tuple[int, int], start: int) -> Slot:
         f"at most {busiest} other chairs in use meanwhile" if busiest else "no other chair in use",
     ]
     if before == 0 and after == 0 and gap != (day.opens, day.closes):
-        words.append(f"fills the gap {hhmm(gap[0])}–{hhmm(gap[1])} on {name}")
+        words.append(f"fills the gap {hhmm(gap[0])}-{hhmm(gap[1])} on {name}")
     elif sliver:
         words.append(f"leaves {sliver} minutes unusable on {name}")
     if share >= 0.25 and position <= 0.25:
