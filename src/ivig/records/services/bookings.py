@@ -43,6 +43,7 @@ from ivig.records.services.units import hours_on
 __all__ = [
     "BOOKABLE",
     "BOOKERS",
+    "MAX_SUGGESTIONS",
     "READERS",
     "ChairDay",
     "Suggestion",
