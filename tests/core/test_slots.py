@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivig.core.slots import (
+    CLOSING_MARGIN_MINUTES,
     SLIVER_WEIGHT,
     ChairFree,
     first_fit,
@@ -181,3 +182,15 @@ def test_every_suggestion_fits_and_never_peaks_above_first_fit(
     if early is not None:
         assert found[0].peak <= early.peak
         assert found[0].key <= early.key
+
+
+def test_an_end_near_closing_costs_each_minute_for_every_chair() -> None:
+    chairs = day([], [("08:00", "18:00")])  # Chair 2 busy all day: one other chair in use
+    found = {hhmm(s.start): s for s in suggest(OPENS, CLOSES, chairs, 60, n=50)}
+    lateness = 2 * 60 * (60 / 600) * 480 / 540
+    assert found["16:00"].cost == pytest.approx(2 * 60 * 1 + 60 + lateness, abs=0.001)
+    last = found["17:00"]
+    assert last.cost - found["16:00"].cost == pytest.approx(
+        2 * 2 * CLOSING_MARGIN_MINUTES + 2 * 60 * 0.1 * 60 / 540, abs=0.001
+    )
+    assert "ends 0 minutes before closing" in last.reason
