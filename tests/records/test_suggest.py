@@ -112,3 +112,25 @@ def test_refusals(users: dict[str, Any], ward: Any, day: dict[str, Any], today: 
     orders.cancel(users["prescriber"], ours.pk, ours.version, "stopped")
     with pytest.raises(Conflict, match="cannot be booked"):
         bookings.suggest(users["nurse"], ours.pk, None, ward.pk)
+
+
+def test_a_start_with_seconds_is_never_overlapped(
+    users: dict[str, Any], ward: Any, make_patient: Any, today: dt.date
+) -> None:
+    """A booking from 08:00:30 (the API takes seconds) ends 30 seconds into a minute: no
+    suggestion starts in that minute on its chair."""
+    chair = ward.chairs.get(name="A")
+    other = make_patient(170, 70, mrn="MRN0009", family_name="Seconds")
+    taken = bookings.book(
+        users["nurse"], _induction(users, other.pk, today).pk, chair.pk,
+        at(today, 8) + dt.timedelta(seconds=30),
+    )  # fmt: skip
+    ends = taken.start + dt.timedelta(minutes=taken.length_minutes)
+    ours = make_patient(180, 80, mrn="MRN0010", family_name="Ours")
+    found = bookings.suggest(
+        users["nurse"], _induction(users, ours.pk, today).pk, None, ward.pk, 20
+    )
+    on_a = [s for s in found.slots if s.chair == chair]
+    assert on_a
+    assert all(s.start >= ends or s.end <= taken.start for s in on_a)
+    assert any(s.start == ends + dt.timedelta(seconds=30) for s in on_a)  # flush, next minute

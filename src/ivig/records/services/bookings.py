@@ -367,9 +367,13 @@ class Suggestions:
     chairs: int
 
 
-def _minute(moment: dt.datetime) -> int:
-    local = timezone.localtime(moment)
-    return local.hour * 60 + local.minute
+def _span(booking: Booking) -> tuple[int, int]:
+    """A booking's minutes from local midnight, widened to whole minutes (a start given with
+    seconds takes the minute it starts in and the one it ends in)."""
+    local = timezone.localtime(booking.start)
+    start = local.hour * 60 + local.minute
+    part = 1 if local.second or local.microsecond else 0
+    return start, start + booking.length_minutes + part
 
 
 def suggest(
@@ -408,8 +412,7 @@ def suggest(
         start__gte=begin,
         start__lt=begin + dt.timedelta(days=1),
     ).exclude(order_id=order.pk):
-        start = _minute(row.start)
-        busy[row.chair_id].append((start, start + row.length_minutes))
+        busy[row.chair_id].append(_span(row))
     free = [
         levelled.ChairFree(c.name, levelled.free_intervals(opens, closes, busy[c.pk]))
         for c in chairs
