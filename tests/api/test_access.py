@@ -207,6 +207,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/bookings": frozenset({N, P, A}),
     "POST /api/bookings/{booking_id}/move": frozenset({N, P, A}),
     "POST /api/bookings/{booking_id}/cancel": frozenset({N, P, A}),
+    "GET /api/orders/{order_id}/slots": frozenset({N, P, A}),  # issue 18: suggested slots
 }
 
 

@@ -204,13 +204,31 @@ def test_the_table_names_real_routes() -> None:
     assert len(ROUTES) > 40
 
 
+def _open_unit(admin: Any) -> int:
+    """A unit open every day with one chair (issue 18: the suggested slots of an order)."""
+    from ivig.records.services import units
+
+    unit = units.create_unit(admin, "Read ward", "day-ward", 15)
+    for weekday in range(7):
+        units.set_hours(admin, unit.pk, weekday, dt.time(8), dt.time(18))
+    units.add_chair(admin, unit.pk, "R1")
+    return unit.pk
+
+
 @pytest.mark.parametrize("route", ROUTES)
 def test_every_route_showing_a_record_is_audited(
-    route: str, everyone: Client, ids: dict[str, str], patient: Any, dispensed: Order
+    route: str,
+    everyone: Client,
+    ids: dict[str, str],
+    patient: Any,
+    dispensed: Order,
+    users: dict[str, Any],
 ) -> None:
     """Requirement 2, deny by default: each route that takes a patient's record and answers a
     GET with the record (200) must write one ``read`` per patient shown, with its category."""
     url = _url(route, ids, patient, dispensed)
+    if route == "api/orders/<order_id>/slots":  # issue 18: the unit is a query parameter
+        url += f"?unit={_open_unit(users['admin'])}"
     start = _last()
     response = everyone.get(url)
     reads = _reads(start)

@@ -158,6 +158,7 @@ def _add_routers() -> None:
         patients,
         premedication,
         reports,
+        slots,
         stock,
         units,
     )
@@ -175,6 +176,7 @@ def _add_routers() -> None:
     api.add_router("/", stock.router)  # issue 18
     api.add_router("/", units.router)  # issue 18
     api.add_router("/", bookings.router)  # issue 18
+    api.add_router("/", slots.router)  # issue 18: suggested slots
 
 
 _add_routers()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from ivig.core import slots as levelled
 from ivig.core.booking_length import BookingLength, booking_length
 from ivig.errors import Conflict, InvalidInput, InvalidTime, StaleVersion
 from ivig.records import audit
@@ -36,19 +37,24 @@ from ivig.records.models import (
     Unit,
 )
 from ivig.records.services.access import require
-from ivig.records.services.common import locked
+from ivig.records.services.common import get, locked
+from ivig.records.services.units import hours_on
 
 __all__ = [
     "BOOKABLE",
     "BOOKERS",
+    "MAX_SUGGESTIONS",
     "READERS",
     "ChairDay",
+    "Suggestion",
+    "Suggestions",
     "book",
     "cancel",
     "day_list",
     "flag_unfit",
     "length_for",
     "move",
+    "suggest",
 ]
 
 BOOKABLE = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
@@ -324,3 +330,122 @@ def day_list(actor: Actor, day: dt.date, unit_id: int | None = None) -> list[Cha
     for row in rows:
         by_chair.setdefault(row.chair_id, []).append(row)
     return [ChairDay(c, tuple(by_chair.get(c.pk, ()))) for c in chairs]
+
+
+# Suggested slots (issue 18): the core's ranking (``core.slots``) on the unit's day.
+GRANULARITY_MINUTES = 15
+# The shortest pump time counted as bookable (a sliver shorter than set-up + this + the
+# standard observation is lost): two 30-minute ramp steps, before any label's top rate.
+SHORTEST_PUMP_MINUTES = 60
+MAX_SUGGESTIONS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A suggested place: the chair, start and end (aware), the day's peak with it (chairs in
+    use at once), and why, in words."""
+
+    chair: Chair
+    start: dt.datetime
+    end: dt.datetime
+    peak: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestions:
+    """The order's length at the unit, the best slots (best first), first-fit's earliest slot
+    for comparison, the day's peak before the booking and the unit's number of chairs."""
+
+    order: Order
+    unit: Unit
+    day: dt.date
+    length: BookingLength
+    slots: tuple[Suggestion, ...]
+    first_fit: Suggestion | None
+    peak: int
+    chairs: int
+
+
+def _span(booking: Booking) -> tuple[int, int]:
+    """A booking's minutes from local midnight, widened to whole minutes (a start given with
+    seconds takes the minute it starts in and the one it ends in)."""
+    local = timezone.localtime(booking.start)
+    start = local.hour * 60 + local.minute
+    part = 1 if local.second or local.microsecond else 0
+    return start, start + booking.length_minutes + part
+
+
+def suggest(
+    actor: Actor, order_id: int, day: dt.date | None, unit_id: int, n: int = 5
+) -> Suggestions:
+    """The ``n`` slots of the unit's day that keep its occupancy level for the order (its
+    length at the unit, its own booking left out when it has one), and first-fit's earliest
+    slot. ``day``: the order's date (``None`` for it; another day is refused, as booking it
+    would be). Read-only."""
+    require(actor, "suggesting slots", *BOOKERS)
+    if isinstance(n, bool) or not 1 <= n <= MAX_SUGGESTIONS:
+        raise InvalidInput(f"ask for 1 to {MAX_SUGGESTIONS} suggestions", field="n")
+    order = get(Order, order_id, "order")
+    if order.status not in BOOKABLE:
+        raise Conflict(f"order {order.pk} is {order.status}: it cannot be booked")
+    day = order.date if day is None else day
+    if day != order.date:
+        raise InvalidTime(
+            f"order {order.pk} is dated {order.date.isoformat()}: book it on that day",
+            field="date",
+        )
+    unit = get(Unit, unit_id, "unit")
+    length = length_for(order, unit)
+    hours = hours_on(unit.pk, day)
+    if hours is None:
+        raise InvalidTime(f"{unit.name} is closed on {day:%A}s", field="date")
+    opens = hours.opens.hour * 60 + hours.opens.minute
+    closes = hours.closes.hour * 60 + hours.closes.minute
+    chairs = list(Chair.objects.filter(unit=unit).order_by("name", "id"))
+    tz = timezone.get_current_timezone()
+    begin = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    busy: dict[int, list[tuple[int, int]]] = {c.pk: [] for c in chairs}
+    for row in Booking.objects.filter(
+        chair__unit=unit,
+        status=BookingStatus.booked,
+        start__gte=begin,
+        start__lt=begin + dt.timedelta(days=1),
+    ).exclude(order_id=order.pk):
+        busy[row.chair_id].append(_span(row))
+    free = [
+        levelled.ChairFree(c.name, levelled.free_intervals(opens, closes, busy[c.pk]))
+        for c in chairs
+    ]
+    shortest = min(
+        length.minutes,
+        unit.setup_minutes
+        + current_library().monitoring.observation_minutes.value
+        + SHORTEST_PUMP_MINUTES,
+    )
+
+    def place(slot: levelled.Slot) -> Suggestion:
+        at = dt.datetime.combine(day, dt.time(slot.start // 60, slot.start % 60), tzinfo=tz)
+        end = at + dt.timedelta(minutes=length.minutes)
+        return Suggestion(chairs[slot.chair], at, end, slot.peak, slot.reason)
+
+    found = levelled.suggest(
+        opens,
+        closes,
+        free,
+        length.minutes,
+        n=n,
+        granularity=GRANULARITY_MINUTES,
+        shortest=shortest,
+    )
+    early = levelled.first_fit(opens, closes, free, length.minutes, shortest=shortest)
+    return Suggestions(
+        order=order,
+        unit=unit,
+        day=day,
+        length=length,
+        slots=tuple(place(s) for s in found),
+        first_fit=place(early) if early is not None else None,
+        peak=max(levelled.profile(opens, closes, free), default=0),
+        chairs=len(chairs),
+    )

@@ -5,6 +5,7 @@ every staff role reads the day."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -86,12 +87,14 @@ def _live(order: Order) -> Booking | None:
 
 @roles_required(*bookings.BOOKERS)
 def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
-    """Book the order on a chair at a time of its day, or move its booking."""
+    """Book the order on a chair at a time of its day, or move its booking; the suggested
+    slots of a unit's day (``?unit=``) are links that fill the form (``?chair=&time=``)."""
     order = get(Order, order_id, "order")
     booking = _live(order)
     initial: dict[str, Any] = {}
     if booking is not None:
         initial = {"chair": booking.chair_id, "time": timezone.localtime(booking.start).time()}
+    initial.update(_picked(request))
     form = BookForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         start = dt.datetime.combine(
@@ -120,12 +123,55 @@ def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
             "booking": booking,
             "end": _end(booking) if booking else None,
             "lengths": lengths,
+            **_suggestions(request, order, booking),
             "form": form,
             "cancel_form": CancelForm(),
             "section": "bookings",
             "title": "Book an infusion",
         },
     )
+
+
+class SuggestForm(forms.Form):
+    unit = forms.ModelChoiceField(
+        label="Unit", queryset=Unit.objects.order_by("name"), empty_label=None
+    )
+
+
+def _picked(request: HttpRequest) -> dict[str, Any]:
+    """The chair and time a suggestion's link names (``?chair=&time=``), to fill the form."""
+    if request.method != "GET":
+        return {}
+    picked: dict[str, Any] = {}
+    chair, time = request.GET.get("chair", ""), request.GET.get("time", "")
+    if chair.isdigit() and len(chair) < 12:
+        picked["chair"] = int(chair)
+    with contextlib.suppress(ValueError):
+        picked["time"] = dt.datetime.strptime(time, "%H:%M").time()
+    return picked
+
+
+def _suggestions(request: HttpRequest, order: Order, booking: Booking | None) -> dict[str, Any]:
+    """The suggested slots of the chosen unit's day (the booked unit's, else the first unit's),
+    first-fit's slot beside them, or why there are none."""
+    if order.status not in bookings.BOOKABLE:
+        return {}
+    chosen = SuggestForm(request.GET if "unit" in request.GET else None)
+    unit: Unit | None = None
+    if chosen.is_bound and chosen.is_valid():
+        unit = chosen.cleaned_data["unit"]
+    elif booking is not None:
+        unit = booking.chair.unit
+    else:
+        unit = Unit.objects.order_by("name").first()
+    if unit is None:
+        return {}
+    context: dict[str, Any] = {"suggest_form": SuggestForm(initial={"unit": unit.pk})}
+    try:
+        context["suggested"] = bookings.suggest(request.user, order.pk, order.date, unit.pk)
+    except IvigError as exc:
+        context["suggest_error"] = exc.message
+    return context
 
 
 @require_POST
