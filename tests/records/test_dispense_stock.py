@@ -179,6 +179,8 @@ def test_a_refusal_leaves_the_order_and_the_stock_as_they_were(
         orders.dispense(users["pharmacist"], order.pk, order.version, [row, _from(five, 1)])
     problems = refused.value.details["errors"]  # type: ignore[attr-defined]
     assert (problems[0]["row"], problems[0]["column"]) == (1, column), problems
+    if case == "a typed size that disagrees":
+        assert "the vial size (g) of stock lot D40 is 40, not 20" in problems[0]["message"]
     _untouched(order, forty, five, on_hand=before)
     hard = LimitEvent.objects.filter(kind="hard", entity="lot").count()
     assert hard == (1 if error is HardLimit else 0)

@@ -501,17 +501,26 @@ def _disagreements(i: int, lot: LotInput | CourseLot, found: StockLot) -> list[I
         ("lot_number", "lot number", lot.lot_number.strip().upper() or None,
          found.lot_number.upper()),
         ("expiry", "expiry", lot.expiry, found.expiry),
-        ("vial_size_g", "vial size (g)", lot.vial_size_g, found.vial_size_g),
+        ("vial_size_g", "vial size (g)", None if lot.vial_size_g is None
+         else float(lot.vial_size_g), found.vial_size_g),
         ("product_id", "product", lot.product_id or None, found.product_id),
     ]  # fmt: skip
     out: list[IvigError] = []
     for column, words, given, stored in typed:
         if given is not None and given != stored:
             out.append(_at_row(InvalidInput(
-                f"lot {i}: the {words} of stock lot {found.lot_number} is {stored}, not {given}",
+                f"lot {i}: the {words} of stock lot {found.lot_number} is {_shown(stored)}, not "
+                f"{_shown(given)}",
                 field="lots",
             ), i, column))  # fmt: skip
     return out
+
+
+def _shown(value: object) -> str:
+    """A typed value in a message: a date as ISO, a size without trailing zeros."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _totals(orders_rows: list[list[tuple[int, LotInput]]]) -> dict[int, tuple[int, int]]:
