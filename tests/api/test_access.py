@@ -194,6 +194,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/stock/receive": frozenset({PH}),
     "POST /api/stock/lots/{lot_id}/take": frozenset({PH}),
     "POST /api/stock/lots/{lot_id}/return": frozenset({PH}),
+    "GET /api/stock/orders/{order_id}": frozenset({PH}),
     "POST /api/stock/quarantine": frozenset({PH}),
     "POST /api/stock/release": frozenset({PH}),
     # issue 18: units (the administrator edits), bookings (nurse, prescriber, admin book)

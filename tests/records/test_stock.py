@@ -100,7 +100,9 @@ def test_an_unknown_product_an_expired_lot_or_another_expiry_is_refused(
 
 
 def test_take_refuses_more_than_on_hand_and_returns_are_bounded(
-    users: dict[str, Any], store: Store, dispensed: Any
+    users: dict[str, Any],
+    dispensed: Any,
+    store: Store,  # dispensed before the store was kept
 ) -> None:
     lot = stock.receive(users["pharmacist"], store.pk, _delivery("P1", 3))
     with pytest.raises(Conflict):
@@ -149,7 +151,9 @@ def test_take_refuses_a_lot_expired_before_the_infusion_or_of_another_product(
 
 
 def test_a_quarantined_lot_cannot_be_taken_and_lists_who_received_it(
-    users: dict[str, Any], store: Store, dispensed: Any
+    users: dict[str, Any],
+    dispensed: Any,
+    store: Store,  # dispensed before the store was kept
 ) -> None:
     fridge = stock.create_store(users["admin"], "day ward fridge")
     one = stock.receive(users["pharmacist"], store.pk, _delivery("P1", 4))

@@ -128,6 +128,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "pharmacy/stock/quarantine/": (frozenset({PHARMACIST}),) * 2,
     "pharmacy/stock/expiring/": (frozenset({PHARMACIST}), NO),
     "pharmacy/stock/stores/": (frozenset({ADMIN, PHARMACIST}), frozenset({ADMIN})),
+    "pharmacy/orders/<int:order_id>/return/": (frozenset({PHARMACIST}),) * 2,
     # issue 18: units and chairs (administrator); the day's bookings (staff); booking an order
     "staff/units/": (frozenset({ADMIN}),) * 2,
     "staff/units/<int:unit_id>/": (frozenset({ADMIN}),) * 2,

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from ninja import Field, Path, Schema
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from ivig.records.models import IgaStatus, OrderStatus, Place
 from ivig.records.services.limits import Override
@@ -259,23 +259,50 @@ class VerifyIn(Versioned):
     volume_ml: float = Field(..., gt=0, description="mL, as shown to you")
 
 
-class LotIn(In):
-    lot_number: str = Field(..., min_length=1, max_length=60)
-    expiry: dt.date
-    vial_size_g: float = Field(..., gt=0)
+FROM_STOCK = (
+    "the stock lot the vials are taken from (issue 18): its lot number, expiry, size and "
+    "product fill those left out (any given must agree); required when the service keeps stock"
+)
+
+
+class FromStock(In):
+    """A lot typed (number, expiry, size, product), or chosen from stock (``stock_lot_id``,
+    declared first: the others are checked knowing it)."""
+
+    stock_lot_id: int | None = Field(None, ge=1, description=FROM_STOCK)
+
+    @field_validator("lot_number", "expiry", "vial_size_g", "product_id", mode="after",
+                     check_fields=False)  # fmt: skip
+    @classmethod
+    def _typed_or_from_stock(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("stock_lot_id") is None:
+            raise ValueError(f"{info.field_name} is required without stock_lot_id")
+        return value
+
+
+class LotIn(FromStock):
+    lot_number: str | None = Field(None, min_length=1, max_length=60, validate_default=True)
+    expiry: dt.date | None = Field(None, validate_default=True)
+    vial_size_g: float | None = Field(None, gt=0, validate_default=True)
     count: int = Field(..., ge=1)
-    product_id: str = Field(
-        ...,
+    product_id: str | None = Field(
+        None,
         min_length=1,
         max_length=40,
+        validate_default=True,
         description="the product on the vial label, as read from it: there is no default (issue "
         "16 item 12); another product than the order's is a hard limit",
     )
 
 
-class LotOut(LotIn):
+class LotOut(Schema):
     id: int
+    lot_number: str
+    expiry: dt.date
+    vial_size_g: float
+    count: int
     product_id: str
+    stock_lot_id: int | None = Field(..., description="the stock lot taken from, if any")
 
 
 class OrderOut(Schema):
@@ -370,13 +397,15 @@ class VerifyCourseIn(In):
     orders: list[ShownOrderIn] = Field(..., min_length=1)
 
 
-class CourseLotIn(In):
+class CourseLotIn(FromStock):
     """The lot of one vial size for every order of the course (each takes its own count)."""
 
-    lot_number: str = Field(..., min_length=1, max_length=60)
-    expiry: dt.date
-    vial_size_g: float = Field(..., gt=0)
-    product_id: str = Field(..., min_length=1, max_length=40, description="on the vial label")
+    lot_number: str | None = Field(None, min_length=1, max_length=60, validate_default=True)
+    expiry: dt.date | None = Field(None, validate_default=True)
+    vial_size_g: float | None = Field(None, gt=0, validate_default=True)
+    product_id: str | None = Field(
+        None, min_length=1, max_length=40, validate_default=True, description="on the vial label"
+    )
 
 
 class DispenseCourseIn(In):

@@ -55,6 +55,7 @@ def order_out(o: Order) -> dict[str, Any]:
                 "expiry": lot.expiry,
                 "vial_size_g": lot.vial_size_g,
                 "count": lot.count,
+                "stock_lot_id": lot.stock_lot_id,
             }
             for lot in o.lots.all()
         ],

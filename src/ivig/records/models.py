@@ -297,6 +297,9 @@ class Lot(models.Model):
     expiry = models.DateField()
     vial_size_g = models.FloatField()
     count = models.PositiveIntegerField()
+    stock_lot = models.ForeignKey(  # issue 18: the stock lot the vials were taken from
+        "StockLot", null=True, blank=True, on_delete=models.PROTECT, related_name="dispensed"
+    )
 
 
 class InfusionSession(Versioned):

@@ -67,8 +67,12 @@ def verify(request: HttpRequest, order_id: Id, data: VerifyIn) -> dict[str, Any]
 def dispense(request: HttpRequest, order_id: Id, data: DispenseIn) -> dict[str, Any]:
     """An expired lot or a lot of another product is a hard limit (422 hard_limit; the row in
     ``details.row``); every lot's problem at once in ``details.errors`` (row, column, code,
-    message)."""
-    lots = [orders.LotInput(**lot.dict()) for lot in data.lots]
+    message). When the service keeps stock (a store exists) each lot names its
+    ``stock_lot_id`` and its vials are taken from it: more than on hand or a quarantined lot is
+    a 409, and nothing is taken or dispensed; unopened vials go back by
+    ``POST /api/stock/lots/{lot_id}/return``."""
+    lots = [orders.LotInput(**{**lot.dict(), "lot_number": lot.lot_number or ""})
+            for lot in data.lots]  # fmt: skip
     return order_out(orders.dispense(request.user, order_id, data.version, lots))
 
 
@@ -92,7 +96,8 @@ def dispense_course(
     ``details.errors`` (row, column, code, message); an expired lot or another product is a
     hard limit (422 hard_limit)."""
     shown = [orders.Shown(o.order_id, o.version) for o in data.orders]
-    lots = [orders.CourseLot(**lot.dict()) for lot in data.lots]
+    lots = [orders.CourseLot(**{**lot.dict(), "lot_number": lot.lot_number or ""})
+            for lot in data.lots]  # fmt: skip
     return [order_out(o) for o in orders.dispense_course(request.user, course_id, shown, lots)]
 
 

@@ -1,6 +1,8 @@
 """Vial stock (issue 18): stores (the administrator adds them), the stock per product and size
 against the next days' orders, expiring lots, and the pharmacist's movements: receive, take,
-return, quarantine and release. Dispensing does not take from stock yet."""
+return, quarantine and release. Dispensing (``POST /api/orders/{id}/dispense`` with
+``stock_lot_id``) takes from stock; what was taken for an order, per lot, is what a return can
+give back."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from ninja import Field, Query, Router, Schema
 
 from ivig.api.auth import rule
 from ivig.api.schemas import Id, In
-from ivig.records.models import Role, StockLot, Store
+from ivig.records.models import Order, Role, StockLot, Store
 from ivig.records.services import stock
+from ivig.records.services.common import get
 
 router = Router(tags=["stock"])
 
@@ -99,6 +102,12 @@ class StockRecipientOut(Schema):
 class StockFlaggedOut(Schema):
     lots: list[StockLotOut]
     recipients: list[StockRecipientOut] = Field(..., description="who received this lot number")
+
+
+class StockTakenOut(Schema):
+    lot: StockLotOut
+    taken: int = Field(..., description="vials taken from the lot for the order")
+    returned: int = Field(..., description="vials of them returned already")
 
 
 class StockDaysIn(In):
@@ -193,6 +202,17 @@ def take(request: HttpRequest, lot_id: Id, data: StockTakeIn) -> dict[str, Any]:
 def give_back(request: HttpRequest, lot_id: Id, data: StockReturnIn) -> dict[str, Any]:
     """Unopened vials of an order back into the lot they were taken from."""
     return _lot(stock.give_back(request.user, lot_id, data.count, data.order_id, data.note))
+
+
+@router.get("/stock/orders/{order_id}", response=list[StockTakenOut], **rule(PH))
+def taken_for(request: HttpRequest, order_id: Id) -> list[dict[str, Any]]:
+    """What was taken from stock for an order, per lot, and how much came back: a return
+    (``POST /api/stock/lots/{lot_id}/return``) gives back at most the difference."""
+    order = get(Order, order_id, "order")
+    return [
+        {"lot": _lot(t.lot), "taken": t.taken, "returned": t.returned}
+        for t in stock.taken_for(order.pk)
+    ]
 
 
 @router.post("/stock/quarantine", response=StockFlaggedOut, **rule(PH))

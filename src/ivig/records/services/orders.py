@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -29,13 +29,14 @@ from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError,
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
-from ivig.records.models import AuditEvent, Course, Lot, Order, OrderStatus, Role
-from ivig.records.services import courses, replan_needed
+from ivig.records.models import AuditEvent, Course, Lot, Order, OrderStatus, Role, StockLot
+from ivig.records.services import courses, replan_needed, stock
 from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import hard_stops
 
 __all__ = [
+    "KEEPS_STOCK",
     "TRANSITIONS",
     "CourseLot",
     "LotInput",
@@ -249,13 +250,16 @@ def verify(
 
 @dataclass(frozen=True, slots=True)
 class LotInput:
-    """One lot dispensed: ``product_id`` is the order's product unless said otherwise."""
+    """One lot dispensed: ``product_id`` is the order's product unless said otherwise. With
+    ``stock_lot_id`` (issue 18) the lot number, expiry, size and product come from that stock
+    lot (those typed too must agree) and the vials are taken from it."""
 
     lot_number: str
-    expiry: dt.date
-    vial_size_g: float
+    expiry: dt.date | None
+    vial_size_g: float | None
     count: int
     product_id: str | None = None
+    stock_lot_id: int | None = None
 
 
 def _at_row(exc: IvigError, row: int, column: str) -> IvigError:
@@ -279,7 +283,8 @@ def _lot_problems(i: int, lot: LotInput, order: Order, product: Product) -> list
         ))  # fmt: skip
     if lot.product_id and lot.product_id != product.id:
         out.append(_at_row(_wrong_product(i, lot, product), i, "product_id"))
-    if lot.vial_size_g not in product.vial_sizes_g.value:
+    out += _missing(i, lot)
+    if lot.vial_size_g is not None and lot.vial_size_g not in product.vial_sizes_g.value:
         out.append(_at_row(
             InvalidInput(
                 f"lot {i}: {product.display_name} has no {lot.vial_size_g:g} g vial",
@@ -288,7 +293,7 @@ def _lot_problems(i: int, lot: LotInput, order: Order, product: Product) -> list
             i,
             "vial_size_g",
         ))  # fmt: skip
-    if lot.expiry < order.date:
+    if lot.expiry is not None and lot.expiry < order.date:
         out.append(_at_row(
             HardLimit(
                 f"lot {i} ({lot.lot_number.strip()}) expires {lot.expiry.isoformat()}, before "
@@ -303,6 +308,15 @@ def _lot_problems(i: int, lot: LotInput, order: Order, product: Product) -> list
             "expiry",
         ))  # fmt: skip
     return out
+
+
+def _missing(i: int, lot: LotInput | CourseLot) -> list[IvigError]:
+    """A typed lot (not from stock) needs its expiry and vial size."""
+    return [
+        _at_row(InvalidInput(f"lot {i}: the {words} is required", field="lots"), i, column)
+        for column, words in (("expiry", "expiry date"), ("vial_size_g", "vial size"))
+        if getattr(lot, column) is None
+    ]
 
 
 def _one_error(problems: list[IvigError]) -> IvigError:
@@ -339,7 +353,7 @@ def lot_problems(
     given: dict[float, int] = {}
     for i, lot in zip(rows or range(1, len(lots) + 1), lots, strict=True):
         problems += _lot_problems(i, lot, order, product)
-        if lot.count > 0:
+        if lot.count > 0 and lot.vial_size_g is not None:
             given[lot.vial_size_g] = given.get(lot.vial_size_g, 0) + lot.count
     if given != vial_counts(order.vials):
         want = vial_label(order.vials)
@@ -391,7 +405,12 @@ def dispense(
     course not marked "re-plan needed" (issue 16 item 3: its vials would be made up on the old
     numbers). An
     expired lot or a lot of another product is a hard limit, refused for every role and counted
-    (requirements 48, 64)."""
+    (requirements 48, 64).
+
+    When the service keeps stock (issue 18), each lot names the stock lot its vials come from
+    (a typed lot is refused: :data:`KEEPS_STOCK`); they are taken from it in this transaction,
+    by ``stock.take``'s rules (not quarantined, no more than on hand), so a refusal leaves the
+    order and the stock as they were."""
     actor = _may(actor, S.dispensed, "dispensing an order")
     patient_id = get(Order, order_id, "order").patient_id
     with (
@@ -400,21 +419,32 @@ def dispense(
     ):
         order = locked(Order, order_id, "order")
         replan_needed.refuse_if_needed(order, "dispensed")  # issue 16 item 3
-        problems = lot_problems(order, lots)
+        rows = list(enumerate(lots, start=1))
+        lots, held, problems = _from_stock(rows)
+        problems += _stock_refusals(held, [list(enumerate(lots, start=1))])
+        problems += lot_problems(order, lots)
         if problems:
             raise _one_error(problems)
-        return _record_dispensing(actor, order, version, lots, now)
+        return _record_dispensing(actor, order, version, lots, now, held)
 
 
 def _record_dispensing(
-    actor: User, order: Order, version: int, lots: list[LotInput], now: dt.datetime | None
+    actor: User,
+    order: Order,
+    version: int,
+    lots: list[LotInput],
+    now: dt.datetime | None,
+    held: dict[int, StockLot],
 ) -> Order:
-    """The move to dispensed and one audited row per lot (the lots checked already)."""
+    """The move to dispensed, one audited row per lot and the vials taken from each stock lot
+    (``held``, locked), one audited movement per stock lot (the lots checked already)."""
     order = transition(
         actor, order.pk, S.dispensed, version, dispensed_by=actor,
         dispensed_at=now or timezone.now(),
     )  # fmt: skip
     for lot in lots:
+        assert lot.expiry is not None  # checked: _missing
+        assert lot.vial_size_g is not None
         row = Lot.objects.create(
             order=order,
             product_id=order.course.product_id,
@@ -422,9 +452,101 @@ def _record_dispensing(
             expiry=lot.expiry,
             vial_size_g=lot.vial_size_g,
             count=lot.count,
+            stock_lot=held[lot.stock_lot_id] if lot.stock_lot_id is not None else None,
         )
         audit.created(actor, "lot", row, patient_id=order.patient_id)
+    for lot_id, (_, count) in _totals([list(enumerate(lots, start=1))]).items():
+        stock._draw(actor, held[lot_id], count, order)
     return order
+
+
+# --- dispensing from stock (issue 18) ------------------------------------------------------------
+
+KEEPS_STOCK = "this service keeps stock: choose the lot from a store"
+
+L = TypeVar("L", "LotInput", "CourseLot")
+
+
+def _from_stock(rows: list[tuple[int, L]]) -> tuple[list[L], dict[int, StockLot], list[IvigError]]:
+    """Each lot chosen from stock filled in from its stock lot, locked in id order (two
+    dispensings lock in one order); a typed value that disagrees with it is a problem on its
+    row and field. When the service keeps stock, a lot typed without one is refused."""
+    keeps = stock.keeps_stock()
+    ids = sorted({lot.stock_lot_id for _, lot in rows if lot.stock_lot_id is not None})
+    held = {x.pk: x for x in StockLot.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    out: list[L] = []
+    problems: list[IvigError] = []
+    for i, lot in rows:
+        found = held.get(lot.stock_lot_id) if lot.stock_lot_id is not None else None
+        if found is None:
+            if lot.stock_lot_id is not None:
+                problems.append(_at_row(InvalidInput(
+                    f"lot {i}: there is no stock lot {lot.stock_lot_id}", field="lots"
+                ), i, "stock_lot_id"))  # fmt: skip
+            elif keeps:
+                problems.append(_at_row(
+                    InvalidInput(f"lot {i}: {KEEPS_STOCK}", field="lots"), i, "stock_lot_id"
+                ))  # fmt: skip
+            out.append(lot)
+            continue
+        problems += _disagreements(i, lot, found)
+        out.append(replace(lot, lot_number=found.lot_number, expiry=found.expiry,
+                           vial_size_g=found.vial_size_g, product_id=found.product_id))  # fmt: skip
+    return out, held, problems
+
+
+def _disagreements(i: int, lot: LotInput | CourseLot, found: StockLot) -> list[IvigError]:
+    """The values typed beside a stock lot that are not the stock lot's, each on its field."""
+    typed: list[tuple[str, str, object, object]] = [
+        ("lot_number", "lot number", lot.lot_number.strip().upper() or None,
+         found.lot_number.upper()),
+        ("expiry", "expiry", lot.expiry, found.expiry),
+        ("vial_size_g", "vial size (g)", None if lot.vial_size_g is None
+         else float(lot.vial_size_g), found.vial_size_g),
+        ("product_id", "product", lot.product_id or None, found.product_id),
+    ]  # fmt: skip
+    out: list[IvigError] = []
+    for column, words, given, stored in typed:
+        if given is not None and given != stored:
+            out.append(_at_row(InvalidInput(
+                f"lot {i}: the {words} of stock lot {found.lot_number} is {_shown(stored)}, not "
+                f"{_shown(given)}",
+                field="lots",
+            ), i, column))  # fmt: skip
+    return out
+
+
+def _shown(value: object) -> str:
+    """A typed value in a message: a date as ISO, a size without trailing zeros."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _totals(orders_rows: list[list[tuple[int, LotInput]]]) -> dict[int, tuple[int, int]]:
+    """Per stock lot: the first row that takes from it and the vials all the rows take."""
+    out: dict[int, tuple[int, int]] = {}
+    for rows in orders_rows:
+        for i, lot in rows:
+            if lot.stock_lot_id is not None and lot.count > 0:
+                first, total = out.get(lot.stock_lot_id, (i, 0))
+                out[lot.stock_lot_id] = (min(first, i), total + lot.count)
+    return out
+
+
+def _stock_refusals(
+    held: dict[int, StockLot], orders_rows: list[list[tuple[int, LotInput]]]
+) -> list[IvigError]:
+    """``stock.take``'s refusals of each stock lot (quarantined, more than on hand) against
+    the total every row takes from it, checked once under its row lock, on its first row."""
+    problems: list[IvigError] = []
+    for lot_id, (i, total) in _totals(orders_rows).items():
+        if lot_id in held:
+            for exc in stock._refusals(held[lot_id], total):
+                exc.message = f"lot {i}: {exc.message}"
+                exc.args = (exc.message,)
+                problems.append(_at_row(exc, i, "stock_lot_id"))
+    return problems
 
 
 # --- a course's doses together (issue 16 item 15) -------------------------------------------------
@@ -487,12 +609,14 @@ def verify_course(
 @dataclass(frozen=True, slots=True)
 class CourseLot:
     """The lot of one vial size for every order of a course: each order takes from it the
-    count of that size it ordered."""
+    count of that size it ordered. With ``stock_lot_id`` (issue 18) the lot comes from that
+    stock lot, as for :class:`LotInput`, and every order's vials are taken from it."""
 
     lot_number: str
-    expiry: dt.date
-    vial_size_g: float
+    expiry: dt.date | None
+    vial_size_g: float | None
     product_id: str | None = None
+    stock_lot_id: int | None = None
 
 
 def course_lots(order: Order, lots: list[CourseLot]) -> list[tuple[int, LotInput]]:
@@ -503,11 +627,16 @@ def course_lots(order: Order, lots: list[CourseLot]) -> list[tuple[int, LotInput
         (
             i,
             LotInput(
-                lot.lot_number, lot.expiry, lot.vial_size_g, counts[lot.vial_size_g], lot.product_id
+                lot.lot_number,
+                lot.expiry,
+                lot.vial_size_g,
+                counts[lot.vial_size_g],
+                lot.product_id,
+                lot.stock_lot_id,
             ),
         )
         for i, lot in enumerate(lots, start=1)
-        if lot.vial_size_g in counts
+        if lot.vial_size_g is not None and lot.vial_size_g in counts
     ]
 
 
@@ -517,7 +646,9 @@ def _course_lot_problems(found: list[Order], lots: list[CourseLot]) -> list[Ivig
     sizes = [lot.vial_size_g for lot in lots]
     ordered = {size for order in found for size in vial_counts(order.vials)}
     for i, lot in enumerate(lots, start=1):
-        if sizes.count(lot.vial_size_g) > 1:
+        if lot.vial_size_g is None:
+            problems += _missing(i, lot)
+        elif sizes.count(lot.vial_size_g) > 1:
             problems.append(_at_row(InvalidInput(
                 f"lot {i}: one lot per vial size for a whole course; to take {lot.vial_size_g:g}"
                 " g vials from two lots, dispense each order on its own",
@@ -541,7 +672,9 @@ def dispense_course(
     15): each order takes its own count of each size, checked against its vials as
     :func:`dispense` checks them, every problem of every order named at once (a hard limit
     counted); then each order is moved and its lots recorded and audited on its own, all in
-    one transaction."""
+    one transaction. A stock lot (issue 18) serves every order's vials of its size: their
+    total is checked against its count on hand once, under its row lock, and each order's
+    take is its own audited movement."""
     actor = _may(actor, S.dispensed, "dispensing an order")
     course = get(Course, course_id, "course")
     by_id = {s.order_id: s for s in shown}
@@ -552,7 +685,9 @@ def dispense_course(
         found = [locked(Order, o.pk, "order") for o in _course_orders(course_id, S.verified, shown)]
         for order in found:
             replan_needed.refuse_if_needed(order, "dispensed")  # issue 16 item 3
-        problems = _course_lot_problems(found, lots) if lots else []
+        lots, held, problems = _from_stock(list(enumerate(lots, start=1)))
+        problems += _course_lot_problems(found, lots) if lots else []
+        problems += _stock_refusals(held, [course_lots(order, lots) for order in found])
         for order in found:
             taken = course_lots(order, lots)
             numbers, rows = [i for i, _ in taken], [lot for _, lot in taken]
@@ -561,7 +696,12 @@ def dispense_course(
             raise _one_error(problems)
         return [
             _record_dispensing(
-                actor, order, by_id[order.pk].version, [t for _, t in course_lots(order, lots)], now
+                actor,
+                order,
+                by_id[order.pk].version,
+                [t for _, t in course_lots(order, lots)],
+                now,
+                held,
             )
             for order in found
         ]

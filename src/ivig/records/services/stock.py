@@ -5,7 +5,10 @@ transaction. A take locks the lot's row (``select_for_update``; SQLite's IMMEDIA
 hold the write lock), so the count on hand never goes below zero, under concurrent takes too; a
 CHECK constraint stands behind it. The administrator names the stores.
 
-Dispensing (``orders.dispense``) does not take from stock yet: that is a later step.
+Dispensing takes from stock: when the service keeps stock (a store exists), ``orders.dispense``
+and ``orders.dispense_course`` take each lot's vials from the stock lot chosen, in the
+transaction that moves the order to dispensed, by the rules of :func:`take` (``_refusals``,
+``_draw``); a return (:func:`give_back`) puts back unopened vials taken for an order.
 
 Lists: the lots expiring within N days; the vials usable on hand (not quarantined, not expired)
 per product and size against the vials the planned and verified orders of the next N days need,
@@ -20,11 +23,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from ivig.core.stock import StockLine, needs_of, stock_lines
-from ivig.errors import Conflict, InvalidInput, NotFound, UnknownProduct
+from ivig.errors import Conflict, InvalidInput, IvigError, NotFound, UnknownProduct
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
@@ -40,15 +43,16 @@ from ivig.records.models import (
 )
 from ivig.records.services.access import require
 from ivig.records.services.common import get, locked
-from ivig.records.services.orders import find_lots
 
 __all__ = [
     "EXPIRING_DAYS",
     "SHORTFALL_DAYS",
     "Received",
+    "Taken",
     "create_store",
     "expiring",
     "give_back",
+    "keeps_stock",
     "lots_numbered",
     "quarantine",
     "receive",
@@ -56,6 +60,8 @@ __all__ = [
     "release",
     "stock_against_orders",
     "take",
+    "taken_for",
+    "usable_lots",
 ]
 
 EXPIRING_DAYS = 30
@@ -73,6 +79,26 @@ class Received:
     lot_number: str
     expiry: dt.date
     count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The vials of one stock lot taken for an order, and how many came back."""
+
+    lot: StockLot
+    taken: int
+    returned: int
+
+    @property
+    def out(self) -> int:
+        """Taken and not returned: the most that can still come back."""
+        return self.taken - self.returned
+
+
+def keeps_stock() -> bool:
+    """Whether the service keeps stock (a store exists): then every dispensed lot comes from a
+    store (``orders.dispense``)."""
+    return Store.objects.exists()
 
 
 def create_store(actor: Actor, name: str) -> Store:
@@ -236,30 +262,50 @@ def take(
         lot = locked(StockLot, lot_id, "stock lot")
         order = get(Order, order_id, "order") if order_id is not None else None
         day = order.date if order is not None else (today or timezone.localdate())
-        if lot.quarantined:
-            raise Conflict(
-                f"lot {lot.lot_number} is quarantined ({lot.quarantine_reason}): it cannot be taken"
-            )
-        if lot.expiry < day:
-            raise Conflict(
-                f"lot {lot.lot_number} expires {lot.expiry.isoformat()}, before "
-                f"{day.isoformat()}: an expired lot cannot be taken"
-            )
-        if order is not None and order.course.product_id != lot.product_id:
-            raise InvalidInput(
-                f"lot {lot.lot_number} is {lot.product_id}, the order is for "
-                f"{order.course.product_id}",
-                field="lot",
-            )
-        if count > lot.on_hand:
-            raise Conflict(
-                f"lot {lot.lot_number} has {lot.on_hand} vials on hand, not {count}"
-            ).with_hint("take from another lot or receive more")
-        before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
-        StockLot.objects.filter(pk=lot.pk).update(on_hand=F("on_hand") - count)
-        lot.refresh_from_db()
-        _move(actor, lot, MovementKind.dispense, count, before, order=order)
+        product_id = order.course.product_id if order is not None else None
+        problems = _refusals(lot, count, day=day, product_id=product_id)
+        if problems:
+            raise problems[0]
+        _draw(actor, lot, count, order)
     return lot
+
+
+def _refusals(
+    lot: StockLot, count: int, *, day: dt.date | None = None, product_id: str | None = None
+) -> list[IvigError]:
+    """Why ``count`` vials cannot be taken from ``lot`` (locked by the caller), in this order:
+    quarantined, expired before ``day``, of another product than ``product_id``, more than on
+    hand. Dispensing passes no day or product: there an expired lot or another product is a
+    hard limit (``orders._lot_problems``, requirement 64)."""
+    out: list[IvigError] = []
+    if lot.quarantined:
+        out.append(Conflict(
+            f"lot {lot.lot_number} is quarantined ({lot.quarantine_reason}): it cannot be taken"
+        ))  # fmt: skip
+    if day is not None and lot.expiry < day:
+        out.append(Conflict(
+            f"lot {lot.lot_number} expires {lot.expiry.isoformat()}, before "
+            f"{day.isoformat()}: an expired lot cannot be taken"
+        ))  # fmt: skip
+    if product_id is not None and product_id != lot.product_id:
+        out.append(InvalidInput(
+            f"lot {lot.lot_number} is {lot.product_id}, the order is for {product_id}",
+            field="lot",
+        ))  # fmt: skip
+    if count > lot.on_hand:
+        out.append(Conflict(
+            f"lot {lot.lot_number} has {lot.on_hand} vials on hand, not {count}"
+        ).with_hint("take from another lot or receive more"))  # fmt: skip
+    return out
+
+
+def _draw(actor: User, lot: StockLot, count: int, order: Order | None) -> StockMovement:
+    """Take ``count`` vials from ``lot`` (locked and checked by :func:`_refusals`): the count
+    on hand, the movement and its audit event."""
+    before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
+    StockLot.objects.filter(pk=lot.pk).update(on_hand=F("on_hand") - count)
+    lot.refresh_from_db()
+    return _move(actor, lot, MovementKind.dispense, count, before, order=order)
 
 
 def give_back(actor: Actor, lot_id: int, count: int, order_id: int, note: str = "") -> StockLot:
@@ -270,12 +316,10 @@ def give_back(actor: Actor, lot_id: int, count: int, order_id: int, note: str = 
     with transaction.atomic():
         lot = locked(StockLot, lot_id, "stock lot")
         order = get(Order, order_id, "order")
-        moved = StockMovement.objects.filter(lot=lot, order=order)
-        taken = moved.filter(kind=MovementKind.dispense).aggregate(n=Sum("count"))["n"] or 0
-        back = moved.filter(kind=MovementKind.give_back).aggregate(n=Sum("count"))["n"] or 0
-        if count > taken - back:
+        out = next((t.out for t in taken_for(order.pk) if t.lot.pk == lot.pk), 0)
+        if count > out:
             raise Conflict(
-                f"{taken - back} vials of lot {lot.lot_number} were taken for order {order.pk} "
+                f"{out} vials of lot {lot.lot_number} were taken for order {order.pk} "
                 f"and not returned: {count} cannot come back"
             )
         before: dict[str, object] = {"on_hand": lot.on_hand, "quarantined": lot.quarantined}
@@ -283,6 +327,37 @@ def give_back(actor: Actor, lot_id: int, count: int, order_id: int, note: str = 
         lot.refresh_from_db()
         _move(actor, lot, MovementKind.give_back, count, before, order=order, note=note.strip())
     return lot
+
+
+def taken_for(order_id: int) -> list[Taken]:
+    """Per stock lot, the vials taken for an order and those returned (a lot with nothing
+    taken for it left out), by store and lot number: what a return can give back."""
+    moved = StockMovement.objects.filter(order_id=order_id)
+    sums = (
+        moved.values("lot")
+        .annotate(
+            taken=Sum("count", filter=Q(kind=MovementKind.dispense)),
+            back=Sum("count", filter=Q(kind=MovementKind.give_back)),
+        )
+        .order_by("lot")
+    )
+    lots = StockLot.objects.select_related("store").in_bulk([row["lot"] for row in sums])
+    found = [
+        Taken(lots[row["lot"]], row["taken"] or 0, row["back"] or 0) for row in sums if row["taken"]
+    ]
+    return sorted(found, key=lambda t: (t.lot.store.name, t.lot.lot_number, t.lot.pk))
+
+
+def usable_lots(product_id: str, day: dt.date) -> QuerySet[StockLot]:
+    """The stock lots of a product that can be dispensed for an infusion on ``day``: vials on
+    hand, not quarantined, not expired on that day; the soonest expiry first."""
+    return (
+        StockLot.objects.filter(
+            product_id=product_id, quarantined=False, expiry__gte=day, on_hand__gt=0
+        )
+        .select_related("store")
+        .order_by("expiry", "-vial_size_g", "store__name", "lot_number")
+    )
 
 
 def lots_numbered(lot_number: str) -> QuerySet[StockLot]:
@@ -333,6 +408,8 @@ def release(actor: Actor, lot_number: str, reason: str) -> list[StockLot]:
 
 def recipients(lot_number: str) -> QuerySet[Lot]:
     """Who received a lot number (the dispensing records; ``orders.find_lots``)."""
+    from ivig.records.services.orders import find_lots  # orders imports stock: dispensing
+
     return find_lots(lot_number)
 
 

@@ -6,7 +6,12 @@ The services decide (``orders.verify``, ``orders.dispense``); these views show t
 to the field at fault and keep what the pharmacist typed. The verify form sends the dose and
 volume the page showed (the server recomputes the plan and refuses on any mismatch: requirement
 56); an order planned with another drug library version links to the prescriber's re-plan
-(requirement 46). A lot of another product, or expired, is a hard limit shown on its row."""
+(requirement 46). A lot of another product, or expired, is a hard limit shown on its row.
+
+When the service keeps stock (issue 18: a store exists) the dispense pages offer the stock lots
+of the order's product usable on the infusion day instead of the typed lot (``orders.dispense``
+takes the vials from them); the return page gives unopened vials of a dispensed order back to
+the lots they came from (``stock.give_back``)."""
 
 from __future__ import annotations
 
@@ -27,9 +32,9 @@ from ivig.core.catalogue import Product
 from ivig.core.units import plain_number
 from ivig.errors import Conflict, IvigError, UnknownProduct
 from ivig.records.library import current_catalogue, current_library
-from ivig.records.models import Course, IgaStatus, Order, OrderStatus
+from ivig.records.models import Course, IgaStatus, MovementKind, Order, OrderStatus, StockLot
 from ivig.records.services import orders as service
-from ivig.records.services import patient_reports
+from ivig.records.services import patient_reports, stock
 from ivig.web.forms import DateInput, today
 from ivig.web.views.common import posted, roles_required
 
@@ -125,6 +130,69 @@ class LotForm(forms.Form):
 
 
 LotFormSet = forms.formset_factory(LotForm, extra=1, max_num=12, validate_max=True)
+
+
+class StockLotForm(forms.Form):
+    """One row of dispensing when the service keeps stock (issue 18): vials from a stock lot of
+    the order's product usable on the infusion day (its number, expiry, size and product are
+    the stock lot's); no lot is chosen for the pharmacist."""
+
+    stock_lot_id = forms.TypedChoiceField(
+        label="Stock lot",
+        coerce=int,
+        choices=(),
+        error_messages={"required": "Choose the lot the vials are taken from"},
+    )
+    count = forms.IntegerField(label="Vials", min_value=1)
+
+    def __init__(self, *args: Any, lots: list[StockLot] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lots = {lot.pk: lot for lot in lots or ()}
+        choice = self.fields["stock_lot_id"]
+        assert isinstance(choice, forms.TypedChoiceField)
+        choice.choices = [
+            ("", "Choose a lot"),
+            *((pk, _lot_label(x)) for pk, x in self.lots.items()),
+        ]
+        if "count" in self.fields:
+            self.fields["count"].widget.attrs.update(inputmode="numeric")
+
+    def clean(self) -> dict[str, Any]:
+        """The chosen lot's vial size, for the check of the rows against the ordered vials."""
+        data = super().clean() or {}
+        lot = self.lots.get(data.get("stock_lot_id") or 0)
+        if lot is not None:
+            data["vial_size_g"] = lot.vial_size_g
+        return data
+
+
+def _lot_label(lot: StockLot) -> str:
+    return (f"{lot.store.name} · lot {lot.lot_number} · expires {lot.expiry:%Y-%m-%d} · "
+            f"{lot.vial_size_g:g} g · {lot.on_hand} on hand")  # fmt: skip
+
+
+StockLotFormSet = forms.formset_factory(StockLotForm, extra=1, max_num=12, validate_max=True)
+
+
+class CourseStockLotForm(StockLotForm):
+    """The stock lot of one vial size for every order of a course."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["count"]
+
+
+CourseStockLotFormSet = forms.formset_factory(
+    CourseStockLotForm, extra=0, max_num=12, validate_max=True
+)
+
+
+class ReturnForm(forms.Form):
+    """Unopened vials of an order back to one stock lot (its button posts ``which``: the lot's
+    id; the fields are prefixed by it), with a note."""
+
+    count = forms.IntegerField(label="Vials to return", min_value=1)
+    note = forms.CharField(label="Note", max_length=2000, required=False)
 
 
 class LotSearchForm(forms.Form):
@@ -294,8 +362,24 @@ def queue(request: HttpRequest) -> HttpResponse:
             "to_dispense": _by_course([_row(o) for o in _queue(OrderStatus.verified)]),
             "lot_form": LotSearchForm(),
             "today": today(),
+            "to_return": _to_return(),
         },
     )
+
+
+def _to_return() -> list[Order]:
+    """Deferred or cancelled orders with vials taken from stock and not all returned (issue
+    18): their unopened vials go back from the return page."""
+    stopped = (
+        Order.objects.filter(
+            status__in=(OrderStatus.deferred, OrderStatus.cancelled),
+            stock_movements__kind=MovementKind.dispense,
+        )
+        .distinct()
+        .select_related("patient")
+        .order_by("date", "id")
+    )
+    return [o for o in stopped[:100] if any(t.out for t in stock.taken_for(o.pk))]
 
 
 def _by_course(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -381,7 +465,7 @@ def _posted_version(form: VersionForm) -> int | None:
 
 def _place_lot_error(
     exc: IvigError,
-    used: list[LotForm],
+    used: list[forms.Form],
     top: VersionForm,
     ordered: dict[float, int],
 ) -> None:
@@ -405,7 +489,7 @@ def _problems(exc: IvigError) -> list[dict[str, Any]]:
 
 def _place_one(
     problem: dict[str, Any],
-    used: list[LotForm],
+    used: list[forms.Form],
     top: VersionForm,
     ordered: dict[float, int],
     field: str | None,
@@ -423,10 +507,13 @@ def _place_one(
         return
     given: dict[float, int] = {}
     for form in used:
-        size = form.cleaned_data["vial_size_g"]
-        given[size] = given.get(size, 0) + form.cleaned_data["count"]
+        size = form.cleaned_data.get("vial_size_g")
+        if size is not None:
+            given[size] = given.get(size, 0) + form.cleaned_data["count"]
     for form in used:
-        size = form.cleaned_data["vial_size_g"]
+        size = form.cleaned_data.get("vial_size_g")
+        if size is None:
+            continue
         if size not in ordered:
             form.add_error("vial_size_g", f"{size:g} g vials are not in this order")
         elif given.get(size) != ordered[size]:
@@ -438,22 +525,42 @@ def _initial_lots(order: Order) -> list[dict[str, Any]]:
     return [{"vial_size_g": f"{v['size_g']:g}", "count": v["count"]} for v in _vials(order)]
 
 
-@roles_required("pharmacist")
-def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
-    """One row per vial size of the order (lot number, expiry, count prefilled), and a spare
-    row for a second lot of a size; posts ``orders.dispense`` with the version read."""
-    order = _order(order_id)
+def _dispense_formset(order: Order, data: Any, keeps: bool) -> forms.BaseFormSet[Any]:
+    """The rows of the dispense page: typed lots, or, when the service keeps stock, the stock
+    lots usable on the infusion day (issue 18); one row per ordered size, counts prefilled."""
+    if keeps:
+        lots = list(stock.usable_lots(order.course.product_id, order.date))
+        initial = [{"count": v["count"]} for v in _vials(order)]
+        return StockLotFormSet(data, prefix="lots", initial=initial, form_kwargs={"lots": lots})
     product = _product(order)
     sizes = tuple(sorted({*(product.vial_sizes_g.value if product else ()), *_sizes(order)}))
-    ordered = {v["size_g"]: v["count"] for v in _vials(order)}
-    data = request.POST if request.method == "POST" else None
-    top = VersionForm(data, initial={"version": order.version})
-    formset = LotFormSet(
+    return LotFormSet(
         data,
         prefix="lots",
         initial=_initial_lots(order),
         form_kwargs={"sizes": sizes, "products": _product_choices(order)},
     )
+
+
+def _lot_input(form: forms.Form) -> service.LotInput:
+    d = form.cleaned_data
+    if "stock_lot_id" in d:
+        return service.LotInput("", None, None, d["count"], stock_lot_id=d["stock_lot_id"])
+    return service.LotInput(d["lot_number"], d["expiry"], d["vial_size_g"], d["count"],
+                            d["product_id"])  # fmt: skip
+
+
+@roles_required("pharmacist")
+def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
+    """One row per vial size of the order (lot number, expiry, count prefilled; or the stock
+    lot when the service keeps stock), and a spare row for a second lot of a size; posts
+    ``orders.dispense`` with the version read."""
+    order = _order(order_id)
+    ordered = {v["size_g"]: v["count"] for v in _vials(order)}
+    data = request.POST if request.method == "POST" else None
+    top = VersionForm(data, initial={"version": order.version})
+    keeps = stock.keeps_stock()
+    formset = _dispense_formset(order, data, keeps)
     status = 200
     if request.method == "POST":
         top_ok = top.is_valid()
@@ -462,28 +569,20 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
             top.add_error(None, "the order's version is missing: reload the page")
         if top_ok and rows_ok:
             used = [f for f in formset.forms if f.cleaned_data]  # the spare row left blank: {}
-            lots = [
-                service.LotInput(
-                    lot_number=f.cleaned_data["lot_number"],
-                    expiry=f.cleaned_data["expiry"],
-                    vial_size_g=f.cleaned_data["vial_size_g"],
-                    count=f.cleaned_data["count"],
-                    product_id=f.cleaned_data["product_id"],
-                )
-                for f in used
-            ]
+            lots = [_lot_input(f) for f in used]
             try:
-                service.dispense(request.user, order.pk, top.cleaned_data["version"], lots)
+                done = service.dispense(request.user, order.pk, top.cleaned_data["version"], lots)
             except IvigError as exc:
                 _place_lot_error(exc, used, top, ordered)
                 if isinstance(exc, Conflict):
                     status = 409
                     order = _order(order_id)
             else:
+                numbers = sorted({lot.lot_number for lot in done.lots.all()})
                 messages.success(
                     request,
                     f"Dispensed: {order.patient}, {order.date:%Y-%m-%d}, "
-                    f"lots {', '.join(sorted({lot.lot_number for lot in lots}))}.",
+                    f"lots {', '.join(numbers)}.",
                 )
                 return redirect("web:pharmacy")
     return render(
@@ -498,6 +597,8 @@ def dispense(request: HttpRequest, order_id: int) -> HttpResponse:
             "top": top,
             "formset": formset,
             "expired_before": order.date,
+            "keeps_stock": keeps,
+            "taken": stock.taken_for(order.pk),
         },
         status=status,
     )
@@ -644,12 +745,26 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
         )
     )
     data = request.POST if request.method == "POST" else None
-    formset = CourseLotFormSet(
-        data,
-        prefix="lots",
-        initial=_initial_course_lots(found),
-        form_kwargs={"sizes": sizes, "products": _product_choices(found[0]) if found else None},
-    )
+    keeps = stock.keeps_stock()
+    formset: forms.BaseFormSet[Any]
+    if keeps:  # issue 18: a stock lot usable on the course's last dose day, per size
+        usable = stock.usable_lots(course.product_id, found[-1].date) if found else []
+        formset = CourseStockLotFormSet(
+            data,
+            prefix="lots",
+            initial=[{} for _ in _initial_course_lots(found)],
+            form_kwargs={"lots": list(usable)},
+        )
+    else:
+        formset = CourseLotFormSet(
+            data,
+            prefix="lots",
+            initial=_initial_course_lots(found),
+            form_kwargs={
+                "sizes": sizes,
+                "products": _product_choices(found[0]) if found else None,
+            },
+        )
     errors: list[str] = []
     status = 200
     if request.method == "POST":
@@ -661,15 +776,7 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
         else:
             if formset.is_valid():
                 used = [f for f in formset.forms if f.cleaned_data]
-                lots = [
-                    service.CourseLot(
-                        lot_number=f.cleaned_data["lot_number"],
-                        expiry=f.cleaned_data["expiry"],
-                        vial_size_g=f.cleaned_data["vial_size_g"],
-                        product_id=f.cleaned_data["product_id"],
-                    )
-                    for f in used
-                ]
+                lots = [_course_lot(f) for f in used]
                 try:
                     done = service.dispense_course(request.user, course.pk, shown, lots)
                 except IvigError as exc:
@@ -685,10 +792,11 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
                         else:
                             errors.append(problem["message"])
                 else:
+                    numbers = {lot.lot_number for o in done for lot in o.lots.all()}
                     messages.success(
                         request,
                         f"Dispensed {len(done)} doses: {course.patient}, lots "
-                        + ", ".join(sorted({lot.lot_number for lot in lots}))
+                        + ", ".join(sorted(numbers))
                         + ".",
                     )
                     return redirect("web:pharmacy")
@@ -704,9 +812,75 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
             "formset": formset,
             "errors": errors,
             "expired_before": found[-1].date if found else None,
+            "keeps_stock": keeps,
         },
         status=status,
     )
+
+
+def _course_lot(form: forms.Form) -> service.CourseLot:
+    d = form.cleaned_data
+    if "stock_lot_id" in d:
+        return service.CourseLot("", None, None, stock_lot_id=d["stock_lot_id"])
+    return service.CourseLot(d["lot_number"], d["expiry"], d["vial_size_g"], d["product_id"])
+
+
+# --- returns (issue 18) --------------------------------------------------------------------------
+
+
+@roles_required("pharmacist")
+def give_back(request: HttpRequest, order_id: int) -> HttpResponse:
+    """What was taken from stock for a dispensed order, per stock lot (taken, returned), and a
+    count of unopened vials to return to each lot with a note (``stock.give_back``)."""
+    order = _order(order_id)
+    posted_lot = _posted_lot(request)
+    status = 200
+    rows: list[dict[str, Any]] = []
+    for t in stock.taken_for(order.pk):
+        mine = posted_lot == t.lot.pk
+        form = ReturnForm(request.POST if mine else None, prefix=f"lot{t.lot.pk}")
+        if mine and form.is_valid():
+            d = form.cleaned_data
+            try:
+                lot = stock.give_back(request.user, t.lot.pk, d["count"], order.pk, d["note"])
+            except IvigError as exc:
+                form.add_error("count", exc.message)
+                status = exc.http_status
+            else:
+                messages.success(
+                    request,
+                    f"Returned {d['count']} vials to lot {lot.lot_number}: "
+                    f"{lot.on_hand} on hand in {lot.store.name}.",
+                )
+                return redirect("web:pharmacy-return", order_id=order.pk)
+        elif mine:
+            status = 422
+        rows.append({"taken": t, "form": form})
+    if request.method == "POST" and posted_lot not in {r["taken"].lot.pk for r in rows}:
+        messages.error(request, "Nothing was taken from that lot for this order.")
+        status = 409
+    return render(
+        request,
+        "web/pharmacy_return.html",
+        {
+            "section": "pharmacy",
+            "title": f"Return vials: {order.patient}",
+            "order": order,
+            "product": _product_name(order),
+            "rows": rows,
+        },
+        status=status,
+    )
+
+
+def _posted_lot(request: HttpRequest) -> int | None:
+    """The stock lot whose return was posted (its button's ``which``); 0 when unreadable."""
+    if request.method != "POST":
+        return None
+    try:
+        return int(request.POST.get("which", ""))
+    except ValueError:
+        return 0
 
 
 # --- lot look-up ---------------------------------------------------------------------------------
@@ -755,6 +929,7 @@ urlpatterns: list[URLPattern] = [
     path("pharmacy/orders/<int:order_id>/verify/", verify, name="pharmacy-verify"),
     path("pharmacy/orders/<int:order_id>/dispense/", dispense, name="pharmacy-dispense"),
     path("pharmacy/lots/", lots, name="pharmacy-lots"),
+    path("pharmacy/orders/<int:order_id>/return/", give_back, name="pharmacy-return"),
     path("pharmacy/courses/<int:course_id>/verify/", verify_course, name="pharmacy-verify-course"),
     path(
         "pharmacy/courses/<int:course_id>/dispense/",

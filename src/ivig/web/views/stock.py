@@ -4,7 +4,7 @@ quarantine (recall) and release of a lot number with the patients who received i
 expiring soon, and the stores (the administrator adds them).
 
 The service decides (``records.services.stock``); the pages show its errors next to the field
-at fault and keep what was typed. Dispensing does not take from stock yet."""
+at fault and keep what was typed. Dispensing takes from stock (``web.views.pharmacy``)."""
 
 from __future__ import annotations
 
