@@ -380,6 +380,7 @@ def prescribe(
                 patient=patient,
                 sequence=i,
                 date=dt.date.fromisoformat(dose["date"]),
+                planned_by=actor,
                 **_order_numbers(plan, dose),
             )
         audit.record(
@@ -555,6 +556,7 @@ def _replan_order(
         status_reason=f"re-planned, verify again: {why}" if withdrawn else order.status_reason,
         verified_by=None,
         verified_at=None,
+        planned_by=actor,
         **_order_numbers(plan, dose),
     )
     audit.record(
