@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from ivig.core.infused import (
+    grams_counted,
     grams_given,
     is_short,
     minutes_to_give,
@@ -98,3 +99,12 @@ def test_the_checkpoints_after_a_restart_at_a_kept_rate() -> None:
             planned, held_from_minute=50, restart_minute=35, rate_ml_per_h=20.5, minutes=1,
             observation_minutes=60, protocol=protocol,
         )  # fmt: skip
+
+
+def test_the_cap_counts_the_grams_given_when_recorded_else_the_dose() -> None:
+    """The grams given when the end recorded them (an infusion stopped short counts what went
+    in, none too: 0 g), else the planned dose."""
+    assert grams_counted(None, 70.0) == 70.0
+    assert grams_counted(1.36, 70.0) == 1.36
+    assert grams_counted(0.0, 70.0) == 0.0
+    assert grams_counted(72.5, 70.0) == 72.5

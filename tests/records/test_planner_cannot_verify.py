@@ -5,8 +5,11 @@ the API and the pages, one order at a time or the whole course."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
+import pkgutil
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ivig.errors import Forbidden
+from ivig.records import migrations
 from ivig.records.models import Course, Order
 from ivig.records.services import courses, orders
 from ivig.records.services.accounts import create_user
@@ -127,3 +131,44 @@ def test_the_pages_refuse_the_replanner(
     assert "you re-planned" in refused.content.decode()
     assert Order.objects.get(pk=order.pk).status == "planned"
     assert client_for("pharmacist").post(url, _shown(order)).status_code == 302
+
+
+def test_prescribing_and_replanning_store_who_planned_the_numbers(
+    users: dict[str, Any], replanned: tuple[Course, Any]
+) -> None:
+    """``Order.planned_by``: the prescriber at prescribing, the re-planner at each re-plan;
+    ``orders.planned_by`` reads it (no audit query)."""
+    course, both = replanned
+    assert set(course.orders.values_list("planned_by", flat=True)) == {both.pk}
+    other = courses.prescribe(users["prescriber"], course.patient_id, _induction_later())
+    assert set(other.orders.values_list("planned_by", flat=True)) == {users["prescriber"].pk}
+    courses.replan(users["prescriber"], course.pk, course.version, "checked again")
+    order = _first(course)
+    assert order.planned_by == users["prescriber"]
+    assert orders.planned_by(order) == users["prescriber"].pk
+
+
+def test_the_migration_fills_planned_by_from_the_audit_trail(
+    users: dict[str, Any], replanned: tuple[Course, Any]
+) -> None:
+    """0022: each order's newest ``replan`` event's actor, else the course's prescriber (as
+    ``planned_by`` read the trail before the column)."""
+    from django.apps import apps
+    from django.db import connection
+
+    course, both = replanned
+    other = courses.prescribe(users["prescriber"], course.patient_id, _induction_later())
+    Order.objects.update(planned_by=None)
+    module = next(
+        m.name for m in pkgutil.iter_modules(migrations.__path__) if m.name.endswith("_planned_by")
+    )
+    fill = importlib.import_module(f"{migrations.__name__}.{module}").from_audit
+    fill(apps, SimpleNamespace(connection=connection, execute=connection.cursor().execute))
+    assert set(course.orders.values_list("planned_by", flat=True)) == {both.pk}
+    assert set(other.orders.values_list("planned_by", flat=True)) == {users["prescriber"].pk}
+
+
+def _induction_later() -> courses.CourseInput:
+    return courses.CourseInput(indication="lems", phase="induction", product="privigen-us",
+                               place="hospital", start=timezone.localdate() + dt.timedelta(days=60),
+                               days=2)  # fmt: skip

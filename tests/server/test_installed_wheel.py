@@ -187,7 +187,7 @@ from ivig.commands.common import open_database
 with open_database():
     from django.urls import URLPattern, URLResolver, get_resolver
     from django.contrib.auth.models import User
-    from ivig.records.models import Course, Order, Patient
+    from ivig.records.models import Course, Order, Patient, StockLot, Unit
 
     def routes(patterns, prefix=""):
         out = []
@@ -201,19 +201,9 @@ with open_database():
     patient = Patient.objects.get(mrn="DEMO-0003")  # the one with a reaction on day 1
     given = Order.objects.filter(patient=patient, session__isnull=False).order_by("date").first()
     planned = Course.objects.filter(patient=patient, phase="maintenance").get()
-    # Issue 18: the demo has no unit nor stock yet; the administrator and the pharmacist add
-    # one each through the services, for the pages that show one.
-    import datetime as dt
-    from ivig.records.services import stock, units
-    admin = User.objects.get(username="demo-admin")
-    unit = units.create_unit(admin, "Day unit", "day-ward", 15)
-    dispensed = given.lots.first()
-    lot = stock.receive(
-        User.objects.get(username="demo-pharmacist"),
-        stock.create_store(admin, "Main pharmacy").pk,
-        stock.Received(dispensed.product_id, dispensed.vial_size_g, "WHEEL-1",
-                       dt.date.today() + dt.timedelta(days=365), 4),
-    )
+    # Issue 18: the demo's day infusion unit and a lot of its main pharmacy.
+    unit = Unit.objects.get(name="Day infusion unit")
+    lot = StockLot.objects.filter(store__name="Main pharmacy").order_by("pk").first()
     print(json.dumps({
         "routes": routes(get_resolver().url_patterns),
         "ids": {

@@ -406,7 +406,7 @@ def _demo_patient(
             phase="maintenance",
             product=data.product,
             place="infusion-centre",
-            start=today + dt.timedelta(days=data.maintenance_in_days),
+            start=_open_day(today + dt.timedelta(days=data.maintenance_in_days)),
             dose_g_per_kg=data.maintenance_g_per_kg,
             every_weeks=data.every_weeks,
             count=3,
@@ -427,6 +427,144 @@ def _demo_patient(
     )
 
 
+# --- the unit, its stock and its bookings (issue 18) --------------------------------------------
+
+UNIT = "Day infusion unit"
+HOME_TEAM = "Home-infusion team"
+CHAIRS = 8
+NURSES = 2
+OPENS, CLOSES = dt.time(8, 0), dt.time(18, 0)
+OPEN_WEEKDAYS = range(5)  # Monday to Friday
+STAGGER_MINUTES = 30  # one start per half hour: the nurses set up one chair at a time
+BOOKED_DAYS = 7  # today and the next 7 days
+EXPIRING_IN_DAYS = 21  # within the stock page's 30 days
+RECALL = "manufacturer's recall notice: particles seen in vials of this lot (demo)"
+
+
+def _open_day(day: dt.date) -> dt.date:
+    """The day, or the Monday after it when it falls on the demo unit's closed weekend."""
+    while day.weekday() not in OPEN_WEEKDAYS:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _demo_units(admin: Any) -> tuple[Any, Any]:
+    """A day infusion unit of 8 chairs and a home-infusion team of 2 visiting nurses, both
+    open Monday to Friday 08:00-18:00; the unit's chairs, first."""
+    from ivig.records.models import ChairKind, UnitKind
+    from ivig.records.services import units
+
+    unit = units.create_unit(admin, UNIT, UnitKind.infusion_centre, 15)
+    home = units.create_unit(admin, HOME_TEAM, UnitKind.home_team, 30)
+    for n in range(1, CHAIRS + 1):
+        units.add_chair(admin, unit.pk, f"Chair {n}")
+    for n in range(1, NURSES + 1):
+        units.add_chair(admin, home.pk, f"Visiting nurse {n}", ChairKind.nurse)
+    for weekday in OPEN_WEEKDAYS:
+        units.set_hours(admin, unit.pk, weekday, OPENS, CLOSES)
+        units.set_hours(admin, home.pk, weekday, OPENS, CLOSES)
+    return unit, home
+
+
+def _demo_stock(users: dict[str, Any], today: dt.date, rng: random.Random) -> list[str]:
+    """A main pharmacy and a day-ward fridge with lots of the demo's products: enough for the
+    planned and verified orders of the next weeks but for one product and size, a vial or two
+    short of the next 7 days' orders (the stock page's shortfall); a recalled lot (one a
+    patient received at the induction) quarantined; a lot in the fridge expiring within 30
+    days."""
+    from ivig.records.models import Lot
+    from ivig.records.services import stock
+
+    admin, pharmacist = users["admin"], users["pharmacist"]
+    main = stock.create_store(admin, "Main pharmacy")
+    fridge = stock.create_store(admin, "Day-ward fridge")
+    # Nothing on hand yet: the lines are the needs (the page's days, and the next weeks').
+    week = stock.stock_against_orders(today=today)
+    short = max(week, key=lambda line: line.needed) if week else None
+    gap = min(2, short.needed) if short is not None else 0
+    weeks = stock.stock_against_orders(5 * 7, today=today)
+
+    def receive(store: Any, product: str, size: float, count: int, expiry: dt.date) -> str:
+        number = f"{product[:2].upper()}{rng.randint(100000, 999999)}"
+        stock.receive(pharmacist, store.pk, stock.Received(product, size, number, expiry, count),
+                      today=today)  # fmt: skip
+        return number
+
+    later = today + dt.timedelta(days=300)
+    for line in weeks:
+        key = (line.product_id, line.vial_size_g)
+        if short is not None and key == (short.product_id, short.vial_size_g):
+            if short.needed > gap:
+                receive(main, line.product_id, line.vial_size_g, short.needed - gap, later)
+        else:
+            receive(main, line.product_id, line.vial_size_g, line.needed + 10, later)
+    said: list[str] = []
+    # The fridge: a few vials of the smallest size of the other products, one expiring soon.
+    others = sorted({line.product_id for line in weeks} - {short.product_id if short else ""})
+    for i, product in enumerate(others):
+        size = min(line.vial_size_g for line in weeks if line.product_id == product)
+        expiry = today + dt.timedelta(days=EXPIRING_IN_DAYS if i == 0 else 200)
+        number = receive(fridge, product, size, 4, expiry)
+        if i == 0:
+            said.append(f"lot {number} in the day-ward fridge expires {expiry.isoformat()}")
+    # The recall: a lot a demo patient received, some of it still in the main pharmacy.
+    given = Lot.objects.filter(expiry__gte=today).order_by("order__date", "pk").first()
+    if given is not None:
+        stock.receive(
+            pharmacist,
+            main.pk,
+            stock.Received(given.product_id, given.vial_size_g, given.lot_number, given.expiry, 6),
+            today=today,
+        )
+        stock.quarantine(pharmacist, given.lot_number, RECALL)
+        said.append(f"lot {given.lot_number} quarantined (a recall; a patient received it)")
+    said += [
+        f"{line.product_id} {line.vial_size_g:g} g: {line.shortfall} "
+        f"vial{'s' if line.shortfall != 1 else ''} short of the next "
+        f"{stock.SHORTFALL_DAYS} days' orders"
+        for line in stock.stock_against_orders(today=today)
+        if line.shortfall
+    ]
+    return said
+
+
+def _demo_bookings(nurse: Any, unit: Any, today: dt.date) -> list[str]:
+    """The planned and verified orders of today and the next 7 days booked on the unit's
+    chairs (the demo's maintenance courses are given in the infusion centre): each day's
+    longest first, from opening, one start per half hour, a chair each."""
+    from django.utils import timezone
+
+    from ivig.records.models import Chair, Order, OrderStatus
+    from ivig.records.services import bookings
+
+    chairs = list(Chair.objects.filter(unit=unit).order_by("pk"))
+    due = (
+        Order.objects.filter(
+            status__in=(OrderStatus.planned, OrderStatus.verified),
+            date__gte=today,
+            date__lte=today + dt.timedelta(days=BOOKED_DAYS),
+        )
+        .select_related("patient", "course")
+        .order_by("date", "pk")
+    )
+    days: dict[dt.date, list[Any]] = {}
+    for order in due:
+        days.setdefault(order.date, []).append(order)
+    zone = timezone.get_current_timezone()
+    said = []
+    for day, orders in days.items():
+        longest_first = sorted(orders, key=lambda o: -bookings.length_for(o, unit).minutes)
+        for rank, (order, chair) in enumerate(zip(longest_first, chairs, strict=False)):
+            opens = dt.datetime.combine(day, OPENS, tzinfo=zone)
+            start = opens + dt.timedelta(minutes=STAGGER_MINUTES * rank)
+            booked = bookings.book(nurse, order.pk, chair.pk, start)
+            said.append(
+                f"{day.isoformat()} {start:%H:%M} {chair.name}: {order.patient.mrn} "
+                f"({booked.length_minutes} minutes)"
+            )
+    return said
+
+
 def _password(username: str, first: str, last: str) -> str:
     """A random password that Django's validators accept for this user (a random draw can,
     rarely, look too like the user name)."""
@@ -445,7 +583,8 @@ def _password(username: str, first: str, last: str) -> str:
 
 
 def demo() -> None:
-    """Load demo data: a user per role (passwords printed) and three fictional LEMS patients."""
+    """Load demo data: a user per role (passwords printed), three fictional LEMS patients, a
+    day infusion unit and a home-infusion team, stock in two stores, the week's bookings."""
     with open_database(migrate=True):
         from django.contrib.auth.models import User
         from django.db import transaction
@@ -485,6 +624,9 @@ def demo() -> None:
                     system=True,
                 )
             lines = [_demo_patient(p, users, today, now, rng) for p in DEMO_PATIENTS]
+            unit, _ = _demo_units(users["admin"])
+            stocked = _demo_stock(users, today, rng)
+            booked = _demo_bookings(users["nurse"], unit, today)
         report = verify_chain()
         where = database_label()
     typer.echo(f"Demo data loaded into {where}. The patients are fictional: never treat from it.")
@@ -493,6 +635,16 @@ def demo() -> None:
         typer.echo(f"  {name:<17} {role:<11} {passwords[name]}")
     typer.echo("\nPatients:")
     for line in lines:
+        typer.echo(f"  {line}")
+    typer.echo(
+        f"\nUnits: {UNIT} ({CHAIRS} chairs), {HOME_TEAM} ({NURSES} visiting nurses); "
+        f"Monday to Friday {OPENS:%H:%M}-{CLOSES:%H:%M}."
+    )
+    typer.echo("Stock (main pharmacy, day-ward fridge):")
+    for line in stocked:
+        typer.echo(f"  {line}")
+    typer.echo("Bookings:")
+    for line in booked:
         typer.echo(f"  {line}")
     state = "ok" if report.ok else f"BROKEN at event {report.first_bad_seq}"
     typer.echo(f"\nAudit chain {state}: {report.checked} events.")

@@ -29,6 +29,7 @@ from ivig.errors import InvalidInput
 
 __all__ = [
     "SHORT_SHARE",
+    "grams_counted",
     "grams_given",
     "is_short",
     "minutes_to_give",
@@ -64,6 +65,14 @@ def grams_given(volume_ml: float, concentration_mg_per_ml: float) -> float:
     if not concentration_mg_per_ml > 0:
         raise InvalidInput("the concentration must be above 0 mg/mL")
     return volume_ml * concentration_mg_per_ml / 1000.0
+
+
+def grams_counted(given_g: float | None, dose_g: float) -> float:
+    """The grams an infusion counts toward the rolling cap and the usage report: those given
+    when the end recorded them, else the dose planned (issue 16 item 4: the 28-day cap counts
+    what was given when it is recorded, else the planned dose). A dose stopped at 11 of 250 mL
+    counts what went in, not what was planned."""
+    return dose_g if given_g is None else given_g
 
 
 def is_short(volume_ml: float, dose_volume_ml: float) -> bool:

@@ -276,6 +276,10 @@ class Order(Versioned):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     dispensed_at = models.DateTimeField(null=True, blank=True)
+    # Who planned its current numbers: the prescriber, else the last to re-plan it (issue 18).
+    planned_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering: ClassVar = ["date", "sequence"]

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from django.db import transaction
 
 from ivig.core.dosing import GivenDose, check_under_cap
+from ivig.core.infused import grams_counted
 from ivig.core.library import Library
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
 from ivig.core.plan import Patient as PlanPatient
@@ -201,7 +202,7 @@ class _Counted(NamedTuple):
     @property
     def counted_g(self) -> float:
         """The grams it counts: those given when recorded, else the dose (issue 16 item 4)."""
-        return self.dose_g if self.given_g is None else self.given_g
+        return grams_counted(self.given_g, self.dose_g)
 
 
 def _tolerated(order: _Counted | None) -> bool | None:
@@ -379,6 +380,7 @@ def prescribe(
                 patient=patient,
                 sequence=i,
                 date=dt.date.fromisoformat(dose["date"]),
+                planned_by=actor,
                 **_order_numbers(plan, dose),
             )
         audit.record(
@@ -436,7 +438,7 @@ def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
         ).values_list("order_id", "given_g")
         if grams is not None
     }
-    counted = {o.pk: given.get(o.pk, o.dose_g) for o in kept}  # grams given (issue 16 item 4)
+    counted = {o.pk: grams_counted(given.get(o.pk), o.dose_g) for o in kept}
     if all(math.isclose(new.get(o.date, counted[o.pk]), counted[o.pk], abs_tol=1e-6) for o in kept):
         return
     kept_dates = {o.date for o in kept}
@@ -554,6 +556,7 @@ def _replan_order(
         status_reason=f"re-planned, verify again: {why}" if withdrawn else order.status_reason,
         verified_by=None,
         verified_at=None,
+        planned_by=actor,
         **_order_numbers(plan, dose),
     )
     audit.record(

@@ -29,7 +29,7 @@ from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, IvigError,
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_catalogue
-from ivig.records.models import AuditEvent, Course, Lot, Order, OrderStatus, Role, StockLot
+from ivig.records.models import Course, Lot, Order, OrderStatus, Role, StockLot
 from ivig.records.services import courses, replan_needed, stock
 from ivig.records.services.access import require, roles_of
 from ivig.records.services.common import get, locked, save_versioned
@@ -114,19 +114,11 @@ def _may(actor: Actor, to: str, action: str) -> User:
 
 
 def planned_by(order: Order) -> int | None:
-    """The user who planned the order's current numbers: the last to re-plan it (its newest
-    ``replan`` audit event), else the course's prescriber (issue 17 item 6). Prescribing and
-    re-planning are the only writes of an order's numbers (``courses.prescribe``,
-    ``courses.replan``)."""
-    last = (
-        AuditEvent.objects.filter(
-            patient_id=order.patient_id, entity="order", entity_id=str(order.pk), action="replan"
-        )
-        .order_by("-seq")
-        .values_list("actor_id", flat=True)
-        .first()
-    )
-    return last if last is not None else order.course.prescribed_by_id
+    """The user who planned the order's current numbers (issue 17 item 6): the course's
+    prescriber, or the last to re-plan it. Prescribing and re-planning are the only writes of
+    an order's numbers and each stores its actor on the order (``courses.prescribe``,
+    ``courses.replan``; migration 0022 filled it from the audit trail once)."""
+    return order.planned_by_id
 
 
 def _segregation(actor: Actor, order: Order) -> None:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from ivig.core.stock import StockLine, needs_of, stock_lines
@@ -187,14 +188,16 @@ def _move(
 
 
 def _same_lot(store: Store, given: Received) -> StockLot | None:
-    """The store's lot of this number (matched whole, ignoring case), product and size, locked."""
+    """The store's lot of this number (matched whole, ignoring case: ``Upper`` on both sides, as
+    the unique constraint compares them), product and size, locked."""
     return (
         StockLot.objects.select_for_update()
+        .alias(number=Upper("lot_number"))
         .filter(
             store=store,
             product_id=given.product_id,
             vial_size_g=given.vial_size_g,
-            lot_number__iexact=given.lot_number,
+            number=Upper(Value(given.lot_number)),
         )
         .first()
     )

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from ivig.core.infused import grams_counted
 from ivig.errors import InvalidInput
 from ivig.interop.csv_io import USAGE_COLUMNS, rows_to_csv
 from ivig.records import audit
@@ -214,7 +215,8 @@ def usage_report(
     by_indication: dict[str, UsageRow] = {}
     total = UsageRow("total", "All infusions")
     for started, ended, given, dose, product, indication, reactions in sessions:
-        grams = given if given is not None else (dose if ended is not None else None)
+        ended_or_given = ended is not None or given is not None
+        grams = grams_counted(given, dose) if ended_or_given else None
         month = _first(timezone.localtime(started).date())
         if product not in by_product:
             found = products.get(product)
