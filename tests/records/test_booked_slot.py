@@ -95,10 +95,12 @@ def test_a_move_is_what_every_reader_sees(
     order = _first(course)
     made = bookings.book(users["nurse"], order.pk, _seat(ward, "A"), at(order.date, 9))
     before = patient_plan(patient, today=today).infusions[0]
-    assert before.booked is not None and before.booked.start == at(order.date, 9)
+    assert before.booked is not None
+    assert before.booked.start == at(order.date, 9)
     bookings.move(users["nurse"], made.pk, made.version, _seat(ward, "B"), at(order.date, 11))
     slot = bookings.booked_slot(order)
-    assert slot is not None and (slot.chair, slot.start) == ("B", at(order.date, 11))
+    assert slot is not None
+    assert (slot.chair, slot.start) == ("B", at(order.date, 11))
     after = patient_plan(patient, today=today).infusions[0]
     assert after.booked == slot
     assert after.revision > before.revision  # the calendar's SEQUENCE rises
@@ -187,9 +189,11 @@ def test_the_unit_must_give_the_course_s_place(
     )  # day 2: day 1 counts as given, no reaction risk
     assert home.observation_minutes == 20
     slot = bookings.booked_slot(second)
-    assert slot is not None and (slot.home_visit, slot.location) == (
-        True, "Home team, Nurse Jones",
-    )  # fmt: skip
+    assert slot is not None
+    assert (slot.home_visit, slot.location) == (
+        True,
+        "Home team, Nurse Jones",
+    )
     with pytest.raises(InvalidInput):  # a move is checked the same way
         bookings.move(users["nurse"], home.pk, home.version, _seat(ward, "A"), at(second.date, 9))
 
