@@ -60,6 +60,7 @@ def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
     from ivig.core.monitoring import observation_minutes
     from ivig.records.models import Order, OrderStatus, Patient
     from ivig.records.services import orders as order_service
+    from ivig.records.services.bookings import booked_slot
     from ivig.records.services.documents import patient_plan
 
     today = timezone.localdate()
@@ -89,7 +90,13 @@ def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
             event = found[uid(order.pk)]
             start = event.decoded("DTSTART")
             assert start.astimezone(zone).date() == order.date
-            assert (start.astimezone(zone).hour, start.minute) == (9, 0)
+            booked = booked_slot(order)  # a booked one at its booked time and place (issue 18)
+            if booked is not None:
+                assert start == booked.start
+                assert event.decoded("DTEND") == booked.end
+                assert str(event["LOCATION"]) == booked.location
+            else:
+                assert (start.astimezone(zone).hour, start.minute) == (9, 0)
             # each maintenance dose follows the one before within 8 weeks, same product
             gap = 28 if n else (order.date - today).days + 30
             observe = observation_minutes(
@@ -100,8 +107,10 @@ def test_demo_calendars_match_the_orders(demo: dict[str, Any]) -> None:
             )
             assert observe.minutes == 20
             pump = float(order.steps[-1]["end_min"])
-            assert event.decoded("DURATION") == dt.timedelta(minutes=round(pump + observe.minutes))
-            assert str(event["LOCATION"]) == places[order.course.place]
+            if booked is None:
+                minutes = round(pump + observe.minutes)
+                assert event.decoded("DURATION") == dt.timedelta(minutes=minutes)
+                assert str(event["LOCATION"]) == places[order.course.place]
             assert str(event["SUMMARY"]) == f"IVIG infusion ({n + 1} of {len(expected)})"
             text = str(event["DESCRIPTION"])
             assert "infection" in text

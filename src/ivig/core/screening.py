@@ -24,7 +24,14 @@ from ivig.core.catalogue import Catalogue, Product, Source
 from ivig.core.weights import Sex
 from ivig.errors import InvalidInput
 
-__all__ = ["Finding", "FindingSeverity", "RiskAssessment", "assess_risks", "check_risk_codes"]
+__all__ = [
+    "MEDICAL_SETTING",
+    "Finding",
+    "FindingSeverity",
+    "RiskAssessment",
+    "assess_risks",
+    "check_risk_codes",
+]
 
 
 class FindingSeverity(StrEnum):
@@ -257,13 +264,19 @@ def _renal_reasons(risks: RiskAssessment, catalogue: Catalogue) -> str:
     return text
 
 
+# The advice of a reaction risk (first infusion, product switch, long gap): the founding article
+# ("these infusions should be performed in a medical setting where aid is available
+# immediately") and the SmPC's close monitoring; ``core.places`` refuses a home visit with it.
+MEDICAL_SETTING = (
+    "give it in a medical setting, start at the lowest rate and monitor closely "
+    "(vital signs every 15 minutes until the maximum rate)"
+)
+
+
 def _reaction_risk(data: ScreeningInput, catalogue: Catalogue) -> list[Finding]:
     """First infusion, product switch or long gap: reactions are more likely (SmPC)."""
     src = catalogue.sources["eu-smpc-ig"]
-    advice = (
-        "give it in a medical setting, start at the lowest rate and monitor closely "
-        "(vital signs every 15 minutes until the maximum rate)"
-    )
+    advice = MEDICAL_SETTING
     out = []
     if data.first_infusion:
         out.append(

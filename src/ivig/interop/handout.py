@@ -22,6 +22,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+from ivig.core.booked import BookedSlot
 from ivig.core.catalogue import Indication
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Infusion",
     "PatientPlan",
     "Section",
+    "booked_words",
     "build_handout",
     "duration_words",
     "event_description",
@@ -38,6 +40,8 @@ __all__ = [
     "handout_text",
     "long_date",
     "place_words",
+    "stay_words",
+    "where_words",
 ]
 
 # The course's place: (in a sentence, as a calendar location).
@@ -63,10 +67,18 @@ class Infusion:
     of: int  # the course's planned infusions
     induction: bool  # the first course (consecutive days) rather than maintenance
     start: dt.datetime | None = None  # the actual start, when the infusion has begun
+    booked: BookedSlot | None = None  # the booked time and place (issue 18), if booked
+    revision: int = 0  # rises with every change of the order or its booking (calendar SEQUENCE)
 
     @property
     def total_minutes(self) -> float:
         return self.pump_minutes + self.observation_minutes
+
+    @property
+    def stay_minutes(self) -> float:
+        """How long to plan to stay: the booking's length once booked (set-up, drip,
+        observation), else the drip and the observation."""
+        return self.booked.length_minutes if self.booked is not None else self.total_minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,34 @@ def long_date(day: dt.date) -> str:
     return f"{weekday} {day.day} {month} {day.year}"
 
 
+def stay_words(minutes: float) -> str:
+    """A booked length as a patient plans a day, to 5 minutes: "about 3 h 40 min", "about
+    45 min", "about 2 h"."""
+    if not math.isfinite(minutes) or minutes <= 0:
+        raise ValueError(f"a duration must be a positive number of minutes (got {minutes!r})")
+    hours, rest = divmod(max(5, math.floor(minutes / 5 + 0.5) * 5), 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{rest} min"] if rest else [])
+    return "about " + " ".join(parts)
+
+
+def where_words(slot: BookedSlot) -> str:
+    """The booked place in plain words: "at the Day Infusion Unit, chair 4"; for a home
+    visit, "at your home, with Nurse Jones of the Home team"."""
+    if slot.home_visit:
+        return f"at your home, with {slot.chair} of the {slot.unit}"
+    unit = slot.unit if slot.unit.casefold().startswith("the ") else f"the {slot.unit}"
+    return f"at {unit}, {slot.seat}"
+
+
+def booked_words(slot: BookedSlot) -> str:
+    """``Tuesday 9 March 2027, 08:30 at the Day Infusion Unit, chair 4; plan to stay about
+    3 h 40 min`` (the start in the service's time zone, as the slot gives it)."""
+    return (
+        f"{long_date(slot.start.date())}, {slot.start:%H:%M} {where_words(slot)}; "
+        f"plan to stay {stay_words(slot.length_minutes)}"
+    )
+
+
 def event_summary(infusion: Infusion) -> str:
     """``IVIG infusion (day 1 of 2)`` for the first course's days, ``(2 of 3)`` for later ones."""
     if infusion.of <= 1:
@@ -176,15 +216,19 @@ def _dates(plan: PatientPlan) -> Section:
             ),
         )
     items = tuple(
-        f"{long_date(i.date)}, {place_words(i.place)}. "
-        f"Plan to stay {duration_words(i.total_minutes)}."
+        f"{booked_words(i.booked)}."
+        if i.booked is not None
+        else f"{long_date(i.date)}, {place_words(i.place)}. "
+        f"Plan to stay {duration_words(i.total_minutes)}. The time is not booked yet."
         for i in plan.infusions
     )
     blocks = [Block("These are your planned infusions:", items)]
+    later = "Your care team will tell you what time to come when it is booked. "
+    unbooked = any(i.booked is None for i in plan.infusions)
     blocks.append(
         Block(
-            "Your care team will tell you what time to come. "
-            "If you cannot come on a date, call them as soon as you can."
+            (later if unbooked else "")
+            + "If you cannot come on a date, call them as soon as you can."
         )
     )
     return Section("Your infusion dates", tuple(blocks))
@@ -426,14 +470,17 @@ def handout_text(handout: Handout) -> str:
 def event_description(infusion: Infusion) -> str:
     """The calendar event's text: what to do and bring; no clinical detail beyond that."""
     drip = duration_words(infusion.pump_minutes)
-    total = duration_words(infusion.total_minutes)
+    total = duration_words(infusion.stay_minutes)
+    booked = infusion.booked
     start = (
         ""
-        if infusion.start is not None
-        else "The start time shown is a placeholder. Your care team will tell you the time.\n"
+        if infusion.start is not None or booked is not None
+        else "The time is not booked yet. The start time shown is a placeholder. "
+        "Your care team will tell you the time.\n"
     )
+    where = place_words(infusion.place) if booked is None else where_words(booked)
     return (
-        f"Your IVIG infusion {place_words(infusion.place)}.\n"
+        f"Your IVIG infusion {where}.\n"
         f"The drip takes {drip}. After it, the nurse watches you for "
         f"{infusion.observation_minutes} minutes. Plan to stay {total} in all.\n"
         f"{start}"

@@ -21,7 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ivig.core import slots as levelled
+from ivig.core.booked import BookedSlot
 from ivig.core.booking_length import BookingLength, booking_length
+from ivig.core.places import check_place
 from ivig.errors import Conflict, InvalidInput, InvalidTime, StaleVersion
 from ivig.records import audit
 from ivig.records.actors import Actor
@@ -49,11 +51,14 @@ __all__ = [
     "Suggestion",
     "Suggestions",
     "book",
+    "booked_slot",
+    "booked_slots",
     "cancel",
     "day_list",
     "flag_unfit",
     "length_for",
     "move",
+    "release_for",
     "suggest",
 ]
 
@@ -147,6 +152,7 @@ def _place(order: Order, chair: Chair, start: dt.datetime, but: int | None) -> B
             field="start",
         )
     length = length_for(order, chair.unit)
+    _check_unit(order, chair.unit, length)
     _check_hours(chair, start, length.minutes)
     clash = _clashes(chair, start, length.minutes, but=but)
     if clash:
@@ -157,6 +163,14 @@ def _place(order: Order, chair: Chair, start: dt.datetime, but: int | None) -> B
             f"from {local:%H:%M} overlaps it"
         )
     return length
+
+
+def _check_unit(order: Order, unit: Unit, length: BookingLength) -> None:
+    """The unit's kind gives the course's place; a home team no infusion with a reaction risk
+    (``core.places``)."""
+    reason = length.observation.reason
+    risk = "" if reason == "after every infusion" else reason  # monitoring: the extended one
+    check_place(order.course.place, unit.kind, unit.name, reaction_risk=risk)
 
 
 def _parts(length: BookingLength) -> dict[str, object]:
@@ -397,6 +411,7 @@ def suggest(
         )
     unit = get(Unit, unit_id, "unit")
     length = length_for(order, unit)
+    _check_unit(order, unit, length)  # no slot where the order may not be booked
     hours = hours_on(unit.pk, day)
     if hours is None:
         raise InvalidTime(f"{unit.name} is closed on {day:%A}s", field="date")
@@ -449,3 +464,73 @@ def suggest(
         peak=max(levelled.profile(opens, closes, free), default=0),
         chairs=len(chairs),
     )
+
+
+# --- the booked time and place, for every reader; the release of an ended order --------------
+
+
+def _slot(booking: Booking) -> BookedSlot:
+    chair = booking.chair
+    return BookedSlot(
+        booking_id=booking.pk,
+        order_id=booking.order_id,
+        unit=chair.unit.name,
+        unit_kind=chair.unit.kind,
+        chair=chair.name,
+        chair_kind=chair.kind,
+        start=timezone.localtime(booking.start),
+        length_minutes=booking.length_minutes,
+        setup_minutes=booking.setup_minutes,
+        pump_minutes=booking.pump_minutes,
+        observation_minutes=booking.observation_minutes,
+        observation_reason=booking.observation_reason,
+        version=booking.version,
+        no_longer_fits=booking.no_longer_fits,
+    )
+
+
+def booked_slots(order_ids: Iterable[int]) -> dict[int, BookedSlot]:
+    """The live bookings of these orders by order id, in one query (an order not booked, or
+    whose booking is cancelled, is not in it). A moved booking gives its new time here, so
+    every page and document that reads it shows the move with no write of its own."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    rows = Booking.objects.filter(order_id__in=ids, status=BookingStatus.booked).select_related(
+        "chair__unit"
+    )
+    return {row.order_id: _slot(row) for row in rows}
+
+
+def booked_slot(order: Order) -> BookedSlot | None:
+    """When and where the order is booked (the unit, the chair or nurse, the start, the end,
+    the length and its parts, in the service's time zone); ``None`` when it is not booked."""
+    return booked_slots([order.pk]).get(order.pk)
+
+
+def release_for(actor: Actor, order: Order, reason: str) -> Booking | None:
+    """The order ended (deferred, cancelled, its course cancelled): its live booking is
+    cancelled with the order's reason, audited, in the caller's transaction (the caller checked
+    the role of ending the order). ``None`` when it had none."""
+    with transaction.atomic():
+        booking = (
+            Booking.objects.select_for_update()
+            .filter(order_id=order.pk, status=BookingStatus.booked)
+            .first()
+        )
+        if booking is None:
+            return None
+        before = audit.snapshot(booking)
+        booking.status, booking.version = BookingStatus.cancelled, booking.version + 1
+        booking.save()
+        audit.record(
+            actor,
+            "cancel",
+            "booking",
+            booking.pk,
+            patient_id=order.patient_id,
+            before=before,
+            after=audit.snapshot(booking),
+            reason=f"order {order.pk} {order.status}: {reason}"[:1000],
+        )
+    return booking

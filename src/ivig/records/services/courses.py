@@ -50,7 +50,7 @@ from ivig.records.models import (
 )
 from ivig.records.services import renal
 from ivig.records.services.access import require
-from ivig.records.services.bookings import flag_unfit
+from ivig.records.services.bookings import flag_unfit, release_for
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import Override, hard_stops, require_override
 from ivig.records.services.patients import age_on, screening_codes, weight_for_dosing
@@ -573,7 +573,7 @@ def _replan_order(
 
 
 def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Course:
-    """Cancel a course and every order of it not yet started."""
+    """Cancel a course and every order of it not yet started (and their bookings)."""
     actor = require(actor, "cancelling a course", Role.prescriber)
     if not reason.strip():
         raise InvalidInput("a reason is required", field="reason")
@@ -609,6 +609,7 @@ def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Co
                 after=audit.snapshot(order),
                 reason=reason.strip(),
             )
+            release_for(actor, order, reason.strip())  # its booking, if any (issue 18)
         audit.record(
             actor,
             "cancel",

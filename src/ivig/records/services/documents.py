@@ -38,8 +38,9 @@ from ivig.interop.pdf import html_to_pdf
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.library import current_library
-from ivig.records.models import InfusionSession, Order, OrderStatus, Patient
+from ivig.records.models import Booking, InfusionSession, Order, OrderStatus, Patient
 from ivig.records.services import reads
+from ivig.records.services.bookings import booked_slots
 from ivig.records.services.corrections import current
 from ivig.records.services.outcomes import outcome_series, patient_reported
 from ivig.records.services.runsheet.sheet import print_sheet
@@ -102,8 +103,9 @@ def patient_plan(patient: Patient, *, today: dt.date) -> PatientPlan:
     completed (planned, verified, dispensed or in progress) dated today or later, what the
     patient still has to come for; each with the observation it will need (20 minutes, or 60
     after a first infusion, a product switch or a long gap: the core's rule, counting the
-    earlier planned infusions as given), and the indications they are for (those of the planned
-    courses, else of the latest course; one the drug library no longer lists is left out)."""
+    earlier planned infusions as given), its booked time and place (``bookings.booked_slots``),
+    and the indications they are for (those of the planned courses, else of the latest course;
+    one the drug library no longer lists is left out)."""
     given = (OrderStatus.completed, OrderStatus.in_progress)
     history = list(
         Order.objects.filter(patient=patient, status__in=(*given, *PLANNED))
@@ -116,6 +118,12 @@ def patient_plan(patient: Patient, *, today: dt.date) -> PatientPlan:
         )
     )  # an infusion that ended today is no longer to come (issue 16 item 21)
     coming = [o for o in history if o.status in PLANNED and o.date >= today and o.pk not in ended]
+    booked = booked_slots(o.pk for o in coming)  # the booked time and place (issue 18)
+    booking_versions = dict(
+        Booking.objects.filter(order_id__in=[o.pk for o in coming]).values_list(
+            "order_id", "version"
+        )
+    )  # a cancelled booking counts too: the calendar's SEQUENCE never goes back
     infusions = []
     for order in coming:
         before = [o for o in history if o.date < order.date]
@@ -145,6 +153,8 @@ def patient_plan(patient: Patient, *, today: dt.date) -> PatientPlan:
                 of=len(siblings),
                 induction=order.course.phase == "induction",
                 start=session.started_at if session is not None else None,
+                booked=booked.get(order.pk),
+                revision=order.version - 1 + booking_versions.get(order.pk, 0),
             )
         )
     maintenance = [o for o in coming if o.course.phase == "maintenance"]

@@ -32,6 +32,7 @@ from ivig.records.library import current_catalogue
 from ivig.records.models import Course, Lot, Order, OrderStatus, Role, StockLot
 from ivig.records.services import courses, replan_needed, stock
 from ivig.records.services.access import require, roles_of
+from ivig.records.services.bookings import release_for
 from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import hard_stops
 
@@ -707,21 +708,24 @@ def _reason(reason: str) -> str:
 
 def defer(actor: Actor, order_id: int, version: int, reason: str) -> Order:
     """Defer a dose not yet started (a prescriber or a nurse: a fever, the patient unwell),
-    with the reason; it leaves a "re-plan needed" mark (it will not be given)."""
+    with the reason; it leaves a "re-plan needed" mark (it will not be given) and cancels its
+    booking."""
     actor = _may(actor, S.deferred, "deferring an order")
     with transaction.atomic():
         order = transition(actor, order_id, S.deferred, version, reason=_reason(reason))
         replan_needed.drop_order(actor, order, f"order {order.pk} deferred")
+        release_for(actor, order, order.status_reason)  # its booking, if any (issue 18)
     return order
 
 
 def cancel(actor: Actor, order_id: int, version: int, reason: str) -> Order:
     """Cancel a dose not yet started (a prescriber), with the reason; it leaves a "re-plan
-    needed" mark."""
+    needed" mark and cancels its booking."""
     actor = _may(actor, S.cancelled, "cancelling an order")
     with transaction.atomic():
         order = transition(actor, order_id, S.cancelled, version, reason=_reason(reason))
         replan_needed.drop_order(actor, order, f"order {order.pk} cancelled")
+        release_for(actor, order, order.status_reason)  # its booking, if any (issue 18)
     return order
 
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from ivig.core.places import UNITS_FOR_PLACE
 from ivig.errors import IvigError
 from ivig.records.models import Booking, BookingStatus, Chair, Order, Unit
 from ivig.records.services import bookings
@@ -81,6 +83,12 @@ def day_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _units(order: Order) -> QuerySet[Unit]:
+    """The units whose kind gives the order's course's place (``core.places``)."""
+    kinds = UNITS_FOR_PLACE.get(order.course.place, ())
+    return Unit.objects.filter(kind__in=kinds).order_by("name")
+
+
 def _live(order: Order) -> Booking | None:
     return Booking.objects.filter(order=order, status=BookingStatus.booked).first()
 
@@ -96,6 +104,12 @@ def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
         initial = {"chair": booking.chair_id, "time": timezone.localtime(booking.start).time()}
     initial.update(_picked(request))
     form = BookForm(posted(request), initial=initial)
+    # Only the chairs of units that give the course's place (core.places); the service
+    # refuses any other, this keeps them off the list.
+    chairs = Chair.objects.select_related("unit").filter(unit__in=_units(order))
+    form.fields["chair"].queryset = chairs.order_by(  # type: ignore[attr-defined]
+        "unit__name", "name"
+    )
     if request.method == "POST" and form.is_valid():
         start = dt.datetime.combine(
             order.date, form.cleaned_data["time"], tzinfo=timezone.get_current_timezone()
@@ -113,7 +127,7 @@ def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
             return redirect(f"{reverse('web:bookings')}?date={order.date.isoformat()}")
     lengths = []
     if order.status in bookings.BOOKABLE:
-        lengths = [(u, bookings.length_for(order, u)) for u in Unit.objects.order_by("name")]
+        lengths = [(u, bookings.length_for(order, u)) for u in _units(order)]
     return render(
         request,
         "web/booking_form.html",
@@ -157,16 +171,19 @@ def _suggestions(request: HttpRequest, order: Order, booking: Booking | None) ->
     if order.status not in bookings.BOOKABLE:
         return {}
     chosen = SuggestForm(request.GET if "unit" in request.GET else None)
+    chosen.fields["unit"].queryset = _units(order)  # type: ignore[attr-defined]
     unit: Unit | None = None
     if chosen.is_bound and chosen.is_valid():
         unit = chosen.cleaned_data["unit"]
     elif booking is not None:
         unit = booking.chair.unit
     else:
-        unit = Unit.objects.order_by("name").first()
+        unit = _units(order).first()
     if unit is None:
         return {}
-    context: dict[str, Any] = {"suggest_form": SuggestForm(initial={"unit": unit.pk})}
+    shown = SuggestForm(initial={"unit": unit.pk})
+    shown.fields["unit"].queryset = _units(order)  # type: ignore[attr-defined]
+    context: dict[str, Any] = {"suggest_form": shown}
     try:
         context["suggested"] = bookings.suggest(request.user, order.pk, order.date, unit.pk)
     except IvigError as exc:

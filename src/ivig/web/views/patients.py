@@ -18,7 +18,7 @@ from ivig.errors import IvigError, NotFound
 from ivig.interop.charts import outcome_chart
 from ivig.records.library import current_library
 from ivig.records.models import Order, OrderStatus, Patient, Reaction
-from ivig.records.services import corrections, courses
+from ivig.records.services import bookings, corrections, courses
 from ivig.records.services import patients as service
 from ivig.records.services.common import get
 from ivig.records.services.doses import NOT_ENDED
@@ -301,11 +301,14 @@ def _infusions_page(patient: Patient, number: str | None) -> Any:
 
 
 def _timeline(orders: list[Order], patient: Patient | None = None) -> list[dict[str, Any]]:
-    """The page's infusions grouped under their course, in the page's order; with the
+    """The page's infusions grouped under their course, in the page's order, each with its
+    booked time and place (``slot``); with the
     ``patient``, each course's changes (deferred, cancelled, re-planned: issue 16 item 1) and
     whether a dose of it is still to be given (``open``: it can be re-planned or cancelled)."""
     groups: list[dict[str, Any]] = []
+    slots = bookings.booked_slots(o.pk for o in orders)  # one query for the page (issue 18)
     for order in orders:
+        order.slot = slots.get(order.pk)  # type: ignore[attr-defined]
         if not groups or groups[-1]["course"].pk != order.course_id:
             groups.append({"course": order.course, "orders": [], "changes": [], "open": False})
         groups[-1]["orders"].append(order)

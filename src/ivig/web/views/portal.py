@@ -38,6 +38,8 @@ from ivig.interop.handout import (
     event_summary,
     long_date,
     place_words,
+    stay_words,
+    where_words,
 )
 from ivig.interop.qr import qr_svg
 from ivig.records.models import Patient
@@ -258,7 +260,8 @@ def read_own(request: HttpRequest, patient: Patient, category: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Visit:
-    """One planned infusion in plain words."""
+    """One planned infusion in plain words; ``time``: the booked start ("08:30", issue 18), empty
+    while it is not booked (the place is then the course's)."""
 
     title: str
     date: str
@@ -266,6 +269,7 @@ class Visit:
     stay: str
     drip: str
     watch: int
+    time: str = ""
 
 
 def _visits(plan: PatientPlan) -> list[Visit]:
@@ -273,10 +277,13 @@ def _visits(plan: PatientPlan) -> list[Visit]:
         Visit(
             title=event_summary(i),
             date=long_date(i.date),
-            place=place_words(i.place),
-            stay=duration_words(i.total_minutes),
+            place=place_words(i.place) if i.booked is None else where_words(i.booked),
+            stay=duration_words(i.total_minutes)
+            if i.booked is None
+            else stay_words(i.booked.length_minutes),
             drip=duration_words(i.pump_minutes),
             watch=i.observation_minutes,
+            time="" if i.booked is None else f"{i.booked.start:%H:%M}",
         )
         for i in plan.infusions
     ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from ivig.core.booked import BookedSlot
 from ivig.core.catalogue import Product
 from ivig.core.monitoring import ReactionAction, observation_close_at, vitals_schedule
 from ivig.core.rates import clock_times
@@ -36,6 +37,7 @@ from ivig.records.models import (
     Vitals,
 )
 from ivig.records.services import infusions, patient_reports
+from ivig.records.services.bookings import booked_slot
 from ivig.records.services.infusions import Checkpoint, SessionView
 from ivig.records.services.patients import age_on, latest_weight
 from ivig.records.services.runsheet import basis
@@ -45,6 +47,7 @@ __all__ = [
     "CHECK_QUESTIONS",
     "RATE_TOLERANCE",
     "last_print",
+    "planned_start",
     "planned_step",
     "print_sheet",
     "product_of",
@@ -86,19 +89,30 @@ def planned_step(order: Order, session: InfusionSession | None, now: dt.datetime
     return len(steps) - 1 if steps else None
 
 
+def planned_start(booked: BookedSlot | None, now: dt.datetime) -> dt.datetime:
+    """Where the provisional clock times start before the infusion has begun: the booked pump
+    start (the booked start after the unit's set-up, issue 18) while it is still to come, else
+    now (the earliest it can start)."""
+    now = now.replace(second=0, microsecond=0)
+    if booked is not None and booked.pump_start > now:
+        return booked.pump_start
+    return now
+
+
 def _step_rows(
     order: Order,
     session: InfusionSession | None,
     rates: list[RateChange],
     now: dt.datetime,
     bases: list[dict[str, Any]],
+    planned: dt.datetime,
 ) -> dict[str, Any]:
-    """The rate-step table: clock times from the actual start (from now, provisional, before
-    it), cumulative volumes, the actual start of each step, the current and the next step,
-    and the basis of each number (``basis.steps_basis``)."""
+    """The rate-step table: clock times from the actual start (from ``planned_start``,
+    provisional, before it), cumulative volumes, the actual start of each step, the current
+    and the next step, and the basis of each number (``basis.steps_basis``)."""
     steps = infusions.steps_of(order)
     started = session.started_at if session is not None else None
-    base = started or now.replace(second=0, microsecond=0)
+    base = started or planned
     times = clock_times(steps, base)
     current = planned_step(order, session, now)
     rows = []
@@ -137,6 +151,7 @@ def _step_rows(
     return {
         "rows": rows,
         "provisional": started is None,
+        "booked": started is None and base != now.replace(second=0, microsecond=0),
         "base": base,
         "expected_end": times[-1][1] if times else None,
         "current": rows[current] if current is not None else None,
@@ -151,13 +166,13 @@ def _checkpoints(
     session: InfusionSession | None,
     state: SessionView,
     observe_minutes: int,
-    now: dt.datetime,
+    planned: dt.datetime,
 ) -> tuple[list[Checkpoint], bool]:
     """The vital-sign checkpoints (``session_state``) once started; before that, the planned
-    ones on the clock from now (provisional)."""
+    ones on the clock from ``planned_start`` (provisional)."""
     if session is not None and session.started_at is not None:
         return list(state.checkpoints), False
-    base = now.replace(second=0, microsecond=0)
+    base = planned
     schedule = vitals_schedule(
         infusions.steps_of(order),
         observation_minutes=observe_minutes,
@@ -364,7 +379,9 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
     observe_minutes = (
         session.observation_minutes if session and session.observation_minutes else None
     ) or observation.minutes
-    checkpoints, provisional_checks = _checkpoints(order, session, state, observe_minutes, now)
+    booked = booked_slot(order)  # the booked time and place (issue 18)
+    planned = planned_start(booked, now)
+    checkpoints, provisional_checks = _checkpoints(order, session, state, observe_minutes, planned)
     findings = list(session.check_findings) if session and session.checked_at else []
     blocks = [f for f in findings if f.get("severity") == "block"]
     overridden = bool(session and session.override_reason)
@@ -382,7 +399,7 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
     checkpoint_rows = [{**asdict(c), "vitals": by_time.get(c.recorded_at)} for c in checkpoints]
     bases = basis.steps_basis(order, course, product)
     current_rate = rates[-1] if rates else None
-    step_rows = _step_rows(order, session, rates, now, bases)
+    step_rows = _step_rows(order, session, rates, now, bases, planned)
     ctx = {
         "order": order,
         "patient": order.patient,
@@ -390,6 +407,7 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
         "plan": plan,
         "product": product,
         "session": session,
+        "booked": booked,
         "stage": stage,
         "state": infusion_state,
         "session_version": session.version if session else None,
