@@ -16,7 +16,7 @@ from django.utils import timezone
 from ivig.errors import Forbidden, InvalidInput
 from ivig.records import audit
 from ivig.records.models import AuditEvent, DayBeforeCheck, Reminder
-from ivig.records.services import bookings, courses, reminders, units
+from ivig.records.services import bookings, reminders
 
 pytestmark = pytest.mark.database
 
@@ -31,32 +31,8 @@ def tomorrow(today: dt.date) -> dt.date:
 
 
 @pytest.fixture
-def booked(users: dict[str, Any], patient: Any, tomorrow: dt.date) -> Any:
-    """Edward's first infusion booked tomorrow 09:00 on chair A of the day ward."""
-    admin = users["admin"]
-    unit = units.create_unit(admin, "Day ward", "day-ward", 15)
-    for weekday in range(7):
-        units.set_hours(admin, unit.pk, weekday, dt.time(8), dt.time(18))
-    units.add_chair(admin, unit.pk, "A")
-    units.add_chair(admin, unit.pk, "B")
-    course = courses.prescribe(
-        users["prescriber"],
-        patient.pk,
-        courses.CourseInput(
-            indication="lems", phase="induction", product="privigen-us", place="hospital",
-            start=tomorrow, days=2,
-        ),
-    )  # fmt: skip
-    order = course.orders.get(sequence=1)
-    chair = unit.chairs.get(name="A")
-    return bookings.book(users["nurse"], order.pk, chair.pk, at(tomorrow, 9))
-
-
-@pytest.fixture
-def reachable(me: Any) -> Any:
-    me.email = "edward.lambert@example.org"
-    me.save()
-    return me
+def booked(booked_tomorrow: Any) -> Any:
+    return booked_tomorrow
 
 
 def test_due_is_a_booked_order_of_a_patient_with_an_address(

@@ -157,6 +157,7 @@ def _add_routers() -> None:
         orders,
         patients,
         premedication,
+        reminders,  # issue 18
         reports,
         stock,
         units,
@@ -175,6 +176,7 @@ def _add_routers() -> None:
     api.add_router("/", stock.router)  # issue 18
     api.add_router("/", units.router)  # issue 18
     api.add_router("/", bookings.router)  # issue 18
+    api.add_router("/", reminders.router)  # issue 18
 
 
 _add_routers()
