@@ -16,7 +16,9 @@ the time, the place and the link; no diagnosis, product or dose. The link's addr
 SMTP from ``IVIG_EMAIL_*``, else files in ``IVIG_EMAIL_FILE_DIR`` (``server/config.py``).
 
 Roles: administrators send from the API; nurses and administrators read who was reminded and
-who has done the check (:func:`day_status`, also on the bookings page).
+who has done the check (:func:`day_status`, also on the bookings page). The address is the
+patient account's user's e-mail: the patient sets it (or takes it away) on ``/me/reminders/``
+(:func:`set_address`, audited with the addresses masked), or an administrator on the admin site.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ import smtplib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ivig.errors import InvalidInput
+from ivig.errors import Forbidden, InvalidInput
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import (
@@ -39,12 +44,13 @@ from ivig.records.models import (
     BookingStatus,
     DayBeforeCheck,
     OrderStatus,
+    PatientAccount,
     Reminder,
     ReminderStatus,
     Role,
     UnitKind,
 )
-from ivig.records.services.access import require
+from ivig.records.services.access import patient_of, require
 from ivig.records.services.portal import masked
 
 __all__ = [
@@ -60,6 +66,7 @@ __all__ = [
     "due",
     "message_text",
     "send_due",
+    "set_address",
 ]
 
 SENDERS = (Role.admin,)
@@ -348,3 +355,36 @@ def day_status(actor: Actor, day: dt.date) -> list[ReminderState]:
             )
         )
     return out
+
+
+def set_address(actor: Actor, address: str) -> str:
+    """The signed-in patient's own e-mail address for reminders (empty: none); audited as an
+    ``update`` of the ``patient-account`` with the old and new addresses masked. Returns the
+    address kept."""
+    patient = patient_of(actor)
+    if patient is None or not isinstance(actor, User):
+        raise Forbidden("setting an address for reminders", ("patient",))
+    address = address.strip()
+    if address:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise InvalidInput(
+                "type your e-mail address, like name@example.org", field="email"
+            ) from None
+    with transaction.atomic():
+        account = PatientAccount.objects.select_for_update().get(user=actor)
+        before = User.objects.filter(pk=actor.pk).values_list("email", flat=True).get()
+        User.objects.filter(pk=actor.pk).update(email=address)
+        actor.email = address
+        audit.record(
+            actor,
+            "update",
+            "patient-account",
+            account.pk,
+            patient_id=patient.pk,
+            before={"email": masked(before) if before else ""},
+            after={"email": masked(address) if address else ""},
+            reason="the e-mail address for reminders",
+        )
+    return address
