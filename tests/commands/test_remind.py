@@ -65,7 +65,7 @@ def test_sends_to_the_file_backend_once(booked: Any, outbox: Path, run: Run) -> 
     assert "e***@example.org" in out
     assert "edward@example.org" not in out
     assert "13:30" in out
-    assert "1 sent (sent)" in out
+    assert "1 reminder(s): 1 sent." in out
     (message,) = _messages(outbox)
     assert message["To"] == "edward@example.org"
     body = message.get_payload(decode=True).decode()
@@ -89,7 +89,7 @@ def test_dry_run_sends_nothing(booked: Any, outbox: Path, run: Run, today: dt.da
     code, out, err = run(["remind", "--date", tomorrow, "--dry-run"])
     assert code == 0, err
     assert "would send" in out
-    assert "(would be sent)" in out
+    assert "1 would send (a dry run: nothing was sent)." in out
     assert _messages(outbox) == []
     assert not Reminder.objects.exists()
 

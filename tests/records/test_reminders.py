@@ -75,6 +75,8 @@ def test_one_message_recorded_and_audited(
     assert "09:00" in body
     assert "Day ward, A" in body
     assert "https://ivig.example.org/me/check/" in body
+    day = timezone.localtime(booked.start)
+    assert f"on {day:%A} {day.day} {day:%B %Y} at 09:00." in body
     for private in ("Lambert", "LEMS", "lems", "Privigen", "privigen", " g "):
         assert private not in body
     row = Reminder.objects.get()

@@ -25,7 +25,7 @@ def _day(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"--date: '{text}' is not a date (YYYY-MM-DD)", field="date") from None
+        raise InvalidInput(f"'{text}' is not a date (YYYY-MM-DD)", field="date") from None
 
 
 def remind(
@@ -58,7 +58,7 @@ def remind(
 
 
 def _print(day: dt.date, outcomes: list[Any], *, dry_run: bool) -> None:
-    what = "would be sent" if dry_run else "sent"
+    what = " (a dry run: nothing was sent)" if dry_run else ""
     if not outcomes:
         typer.echo(f"{day.isoformat()}: no reminder is due (no booked patient with an e-mail).")
         return
@@ -77,7 +77,7 @@ def _print(day: dt.date, outcomes: list[Any], *, dry_run: bool) -> None:
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
-    typer.echo(f"{day.isoformat()}: {len(outcomes)} reminder(s), {summary} ({what}).")
+    typer.echo(f"{day.isoformat()}: {len(outcomes)} reminder(s): {summary}{what}.")
     if counts.get("failed"):
         typer.echo("The failed ones are sent again by the next run.")
 

@@ -71,7 +71,7 @@ __all__ = [
 
 SENDERS = (Role.admin,)
 READERS = (Role.nurse, Role.admin)
-SUBJECT = "Your infusion tomorrow"
+SUBJECT = "Your next infusion"
 CHECK_PATH = "/me/check/"  # web/views/me_reports.py: the day-before check
 _LIVE = (OrderStatus.planned, OrderStatus.verified, OrderStatus.dispensed)
 
@@ -184,8 +184,8 @@ def message_text(item: Due, link: str, service_phone: str | None) -> str:
     call = f"call the infusion service on {service_phone}" if service_phone else "ask your nurse"
     return (
         f"Hello {item.first_name},\n\n"
-        f"This is a reminder of your infusion tomorrow, {item.start:%A %d %B %Y} at "
-        f"{item.start:%H:%M}.\n"
+        f"This is a reminder of your infusion on {item.start:%A} {item.start.day} "
+        f"{item.start:%B %Y} at {item.start:%H:%M}.\n"
         f"Place: {item.place}.\n\n"
         "Please answer the day-before check today, after signing in:\n\n"
         f"{link}\n\n"
