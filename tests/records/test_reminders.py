@@ -120,7 +120,7 @@ def test_a_refused_message_is_recorded_then_retried(
     booked: Any, reachable: Any, now: dt.datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> int:
-        raise smtplib.SMTPServerDisconnected("the server went away")
+        raise smtplib.SMTPServerDisconnected("edward.lambert@example.org: the server went away")
 
     monkeypatch.setattr(reminders, "send_mail", refuse)
     (failed,) = reminders.send_due(None, now=now, by="ivig remind")
@@ -129,6 +129,7 @@ def test_a_refused_message_is_recorded_then_retried(
     row = Reminder.objects.get()
     assert (row.status, row.attempts) == ("failed", 1)
     assert "went away" in row.error
+    assert "edward.lambert" not in row.error  # the error is audited: the address masked
     assert list(AuditEvent.objects.filter(entity="reminder").values_list("action", flat=True)) == [
         "fail"
     ]

@@ -202,7 +202,8 @@ def _mail(item: Due) -> None:
     try:
         send_mail(SUBJECT, message_text(item, link, settings.IVIG_SERVICE_PHONE), None, [item.to])
     except (OSError, smtplib.SMTPException) as exc:
-        raise _MailFailed(f"{type(exc).__name__}: {exc}"[:500]) from None
+        text = f"{type(exc).__name__}: {exc}".replace(item.to, masked(item.to))
+        raise _MailFailed(text[:500]) from None  # the address masked: the error is audited
 
 
 def _after(item: Due, row: Reminder) -> dict[str, object]:
