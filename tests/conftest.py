@@ -527,3 +527,42 @@ def plan_work(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     monkeypatch.setattr(courses, "plan_course", counted_plan)
     monkeypatch.setattr(Plan, "as_dict", counted_document)
     return counts
+
+
+# --- reminders (issue 18) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def booked_tomorrow(users: dict[str, Any], patient: Any, today: dt.date) -> Any:
+    """``patient``'s first infusion (a 2-day induction from tomorrow) booked tomorrow 09:00 on
+    chair A of "Day ward" (open 08:00-18:00 every day; chairs A and B)."""
+    from django.utils import timezone
+
+    from ivig.records.services import bookings, courses, units
+
+    tomorrow = today + dt.timedelta(days=1)
+    admin = users["admin"]
+    unit = units.create_unit(admin, "Day ward", "day-ward", 15)
+    for weekday in range(7):
+        units.set_hours(admin, unit.pk, weekday, dt.time(8), dt.time(18))
+    units.add_chair(admin, unit.pk, "A")
+    units.add_chair(admin, unit.pk, "B")
+    course = courses.prescribe(
+        users["prescriber"],
+        patient.pk,
+        courses.CourseInput(
+            indication="lems", phase="induction", product="privigen-us", place="hospital",
+            start=tomorrow, days=2,
+        ),
+    )  # fmt: skip
+    start = dt.datetime.combine(tomorrow, dt.time(9), tzinfo=timezone.get_current_timezone())
+    chair = unit.chairs.get(name="A")
+    return bookings.book(users["nurse"], course.orders.get(sequence=1).pk, chair.pk, start)
+
+
+@pytest.fixture
+def reachable(me: Any) -> Any:
+    """``me`` (the patient's own account) with an e-mail address: reminders reach them."""
+    me.email = "edward.lambert@example.org"
+    me.save()
+    return me

@@ -209,6 +209,8 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/bookings/{booking_id}/move": frozenset({N, P, A}),
     "POST /api/bookings/{booking_id}/cancel": frozenset({N, P, A}),
     "GET /api/orders/{order_id}/slots": frozenset({N, P, A}),  # issue 18: suggested slots
+    "GET /api/reminders": frozenset({N, A}),  # issue 18: reminders
+    "POST /api/reminders/send": frozenset({A}),
 }
 
 

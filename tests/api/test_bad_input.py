@@ -696,6 +696,11 @@ ROWS: list[Any] = [
         {"version": 1, "chair_id": 1}, BAD, "start"),
     row("booking-cancel-no-reason", "nurse", "POST /api/bookings/999999/cancel",
         {"version": 1, "reason": ""}, BAD, "reason"),
+    # reminders: a day that is no date; a day that has passed
+    row("reminders-date-junk", "admin", "POST /api/reminders/send", {"date": "tomorrow"},
+        BAD, "date"),
+    row("reminders-date-passed", "admin", "POST /api/reminders/send", {"date": "2000-01-01"},
+        BAD, "date"),
     # --- POST /api/orders/{id}/vitals ----------------------------------------------------------
     # 50 degrees is impossible
     row("vitals-temperature-50", "nurse", "POST " + RUNNING + "/vitals",

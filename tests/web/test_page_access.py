@@ -96,6 +96,7 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "me/check/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/diary/": (PATIENT_ONLY, PATIENT_ONLY),
     "me/outcomes/": (PATIENT_ONLY, PATIENT_ONLY),
+    "me/reminders/": (PATIENT_ONLY, PATIENT_ONLY),  # issue 18
     # issue 16 item 9: the patient alerts worklist and closing one
     "alerts/": (frozenset({PRESCRIBER, NURSE}), NO),
     "alerts/<str:kind>/<int:alert_id>/close/": (NO, frozenset({PRESCRIBER, NURSE})),

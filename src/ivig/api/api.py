@@ -157,6 +157,7 @@ def _add_routers() -> None:
         orders,
         patients,
         premedication,
+        reminders,  # issue 18
         reports,
         slots,
         stock,
@@ -177,6 +178,7 @@ def _add_routers() -> None:
     api.add_router("/", units.router)  # issue 18
     api.add_router("/", bookings.router)  # issue 18
     api.add_router("/", slots.router)  # issue 18: suggested slots
+    api.add_router("/", reminders.router)  # issue 18
 
 
 _add_routers()

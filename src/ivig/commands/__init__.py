@@ -11,6 +11,7 @@ import it: every Django import is inside a command (through :func:`django`).
     ivig backup FILE        a consistent copy while the server runs (SQLite backup API, pg_dump)
     ivig restore FILE       replace the database, after checking the file and its audit chain
     ivig demo               demo users and three fictional LEMS patients with their history
+    ivig remind             e-mail tomorrow's booked patients their reminder (once each)
     ivig print / export / import    documents and exchange (the modules that define
                             ``add_commands(app, export, load)``: see :func:`register`)
 

@@ -855,3 +855,33 @@ class Booking(Versioned):
     class Meta:
         ordering = ("start",)
         indexes = (models.Index(fields=["chair", "start"], name="booking_chair_start"),)
+
+
+class ReminderStatus(models.TextChoices):
+    sent = "sent"
+    failed = "failed"
+
+
+class Reminder(models.Model):
+    """The e-mail sent to a patient the day before a booked infusion (issue 18): one per order
+    and booking start (a moved booking gets a new one; a second run sends nothing again). A
+    failed one keeps the mail server's error and is tried again by the next run. ``to``: the
+    address the message went to (the patient user's e-mail); ``by``: who sent it (a user's
+    name, or ``ivig remind`` and the server's operating-system account)."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="reminders")
+    booking_start = models.DateTimeField()
+    to = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    sent_at = models.DateTimeField()  # the last attempt
+    by = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ("booking_start", "id")
+        constraints = (
+            models.UniqueConstraint(
+                fields=["order", "booking_start"], name="one_reminder_per_booking_start"
+            ),
+        )

@@ -15,9 +15,11 @@
 | ``IVIG_SERVICE_PHONE`` | the infusion service's telephone number, on every patient page as a tap-to-call link ("call the infusion service today") | none: the patient pages say "number not set, ask your nurse" and the staff's patients page warns |
 | ``IVIG_COUNTRY`` | the service's country (ISO 3166-1 alpha-2, e.g. ``AU``): its emergency number from ``src/ivig/data/emergency_numbers.toml`` (000 AU, 911 US/CA, 999 GB, 111 NZ, 112 EU) | none |
 | ``IVIG_EMERGENCY_NUMBER`` | the emergency number the patient pages give, overriding the country's | the country's number; with neither, the pages say "your local emergency number" and the staff are warned |
-| ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to the server's console (development) |
+| ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to files (``IVIG_EMAIL_FILE_DIR``) |
 | ``IVIG_EMAIL_PORT`` / ``IVIG_EMAIL_TLS`` | the SMTP port (1-65535); ``1``: STARTTLS, ``0``: none | ``587`` / ``1`` |
 | ``IVIG_EMAIL_FROM`` | the sender address of the service's e-mails | ``ivig@localhost`` |
+| ``IVIG_EMAIL_FILE_DIR`` | without ``IVIG_EMAIL_HOST``: the folder the e-mails are written to, one file each, instead of being sent (issue 18: nothing leaves a test machine) | ``$IVIG_DATA_DIR/outbox`` |
+| ``IVIG_BASE_URL`` | the site's address as patients reach it (``https://ivig.example.org``): the links in e-mails sent without a request, the reminders' (``ivig remind``) | ``http://127.0.0.1:8000`` |
 | ``IVIG_HTTPS`` | ``1``: the site is reached over HTTPS only: ``Secure`` cookies named ``__Host-sessionid`` and ``__Host-csrftoken``, HSTS for a year (subdomains not included) | ``0`` (plain http on 127.0.0.1) |
 | ``IVIG_TRUST_PROXY`` | ``1`` (with ``IVIG_HTTPS=1``): the app sits behind a TLS reverse proxy (nginx, Caddy) that sets ``X-Forwarded-Proto: https`` and strips that header from clients; never set it when clients reach the app directly | ``0`` |
 | ``IVIG_HTTPS_REDIRECT`` | ``1`` (with ``IVIG_HTTPS=1``): the app itself redirects plain http to https (``/health/`` excepted); usually the proxy does | ``0`` |
@@ -74,11 +76,13 @@ class Config:
     service_phone: str | None = None  # issue 16 item 8
     country: str | None = None
     emergency_number: str | None = None  # IVIG_EMERGENCY_NUMBER, else the country's
-    email: Email | None = None  # issue 16 item 17: None is the console backend
+    email: Email | None = None  # issue 16 item 17: None: the file backend
     https: bool = False  # issue 17 item 9: IVIG_HTTPS, IVIG_TRUST_PROXY, IVIG_HTTPS_REDIRECT
     trust_proxy: bool = False
     https_redirect: bool = False
     audit_key: AuditKey | None = None  # issue 17 item 1: the audit trail's HMAC key
+    email_file_dir: Path | None = None  # issue 18: without SMTP, e-mails are written here
+    base_url: str = "http://127.0.0.1:8000"  # issue 18: links in e-mails sent by a command
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +182,18 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         trust_proxy,
         redirect,
         _audit_key(env, data_dir),
+        Path(env.get("IVIG_EMAIL_FILE_DIR") or data_dir / "outbox").expanduser(),
+        _base_url(env),
     )
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    """``IVIG_BASE_URL``: an http(s) address without a path, query or fragment (issue 18)."""
+    url = env.get("IVIG_BASE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError("IVIG_BASE_URL", "must look like https://ivig.example.org")
+    return url
 
 
 def _https(env: Mapping[str, str]) -> tuple[bool, bool, bool]:
@@ -218,7 +233,7 @@ def _phones(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]
 
 
 def _email(env: Mapping[str, str]) -> Email | None:
-    """The SMTP server of ``IVIG_EMAIL_*``, or ``None`` (e-mails go to the console)."""
+    """The SMTP server of ``IVIG_EMAIL_*``, or ``None`` (e-mails are written to files)."""
     host = env.get("IVIG_EMAIL_HOST", "").strip()
     if not host:
         return None

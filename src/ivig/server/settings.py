@@ -36,9 +36,12 @@ if CONFIG.email is not None:
     EMAIL_USE_TLS = CONFIG.email.tls
     EMAIL_TIMEOUT = 20  # seconds: a page never hangs on a dead mail server
     DEFAULT_FROM_EMAIL = CONFIG.email.sender
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:  # issue 18: written to files (IVIG_EMAIL_FILE_DIR, else the data folder's outbox/)
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(CONFIG.email_file_dir)
     DEFAULT_FROM_EMAIL = "ivig@localhost"
+# The site's address for links in e-mails sent without a request (issue 18: ivig remind).
+IVIG_BASE_URL = CONFIG.base_url
 
 INSTALLED_APPS = [
     "ivig.records",  # first: its templates override the admin's

@@ -11,6 +11,7 @@ from ivig.web.views import (
     chairs,
     corrections,
     handout,
+    me_reminders,
     me_reports,
     patients,
     pharmacy,
@@ -62,4 +63,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *stock.urlpatterns,  # issue 18
     *units.urlpatterns,  # issue 18
     *bookings.urlpatterns,  # issue 18
+    *me_reminders.urlpatterns,  # issue 18
 ]

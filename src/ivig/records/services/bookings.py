@@ -59,6 +59,7 @@ __all__ = [
     "length_for",
     "move",
     "release_for",
+    "slot_of",
     "suggest",
 ]
 
@@ -469,7 +470,8 @@ def suggest(
 # --- the booked time and place, for every reader; the release of an ended order --------------
 
 
-def _slot(booking: Booking) -> BookedSlot:
+def slot_of(booking: Booking) -> BookedSlot:
+    """The booked time and place of one booking (its chair and unit loaded with it)."""
     chair = booking.chair
     return BookedSlot(
         booking_id=booking.pk,
@@ -499,7 +501,7 @@ def booked_slots(order_ids: Iterable[int]) -> dict[int, BookedSlot]:
     rows = Booking.objects.filter(order_id__in=ids, status=BookingStatus.booked).select_related(
         "chair__unit"
     )
-    return {row.order_id: _slot(row) for row in rows}
+    return {row.order_id: slot_of(row) for row in rows}
 
 
 def booked_slot(order: Order) -> BookedSlot | None:

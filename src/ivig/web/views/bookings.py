@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from ivig.core.places import UNITS_FOR_PLACE
 from ivig.errors import IvigError
 from ivig.records.models import Booking, BookingStatus, Chair, Order, Unit
-from ivig.records.services import bookings
+from ivig.records.services import bookings, reminders
+from ivig.records.services.access import has_role
 from ivig.records.services.common import get
 from ivig.web.errors import attach_error, flash_error
 from ivig.web.forms import DateInput
@@ -64,8 +65,18 @@ def day_list(request: HttpRequest) -> HttpResponse:
     day = timezone.localdate()
     if form.is_bound and form.is_valid() and form.cleaned_data["date"]:
         day = form.cleaned_data["date"]
+    states = (  # issue 18: the reminder and the day-before check, for nurses and admins
+        {s.order_id: s for s in reminders.day_status(request.user, day)}
+        if has_role(request.user, *reminders.READERS)
+        else {}
+    )
     rows = [
-        {"chair": row.chair, "bookings": [{"b": b, "end": _end(b)} for b in row.bookings]}
+        {
+            "chair": row.chair,
+            "bookings": [
+                {"b": b, "end": _end(b), "r": states.get(b.order_id)} for b in row.bookings
+            ],
+        }
         for row in bookings.day_list(request.user, day)
     ]
     return render(
