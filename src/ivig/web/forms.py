@@ -44,6 +44,16 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class TimeInput(forms.TimeInput):
+    """A clock time to the minute (``08:30``, not ``08:30:00``: with seconds in its value the
+    browser shows a seconds field too)."""
+
+    input_type = "time"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%H:%M")
+
+
 def _number_input() -> forms.TextInput:
     """A number typed as text (with the decimal keypad): what was typed comes back as typed,
     never emptied by the browser, and is refused with the app's own message."""

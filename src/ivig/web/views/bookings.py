@@ -25,7 +25,7 @@ from ivig.records.services import bookings, reminders
 from ivig.records.services.access import has_role
 from ivig.records.services.common import get
 from ivig.web.errors import attach_error, flash_error
-from ivig.web.forms import DateInput
+from ivig.web.forms import DateInput, TimeInput
 from ivig.web.views.common import posted, roles_required
 
 __all__ = ["urlpatterns"]
@@ -46,7 +46,7 @@ class BookForm(forms.Form):
         queryset=Chair.objects.select_related("unit").order_by("unit__name", "name"),
         empty_label=None,
     )
-    time = forms.TimeField(label="Start", widget=forms.TimeInput(attrs={"type": "time"}))
+    time = forms.TimeField(label="Start", widget=TimeInput())
 
 
 class CancelForm(forms.Form):

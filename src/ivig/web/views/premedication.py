@@ -22,6 +22,7 @@ from ivig.errors import Forbidden, IvigError
 from ivig.records.models import Order, OrderStatus, Patient, RampDecision
 from ivig.records.services import premedication as service
 from ivig.records.services.access import has_role
+from ivig.web.forms import TimeInput
 from ivig.web.views.common import roles_required
 
 __all__ = ["DecisionForm", "GivenForm", "PremedicationForm", "urlpatterns"]
@@ -81,7 +82,7 @@ class GivenForm(forms.Form):
     """A premedication given before the infusion, at a time of the order's day."""
 
     premedication = forms.IntegerField(widget=forms.HiddenInput)
-    at = forms.TimeField(label="Given at", widget=forms.TimeInput(attrs={"type": "time"}))
+    at = forms.TimeField(label="Given at", widget=TimeInput())
     note = forms.CharField(label="Note", required=False, max_length=500)
 
 

@@ -18,6 +18,7 @@ from ivig.records.models import ChairKind, Role, Unit, UnitKind
 from ivig.records.services import units
 from ivig.records.services.common import get
 from ivig.web.errors import attach_error
+from ivig.web.forms import TimeInput
 from ivig.web.views.common import posted, roles_required
 
 __all__ = ["urlpatterns"]
@@ -45,12 +46,8 @@ class ChairForm(forms.Form):
 class HoursForm(forms.Form):
     weekday = forms.TypedChoiceField(label="Day", choices=WEEKDAY_CHOICES, coerce=int)
     closed = forms.BooleanField(label="Closed that day", required=False)
-    opens = forms.TimeField(
-        label="Opens", required=False, widget=forms.TimeInput(attrs={"type": "time"})
-    )
-    closes = forms.TimeField(
-        label="Closes", required=False, widget=forms.TimeInput(attrs={"type": "time"})
-    )
+    opens = forms.TimeField(label="Opens", required=False, widget=TimeInput())
+    closes = forms.TimeField(label="Closes", required=False, widget=TimeInput())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
