@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from ivig.web.views import (
     alerts,
+    board,
     bookings,
     chairs,
     corrections,
@@ -62,4 +63,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *stock.urlpatterns,  # issue 18
     *units.urlpatterns,  # issue 18
     *bookings.urlpatterns,  # issue 18
+    *board.urlpatterns,  # issue 18: the unit's board
 ]
