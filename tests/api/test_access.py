@@ -207,6 +207,7 @@ POLICY: dict[str, frozenset[str]] = {
     "POST /api/bookings": frozenset({N, P, A}),
     "POST /api/bookings/{booking_id}/move": frozenset({N, P, A}),
     "POST /api/bookings/{booking_id}/cancel": frozenset({N, P, A}),
+    "GET /api/bookings/board": EVERYONE,  # issue 18: the unit's board
 }
 
 

@@ -149,6 +149,7 @@ def _add_routers() -> None:
     from ivig.api.routes import (
         accounts,
         alerts,
+        board,
         bookings,
         catalogue,
         corrections,
@@ -175,6 +176,7 @@ def _add_routers() -> None:
     api.add_router("/", stock.router)  # issue 18
     api.add_router("/", units.router)  # issue 18
     api.add_router("/", bookings.router)  # issue 18
+    api.add_router("/", board.router)  # issue 18: the unit's board
 
 
 _add_routers()
