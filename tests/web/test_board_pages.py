@@ -84,13 +84,13 @@ def test_the_day_is_svg_with_no_inline_style(
     assert ">18:00</text>" in html
     assert ">07:00</text>" not in html
     assert 'class="board-block board-booked"' in html
-    # the block's width: its length in the hours' scale (10 hours over 838 units)
+    # the block's width: its length in the hours' scale (10 hours over 822 units)
     width = re.search(
         r'class="board-block board-booked" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', html
     )
     assert width is not None
     assert float(width.group(1)) == 150.0  # 08:00: the first hour
-    assert abs(float(width.group(2)) - booked.length_minutes * 838 / 600) < 0.2
+    assert abs(float(width.group(2)) - booked.length_minutes * 822 / 600) < 0.2
 
 
 def test_today_refreshes_its_partial_and_a_poll_is_not_audited_again(
@@ -164,7 +164,7 @@ def test_navigation_unit_picker_and_links(
     client = client_for("prescriber")
     first = client.get("/bookings/board/").content.decode()  # the first unit by name: Day ward
     assert "Day ward: " in first
-    assert f'<option value="{other.pk}"' in first
+    assert f'<option value="{other.pk}">Home team</option>' in first
     home = client.get(f"/bookings/board/?unit={other.pk}").content.decode()
     assert "Home team: " in home
     assert "EL MRN0001" not in home

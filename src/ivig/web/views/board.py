@@ -33,8 +33,9 @@ from ivig.web.views.common import roles_required
 __all__ = ["urlpatterns"]
 
 WIDTH = 1000  # the SVG's user units (about one pixel each on a 1024 px tablet)
-LABEL = 150  # the chairs' (the week: days' and chairs') column
-RIGHT = 12
+LABEL = 150  # the chairs' column
+WEEK_LABEL, WEEK_DAY = 180, 136  # the week's days' and chairs' columns, the days' alone
+RIGHT = 28  # room for the last hour's label
 HEAD = 34  # the hours' row
 DAY_ROW = 64  # a chair's row on the day board: blocks of 56, over the 44 px touch target
 WEEK_LANE = 16  # a chair's lane on the week board
@@ -51,8 +52,13 @@ LIVE_WORDS = {
 STATUS_WORDS = {"booked": "booked", "no-longer-fits": "no longer fits", "cancelled": "cancelled"}
 
 
+class UnitChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
 class BoardForm(forms.Form):
-    unit = forms.ModelChoiceField(
+    unit = UnitChoice(
         label="Unit", queryset=Unit.objects.order_by("name"), required=False, empty_label=None
     )
     date = forms.DateField(label="Day", required=False, widget=DateInput)
@@ -78,13 +84,14 @@ def _span(rows: Sequence[BoardRow]) -> tuple[int, int]:
 
 
 class _Scale:
-    def __init__(self, span: tuple[int, int]) -> None:
+    def __init__(self, span: tuple[int, int], label: int = LABEL) -> None:
         self.begin, self.end = span
-        self.per_minute = (WIDTH - LABEL - RIGHT) / max(self.end - self.begin, 60)
+        self.label = label
+        self.per_minute = (WIDTH - label - RIGHT) / max(self.end - self.begin, 60)
 
     def x(self, minute: float) -> float:
         return round(
-            LABEL + (min(max(minute, self.begin), self.end) - self.begin) * self.per_minute, 1
+            self.label + (min(max(minute, self.begin), self.end) - self.begin) * self.per_minute, 1
         )
 
     def hours(self) -> list[dict[str, Any]]:
@@ -205,7 +212,7 @@ def _occupancy(rows: Sequence[BoardRow]) -> int | None:
 
 
 def _week_svg(rows: list[BoardRow], link: str, unit: Unit, cancelled: bool) -> dict[str, Any]:
-    scale = _Scale(_span(rows))
+    scale = _Scale(_span(rows), WEEK_LABEL)
     days: dict[dt.date, list[BoardRow]] = {}
     for row in rows:
         days.setdefault(row.day, []).append(row)
@@ -248,8 +255,8 @@ def _week_svg(rows: list[BoardRow], link: str, unit: Unit, cancelled: bool) -> d
         "height": y,
         "hours": scale.hours(),
         "bands": bands,
-        "label": LABEL,
-        "day_col": 92,
+        "label": WEEK_LABEL,
+        "day_col": WEEK_DAY,
     }
 
 
