@@ -118,3 +118,11 @@ def test_bad_queries_are_refused(
     error = answer.json()["error"]
     if field is not None:
         assert error["field"] == field
+
+
+@pytest.mark.parametrize("start", ["0001-01-01", "9999-12-31"])
+def test_the_calendar_edges_are_no_server_error(
+    client_for: Callable[[str | None], Client], unit: Any, start: str
+) -> None:
+    answer = client_for("nurse").get(f"/api/bookings/board?unit={unit.pk}&start={start}&days=7")
+    assert answer.status_code in (200, 422), answer.content

@@ -182,3 +182,14 @@ def test_no_unit_yet(client_for: Callable[[str | None], Client], users: dict[str
     page = client_for("admin").get("/bookings/board/").content.decode()
     assert "No unit yet" in page
     assert "/staff/units/" in page
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "0001-01-02", "9999-12-31", "9999-12-27"])
+def test_the_calendar_edges_are_no_server_error(
+    client_for: Callable[[str | None], Client], unit: Unit, day: str
+) -> None:
+    client = client_for("nurse")
+    for url in ("/bookings/board/", "/bookings/board/week/"):
+        page = client.get(f"{url}?date={day}")
+        assert page.status_code == 200, (url, page.status_code)
+        assert b"Give a day from 0001-01-15 to 9999-12-15." in page.content

@@ -49,6 +49,8 @@ LIVE_WORDS = {
     "observation": "in observation",
     "finished": "finished",
 }
+# the days a board (and its previous and next weeks) can show inside the calendar
+FIRST_DAY, LAST_DAY = dt.date(1, 1, 15), dt.date(9999, 12, 15)
 STATUS_WORDS = {"booked": "booked", "no-longer-fits": "no longer fits", "cancelled": "cancelled"}
 
 
@@ -63,6 +65,14 @@ class BoardForm(forms.Form):
     )
     date = forms.DateField(label="Day", required=False, widget=DateInput)
     cancelled = forms.BooleanField(label="Show cancelled bookings", required=False)
+
+    def clean_date(self) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data.get("date")
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(
+                f"Give a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."
+            )
+        return day
 
 
 def _minutes(value: dt.time | dt.datetime) -> int:
@@ -283,7 +293,9 @@ def _page(request: HttpRequest, week: bool) -> HttpResponse:
         "now": now,
         "cancelled": cancelled,
         "live": start <= today < start + step,
-        "form": BoardForm(initial={"unit": unit, "date": day, "cancelled": cancelled}),
+        "form": form
+        if form.is_bound and not valid
+        else BoardForm(initial={"unit": unit, "date": day, "cancelled": cancelled}),
         "title": "The unit's week" if week else "The unit's day",
         "status_words": STATUS_WORDS,
         "live_words": LIVE_WORDS,
