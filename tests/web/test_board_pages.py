@@ -193,3 +193,14 @@ def test_the_calendar_edges_are_no_server_error(
         page = client.get(f"{url}?date={day}")
         assert page.status_code == 200, (url, page.status_code)
         assert b"Give a day from 0001-01-15 to 9999-12-15." in page.content
+
+
+def test_a_closed_day_is_shaded_and_an_open_one_is_not(
+    client_for: Callable[[str | None], Client], unit: Unit, today: dt.date
+) -> None:
+    client = client_for("nurse")
+    shut = (today + dt.timedelta(days=2)).isoformat()
+    closed = client.get(f"/bookings/board/?date={shut}").content.decode()
+    assert closed.count('class="board-closed"') == 2  # each chair's whole row
+    assert ">08:00</text>" in closed  # the span drawn when every day shown is closed
+    assert 'class="board-closed"' not in client.get("/bookings/board/").content.decode()

@@ -205,6 +205,7 @@ def _day_svg(rows: list[BoardRow], link: str, now: dt.datetime, today: dt.date) 
         "height": height,
         "hours": scale.hours(),
         "rows": lines,
+        "row_height": DAY_ROW,
         "now_x": now_x,
         "label": LABEL,
     }
