@@ -107,7 +107,7 @@ def test_a_week_the_live_state_and_the_read_audit(
         ("unit={unit}&days=15", 422, "days"),
         ("unit={unit}&start=someday", 422, "start"),
         ("unit={unit}&start=9999-12-31&days=2", 422, "start"),
-        ("unit=999999", 404, None),
+        ("unit=999999", 422, "unit"),  # a query's unknown record: bad input, not a 404
     ],
 )
 def test_bad_queries_are_refused(

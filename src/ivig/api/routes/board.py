@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema
 
 from ivig.api.auth import rule
 from ivig.api.schemas import In
+from ivig.errors import InvalidInput, NotFound
 from ivig.records.services import bookings, reads
 from ivig.records.services.bookings import BOARD_MAX_DAYS, BoardBlock, BoardRow
 
@@ -90,9 +91,13 @@ def _row(row: BoardRow) -> dict[str, Any]:
 @router.get("/bookings/board", response=list[BoardRowOut], **rule(*bookings.READERS))
 def board(request: HttpRequest, query: Query[BoardQuery]) -> list[dict[str, Any]]:
     """The unit's board from ``start`` (today) for ``days`` days: a row per day and chair,
-    days in order, chairs by name; cancelled bookings included (``status``)."""
+    days in order, chairs by name; cancelled bookings included (``status``). An unknown unit
+    is bad input (422, ``unit``)."""
     start = query.start or timezone.localdate()
-    rows = bookings.board(request.user, query.unit, start, query.days)
+    try:
+        rows = bookings.board(request.user, query.unit, start, query.days)
+    except NotFound:  # a query names no record as a path does: bad input (422), not a 404
+        raise InvalidInput(f"no unit {query.unit}", field="unit") from None
     patients = (b.booking.order.patient_id for r in rows for b in r.blocks)
     reads.listed(request, "medication/infusion", patients)  # one read event each
     return [_row(r) for r in rows]
