@@ -211,6 +211,7 @@ POLICY: dict[str, frozenset[str]] = {
     "GET /api/orders/{order_id}/slots": frozenset({N, P, A}),  # issue 18: suggested slots
     "GET /api/reminders": frozenset({N, A}),  # issue 18: reminders
     "POST /api/reminders/send": frozenset({A}),
+    "GET /api/bookings/board": EVERYONE,  # issue 18: the unit's board
 }
 
 

@@ -138,6 +138,9 @@ PAGES: dict[str, tuple[Rule, Rule]] = {
     "bookings/": (STAFF, NO),
     "orders/<int:order_id>/book/": (frozenset({ADMIN, PRESCRIBER, NURSE}),) * 2,
     "bookings/<int:booking_id>/cancel/": (NO, frozenset({ADMIN, PRESCRIBER, NURSE})),
+    # issue 18: the unit's day and week board (every staff role reads it)
+    "bookings/board/": (STAFF, NO),
+    "bookings/board/week/": (STAFF, NO),
 }
 
 

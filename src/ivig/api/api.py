@@ -149,6 +149,7 @@ def _add_routers() -> None:
     from ivig.api.routes import (
         accounts,
         alerts,
+        board,
         bookings,
         catalogue,
         corrections,
@@ -179,6 +180,7 @@ def _add_routers() -> None:
     api.add_router("/", bookings.router)  # issue 18
     api.add_router("/", slots.router)  # issue 18: suggested slots
     api.add_router("/", reminders.router)  # issue 18
+    api.add_router("/", board.router)  # issue 18: the unit's board
 
 
 _add_routers()

@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from ivig.web.views import (
     alerts,
+    board,
     bookings,
     chairs,
     corrections,
@@ -64,4 +65,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *units.urlpatterns,  # issue 18
     *bookings.urlpatterns,  # issue 18
     *me_reminders.urlpatterns,  # issue 18
+    *board.urlpatterns,  # issue 18: the unit's board
 ]

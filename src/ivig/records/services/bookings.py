@@ -45,11 +45,15 @@ from ivig.records.services.units import hours_on
 __all__ = [
     "BOOKABLE",
     "BOOKERS",
+    "LIVE_STATES",
     "MAX_SUGGESTIONS",
     "READERS",
+    "BoardBlock",
+    "BoardRow",
     "ChairDay",
     "Suggestion",
     "Suggestions",
+    "board",
     "book",
     "booked_slot",
     "booked_slots",
@@ -536,3 +540,118 @@ def release_for(actor: Actor, order: Order, reason: str) -> Booking | None:
             reason=f"order {order.pk} {order.status}: {reason}"[:1000],
         )
     return booking
+
+
+# --- the unit's board: a day or a week of a unit, for the ward tablet and the desk -------------
+
+BOARD_MAX_DAYS = 14
+# Today's live state of a booked infusion, from the chairs board's service
+# (``infusions.session_state``): checked in (the pre-infusion check done), the pump running or
+# paused, on hold after a reaction (paused or stopped with a reaction recorded), the
+# observation after the pump, finished (observation closed, order completed).
+LIVE_STATES = ("checked-in", "running", "paused", "reaction", "observation", "finished")
+
+
+@dataclass(frozen=True, slots=True)
+class BoardBlock:
+    """One booking on the board: local start and end, ``status`` (booked, no-longer-fits,
+    cancelled) and, for an infusion of today, its ``live`` state (one of ``LIVE_STATES``)."""
+
+    booking: Booking
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+    live: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """A chair (or visiting nurse) on one day: the unit's hours that day (``None``: closed)
+    and its bookings in time order, cancelled ones included (marked)."""
+
+    chair: Chair
+    day: dt.date
+    opens: dt.time | None
+    closes: dt.time | None
+    blocks: tuple[BoardBlock, ...]
+
+
+def _live_state(order: Order, now: dt.datetime) -> str | None:
+    """The infusion's state now, as the chairs board reads it (``session_state``)."""
+    from ivig.records.services.infusions.state import session_state  # infusions import us
+
+    if order.status == OrderStatus.completed:
+        return "finished"
+    if order.status not in (OrderStatus.dispensed, OrderStatus.in_progress):
+        return None
+    view = session_state(order, now=now)
+    if view.session is None:
+        return None
+    reacted = view.pump is not None and view.pump.reaction_at is not None
+    state = view.state
+    if state in ("paused", "stopped") and (reacted or state == "stopped"):
+        return "reaction"
+    if state in ("running", "paused"):
+        return state
+    if state == "ended":
+        return "observation"
+    if state == "closed":
+        return "finished"
+    return "checked-in" if view.session.get("checked_at") else None
+
+
+def board(
+    actor: Actor,
+    unit_id: int,
+    start: dt.date,
+    days: int = 1,
+    *,
+    now: dt.datetime | None = None,
+) -> list[BoardRow]:
+    """The unit's board from ``start`` for ``days`` days (1 to ``BOARD_MAX_DAYS``): a row per
+    day and chair (days in order, chairs by name), each with the day's opening hours
+    (``units.hours_on``) and its bookings (cancelled ones marked ``cancelled``); the bookings
+    of today carry their live state. Every staff role reads it; like ``day_list`` the service
+    writes no read event: the page and the API name the patients shown (``reads.listed``)."""
+    require(actor, "reading the unit's board", *READERS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= BOARD_MAX_DAYS:
+        raise InvalidInput(f"the board shows 1 to {BOARD_MAX_DAYS} days", field="days")
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    tz = timezone.get_current_timezone()
+    try:
+        last = start + dt.timedelta(days=days)
+        begin = dt.datetime.combine(start, dt.time(0), tzinfo=tz)
+        end = dt.datetime.combine(last, dt.time(0), tzinfo=tz)
+    except OverflowError:
+        raise InvalidInput("the board's days are outside the calendar", field="start") from None
+    hours = {d: hours_on(unit_id, d) for d in (start + dt.timedelta(n) for n in range(days))}
+    chairs = list(Chair.objects.filter(unit_id=unit_id).select_related("unit").order_by("name"))
+    found = (
+        Booking.objects.filter(chair__unit_id=unit_id, start__gte=begin, start__lt=end)
+        .select_related("order__patient", "order__course", "order__session", "chair")
+        .order_by("start", "id")
+    )
+    cells: dict[tuple[int, dt.date], list[BoardBlock]] = {}
+    for row in found:
+        local = timezone.localtime(row.start)
+        if row.status == BookingStatus.cancelled:
+            status, live = "cancelled", None
+        else:
+            status = "no-longer-fits" if row.no_longer_fits else "booked"
+            live = _live_state(row.order, now) if local.date() == today else None
+        block = BoardBlock(
+            row, local, local + dt.timedelta(minutes=row.length_minutes), status, live
+        )
+        cells.setdefault((row.chair_id, local.date()), []).append(block)
+    return [
+        BoardRow(
+            chair,
+            day,
+            h.opens if h is not None else None,
+            h.closes if h is not None else None,
+            tuple(cells.get((chair.pk, day), ())),
+        )
+        for day, h in hours.items()
+        for chair in chairs
+    ]
