@@ -150,3 +150,27 @@ def test_the_return_page_gives_unopened_vials_back(
     assert "Taken for this order: 2 · returned: 2" in pharmacy.get(url).content.decode()
     assert pharmacy.post(url, {"which": 999999}).status_code == 409
     assert client_for("nurse").get(url).status_code == 403
+
+
+def test_each_row_names_its_vial_size_and_offers_only_lots_of_that_size(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], patient: Any,
+    store: Store, today: dt.date,
+) -> None:  # fmt: skip
+    """The rows follow the ordered vials (2 x 40 g + 1 x 5 g here): each says its size and
+    lists the lots of that size only; the spare row lists every usable lot."""
+    import re
+
+    order = _verified(users, patient, today)[0]
+    good = today + dt.timedelta(days=200)
+    _receive(users, store, "W40", 40, 4, good)
+    _receive(users, store, "W5", 5, 2, good)
+    page = client_for("pharmacist").get(f"/pharmacy/orders/{order.pk}/dispense/").content.decode()
+    assert "Lot 1: 2 \u00d7 40 g vials" in page
+    assert "Lot 2: 1 \u00d7 5 g vials" in page
+
+    def offered(row: int) -> list[str]:
+        select = re.search(rf'name="lots-{row}-stock_lot_id".*?</select>', page, re.S)
+        assert select is not None
+        return re.findall(r"lot (\w+) ·", select.group(0))
+
+    assert (offered(0), offered(1), sorted(offered(2))) == (["W40"], ["W5"], ["W40", "W5"])

@@ -147,7 +147,15 @@ class StockLotForm(forms.Form):
 
     def __init__(self, *args: Any, lots: list[StockLot] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.lots = {lot.pk: lot for lot in lots or ()}
+        # A row for an ordered vial size offers the lots of that size only (the spare row,
+        # every size): the pharmacist cannot pick a lot of another size for it.
+        size = self.initial.get("vial_size_g")
+        self.size = float(size) if size is not None else None
+        self.lots = {
+            lot.pk: lot
+            for lot in lots or ()
+            if self.size is None or math.isclose(lot.vial_size_g, self.size)
+        }
         choice = self.fields["stock_lot_id"]
         assert isinstance(choice, forms.TypedChoiceField)
         choice.choices = [
@@ -530,7 +538,7 @@ def _dispense_formset(order: Order, data: Any, keeps: bool) -> forms.BaseFormSet
     lots usable on the infusion day (issue 18); one row per ordered size, counts prefilled."""
     if keeps:
         lots = list(stock.usable_lots(order.course.product_id, order.date))
-        initial = [{"count": v["count"]} for v in _vials(order)]
+        initial = [{"count": v["count"], "vial_size_g": v["size_g"]} for v in _vials(order)]
         return StockLotFormSet(data, prefix="lots", initial=initial, form_kwargs={"lots": lots})
     product = _product(order)
     sizes = tuple(sorted({*(product.vial_sizes_g.value if product else ()), *_sizes(order)}))
@@ -752,7 +760,7 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
         formset = CourseStockLotFormSet(
             data,
             prefix="lots",
-            initial=[{} for _ in _initial_course_lots(found)],
+            initial=_initial_course_lots(found),
             form_kwargs={"lots": list(usable)},
         )
     else:
