@@ -20,7 +20,14 @@ def _expected(mrn: str) -> list[tuple[str, object, str]]:
     rows = Order.objects.filter(
         patient__mrn=mrn, date__gte=timezone.localdate(), status__in=("planned", "verified")
     ).order_by("date")
-    return [(uid(o.pk), o.date, "Infusion centre") for o in rows]
+    from ivig.records.services.bookings import booked_slot
+
+    def where(order: Order) -> str:
+        """The booked unit and chair (the demo books the coming week), else the place."""
+        slot = booked_slot(order)
+        return slot.location if slot is not None else "Infusion centre"
+
+    return [(uid(o.pk), o.date, where(o)) for o in rows]
 
 
 def _events(body: bytes | str) -> list[tuple[str, object, str]]:

@@ -60,8 +60,13 @@ def test_the_handout_page_for_every_role(demo: Any, role: str) -> None:
     text = response.content.decode()
     assert "<h1>Your IVIG treatment</h1>" in text
     assert "For Margaret Hartley." in text
-    for order in coming(demo):
-        assert f"{long_date(order.date)}, at the infusion centre." in text
+    from ivig.interop.handout import booked_words
+    from ivig.records.services.bookings import booked_slot
+
+    for order in coming(demo):  # the booked time and place (the demo books the coming week)
+        slot = booked_slot(order)
+        said = booked_words(slot) if slot else f"{long_date(order.date)}, at the infusion centre."
+        assert said in text
     pump = float(coming(demo)[0].steps[-1]["end_min"])
     assert f"For you, the drip takes {duration_words(pump)}." in text
     assert "<style" not in text.split("<main", 1)[1]  # the CSP: no inline style on a page

@@ -61,6 +61,7 @@ def test_suggestions_fill_the_form_and_book(
     nurse = client_for("nurse")
     page = nurse.get(f"/orders/{order.pk}/book/").content.decode()
     assert "Suggested slots" in page
+    assert "Unit object" not in page  # the unit picker names its units
     assert "at the busiest, 1 of 2 chairs are in use" in page
     found = bookings.suggest(users["nurse"], order.pk, None, ward.pk)
     best, early = found.slots[0], found.first_fit

@@ -66,7 +66,8 @@ class _Api(NinjaAPI):
         for path, item in document["paths"].items():
             for method, operation in item.items():
                 answers = operation.setdefault("responses", {})
-                for status in error_responses(method, path):
+                also = operation.pop("x-errors", [])  # declared by the route (``rule``)
+                for status in sorted({*error_responses(method, path), *also}):
                     answers.setdefault(
                         status,
                         {

@@ -90,10 +90,15 @@ def allow(*roles: Role | str) -> list[Any]:
     return [_Session(names), _Token(names)]
 
 
-def rule(*roles: Role | str) -> dict[str, Any]:
-    """Keyword arguments for a route open to ``roles``: its auth and its ``x-roles``."""
+def rule(*roles: Role | str, errors: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Keyword arguments for a route open to ``roles``: its auth and its ``x-roles``;
+    ``errors``: error statuses it answers beyond those of its method (``x-errors``: a read
+    that can meet a record in the wrong state, 409, or a time outside its window, 400)."""
     names = [str(r) for r in roles]
-    return {"auth": allow(*roles), "openapi_extra": {"x-roles": names}}
+    extra: dict[str, Any] = {"x-roles": names}
+    if errors:
+        extra["x-errors"] = list(errors)
+    return {"auth": allow(*roles), "openapi_extra": extra}
 
 
 EVERYONE = ALL_ROLES

@@ -791,6 +791,9 @@ class Unit(models.Model):
     class Meta:
         ordering = ("name",)
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class ChairKind(models.TextChoices):
     chair = "chair", "Chair"
@@ -809,6 +812,9 @@ class Chair(models.Model):
         constraints = (
             models.UniqueConstraint(fields=["unit", "name"], name="one_chair_name_per_unit"),
         )
+
+    def __str__(self) -> str:
+        return f"{self.unit.name}: {self.name}"
 
 
 class OpeningHours(models.Model):

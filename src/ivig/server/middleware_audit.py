@@ -164,6 +164,8 @@ READS: dict[str, Read] = {
     "pharmacy/courses/<int:course_id>/dispense/": Read(MEDICATION, "course_id", COURSE),
     "orders/<int:order_id>/book/": Read(MEDICATION, "order_id", ORDER),  # issue 18
     "api/orders/<order_id>/slots": Read(MEDICATION, "order_id", ORDER),  # issue 18
+    "pharmacy/orders/<int:order_id>/return/": Read(MEDICATION, "order_id", ORDER),  # issue 18
+    "api/stock/orders/<order_id>": Read(MEDICATION, "order_id", ORDER),  # issue 18
 }
 
 # Routes that take a record's id on a GET but show no part of the record beyond what the page

@@ -56,7 +56,11 @@ def _slot(found: bookings.Suggestion) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.get("/orders/{order_id}/slots", response=SlotSuggestionsOut, **rule(*bookings.BOOKERS))
+@router.get(
+    "/orders/{order_id}/slots",
+    response=SlotSuggestionsOut,
+    **rule(*bookings.BOOKERS, errors=(400, 409)),
+)
 def slots(request: HttpRequest, order_id: Id, filters: Query[SlotQuery]) -> dict[str, Any]:
     """The ``n`` slots of the unit's day that keep its occupancy level for the order, and the
     first-fit slot: 400 on another day than the order's or a closed day, 409 for an order that
