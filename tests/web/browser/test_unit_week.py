@@ -112,9 +112,7 @@ def _book_from_the_best_slot(page: Page, order: Any) -> str:
     returns the slot's words ("Chair 2, 08:00-11:15")."""
     page.goto(f"/orders/{order.pk}/book/")
     expect(page.get_by_role("heading", level=2, name="Suggested slots")).to_be_visible()
-    expect(page.get_by_label("Unit", exact=True).locator("option:checked")).to_have_text(
-        "Day Infusion Unit"
-    )
+    expect(page.locator("select[name=unit] option:checked")).to_have_text("Day Infusion Unit")
     best = page.locator("ol.slot-list a").first
     words = best.inner_text()
     best.click()
