@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
-from ivig.errors import IvigError
 from ivig.records.models import Course, Order, OrderStatus
 from ivig.records.services import courses, orders
 from ivig.records.services.change_reasons import reason_text
-from ivig.web.errors import attach_error
 from ivig.web.forms import ChangeReasonForm
-from ivig.web.views.common import posted, roles_required
+from ivig.web.views.common import act_on_post, posted, roles_required, saved
 
 __all__ = ["course_cancel", "order_cancel", "order_defer", "urlpatterns"]
 
@@ -50,21 +47,9 @@ def _confirm(
     """The confirmation page and its post: the reason in words, the service, the message."""
     back = _back(request, order, course.patient_id)
     form = ChangeReasonForm(posted(request), initial={"version": version})
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            act(d["version"], reason_text(d["reason_code"], d["note"]))
-        except IvigError as exc:
-            attach_error(form, exc, {"version": "", "reason": "note"})
-            status = exc.http_status
-        else:
-            messages.success(request, done)
-            return redirect(back)
-    return render(
-        request,
-        "web/plan_action.html",
-        {
+
+    def page(status: int) -> HttpResponse:
+        context = {
             "course": course,
             "patient": course.patient,
             "affected": affected,
@@ -75,9 +60,17 @@ def _confirm(
             "back": back,
             "section": "patients",
             "title": f"{title}: {course.patient}",
-        },
-        status=status,
-    )
+        }
+        return render(request, "web/plan_action.html", context, status=status)
+
+    return act_on_post(
+        request,
+        lambda d: act(d["version"], reason_text(d["reason_code"], d["note"])),
+        lambda _: saved(request, done, back),
+        form=form,
+        aliases={"version": "", "reason": "note"},
+        refused=lambda exc: page(exc.http_status),
+    ) or page(200)
 
 
 def _order(order_id: int) -> Order:
