@@ -77,38 +77,39 @@ def _order(order_id: int) -> Order:
     return get_object_or_404(Order.objects.select_related("course__patient"), pk=order_id)
 
 
-@roles_required("prescriber", "nurse")
-def order_defer(request: HttpRequest, order_id: int) -> HttpResponse:
-    """Defer one dose not yet started (a fever, the patient unwell), with the reason."""
+def _dose_action(
+    request: HttpRequest,
+    order_id: int,
+    verb: str,
+    done: str,
+    service: Callable[[Any, int, int, str], Any],
+) -> HttpResponse:
+    """Defer or cancel one dose: the confirmation page naming it, then ``service``."""
     order = _order(order_id)
+    dose = f"dose {order.sequence} of {order.date.isoformat()}"
     return _confirm(
         request,
-        title=f"Defer dose {order.sequence} of {order.date.isoformat()}",
-        button="Defer this dose",
+        title=f"{verb} {dose}",
+        button=f"{verb} this dose",
         course=order.course,
         affected=[order],
         order=order,
         version=order.version,
-        act=lambda version, why: orders.defer(request.user, order.pk, version, why),
-        done=f"Dose {order.sequence} of {order.date.isoformat()} deferred.",
+        act=lambda version, why: service(request.user, order.pk, version, why),
+        done=f"{dose.capitalize()} {done}.",
     )
+
+
+@roles_required("prescriber", "nurse")
+def order_defer(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Defer one dose not yet started (a fever, the patient unwell), with the reason."""
+    return _dose_action(request, order_id, "Defer", "deferred", orders.defer)
 
 
 @roles_required("prescriber")
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     """Cancel one dose not yet started, with the reason."""
-    order = _order(order_id)
-    return _confirm(
-        request,
-        title=f"Cancel dose {order.sequence} of {order.date.isoformat()}",
-        button="Cancel this dose",
-        course=order.course,
-        affected=[order],
-        order=order,
-        version=order.version,
-        act=lambda version, why: orders.cancel(request.user, order.pk, version, why),
-        done=f"Dose {order.sequence} of {order.date.isoformat()} cancelled.",
-    )
+    return _dose_action(request, order_id, "Cancel", "cancelled", orders.cancel)
 
 
 @roles_required("prescriber")
