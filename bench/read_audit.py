@@ -6,7 +6,8 @@ request is timed three ways, in this process, through Django's WSGI handler as g
 (no HTTP, no gunicorn), on SQLite in a temporary data folder seeded through ivig's services:
 
 - ``bulk``: as ivig runs now (``reads.record_reads`` -> ``audit.record_all``: one head lock,
-  one INSERT of the 200 events, one head update, each event still its own chain link);
+  the 200 events in a few multi-row INSERTs, one head update, each event still its own
+  chain link);
 - ``per event``: as before issue 19 (``audit.record`` once per patient: a head lock, an INSERT
   and a head update each);
 - ``no audit``: the read audit switched off, the floor the other two add to.

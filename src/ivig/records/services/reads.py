@@ -39,7 +39,7 @@ def listed_of(request: Any) -> list[tuple[str, int]]:
 
 def record_reads(actor: Actor | None, url: str, reads: Iterable[tuple[str, object, int]]) -> None:
     """A ``read`` event per ``(category, record id, patient id)`` shown at ``url``, appended
-    together (``audit.record_all``: one head update, one INSERT for a list of 200 patients)."""
+    together (``audit.record_all``: one head update, the rows in multi-row INSERTs)."""
     after = {"url": url[:500]}
     entries = [audit.Entry("read", c, r, patient_id=p, after=after) for c, r, p in reads]
     with transaction.atomic():
