@@ -12,9 +12,10 @@ request is timed three ways, in this process, through Django's WSGI handler as g
   and a head update each);
 - ``no audit``: the read audit switched off, the floor the other two add to.
 
-Printed: the median and best wall-clock milliseconds per request over ``--requests`` requests
-each (after a warm-up), the events and SQL statements of one request, and the audit chain
-verified at the end. Timings are printed, never
+Printed: per way, the median wall-clock and CPU (``time.process_time``) milliseconds and the
+best wall-clock time of ``--requests`` requests (after a warm-up; the three ways take turns, so
+that the load of a shared machine falls on each alike), the events and SQL statements of one
+request, and the audit chain verified at the end. Timings are printed, never
 asserted.
 
 Run:  .venv/bin/python bench/read_audit.py [--patients 200] [--requests 15]
@@ -135,15 +136,11 @@ def _statements(call: Call) -> int:
     return len(queries.captured_queries)
 
 
-def _timed(call: Call, requests: int) -> list[float]:
-    for _ in range(3):  # warm-up: imports, caches, the connection
-        call()
-    times = []
-    for _ in range(requests):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    return times
+def _timed(call: Call) -> tuple[float, float]:
+    """Wall-clock and CPU milliseconds of one request."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
 def main() -> None:
@@ -168,16 +165,27 @@ def main() -> None:
             call = _list_call(token, args.patients)
             bulk = reads.record_reads
             ways = {"bulk": bulk, "per event": _per_event, "no audit": _no_audit}
-            print(f"GET /api/patients?limit={args.patients}, SQLite, {args.requests} requests:")
+            times: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+            for _ in range(3):  # warm-up: imports, caches, the connection
+                call()
+            for _ in range(args.requests):  # the ways in turn, so that load falls on each alike
+                for name, way in ways.items():
+                    reads.record_reads = way  # type: ignore[assignment]
+                    times[name].append(_timed(call))
+            print(
+                f"GET /api/patients?limit={args.patients}, SQLite, {args.requests} requests each:"
+            )
             for name, way in ways.items():
                 reads.record_reads = way  # type: ignore[assignment]
                 before = AuditEvent.objects.count()
-                times = _timed(call, args.requests)
-                written = (AuditEvent.objects.count() - before) // (args.requests + 3)
                 sql = _statements(call)
+                written = AuditEvent.objects.count() - before
+                wall = statistics.median(t for t, _ in times[name])
+                cpu = statistics.median(c for _, c in times[name])
                 print(
-                    f"  {name:>9}: median {statistics.median(times):7.1f} ms, "
-                    f"best {min(times):7.1f} ms ({written} events, {sql} SQL statements a request)"
+                    f"  {name:>9}: median {wall:6.1f} ms wall, {cpu:6.1f} ms CPU, "
+                    f"best {min(t for t, _ in times[name]):6.1f} ms wall "
+                    f"({written} events, {sql} SQL statements a request)"
                 )
             reads.record_reads = bulk
             report = audit.verify_chain()
