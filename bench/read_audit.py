@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import platform
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -42,25 +40,10 @@ Call = Callable[[], None]
 
 
 def _environ(path: str, query: str, token: str) -> dict[str, Any]:
-    """A GET as gunicorn hands it to the app."""
-    return {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Bearer {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-    }
+    """A GET as gunicorn hands it to the app (bench/request_cpu.py's POST, made a GET)."""
+    from request_cpu import _environ as post_environ
+
+    return {**post_environ(path, b"", token), "REQUEST_METHOD": "GET", "QUERY_STRING": query}
 
 
 def _seed(patients: int) -> str:
