@@ -284,3 +284,44 @@ def test_the_0009_step_keeps_the_dosing_weight_once_in_the_plan(live_records: No
         ]  # fmt: skip
     finally:
         _migrate(executor, latest)
+
+
+def test_record_all_chains_each_event_with_one_head_update(
+    users: dict[str, Any], patient: Any
+) -> None:
+    """Issue 19 item 5: a bulk append is still one chain link per event (its own seq and MAC
+    over the previous one), written with one INSERT and one head update."""
+    from django.test.utils import CaptureQueriesContext
+
+    from ivig.records.models import AuditHead
+
+    last = AuditEvent.objects.order_by("-seq").first()
+    assert last is not None
+    entries = [
+        audit.Entry("read", "demographics", pk, patient_id=pk, after={"url": "/api/patients"})
+        for pk in (patient.pk, 901, 902)
+    ]
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        events = audit.record_all(users["nurse"], entries)
+    writes = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SELECT")]
+    assert len([w for w in writes if w.startswith("INSERT")]) == 1
+    assert len([w for w in writes if w.startswith("UPDATE")]) == 1
+    stored = list(AuditEvent.objects.filter(seq__gt=last.seq).order_by("seq"))
+    assert [e.seq for e in stored] == [last.seq + 1, last.seq + 2, last.seq + 3]
+    assert [e.entity_id for e in stored] == [str(patient.pk), "901", "902"]
+    assert stored[0].prev_hash == last.hash
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    assert {e.actor for e in stored} == {"nurse"}
+    assert {e.action for e in events} == {"read"}
+    head = AuditHead.objects.get(pk=1)
+    assert (head.seq, head.hash) == (stored[-1].seq, stored[-1].hash)
+    assert audit.verify_chain().ok
+    _tamper("UPDATE records_auditevent SET entity_id = '903' WHERE seq = %s", stored[1].seq)
+    assert audit.verify_chain().first_bad_seq == stored[1].seq
+
+
+def test_record_all_of_nothing_writes_nothing(users: dict[str, Any], patient: Any) -> None:
+    before = AuditEvent.objects.count()
+    with transaction.atomic():
+        assert audit.record_all(users["nurse"], []) == []
+    assert AuditEvent.objects.count() == before

@@ -196,6 +196,15 @@ def test_move_cancel_and_their_audit(
     assert all(e.patient_id == first.patient_id for e in events)
     assert events[1].before["start"] != events[1].after["start"]
     assert events[2].reason == "patient unwell"
+    again = bookings.book(users["nurse"], first.pk, _chair(unit, "A").pk, at(today, 11))
+    assert (again.pk, again.status, again.version) == (
+        made.pk, BookingStatus.booked, gone.version + 1,
+    )  # fmt: skip
+    rebooked = AuditEvent.objects.filter(entity="booking", entity_id=str(made.pk)).last()
+    assert rebooked is not None
+    assert rebooked.action == "book"
+    assert rebooked.before["status"] == "cancelled"
+    assert (rebooked.after["status"], rebooked.after["version"]) == ("booked", again.version)
     assert audit.verify_chain().ok
 
 

@@ -191,7 +191,7 @@ def test_no_unaudited_read(client_for: Any, dispensed: Order, monkeypatch: Any) 
         raise RuntimeError("audit table unavailable")
 
     nurse = client_for("nurse")  # signed in (an audited event) before the audit breaks
-    monkeypatch.setattr(audit, "record", broken)
+    monkeypatch.setattr(audit, "record_all", broken)  # record goes through it
     page = nurse.get(f"/orders/{dispensed.pk}/runsheet/")
     assert page.status_code == 503
     assert b"Edward" not in page.content

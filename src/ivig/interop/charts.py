@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -235,6 +235,42 @@ def _nice_step(span: float, ticks: int) -> float:
     return 10 * power  # pragma: no cover - the loop ends at 10
 
 
+def _frame(width: int, height: int, left: int, right: int, top: int, bottom: int) -> dict[str, Any]:
+    """A chart's box and its plot's edges (``right`` and ``bottom`` margins given, edges
+    returned), with the plot's middle for the axis names."""
+    plot_w, plot_h = width - left - right, height - top - bottom
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": width - right,
+        "top": top,
+        "bottom": top + plot_h,
+        "mid_y": round(top + plot_h / 2, 1),
+        "mid_x": round(left + plot_w / 2, 1),
+    }
+
+
+def _axis_from_zero(
+    highest: float, frame: Mapping[str, Any]
+) -> tuple[Callable[[float], float], list[dict[str, Any]]]:
+    """A y axis from 0 to a round value above ``highest`` (5 % headroom, about 5 ticks) on the
+    plot of ``frame``: the y of a value, and the ticks (``y``, ``label``)."""
+    step = _nice_step(highest, 5)
+    y_max = math.ceil(highest * 1.05 / step) * step
+    top, bottom = float(frame["top"]), float(frame["bottom"])
+
+    def y(value: float) -> float:
+        return round(bottom - value / y_max * (bottom - top), 1)
+
+    ticks = []
+    value = 0.0
+    while value <= y_max + 1e-9:
+        ticks.append({"y": y(value), "label": f"{value:g}"})
+        value += step
+    return y, ticks
+
+
 def _clock(moment: dt.datetime) -> str:
     return timezone.localtime(moment).strftime("%H:%M")
 
@@ -269,21 +305,16 @@ def rate_chart(
     )
     first_minute = min([0.0] + [m for m, _, _ in recorded])
     top_rate = max([r for _, _, r in planned] + [r for _, r, _ in recorded] + [1.0])
-    y_step = _nice_step(top_rate, 5)
-    y_max = math.ceil(top_rate * 1.05 / y_step) * y_step
     span = last_minute - first_minute
     x_step = next((m for m in MINUTE_TICKS if span / m <= 10), MINUTE_TICKS[-1])
     x_from = math.floor(first_minute / x_step) * x_step
     x_to = math.ceil(last_minute / x_step) * x_step
+    frame = _frame(RATE_WIDTH, RATE_HEIGHT, RATE_LEFT, RATE_RIGHT, RATE_TOP, RATE_BOTTOM)
     plot_w = RATE_WIDTH - RATE_LEFT - RATE_RIGHT
-    plot_h = RATE_HEIGHT - RATE_TOP - RATE_BOTTOM
-    bottom = RATE_TOP + plot_h
+    y, y_ticks = _axis_from_zero(top_rate, frame)
 
     def x(minute: float) -> float:
         return round(RATE_LEFT + (minute - x_from) / (x_to - x_from) * plot_w, 1)
-
-    def y(rate: float) -> float:
-        return round(bottom - rate / y_max * plot_h, 1)
 
     plan_points: list[str] = []
     for begin, end, rate in planned:
@@ -309,11 +340,6 @@ def rate_chart(
                 "label": f"{_clock(at)} {ACTION_WORDS.get(action, action)}: {rate:g} mL/h",
             }
         )
-    y_ticks = []
-    value = 0.0
-    while value <= y_max + 1e-9:
-        y_ticks.append({"y": y(value), "label": f"{value:g}"})
-        value += y_step
     x_ticks = []
     minute = x_from
     while minute <= x_to + 1e-9:
@@ -331,14 +357,7 @@ def rate_chart(
     summary += "; ".join(d["label"] for d in dots) if dots else "none yet"
     summary += "."
     return {
-        "width": RATE_WIDTH,
-        "height": RATE_HEIGHT,
-        "left": RATE_LEFT,
-        "right": RATE_WIDTH - RATE_RIGHT,
-        "top": RATE_TOP,
-        "bottom": bottom,
-        "mid_y": round(RATE_TOP + plot_h / 2, 1),
-        "mid_x": round(RATE_LEFT + plot_w / 2, 1),
+        **frame,
         "planned": " ".join(plan_points),
         "recorded": " ".join(rec_points),
         "dots": dots,
@@ -364,17 +383,11 @@ def usage_chart(months: Sequence[tuple[str, float, int]]) -> dict[str, Any] | No
     full text alternative). ``None`` with no month."""
     if not months:
         return None
-    top = max([g for _, g, _ in months] + [1.0])
-    y_step = _nice_step(top, 5)
-    y_max = math.ceil(top * 1.05 / y_step) * y_step
-    plot_w = USAGE_WIDTH - USAGE_LEFT - USAGE_RIGHT
-    plot_h = USAGE_HEIGHT - USAGE_TOP - USAGE_BOTTOM
-    bottom = USAGE_TOP + plot_h
-    slot = plot_w / len(months)
+    frame = _frame(USAGE_WIDTH, USAGE_HEIGHT, USAGE_LEFT, USAGE_RIGHT, USAGE_TOP, USAGE_BOTTOM)
+    bottom = frame["bottom"]
+    y, y_ticks = _axis_from_zero(max([g for _, g, _ in months] + [1.0]), frame)
+    slot = (frame["right"] - frame["left"]) / len(months)
     width = round(slot * 0.7, 1)
-
-    def y(grams: float) -> float:
-        return round(bottom - grams / y_max * plot_h, 1)
 
     bars: list[dict[str, Any]] = []
     for i, (label, grams, infusions) in enumerate(months):
@@ -390,21 +403,9 @@ def usage_chart(months: Sequence[tuple[str, float, int]]) -> dict[str, Any] | No
                 "label": f"{label}: {grams:g} g in {infusions} infusion(s)",
             }
         )
-    y_ticks = []
-    value = 0.0
-    while value <= y_max + 1e-9:
-        y_ticks.append({"y": y(value), "label": f"{value:g}"})
-        value += y_step
     every = max(1, math.ceil(len(months) / 12))  # at most 12 month labels
     return {
-        "width": USAGE_WIDTH,
-        "height": USAGE_HEIGHT,
-        "left": USAGE_LEFT,
-        "right": USAGE_WIDTH - USAGE_RIGHT,
-        "top": USAGE_TOP,
-        "bottom": bottom,
-        "mid_y": round(USAGE_TOP + plot_h / 2, 1),
-        "mid_x": round(USAGE_LEFT + plot_w / 2, 1),
+        **frame,
         "bars": bars,
         "x_labels": [b for i, b in enumerate(bars) if i % every == 0],
         "y_ticks": y_ticks,

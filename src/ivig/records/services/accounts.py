@@ -414,30 +414,17 @@ def unlock(actor: Actor | None, username: str, *, system: bool = False) -> int:
     ``username`` are cleared (audited, with their number); returns that number. ``system``:
     from the server's own command line (``ivig user unlock``), for when no administrator can
     sign in."""
-    from axes.models import AccessAttempt
-    from axes.utils import reset
-
     if not system:
         require(actor, "lifting a sign-in lockout", Role.admin)
     name = username.strip()
     if not name:
         raise InvalidInput("name the user whose sign-in to unlock", field="username")
-    with transaction.atomic():
-        failures = sum(
-            AccessAttempt.objects.filter(username=name).values_list(
-                "failures_since_start", flat=True
-            )
-        )
-        if not failures:
-            raise Conflict(f"no failed sign-in is recorded for {name}: nothing to unlock",
-                           field="username")  # fmt: skip
-        reset(username=name)
-        audit.record(
-            actor if not system else None,
-            "unlock",
-            "sign-in",
-            name,
-            before={"username": name, "failed_attempts": failures},
-            after={"username": name, "failed_attempts": 0},
-        )
-    return failures
+    nothing = Conflict(f"no failed sign-in is recorded for {name}: nothing to unlock",
+                       field="username")  # fmt: skip
+    return signin.lift_failures(
+        actor if not system else None,
+        {"username": name},
+        action="unlock",
+        entity="sign-in",
+        nothing=nothing,
+    )

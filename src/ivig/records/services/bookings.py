@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -200,25 +201,43 @@ def book(actor: Actor, order_id: int, chair_id: int, start: dt.datetime) -> Book
         length = _place(order, chair, start, but=None)
         values = {"chair": chair, "start": start, "no_longer_fits": False, **_parts(length)}
         if existing is None:
-            booking = Booking.objects.create(order=order, booked_by=actor, **values)
-            before = None
-        else:  # booked again after a cancellation: the same row
-            before = audit.snapshot(existing)
-            for field, value in values.items():
-                setattr(existing, field, value)
-            existing.status, existing.booked_by = BookingStatus.booked, actor
-            existing.version += 1
-            existing.save()
-            booking = existing
-        audit.record(
-            actor,
-            "book",
-            "booking",
-            booking.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(booking),
-        )
+            booking = Booking(order=order, booked_by=actor, **values)
+            return _save(actor, "book", booking, None, patient_id=order.patient_id)
+        # booked again after a cancellation: the same row
+        values |= {"status": BookingStatus.booked, "booked_by": actor}
+        before = audit.snapshot(existing)
+        return _save(actor, "book", existing, before, patient_id=order.patient_id, values=values)
+
+
+def _save(
+    actor: Actor,
+    action: str,
+    booking: Booking,
+    before: dict[str, Any] | None,
+    *,
+    patient_id: int,
+    values: dict[str, Any] | None = None,
+    reason: str = "",
+) -> Booking:
+    """The tail of every change of a booking: ``values`` set, a version counted on a stored row
+    (``before``: its snapshot; ``None`` for a new row, inserted), saved, and audited as
+    ``action`` with its before and after."""
+    for field, value in (values or {}).items():
+        setattr(booking, field, value)
+    if before is not None:
+        booking.version += 1
+    booking.save()
+    after = audit.snapshot(booking)
+    audit.record(
+        actor,
+        action,
+        "booking",
+        booking.pk,
+        patient_id=patient_id,
+        before=before,
+        after=after,
+        reason=reason,
+    )
     return booking
 
 
@@ -241,21 +260,9 @@ def move(
         booking = _live(booking_id, version)
         order = _order(booking.order_id)
         length = _place(order, chair, start, but=booking.pk)
+        values = {"chair": chair, "start": start, "no_longer_fits": False, **_parts(length)}
         before = audit.snapshot(booking)
-        for field, value in {"start": start, "no_longer_fits": False, **_parts(length)}.items():
-            setattr(booking, field, value)
-        booking.chair, booking.version = chair, booking.version + 1
-        booking.save()
-        audit.record(
-            actor,
-            "move",
-            "booking",
-            booking.pk,
-            patient_id=order.patient_id,
-            before=before,
-            after=audit.snapshot(booking),
-        )
-    return booking
+        return _save(actor, "move", booking, before, patient_id=order.patient_id, values=values)
 
 
 def cancel(actor: Actor, booking_id: int, version: int | None, reason: str) -> Booking:
@@ -266,20 +273,15 @@ def cancel(actor: Actor, booking_id: int, version: int | None, reason: str) -> B
         raise InvalidInput("give the reason for cancelling", field="reason")
     with transaction.atomic():
         booking = _live(booking_id, version)
-        before = audit.snapshot(booking)
-        booking.status, booking.version = BookingStatus.cancelled, booking.version + 1
-        booking.save()
-        audit.record(
+        return _save(
             actor,
             "cancel",
-            "booking",
-            booking.pk,
+            booking,
+            audit.snapshot(booking),
             patient_id=Order.objects.get(pk=booking.order_id).patient_id,
-            before=before,
-            after=audit.snapshot(booking),
+            values={"status": BookingStatus.cancelled},
             reason=why[:1000],
         )
-    return booking
 
 
 def flag_unfit(actor: Actor, order: Order) -> Booking | None:
@@ -306,21 +308,15 @@ def flag_unfit(actor: Actor, order: Order) -> Booking | None:
         fits = False
     if _clashes(booking.chair, booking.start, length.minutes, but=booking.pk):
         fits = False
-    for field, value in {"no_longer_fits": not fits, **_parts(length)}.items():
-        setattr(booking, field, value)
-    booking.version += 1
-    booking.save()
-    audit.record(
+    return _save(
         actor,
         "replan",
-        "booking",
-        booking.pk,
+        booking,
+        before,
         patient_id=order.patient_id,
-        before=before,
-        after=audit.snapshot(booking),
+        values={"no_longer_fits": not fits, **_parts(length)},
         reason="the order was planned again" + ("" if fits else ": the booking no longer fits"),
     )
-    return booking
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ portal's pages, with what else the page did with it (a ``print`` or an ``export`
 
 A list (``GET /api/patients``, ``GET /api/orders``, issue 17 item 8) is a read of each patient
 it returned: the route names them with :func:`listed` and the middleware writes one ``read``
-event per patient (not per row: a patient's ten orders are one event), as for a single read."""
+event per patient (not per row: a patient's ten orders are one event), as for a single read,
+all in one bulk append (issue 19 item 5)."""
 
 from __future__ import annotations
 
@@ -37,12 +38,12 @@ def listed_of(request: Any) -> list[tuple[str, int]]:
 
 
 def record_reads(actor: Actor | None, url: str, reads: Iterable[tuple[str, object, int]]) -> None:
-    """A ``read`` event per ``(category, record id, patient id)`` shown at ``url``."""
+    """A ``read`` event per ``(category, record id, patient id)`` shown at ``url``, appended
+    together (``audit.record_all``: one head update, the rows in multi-row INSERTs)."""
+    after = {"url": url[:500]}
+    entries = [audit.Entry("read", c, r, patient_id=p, after=after) for c, r, p in reads]
     with transaction.atomic():
-        for category, record_id, patient_id in reads:
-            audit.record(
-                actor, "read", category, record_id, patient_id=patient_id, after={"url": url[:500]}
-            )
+        audit.record_all(actor, entries)
 
 
 def record_own_read(

@@ -50,6 +50,7 @@ __all__ = [
     "address_wait",
     "end_sessions",
     "end_sessions_when_disabled",
+    "lift_failures",
     "name_failures",
     "name_locked",
     "not_accepted",
@@ -211,8 +212,6 @@ def note_refusal(address: str | None, kind: str, username: str = "") -> None:
 def unlock_address(actor: Actor | None, address: str, *, system: bool = False) -> int:
     """Lift the slow-down of an address at once: its failed sign-ins are cleared (audited, with
     their number); returns that number. ``system``: the server's command line."""
-    from axes.utils import reset
-
     from ivig.records.models import Role
     from ivig.records.services.access import require
 
@@ -221,20 +220,53 @@ def unlock_address(actor: Actor | None, address: str, *, system: bool = False) -
     where = address.strip()
     if not where:
         raise InvalidInput("name the address to unlock", field="address")
+    nothing = Conflict(
+        f"no failed sign-in is recorded from {where}: nothing to unlock", field="address"
+    )
+    return lift_failures(
+        actor if not system else None,
+        {"ip_address": where},
+        action="unlock-address",
+        entity="sign-in-address",
+        nothing=nothing,
+        recent=True,
+    )
+
+
+def lift_failures(
+    actor: Actor | None,
+    axes_filter: dict[str, str],
+    *,
+    action: str,
+    entity: str,
+    nothing: Conflict,
+    recent: bool = False,
+) -> int:
+    """Clear the failed sign-ins django-axes recorded under ``axes_filter`` (one column of its
+    ``AccessAttempt``: ``{"username": name}`` or ``{"ip_address": address}``), in one
+    transaction: their number (``recent``: within the cool-off only), ``nothing`` raised when
+    there is none, the attempts reset, and the lift audited as ``action`` on ``entity`` with the
+    number before and 0 after; returns the number. Used by :func:`unlock_address` and
+    ``accounts.unlock``."""
+    from axes.models import AccessAttempt
+    from axes.utils import reset
+
+    ((column, value),) = axes_filter.items()
     with transaction.atomic():
-        failures = address_failures(where)
+        attempts = AccessAttempt.objects.filter(**axes_filter)
+        if recent:
+            attempts = attempts.filter(attempt_time__gte=_since())
+        failures: int = attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
         if not failures:
-            raise Conflict(
-                f"no failed sign-in is recorded from {where}: nothing to unlock", field="address"
-            )
-        reset(ip=where)
+            raise nothing
+        reset(**{"ip" if column == "ip_address" else column: value})
         audit.record(
-            actor if not system else None,
-            "unlock-address",
-            "sign-in-address",
-            where,
-            before={"ip_address": where, "failed_attempts": failures},
-            after={"ip_address": where, "failed_attempts": 0},
+            actor,
+            action,
+            entity,
+            value,
+            before={**axes_filter, "failed_attempts": failures},
+            after={**axes_filter, "failed_attempts": 0},
         )
     return failures
 

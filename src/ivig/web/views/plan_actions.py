@@ -10,18 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
-from ivig.errors import IvigError
 from ivig.records.models import Course, Order, OrderStatus
 from ivig.records.services import courses, orders
 from ivig.records.services.change_reasons import reason_text
-from ivig.web.errors import attach_error
 from ivig.web.forms import ChangeReasonForm
-from ivig.web.views.common import posted, roles_required
+from ivig.web.views.common import act_on_post, posted, roles_required, saved
 
 __all__ = ["course_cancel", "order_cancel", "order_defer", "urlpatterns"]
 
@@ -50,21 +47,9 @@ def _confirm(
     """The confirmation page and its post: the reason in words, the service, the message."""
     back = _back(request, order, course.patient_id)
     form = ChangeReasonForm(posted(request), initial={"version": version})
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        try:
-            act(d["version"], reason_text(d["reason_code"], d["note"]))
-        except IvigError as exc:
-            attach_error(form, exc, {"version": "", "reason": "note"})
-            status = exc.http_status
-        else:
-            messages.success(request, done)
-            return redirect(back)
-    return render(
-        request,
-        "web/plan_action.html",
-        {
+
+    def page(status: int) -> HttpResponse:
+        context = {
             "course": course,
             "patient": course.patient,
             "affected": affected,
@@ -75,47 +60,56 @@ def _confirm(
             "back": back,
             "section": "patients",
             "title": f"{title}: {course.patient}",
-        },
-        status=status,
-    )
+        }
+        return render(request, "web/plan_action.html", context, status=status)
+
+    return act_on_post(
+        request,
+        lambda d: act(d["version"], reason_text(d["reason_code"], d["note"])),
+        lambda _: saved(request, done, back),
+        form=form,
+        aliases={"version": "", "reason": "note"},
+        refused=lambda exc: page(exc.http_status),
+    ) or page(200)
 
 
 def _order(order_id: int) -> Order:
     return get_object_or_404(Order.objects.select_related("course__patient"), pk=order_id)
 
 
-@roles_required("prescriber", "nurse")
-def order_defer(request: HttpRequest, order_id: int) -> HttpResponse:
-    """Defer one dose not yet started (a fever, the patient unwell), with the reason."""
+def _dose_action(
+    request: HttpRequest,
+    order_id: int,
+    verb: str,
+    done: str,
+    service: Callable[[Any, int, int, str], Any],
+) -> HttpResponse:
+    """Defer or cancel one dose: the confirmation page naming it, then ``service``."""
     order = _order(order_id)
+    dose = f"dose {order.sequence} of {order.date.isoformat()}"
     return _confirm(
         request,
-        title=f"Defer dose {order.sequence} of {order.date.isoformat()}",
-        button="Defer this dose",
+        title=f"{verb} {dose}",
+        button=f"{verb} this dose",
         course=order.course,
         affected=[order],
         order=order,
         version=order.version,
-        act=lambda version, why: orders.defer(request.user, order.pk, version, why),
-        done=f"Dose {order.sequence} of {order.date.isoformat()} deferred.",
+        act=lambda version, why: service(request.user, order.pk, version, why),
+        done=f"{dose.capitalize()} {done}.",
     )
+
+
+@roles_required("prescriber", "nurse")
+def order_defer(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Defer one dose not yet started (a fever, the patient unwell), with the reason."""
+    return _dose_action(request, order_id, "Defer", "deferred", orders.defer)
 
 
 @roles_required("prescriber")
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     """Cancel one dose not yet started, with the reason."""
-    order = _order(order_id)
-    return _confirm(
-        request,
-        title=f"Cancel dose {order.sequence} of {order.date.isoformat()}",
-        button="Cancel this dose",
-        course=order.course,
-        affected=[order],
-        order=order,
-        version=order.version,
-        act=lambda version, why: orders.cancel(request.user, order.pk, version, why),
-        done=f"Dose {order.sequence} of {order.date.isoformat()} cancelled.",
-    )
+    return _dose_action(request, order_id, "Cancel", "cancelled", orders.cancel)
 
 
 @roles_required("prescriber")

@@ -26,14 +26,13 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ivig.errors import Conflict, IvigError
+from ivig.errors import Conflict
 from ivig.records.models import ApiToken, AuditEvent, Patient, PatientAccount, Role
 from ivig.records.services import accounts, reads
 from ivig.records.services.common import get
 from ivig.records.tokens import DEFAULT_DAYS, MAX_DAYS
-from ivig.web.errors import attach_error, flash_error
 from ivig.web.forms import DateInput
-from ivig.web.views.common import posted, roles_required
+from ivig.web.views.common import act_on_post, posted, roles_required, saved
 
 __all__ = ["urlpatterns"]
 
@@ -194,23 +193,26 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 @roles_required(Role.admin)
 def staff_new(request: HttpRequest) -> HttpResponse:
     form = NewUserForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+
+    def create(data: dict[str, Any]) -> tuple[User, str | None]:
         names = {"first_name": data["first_name"], "last_name": data["last_name"]}
-        try:
-            if data["how"] == "link":
-                user, token = accounts.invite_user(
-                    request.user, data["username"], data["roles"], **names
-                )
-                return _show_link(request, user, token, new=True)
-            user = accounts.create_user(
-                request.user, data["username"], data["password"], data["roles"], **names
-            )
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"{user.username} can now sign in with the password set.")
-            return redirect("web:staff-user", user_id=user.pk)
+        if data["how"] == "link":
+            return accounts.invite_user(request.user, data["username"], data["roles"], **names)
+        user = accounts.create_user(
+            request.user, data["username"], data["password"], data["roles"], **names
+        )
+        return user, None
+
+    def created(made: tuple[User, str | None]) -> HttpResponse:
+        user, token = made
+        if token is not None:
+            return _show_link(request, user, token, new=True)
+        message = f"{user.username} can now sign in with the password set."
+        return saved(request, message, "web:staff-user", user_id=user.pk)
+
+    done = act_on_post(request, create, created, form=form)
+    if done is not None:
+        return done
     return render(
         request,
         "web/staff_new.html",
@@ -268,15 +270,14 @@ def staff_user(request: HttpRequest, user_id: int) -> HttpResponse:
 def staff_roles(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _staff_user(user_id)
     form = RolesForm(request.POST)
-    if form.is_valid():
-        try:
-            accounts.set_roles(request.user, user.pk, form.cleaned_data["roles"])
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"The roles of {user.username} are saved.")
-            return redirect("web:staff-user", user_id=user.pk)
-    return _user_page(request, user, roles_form=form, status=422)
+    return act_on_post(
+        request,
+        lambda d: accounts.set_roles(request.user, user.pk, d["roles"]),
+        lambda _: saved(
+            request, f"The roles of {user.username} are saved.", "web:staff-user", user_id=user.pk
+        ),
+        form=form,
+    ) or _user_page(request, user, roles_form=form, status=422)
 
 
 @require_POST
@@ -286,18 +287,16 @@ def staff_override(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.POST.get("allowed") not in ("yes", "no"):
         return redirect("web:staff-user", user_id=user.pk)
     allowed = request.POST["allowed"] == "yes"
-    try:
-        accounts.set_override(request.user, user.pk, allowed)
-    except IvigError as exc:
-        flash_error(request, exc)
-    else:
-        messages.success(
-            request,
-            f"{user.username} may now override a soft limit."
-            if allowed
-            else f"The override granted to {user.username} is taken back.",
-        )
-    return redirect("web:staff-user", user_id=user.pk)
+    message = (
+        f"{user.username} may now override a soft limit."
+        if allowed
+        else f"The override granted to {user.username} is taken back."
+    )
+    return act_on_post(
+        request,
+        lambda _: accounts.set_override(request.user, user.pk, allowed),
+        lambda _: saved(request, message, "web:staff-user", user_id=user.pk),
+    ) or redirect("web:staff-user", user_id=user.pk)
 
 
 @require_POST
@@ -309,17 +308,14 @@ def staff_active(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.POST.get("active") not in ("yes", "no"):
         return redirect("web:staff-patients" if patient else "web:staff")
     active = request.POST["active"] == "yes"
-    try:
-        accounts.set_active(request.user, user.pk, active)
-    except IvigError as exc:
-        flash_error(request, exc)
-    else:
-        messages.success(
-            request, f"{user.username} is {'active again' if active else 'deactivated'}."
-        )
-    if patient:
-        return redirect("web:staff-patients")
-    return redirect("web:staff-user", user_id=user.pk)
+    back: dict[str, Any] = {} if patient else {"user_id": user.pk}
+    to = "web:staff-patients" if patient else "web:staff-user"
+    message = f"{user.username} is {'active again' if active else 'deactivated'}."
+    return act_on_post(
+        request,
+        lambda _: accounts.set_active(request.user, user.pk, active),
+        lambda _: saved(request, message, to, **back),
+    ) or redirect(to, **back)
 
 
 @require_POST
@@ -327,15 +323,13 @@ def staff_active(request: HttpRequest, user_id: int) -> HttpResponse:
 def staff_password(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _staff_user(user_id)
     form = PasswordForm(request.POST)
-    if form.is_valid():
-        try:
-            accounts.set_password(request.user, user.pk, form.cleaned_data["password"])
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"The new password of {user.username} is set.")
-            return redirect("web:staff-user", user_id=user.pk)
-    return _user_page(request, user, password_form=form, status=422)
+    message = f"The new password of {user.username} is set."
+    return act_on_post(
+        request,
+        lambda d: accounts.set_password(request.user, user.pk, d["password"]),
+        lambda _: saved(request, message, "web:staff-user", user_id=user.pk),
+        form=form,
+    ) or _user_page(request, user, password_form=form, status=422)
 
 
 def _show_link(request: HttpRequest, user: User, token: str, *, new: bool) -> HttpResponse:
@@ -351,12 +345,11 @@ def _show_link(request: HttpRequest, user: User, token: str, *, new: bool) -> Ht
 @roles_required(Role.admin)
 def staff_link(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _staff_user(user_id)
-    try:
-        token = accounts.password_link(request.user, user.pk)
-    except IvigError as exc:
-        flash_error(request, exc)
-        return redirect("web:staff-user", user_id=user.pk)
-    return _show_link(request, user, token, new=False)
+    return act_on_post(
+        request,
+        lambda _: accounts.password_link(request.user, user.pk),
+        lambda token: _show_link(request, user, token, new=False),
+    ) or redirect("web:staff-user", user_id=user.pk)
 
 
 @require_POST
@@ -364,34 +357,30 @@ def staff_link(request: HttpRequest, user_id: int) -> HttpResponse:
 def staff_token_new(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _staff_user(user_id)
     form = TokenForm(request.POST)
-    if form.is_valid():
-        try:
-            data = form.cleaned_data
-            created = accounts.create_token(
-                request.user,
-                user.pk,
-                data["name"],
-                days=data["days"] or DEFAULT_DAYS,
-                roles=data["roles"] or None,
-            )
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            return _user_page(request, user, new_token=created)
-    return _user_page(request, user, token_form=form, status=422)
+    return act_on_post(
+        request,
+        lambda d: accounts.create_token(
+            request.user,
+            user.pk,
+            d["name"],
+            days=d["days"] or DEFAULT_DAYS,
+            roles=d["roles"] or None,
+        ),
+        lambda created: _user_page(request, user, new_token=created),
+        form=form,
+    ) or _user_page(request, user, token_form=form, status=422)
 
 
 @require_POST
 @roles_required(Role.admin)
 def staff_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get(ApiToken, token_id, "API token")
-    try:
-        accounts.revoke_token(request.user, token.pk)
-    except IvigError as exc:
-        flash_error(request, exc)
-    else:
-        messages.success(request, f"The token {token.name} ({token.prefix}…) is revoked.")
-    return redirect("web:staff-user", user_id=token.user_id)
+    message = f"The token {token.name} ({token.prefix}…) is revoked."
+    return act_on_post(
+        request,
+        lambda _: accounts.revoke_token(request.user, token.pk),
+        lambda _: saved(request, message, "web:staff-user", user_id=token.user_id),
+    ) or redirect("web:staff-user", user_id=token.user_id)
 
 
 @roles_required(Role.admin)
@@ -412,14 +401,14 @@ def staff_welcome(request: HttpRequest, user_id: int, token: str) -> HttpRespons
     (no sign-in needed: the link is the proof)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()
     form = SetPasswordForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            accounts.set_password_from_link(user_id, token, form.cleaned_data["password"])
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, "Your password is set: sign in with it.")
-            return redirect("web:signin")
+    done = act_on_post(
+        request,
+        lambda d: accounts.set_password_from_link(user_id, token, d["password"]),
+        lambda _: saved(request, "Your password is set: sign in with it.", "web:signin"),
+        form=form,
+    )
+    if done is not None:
+        return done
     valid = user is not None and default_token_generator.check_token(user, token)
     return render(
         request,

@@ -7,19 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_POST
 
-from ivig.errors import IvigError
 from ivig.records.models import ChairKind, Role, Unit, UnitKind
 from ivig.records.services import units
 from ivig.records.services.common import get
-from ivig.web.errors import attach_error
 from ivig.web.forms import TimeInput
-from ivig.web.views.common import posted, roles_required
+from ivig.web.views.common import act_on_post, posted, roles_required, saved
 
 __all__ = ["urlpatterns"]
 
@@ -67,17 +64,19 @@ def _week(unit: Unit) -> list[dict[str, Any]]:
 def unit_list(request: HttpRequest) -> HttpResponse:
     """Every unit with its chairs and hours; a new unit."""
     form = UnitForm(posted(request))
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            unit = units.create_unit(
-                request.user, data["name"], data["kind"], data["setup_minutes"]
-            )
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"{unit.name} added: now give it chairs and hours.")
-            return redirect("web:unit", unit_id=unit.pk)
+    done = act_on_post(
+        request,
+        lambda d: units.create_unit(request.user, d["name"], d["kind"], d["setup_minutes"]),
+        lambda unit: saved(
+            request,
+            f"{unit.name} added: now give it chairs and hours.",
+            "web:unit",
+            unit_id=unit.pk,
+        ),
+        form=form,
+    )
+    if done is not None:
+        return done
     rows = [
         {"unit": u, "chairs": list(u.chairs.all()), "week": _week(u)}
         for u in Unit.objects.prefetch_related("chairs", "hours").order_by("name")
@@ -89,7 +88,7 @@ def unit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _unit_page(request: HttpRequest, unit: Unit, **forms_given: forms.Form) -> HttpResponse:
+def _unit_page(request: HttpRequest, unit: Unit, **forms_given: forms.Form | None) -> HttpResponse:
     context = {
         "unit": unit,
         "chairs": list(unit.chairs.order_by("name")),
@@ -111,20 +110,14 @@ def unit_page(request: HttpRequest, unit_id: int) -> HttpResponse:
     """One unit: its name, kind and set-up time (edited here), chairs and hours."""
     unit = get(Unit, unit_id, "unit")
     form = UnitForm(posted(request))
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                units.update_unit(
-                    request.user, unit.pk, data["name"], data["kind"], data["setup_minutes"]
-                )
-            except IvigError as exc:
-                attach_error(form, exc)
-            else:
-                messages.success(request, "Saved.")
-                return redirect("web:unit", unit_id=unit.pk)
-        return _unit_page(request, unit, unit_form=form)
-    return _unit_page(request, unit)
+    return act_on_post(
+        request,
+        lambda d: units.update_unit(
+            request.user, unit.pk, d["name"], d["kind"], d["setup_minutes"]
+        ),
+        lambda _: saved(request, "Saved.", "web:unit", unit_id=unit.pk),
+        form=form,
+    ) or _unit_page(request, unit, unit_form=form if form.is_bound else None)
 
 
 @require_POST
@@ -132,17 +125,12 @@ def unit_page(request: HttpRequest, unit_id: int) -> HttpResponse:
 def unit_chair(request: HttpRequest, unit_id: int) -> HttpResponse:
     unit = get(Unit, unit_id, "unit")
     form = ChairForm(request.POST)
-    if form.is_valid():
-        try:
-            chair = units.add_chair(
-                request.user, unit.pk, form.cleaned_data["name"], form.cleaned_data["kind"]
-            )
-        except IvigError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"{chair.name} added.")
-            return redirect("web:unit", unit_id=unit.pk)
-    return _unit_page(request, unit, chair_form=form)
+    return act_on_post(
+        request,
+        lambda d: units.add_chair(request.user, unit.pk, d["name"], d["kind"]),
+        lambda chair: saved(request, f"{chair.name} added.", "web:unit", unit_id=unit.pk),
+        form=form,
+    ) or _unit_page(request, unit, chair_form=form)
 
 
 @require_POST
@@ -150,21 +138,20 @@ def unit_chair(request: HttpRequest, unit_id: int) -> HttpResponse:
 def unit_hours(request: HttpRequest, unit_id: int) -> HttpResponse:
     unit = get(Unit, unit_id, "unit")
     form = HoursForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            if data["closed"]:
-                units.close_day(request.user, unit.pk, data["weekday"])
-            else:
-                units.set_hours(
-                    request.user, unit.pk, data["weekday"], data["opens"], data["closes"]
-                )
-        except IvigError as exc:
-            attach_error(form, exc)
+
+    def set_day(data: dict[str, Any]) -> str:
+        if data["closed"]:
+            units.close_day(request.user, unit.pk, data["weekday"])
         else:
-            messages.success(request, f"{units.WEEKDAYS[data['weekday']]} saved.")
-            return redirect("web:unit", unit_id=unit.pk)
-    return _unit_page(request, unit, hours_form=form)
+            units.set_hours(request.user, unit.pk, data["weekday"], data["opens"], data["closes"])
+        return units.WEEKDAYS[data["weekday"]]
+
+    return act_on_post(
+        request,
+        set_day,
+        lambda day: saved(request, f"{day} saved.", "web:unit", unit_id=unit.pk),
+        form=form,
+    ) or _unit_page(request, unit, hours_form=form)
 
 
 urlpatterns: list[URLPattern] = [

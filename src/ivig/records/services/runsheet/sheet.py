@@ -393,7 +393,6 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
         if session and session.ended_at
         else None
     )
-    doses = plan.get("doses", [])
     vitals = _vitals_rows(session)
     by_time = {row["vitals"].at: row for row in vitals if not row["correction"]["struck"]}
     checkpoint_rows = [{**asdict(c), "vitals": by_time.get(c.recorded_at)} for c in checkpoints]
@@ -416,8 +415,6 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
         "weight": latest_weight(order.patient),
         "concentration_percent": product.concentration / 10 if product else None,
         "check_answers": _answers(session),
-        "day_of_course": order.sequence,
-        "days_in_course": len(doses) or course.orders.count(),
         "dose_g_per_kg": order.dose_g / course.dosing_weight_kg
         if course.dosing_weight_kg
         else None,
