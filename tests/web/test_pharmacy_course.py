@@ -165,6 +165,8 @@ def test_dispense_all_five_doses_from_one_lot_list(
     # one row per vial size, and a spare row for a second lot of a size (smallfix item 4)
     assert page.count('name="lots-TOTAL_FORMS" value="4"') == 1
     assert "One size from two lots:" in page
+    assert page.count('class="lot-row spare-row"') == 1
+    assert "Lot 4: a second lot of a size (optional)" in page
     assert "a lot until it runs out" in page
     done = pharmacist.post(f"/pharmacy/courses/{course.pk}/dispense/", _course_lots(course, today))
     assert done.status_code == 302
