@@ -880,6 +880,12 @@ ROWS: list[Any] = [
     # no roles at all
     row("roles-empty", "admin", "PUT /api/users/{c.users[nurse].pk}/roles",
         {"roles": []}, BAD, "roles"),
+    # an administrator's own administrator role (smallfix item 5: another must)
+    row("roles-own-admin", "admin", "PUT /api/users/{c.users[admin].pk}/roles",
+        {"roles": ["nurse"]}, CONFLICT, "roles"),
+    # an administrator disabling themself
+    row("active-own", "admin", "PUT /api/users/{c.users[admin].pk}/active",
+        {"active": False}, CONFLICT, "active"),
     # no such user
     row("roles-unknown-user", "admin", "PUT /api/users/999999/roles",
         {"roles": ["nurse"]}, NOT_FOUND, None),

@@ -102,3 +102,32 @@ def test_premedication_and_the_decision_through_the_api(
     assert read["last_reaction"]["decision"]["ramp"] == "capped"
     assert [p["medicine"] for p in read["ordered"]] == ["cetirizine"]
     assert read["given"] == []  # given on day 1, not day 2
+
+
+def test_a_course_takes_one_size_from_two_lots_through_the_api(
+    client_for: Callable[[str | None], Client], course: Course, today: dt.date
+) -> None:
+    """Smallfix item 4: the first 20 g lot gives 2 vials (its count), the second the rest."""
+    pharmacist = client_for("pharmacist")
+    url = f"/api/courses/{course.pk}"
+    verified = pharmacist.post(f"{url}/verify", {"orders": _shown(course)}, "application/json")
+    assert verified.status_code == 200
+    good = str(today + dt.timedelta(days=400))
+    typed = {"expiry": good, "product_id": "privigen-us"}
+    lots = [
+        {"lot_number": "A20", "vial_size_g": 20, "count": 2, **typed},
+        {"lot_number": "B20", "vial_size_g": 20, **typed},
+        {"lot_number": "P10", "vial_size_g": 10, **typed},
+        {"lot_number": "P5", "vial_size_g": 5, **typed},
+    ]
+    body = {"orders": _shown(course), "lots": lots}
+    without = pharmacist.post(
+        f"{url}/dispense", {**body, "lots": [dict(lots[0], count=None), *lots[1:]]},
+        "application/json",
+    )  # fmt: skip
+    assert without.status_code == 422
+    assert without.json()["error"]["details"]["errors"][0]["column"] == "count"
+    done = pharmacist.post(f"{url}/dispense", body, "application/json")
+    assert done.status_code == 200, done.content
+    twenties = [[x["lot_number"] for x in o["lots"] if x["vial_size_g"] == 20] for o in done.json()]
+    assert twenties == [["A20"], ["A20"], ["B20"], ["B20"], ["B20"]]

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 import textstat
 
+from ivig.core.emergency import EmergencyPhone
 from ivig.core.library import packaged_library
 from ivig.interop.handout import (
     Infusion,
     PatientPlan,
     build_handout,
     duration_words,
+    emergency_words,
     event_summary,
     handout_text,
     long_date,
@@ -193,6 +195,32 @@ def test_what_the_issue_asks_to_say() -> None:
         "vaccine",
     ):
         assert words in text, words
+
+
+@pytest.mark.parametrize(
+    ("phone", "words"),
+    [
+        (EmergencyPhone("000"), "call emergency services on 000 for an ambulance"),
+        (
+            EmergencyPhone("999", verified=False),
+            "call emergency services on 999 (UNVERIFIED: check this number with your care "
+            "team) for an ambulance",
+        ),
+        (None, "call emergency services (your local emergency number) for an ambulance"),
+    ],
+)
+def test_the_handout_gives_the_emergency_number(phone: EmergencyPhone | None, words: str) -> None:
+    """The number the patient pages give, and its flag where the table marks it unverified
+    (smallfix item 1: the handout said "call for an ambulance" without it)."""
+    chosen = plan(infusion(1))
+    text = handout_text(build_handout(PatientPlan(**{**_fields(chosen), "emergency": phone})))
+    assert words in text
+    assert grade(text) <= 8.0
+    assert emergency_words(phone) in words
+
+
+def _fields(chosen: PatientPlan) -> dict[str, Any]:
+    return {f: getattr(chosen, f) for f in PatientPlan.__dataclass_fields__}
 
 
 def test_long_date_in_english() -> None:

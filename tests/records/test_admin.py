@@ -160,6 +160,29 @@ def test_roles_changed_on_the_admin_site_are_audited_with_the_admin(
     assert (events[1].before["is_staff"], events[1].after["is_staff"]) == (False, True)
 
 
+def test_the_admin_site_keeps_an_administrator(
+    client_for: Callable[[str | None], Client], users: dict[str, Any]
+) -> None:
+    """Smallfix item 5 on the admin site too: an administrator's own role and own account
+    stay; nothing is written."""
+    own = users["admin"]
+    admin = client_for("admin")
+    nurse_role = Group.objects.get(name="nurse")
+    seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    url = f"/admin/auth/user/{own.pk}/change/"
+    refused = admin.post(url, _change_form(own, groups=[nurse_role.pk]))
+    assert refused.status_code == 409
+    assert "You cannot remove your own administrator role" in refused.content.decode()
+    assert list(own.groups.values_list("name", flat=True)) == ["admin"]
+    form = _change_form(own)
+    del form["is_active"]
+    refused = admin.post(url, form)
+    assert refused.status_code == 409
+    assert "You cannot disable yourself" in refused.content.decode()
+    assert User.objects.get(pk=own.pk).is_active
+    assert not AuditEvent.objects.filter(seq__gt=seq).exclude(action="read").exists()
+
+
 def test_a_user_added_on_the_admin_site_is_audited_once(
     client_for: Callable[[str | None], Client], users: dict[str, Any]
 ) -> None:

@@ -93,8 +93,8 @@ def test_dispensing_a_course_checks_each_orders_vials_and_names_every_problem(
     day2 = course.orders.order_by("date").last()
     assert day2 is not None
     messages = [e["message"] for e in listed]
-    assert "lot 2: one lot per vial size" in messages[0]
-    assert "lot 4: no order of this course holds 1 g vials" in messages[2]
+    assert "lot 2: say how many 5 g vials it gives the course" in messages[0]
+    assert "lot 4: no order of this course holds 1 g vials" in messages[1]
     assert any(
         m.startswith(f"{day2.date} (order {day2.pk}): lot 1 (P40) expires") for m in messages
     )

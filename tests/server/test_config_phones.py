@@ -39,6 +39,16 @@ def test_the_emergency_number_overrides_the_countrys(tmp_path: Path) -> None:
     assert config.emergency_number == "123"  # a country not in the table, with its number
 
 
+def test_an_unverified_countrys_number_is_flagged(tmp_path: Path) -> None:
+    """The table marks GB's 999 unverified: the flag follows it to the pages (smallfix 1); a
+    site's own number is its choice, not flagged."""
+    assert load_config(_env(tmp_path, IVIG_COUNTRY="GB")).emergency_verified is False
+    assert load_config(_env(tmp_path, IVIG_COUNTRY="AU")).emergency_verified is True
+    assert load_config(_env(tmp_path)).emergency_verified is True
+    site = load_config(_env(tmp_path, IVIG_COUNTRY="GB", IVIG_EMERGENCY_NUMBER="999"))
+    assert site.emergency_verified is True
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [

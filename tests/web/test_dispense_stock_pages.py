@@ -109,7 +109,7 @@ def test_a_course_page_takes_every_dose_from_one_stock_lot_per_size(
     pharmacy = client_for("pharmacist")
     page = pharmacy.get(url).content.decode()
     assert 'name="lots-0-stock_lot_id"' in page
-    assert 'name="lots-0-count"' not in page
+    assert 'name="lots-0-count"' in page  # optional: the vials on hand unless fewer
     data: dict[str, Any] = {"order": [o.pk for o in found], "lots-TOTAL_FORMS": 3,
                             "lots-INITIAL_FORMS": 3, "lots-MIN_NUM_FORMS": 0,
                             "lots-MAX_NUM_FORMS": 12}  # fmt: skip
@@ -118,6 +118,30 @@ def test_a_course_page_takes_every_dose_from_one_stock_lot_per_size(
     done = pharmacy.post(url, data)
     assert done.status_code == 302, done.content.decode()
     assert [StockLot.objects.get(pk=x.pk).on_hand for x in lots] == [0, 0, 0]
+
+
+def test_a_course_page_takes_one_size_from_two_stock_lots(
+    client_for: Callable[[str | None], Client], users: dict[str, Any], patient: Any,
+    store: Store, today: dt.date,
+) -> None:  # fmt: skip
+    """Smallfix item 4: the spare row offers every lot; the first 20 g lot gives its 2 vials
+    on hand, the second the other 3."""
+    found = _verified(users, patient, today, days=5)
+    good = today + dt.timedelta(days=200)
+    rows = (("Z20", 20, 2), ("Z10", 10, 5), ("Z5", 5, 4), ("W20", 20, 6))
+    lots = [_receive(users, store, number, s, n, good) for number, s, n in rows]
+    url = f"/pharmacy/courses/{found[0].course_id}/dispense/"
+    pharmacy = client_for("pharmacist")
+    page = pharmacy.get(url).content.decode()
+    assert 'name="lots-3-stock_lot_id"' in page  # the spare row
+    data: dict[str, Any] = {"order": [o.pk for o in found], "lots-TOTAL_FORMS": 4,
+                            "lots-INITIAL_FORMS": 3, "lots-MIN_NUM_FORMS": 0,
+                            "lots-MAX_NUM_FORMS": 12}  # fmt: skip
+    data |= {f"version-{o.pk}": o.version for o in found}
+    data |= {f"lots-{i}-stock_lot_id": x.pk for i, x in enumerate(lots)}
+    done = pharmacy.post(url, data)
+    assert done.status_code == 302, done.content.decode()
+    assert [StockLot.objects.get(pk=x.pk).on_hand for x in lots] == [0, 0, 0, 3]
 
 
 def test_the_return_page_gives_unopened_vials_back(

@@ -157,3 +157,22 @@ def test_the_outcome_chart_is_in_the_handout_and_its_pdf(demo: Any) -> None:
     )
     assert "Your test results" in text
     assert "The grey lines mark your infusions." in text
+
+
+def test_the_handout_page_and_pdf_give_the_emergency_number(demo: Any, settings: Any) -> None:
+    """The page, the print and the PDF carry the number the patient pages give (smallfix item
+    1), flagged where emergency_numbers.toml marks it unverified."""
+    settings.IVIG_EMERGENCY_NUMBER = "999"
+    settings.IVIG_EMERGENCY_VERIFIED = False
+    client = signed_in("nurse")
+    words = "call emergency services on 999 (UNVERIFIED: check this number with your care team)"
+    assert words in client.get(f"/patients/{demo.pk}/handout/").content.decode()
+    pdf = client.get(f"/patients/{demo.pk}/handout.pdf").content
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages
+    )
+    assert words in text
+    settings.IVIG_EMERGENCY_VERIFIED = True
+    page = client.get(f"/patients/{demo.pk}/handout/").content.decode()
+    assert "call emergency services on 999 for an ambulance" in page
+    assert "UNVERIFIED" not in page

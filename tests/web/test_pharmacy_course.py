@@ -162,7 +162,12 @@ def test_dispense_all_five_doses_from_one_lot_list(
     pharmacist = client_for("pharmacist")
     page = pharmacist.get(f"/pharmacy/courses/{course.pk}/dispense/").content.decode()
     assert "Dispense all 5 doses of this course" in page
-    assert page.count('name="lots-TOTAL_FORMS" value="3"') == 1  # one row per vial size
+    # one row per vial size, and a spare row for a second lot of a size (smallfix item 4)
+    assert page.count('name="lots-TOTAL_FORMS" value="4"') == 1
+    assert "One size from two lots:" in page
+    assert page.count('class="lot-row spare-row"') == 1
+    assert "Lot 4: a second lot of a size (optional)" in page
+    assert "a lot until it runs out" in page
     done = pharmacist.post(f"/pharmacy/courses/{course.pk}/dispense/", _course_lots(course, today))
     assert done.status_code == 302
     assert set(course.orders.values_list("status", flat=True)) == {"dispensed"}
@@ -242,3 +247,33 @@ def test_a_scanned_code_fills_the_lot_and_expiry(
     assert done.status_code == 302
     lots = {lot.lot_number: lot.expiry for lot in order.lots.all()}
     assert lots == {"LOT-A1": dt.date(2029, 12, 31), "LOT-B2": dt.date(2029, 6, 15)}
+
+
+def test_one_size_from_two_lots_on_the_page(
+    client_for: Callable[[str | None], Client],
+    users: dict[str, Any],
+    course: Course,
+    today: dt.date,
+) -> None:
+    """Smallfix item 4: the spare row holds a second 20 g lot; the first gives 2 vials (its
+    count), the second the other 3; without the first's count, the row says what is missing."""
+    _verified(users, course)
+    pharmacist = client_for("pharmacist")
+    url = f"/pharmacy/courses/{course.pk}/dispense/"
+    expiry = str(today + dt.timedelta(days=400))
+    spare = {"lots-3-vial_size_g": "20", "lots-3-lot_number": "Q20", "lots-3-expiry": expiry,
+             "lots-3-product_id": "privigen-us", "lots-3-scan": ""}  # fmt: skip
+    data = {**_course_lots(course, today), "lots-TOTAL_FORMS": 4, **spare}
+    refused = pharmacist.post(url, data)
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "lot 1: say how many 20 g vials it gives the course" in page
+    assert page.index("has-error") < page.index('name="lots-1-lot_number"')  # on row 1
+    assert set(course.orders.values_list("status", flat=True)) == {"verified"}
+    done = pharmacist.post(url, {**data, "lots-0-count": "2"})
+    assert done.status_code == 302
+    twenties = [
+        list(o.lots.filter(vial_size_g=20).values_list("lot_number", flat=True))
+        for o in course.orders.order_by("date")
+    ]
+    assert twenties == [["P20"], ["P20"], ["Q20"], ["Q20"], ["Q20"]]

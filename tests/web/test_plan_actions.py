@@ -197,6 +197,48 @@ def test_re_plan_needed_is_shown_on_every_page_with_the_difference(
     assert "A prescriber must re-plan the course" in text(verify)
 
 
+def test_re_plan_needed_is_on_the_print_view_and_the_pdf(
+    users: dict[str, Any],
+    client_for: Callable[[str | None], Client],
+    patient: Any,
+    course: Course,
+) -> None:
+    """The printed run sheet says "re-plan needed" as the live one does (smallfix item 2),
+    without a link on paper."""
+    import io
+
+    import pypdf
+
+    weight = patient.weights.get()
+    corrections.correct(users["nurse"], "weight", weight.pk, {"weight_kg": 80}, "typed 86.4")
+    order = _first(course)
+    why = "Re-plan needed: weight corrected from 86.4 kg to 80 kg."
+    cannot = "This dose cannot be verified or started until the course is re-planned."
+    nurse = client_for("nurse")
+    printed = nurse.get(f"/orders/{order.pk}/runsheet/print/")
+    words = text(printed)
+    assert why in words
+    assert cannot in words
+    assert "A prescriber must re-plan the course." in words
+    assert f"/courses/{course.pk}/replan/" not in printed.content.decode()
+    pdf = nurse.get(f"/orders/{order.pk}/runsheet.pdf").content
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    in_pdf = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    assert why in in_pdf
+    assert cannot in in_pdf
+    other = course.orders.order_by("sequence").last()
+    assert other is not None
+    assert other.pk != order.pk
+    assert "Re-plan needed" in text(nurse.get(f"/orders/{other.pk}/runsheet/print/"))
+
+
+def test_no_re_plan_needed_on_a_clean_print_view(
+    client_for: Callable[[str | None], Client], course: Course
+) -> None:
+    printed = text(client_for("nurse").get(f"/orders/{_first(course).pk}/runsheet/print/"))
+    assert "Re-plan needed" not in printed
+
+
 def test_the_pharmacist_cannot_verify_a_marked_order_on_the_page(
     users: dict[str, Any],
     client_for: Callable[[str | None], Client],

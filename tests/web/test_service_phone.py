@@ -96,3 +96,26 @@ def test_the_staff_are_warned_when_a_number_is_not_set(
 
 def test_no_warning_when_both_are_set(client_for: Any, numbers: None, patient: Any) -> None:
     assert "service-phone-missing" not in client_for("nurse").get("/patients/").content.decode()
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_an_unverified_emergency_number_stays_flagged(
+    mine: Client, numbers: None, settings: Any, dispensed: Order, url: str
+) -> None:
+    """A number emergency_numbers.toml marks unverified is flagged beside it (smallfix item 1),
+    and the staff are told."""
+    settings.IVIG_EMERGENCY_NUMBER = "112"
+    settings.IVIG_EMERGENCY_VERIFIED = False
+    page = mine.get(url).content.decode()
+    assert (
+        '<a href="tel:112" class="tel">112</a> (<strong>UNVERIFIED</strong>: check this number'
+        in page
+    )
+
+
+def test_the_staff_are_told_an_emergency_number_is_unverified(
+    client_for: Any, numbers: None, settings: Any, patient: Any
+) -> None:
+    settings.IVIG_EMERGENCY_VERIFIED = False
+    page = client_for("nurse").get("/patients/").content.decode()
+    assert "The emergency number 000 is UNVERIFIED</strong>" in page

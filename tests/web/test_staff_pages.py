@@ -194,6 +194,24 @@ def test_deactivate_and_reactivate(admin: Client, users: dict[str, Any]) -> None
     assert "Deactivate admin" not in own
 
 
+def test_an_administrator_cannot_remove_their_own_role_or_disable_themself(
+    admin: Client, users: dict[str, Any]
+) -> None:
+    """Smallfix item 5: the page says why, and nothing changes."""
+    own = users["admin"]
+    refused = admin.post(f"/staff/{own.pk}/roles/", {"roles": ["nurse"]})
+    assert refused.status_code == 422
+    assert "you cannot remove your own administrator role: ask another administrator" in text(
+        refused
+    )
+    assert list(own.groups.values_list("name", flat=True)) == ["admin"]
+    response = admin.post(f"/staff/{own.pk}/active/", {"active": "no"})
+    assert response.status_code == 302
+    page = text(admin.get(response["Location"]))
+    assert "you cannot disable yourself: ask another administrator" in page
+    assert User.objects.get(pk=own.pk).is_active
+
+
 def test_an_administrator_sets_a_password(admin: Client, users: dict[str, Any]) -> None:
     nurse = users["nurse"]
     weak = admin.post(f"/staff/{nurse.pk}/password/", {"password": "password"})

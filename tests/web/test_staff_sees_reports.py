@@ -69,6 +69,49 @@ def test_the_run_sheet_says_review_before_starting_until_reviewed(
     assert Order.objects.get(pk=dispensed.pk).status == OrderStatus.dispensed  # may start
 
 
+def test_a_later_clean_check_does_not_hide_an_earlier_flagged_one(
+    client_for: Any, me: User, flagged: DayBeforeCheck, dispensed: Order, users: dict[str, Any]
+) -> None:
+    """The banner shows every flagged check not yet closed and the latest answer too
+    (smallfix item 3: a later "nothing to report" hid the earlier one; the worklist kept it)."""
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    later = timezone.now() + dt.timedelta(minutes=5)
+    clean = reports.day_before_check(me, dispensed.pk, NO, today=yesterday, now=later)
+    url = f"/orders/{dispensed.pk}/runsheet/"
+    page = client_for("nurse").get(url).content.decode()
+    assert "Review before starting" in page
+    assert "passing less urine" in page
+    assert "A later answer does not close it." in page
+    assert f"/alerts/day-before/{flagged.pk}/close/" in page
+    assert f'id="id_review_{flagged.pk}_action_0"' in page
+    assert "Latest day-before check" in page
+    assert f"{timezone.localtime(clean.submitted_at):%Y-%m-%d %H:%M}): nothing to report" in page
+    assert "review before starting" in client_for("nurse").get("/chairs/").content.decode()
+    now = timezone.now()
+    alerts.close_alert(users["nurse"], "day-before", flagged.pk, "called", "", now=now)
+    after = client_for("nurse").get(url).content.decode()
+    assert "Review before starting" not in after
+    assert "Day-before check" in after
+    assert "nothing to report" in after
+    assert "review before starting" not in client_for("nurse").get("/chairs/").content.decode()
+
+
+def test_two_open_flagged_checks_each_have_their_own_close(
+    client_for: Any, me: User, flagged: DayBeforeCheck, dispensed: Order
+) -> None:
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    later = timezone.now() + dt.timedelta(minutes=5)
+    fever = reports.day_before_check(
+        me, dispensed.pk, {**NO, "fever": True}, today=yesterday, now=later
+    )
+    page = client_for("nurse").get(f"/orders/{dispensed.pk}/runsheet/").content.decode()
+    assert page.count("Review before starting") == 2
+    for check in (flagged, fever):
+        assert f"/alerts/day-before/{check.pk}/close/" in page
+        assert page.count(f'id="id_review_{check.pk}_note"') == 1
+    assert "Latest day-before check" not in page
+
+
 def test_the_chairs_board_flags_review_and_diary_alerts(
     client_for: Any, flagged: DayBeforeCheck, dispensed: Order, users: dict[str, Any]
 ) -> None:

@@ -398,13 +398,22 @@ class VerifyCourseIn(In):
 
 
 class CourseLotIn(FromStock):
-    """The lot of one vial size for every order of the course (each takes its own count)."""
+    """A lot of one vial size for the orders of the course (each takes its own count). A size
+    may come from two or more lots: the orders, by date, take it from its lots in the order
+    given, each lot until it runs out (``count``, or a stock lot's vials on hand), the last
+    lot of the size the rest."""
 
     lot_number: str | None = Field(None, min_length=1, max_length=60, validate_default=True)
     expiry: dt.date | None = Field(None, validate_default=True)
     vial_size_g: float | None = Field(None, gt=0, validate_default=True)
     product_id: str | None = Field(
         None, min_length=1, max_length=40, validate_default=True, description="on the vial label"
+    )
+    count: int | None = Field(
+        None,
+        ge=1,
+        description="at most this many vials from this lot for the whole course; required for "
+        "a typed lot followed by another lot of its size",
     )
 
 

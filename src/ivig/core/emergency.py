@@ -7,6 +7,7 @@ Pure: the country comes from the caller (``server/config.py`` reads ``IVIG_COUNT
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -15,7 +16,7 @@ from pathlib import Path
 from ivig.core.sourced import Reader, Source, Sourced, read_toml
 from ivig.errors import CatalogueError
 
-__all__ = ["FILE", "emergency_number", "emergency_numbers", "is_phone", "tel_uri"]
+__all__ = ["FILE", "EmergencyPhone", "emergency_number", "emergency_numbers", "is_phone", "tel_uri"]
 
 FILE = "emergency_numbers.toml"
 # A telephone number as a person writes it: digits, spaces, dots, dashes and brackets, a "+"
@@ -36,6 +37,20 @@ def tel_uri(text: str) -> str:
     one; "+61 2 9999 0000" -> "tel:+61299990000"."""
     digits = "".join(c for c in text if c.isdigit())
     return f"tel:{'+' if text.strip().startswith('+') else ''}{digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyPhone:
+    """The emergency number the service gives its patients, and whether it is verified: a
+    number the table marks unverified stays flagged wherever it is shown (the patient pages,
+    the handout); a site's own ``IVIG_EMERGENCY_NUMBER`` is the site's choice, not flagged."""
+
+    number: str
+    verified: bool = True
+
+    @property
+    def tel(self) -> str:
+        return tel_uri(self.number)
 
 
 def _read(folder: Traversable | Path) -> dict[str, Sourced[str]]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ivig.core.booked import BookedSlot
 from ivig.core.catalogue import Indication
+from ivig.core.emergency import EmergencyPhone
 
 __all__ = [
     "PLACES",
@@ -35,6 +36,7 @@ __all__ = [
     "booked_words",
     "build_handout",
     "duration_words",
+    "emergency_words",
     "event_description",
     "event_summary",
     "handout_text",
@@ -90,6 +92,9 @@ class PatientPlan:
     today: dt.date
     # the indications of the planned courses (else of the latest course): why IVIG is given
     indications: tuple[Indication, ...] = ()
+    # the service's emergency number (IVIG_COUNTRY / IVIG_EMERGENCY_NUMBER), as the patient
+    # pages give it; None: "your local emergency number"
+    emergency: EmergencyPhone | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,27 +378,42 @@ SIDE_EFFECTS = Section(
     ),
 )
 
-AT_ONCE = Section(
-    "Get help at once",
-    (
-        Block(
-            "Get help right away if you have any of these:",
-            (
-                "trouble breathing",
-                "chest pain",
-                "swelling",
-                "hives: raised, itchy red patches on your skin",
-                "a fast heartbeat, or you feel faint",
-                "peeing much less than normal",
-                "pain or swelling in a leg",
+
+def emergency_words(phone: EmergencyPhone | None) -> str:
+    """The emergency number as the patient pages say it: "on 000"; "on 999 (UNVERIFIED: check
+    this number with your care team)" when the table marks it unverified; "(your local
+    emergency number)" when none is set."""
+    if phone is None:
+        return "(your local emergency number)"
+    flag = "" if phone.verified else " (UNVERIFIED: check this number with your care team)"
+    return f"on {phone.number}{flag}"
+
+
+def _at_once(plan: PatientPlan) -> Section:
+    return Section(
+        "Get help at once",
+        (
+            Block(
+                "Get help right away if you have any of these:",
+                (
+                    "trouble breathing",
+                    "chest pain",
+                    "swelling",
+                    "hives: raised, itchy red patches on your skin",
+                    "a fast heartbeat, or you feel faint",
+                    "peeing much less than normal",
+                    "pain or swelling in a leg",
+                ),
+            ),
+            Block(
+                "During the infusion, tell your nurse right away. "
+                "After you go home, call emergency services "
+                f"{emergency_words(plan.emergency)} for an ambulance, "
+                "or go to the nearest emergency department."
             ),
         ),
-        Block(
-            "During the infusion, tell your nurse right away. "
-            "After you go home, call for an ambulance or go to the nearest emergency department."
-        ),
-    ),
-)
+    )
+
 
 BEFORE = Section(
     "Before each infusion",
@@ -447,7 +467,7 @@ def build_handout(plan: PatientPlan) -> Handout:
             _how_long(plan),
             _how_often(plan),
             SIDE_EFFECTS,
-            AT_ONCE,
+            _at_once(plan),
             BEFORE,
             TELL,
         ),

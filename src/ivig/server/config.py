@@ -14,7 +14,7 @@
 | ``IVIG_CREATININE_MAX_AGE_DAYS`` | a plan warns when the latest serum creatinine is older than this many days at the first dose (1-3650) | ``90`` |
 | ``IVIG_SERVICE_PHONE`` | the infusion service's telephone number, on every patient page as a tap-to-call link ("call the infusion service today") | none: the patient pages say "number not set, ask your nurse" and the staff's patients page warns |
 | ``IVIG_COUNTRY`` | the service's country (ISO 3166-1 alpha-2, e.g. ``AU``): its emergency number from ``src/ivig/data/emergency_numbers.toml`` (000 AU, 911 US/CA, 999 GB, 111 NZ, 112 EU) | none |
-| ``IVIG_EMERGENCY_NUMBER`` | the emergency number the patient pages give, overriding the country's | the country's number; with neither, the pages say "your local emergency number" and the staff are warned |
+| ``IVIG_EMERGENCY_NUMBER`` | the emergency number the patient pages and the handout give, overriding the country's | the country's number (flagged UNVERIFIED where the table marks it so); with neither, the pages say "your local emergency number" and the staff are warned |
 | ``IVIG_EMAIL_HOST`` | the SMTP server that sends invitation links by e-mail (with ``IVIG_EMAIL_PORT``, ``IVIG_EMAIL_USER``, ``IVIG_EMAIL_PASSWORD``, ``IVIG_EMAIL_TLS``) | none: e-mails are written to files (``IVIG_EMAIL_FILE_DIR``) |
 | ``IVIG_EMAIL_PORT`` / ``IVIG_EMAIL_TLS`` | the SMTP port (1-65535); ``1``: STARTTLS, ``0``: none | ``587`` / ``1`` |
 | ``IVIG_EMAIL_FROM`` | the sender address of the service's e-mails | ``ivig@localhost`` |
@@ -83,6 +83,8 @@ class Config:
     audit_key: AuditKey | None = None  # issue 17 item 1: the audit trail's HMAC key
     email_file_dir: Path | None = None  # issue 18: without SMTP, e-mails are written here
     base_url: str = "http://127.0.0.1:8000"  # issue 18: links in e-mails sent by a command
+    # False when the emergency number is the country's and the table marks it unverified
+    emergency_verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         _audit_key(env, data_dir),
         Path(env.get("IVIG_EMAIL_FILE_DIR") or data_dir / "outbox").expanduser(),
         _base_url(env),
+        emergency_verified=_emergency_verified(env, emergency),
     )
 
 
@@ -230,6 +233,16 @@ def _phones(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]
             "emergency_numbers.toml); set IVIG_EMERGENCY_NUMBER",
         )
     return phone, country, override or (found.value if found else None)
+
+
+def _emergency_verified(env: Mapping[str, str], emergency: str | None) -> bool:
+    """Whether the emergency number is verified: the country's number as the table marks it
+    (an unverified one stays flagged in every output); a site's own IVIG_EMERGENCY_NUMBER, or
+    none, is not flagged."""
+    if emergency is None or env.get("IVIG_EMERGENCY_NUMBER", "").strip():
+        return True
+    found = emergency_number(env.get("IVIG_COUNTRY", "").strip())
+    return found is None or found.verified
 
 
 def _email(env: Mapping[str, str]) -> Email | None:

@@ -261,3 +261,7 @@ globals().update(https_settings(CONFIG))
 # The audit trail's HMAC key (issue 17 item 1): from IVIG_AUDIT_KEY or its own file, never the
 # database; ivig.records.audit reads it.
 IVIG_AUDIT_KEY = CONFIG.audit_key
+
+# The emergency number's flag (brief smallfix item 1): False when it is the country's number
+# and emergency_numbers.toml marks it unverified; the patient pages and the handout say so.
+IVIG_EMERGENCY_VERIFIED = CONFIG.emergency_verified

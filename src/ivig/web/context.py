@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from ivig.core.emergency import tel_uri
+from ivig.records.emergency import emergency_phone
 from ivig.records.services import alerts
 from ivig.records.services.access import roles_of
 
@@ -32,10 +33,9 @@ def roles(request: HttpRequest) -> dict[str, Any]:
     found = roles_of(getattr(request, "user", None))
     acts = bool(found & {str(r) for r in alerts.ALERT_ROLES})
     phone = getattr(settings, "IVIG_SERVICE_PHONE", None)
-    emergency = getattr(settings, "IVIG_EMERGENCY_NUMBER", None)
     return {
         "roles": found,
         "alerts_open": _OpenAlerts() if acts else None,
         "service_phone": {"number": phone, "tel": tel_uri(phone)} if phone else None,
-        "emergency_phone": {"number": emergency, "tel": tel_uri(emergency)} if emergency else None,
+        "emergency_phone": emergency_phone(),
     }

@@ -91,8 +91,10 @@ def verify_course(
 def dispense_course(
     request: HttpRequest, course_id: Id, data: DispenseCourseIn
 ) -> list[dict[str, Any]]:
-    """Dispense every verified order of the course from one lot per vial size: each order
-    takes its own count. Every problem of every order is returned at once in
+    """Dispense every verified order of the course from its lots: each order takes its own
+    count of each size; a size from two or more lots is shared out by date, each lot (in the
+    order given) until it runs out (its ``count``, or a stock lot's vials on hand), the last
+    the rest. Every problem of every order is returned at once in
     ``details.errors`` (row, column, code, message); an expired lot or another product is a
     hard limit (422 hard_limit)."""
     shown = [orders.Shown(o.order_id, o.version) for o in data.orders]

@@ -256,25 +256,35 @@ def set_override(actor: Actor, user_id: int, allowed: bool) -> User:
 
 
 def set_roles(actor: Actor, user_id: int, roles: list[str]) -> User:
+    """Give a user their roles (audited). An administrator cannot take their own administrator
+    role, nor the last active administrator's (``credentials.keep_an_administrator``)."""
     actor = require(actor, "changing roles", Role.admin)
     groups = _roles(roles)
     with transaction.atomic(), credentials.audited_by_service():
+        credentials.lock_administrators()
         user = get(User, user_id, "user")
         _not_a_patient(user, "a staff role")
         before = _snapshot(user)
         user.groups.set(groups)
         User.objects.filter(pk=user.pk).update(is_staff=Role.admin in roles)
         user.refresh_from_db()
+        if Role.admin in before["roles"] and Role.admin not in roles:
+            credentials.keep_an_administrator(actor, user, disabling=False)
         audit.record(actor, "set-roles", "user", user.pk, before=before, after=_snapshot(user))
     return user
 
 
 def set_active(actor: Actor, user_id: int, active: bool) -> User:
+    """Enable or disable a user (audited; disabling ends their sessions). An administrator
+    cannot disable themself, nor the last active administrator."""
     actor = require(actor, "enabling or disabling users", Role.admin)
     with transaction.atomic(), credentials.audited_by_service():
+        credentials.lock_administrators()
         user = get(User, user_id, "user")
         before = _snapshot(user)
         User.objects.filter(pk=user.pk).update(is_active=active)
+        if before["is_active"] and not active and Role.admin in before["roles"]:
+            credentials.keep_an_administrator(actor, user, disabling=True)
         if not active:  # their sessions end; enabling them again revives none (issue 17)
             signin.end_sessions(user.pk)
         user.refresh_from_db()

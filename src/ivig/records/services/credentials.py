@@ -30,16 +30,19 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from ivig.errors import Forbidden
+from ivig.errors import Conflict, Forbidden
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import ApiToken
 
 __all__ = [
+    "ADMIN",
     "acting",
     "audited_by_service",
     "connect",
     "from_command_line",
+    "keep_an_administrator",
+    "lock_administrators",
     "token_snapshot",
 ]
 
@@ -103,6 +106,47 @@ def token_snapshot(token: ApiToken) -> dict[str, Any]:
     }
 
 
+# --- at least one administrator (smallfix item 5) -------------------------------------------------
+
+ADMIN = "admin"  # Role.admin (records.models), the role that manages users
+
+
+def lock_administrators() -> None:
+    """Lock the active administrators' rows for the transaction, so that two administrators
+    taking each other's role at once cannot leave none (the second waits, then counts)."""
+    ids = User.objects.filter(groups__name=ADMIN, is_active=True).values_list("pk", flat=True)
+    list(User.objects.select_for_update().filter(pk__in=list(ids)).values_list("pk", flat=True))
+
+
+def keep_an_administrator(actor: User | None, user: User, *, disabling: bool) -> None:
+    """Refuse, in a signed-in administrator's change (staff pages, API, admin site), an
+    administrator removing their own administrator role or disabling themself (another
+    administrator must), and a change that leaves no active administrator. Called after the
+    change, inside its transaction (the refusal rolls it back). The server's command line
+    (``ivig user ...``) is not held to it: it is how a service with none gets one again.
+    ``user`` is counted as no longer an active administrator."""
+    if actor is not None and actor.pk == user.pk:
+        raise Conflict(
+            "you cannot disable yourself: ask another administrator"
+            if disabling
+            else "you cannot remove your own administrator role: ask another administrator",
+            field="active" if disabling else "roles",
+        )
+    others = User.objects.filter(groups__name=ADMIN, is_active=True).exclude(pk=user.pk)
+    if not others.exists():
+        raise Conflict(
+            f"{user.username} is the last active administrator: make another administrator first",
+            field="active" if disabling else "roles",
+        )
+
+
+def _signed_in_actor() -> User | None:
+    """The signed-in user a change is made by on the admin site (:func:`acting`), else
+    ``None`` (the command line, a shell: not held to :func:`keep_an_administrator`)."""
+    found = _ACTOR.get()
+    return found[0] if found is not None else None
+
+
 def _who() -> tuple[User | None, str]:
     return _ACTOR.get() or (None, OUTSIDE)
 
@@ -137,6 +181,12 @@ def _user_before_save(sender: Any, instance: User, raw: bool = False,
     becomes = instance.is_superuser and not was_superuser and "is_superuser" in fields
     if becomes and not _SUPERUSER.get():
         _refuse_superuser()
+    actor = _signed_in_actor()
+    disables = bool(stored and stored["is_active"]) and not instance.is_active
+    if actor is not None and disables and "is_active" in fields and not _SERVICE.get():
+        lock_administrators()
+        if instance.groups.filter(name=ADMIN).exists():
+            keep_an_administrator(actor, instance, disabling=True)
     # only the fields this save writes are compared (``update_fields``)
     instance.__dict__["_ivig_stored"] = {f: stored[f] for f in fields} if stored else None
 
@@ -218,11 +268,18 @@ def _relation_changed(relation: str, action_name: str) -> Any:
         key = f"_ivig_{relation}_before"
         if action in ("pre_add", "pre_remove", "pre_clear"):
             ids = _members(instance, reverse, pk_set, relation)
+            if relation == "groups" and action != "pre_add" and _signed_in_actor() is not None:
+                lock_administrators()
             instance.__dict__[key] = _names(ids, relation)
         elif action in ("post_add", "post_remove", "post_clear"):
             before: dict[int, list[str]] = instance.__dict__.pop(key, {})
             after = _names(list(before), relation)
             names = dict(User.objects.filter(pk__in=list(before)).values_list("pk", "username"))
+            actor = _signed_in_actor()
+            if relation == "groups" and actor is not None:
+                for pk, labels in before.items():
+                    if ADMIN in labels and ADMIN not in after[pk]:
+                        keep_an_administrator(actor, User.objects.get(pk=pk), disabling=False)
             for pk, labels in before.items():
                 if after[pk] != labels:
                     _record(action_name, "user", pk,

@@ -37,6 +37,7 @@ from ivig.interop.handout import Infusion, PatientPlan, build_handout
 from ivig.interop.pdf import html_to_pdf
 from ivig.records import audit
 from ivig.records.actors import Actor
+from ivig.records.emergency import emergency_phone
 from ivig.records.library import current_library
 from ivig.records.models import Booking, InfusionSession, Order, OrderStatus, Patient
 from ivig.records.services import reads
@@ -171,6 +172,7 @@ def patient_plan(patient: Patient, *, today: dt.date) -> PatientPlan:
         every_weeks=int(every) if every else None,
         today=today,
         indications=tuple(known[i] for i in dict.fromkeys(ids) if i in known),
+        emergency=emergency_phone(),
     )
 
 

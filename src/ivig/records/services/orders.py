@@ -37,6 +37,7 @@ from ivig.records.services.common import get, locked, save_versioned
 from ivig.records.services.limits import hard_stops
 
 __all__ = [
+    "COURSE_RULE",
     "KEEPS_STOCK",
     "TRANSITIONS",
     "CourseLot",
@@ -601,55 +602,106 @@ def verify_course(
 
 @dataclass(frozen=True, slots=True)
 class CourseLot:
-    """The lot of one vial size for every order of a course: each order takes from it the
-    count of that size it ordered. With ``stock_lot_id`` (issue 18) the lot comes from that
-    stock lot, as for :class:`LotInput`, and every order's vials are taken from it."""
+    """A lot of one vial size for the orders of a course. One lot of a size serves every
+    order's vials of that size. A size may come from two or more lots: the orders, by date,
+    take their vials of it from its lots in row order, each lot until it runs out (``count``:
+    at most that many vials from it for the whole course; a stock lot without one, its vials
+    on hand), the size's last lot taking the rest; a typed lot before the last of its size
+    needs its ``count``. With ``stock_lot_id`` (issue 18) the lot comes from that stock lot, as
+    for :class:`LotInput`, and the vials are taken from it."""
 
     lot_number: str
     expiry: dt.date | None
     vial_size_g: float | None
     product_id: str | None = None
     stock_lot_id: int | None = None
+    count: int | None = None
 
 
-def course_lots(order: Order, lots: list[CourseLot]) -> list[tuple[int, LotInput]]:
-    """The course's lots as ``order`` takes them: each row's number on the screen and the lot
-    with the count of that vial size the order holds (a size it did not order left out)."""
-    counts = vial_counts(order.vials)
-    return [
-        (
-            i,
-            LotInput(
-                lot.lot_number,
-                lot.expiry,
-                lot.vial_size_g,
-                counts[lot.vial_size_g],
-                lot.product_id,
-                lot.stock_lot_id,
-            ),
-        )
-        for i, lot in enumerate(lots, start=1)
-        if lot.vial_size_g is not None and lot.vial_size_g in counts
-    ]
+COURSE_RULE = (
+    "the doses, by date, take each size from its lots in row order: a lot until it runs out "
+    "(the vials given for it, or a stock lot's vials on hand), the last lot of a size the rest"
+)
+
+
+def _capacity(lot: CourseLot, held: dict[int, StockLot]) -> int | None:
+    """The most vials a lot gives the course: its count, else a stock lot's vials on hand,
+    else ``None`` (no bound: the last lot of its size)."""
+    if lot.count is not None:
+        return lot.count
+    found = held.get(lot.stock_lot_id) if lot.stock_lot_id is not None else None
+    return found.on_hand if found is not None else None
+
+
+def course_lots(
+    found: list[Order], lots: list[CourseLot], held: dict[int, StockLot]
+) -> tuple[dict[int, list[tuple[int, LotInput]]], list[IvigError]]:
+    """Each order's lots (by order id: each row's number on the screen and the lot with the
+    vials the order takes from it), by :data:`COURSE_RULE`, and the problems of sharing
+    them out: a lot left with no vial to give, the size's lots holding too few (only a last
+    lot with a count can run short: without one it takes the rest, checked against stock by
+    ``_stock_refusals``)."""
+    out: dict[int, list[tuple[int, LotInput]]] = {o.pk: [] for o in found}
+    problems: list[IvigError] = []
+    sizes = dict.fromkeys(lot.vial_size_g for lot in lots if lot.vial_size_g is not None)
+    for size in sizes:
+        rows = [(i, lot) for i, lot in enumerate(lots, start=1) if lot.vial_size_g == size]
+        last = rows[-1][0]
+        left = {i: _capacity(lot, held) if i != last or lot.count is not None else None
+                for i, lot in rows}  # fmt: skip
+        used: dict[int, int] = dict.fromkeys(left, 0)
+        short = 0
+        for order in found:
+            need = vial_counts(order.vials).get(size, 0)
+            for i, lot in rows:
+                room = left[i]
+                take = need if room is None else min(need, room - used[i])
+                if take <= 0:
+                    continue
+                used[i] += take
+                need -= take
+                out[order.pk].append((i, LotInput(
+                    lot.lot_number, lot.expiry, size, take, lot.product_id, lot.stock_lot_id
+                )))  # fmt: skip
+            short += need
+        wanted = sum(vial_counts(o.vials).get(size, 0) for o in found)
+        if short and wanted:
+            problems.append(_at_row(InvalidInput(
+                f"lot {last}: the lots of {size:g} g vials give {wanted - short} of the "
+                f"{wanted} the course needs",
+                field="lots"), last, "count"))  # fmt: skip
+        for i, _ in rows:
+            if wanted and not used[i] and not short:
+                problems.append(_at_row(InvalidInput(
+                    f"lot {i}: the course takes no {size:g} g vial from it: the lots of "
+                    f"that size above it give all {wanted}",
+                    field="lots"), i, "count"))  # fmt: skip
+    return out, problems
 
 
 def _course_lot_problems(found: list[Order], lots: list[CourseLot]) -> list[IvigError]:
-    """One lot per vial size, each of a size some order of the course holds."""
+    """Each lot of a size some order of the course holds; a typed lot before the last of its
+    size says how many vials it gives (:data:`COURSE_RULE`)."""
     problems: list[IvigError] = []
-    sizes = [lot.vial_size_g for lot in lots]
     ordered = {size for order in found for size in vial_counts(order.vials)}
-    for i, lot in enumerate(lots, start=1):
+    rows = list(enumerate(lots, start=1))
+    for i, lot in rows:
+        later = any(j > i and other.vial_size_g == lot.vial_size_g for j, other in rows)
+        if lot.count is not None and lot.count <= 0:
+            problems.append(_at_row(
+                InvalidInput(f"lot {i}: the vial count must be positive", field="lots"), i, "count"
+            ))  # fmt: skip
         if lot.vial_size_g is None:
             problems += _missing(i, lot)
-        elif sizes.count(lot.vial_size_g) > 1:
-            problems.append(_at_row(InvalidInput(
-                f"lot {i}: one lot per vial size for a whole course; to take {lot.vial_size_g:g}"
-                " g vials from two lots, dispense each order on its own",
-                field="lots"), i, "vial_size_g"))  # fmt: skip
         elif lot.vial_size_g not in ordered:
             problems.append(_at_row(InvalidInput(
                 f"lot {i}: no order of this course holds {lot.vial_size_g:g} g vials",
                 field="lots"), i, "vial_size_g"))  # fmt: skip
+        elif later and lot.count is None and lot.stock_lot_id is None:
+            problems.append(_at_row(InvalidInput(
+                f"lot {i}: say how many {lot.vial_size_g:g} g vials it gives the course: "
+                "another lot of that size follows, which takes over when this one runs out",
+                field="lots"), i, "count"))  # fmt: skip
     return problems
 
 
@@ -661,13 +713,14 @@ def dispense_course(
     *,
     now: dt.datetime | None = None,
 ) -> list[Order]:
-    """Dispense every verified order of a course from one lot per vial size (issue 16 item
-    15): each order takes its own count of each size, checked against its vials as
-    :func:`dispense` checks them, every problem of every order named at once (a hard limit
-    counted); then each order is moved and its lots recorded and audited on its own, all in
-    one transaction. A stock lot (issue 18) serves every order's vials of its size: their
-    total is checked against its count on hand once, under its row lock, and each order's
-    take is its own audited movement."""
+    """Dispense every verified order of a course from its lots (issue 16 item 15): one lot of
+    a size serves every order; a size may come from two or more lots, shared out by
+    :data:`COURSE_RULE`. Each order's lots are checked against its vials as :func:`dispense`
+    checks them, every problem of every order named at once (a hard limit counted); then each
+    order is moved and its lots (one row per lot it takes from) recorded and audited on its
+    own, all in one transaction. A stock lot (issue 18): the total every order takes from it
+    is checked against its count on hand once, under its row lock, and each order's take is
+    its own audited movement."""
     actor = _may(actor, S.dispensed, "dispensing an order")
     course = get(Course, course_id, "course")
     by_id = {s.order_id: s for s in shown}
@@ -679,22 +732,18 @@ def dispense_course(
         for order in found:
             replan_needed.refuse_if_needed(order, "dispensed")  # issue 16 item 3
         lots, held, problems = _from_stock(list(enumerate(lots, start=1)))
-        problems += _course_lot_problems(found, lots) if lots else []
-        problems += _stock_refusals(held, [course_lots(order, lots) for order in found])
+        shape = _course_lot_problems(found, lots) if lots else []
+        taken, sharing = course_lots(found, lots, held)
+        problems += shape + ([] if shape else sharing)  # sharing out needs sound rows
+        problems += _stock_refusals(held, [taken[order.pk] for order in found])
         for order in found:
-            taken = course_lots(order, lots)
-            numbers, rows = [i for i, _ in taken], [lot for _, lot in taken]
+            numbers, rows = [i for i, _ in taken[order.pk]], [lot for _, lot in taken[order.pk]]
             problems += [_dated(p, order) for p in lot_problems(order, rows, numbers)]
         if problems:
             raise _one_error(problems)
         return [
             _record_dispensing(
-                actor,
-                order,
-                by_id[order.pk].version,
-                [t for _, t in course_lots(order, lots)],
-                now,
-                held,
+                actor, order, by_id[order.pk].version, [t for _, t in taken[order.pk]], now, held
             )
             for order in found
         ]

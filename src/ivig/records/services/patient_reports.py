@@ -54,6 +54,7 @@ __all__ = [
     "SYMPTOMS",
     "checkin",
     "checkin_offered",
+    "checks_to_review",
     "day_before_check",
     "diary_entry",
     "diary_order",
@@ -264,6 +265,18 @@ def latest_check(order: Order) -> DayBeforeCheck | None:
         .select_related("reviewed_by")
         .order_by("-submitted_at", "-id")
         .first()
+    )
+
+
+def checks_to_review(order: Order) -> list[DayBeforeCheck]:
+    """The order's flagged day-before checks not yet reviewed, oldest first: each stays on the
+    run sheet's "Review before starting" banner until a nurse or prescriber closes it, whatever
+    a later answer says (a later clean check does not hide an earlier fever; the alerts
+    worklist lists each too)."""
+    return list(
+        DayBeforeCheck.objects.filter(order=order, needs_review=True, reviewed_at=None).order_by(
+            "submitted_at", "id"
+        )
     )
 
 

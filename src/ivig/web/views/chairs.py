@@ -154,8 +154,7 @@ def board(now: dt.datetime, day: dt.date) -> list[dict[str, Any]]:
     alerts = patient_reports.patients_with_alerts([r["order"].patient_id for r in rows])
     for r in rows:
         r["diary_alert"] = r["order"].patient_id in alerts
-        check = patient_reports.latest_check(r["order"])
-        r["review"] = bool(check and check.needs_review and check.reviewed_at is None)
+        r["review"] = bool(patient_reports.checks_to_review(r["order"]))
     rows.sort(key=lambda r: RANK.get(r["order"].status, 9))
     return rows
 

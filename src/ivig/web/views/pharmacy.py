@@ -182,16 +182,32 @@ def _lot_label(lot: StockLot) -> str:
 StockLotFormSet = forms.formset_factory(StockLotForm, extra=1, max_num=12, validate_max=True)
 
 
+COURSE_COUNT_HELP = (
+    "Only when this size comes from more than one lot: at most this many vials from this lot "
+    "for the whole course (the last lot of a size gives the rest)."
+)
+
+
+def _course_count(form: forms.Form, help_text: str) -> None:
+    """A course row's count is optional: the vials of this lot for the whole course."""
+    count = form.fields["count"]
+    count.required = False
+    count.label = "Vials from this lot for the course"
+    count.help_text = help_text
+
+
 class CourseStockLotForm(StockLotForm):
-    """The stock lot of one vial size for every order of a course."""
+    """A stock lot of one vial size for the orders of a course (``orders.COURSE_RULE``); its
+    vials on hand unless a count says fewer."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        del self.fields["count"]
+        _course_count(self, COURSE_COUNT_HELP.replace(" (", ", or its vials on hand (", 1))
 
 
+# a spare row for a second lot of a size (smallfix item 4)
 CourseStockLotFormSet = forms.formset_factory(
-    CourseStockLotForm, extra=0, max_num=12, validate_max=True
+    CourseStockLotForm, extra=1, max_num=12, validate_max=True
 )
 
 
@@ -635,14 +651,15 @@ def _sizes(order: Order) -> tuple[float, ...]:
 
 
 class CourseLotForm(LotForm):
-    """One lot per vial size for every order of a course: each order takes its own count."""
+    """A typed lot of one vial size for the orders of a course (``orders.COURSE_RULE``): each
+    order takes its own count; a count only where a size comes from more than one lot."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        del self.fields["count"]
+        _course_count(self, COURSE_COUNT_HELP)
 
 
-CourseLotFormSet = forms.formset_factory(CourseLotForm, extra=0, max_num=12, validate_max=True)
+CourseLotFormSet = forms.formset_factory(CourseLotForm, extra=1, max_num=12, validate_max=True)
 
 
 def _course(course_id: int) -> Course:
@@ -739,8 +756,10 @@ def _initial_course_lots(found: list[Order]) -> list[dict[str, Any]]:
 
 @roles_required("pharmacist")
 def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
-    """Every verified order of a course dispensed from one lot per vial size: the page shows
-    each order's own counts; the service checks each order and names every problem."""
+    """Every verified order of a course dispensed from its lots, a row per vial size and a
+    spare row for a second lot of a size (shared out by ``orders.COURSE_RULE``, said on the
+    page): the page shows each order's own counts; the service checks each order and names
+    every problem."""
     course = _course(course_id)
     found = _course_orders(course, OrderStatus.verified)
     product = current_catalogue().products.get(course.product_id)
@@ -821,6 +840,7 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
             "errors": errors,
             "expired_before": found[-1].date if found else None,
             "keeps_stock": keeps,
+            "course_rule": service.COURSE_RULE,
         },
         status=status,
     )
@@ -829,8 +849,11 @@ def dispense_course(request: HttpRequest, course_id: int) -> HttpResponse:
 def _course_lot(form: forms.Form) -> service.CourseLot:
     d = form.cleaned_data
     if "stock_lot_id" in d:
-        return service.CourseLot("", None, None, stock_lot_id=d["stock_lot_id"])
-    return service.CourseLot(d["lot_number"], d["expiry"], d["vial_size_g"], d["product_id"])
+        return service.CourseLot(
+            "", None, None, stock_lot_id=d["stock_lot_id"], count=d.get("count")
+        )
+    return service.CourseLot(d["lot_number"], d["expiry"], d["vial_size_g"], d["product_id"],
+                             count=d.get("count"))  # fmt: skip
 
 
 # --- returns (issue 18) --------------------------------------------------------------------------

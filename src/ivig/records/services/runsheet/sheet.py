@@ -447,6 +447,7 @@ def sheet(order: Order, now: dt.datetime) -> dict[str, Any]:
         # what the patient reported (issue 7): the day-before check, the diary since the last
         "reports": {
             "check": patient_reports.latest_check(order),
+            "to_review": patient_reports.checks_to_review(order),  # every flagged one open
             "diary": patient_reports.mild_since_last(order),
         },
         "vitals_within": current_library().limits.vitals_within_minutes.value,

@@ -143,7 +143,11 @@ def context(
         "reports": {
             **ctx["reports"],
             "may_review": prescriber or has_role(user, "nurse"),
-            "close_form": CloseAlertForm(auto_id="id_review_%s"),  # issue 16: the alert's close
+            # issue 16: each open flagged check's close form (its own field ids)
+            "to_review": [
+                {"check": c, "form": CloseAlertForm(auto_id=f"id_review_{c.pk}_%s")}
+                for c in ctx["reports"]["to_review"]
+            ],
         },
         "section": "chairs",
         "title": f"Run sheet: {order.patient.family_name}, {order.patient.given_name}",
