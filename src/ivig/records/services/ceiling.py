@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from ivig.core.rates import RateCeiling
 from ivig.core.sourced import Source
@@ -19,10 +20,11 @@ from ivig.core.units import plain_number
 from ivig.records.models import RampDecision, Reaction, ReactionDecision
 from ivig.records.services.corrections import current
 
-__all__ = ["Ceiling", "in_force", "rate_ceiling", "words"]
+__all__ = ["Ceiling", "capped_only", "in_force", "rate_ceiling", "words"]
 
 # The rule the cap follows (data/sources.toml).
 RULE_SOURCE = "nhs-borders-ig"
+_WORDS = "prescriber's cap after the reaction of "
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,20 @@ def in_force(patient_id: int) -> Ceiling | None:
 def words(max_ml_per_h: float, after: dt.date) -> str:
     """The ceiling's basis in words, as the steps and the findings show it."""
     rate = plain_number(max_ml_per_h)
-    return f"prescriber's cap after the reaction of {after.isoformat()}: {rate} mL/h"
+    return f"{_WORDS}{after.isoformat()}: {rate} mL/h"
+
+
+def capped_only(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    """Whether two step lists of one dose differ only where a prescriber's cap ends the ramp
+    (a cap set, changed or lifted): the same rates up to the last step of the shorter, and a
+    last step at a cap. A weight change moves every rate: not this."""
+    if not old or not new:
+        return False
+    head = min(len(old), len(new)) - 1
+    rates = [float(s["rate_ml_per_h"]) for s in old[:head]]
+    if rates != [float(s["rate_ml_per_h"]) for s in new[:head]]:
+        return False
+    return any(str(s[-1].get("basis", "")).startswith(_WORDS) for s in (old, new))
 
 
 def rate_ceiling(

@@ -493,8 +493,9 @@ def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
 
 
 def steps_only(order: Order, plan: Plan, doses: Mapping[str, Any]) -> bool:
-    """A dispensed order the new plan changes in its rate steps alone (the dose, the vials, the
-    volume and the library version the same): a rate ceiling after a reaction."""
+    """A dispensed order the new plan changes in its rate steps alone, where a prescriber's cap
+    after a reaction ends the ramp (the dose, the vials, the volume, the library version and
+    the steps below the cap the same: ``ceiling.capped_only``)."""
     dose = doses.get(order.date.isoformat())
     if dose is None or order.catalogue_version != plan.catalogue_version:
         return False
@@ -503,7 +504,7 @@ def steps_only(order: Order, plan: Plan, doses: Mapping[str, Any]) -> bool:
         and vial_counts(dose["vials"]) == vial_counts(order.vials)
         and math.isclose(dose["volume_ml"], order.volume_ml, abs_tol=0.01)
     )
-    return same and dose["steps"] != order.steps
+    return same and dose["steps"] != order.steps and ceiling.capped_only(order.steps, dose["steps"])
 
 
 def replan(

@@ -12,8 +12,8 @@ plan is the same again is cleared (``replan-not-needed``). While an order is mar
 verified (``orders.verify``) and not started (``infusions.start``): :func:`refuse_if_needed`.
 The prescriber's re-plan (``courses.replan``) clears the orders it plans again; a dispensed order
 stays marked (its vials are made up on the old numbers) until it is deferred or cancelled, unless
-only its rate steps change (``steps_only``: a prescriber's cap after a reaction, which the plan
-takes as a ramp input, ``ceiling``): the re-plan gives it the new steps and its vials stand.
+only its rate steps change where a prescriber's cap after a reaction ends the ramp
+(``steps_only``; ``ceiling.capped_only``): the re-plan gives it the new steps, its vials stand.
 
 A weight awaiting a prescriber's confirmation plans nothing (``patients.weight_for_dosing``):
 the check waits for the confirmation or the correction, which runs it again.
@@ -32,7 +32,7 @@ from ivig.errors import Conflict, IvigError
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import Course, Order, OrderStatus
-from ivig.records.services import courses
+from ivig.records.services import ceiling, courses
 from ivig.records.services.common import save_versioned
 
 __all__ = [
@@ -129,7 +129,12 @@ def _mark_for(course: Course, why: str) -> dict[str, Any] | None:
             # the dose and the vials are in the row's numbers: the rest (volume, rates) in words
             rest = [d for d in differences if not d.startswith(("dose ", "vials "))]
             row = _row(order, dose, rest)
-            row["steps_only"] = row["steps_only"] and len(rest) == len(differences)
+            row["steps_only"] = (
+                row["steps_only"]
+                and len(rest) == len(differences)
+                and dose is not None
+                and ceiling.capped_only(order.steps, dose["steps"])
+            )
             rows.append(row)
     if not rows:
         return {}
