@@ -19,7 +19,7 @@ from ivig.core.catalogue import Catalogue, Indication, Product, RateSchedule
 from ivig.core.dosing import GivenDose, VialPick, rolling_cap, round_to_vials
 from ivig.core.library import Library, packaged_library, read_library
 from ivig.core.plan import Dose, Patient, Phase, Plan, Regimen, plan_course
-from ivig.core.rates import RateStep, rate_ramp, rate_steps
+from ivig.core.rates import RateCeiling, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import CreatinineUnit, ckd_epi_2021, cockcroft_gault
 from ivig.core.screening import Finding, FindingSeverity
 from ivig.core.weights import (
@@ -64,6 +64,7 @@ __all__ = [
     "Phase",
     "Plan",
     "Product",
+    "RateCeiling",
     "RateSchedule",
     "RateStep",
     "Regimen",

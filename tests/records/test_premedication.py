@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 
 from ivig.errors import Conflict, Forbidden, HardLimit, InvalidInput, InvalidTime
-from ivig.records.models import AuditEvent, Order, PrescriberTask, Reaction
-from ivig.records.services import infusions, orders, premedication
+from ivig.records.models import AuditEvent, Course, Order, PrescriberTask, Reaction
+from ivig.records.services import courses, infusions, orders, premedication
 
 PARACETAMOL = premedication.PremedicationInput("paracetamol", "1 g", "oral", "30 min before")
 NORMAL = {"pulse_per_min": 74, "systolic_mm_hg": 124, "diastolic_mm_hg": 76}
@@ -45,6 +45,10 @@ def _day1_reaction(
 
 
 def _day2(users: dict[str, Any], day1: Order, tomorrow_9: dt.datetime) -> Order:
+    """Day 2 re-planned by the prescriber after the decision, verified and dispensed."""
+    course = Course.objects.get(pk=day1.course_id)
+    if course.replan_needed:  # a capped ramp: the later doses are planned again with the cap
+        courses.replan(users["prescriber"], course.pk, course.version, "capped after day 1")
     order = day1.course.orders.get(sequence=2)
     midnight = tomorrow_9.replace(hour=0)
     order = orders.verify(users["pharmacist"], order.pk, order.version, now=midnight)

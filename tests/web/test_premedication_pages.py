@@ -5,6 +5,8 @@ run sheet, and the decision taken when acknowledging the reaction's task."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from django.test import Client
 
 from ivig.records.models import Order, PremedicationGiven, PrescriberTask, Reaction
-from ivig.records.services import infusions, premedication
+from ivig.records.services import infusions, orders, premedication
 
 NORMAL = {"pulse_per_min": 74, "systolic_mm_hg": 124, "diastolic_mm_hg": 76}
 
@@ -71,6 +73,73 @@ def test_the_prescriber_decides_on_the_patient_page_and_the_steps_are_capped(
     assert "a slower ramp, capped at the tolerated rate, at most 25.5 mL/h" in sheet
     assert "Rate capped at 25.5 mL/h" in sheet
     assert "25.5, <s>51</s> 25.5, <s>102</s> 25.5" in sheet
+
+
+def test_after_the_replan_the_steps_table_and_the_end_follow_the_cap(
+    client_for: Callable[[str | None], Client],
+    dispensed: Order,
+    reacted: Reaction,
+    patient: Any,
+) -> None:
+    """Issue 16's closing note: the decision marks day 2 "re-plan needed"; the re-plan page
+    shows its new rate steps; after the re-plan day 2's steps table, expected end and
+    checkpoints follow the cap, and no rate above it is shown as planned."""
+    prescriber = client_for("prescriber")
+    data = {"decide": reacted.pk, "decision-ramp": "capped", "decision-note": "slower ramp"}
+    assert prescriber.post(f"/patients/{patient.pk}/premedication/", data).status_code == 302
+    day2 = _day2(dispensed)
+    words = f"prescriber's cap after the reaction of {dispensed.date.isoformat()}: 25.5 mL/h"
+    sheet = client_for("nurse").get(f"/orders/{day2.pk}/runsheet/").content.decode()
+    assert "re-plan needed" in sheet.lower()
+    assert (
+        f"Dose 2, {day2.date.isoformat()} (rate steps 25.5 mL/h, not 25.5, 51, 102, 204, 408 "
+        "mL/h)." in sheet
+    )
+    course = day2.course
+    url = f"/courses/{course.pk}/replan/"
+    page = prescriber.get(url).content.decode()
+    assert "25.5, 51, 102, 204, 408 mL/h</td>" in page  # the steps now
+    assert '<td class="num">25.5 mL/h</td>' in page  # the new steps
+    course.refresh_from_db()
+    answer = prescriber.post(url, {"version": course.version, "reason": "capped after day 1"})
+    assert answer.status_code == 302
+    sheet = client_for("nurse").get(f"/orders/{day2.pk}/runsheet/").content.decode()
+    assert "re-plan needed" not in sheet.lower()
+    assert 'data-step="1"' in sheet
+    assert 'data-step="2"' not in sheet  # one step: 25.5 mL/h until the dose is given
+    assert words in html.unescape(sheet)  # the step's basis
+    assert "<s>" not in sheet  # nothing struck: no planned rate above the cap
+    assert "Rate capped at 25.5 mL/h" in sheet
+    found = re.search(
+        r"clock times from now \((\d\d):(\d\d)\)[^;]*; expected end (\d\d):(\d\d)", sheet
+    )
+    assert found is not None
+    base_h, base_m, end_h, end_m = map(int, found.groups())
+    took = (end_h * 60 + end_m - base_h * 60 - base_m) % (24 * 60)
+    assert took == int(850 / 25.5 * 60) % (24 * 60)  # 33 h 20 min at 25.5 mL/h, not 3 h 37
+
+
+def test_a_dispensed_next_dose_is_told_its_vials_stand(
+    client_for: Callable[[str | None], Client],
+    users: dict[str, Any],
+    dispensed: Order,
+    reacted: Reaction,
+) -> None:
+    day2 = _day2(dispensed)
+    from django.utils import timezone
+
+    zone = timezone.get_current_timezone()
+    midnight = dt.datetime.combine(dispensed.date, dt.time(0), tzinfo=zone)
+    day2 = orders.verify(users["pharmacist"], day2.pk, day2.version, now=midnight)
+    expiry = day2.date + dt.timedelta(days=400)
+    lots = [orders.LotInput("P1", expiry, 40, 2), orders.LotInput("P2", expiry, 5, 1)]
+    orders.dispense(users["pharmacist"], day2.pk, day2.version, lots, now=midnight)
+    premedication.decide(
+        users["prescriber"], reacted.pk, premedication.Decision("capped"), now=reacted.at
+    )
+    sheet = client_for("nurse").get(f"/orders/{day2.pk}/runsheet/").content.decode()
+    assert "Dispensed: the re-plan gives it the new rate steps, its vials stand." in sheet
+    assert "Dispensed on the old numbers" not in sheet
 
 
 def test_premedication_ordered_and_given(

@@ -36,7 +36,7 @@ from ivig.core.dosing import (
 from ivig.core.library import Library
 from ivig.core.limits import LimitRules, regimen_dose_limits
 from ivig.core.phases import Phase
-from ivig.core.rates import RampStep, RateStep, rate_ramp, rate_steps
+from ivig.core.rates import RampStep, RateCeiling, RateStep, rate_ramp, rate_steps
 from ivig.core.renal import EGFR_UNIT, CreatinineUnit, RenalFunction, renal_function
 from ivig.core.screening import (
     Finding,
@@ -103,6 +103,9 @@ class Regimen:
     # Whether the last infusion was tolerated (None: not known; False: a reaction was
     # recorded): a later-infusion start rate needs a tolerated infusion of the same product.
     last_infusion_tolerated: bool | None = None
+    # The prescriber's cap after a reaction (issue 16's closing note): a ramp input for the
+    # doses after the reaction's day (``rates.rate_steps``), never a display clamp.
+    rate_ceiling: RateCeiling | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -725,16 +728,19 @@ def plan_course(
     doses = []
     # The pump steps depend on the ramp and the volume only: doses alike share them (a year of
     # maintenance is a dozen doses of one volume), computed once.
-    steps_of: dict[tuple[bool, float], tuple[RateStep, ...]] = {}
+    steps_of: dict[tuple[bool, float, bool], tuple[RateStep, ...]] = {}
+    ceiling = regimen.rate_ceiling
     for day, pick, why in zip(dates, picks, lowest, strict=True):
         volume = grams_to_ml(pick.total_g, product.concentration)
-        key = (bool(why), volume)
+        capped = ceiling is not None and ceiling.holds_on(day)
+        key = (bool(why), volume, capped)
         if key not in steps_of:
             steps_of[key] = rate_steps(
                 lowest_ramp if why else later_ramp,
                 dose_ml=volume,
                 weight_kg=weight.checked_kg,
                 concentration_mg_per_ml=product.concentration,
+                ceiling=ceiling if capped else None,
             )
         doses.append(Dose(day, pick, volume, steps_of[key]))
 
@@ -769,6 +775,7 @@ def plan_course(
             )
         )
     findings += _start_rate_findings(schedule, product, dates, lowest)
+    findings += _ceiling_findings(ceiling, doses)
     findings += _usual_dose_findings(regimen, indication, len(dates), library.limits)
     findings += _course_findings(
         product,
@@ -822,6 +829,25 @@ def _at_risk_cap_words(product: Product, cap: Sourced[float], maximum: float) ->
     if not cap.verified:
         return f"{words} (UNVERIFIED cap, not confirmed in the label text; {origin})"
     return f"{words} (the cap {origin})"
+
+
+def _ceiling_findings(ceiling: RateCeiling | None, doses: Sequence[Dose]) -> list[Finding]:
+    """The prescriber's cap after a reaction, and the doses whose ramp it holds (to know: the
+    pharmacist checks the steps against the decision)."""
+    if ceiling is None:
+        return []
+    held = [i for i, d in enumerate(doses, start=1) if ceiling.holds_on(d.date)]
+    if not held:
+        return []
+    which = _dose_numbers(held, [doses[i - 1].date for i in held])
+    return [
+        Finding(
+            "rate-ceiling",
+            FindingSeverity.info,
+            f"{which}: the rate steps go no higher than the {ceiling.basis}",
+            ceiling.source,
+        )
+    ]
 
 
 def _usual_dose_findings(

@@ -15,6 +15,11 @@ Rules (issue 2; products.md; clinical-rules.md section 7):
   says the patient may (:func:`rate_ramp`, ``lowest_start``; issue 14, item 6).
 - Pump rate: mL/h = mg/kg/min x kg x 60 / concentration, rounded down to 0.1 mL/h.
 - The last step runs until the dose volume is given; step volumes sum to the dose volume.
+- A prescriber's ceiling (:class:`RateCeiling`: the cap after a reaction, at or below the last
+  tolerated rate: "finish at the last tolerated rate", NHS Borders IVIG guideline, item 62) is
+  a ramp input in mL/h: the maximum is the lower of the label's (or at-risk) maximum and the
+  ceiling, and the first step that would reach it runs at the ceiling until the dose is given,
+  its basis the ceiling's words (issue 16's closing note; never a display clamp of a plan).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from dataclasses import dataclass
 
 from ivig.core.catalogue import Product, Protocol, RateSchedule, Sourced
 from ivig.core.checks import number, number_in_range, whole_in_range
-from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h
+from ivig.core.units import floor_to, mg_per_kg_min_to_ml_per_h, ml_per_h_to_mg_per_kg_min
 from ivig.core.weights import WEIGHT_RANGE_KG
 from ivig.errors import InvalidInput
 
 __all__ = [
     "RampStep",
+    "RateCeiling",
     "RateStep",
     "clock_times",
     "rate_ramp",
@@ -45,6 +51,7 @@ CONCENTRATION_RANGE = (1.0, 1000.0)  # mg/mL
 MAX_RAMP_MG_PER_KG_MIN = 1000.0
 MAX_RAMP_STEPS = 100
 MAX_STEP_MINUTES = 24 * 60
+CEILING_RANGE_ML_PER_H = (0.1, 10_000.0)
 
 
 def weight_and_concentration(
@@ -72,6 +79,24 @@ class RampStep:
     # "at-risk cap (protocol)"; ", stays below" after "cap" where the source says "less than"
     basis: str
     below: bool = False  # the pump rate must stay below this rate, not reach it
+
+
+@dataclass(frozen=True, slots=True)
+class RateCeiling:
+    """A prescriber's highest pump rate for a patient's later infusions (the cap after a
+    reaction), with its basis in words and the source it stands on.
+
+    ``after``: it holds for the doses after this date (the reaction's day); ``None``: every dose.
+    """
+
+    max_ml_per_h: float
+    basis: str  # "prescriber's cap after the reaction of 2026-12-08: 51 mL/h"
+    source: str  # the decision and the rule it follows, cited
+    after: dt.date | None = None
+
+    def holds_on(self, day: dt.date) -> bool:
+        """Whether the ceiling holds for a dose on ``day``."""
+        return self.after is None or day > self.after
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +229,18 @@ def _check_ramp(ramp: list[RampStep]) -> None:
 
 
 def rate_steps(
-    ramp: list[RampStep], *, dose_ml: float, weight_kg: float, concentration_mg_per_ml: float
+    ramp: list[RampStep],
+    *,
+    dose_ml: float,
+    weight_kg: float,
+    concentration_mg_per_ml: float,
+    ceiling: RateCeiling | None = None,
 ) -> tuple[RateStep, ...]:
     """Turn a ramp into pump steps for a dose of ``dose_ml`` and a patient of ``weight_kg``.
+
+    With a prescriber's ``ceiling`` (mL/h, rounded down to 0.1 mL/h) the maximum is the lower
+    of the ramp's and the ceiling: the first step at or above it runs at the ceiling until the
+    dose is given (its basis the ceiling's words; its mg/kg/min the rate the ceiling delivers).
 
     The last step's end is rounded to 0.1 minute, but never to its own start: a last step
     shorter than 0.1 minute ends 0.1 minute after it starts. A step that must stay ``below``
@@ -223,6 +257,14 @@ def rate_steps(
         weight_kg, concentration_mg_per_ml
     )
     _check_ramp(ramp)
+    top, top_basis = None, ""
+    if ceiling is not None:
+        top_basis = ceiling.basis
+        given_top = number_in_range(
+            ceiling.max_ml_per_h, CEILING_RANGE_ML_PER_H, field="max_ml_per_h",
+            unit="mL/h", what="prescriber's maximum rate",
+        )  # fmt: skip
+        top = floor_to(given_top)
     steps: list[RateStep] = []
     start, given = 0.0, 0.0
     for ramp_step in ramp:
@@ -231,6 +273,7 @@ def rate_steps(
         )
         ml_h = floor_to(exact)
         mg_per_kg_min = ramp_step.mg_per_kg_per_min  # a "below" step: the cap it stays under
+        basis = ramp_step.basis
         if ramp_step.below and ml_h >= exact - _TOLERANCE:
             ml_h = round(ml_h - 0.1, 1)
         if ml_h <= 0:
@@ -239,18 +282,22 @@ def rate_steps(
                 f"for {weight_kg:g} kg",
                 field="weight_kg",
             )
+        capped = top is not None and ml_h >= top - _TOLERANCE
+        if top is not None and capped:  # the ceiling is the maximum: at it to the end
+            ml_h, basis = top, top_basis
+            mg_per_kg_min = ml_per_h_to_mg_per_kg_min(top, weight_kg, concentration_mg_per_ml)
         left = dose_ml - given
         step_volume = (
             round(ml_h * ramp_step.minutes / 60.0, _VOLUME_PLACES)
-            if ramp_step.minutes is not None
+            if ramp_step.minutes is not None and not capped
             else left
         )
-        if ramp_step.minutes is None or step_volume >= left - _TOLERANCE:
+        if ramp_step.minutes is None or capped or step_volume >= left - _TOLERANCE:
             minutes = left / ml_h * 60.0
             end = round(start + minutes, 1)
             if end <= start:
                 end = round(start + 0.1, 1)
-            steps.append(RateStep(start, end, ml_h, mg_per_kg_min, left, ramp_step.basis))
+            steps.append(RateStep(start, end, ml_h, mg_per_kg_min, left, basis))
             return tuple(steps)
         if step_volume <= 0:
             raise InvalidInput(

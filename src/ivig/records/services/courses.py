@@ -19,12 +19,12 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, NamedTuple
 
 from django.db import transaction
 
-from ivig.core.dosing import GivenDose, check_under_cap
+from ivig.core.dosing import GivenDose, check_under_cap, vial_counts
 from ivig.core.infused import grams_counted
 from ivig.core.library import Library
 from ivig.core.limits import SoftLimit, course_soft_limits, label_maximum_ml_per_h
@@ -48,7 +48,7 @@ from ivig.records.models import (
     Reaction,
     Role,
 )
-from ivig.records.services import renal
+from ivig.records.services import ceiling, renal
 from ivig.records.services.access import require
 from ivig.records.services.bookings import flag_unfit, release_for
 from ivig.records.services.common import get, locked, save_versioned
@@ -65,11 +65,13 @@ __all__ = [
     "changes",
     "counted_statuses",
     "course_input",
+    "in_force",
     "plan_for",
     "plan_with_limits",
     "prescribe",
     "preview",
     "replan",
+    "steps_only",
 ]
 
 # Orders that count toward the cap: everything not cancelled or deferred.
@@ -108,6 +110,23 @@ class CourseInput:
     egfr: float | None = None
     creatinine: float | None = None  # with its unit, never assumed (issue 14 item 2)
     creatinine_unit: str | None = None
+    # The prescriber's cap after a reaction, as planned (``ceiling.in_force``: read from the
+    # decisions, never typed in; stored so that the verification's recomputation agrees)
+    rate_ceiling_ml_per_h: float | None = None
+    rate_ceiling_after: dt.date | None = None  # the reaction's day: the doses after it
+    rate_ceiling_decision: int | None = None
+
+
+def in_force(patient: Patient, data: CourseInput) -> CourseInput:
+    """``data`` with the prescriber's rate ceiling in force for the patient (or none): what a
+    new course, a re-plan and the "re-plan needed" check plan with (issue 16's closing note)."""
+    found = ceiling.in_force(patient.pk)
+    return replace(
+        data,
+        rate_ceiling_ml_per_h=found.max_ml_per_h if found else None,
+        rate_ceiling_after=found.after if found else None,
+        rate_ceiling_decision=found.decision if found else None,
+    )
 
 
 def course_input(regimen: Mapping[str, Any]) -> CourseInput:
@@ -116,20 +135,20 @@ def course_input(regimen: Mapping[str, Any]) -> CourseInput:
     (requirements 46, 56)."""
     names = {f.name for f in fields(CourseInput)}
     data = {k: v for k, v in regimen.items() if k in names}
-    for name in ("start", "until"):
+    for name in ("start", "until", "rate_ceiling_after"):
         if isinstance(data.get(name), str):
             data[name] = dt.date.fromisoformat(data[name])
     return CourseInput(**data)
 
 
 def _plan_inputs(
-    patient: Patient, data: CourseInput, exclude_course: int | None
+    patient: Patient, data: CourseInput, exclude_course: int | None, library: Library | None = None
 ) -> tuple[PlanPatient, Regimen]:
     """The core's inputs for a recorded patient: latest weight, age at the start, recorded
     risks, every counted order of the patient's other courses, and the infusion history: the
     first-infusion flag, the previous product, the last infusion and whether it was tolerated
     (no reaction recorded) are read from the infusions given before the start, never typed in
-    (issue 14, items 6 and 9)."""
+    (issue 14, items 6 and 9); the prescriber's rate ceiling is ``data``'s (:func:`in_force`)."""
     if data.phase not in Phase.__members__:
         raise InvalidInput("phase must be induction or maintenance", field="phase")
     if data.place not in Place.values:
@@ -180,6 +199,12 @@ def _plan_inputs(
         previous_product=last.product if last else None,
         last_infusion=last.date if last else None,
         last_infusion_tolerated=_tolerated(last),
+        rate_ceiling=ceiling.rate_ceiling(
+            data.rate_ceiling_ml_per_h,
+            data.rate_ceiling_after,
+            data.rate_ceiling_decision,
+            (library or current_library()).catalogue.sources.get(ceiling.RULE_SOURCE),
+        ),
     )
     return person, regimen
 
@@ -286,8 +311,8 @@ def _planned(
 ) -> Planned:
     """Plan with the drug library in service, or take ``shown`` when made from the same inputs
     (:meth:`Planned.made_from`)."""
-    person, regimen = _plan_inputs(patient, data, exclude_course)
     library = current_library()
+    person, regimen = _plan_inputs(patient, data, exclude_course, library)
     max_age = renal.max_age_days()
     if shown is not None and shown.made_from(person, regimen, library, max_age):
         return shown
@@ -298,9 +323,10 @@ def _planned(
 
 def preview(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Planned:
     """The course as it would be planned now, saving nothing: the plan with the drug library in
-    service and the soft limits it crosses (a dose outside the usual range, a product switch, a
-    blocking finding: requirement 47). Give it to :func:`prescribe` to save what was shown."""
-    return _planned(patient, data, exclude_course=exclude_course)
+    service, the rate ceiling in force (:func:`in_force`) and the soft limits it crosses (a dose
+    outside the usual range, a product switch, a blocking finding: requirement 47). Give it to
+    :func:`prescribe` to save what was shown."""
+    return _planned(patient, in_force(patient, data), exclude_course=exclude_course)
 
 
 def plan_with_limits(
@@ -312,8 +338,9 @@ def plan_with_limits(
 
 
 def plan_for(patient: Patient, data: CourseInput, *, exclude_course: int | None = None) -> Plan:
-    """Plan a course for a recorded patient (see :func:`preview`)."""
-    return preview(patient, data, exclude_course=exclude_course).plan
+    """Plan a course for a recorded patient from ``data`` as given (a course's stored regimen,
+    its rate ceiling included: the verification's recomputation); see :func:`preview`."""
+    return _planned(patient, data, exclude_course=exclude_course).plan
 
 
 def _order_numbers(plan: Plan, dose: Mapping[str, Any]) -> dict[str, Any]:
@@ -352,6 +379,7 @@ def prescribe(
     actor = require(actor, "prescribing", Role.prescriber)
     with hard_stops(actor, "course", patient_id=patient_id), transaction.atomic():
         patient = locked(Patient, patient_id, "patient")
+        data = in_force(patient, data)
         planned = _planned(patient, data, shown=shown)
         plan, document = planned.plan, planned.document
         require_override(
@@ -411,6 +439,8 @@ class Replan:
     kept: tuple[Order, ...]
     old_version: str
     new_version: str
+    # dispensed orders whose rate steps alone changed (a rate ceiling): new steps, same vials
+    restepped: tuple[Order, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -421,8 +451,13 @@ class Replan:
             else "on the patient's record as it is now"
         )
         text = f"course {self.course.pk} re-planned {basis}: {made} planned again"
-        if self.kept:
-            left = ", ".join(f"{o.date.isoformat()} ({o.status})" for o in self.kept)
+        if self.restepped:
+            dates = ", ".join(o.date.isoformat() for o in self.restepped)
+            doses = "doses" if len(self.restepped) > 1 else "dose"
+            text += f"; new rate steps for the dispensed {doses} of {dates} (the vials stand)"
+        left_alone = [o for o in self.kept if o not in self.restepped]
+        if left_alone:
+            left = ", ".join(f"{o.date.isoformat()} ({o.status})" for o in left_alone)
             text += f"; left as they were (dispensed, in progress or completed): {left}"
         return text
 
@@ -457,14 +492,31 @@ def _check_cap_with_kept(plan: Plan, kept: list[Order]) -> None:
     )
 
 
+def steps_only(order: Order, plan: Plan, doses: Mapping[str, Any]) -> bool:
+    """A dispensed order the new plan changes in its rate steps alone, where a prescriber's cap
+    after a reaction ends the ramp (the dose, the vials, the volume, the library version and
+    the steps below the cap the same: ``ceiling.capped_only``)."""
+    dose = doses.get(order.date.isoformat())
+    if dose is None or order.catalogue_version != plan.catalogue_version:
+        return False
+    same = (
+        math.isclose(dose["dose_g"], order.dose_g, abs_tol=1e-6)
+        and vial_counts(dose["vials"]) == vial_counts(order.vials)
+        and math.isclose(dose["volume_ml"], order.volume_ml, abs_tol=0.01)
+    )
+    return same and dose["steps"] != order.steps and ceiling.capped_only(order.steps, dose["steps"])
+
+
 def replan(
     actor: Actor, course_id: int, version: int, reason: str, *, override: Override | None = None
 ) -> Replan:
-    """Plan a course again with the drug library in service (requirement 46): every order still
-    planned or verified gets the new numbers and the new library version (a verified one goes
-    back to planned); dispensed, in-progress and completed orders are left alone. Audited per
-    order (before, after, the reason, the old and new library version); the limits hold as at
-    prescribing (hard: refused and counted; soft: an override)."""
+    """Plan a course again with the drug library in service and the rate ceiling in force
+    (requirement 46; issue 16's closing note): every order still planned or verified gets the
+    new numbers and the new library version (a verified one goes back to planned); a dispensed
+    order whose rate steps alone change (a prescriber's cap after a reaction) gets the new
+    steps and keeps its vials; other dispensed, in-progress and completed orders are left
+    alone. Audited per order (before, after, the reason, the old and new library version); the
+    limits hold as at prescribing (hard: refused and counted; soft: an override)."""
     actor = require(actor, "re-planning a course", Role.prescriber)
     why = reason.strip()
     if not why:
@@ -480,13 +532,18 @@ def replan(
         orders = course.orders.order_by("sequence")
         open_orders = list(orders.filter(status__in=REPLANNED))
         kept = list(orders.filter(status__in=LEFT_ALONE))
-        if not open_orders:
+        data = in_force(patient, course_input(course.regimen))
+        planned = _planned(patient, data, exclude_course=course.pk)
+        plan, document = planned.plan, planned.document
+        doses = {dose["date"]: dose for dose in document["doses"]}
+        restepped = [
+            o for o in kept if o.status == OrderStatus.dispensed and steps_only(o, plan, doses)
+        ]
+        if not open_orders and not restepped:
             raise Conflict(
                 f"no order of course {course.pk} is planned or verified: there is nothing to "
                 "re-plan (dispensed, in-progress and completed orders are never changed)"
             )
-        planned = preview(patient, course_input(course.regimen), exclude_course=course.pk)
-        plan, document = planned.plan, planned.document
         _check_cap_with_kept(plan, kept)
         require_override(
             actor,
@@ -502,9 +559,10 @@ def replan(
             if old_version != plan.catalogue_version
             else why  # the same library: planned again on the patient's record as it is now
         )
-        doses = {dose["date"]: dose for dose in document["doses"]}
         for order in open_orders:
             _replan_order(actor, order, plan, doses, why, note)
+        for order in restepped:
+            _restep_order(actor, order, doses[order.date.isoformat()], note)
         before = audit.snapshot(course)
         save_versioned(
             course,
@@ -512,7 +570,8 @@ def replan(
             f"course {course.pk}",
             catalogue_version=plan.catalogue_version,
             plan=document,
-            replan_needed=_still_marked(course, kept),
+            regimen=audit.snapshot_value(asdict(data)),
+            replan_needed=_still_marked(course, [o for o in kept if o not in restepped]),
         )
         audit.record(
             actor,
@@ -524,7 +583,14 @@ def replan(
             after={**audit.snapshot(course), "kept": [o.pk for o in kept]},
             reason=note,
         )
-    return Replan(course, tuple(open_orders), tuple(kept), old_version, plan.catalogue_version)
+    return Replan(
+        course,
+        tuple(open_orders),
+        tuple(kept),
+        old_version,
+        plan.catalogue_version,
+        tuple(restepped),
+    )
 
 
 def _still_marked(course: Course, kept: list[Order]) -> dict[str, Any]:
@@ -570,6 +636,24 @@ def _replan_order(
         reason=note + ("; the verification no longer stands" if withdrawn else ""),
     )
     flag_unfit(actor, order)  # a longer infusion may no longer fit its booking (issue 18)
+
+
+def _restep_order(actor: Actor, order: Order, dose: Mapping[str, Any], note: str) -> None:
+    """A dispensed order's new rate steps (its dose, vials and volume unchanged: the vials made
+    up stand); audited with before and after; its booking flagged if it no longer fits."""
+    before = audit.snapshot(order)
+    save_versioned(order, None, f"order {order.pk}", steps=dose["steps"], planned_by=actor)
+    audit.record(
+        actor,
+        "replan",
+        "order",
+        order.pk,
+        patient_id=order.patient_id,
+        before=before,
+        after=audit.snapshot(order),
+        reason=f"{note}; new rate steps, the vials dispensed stand",
+    )
+    flag_unfit(actor, order)
 
 
 def cancel_course(actor: Actor, course_id: int, version: int, reason: str) -> Course:

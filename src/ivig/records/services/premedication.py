@@ -4,7 +4,9 @@ infusion or the rest of a course, premedication given by the nurse at its clinic
 the prescriber's decision after a reaction: the same ramp, or a slower ramp capped at the rate
 tolerated (the pump's rate guard then refuses above it at every later infusion of the patient:
 ``rate_cap``; ``infusions.pump.guard_rate``), with or without premedication. Each write is
-audited.
+audited. A decision marks the patient's open courses whose doses it changes "re-plan needed"
+(``replan_needed.check_patient``): the re-plan takes the cap as a ramp input (``ceiling``), so
+the steps, the expected end, the checkpoints and the booking's length follow it.
 
 Sources: the product labels' infusion-reaction advice (restart at a lower rate, premedicate with
 an antipyretic or antihistamine; AHFS immune globulin monograph) and the protocol's last
@@ -36,8 +38,10 @@ from ivig.records.models import (
     Role,
 )
 from ivig.records.services.access import require
+from ivig.records.services.ceiling import words
 from ivig.records.services.common import CLOCK_SKEW, locked
 from ivig.records.services.corrections import current
+from ivig.records.services.replan_needed import check_patient
 
 __all__ = [
     "Decision",
@@ -333,4 +337,11 @@ def decide(
             decided_by=actor, decided_at=now,
         )  # fmt: skip
         audit.created(actor, "reaction-decision", row, patient_id=order.patient_id)
+        why = (
+            words(cap, order.date)
+            if cap is not None
+            else f"the prescriber's decision after the reaction of {order.date.isoformat()}: "
+            "the same ramp"
+        )
+        check_patient(actor, order.patient_id, why)  # the later doses follow the decision
     return row

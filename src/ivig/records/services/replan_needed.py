@@ -11,7 +11,9 @@ dosing weight, the old and new numbers per order) and audited (``replan-needed``
 plan is the same again is cleared (``replan-not-needed``). While an order is marked it is not
 verified (``orders.verify``) and not started (``infusions.start``): :func:`refuse_if_needed`.
 The prescriber's re-plan (``courses.replan``) clears the orders it plans again; a dispensed order
-stays marked (its vials are made up on the old numbers) until it is deferred or cancelled.
+stays marked (its vials are made up on the old numbers) until it is deferred or cancelled, unless
+only its rate steps change where a prescriber's cap after a reaction ends the ramp
+(``steps_only``; ``ceiling.capped_only``): the re-plan gives it the new steps, its vials stand.
 
 A weight awaiting a prescriber's confirmation plans nothing (``patients.weight_for_dosing``):
 the check waits for the confirmation or the correction, which runs it again.
@@ -30,7 +32,7 @@ from ivig.errors import Conflict, IvigError
 from ivig.records import audit
 from ivig.records.actors import Actor
 from ivig.records.models import Course, Order, OrderStatus
-from ivig.records.services import courses
+from ivig.records.services import ceiling, courses
 from ivig.records.services.common import save_versioned
 
 __all__ = [
@@ -88,6 +90,7 @@ def _row(order: Order, dose: dict[str, Any] | None, differences: list[str]) -> d
         "old_vials": vial_label(order.vials),
         "new_vials": vial_label(dose["vials"]) if dose else "",
         "differences": differences,
+        "steps_only": bool(differences) and all(d.startswith("rate steps ") for d in differences),
     }
 
 
@@ -125,7 +128,14 @@ def _mark_for(course: Course, why: str) -> dict[str, Any] | None:
         if differences:
             # the dose and the vials are in the row's numbers: the rest (volume, rates) in words
             rest = [d for d in differences if not d.startswith(("dose ", "vials "))]
-            rows.append(_row(order, dose, rest))
+            row = _row(order, dose, rest)
+            row["steps_only"] = (
+                row["steps_only"]
+                and len(rest) == len(differences)
+                and dose is not None
+                and ceiling.capped_only(order.steps, dose["steps"])
+            )
+            rows.append(row)
     if not rows:
         return {}
     return {
@@ -194,13 +204,15 @@ def refuse_if_needed(order: Order, doing: str) -> None:
     if row is None:
         return
     mark = order.course.replan_needed
-    if row["new_g"]:
+    if row.get("steps_only"):
+        numbers = f"dose {row['sequence']}: {'; '.join(row['differences'])}"
+    elif row["new_g"]:
         numbers = f"dose {row['sequence']} would be {row['new_g']} g, not {row['old_g']} g"
     else:
         numbers = f"no plan can be made ({mark.get('error') or 'see the patient page'})"
     then = (
         "it was dispensed on the old numbers: defer or cancel it and prescribe the dose again"
-        if row.get("dispensed")
+        if row.get("dispensed") and not row.get("steps_only")
         else "a prescriber must re-plan the course first"
     )
     raise Conflict(

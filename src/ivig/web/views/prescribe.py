@@ -380,6 +380,11 @@ _WHAT_HAPPENS = {
 }
 
 
+def _rates(steps: list[dict[str, Any]]) -> str:
+    """An order's rate steps in mL/h: "25.5, 51, 102"."""
+    return ", ".join(plain_number(float(s["rate_ml_per_h"])) for s in steps)
+
+
 def _replan_preview(course: Course) -> dict[str, Any]:
     """What a re-plan would do, order by order, with the library in service (saves nothing)."""
     rows = []
@@ -394,10 +399,18 @@ def _replan_preview(course: Course) -> dict[str, Any]:
     new = {d["date"]: d for d in planned.document["doses"]} if planned else {}
     for order in course.orders.order_by("sequence"):
         dose = new.get(order.date.isoformat()) if order.status in courses.REPLANNED else None
+        what = _WHAT_HAPPENS.get(OrderStatus(order.status), "not changed")
+        steps = dose["steps"] if dose else None
+        restep = planned is not None and order.status == OrderStatus.dispensed
+        if restep and planned and courses.steps_only(order, planned.plan, new):  # a cap
+            steps = new[order.date.isoformat()]["steps"]
+            what = "new rate steps; the vials dispensed stand"
         rows.append(
             {
                 "order": order,
-                "what": _WHAT_HAPPENS.get(OrderStatus(order.status), "not changed"),
+                "what": what,
+                "steps": _rates(order.steps),
+                "new_steps": _rates(steps) if steps is not None else "",
                 "dose": plain_number(order.dose_g, 2),
                 "volume": plain_number(order.volume_ml, 2),
                 "new_dose": plain_number(dose["dose_g"], 2) if dose else "",
