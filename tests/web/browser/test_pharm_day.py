@@ -3,9 +3,10 @@ induction in one action (the patient's allergies, IgA status, risks and answers 
 numbers) and dispenses it from one lot per vial size, a lot read from a scanned GS1 code, the
 product on each label chosen (no default) and a row left unchosen named beside it; day 1 reacts
 at 51 mL/h; the prescriber decides on the patient's page (a ramp capped at the tolerated rate,
-premedication) and orders paracetamol for the rest of the course; the nurse records it given on
-day 1's run sheet, and day 2's run sheet shows the last reaction, the decision and the capped
-steps. No console error (conftest.py); axe-core on the new pages."""
+premedication), orders paracetamol for the rest of the course and re-plans it with the cap as a
+ramp input; the nurse records it given on day 1's run sheet, and day 2's run sheet shows the
+last reaction, the decision and the capped steps. No console error (conftest.py); axe-core on
+the new pages."""
 
 from __future__ import annotations
 
@@ -164,6 +165,13 @@ def test_a_course_verified_and_dispensed_together_and_the_next_dose_after_a_reac
     page.get_by_role("button", name="Order premedication").click()
     expect(page.get_by_text("Premedication ordered: paracetamol 1 g.")).to_be_visible()
     violations += check_accessibility()
+    # the cap is a ramp input: the later doses are re-planned with it (not clamped on display)
+    page.goto(f"/patients/{live_patient.pk}/")
+    expect(page.locator(".replan-needed").first).to_be_visible()
+    page.get_by_role("link", name="Re-plan the course").first.click()
+    page.get_by_label("Reason for the re-plan").fill("the rate cap after day 1's reaction")
+    page.get_by_role("button", name="Re-plan", exact=True).click()
+    expect(page.get_by_text(re.compile(r"new rate steps for the dispensed doses"))).to_be_visible()
     _sign_out(page, "prescriber")
 
     # --- the nurse: given on day 1; day 2 shows what carries (item 6) ---
@@ -177,6 +185,7 @@ def test_a_course_verified_and_dispensed_together_and_the_next_dose_after_a_reac
     expect(page.locator("#last-reaction")).to_contain_text("at 51 mL/h; tolerated 25.5 mL/h")
     expect(page.locator("#last-reaction")).to_contain_text("premedicate before day 2")
     expect(page.locator("#rate-cap")).to_contain_text("Rate capped at 25.5 mL/h")
+    expect(page.locator("#live [data-step='2']")).to_have_count(0)  # 25.5 mL/h to the end
     shots.take("day-2-run-sheet")
     violations += check_accessibility()
     assert Order.objects.get(pk=day1.pk).premedications_given.count() == 1
