@@ -625,17 +625,9 @@ def _replan_order(
         planned_by=actor,
         **_order_numbers(plan, dose),
     )
-    audit.record(
-        actor,
-        "replan",
-        "order",
-        order.pk,
-        patient_id=order.patient_id,
-        before=before,
-        after=audit.snapshot(order),
-        reason=note + ("; the verification no longer stands" if withdrawn else ""),
+    _replanned(
+        actor, order, before, note + ("; the verification no longer stands" if withdrawn else "")
     )
-    flag_unfit(actor, order)  # a longer infusion may no longer fit its booking (issue 18)
 
 
 def _restep_order(actor: Actor, order: Order, dose: Mapping[str, Any], note: str) -> None:
@@ -643,6 +635,12 @@ def _restep_order(actor: Actor, order: Order, dose: Mapping[str, Any], note: str
     up stand); audited with before and after; its booking flagged if it no longer fits."""
     before = audit.snapshot(order)
     save_versioned(order, None, f"order {order.pk}", steps=dose["steps"], planned_by=actor)
+    _replanned(actor, order, before, f"{note}; new rate steps, the vials dispensed stand")
+
+
+def _replanned(actor: Actor, order: Order, before: dict[str, Any], reason: str) -> None:
+    """The re-plan of one order audited (before and after), and its booking flagged when the
+    new length no longer fits (issue 18)."""
     audit.record(
         actor,
         "replan",
@@ -651,7 +649,7 @@ def _restep_order(actor: Actor, order: Order, dose: Mapping[str, Any], note: str
         patient_id=order.patient_id,
         before=before,
         after=audit.snapshot(order),
-        reason=f"{note}; new rate steps, the vials dispensed stand",
+        reason=reason,
     )
     flag_unfit(actor, order)
 
